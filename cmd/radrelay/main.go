@@ -1,0 +1,140 @@
+// Command radrelay writes, checks, follows and replays RADIUS accounting detail
+// files, delivering every record to RADIUS servers, PostgreSQL or other files
+// without losing any.
+//
+// Each subcommand lives in its own file and registers itself with register.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand of radrelay.
+type command struct {
+	name    string
+	summary string // one line for the command list
+	// usage is the man-page-quality help printed by "radrelay help NAME" and
+	// "radrelay NAME --help": synopsis, description, examples. The flag
+	// defaults are printed after it.
+	usage string
+	// flags declares the command's flags on fs; it may be nil.
+	flags func(fs *flag.FlagSet)
+	// run executes the command with the arguments left after the flags and
+	// returns the process exit status.
+	run func(env *env, args []string) int
+}
+
+// env is what a command sees of the process, so tests can run commands in-process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// isTerminal reports whether stderr is a terminal (progress bars).
+	isTerminal bool
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) {
+	if _, dup := commands[c.name]; dup {
+		panic("radrelay: command registered twice: " + c.name)
+	}
+	commands[c.name] = c
+}
+
+func main() {
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, isTerminal: isTerminal(os.Stderr)}
+	os.Exit(runMain(e, os.Args[1:]))
+}
+
+// runMain dispatches args to a subcommand and returns the exit status:
+// 0 success, 1 the command found a problem (bad records, lost server), 2 usage error.
+func runMain(e *env, args []string) int {
+	if len(args) == 0 {
+		printOverview(e.stderr)
+		return 2
+	}
+	name := args[0]
+	switch name {
+	case "-h", "-help", "--help", "help":
+		if len(args) > 1 {
+			if c, ok := commands[args[1]]; ok {
+				printUsage(e.stdout, c)
+				return 0
+			}
+			fmt.Fprintf(e.stderr, "radrelay: unknown command %q\n", args[1])
+			return 2
+		}
+		printOverview(e.stdout)
+		return 0
+	case "-version", "--version":
+		name = "version"
+	}
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(e.stderr, "radrelay: unknown command %q; run \"radrelay help\" for the list\n", name)
+		return 2
+	}
+	fs := flag.NewFlagSet("radrelay "+c.name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	if c.flags != nil {
+		c.flags(fs)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(e.stdout, c)
+			return 0
+		}
+		fmt.Fprintf(e.stderr, "radrelay %s: %v\nrun \"radrelay %s --help\" for usage\n", c.name, err, c.name)
+		return 2
+	}
+	return c.run(e, fs.Args())
+}
+
+func printOverview(w io.Writer) {
+	fmt.Fprint(w, `radrelay moves RADIUS accounting detail files to where they are needed,
+without losing a record.
+
+Usage:
+  radrelay COMMAND [options] [arguments]
+
+Commands:
+`)
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprint(w, `
+Run "radrelay help COMMAND" or "radrelay COMMAND --help" for a command's options and examples.
+`)
+}
+
+func printUsage(w io.Writer, c *command) {
+	fmt.Fprintln(w, strings.TrimSpace(c.usage))
+	fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+	if c.flags != nil {
+		c.flags(fs)
+	}
+	hasFlags := false
+	fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	if hasFlags {
+		fmt.Fprintln(w, "\nOptions:")
+		fs.SetOutput(w)
+		fs.PrintDefaults()
+	}
+}
+
+// isTerminal reports whether f is a character device (a terminal).
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

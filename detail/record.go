@@ -1,0 +1,78 @@
+// Package detail reads and writes RADIUS accounting detail files, the plain-text
+// spool that FreeRADIUS (and Cistron and Livingston before it) writes one record
+// per Accounting-Request into.
+//
+// A record is a header line (the receive time, as ctime prints it), one
+// "<TAB>Name = value" line per attribute, and an empty line:
+//
+//	Mon Nov 23 11:57:39 2026
+//		User-Name = "carl"
+//		Acct-Status-Type = Start
+//		Timestamp = 1795435059
+//
+// The package works on the text level: it knows quoting and escaping, tags,
+// Timestamp and Donestamp, but not attribute types. Turning a value into a
+// typed value or a wire attribute is the job of package dictionary.
+package detail
+
+import "strings"
+
+// Attribute is one "Name = value" line of a record.
+type Attribute struct {
+	// Name is the attribute name as written, without a ":tag" suffix.
+	Name string
+	// HasTag reports whether the line was written "Name:tag"; Tag is the tag.
+	HasTag bool
+	Tag    uint8
+	// Value is the value: for a quoted string, its unescaped bytes; for an
+	// unquoted value (integers, VALUE names, addresses, 0x octets), its text.
+	Value string
+	// Quoted reports whether the value is a double-quoted string. The Writer
+	// escapes and quotes Value when it is set and writes Value as is when not.
+	Quoted bool
+	// Raw is the value exactly as it appears in the file, quotes and escapes
+	// included. The Reader sets it; the Writer ignores it.
+	Raw string
+}
+
+// Record is one accounting record of a detail file.
+type Record struct {
+	// Header is the header line without its line end, e.g.
+	// "Mon Nov 23 11:57:39 2026". The Writer formats one from Timestamp
+	// when it is empty.
+	Header string
+	// Attrs are the attribute lines in file order, without the Timestamp or
+	// Donestamp line.
+	Attrs []Attribute
+	// Timestamp is the Unix time of the Timestamp (or Donestamp) line;
+	// HasTimestamp is false for writers that add none (Livingston).
+	Timestamp    int64
+	HasTimestamp bool
+	// Done reports a Donestamp line: FreeRADIUS's "track = yes" marks a record
+	// it has delivered by overwriting "\tTime" of its Timestamp line with "\tDone".
+	Done bool
+
+	// File is the name the Reader was given, for messages.
+	File string
+	// Line is the 1-based line number of the header line.
+	Line int
+	// Offset is the byte offset of the header line in the file and Length the
+	// number of bytes up to the start of the next record (the terminating
+	// empty line included), so Offset+Length is where reading resumes.
+	Offset int64
+	Length int64
+	// TimestampOffset is the byte offset of the Timestamp line's TAB within the
+	// file (where a tracker writes "\tDone"), or -1 when the record has none.
+	TimestampOffset int64
+}
+
+// Get returns the first attribute named name (compared case-insensitively, as
+// FreeRADIUS does) and whether there is one.
+func (r *Record) Get(name string) (Attribute, bool) {
+	for _, a := range r.Attrs {
+		if strings.EqualFold(a.Name, name) {
+			return a, true
+		}
+	}
+	return Attribute{}, false
+}

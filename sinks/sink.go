@@ -1,0 +1,53 @@
+// Package sinks defines the Sink interface that every destination of radrelay
+// implements, and how a sink tells a retryable failure from a permanent one.
+//
+// Each kind of destination lives in its own package below this one
+// (sinks/radius, sinks/postgres, sinks/file, ...), and every one of them
+// passes the shared conformance test in sinks/sinktest.
+package sinks
+
+import (
+	"context"
+	"errors"
+
+	"github.com/radrelay/radrelay/detail"
+)
+
+// A Sink delivers accounting records to one destination.
+//
+// Send delivers recs and stores the outcome of recs[i] in results[i]
+// (len(results) == len(recs)): nil when the destination acknowledged the
+// record; an error marked with Permanent when it never will (the record is
+// quarantined); any other error when a later retry may succeed. A permanent
+// failure of one record must not hold up the others in the batch. Send returns
+// when every record has an outcome or ctx is done; records without an outcome
+// by then get ctx.Err(). Send must not keep recs or results after it returns.
+//
+// Send is called from one goroutine at a time per Sink; a sink that wants
+// more concurrency manages it inside Send.
+type Sink interface {
+	Send(ctx context.Context, recs []*detail.Record, results []error)
+	// Close releases the sink's resources. It is called once, after the last Send.
+	Close() error
+}
+
+// permanentError marks an error as permanent.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as permanent: retrying the same record cannot succeed
+// (the destination rejected its content). Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &permanentError{err}
+}
+
+// IsPermanent reports whether err, or any error it wraps, was marked Permanent.
+func IsPermanent(err error) bool {
+	var p *permanentError
+	return errors.As(err, &p)
+}
