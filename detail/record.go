@@ -31,8 +31,11 @@ type Attribute struct {
 	// escapes and quotes Value when it is set and writes Value as is when not.
 	Quoted bool
 	// Raw is the value exactly as it appears in the file, quotes and escapes
-	// included. The Reader sets it; the Writer ignores it.
+	// included, line end excluded. The Reader sets it; the Writer ignores it.
 	Raw string
+	// Enum reports a FreeRADIUS 4 enumeration value written "::Name"; Value
+	// holds the name without the "::" and the Writer puts it back.
+	Enum bool
 }
 
 // Record is one accounting record of a detail file.
@@ -51,6 +54,9 @@ type Record struct {
 	// Done reports a Donestamp line: FreeRADIUS's "track = yes" marks a record
 	// it has delivered by overwriting "\tTime" of its Timestamp line with "\tDone".
 	Done bool
+	// CRLF reports a header line ending in CR LF; the Writer then ends every
+	// line of the record with CR LF so that such files round-trip.
+	CRLF bool
 
 	// File is the name the Reader was given, for messages.
 	File string

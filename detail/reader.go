@@ -1,0 +1,565 @@
+package detail
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// DefaultMaxRecordSize is the largest record, in bytes, a Reader accepts
+// unless told otherwise (Reader.MaxRecordSize). A RADIUS packet carries at
+// most 4096 bytes; even with every byte escaped as \ooo its record stays well
+// under this limit, so a longer "record" is damage (a lost line end, binary
+// garbage) and is reported as a SyntaxError and skipped.
+const DefaultMaxRecordSize = 64 << 10
+
+// readChunk is the initial size of a Reader's buffer and the size of its reads.
+const readChunk = 128 << 10
+
+// ErrIncomplete is returned by Reader.Next when the data ends inside a record:
+// the record may still be being written. The Reader keeps what it has read;
+// call Next again once the source has more data (a growing *os.File returns
+// it on the next Read) and it continues exactly there, or call Finish when
+// the source is known to be complete.
+var ErrIncomplete = errors.New("detail: data ends inside a record (incomplete)")
+
+// SyntaxError reports a malformed record. The Reader has skipped the whole
+// record span (Offset, Length) and the next call to Next continues after it.
+type SyntaxError struct {
+	File string
+	// Line is the 1-based line number of the offending line; RecordLine is
+	// the line number of the first line of the span.
+	Line       int
+	RecordLine int
+	// Msg says what is wrong.
+	Msg string
+	// Offset and Length delimit the bad span in the file (its empty line
+	// included), as Record.Offset and Record.Length do.
+	Offset int64
+	Length int64
+	// Raw is the text of the span, to be quarantined. For a record longer
+	// than MaxRecordSize it holds only the first MaxRecordSize bytes.
+	Raw []byte
+}
+
+func (e *SyntaxError) Error() string {
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+}
+
+// TruncatedError is returned by Reader.Finish when a complete file ends in
+// the middle of a line: the record's last line was cut off (a writer died
+// while writing it, or the file was copied while being written).
+type TruncatedError struct {
+	File string
+	// Line is the line number of the record's first line.
+	Line   int
+	Offset int64
+	Length int64
+	// Raw is the text of the truncated record.
+	Raw []byte
+}
+
+func (e *TruncatedError) Error() string {
+	return fmt.Sprintf("%s:%d: truncated record at end of file (offset %d, %d bytes; its last line has no line end)",
+		e.File, e.Line, e.Offset, e.Length)
+}
+
+// A Reader reads the records of one detail file.
+//
+// A record is a header line (any line that does not start with white space),
+// the attribute lines that follow it (lines starting with TAB or spaces), and
+// the empty line that ends it. Empty lines between records are skipped. A
+// record that is followed directly by the next header line, without an empty
+// line, is accepted too.
+//
+// At the end of the data, a record that has not yet got its empty line is
+// reported with ErrIncomplete by Next: a writer may still be appending to it.
+// Finish treats the end of the data as the end of the file: such a record is
+// returned normally if its last line is complete (the empty line is only
+// missing) and as a *TruncatedError if its last line was cut off.
+//
+// Records returned by Next own their memory: nothing refers to the Reader's
+// buffer, so callers may keep any number of them. The Reader's memory is
+// bounded by MaxRecordSize whatever the size of the file.
+type Reader struct {
+	// MaxRecordSize is the largest record accepted, in bytes; 0 means
+	// DefaultMaxRecordSize. A longer record is returned as a *SyntaxError.
+	// Set it before the first call to Next.
+	MaxRecordSize int
+
+	src  io.Reader
+	name string
+
+	buf        []byte
+	start, end int   // unconsumed data is buf[start:end]
+	off        int64 // file offset of buf[start]
+	line       int   // line number of the line starting at buf[start] (when at a line start)
+
+	skip    *oversize // non-nil while skipping an oversized record
+	scratch []byte    // reused when unescaping strings
+}
+
+// oversize tracks a record being skipped because it exceeds MaxRecordSize.
+type oversize struct {
+	offset      int64
+	line        int
+	raw         []byte
+	length      int64
+	atLineStart bool // the next byte begins a line
+	lineBlank   bool // the current line holds only white space so far
+	pastFirst   bool // the first line of the span has been consumed
+}
+
+// NewReader returns a Reader reading the records of r. name is used in errors
+// and as Record.File.
+func NewReader(r io.Reader, name string) *Reader {
+	return &Reader{src: r, name: name, line: 1}
+}
+
+// SetPosition tells the Reader that its source starts at byte offset offset,
+// which is the start of line line (1-based), of the file: a caller resuming
+// from a checkpoint has seeked there. Record offsets and line numbers continue
+// from there. Call it before the first call to Next.
+func (r *Reader) SetPosition(offset int64, line int) {
+	if line < 1 {
+		line = 1
+	}
+	r.off = offset
+	r.line = line
+}
+
+// Offset returns the file offset up to which the Reader has consumed the
+// data: the end of the last record or error returned (blank lines after it
+// may be included).
+func (r *Reader) Offset() int64 { return r.off }
+
+// Line returns the line number at Offset.
+func (r *Reader) Line() int { return r.line }
+
+// Next returns the next record. It returns io.EOF when the data ends between
+// records, ErrIncomplete when it ends inside one, a *SyntaxError for a
+// malformed record (after which Next continues with the following record),
+// and any error of the source, wrapped. After io.EOF or ErrIncomplete, Next
+// may be called again: it reads the source again and continues.
+func (r *Reader) Next() (*Record, error) { return r.next(false) }
+
+// Finish is Next for a source known to be complete (a file nobody writes to
+// any more): at the end of the data, a pending record whose lines are all
+// complete is returned even without its empty line, and one whose last line
+// was cut off is returned as a *TruncatedError; both are consumed. Call it in
+// a loop, like Next, until it returns io.EOF.
+func (r *Reader) Finish() (*Record, error) { return r.next(true) }
+
+func (r *Reader) maxRecordSize() int {
+	if r.MaxRecordSize > 0 {
+		return r.MaxRecordSize
+	}
+	return DefaultMaxRecordSize
+}
+
+func (r *Reader) next(final bool) (*Record, error) {
+	if r.buf == nil {
+		size := readChunk
+		if m := r.maxRecordSize() + 1; m > size {
+			size = m
+		}
+		r.buf = make([]byte, size)
+	}
+	max := r.maxRecordSize()
+	sawEOF := false
+	for {
+		if r.skip != nil {
+			if err := r.skipOversize(final && sawEOF); err != nil {
+				return nil, err
+			}
+		} else {
+			r.skipBlankLines()
+			b := r.buf[r.start:r.end]
+			if len(b) > 0 {
+				n, lines, ok := scanRecord(b)
+				if ok && n <= max {
+					return r.emit(n, lines)
+				}
+				if len(b) > max {
+					r.startOversize(max)
+					continue
+				}
+			}
+		}
+		if sawEOF {
+			return r.atEnd(final)
+		}
+		n, err := r.fill()
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("detail: reading %s: %w", r.name, err)
+		}
+		if n == 0 {
+			sawEOF = true
+		}
+	}
+}
+
+// atEnd handles the end of the data with no complete record in the buffer.
+func (r *Reader) atEnd(final bool) (*Record, error) {
+	if r.skip != nil {
+		// final: skipOversize has already returned the error.
+		return nil, ErrIncomplete
+	}
+	b := r.buf[r.start:r.end]
+	if isBlank(b) {
+		if final {
+			r.consume(len(b), 0)
+		}
+		return nil, io.EOF
+	}
+	if !final {
+		return nil, ErrIncomplete
+	}
+	if b[len(b)-1] == '\n' {
+		return r.emit(len(b), bytes.Count(b, []byte{'\n'}))
+	}
+	e := &TruncatedError{File: r.name, Line: r.line, Offset: r.off, Length: int64(len(b)), Raw: bytes.Clone(b)}
+	r.consume(len(b), bytes.Count(b, []byte{'\n'}))
+	return nil, e
+}
+
+// fill reads more data into the buffer, compacting or growing it as needed.
+func (r *Reader) fill() (int, error) {
+	if r.end == len(r.buf) {
+		if r.start > 0 {
+			r.end = copy(r.buf, r.buf[r.start:r.end])
+			r.start = 0
+		} else {
+			nb := make([]byte, 2*len(r.buf))
+			r.end = copy(nb, r.buf[r.start:r.end])
+			r.start = 0
+			r.buf = nb
+		}
+	}
+	n, err := r.src.Read(r.buf[r.end:])
+	if n < 0 || n > len(r.buf)-r.end {
+		return 0, fmt.Errorf("invalid read count %d", n)
+	}
+	r.end += n
+	return n, err
+}
+
+func (r *Reader) consume(n, lines int) {
+	r.start += n
+	r.off += int64(n)
+	r.line += lines
+}
+
+// skipBlankLines consumes complete lines holding only white space.
+func (r *Reader) skipBlankLines() {
+	for r.start < r.end {
+		c := r.buf[r.start]
+		if c != '\n' && c != '\r' && c != ' ' && c != '\t' {
+			return
+		}
+		b := r.buf[r.start:r.end]
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 || !isBlank(b[:i]) {
+			return
+		}
+		r.consume(i+1, 1)
+	}
+}
+
+// scanRecord finds the end of the record that starts at b[0]: after its
+// first empty line, or before the next line that does not start with white
+// space. It reports the span's length and number of lines, or ok == false
+// when b ends before the record does.
+func scanRecord(b []byte) (n, lines int, ok bool) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return 0, 0, false
+	}
+	pos, lines := i+1, 1
+	for pos < len(b) {
+		c := b[pos]
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return pos, lines, true // the next record's header line
+		}
+		j := bytes.IndexByte(b[pos:], '\n')
+		if j < 0 {
+			return 0, 0, false
+		}
+		line := b[pos : pos+j]
+		pos += j + 1
+		lines++
+		if c == '\n' || isBlank(line) {
+			return pos, lines, true
+		}
+	}
+	return 0, 0, false
+}
+
+// emit parses the n bytes at the start of the buffer as one record span and
+// consumes them.
+func (r *Reader) emit(n, lines int) (*Record, error) {
+	text := string(r.buf[r.start : r.start+n])
+	off, line := r.off, r.line
+	r.consume(n, lines)
+	return r.parseRecord(text, off, line, lines)
+}
+
+func (r *Reader) startOversize(max int) {
+	r.skip = &oversize{
+		offset:      r.off,
+		line:        r.line,
+		raw:         bytes.Clone(r.buf[r.start : r.start+max]),
+		atLineStart: true,
+		lineBlank:   true,
+	}
+}
+
+// skipOversize consumes the oversized record's bytes until its end. It
+// returns the SyntaxError for the record when the end is found (or, if final,
+// at the end of the data) and nil when it needs more data.
+func (r *Reader) skipOversize(final bool) error {
+	sk := r.skip
+	for r.start < r.end {
+		b := r.buf[r.start:r.end]
+		if sk.atLineStart && sk.pastFirst {
+			if c := b[0]; c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+				return r.endOversize()
+			}
+		}
+		j := bytes.IndexByte(b, '\n')
+		if j < 0 {
+			sk.lineBlank = sk.lineBlank && isBlank(b)
+			sk.atLineStart = false
+			sk.length += int64(len(b))
+			r.start, r.off = r.end, r.off+int64(len(b))
+			break
+		}
+		blank := sk.lineBlank && isBlank(b[:j])
+		sk.length += int64(j + 1)
+		r.consume(j+1, 1)
+		sk.atLineStart, sk.lineBlank = true, true
+		if blank && sk.pastFirst {
+			return r.endOversize()
+		}
+		sk.pastFirst = true
+	}
+	if final {
+		return r.endOversize()
+	}
+	return nil
+}
+
+func (r *Reader) endOversize() error {
+	sk := r.skip
+	r.skip = nil
+	return &SyntaxError{
+		File: r.name, Line: sk.line, RecordLine: sk.line,
+		Msg:    fmt.Sprintf("record is longer than %d bytes (the maximum record size); %d bytes skipped", r.maxRecordSize(), sk.length),
+		Offset: sk.offset, Length: sk.length, Raw: sk.raw,
+	}
+}
+
+// parseRecord parses one record span (see scanRecord) that starts at file
+// offset off and line line.
+func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, error) {
+	fail := func(at int, format string, args ...any) error {
+		return &SyntaxError{
+			File: r.name, Line: at, RecordLine: line, Msg: fmt.Sprintf(format, args...),
+			Offset: off, Length: int64(len(text)), Raw: []byte(text),
+		}
+	}
+	eol := strings.IndexByte(text, '\n')
+	header := text[:eol]
+	rec := &Record{File: r.name, Line: line, Offset: off, Length: int64(len(text)), TimestampOffset: -1}
+	if strings.HasSuffix(header, "\r") {
+		header = header[:len(header)-1]
+		rec.CRLF = true
+	}
+	if header[0] == ' ' || header[0] == '\t' || header[0] == '\r' {
+		return nil, fail(line, "attribute line outside a record (no header line before it): %s", quoteLine(header))
+	}
+	rec.Header = header
+	if lines > 1 {
+		rec.Attrs = make([]Attribute, 0, lines-1)
+	}
+	pos, ln := eol+1, line+1
+	for pos < len(text) {
+		j := strings.IndexByte(text[pos:], '\n')
+		start := pos
+		l := text[pos : pos+j]
+		pos += j + 1
+		if strings.HasSuffix(l, "\r") {
+			l = l[:len(l)-1]
+		}
+		if isBlankString(l) {
+			break
+		}
+		a, msg := r.parseAttribute(l)
+		if msg != "" {
+			return nil, fail(ln, "%s", msg)
+		}
+		if a.Name == "Timestamp" || a.Name == "Donestamp" {
+			if a.Quoted || a.HasTag {
+				return nil, fail(ln, "%s value %s is not a number of seconds", a.Name, a.Raw)
+			}
+			ts, err := strconv.ParseInt(a.Value, 10, 64)
+			if err != nil {
+				return nil, fail(ln, "%s value %s is not a number of seconds", a.Name, quoteLine(a.Raw))
+			}
+			if rec.HasTimestamp {
+				return nil, fail(ln, "second Timestamp/Donestamp line in one record")
+			}
+			rec.Timestamp, rec.HasTimestamp, rec.Done = ts, true, a.Name == "Donestamp"
+			if strings.HasPrefix(l, "\t"+a.Name) {
+				rec.TimestampOffset = off + int64(start)
+			}
+		} else {
+			rec.Attrs = append(rec.Attrs, a)
+		}
+		ln++
+	}
+	if len(rec.Attrs) == 0 && !rec.HasTimestamp {
+		return nil, fail(line, "header line %s is not followed by attribute lines", quoteLine(header))
+	}
+	return rec, nil
+}
+
+// parseAttribute parses "<white space>Name[:tag] = value". It returns a
+// non-empty message saying what is wrong when the line is malformed.
+func (r *Reader) parseAttribute(l string) (Attribute, string) {
+	s := strings.TrimLeft(l, " \t")
+	eq := strings.IndexByte(s, '=')
+	if eq < 0 {
+		return Attribute{}, "attribute line has no \" = \": " + quoteLine(l)
+	}
+	name := strings.TrimRight(s[:eq], " \t")
+	if name == "" {
+		return Attribute{}, "attribute line has no name before \"=\": " + quoteLine(l)
+	}
+	if strings.ContainsAny(name, " \t\"") {
+		return Attribute{}, "attribute name " + quoteLine(name) + " contains white space or a quote"
+	}
+	var a Attribute
+	a.Name = name
+	if c := strings.LastIndexByte(name, ':'); c > 0 && c >= len(name)-4 && c < len(name)-1 {
+		if t, err := strconv.ParseUint(name[c+1:], 10, 8); err == nil && name[c+1] != '+' {
+			a.Name, a.HasTag, a.Tag = name[:c], true, uint8(t)
+		}
+	}
+	v := strings.TrimLeft(s[eq+1:], " \t")
+	v = strings.TrimRight(v, " \t")
+	if v == "" {
+		return Attribute{}, "attribute " + name + " has no value"
+	}
+	a.Raw = v
+	if v[0] != '"' {
+		a.Value = v
+		if len(v) > 2 && v[0] == ':' && v[1] == ':' {
+			a.Value, a.Enum = v[2:], true
+		}
+		return a, ""
+	}
+	a.Quoted = true
+	val, msg := r.unquote(v)
+	if msg != "" {
+		return Attribute{}, "attribute " + name + ": " + msg
+	}
+	a.Value = val
+	return a, ""
+}
+
+// unquote returns the value of the double-quoted string v (which starts with
+// a quote and has no trailing white space).
+//
+// Besides FreeRADIUS's escaping it accepts two damaged forms without losing
+// data: a string without its closing quote (FreeRADIUS 3 cuts lines at 1022
+// characters, losing the quote) ends at the line end, and a string with text
+// after its first unescaped inner quote but ending in a quote (Cistron did
+// not escape '"') ends at the last quote, inner quotes kept.
+func (r *Reader) unquote(v string) (string, string) {
+	body := v[1:]
+	if q := strings.IndexByte(body, '"'); q == len(body)-1 && strings.IndexByte(body, '\\') < 0 {
+		return body[:q], "" // the common case: no escapes, nothing after the quote
+	}
+	end := len(body) // where the string's content ends
+	if body != "" && body[len(body)-1] == '"' && !escapedAt(body, len(body)-1) {
+		end = len(body) - 1
+	}
+	if strings.IndexByte(body[:end], '\\') < 0 {
+		return body[:end], ""
+	}
+	out := r.scratch[:0]
+	for i := 0; i < end; i++ {
+		c := body[i]
+		if c != '\\' || i+1 >= end {
+			out = append(out, c)
+			continue
+		}
+		n := body[i+1]
+		switch n {
+		case '"', '\\', '\'':
+			out = append(out, n)
+			i++
+		case 't':
+			out = append(out, '\t')
+			i++
+		case 'r':
+			out = append(out, '\r')
+			i++
+		case 'n':
+			out = append(out, '\n')
+			i++
+		default:
+			if i+3 < end && isOctal(n) && isOctal(body[i+2]) && isOctal(body[i+3]) && n <= '3' {
+				out = append(out, (n-'0')<<6|(body[i+2]-'0')<<3|(body[i+3]-'0'))
+				i += 3
+			} else {
+				out = append(out, c) // unknown escape: keep the backslash
+			}
+		}
+	}
+	r.scratch = out
+	return string(out), ""
+}
+
+// escapedAt reports whether the byte at i of s is preceded by an odd number
+// of backslashes.
+func escapedAt(s string, i int) bool {
+	n := 0
+	for i > 0 && s[i-1] == '\\' {
+		n++
+		i--
+	}
+	return n%2 == 1
+}
+
+func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+func isBlankString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c != ' ' && c != '\t' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// quoteLine quotes a line for an error message, shortened if long.
+func quoteLine(s string) string {
+	if len(s) > 80 {
+		return strconv.Quote(s[:77]) + "..."
+	}
+	return strconv.Quote(s)
+}
