@@ -397,27 +397,34 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, 
 		if isBlankString(l) {
 			break
 		}
-		a, msg := r.parseAttribute(l)
-		if msg != "" {
-			return nil, fail(ln, "%s", msg)
-		}
-		if a.Name == "Timestamp" || a.Name == "Donestamp" {
-			if a.Quoted || a.HasTag {
-				return nil, fail(ln, "%s value %s is not a number of seconds", a.Name, a.Raw)
+		lpos := start // offset of l within text
+		for {
+			a, restAt, msg := r.parseAttribute(l)
+			if msg != "" {
+				return nil, fail(ln, "%s", msg)
 			}
-			ts, err := strconv.ParseInt(a.Value, 10, 64)
-			if err != nil {
-				return nil, fail(ln, "%s value %s is not a number of seconds", a.Name, quoteLine(a.Raw))
+			if a.Name == "Timestamp" || a.Name == "Donestamp" {
+				if a.Quoted || a.HasTag {
+					return nil, fail(ln, "%s value %s is not a number of seconds", a.Name, a.Raw)
+				}
+				ts, err := strconv.ParseInt(a.Value, 10, 64)
+				if err != nil {
+					return nil, fail(ln, "%s value %s is not a number of seconds", a.Name, quoteLine(a.Raw))
+				}
+				if rec.HasTimestamp {
+					return nil, fail(ln, "second Timestamp/Donestamp line in one record")
+				}
+				rec.Timestamp, rec.HasTimestamp, rec.Done = ts, true, a.Name == "Donestamp"
+				if strings.HasPrefix(l, "\t"+a.Name) {
+					rec.TimestampOffset = off + int64(lpos)
+				}
+			} else {
+				rec.Attrs = append(rec.Attrs, a)
 			}
-			if rec.HasTimestamp {
-				return nil, fail(ln, "second Timestamp/Donestamp line in one record")
+			if restAt < 0 {
+				break
 			}
-			rec.Timestamp, rec.HasTimestamp, rec.Done = ts, true, a.Name == "Donestamp"
-			if strings.HasPrefix(l, "\t"+a.Name) {
-				rec.TimestampOffset = off + int64(start)
-			}
-		} else {
-			rec.Attrs = append(rec.Attrs, a)
+			l, lpos = l[restAt:], lpos+restAt
 		}
 		ln++
 	}
@@ -428,21 +435,23 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, 
 }
 
 // parseAttribute parses "<white space>Name[:tag] = value". It returns a
-// non-empty message saying what is wrong when the line is malformed.
-func (r *Reader) parseAttribute(l string) (Attribute, string) {
+// non-empty message saying what is wrong when the line is malformed, and the
+// index in l of a second attribute line glued onto this one (see
+// Attribute.LineEndLost), or -1.
+func (r *Reader) parseAttribute(l string) (a Attribute, restAt int, msg string) {
+	restAt = -1
 	s := strings.TrimLeft(l, " \t")
 	eq := strings.IndexByte(s, '=')
 	if eq < 0 {
-		return Attribute{}, "attribute line has no \" = \": " + quoteLine(l)
+		return a, -1, "attribute line has no \" = \": " + quoteLine(l)
 	}
 	name := strings.TrimRight(s[:eq], " \t")
 	if name == "" {
-		return Attribute{}, "attribute line has no name before \"=\": " + quoteLine(l)
+		return a, -1, "attribute line has no name before \"=\": " + quoteLine(l)
 	}
 	if strings.ContainsAny(name, " \t\"") {
-		return Attribute{}, "attribute name " + quoteLine(name) + " contains white space or a quote"
+		return a, -1, "attribute name " + quoteLine(name) + " contains white space or a quote"
 	}
-	var a Attribute
 	a.Name = name
 	if c := strings.LastIndexByte(name, ':'); c > 0 && c >= len(name)-4 && c < len(name)-1 {
 		if t, err := strconv.ParseUint(name[c+1:], 10, 8); err == nil && name[c+1] != '+' {
@@ -452,44 +461,70 @@ func (r *Reader) parseAttribute(l string) (Attribute, string) {
 	v := strings.TrimLeft(s[eq+1:], " \t")
 	v = strings.TrimRight(v, " \t")
 	if v == "" {
-		return Attribute{}, "attribute " + name + " has no value"
+		return a, -1, "attribute " + name + " has no value"
 	}
-	a.Raw = v
 	if v[0] != '"' {
-		a.Value = v
+		a.Raw, a.Value = v, v
 		if len(v) > 2 && v[0] == ':' && v[1] == ':' {
 			a.Value, a.Enum = v[2:], true
 		}
-		return a, ""
+		return a, -1, ""
 	}
-	a.Quoted = true
-	val, msg := r.unquote(v)
-	if msg != "" {
-		return Attribute{}, "attribute " + name + ": " + msg
+	if t := strings.IndexByte(v, '\t'); t > 0 && looksLikeAttribute(v[t:]) {
+		// The next attribute line is glued onto this one.
+		restAt = len(l) - len(strings.TrimLeft(s[eq+1:], " \t")) + t
+		v = v[:t]
+		a.LineEndLost = true
 	}
-	a.Value = val
-	return a, ""
+	a.Raw, a.Quoted = v, true
+	a.Value, a.Truncated = r.unquote(v)
+	return a, restAt, ""
+}
+
+// looksLikeAttribute reports whether s, which starts with a TAB, is an
+// attribute line: "<white space>Name = ...".
+func looksLikeAttribute(s string) bool {
+	s = strings.TrimLeft(s, " \t")
+	eq := strings.Index(s, " = ")
+	return eq > 0 && !strings.ContainsAny(s[:eq], " \t\"=")
 }
 
 // unquote returns the value of the double-quoted string v (which starts with
-// a quote and has no trailing white space).
+// a quote and has no trailing white space), and whether it lacks its closing
+// quote.
 //
 // Besides FreeRADIUS's escaping it accepts two damaged forms without losing
 // data: a string without its closing quote (FreeRADIUS 3 cuts lines at 1022
-// characters, losing the quote) ends at the line end, and a string with text
-// after its first unescaped inner quote but ending in a quote (Cistron did
-// not escape '"') ends at the last quote, inner quotes kept.
-func (r *Reader) unquote(v string) (string, string) {
+// characters, losing the quote) ends at the line end, a half-written escape
+// at the cut dropped; a string with text after its first unescaped inner
+// quote but ending in a quote (Cistron did not escape '"') ends at the last
+// quote, inner quotes kept.
+func (r *Reader) unquote(v string) (value string, truncated bool) {
 	body := v[1:]
 	if q := strings.IndexByte(body, '"'); q == len(body)-1 && strings.IndexByte(body, '\\') < 0 {
-		return body[:q], "" // the common case: no escapes, nothing after the quote
+		return body[:q], false // the common case: no escapes, nothing after the quote
 	}
 	end := len(body) // where the string's content ends
 	if body != "" && body[len(body)-1] == '"' && !escapedAt(body, len(body)-1) {
 		end = len(body) - 1
+	} else {
+		truncated = true
+		// Drop a half-written escape: a backslash and up to two octal
+		// digits at the cut.
+		for k := 1; k <= 3 && k <= end; k++ {
+			if body[end-k] == '\\' && !escapedAt(body, end-k) {
+				if isOctalRun(body[end-k+1 : end]) {
+					end -= k
+				}
+				break
+			}
+			if !isOctal(body[end-k]) {
+				break
+			}
+		}
 	}
 	if strings.IndexByte(body[:end], '\\') < 0 {
-		return body[:end], ""
+		return body[:end], truncated
 	}
 	out := r.scratch[:0]
 	for i := 0; i < end; i++ {
@@ -522,7 +557,16 @@ func (r *Reader) unquote(v string) (string, string) {
 		}
 	}
 	r.scratch = out
-	return string(out), ""
+	return string(out), truncated
+}
+
+func isOctalRun(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isOctal(s[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // escapedAt reports whether the byte at i of s is preceded by an odd number

@@ -31,8 +31,21 @@ type Attribute struct {
 	// escapes and quotes Value when it is set and writes Value as is when not.
 	Quoted bool
 	// Raw is the value exactly as it appears in the file, quotes and escapes
-	// included, line end excluded. The Reader sets it; the Writer ignores it.
+	// included, line end excluded. The Reader sets it; the Writer ignores it
+	// except for a Truncated value.
 	Raw string
+	// Truncated reports a quoted value without its closing quote: FreeRADIUS
+	// 3 cuts an attribute line at 1022 characters (a 253-byte value escaped
+	// as \ooo needs up to 1012), losing the end of the value and the quote.
+	// Value holds the bytes before the cut (a half-written escape at the cut
+	// is dropped); the Writer writes Raw as it is, so the file round-trips.
+	Truncated bool
+	// LineEndLost reports that the line had no line end: FreeRADIUS 3
+	// sometimes drops the LF after a cut line, gluing the next attribute line
+	// onto it. The Reader splits the glued lines at the TAB (FreeRADIUS
+	// never writes a raw TAB inside a quoted value) and the Writer omits the
+	// line end again.
+	LineEndLost bool
 	// Enum reports a FreeRADIUS 4 enumeration value written "::Name"; Value
 	// holds the name without the "::" and the Writer puts it back.
 	Enum bool

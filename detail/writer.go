@@ -26,11 +26,17 @@ func FormatHeader(t time.Time) string {
 //   - "\tTimestamp = N\n" ("\tDonestamp = N\n" when Done) when HasTimestamp;
 //   - an empty line.
 //
-// Lines end in LF, or CR LF when rec.CRLF. Unlike FreeRADIUS 3, which cuts an
-// attribute line at 1022 characters (losing the rest of a long escaped value
-// and its closing quote), AppendRecord always writes the whole value: a line
-// may then be up to about 1,050 characters, which FreeRADIUS's own detail
-// reader and radrelay's Reader both read back in full.
+// Lines end in LF, or CR LF when rec.CRLF.
+//
+// Long lines: FreeRADIUS 3 cuts an attribute line at 1022 characters, losing
+// the rest of a long escaped value and its closing quote (and sometimes the
+// line end, gluing the next line on). AppendRecord does not: it always writes
+// the whole value, so nothing is lost. A line is then at most about 1,100
+// characters (a 253-byte value of bytes escaped as \ooo), which FreeRADIUS's
+// own detail reader (2,048-byte lines) and radrelay's Reader read back in
+// full. Only an attribute the Reader marked Truncated (read from such a cut
+// line) is written as it was read, Raw verbatim, so that re-emitting a file
+// FreeRADIUS wrote reproduces it byte for byte.
 //
 // Names and unquoted values are written as they are; the caller must not put
 // line ends in them.
@@ -55,6 +61,13 @@ func AppendRecord(dst []byte, rec *Record) []byte {
 		}
 		dst = append(dst, " = "...)
 		switch {
+		case a.Truncated:
+			if a.Raw != "" {
+				dst = append(dst, a.Raw...)
+			} else {
+				dst = AppendQuoted(dst, a.Value)
+				dst = dst[:len(dst)-1] // no closing quote
+			}
 		case a.Quoted:
 			dst = AppendQuoted(dst, a.Value)
 		case a.Enum:
@@ -63,7 +76,9 @@ func AppendRecord(dst []byte, rec *Record) []byte {
 		default:
 			dst = append(dst, a.Value...)
 		}
-		dst = append(dst, eol...)
+		if !a.LineEndLost {
+			dst = append(dst, eol...)
+		}
 	}
 	if rec.HasTimestamp {
 		if rec.Done {
