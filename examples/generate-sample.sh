@@ -1,0 +1,34 @@
+#!/bin/sh
+# generate-sample.sh: make the sample detail files in examples/ with a real
+# FreeRADIUS 3.2 (see detail/testdata/freeradius/generate.sh).
+#
+#	radacct/127.0.0.1/detail-YYYYMMDD  about 450 records of realistic traffic
+#	                                   (5 NASes, 120 sessions) as FreeRADIUS
+#	                                   wrote them
+#	damaged/detail-damaged             the first 20 records of it with two
+#	                                   damaged lines and a record cut off at
+#	                                   the end, for "radrelay check"
+#
+# Usage: examples/generate-sample.sh   (needs freeradius, radclient, go)
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+gen=$here/../detail/testdata/freeradius
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+(cd "$gen" && go run gen-sessions.go -sessions 120 -seed 1123) >"$tmp/sample.txt"
+"$gen/generate.sh" -o "$tmp" "$tmp/sample.txt"
+day=$(TZ=UTC date +%Y%m%d)
+rm -rf "$here/radacct"
+mkdir -p "$here/radacct/127.0.0.1" "$here/damaged"
+cp "$tmp/sample.detail" "$here/radacct/127.0.0.1/detail-$day"
+
+# Damage: an attribute line without " = ", an attribute line outside any
+# record, and a last record cut off in the middle of a line.
+awk -v RS= -v ORS='\n\n' 'NR <= 20' "$tmp/sample.detail" |
+	awk 'NR == 30 { print "\tAcct-Session-Time 300"; next }
+	     NR == 80 { print; print ""; print "\tUser-Name = \"orphan\""; next }
+	     { print }' >"$here/damaged/detail-damaged"
+printf 'Mon Nov 23 23:59:59 2026\n\tAcct-Status-Type = Stop\n\tUser-Name = "cut' >>"$here/damaged/detail-damaged"
+chmod 0644 "$here/radacct/127.0.0.1/detail-$day" "$here/damaged/detail-damaged"
+echo "wrote $here/radacct/127.0.0.1/detail-$day and $here/damaged/detail-damaged"
