@@ -26,8 +26,8 @@ cp "$tmp/sample.detail" "$here/radacct/127.0.0.1/detail-$day"
 # Damage: an attribute line without " = ", an attribute line outside any
 # record, and a last record cut off in the middle of a line.
 awk -v RS= -v ORS='\n\n' 'NR <= 20' "$tmp/sample.detail" |
-	awk 'NR == 30 { print "\tAcct-Session-Time 300"; next }
-	     NR == 80 { print; print ""; print "\tUser-Name = \"orphan\""; next }
+	awk '/^\tAcct-Session-Time = / && ++t == 2 { print "\tAcct-Session-Time 300"; next }
+	     /^\tFramed-Protocol = / && ++f == 5 { print; print ""; print "\tUser-Name = \"orphan\""; next }
 	     { print }' >"$here/damaged/detail-damaged"
 printf 'Mon Nov 23 23:59:59 2026\n\tAcct-Status-Type = Stop\n\tUser-Name = "cut' >>"$here/damaged/detail-damaged"
 chmod 0644 "$here/radacct/127.0.0.1/detail-$day" "$here/damaged/detail-damaged"
