@@ -1,0 +1,131 @@
+package radius
+
+import (
+	"errors"
+	"net"
+	"sync"
+
+	layeh "layeh.com/radius"
+)
+
+// errNoIdentifier means every Identifier of every socket of a server is in
+// use. The socket pool is sized so that this cannot happen within the window;
+// seeing it means a bug, and the record is retried later.
+var errNoIdentifier = errors.New("no free RADIUS Identifier")
+
+// slot is one Identifier of one socket while a request uses it. header holds
+// the first 20 octets of the request as sent (the Request Authenticator is
+// what a reply is verified against).
+type slot struct {
+	owner  *pending
+	header [20]byte
+}
+
+// conn is one UDP socket to one server with its 256 Identifiers.
+//
+// A request takes an Identifier, sends, and gives the Identifier back when it
+// is done. The reader goroutine matches every datagram to the slot of its
+// Identifier and verifies its Response Authenticator against that slot's
+// request: a reply that does not verify is dropped and counted, never
+// believed.
+type conn struct {
+	udp    *net.UDPConn
+	server *endpoint
+
+	mu     sync.Mutex
+	slots  [256]*slot
+	inUse  int
+	cursor int // next Identifier to try: round robin, so a just-freed id is reused last
+}
+
+func newConn(udp *net.UDPConn, server *endpoint) *conn {
+	return &conn{udp: udp, server: server}
+}
+
+// acquire reserves a free Identifier for p.
+func (c *conn) acquire(p *pending) (byte, *slot, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inUse == 256 {
+		return 0, nil, false
+	}
+	for i := 0; i < 256; i++ {
+		id := (c.cursor + i) & 0xff
+		if c.slots[id] == nil {
+			s := &slot{owner: p}
+			c.slots[id] = s
+			c.inUse++
+			c.cursor = (id + 1) & 0xff
+			return byte(id), s, true
+		}
+	}
+	return 0, nil, false
+}
+
+// release gives Identifier id back if s still holds it.
+func (c *conn) release(id byte, s *slot) {
+	c.mu.Lock()
+	if c.slots[id] == s {
+		c.slots[id] = nil
+		c.inUse--
+	}
+	c.mu.Unlock()
+}
+
+// readLoop receives replies until the socket is closed.
+func (c *conn) readLoop() {
+	buf := make([]byte, layeh.MaxPacketLength)
+	stats := &c.server.stats
+	for {
+		n, err := c.udp.Read(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// ECONNREFUSED from an ICMP port unreachable and the like:
+			// the request times out and is retransmitted; nothing to do here.
+			continue
+		}
+		b := buf[:n]
+		if n < 20 || int(b[2])<<8|int(b[3]) < 20 || int(b[2])<<8|int(b[3]) > n {
+			stats.malformed.Add(1)
+			continue
+		}
+		b = b[:int(b[2])<<8|int(b[3])]
+		id := b[1]
+		c.mu.Lock()
+		s := c.slots[id]
+		var header [20]byte
+		var owner *pending
+		if s != nil {
+			header = s.header
+			owner = s.owner
+		}
+		c.mu.Unlock()
+		if owner == nil {
+			stats.unmatched.Add(1)
+			continue
+		}
+		if layeh.Code(b[0]) != layeh.CodeAccountingResponse ||
+			!layeh.IsAuthenticResponse(b, header[:], c.server.secret) {
+			stats.forged.Add(1)
+			continue
+		}
+		owner.ack()
+	}
+}
+
+// pending is one exchange with one server: a request waiting for its reply.
+type pending struct {
+	acked chan struct{}
+}
+
+func newPending() *pending { return &pending{acked: make(chan struct{}, 1)} }
+
+// ack signals the reply; duplicates are ignored.
+func (p *pending) ack() {
+	select {
+	case p.acked <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,505 @@
+package radius
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	layeh "layeh.com/radius"
+)
+
+var (
+	// errServerDead is returned for a request to a server marked dead.
+	errServerDead = errors.New("server is marked dead")
+	// errNoReply is returned when retransmissions are exhausted.
+	errNoReply = errors.New("no reply")
+)
+
+// serverState is the health of one server.
+type serverState int
+
+const (
+	stateAlive serverState = iota
+	// stateDead: requests skip the server until it is revived.
+	stateDead
+	// stateProbing: dead, and one real request is testing it (when Status-Server is off).
+	stateProbing
+)
+
+func (s serverState) String() string {
+	switch s {
+	case stateAlive:
+		return "alive"
+	case stateDead:
+		return "dead"
+	default:
+		return "probing"
+	}
+}
+
+// timing holds the retransmission and health knobs of a server.
+type timing struct {
+	backoff        backoff
+	maxCount       int           // retransmissions after the first send; 0 = no limit
+	maxDuration    time.Duration // since the first send; 0 = no limit
+	zombiePeriod   time.Duration // no reply for this long while busy: dead
+	reviveInterval time.Duration
+	statusServer   bool
+	updateDelay    bool
+}
+
+// counters are the statistics of one server.
+type counters struct {
+	requests    atomic.Int64 // exchanges started
+	sent        atomic.Int64 // datagrams sent (first sends and retransmissions)
+	retransmits atomic.Int64
+	newIDs      atomic.Int64 // resends with a new Identifier (Acct-Delay-Time changed)
+	acked       atomic.Int64
+	timeouts    atomic.Int64 // retransmission timers that expired
+	failed      atomic.Int64 // exchanges that gave up (no reply)
+	forged      atomic.Int64 // replies that failed authenticator or code checks
+	unmatched   atomic.Int64 // replies to an Identifier not in use
+	malformed   atomic.Int64 // datagrams too short or with a bad length
+	writeErrors atomic.Int64
+	deaths      atomic.Int64
+	revivals    atomic.Int64
+}
+
+// ServerStats is a snapshot of one server's counters.
+type ServerStats struct {
+	Address     string
+	State       string
+	Requests    int64 // exchanges started
+	Sent        int64 // datagrams sent, retransmissions included
+	Retransmits int64
+	NewIDs      int64 // resends that got a new Identifier because Acct-Delay-Time changed
+	Acked       int64
+	Timeouts    int64
+	Failed      int64 // exchanges that gave up without a reply
+	Forged      int64 // replies dropped: wrong code or Response Authenticator
+	Unmatched   int64 // replies dropped: Identifier not in use
+	Malformed   int64
+	WriteErrors int64
+	Deaths      int64
+	Revivals    int64
+	Outstanding int
+}
+
+// endpoint is one RADIUS server: its sockets, window and health.
+type endpoint struct {
+	address string
+	secret  []byte
+	conns   []*conn
+	next    atomic.Uint32
+	window  chan struct{}
+	timing  timing
+	log     *slog.Logger
+	stats   counters
+	closed  chan struct{}
+	wg      sync.WaitGroup
+
+	mu        sync.Mutex
+	state     serverState
+	deadSince time.Time
+	lastReply time.Time
+	busy      int
+	busySince time.Time
+	probeDone chan struct{} // closed when the probe request (stateProbing) ends
+	probing   bool          // a Status-Server prober is running
+}
+
+// dialEndpoint opens the socket pool of one server.
+func dialEndpoint(address string, secret []byte, source string, sockets, window int, t timing, log *slog.Logger) (*endpoint, error) {
+	raddr, err := net.ResolveUDPAddr("udp", address)
+	if err != nil {
+		return nil, fmt.Errorf("radius server %s: %w", address, err)
+	}
+	var laddr *net.UDPAddr
+	if source != "" {
+		if laddr, err = net.ResolveUDPAddr("udp", source); err != nil {
+			return nil, fmt.Errorf("radius server %s: source_address %s: %w", address, source, err)
+		}
+	}
+	e := &endpoint{
+		address: address,
+		secret:  secret,
+		window:  make(chan struct{}, window),
+		timing:  t,
+		log:     log.With("server", address),
+		closed:  make(chan struct{}),
+	}
+	for i := 0; i < sockets; i++ {
+		udp, err := net.DialUDP("udp", laddr, raddr)
+		if err != nil {
+			e.close()
+			return nil, fmt.Errorf("radius server %s: socket: %w", address, err)
+		}
+		c := newConn(udp, e)
+		e.conns = append(e.conns, c)
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); c.readLoop() }()
+	}
+	return e, nil
+}
+
+func (e *endpoint) close() {
+	select {
+	case <-e.closed:
+		return
+	default:
+	}
+	close(e.closed)
+	for _, c := range e.conns {
+		c.udp.Close()
+	}
+	e.wg.Wait()
+}
+
+// admit reports whether a new request may go to the server now, and whether
+// that request is the probe of a dead server: without Status-Server, the
+// first request after revive_interval tests a dead server, and the requests
+// that come while it does wait for its outcome.
+func (e *endpoint) admit(ctx context.Context) (ok, probe bool) {
+	for {
+		e.mu.Lock()
+		switch e.state {
+		case stateAlive:
+			e.mu.Unlock()
+			return true, false
+		case stateDead:
+			if e.timing.statusServer || time.Since(e.deadSince) < e.timing.reviveInterval {
+				e.mu.Unlock()
+				return false, false
+			}
+			e.state = stateProbing
+			e.probeDone = make(chan struct{})
+			e.mu.Unlock()
+			e.log.Info("radius server: probing with a request")
+			return true, true
+		}
+		wait := e.probeDone
+		e.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return false, false
+		case <-e.closed:
+			return false, false
+		}
+	}
+}
+
+func (e *endpoint) alive() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.state == stateAlive
+}
+
+func (e *endpoint) busyStart(now time.Time) {
+	e.mu.Lock()
+	if e.busy == 0 {
+		e.busySince = now
+	}
+	e.busy++
+	e.mu.Unlock()
+}
+
+func (e *endpoint) busyEnd() {
+	e.mu.Lock()
+	e.busy--
+	e.mu.Unlock()
+}
+
+func (e *endpoint) outstanding() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.busy
+}
+
+// replied records a reply: the server is alive.
+func (e *endpoint) replied(now time.Time) {
+	e.stats.acked.Add(1)
+	e.mu.Lock()
+	e.lastReply = now
+	revived := e.state != stateAlive
+	if e.state == stateProbing {
+		close(e.probeDone)
+	}
+	e.state = stateAlive
+	e.mu.Unlock()
+	if revived {
+		e.stats.revivals.Add(1)
+		e.log.Info("radius server: alive again")
+	}
+}
+
+// timedOut records an expired retransmission timer and marks the server dead
+// when it has been busy without a single reply for the zombie period. It
+// reports whether the server is now dead.
+func (e *endpoint) timedOut(now time.Time) bool {
+	e.stats.timeouts.Add(1)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state != stateAlive {
+		return true
+	}
+	quietSince := e.busySince
+	if e.lastReply.After(quietSince) {
+		quietSince = e.lastReply
+	}
+	if now.Sub(quietSince) < e.timing.zombiePeriod {
+		return false
+	}
+	e.markDeadLocked(now, fmt.Sprintf("no reply for %s", now.Sub(quietSince).Round(time.Millisecond)))
+	return true
+}
+
+// probeFailed puts a probed server back to dead.
+func (e *endpoint) probeFailed(now time.Time) {
+	e.mu.Lock()
+	if e.state == stateProbing {
+		close(e.probeDone)
+		e.state = stateDead
+		e.deadSince = now
+		e.log.Warn("radius server: probe request got no reply, still dead", "revive_interval", e.timing.reviveInterval)
+	}
+	e.mu.Unlock()
+}
+
+func (e *endpoint) markDeadLocked(now time.Time, why string) {
+	e.state = stateDead
+	e.deadSince = now
+	e.stats.deaths.Add(1)
+	e.log.Warn("radius server: marked dead", "reason", why, "revive_interval", e.timing.reviveInterval, "status_server", e.timing.statusServer)
+	closing := false
+	select {
+	case <-e.closed:
+		closing = true
+	default:
+	}
+	if e.timing.statusServer && !e.probing && !closing {
+		e.probing = true
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); e.statusProber() }()
+	}
+}
+
+// pick returns the socket to send the next request on.
+func (e *endpoint) acquireID(p *pending) (*conn, byte, *slot, error) {
+	start := int(e.next.Add(1))
+	for i := range e.conns {
+		c := e.conns[(start+i)%len(e.conns)]
+		if id, s, ok := c.acquire(p); ok {
+			return c, id, s, nil
+		}
+	}
+	return nil, 0, nil, errNoIdentifier
+}
+
+// transmission is one (socket, Identifier) a request was sent with.
+type transmission struct {
+	c  *conn
+	id byte
+	s  *slot
+}
+
+func (t *transmission) release() {
+	if t.s != nil {
+		t.c.release(t.id, t.s)
+		t.s = nil
+	}
+}
+
+// exchange sends m to the server and retransmits it until an authentic
+// Accounting-Response arrives, the retransmission limits are reached, the
+// server is marked dead (unless this request is the probe), or ctx is done.
+//
+// A resend keeps the bytes and Identifier of the previous send unless
+// Acct-Delay-Time changed (updateDelay): then it is a new request
+// (RFC 2866 §5.2) with a new Identifier and Request Authenticator. The
+// previous Identifier stays reserved so that a late reply to it still counts.
+func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) error {
+	select {
+	case e.window <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-e.closed:
+		return net.ErrClosed
+	}
+	defer func() { <-e.window }()
+	if !probe && !e.alive() {
+		return errServerDead
+	}
+	start := time.Now()
+	e.busyStart(start)
+	defer e.busyEnd()
+	e.stats.requests.Add(1)
+
+	p := newPending()
+	buf := make([]byte, 20+len(m.attrs))
+	copy(buf[20:], m.attrs)
+	var cur, prev transmission
+	defer func() { cur.release(); prev.release() }()
+
+	rt := e.timing.backoff.first()
+	timer := time.NewTimer(rt)
+	defer timer.Stop()
+	sentDelay := uint32(0)
+	for n := 0; ; n++ {
+		now := time.Now()
+		delay := m.delayAt(now)
+		if n == 0 || (m.delayOff >= 0 && delay != sentDelay) {
+			c, id, s, err := e.acquireID(p)
+			if err != nil {
+				return err
+			}
+			prev.release()
+			prev, cur = cur, transmission{c: c, id: id, s: s}
+			if m.delayOff >= 0 {
+				binary.BigEndian.PutUint32(buf[20+m.delayOff:], delay)
+				sentDelay = delay
+			}
+			signAccountingRequest(buf, id, e.secret)
+			c.mu.Lock()
+			copy(s.header[:], buf[:20])
+			c.mu.Unlock()
+			if n > 0 {
+				e.stats.newIDs.Add(1)
+			}
+		}
+		if n > 0 {
+			e.stats.retransmits.Add(1)
+		}
+		e.stats.sent.Add(1)
+		if _, err := cur.c.udp.Write(buf); err != nil {
+			e.stats.writeErrors.Add(1)
+		}
+		select {
+		case <-p.acked:
+			e.replied(time.Now())
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.closed:
+			return net.ErrClosed
+		case now := <-timer.C:
+			dead := e.timedOut(now)
+			elapsed := now.Sub(start)
+			t := e.timing
+			if (t.maxCount > 0 && n >= t.maxCount) || (t.maxDuration > 0 && elapsed >= t.maxDuration) {
+				e.stats.failed.Add(1)
+				if probe {
+					e.probeFailed(now)
+				}
+				return fmt.Errorf("%w after %d sends in %s", errNoReply, n+1, elapsed.Round(time.Millisecond))
+			}
+			if dead && !probe {
+				return errServerDead
+			}
+			rt = t.backoff.next(rt)
+			if t.maxDuration > 0 && elapsed+rt > t.maxDuration {
+				rt = t.maxDuration - elapsed
+			}
+			timer.Reset(rt)
+		}
+	}
+}
+
+// statusProber sends a Status-Server (RFC 5997) every revive_interval while
+// the server is dead and revives it on the first authentic answer.
+func (e *endpoint) statusProber() {
+	defer func() {
+		e.mu.Lock()
+		e.probing = false
+		e.mu.Unlock()
+	}()
+	tick := time.NewTicker(e.timing.reviveInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-e.closed:
+			return
+		case <-tick.C:
+		}
+		if e.alive() {
+			return
+		}
+		if e.statusServer() {
+			e.replied(time.Now())
+			return
+		}
+	}
+}
+
+// statusServer sends one Status-Server and waits one initial retransmission
+// time for the answer.
+func (e *endpoint) statusServer() bool {
+	p := newPending()
+	c, id, s, err := e.acquireID(p)
+	if err != nil {
+		return false
+	}
+	t := transmission{c: c, id: id, s: s}
+	defer t.release()
+	buf := statusServerPacket(id, e.secret)
+	c.mu.Lock()
+	copy(s.header[:], buf[:20])
+	c.mu.Unlock()
+	e.stats.sent.Add(1)
+	if _, err := c.udp.Write(buf); err != nil {
+		e.stats.writeErrors.Add(1)
+	}
+	timer := time.NewTimer(e.timing.backoff.initial)
+	defer timer.Stop()
+	select {
+	case <-p.acked:
+		return true
+	case <-timer.C:
+		e.log.Debug("radius server: no answer to Status-Server")
+		return false
+	case <-e.closed:
+		return false
+	}
+}
+
+// statusServerPacket builds a Status-Server with a random Request
+// Authenticator and the Message-Authenticator RFC 5997 requires:
+// HMAC-MD5(secret, packet with the Message-Authenticator value zeroed).
+func statusServerPacket(id byte, secret []byte) []byte {
+	const length = 20 + 18
+	buf := make([]byte, length)
+	buf[0] = byte(layeh.CodeStatusServer)
+	buf[1] = id
+	binary.BigEndian.PutUint16(buf[2:4], length)
+	rand.Read(buf[4:20])
+	buf[20] = 80 // Message-Authenticator
+	buf[21] = 18
+	mac := hmac.New(md5.New, secret)
+	mac.Write(buf)
+	mac.Sum(buf[22:22])
+	return buf
+}
+
+func (e *endpoint) snapshot() ServerStats {
+	e.mu.Lock()
+	state, busy := e.state, e.busy
+	e.mu.Unlock()
+	s := &e.stats
+	return ServerStats{
+		Address: e.address, State: state.String(), Outstanding: busy,
+		Requests: s.requests.Load(), Sent: s.sent.Load(), Retransmits: s.retransmits.Load(),
+		NewIDs: s.newIDs.Load(), Acked: s.acked.Load(), Timeouts: s.timeouts.Load(),
+		Failed: s.failed.Load(), Forged: s.forged.Load(), Unmatched: s.unmatched.Load(),
+		Malformed: s.malformed.Load(), WriteErrors: s.writeErrors.Load(),
+		Deaths: s.deaths.Load(), Revivals: s.revivals.Load(),
+	}
+}

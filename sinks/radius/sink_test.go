@@ -1,0 +1,525 @@
+package radius
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	layeh "layeh.com/radius"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/sinks"
+)
+
+const testSecret = "s3cret-test"
+
+// fakeEncoder encodes the handful of attributes the transport tests use, so
+// that they do not depend on the dictionary. The interop test uses the real
+// dictionary.
+type fakeEncoder struct{}
+
+type unencodableError struct{ name string }
+
+func (e *unencodableError) Error() string { return "cannot encode " + e.name }
+
+func (fakeEncoder) Encode(p *layeh.Packet, attrs []detail.Attribute) error {
+	for _, a := range attrs {
+		switch a.Name {
+		case "User-Name":
+			p.Attributes = append(p.Attributes, &layeh.AVP{Type: 1, Attribute: []byte(a.Value)})
+		case "Acct-Session-Id":
+			p.Attributes = append(p.Attributes, &layeh.AVP{Type: 44, Attribute: []byte(a.Value)})
+		case "Acct-Delay-Time":
+			n, err := strconv.ParseUint(a.Value, 10, 32)
+			if err != nil {
+				return &unencodableError{a.Name}
+			}
+			p.Attributes = append(p.Attributes, &layeh.AVP{Type: 41, Attribute: binary.BigEndian.AppendUint32(nil, uint32(n))})
+		case "NAS-IP-Address":
+			ip := net.ParseIP(a.Value).To4()
+			if ip == nil {
+				return &unencodableError{a.Name}
+			}
+			p.Attributes = append(p.Attributes, &layeh.AVP{Type: 4, Attribute: layeh.Attribute(ip)})
+		case "Unencodable":
+			return &unencodableError{a.Name}
+		}
+	}
+	return nil
+}
+
+// fastConfig returns ms-scale timers so that fault tests take milliseconds.
+func fastConfig(addrs ...string) Config {
+	c := Config{
+		Policy:         PolicyFailover,
+		InitialRTX:     20 * time.Millisecond,
+		MaxRTX:         80 * time.Millisecond,
+		MaxRTXCount:    8,
+		MaxRTXDuration: 2 * time.Second,
+		MaxOutstanding: 64,
+		ZombiePeriod:   300 * time.Millisecond,
+		ReviveInterval: 100 * time.Millisecond,
+	}
+	for _, a := range addrs {
+		c.Servers = append(c.Servers, ServerConfig{Address: a, Secret: testSecret})
+	}
+	return c
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func openSink(t testing.TB, cfg Config) *Sink {
+	t.Helper()
+	s, err := newSink(cfg, testLogger(t), fakeEncoder{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func testRecords(prefix string, n int) []*detail.Record {
+	recs := make([]*detail.Record, n)
+	for i := range recs {
+		recs[i] = &detail.Record{
+			File: "detail-test", Line: 1 + 5*i, Offset: int64(100 * i),
+			Attrs: []detail.Attribute{
+				{Name: "User-Name", Value: fmt.Sprintf("user%d", i), Quoted: true},
+				{Name: "Acct-Session-Id", Value: fmt.Sprintf("%s-%05d", prefix, i), Quoted: true},
+				{Name: "NAS-IP-Address", Value: "192.0.2.1"},
+				{Name: "Acct-Unique-Session-Id", Value: "internal", Quoted: true},
+			},
+		}
+	}
+	return recs
+}
+
+func ids(recs []*detail.Record) []string {
+	out := make([]string, len(recs))
+	for i, r := range recs {
+		out[i] = sessionID(r)
+	}
+	return out
+}
+
+func send(t testing.TB, s *Sink, recs []*detail.Record) []error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	results := make([]error, len(recs))
+	s.Send(ctx, recs, results)
+	return results
+}
+
+func mustAllSucceed(t testing.TB, results []error) {
+	t.Helper()
+	for i, err := range results {
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+}
+
+// checkHolds checks that every id arrived at least once.
+func checkHolds(t testing.TB, got, want []string) {
+	t.Helper()
+	have := make(map[string]bool, len(got))
+	for _, id := range got {
+		have[id] = true
+	}
+	var missing []string
+	for _, id := range want {
+		if !have[id] {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("%d of %d records missing at the receiver, e.g. %v", len(missing), len(want), missing[:min(5, len(missing))])
+	}
+}
+
+func TestSignMatchesLayehEncode(t *testing.T) {
+	p := &layeh.Packet{Code: layeh.CodeAccountingRequest, Identifier: 77, Secret: []byte(testSecret)}
+	p.Attributes = append(p.Attributes, &layeh.AVP{Type: 44, Attribute: []byte("abc")}, &layeh.AVP{Type: 41, Attribute: []byte{0, 0, 0, 9}})
+	want, err := p.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := newMessage(p, 0, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 20+len(m.attrs))
+	copy(buf[20:], m.attrs)
+	signAccountingRequest(buf, 77, []byte(testSecret))
+	if !slices.Equal(buf, want) {
+		t.Fatalf("signAccountingRequest:\n got %x\nwant %x", buf, want)
+	}
+	if !layeh.IsAuthenticRequest(buf, []byte(testSecret)) {
+		t.Fatal("layeh does not accept our Request Authenticator")
+	}
+	if m.delayOff != 5+2 || m.baseDelay != 9 {
+		t.Fatalf("Acct-Delay-Time at %d = %d, want at 7 = 9", m.delayOff, m.baseDelay)
+	}
+}
+
+func TestMessageDelay(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	for _, tc := range []struct {
+		name     string
+		base     []byte // nil: no Acct-Delay-Time in the record
+		received int64
+		update   bool
+		want     uint32
+		wantOff  bool
+	}{
+		{"raised by spool time", []byte{0, 0, 0, 5}, now.Unix() - 60, true, 65, true},
+		{"added when missing", nil, now.Unix() - 7, true, 7, true},
+		{"no timestamp", []byte{0, 0, 0, 5}, 0, true, 5, true},
+		{"keep", []byte{0, 0, 0, 5}, now.Unix() - 60, false, 0, false},
+		{"future timestamp", nil, now.Unix() + 60, true, 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := &layeh.Packet{Code: layeh.CodeAccountingRequest}
+			p.Attributes = append(p.Attributes, &layeh.AVP{Type: 1, Attribute: []byte("u")})
+			if tc.base != nil {
+				p.Attributes = append(p.Attributes, &layeh.AVP{Type: 41, Attribute: tc.base})
+			}
+			m, err := newMessage(p, tc.received, tc.update)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (m.delayOff >= 0) != tc.wantOff {
+				t.Fatalf("delayOff = %d", m.delayOff)
+			}
+			if got := m.delayAt(now); got != tc.want {
+				t.Fatalf("delayAt = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	b := backoff{initial: 2 * time.Second, max: 16 * time.Second}
+	rt := b.first()
+	if rt < 1800*time.Millisecond || rt > 2200*time.Millisecond {
+		t.Fatalf("first = %s", rt)
+	}
+	prev := rt
+	for i := 0; i < 10; i++ {
+		rt = b.next(prev)
+		lo, hi := time.Duration(1.9*float64(prev)), time.Duration(2.1*float64(prev))
+		if capped := rt >= 14400*time.Millisecond; capped {
+			if rt > 17600*time.Millisecond {
+				t.Fatalf("step %d: %s above MRT+10%%", i, rt)
+			}
+		} else if rt < lo || rt > hi {
+			t.Fatalf("step %d: %s not in [%s,%s]", i, rt, lo, hi)
+		}
+		prev = rt
+	}
+}
+
+func TestDeliversEverything(t *testing.T) {
+	r := newReceiver(t, testSecret)
+	s := openSink(t, fastConfig(r.addr))
+	recs := testRecords("all", 2000)
+	mustAllSucceed(t, send(t, s, recs))
+	got := r.Delivered()
+	checkHolds(t, got, ids(recs))
+	st := s.Stats()[0]
+	if st.Acked != 2000 || st.Forged != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestInternalAttributeNotSent(t *testing.T) {
+	// fakeEncoder drops Acct-Unique-Session-Id like the dictionary does; what
+	// matters here is that the sink adds nothing but Acct-Delay-Time.
+	r := newReceiver(t, testSecret)
+	cfg := fastConfig(r.addr)
+	cfg.AcctDelayTime = DelayKeep
+	s := openSink(t, cfg)
+	mustAllSucceed(t, send(t, s, testRecords("keep", 3)))
+	if d := r.sentDelays(); len(d) != 0 {
+		t.Fatalf("acct_delay_time=keep added Acct-Delay-Time: %v", r.delays)
+	}
+}
+
+func TestAcctDelayTimeRaised(t *testing.T) {
+	r := newReceiver(t, testSecret)
+	s := openSink(t, fastConfig(r.addr))
+	recs := testRecords("delay", 1)
+	recs[0].Attrs = append(recs[0].Attrs, detail.Attribute{Name: "Acct-Delay-Time", Value: "3"})
+	recs[0].Timestamp, recs[0].HasTimestamp = time.Now().Unix()-100, true
+	mustAllSucceed(t, send(t, s, recs))
+	if d := r.sentDelays(); len(d) != 1 || d[0] < 103 || d[0] > 110 {
+		t.Fatalf("Acct-Delay-Time sent: %v, want 3+100", d)
+	}
+}
+
+func TestUnencodableIsPermanent(t *testing.T) {
+	r := newReceiver(t, testSecret)
+	s := openSink(t, fastConfig(r.addr))
+	recs := testRecords("perm", 3)
+	recs[1].Attrs = append(recs[1].Attrs, detail.Attribute{Name: "Unencodable", Value: "x"})
+	res := send(t, s, recs)
+	if res[0] != nil || res[2] != nil {
+		t.Fatalf("good records failed: %v", res)
+	}
+	if !sinks.IsPermanent(res[1]) || !strings.Contains(res[1].Error(), "detail-test:6") {
+		t.Fatalf("unencodable record: %v (permanent %v)", res[1], sinks.IsPermanent(res[1]))
+	}
+}
+
+func TestDroppedRequestsAreRetransmitted(t *testing.T) {
+	r := newReceiver(t, testSecret)
+	r.set(func(r *receiver) { r.drop = func(n int) bool { return n%3 == 0 } }) // a third of all datagrams
+	s := openSink(t, fastConfig(r.addr))
+	recs := testRecords("drop", 600)
+	mustAllSucceed(t, send(t, s, recs))
+	checkHolds(t, r.Delivered(), ids(recs))
+	if st := s.Stats()[0]; st.Retransmits == 0 || st.State != "alive" {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestSlowServer(t *testing.T) {
+	r := newReceiver(t, testSecret)
+	r.set(func(r *receiver) { r.delay = 50 * time.Millisecond }) // > initial_rtx
+	s := openSink(t, fastConfig(r.addr))
+	recs := testRecords("slow", 200)
+	mustAllSucceed(t, send(t, s, recs))
+	checkHolds(t, r.Delivered(), ids(recs))
+	if st := s.Stats()[0]; st.Retransmits == 0 {
+		t.Fatalf("expected retransmissions to a slow server: %+v", st)
+	}
+}
+
+func TestWrongAuthenticatorNeverBelieved(t *testing.T) {
+	r := newReceiver(t, testSecret)
+	r.set(func(r *receiver) { r.wrongAuth = true })
+	cfg := fastConfig(r.addr)
+	cfg.MaxRTXCount = 2
+	s := openSink(t, cfg)
+	recs := testRecords("forged", 20)
+	for i, err := range send(t, s, recs) {
+		if err == nil || sinks.IsPermanent(err) {
+			t.Fatalf("record %d: want a retryable error, got %v", i, err)
+		}
+	}
+	if st := s.Stats()[0]; st.Forged == 0 || st.Acked != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	// The same server answering correctly: the retry succeeds.
+	r.set(func(r *receiver) { r.wrongAuth = false })
+	waitAlive(t, s, 0)
+	mustAllSucceed(t, send(t, s, recs))
+}
+
+// waitAlive sends nothing; it waits until the revive interval lets server i
+// be probed again (no Status-Server: admit flips it to probing).
+func waitAlive(t testing.TB, s *Sink, i int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		e := s.servers[i]
+		e.mu.Lock()
+		st, since := e.state, e.deadSince
+		e.mu.Unlock()
+		if st == stateAlive || time.Since(since) >= e.timing.reviveInterval {
+			return
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+	t.Fatal("server never became eligible again")
+}
+
+func TestServerDownAtStart(t *testing.T) {
+	addr := reservedAddr(t)
+	r := newStoppedReceiver(t, testSecret, addr)
+	cfg := fastConfig(addr)
+	cfg.MaxRTXDuration = 200 * time.Millisecond
+	s := openSink(t, cfg)
+	recs := testRecords("down", 50)
+	for i, err := range send(t, s, recs) {
+		if err == nil || sinks.IsPermanent(err) {
+			t.Fatalf("record %d: want a retryable error, got %v", i, err)
+		}
+	}
+	if strings.Contains(fmt.Sprint(send(t, s, recs[:1])), testSecret) {
+		t.Fatal("secret in an error")
+	}
+	r.restart()
+	waitAlive(t, s, 0)
+	mustAllSucceed(t, send(t, s, recs))
+	checkHolds(t, r.Delivered(), ids(recs))
+}
+
+func TestServerKilledMidStreamAndRestarted(t *testing.T) {
+	r := newReceiver(t, testSecret)
+	killed := make(chan struct{})
+	var once sync.Once
+	r.set(func(r *receiver) {
+		r.drop = func(n int) bool { return n > 300 } // the crash loses what was in flight
+		r.onRequest = func(n int) {
+			if n == 300 {
+				once.Do(func() { close(killed) })
+			}
+		}
+	})
+	cfg := fastConfig(r.addr)
+	cfg.MaxRTXCount = -1
+	cfg.MaxRTXDuration = 20 * time.Second
+	cfg.ZombiePeriod = time.Hour // keep the only server in use
+	s := openSink(t, cfg)
+	recs := testRecords("kill", 1000)
+	done := make(chan []error)
+	go func() { done <- send(t, s, recs) }()
+	<-killed
+	r.stop()
+	r.set(func(r *receiver) { r.drop = nil; r.onRequest = nil })
+	r.restart()
+	mustAllSucceed(t, <-done)
+	checkHolds(t, r.Delivered(), ids(recs))
+}
+
+func TestFailover(t *testing.T) {
+	primaryAddr := reservedAddr(t)
+	primary := newStoppedReceiver(t, testSecret, primaryAddr)
+	backup := newReceiver(t, testSecret)
+	cfg := fastConfig(primaryAddr, backup.addr)
+	cfg.ZombiePeriod = 200 * time.Millisecond
+	cfg.StatusServer = true
+	s := openSink(t, cfg)
+
+	recs := testRecords("fo", 300)
+	mustAllSucceed(t, send(t, s, recs))
+	checkHolds(t, backup.Delivered(), ids(recs))
+	if st := s.Stats()[0]; st.State != "dead" || st.Deaths != 1 {
+		t.Fatalf("primary %+v", st)
+	}
+
+	// The primary comes back: Status-Server revives it and it takes the traffic again.
+	primary.restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Stats()[0].State != "alive" {
+		if time.Now().After(deadline) {
+			t.Fatalf("primary not revived: %+v", s.Stats()[0])
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
+	}
+	more := testRecords("fo2", 100)
+	mustAllSucceed(t, send(t, s, more))
+	checkHolds(t, primary.Delivered(), ids(more))
+	if n := len(backup.Delivered()); n != len(recs) {
+		t.Fatalf("backup got %d records after the primary came back", n-len(recs))
+	}
+}
+
+func TestLoadBalance(t *testing.T) {
+	a, b := newReceiver(t, testSecret), newReceiver(t, testSecret)
+	cfg := fastConfig(a.addr, b.addr)
+	cfg.Policy = PolicyLoadBalance
+	s := openSink(t, cfg)
+	recs := testRecords("lb", 1000)
+	mustAllSucceed(t, send(t, s, recs))
+	got := append(a.Delivered(), b.Delivered()...)
+	checkHolds(t, got, ids(recs))
+	if len(a.Delivered()) == 0 || len(b.Delivered()) == 0 {
+		t.Fatalf("load not spread: %d / %d", len(a.Delivered()), len(b.Delivered()))
+	}
+}
+
+func TestLoadBalanceSurvivesDeadServer(t *testing.T) {
+	a := newReceiver(t, testSecret)
+	cfg := fastConfig(a.addr, reservedAddr(t))
+	cfg.Policy = PolicyLoadBalance
+	cfg.ZombiePeriod = 200 * time.Millisecond
+	s := openSink(t, cfg)
+	recs := testRecords("lbdead", 300)
+	mustAllSucceed(t, send(t, s, recs))
+	checkHolds(t, a.Delivered(), ids(recs))
+}
+
+func TestBroadcast(t *testing.T) {
+	primary := newReceiver(t, testSecret)
+	backupAddr := reservedAddr(t)
+	backup := newStoppedReceiver(t, testSecret, backupAddr)
+	cfg := fastConfig(primary.addr, backupAddr)
+	cfg.Policy = PolicyBroadcast
+	cfg.ZombiePeriod = 200 * time.Millisecond
+	s := openSink(t, cfg)
+
+	recs := testRecords("bc", 200)
+	for i, err := range send(t, s, recs) {
+		if err == nil || sinks.IsPermanent(err) || !strings.Contains(err.Error(), backupAddr) {
+			t.Fatalf("record %d: want a retryable error naming the backup, got %v", i, err)
+		}
+	}
+	checkHolds(t, primary.Delivered(), ids(recs))
+
+	backup.restart()
+	waitAlive(t, s, 1)
+	mustAllSucceed(t, send(t, s, recs))
+	checkHolds(t, backup.Delivered(), ids(recs))
+	// The retry went only to the server that had missed the records.
+	if n := len(primary.Delivered()); n != len(recs) {
+		t.Fatalf("primary got %d copies of %d records", n, len(recs))
+	}
+}
+
+func TestStatusServerProbe(t *testing.T) {
+	r := newReceiver(t, testSecret)
+	e := openSink(t, fastConfig(r.addr)).servers[0]
+	if !e.statusServer() {
+		t.Fatal("no answer to Status-Server")
+	}
+	r.set(func(r *receiver) { r.noStatus = true })
+	if e.statusServer() {
+		t.Fatal("an unanswered Status-Server counted as answered")
+	}
+	if n := r.statusCount(); n != 2 {
+		t.Fatalf("receiver saw %d Status-Server", n)
+	}
+}
+
+func TestCancelledSend(t *testing.T) {
+	addr := reservedAddr(t)
+	cfg := fastConfig(addr)
+	cfg.MaxRTXCount = -1
+	cfg.MaxRTXDuration = time.Hour
+	cfg.ZombiePeriod = time.Hour
+	s := openSink(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	recs := testRecords("cancel", 10)
+	results := make([]error, len(recs))
+	go func() {
+		// cancel once all ten are on the wire
+		for s.Stats()[0].Outstanding < 10 {
+			time.Sleep(time.Millisecond) // polling
+		}
+		cancel()
+	}()
+	s.Send(ctx, recs, results)
+	for i, err := range results {
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+}
