@@ -501,7 +501,7 @@ func looksLikeAttribute(s string) bool {
 // quote, inner quotes kept.
 func (r *Reader) unquote(v string) (value string, truncated bool) {
 	body := v[1:]
-	if q := strings.IndexByte(body, '"'); q == len(body)-1 && strings.IndexByte(body, '\\') < 0 {
+	if q := strings.IndexByte(body, '"'); q >= 0 && q == len(body)-1 && strings.IndexByte(body, '\\') < 0 {
 		return body[:q], false // the common case: no escapes, nothing after the quote
 	}
 	end := len(body) // where the string's content ends
