@@ -467,6 +467,19 @@ func (d *Dictionary) define(a *Attribute, k numKey) {
 	d.byNum[k] = a
 	d.byName[a.Name] = a
 	d.byLower[strings.ToLower(a.Name)] = a
+	// VALUEs seen before this ATTRIBUTE apply now, so that VALUEs after it
+	// (the usual place) win for printing, as in FreeRADIUS.
+	if len(d.pendingValues) > 0 {
+		keep := d.pendingValues[:0]
+		for _, pv := range d.pendingValues {
+			if strings.EqualFold(pv.attr, a.Name) {
+				_ = addValue(a, pv.name, pv.number)
+			} else {
+				keep = append(keep, pv)
+			}
+		}
+		d.pendingValues = keep
+	}
 }
 
 func (l *loader) alias(st *fileState, f []string) error {
