@@ -1,0 +1,277 @@
+package postgres
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config configures the PostgreSQL sink. In radrelay's configuration file it
+// is a [[sink]] table with type = "postgres":
+//
+//	[[sink]]
+//	type = "postgres"
+//	dsn_file = "/etc/radrelay/pg.dsn"   # or dsn = "postgres://..." or dsn_env = "RADRELAY_PG_DSN"
+//	live_sessions = true                # radacct, as FreeRADIUS keeps it
+//	history = true                      # every record, partitioned by month
+//	batch_size = 5000
+//	statement_timeout = "60s"
+//
+// Unset booleans take their defaults (live_sessions, history and
+// create_schema are on), so the zero Config with a DSN is a working one.
+type Config struct {
+	// DSN is a libpq connection string, URL ("postgres://user@host/db") or
+	// keyword form ("host=... dbname=..."). Prefer DSNFile or DSNEnv for a DSN
+	// with a password. Exactly one of DSN, DSNFile and DSNEnv is needed.
+	DSN string `toml:"dsn"`
+	// DSNFile names a file holding the DSN (surrounding space trimmed).
+	DSNFile string `toml:"dsn_file"`
+	// DSNEnv names an environment variable holding the DSN.
+	DSNEnv string `toml:"dsn_env"`
+
+	// LiveSessions keeps the FreeRADIUS-compatible live-session table
+	// (default true), named LiveTable (default "radacct").
+	LiveSessions *bool  `toml:"live_sessions"`
+	LiveTable    string `toml:"live_table"`
+	// History appends every record to the history table (default true),
+	// named HistoryTable (default "radrelay_history").
+	History      *bool  `toml:"history"`
+	HistoryTable string `toml:"history_table"`
+	// PartitionsAhead is how many monthly history partitions beyond the
+	// current month are created ahead (default 1).
+	PartitionsAhead int `toml:"partitions_ahead"`
+
+	// CreateSchema creates or upgrades the tables at start (default true);
+	// when false they must exist ("radrelay sql init", or FreeRADIUS's schema.sql
+	// for radacct).
+	CreateSchema *bool `toml:"create_schema"`
+	// StoreClass also writes the Class attribute into radacct.class. Stock
+	// FreeRADIUS 3.2 queries leave the column NULL unless their "class"
+	// section is uncommented, so the default is false.
+	StoreClass bool `toml:"store_class"`
+
+	// BatchSize is the most records written in one transaction (default 5000).
+	BatchSize int `toml:"batch_size"`
+	// StatementTimeout bounds each statement (default 60s); a timeout is
+	// retried by the tailer.
+	StatementTimeout time.Duration `toml:"statement_timeout"`
+	// ConnectTimeout bounds connecting (default 10s).
+	ConnectTimeout time.Duration `toml:"connect_timeout"`
+}
+
+// Defaults.
+const (
+	DefaultLiveTable        = "radacct"
+	DefaultHistoryTable     = "radrelay_history"
+	DefaultBatchSize        = 5000
+	DefaultStatementTimeout = 60 * time.Second
+	DefaultConnectTimeout   = 10 * time.Second
+)
+
+func (c Config) liveEnabled() bool    { return c.LiveSessions == nil || *c.LiveSessions }
+func (c Config) historyEnabled() bool { return c.History == nil || *c.History }
+func (c Config) createSchema() bool   { return c.CreateSchema == nil || *c.CreateSchema }
+
+func (c Config) liveTable() string {
+	if c.LiveTable == "" {
+		return DefaultLiveTable
+	}
+	return c.LiveTable
+}
+
+func (c Config) historyTable() string {
+	if c.HistoryTable == "" {
+		return DefaultHistoryTable
+	}
+	return c.HistoryTable
+}
+
+func (c Config) partitionsAhead() int {
+	if c.PartitionsAhead <= 0 {
+		return 1
+	}
+	return c.PartitionsAhead
+}
+
+func (c Config) batchSize() int {
+	if c.BatchSize <= 0 {
+		return DefaultBatchSize
+	}
+	return c.BatchSize
+}
+
+func (c Config) statementTimeout() time.Duration {
+	if c.StatementTimeout <= 0 {
+		return DefaultStatementTimeout
+	}
+	return c.StatementTimeout
+}
+
+func (c Config) connectTimeout() time.Duration {
+	if c.ConnectTimeout <= 0 {
+		return DefaultConnectTimeout
+	}
+	return c.ConnectTimeout
+}
+
+// validate checks everything but the DSN's reachability.
+func (c Config) validate() error {
+	if !c.liveEnabled() && !c.historyEnabled() {
+		return errors.New("postgres sink: live_sessions and history are both off: nothing to store")
+	}
+	if _, err := parseTableName(c.liveTable()); err != nil {
+		return fmt.Errorf("postgres sink: live_table: %w", err)
+	}
+	if _, err := parseTableName(c.historyTable()); err != nil {
+		return fmt.Errorf("postgres sink: history_table: %w", err)
+	}
+	if c.liveEnabled() && c.historyEnabled() && strings.EqualFold(c.liveTable(), c.historyTable()) {
+		return errors.New("postgres sink: live_table and history_table must differ")
+	}
+	n := 0
+	for _, s := range []string{c.DSN, c.DSNFile, c.DSNEnv} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return errors.New("postgres sink: set exactly one of dsn, dsn_file and dsn_env")
+	}
+	return nil
+}
+
+// ResolveDSN returns the DSN from DSN, DSNFile or DSNEnv.
+func (c Config) ResolveDSN() (string, error) {
+	switch {
+	case c.DSN != "":
+		return c.DSN, nil
+	case c.DSNFile != "":
+		b, err := os.ReadFile(c.DSNFile)
+		if err != nil {
+			return "", fmt.Errorf("postgres sink: dsn_file: %w", err)
+		}
+		dsn := strings.TrimSpace(string(b))
+		if dsn == "" {
+			return "", fmt.Errorf("postgres sink: dsn_file %s is empty", c.DSNFile)
+		}
+		return dsn, nil
+	case c.DSNEnv != "":
+		dsn := strings.TrimSpace(os.Getenv(c.DSNEnv))
+		if dsn == "" {
+			return "", fmt.Errorf("postgres sink: dsn_env: environment variable %s is empty or unset", c.DSNEnv)
+		}
+		return dsn, nil
+	}
+	return "", errors.New("postgres sink: set one of dsn, dsn_file and dsn_env")
+}
+
+// urlParams are the query parameters of a sink URL that configure radrelay
+// rather than the connection; they are removed from the DSN.
+var urlParams = map[string]func(c *Config, v string) error{
+	"live_sessions": func(c *Config, v string) error { return parseBoolPtr(&c.LiveSessions, v) },
+	"live_table":    func(c *Config, v string) error { c.LiveTable = v; return nil },
+	"history":       func(c *Config, v string) error { return parseBoolPtr(&c.History, v) },
+	"history_table": func(c *Config, v string) error { c.HistoryTable = v; return nil },
+	"create_schema": func(c *Config, v string) error { return parseBoolPtr(&c.CreateSchema, v) },
+	"store_class": func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.StoreClass = b
+		return err
+	},
+	"partitions_ahead": func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		c.PartitionsAhead = n
+		return err
+	},
+	"batch_size": func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		c.BatchSize = n
+		return err
+	},
+	"statement_timeout": func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		c.StatementTimeout = d
+		return err
+	},
+}
+
+func parseBoolPtr(p **bool, v string) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return err
+	}
+	*p = &b
+	return nil
+}
+
+// ConfigFromURL makes a Config from a sink URL as "radrelay replay" takes it:
+// a PostgreSQL URL (postgres:// or postgresql://) whose query may also
+// carry the sink's settings, e.g.
+//
+//	postgres://radrelay@db.example.net/radius?sslmode=verify-full&history=false&batch_size=2000
+//
+// Settings: live_sessions, live_table, history, history_table, create_schema,
+// store_class, partitions_ahead, batch_size, statement_timeout (a Go
+// duration such as 30s). Every other parameter stays in the DSN.
+func ConfigFromURL(raw string) (Config, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Config{}, fmt.Errorf("postgres sink URL: %s", redactError(err, raw))
+	}
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		return Config{}, fmt.Errorf("postgres sink URL %s: scheme must be postgres:// or postgresql://", RedactDSN(raw))
+	}
+	var c Config
+	q := u.Query()
+	for k, vs := range q {
+		set, ok := urlParams[k]
+		if !ok {
+			continue
+		}
+		if err := set(&c, vs[len(vs)-1]); err != nil {
+			return Config{}, fmt.Errorf("postgres sink URL parameter %s=%q: %v", k, vs[len(vs)-1], err)
+		}
+		q.Del(k)
+	}
+	u.RawQuery = q.Encode()
+	c.DSN = u.String()
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+var kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// RedactDSN returns dsn with any password replaced by "xxxxx", for messages.
+func RedactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
+		q := u.Query()
+		if q.Has("password") {
+			q.Set("password", "xxxxx")
+			u.RawQuery = q.Encode()
+		}
+		return u.Redacted()
+	}
+	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+}
+
+// redactError formats err without echoing a password from dsn (url.Parse
+// errors quote the whole input).
+func redactError(err error, dsn string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
+		if p, ok := u.User.Password(); ok && p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
+	}
+	if strings.Contains(msg, dsn) {
+		msg = strings.ReplaceAll(msg, dsn, RedactDSN(dsn))
+	}
+	return msg
+}

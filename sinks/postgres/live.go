@@ -1,0 +1,388 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// liveRow is one radacct row in memory: read from the table (id != 0) or
+// about to be inserted. A nil pointer is SQL NULL.
+type liveRow struct {
+	id                                        int64
+	sessionID, uniqueID                       string
+	userName, realm                           *string
+	nas                                       string
+	nasPortID, nasPortType                    *string
+	start, update, stop                       *time.Time
+	interval, sessionTime                     *int64
+	authentic, ciStart, ciStop                *string
+	in, out                                   *int64
+	called, calling, term, service, fproto    *string
+	framedIP, framedIPv6, framedIPv6Prefix    *string
+	framedInterfaceID, delegatedPrefix, class *string
+
+	dirty bool
+}
+
+func str(s string) *string     { return &s }
+func i64(n int64) *int64       { return &n }
+func epoch(n int64) *time.Time { t := time.Unix(n, 0).UTC(); return &t }
+
+// secondsSince is the bigint PostgreSQL stores for
+// "epoch - EXTRACT(EPOCH FROM t)": a numeric rounded half away from zero;
+// NULL when t is NULL.
+func secondsSince(ts int64, t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	d := time.Unix(ts, 0).Sub(*t).Microseconds()
+	var s int64
+	if d >= 0 {
+		s = (d + 500000) / 1000000
+	} else {
+		s = -((-d + 500000) / 1000000)
+	}
+	return &s
+}
+
+// nullIf is NULLIF(v, ”).
+func nullIf(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+// newRow fills the columns every FreeRADIUS insert query sets the same way
+// (column_list of queries.conf, values from the request).
+func newRow(a *acct) *liveRow {
+	return &liveRow{
+		sessionID:         a.sessionID,
+		uniqueID:          a.uniqueID,
+		userName:          str(a.userName),
+		realm:             nullIf(a.realm),
+		nas:               a.nas,
+		nasPortID:         nullIf(a.nasPortID),
+		nasPortType:       str(a.nasPortType),
+		authentic:         str(a.authentic),
+		ciStart:           str(a.connectInfo),
+		called:            str(a.calledStation),
+		calling:           str(a.callingStation),
+		service:           str(a.serviceType),
+		fproto:            str(a.framedProtocol),
+		framedIP:          a.framedIP,
+		framedIPv6:        a.framedIPv6,
+		framedIPv6Prefix:  a.framedIPv6Prefix,
+		framedInterfaceID: a.framedInterfaceID,
+		delegatedPrefix:   a.delegatedPrefix,
+		class:             a.class,
+		dirty:             true,
+	}
+}
+
+// applyStart is the type.start queries: INSERT the open session; on a
+// conflict with an open row set its start and update time and
+// connectinfo_start; with a closed row, the fallback UPDATE does the same.
+func applyStart(row *liveRow, a *acct) *liveRow {
+	if row == nil {
+		row = newRow(a)
+		row.start, row.update = epoch(a.event), epoch(a.event)
+		row.sessionTime = i64(0)
+		row.in, row.out = i64(0), i64(0)
+		return row
+	}
+	row.start, row.update = epoch(a.event), epoch(a.event)
+	row.ciStart = str(a.connectInfo)
+	row.dirty = true
+	return row
+}
+
+// applyInterim is the type.interim-update queries: UPDATE the open row;
+// without one INSERT an open row (start = update = event time); a closed
+// row is left alone (interim after stop).
+func applyInterim(row *liveRow, a *acct) *liveRow {
+	if row == nil {
+		row = newRow(a)
+		row.start, row.update = epoch(a.event), epoch(a.event)
+		row.sessionTime = a.sessionTime
+		row.in, row.out = i64(a.inputOctets), i64(a.outputOctets)
+		return row
+	}
+	if row.stop != nil {
+		return row
+	}
+	row.framedIP, row.framedIPv6, row.framedIPv6Prefix = a.framedIP, a.framedIPv6, a.framedIPv6Prefix
+	row.framedInterfaceID, row.delegatedPrefix = a.framedInterfaceID, a.delegatedPrefix
+	row.sessionTime = a.sessionTime
+	last := row.update
+	if last == nil {
+		last = row.start
+	}
+	row.interval = secondsSince(a.event, last)
+	row.update = epoch(a.event)
+	row.in, row.out = i64(a.inputOctets), i64(a.outputOctets)
+	row.dirty = true
+	return row
+}
+
+// applyStop is the type.stop queries: UPDATE the open row, else INSERT a
+// closed row (start = event time - Acct-Session-Time), else (a closed row
+// exists: a retransmitted stop) UPDATE it the same way as an open one.
+func applyStop(row *liveRow, a *acct) *liveRow {
+	if row == nil {
+		row = newRow(a)
+		var st int64
+		if a.sessionTime != nil {
+			st = *a.sessionTime
+		}
+		row.start = epoch(a.event - st)
+		row.update, row.stop = epoch(a.event), epoch(a.event)
+		row.sessionTime = a.sessionTime
+		row.in, row.out = i64(a.inputOctets), i64(a.outputOctets)
+		row.term = str(a.terminateCause)
+		return row
+	}
+	row.stop, row.update = epoch(a.event), epoch(a.event)
+	if a.sessionTime != nil {
+		row.sessionTime = i64(*a.sessionTime)
+	} else {
+		row.sessionTime = secondsSince(a.event, row.start)
+	}
+	row.in, row.out = i64(a.inputOctets), i64(a.outputOctets)
+	row.term = str(a.terminateCause)
+	row.framedIP, row.framedIPv6, row.framedIPv6Prefix = a.framedIP, a.framedIPv6, a.framedIPv6Prefix
+	row.framedInterfaceID, row.delegatedPrefix = a.framedInterfaceID, a.delegatedPrefix
+	row.ciStop = str(a.connectInfo)
+	row.dirty = true
+	return row
+}
+
+// liveWriter applies records to the live-session table inside one transaction.
+type liveWriter struct {
+	table tableName
+}
+
+// selectColumns reads a row; inet columns as text (value-preserving).
+var selectColumns = func() string {
+	cols := make([]string, 0, len(liveColumns)+1)
+	cols = append(cols, "radacctid")
+	for _, c := range liveColumns {
+		switch c {
+		case "nasipaddress", "framedipaddress", "framedipv6address", "framedipv6prefix", "delegatedipv6prefix":
+			cols = append(cols, c+"::text")
+		default:
+			cols = append(cols, c)
+		}
+	}
+	return strings.Join(cols, ", ")
+}()
+
+// lockKeyspace is the first key of the two-key advisory locks radrelay takes
+// per session ("RRLS"), so two radrelay instances apply one session's
+// records one after the other.
+const lockKeyspace = 0x52524c53
+
+// apply applies accts (in order) to the table within tx.
+func (w *liveWriter) apply(ctx context.Context, tx pgx.Tx, accts []*acct) error {
+	// Cut the batch at Accounting-On/Off, which act on all of a NAS's
+	// sessions: each segment is applied set-based, then the bulk close runs.
+	var seg []*acct
+	for _, a := range accts {
+		switch a.status {
+		case statusStart, statusStop, statusInterim:
+			seg = append(seg, a)
+		case statusAccountingOn, statusAccountingOff:
+			if err := w.applySessions(ctx, tx, seg); err != nil {
+				return err
+			}
+			seg = seg[:0]
+			if err := w.closeNAS(ctx, tx, a); err != nil {
+				return err
+			}
+		}
+	}
+	return w.applySessions(ctx, tx, seg)
+}
+
+// closeNAS is the type.accounting-on/off query: close every open session of
+// the NAS that started at or before the event. It uses the partial index on
+// (nasipaddress, acctstarttime) WHERE acctstoptime IS NULL, so it touches
+// only that NAS's open rows.
+func (w *liveWriter) closeNAS(ctx context.Context, tx pgx.Tx, a *acct) error {
+	cause := a.terminateCause
+	if cause == "" {
+		cause = "NAS-Reboot"
+	}
+	_, err := tx.Exec(ctx, `UPDATE `+w.table.quoted()+` SET
+		acctstoptime = to_timestamp($1), acctupdatetime = to_timestamp($1),
+		acctsessiontime = ($1 - EXTRACT(EPOCH FROM acctstarttime)), acctterminatecause = $3
+		WHERE acctstoptime IS NULL AND nasipaddress = $2::inet AND acctstarttime <= to_timestamp($1)`,
+		a.event, a.nas, cause)
+	if err != nil {
+		return fmt.Errorf("%s for NAS %s: %w", a.status, a.nas, err)
+	}
+	return nil
+}
+
+func lockKey(uniqueID string) int32 {
+	h := fnv.New32a()
+	h.Write([]byte(uniqueID))
+	return int32(h.Sum32())
+}
+
+// applySessions applies Start/Interim/Stop records: it locks the sessions,
+// reads their rows, replays FreeRADIUS's query chains on them in memory in
+// record order (so several records of one session in a batch collapse into
+// one final row), and writes the rows that changed.
+func (w *liveWriter) applySessions(ctx context.Context, tx pgx.Tx, accts []*acct) error {
+	if len(accts) == 0 {
+		return nil
+	}
+	keySet := make(map[string]bool, len(accts))
+	var keys []string
+	lockSet := map[int32]bool{}
+	var locks []int32
+	for _, a := range accts {
+		if !keySet[a.uniqueID] {
+			keySet[a.uniqueID] = true
+			keys = append(keys, a.uniqueID)
+			if k := lockKey(a.uniqueID); !lockSet[k] {
+				lockSet[k] = true
+				locks = append(locks, k)
+			}
+		}
+	}
+	// Sorted, so two instances locking overlapping sets cannot deadlock.
+	sort.Slice(locks, func(i, j int) bool { return locks[i] < locks[j] })
+	if _, err := tx.Exec(ctx, `SELECT count(pg_advisory_xact_lock($1::int, k))
+		FROM (SELECT unnest($2::int[]) AS k ORDER BY 1) s`, int32(lockKeyspace), locks); err != nil {
+		return fmt.Errorf("locking sessions: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT `+selectColumns+` FROM `+w.table.quoted()+
+		` WHERE acctuniqueid = ANY($1) FOR UPDATE`, keys)
+	if err != nil {
+		return fmt.Errorf("reading sessions: %w", err)
+	}
+	state := make(map[string]*liveRow, len(keys))
+	for rows.Next() {
+		r := &liveRow{}
+		if err := rows.Scan(&r.id, &r.sessionID, &r.uniqueID, &r.userName, &r.realm, &r.nas,
+			&r.nasPortID, &r.nasPortType, &r.start, &r.update, &r.stop, &r.interval,
+			&r.sessionTime, &r.authentic, &r.ciStart, &r.ciStop, &r.in, &r.out,
+			&r.called, &r.calling, &r.term, &r.service, &r.fproto, &r.framedIP,
+			&r.framedIPv6, &r.framedIPv6Prefix, &r.framedInterfaceID, &r.delegatedPrefix, &r.class); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading sessions: %w", err)
+		}
+		state[r.uniqueID] = r
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading sessions: %w", err)
+	}
+	for _, a := range accts {
+		row := state[a.uniqueID]
+		switch a.status {
+		case statusStart:
+			row = applyStart(row, a)
+		case statusInterim:
+			row = applyInterim(row, a)
+		case statusStop:
+			row = applyStop(row, a)
+		}
+		state[a.uniqueID] = row
+	}
+	var updates, inserts [][]any
+	for _, k := range keys {
+		r := state[k]
+		if r == nil || !r.dirty {
+			continue
+		}
+		if r.id != 0 {
+			updates = append(updates, r.values())
+		} else {
+			inserts = append(inserts, r.values())
+		}
+	}
+	stage := []string{"radacctid"}
+	stage = append(stage, liveColumns...)
+	if len(updates) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{liveStage}, stage, pgx.CopyFromRows(updates)); err != nil {
+			return fmt.Errorf("staging session updates: %w", err)
+		}
+		set := make([]string, len(liveColumns))
+		for i, c := range liveColumns {
+			set[i] = c + " = " + stageExpr("s", c)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE `+w.table.quoted()+` r SET `+strings.Join(set, ", ")+
+			` FROM `+liveStage+` s WHERE r.radacctid = s.radacctid`); err != nil {
+			return fmt.Errorf("updating sessions: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `TRUNCATE `+liveStage); err != nil {
+			return err
+		}
+	}
+	if len(inserts) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{liveStage}, stage, pgx.CopyFromRows(inserts)); err != nil {
+			return fmt.Errorf("staging new sessions: %w", err)
+		}
+		exprs := make([]string, len(liveColumns))
+		set := make([]string, len(liveColumns))
+		for i, c := range liveColumns {
+			exprs[i] = stageExpr("s", c)
+			set[i] = c + " = excluded." + c
+		}
+		// A conflict here means another writer (FreeRADIUS itself, say)
+		// inserted the session after we looked: our row, computed from
+		// the records in order, wins.
+		if _, err := tx.Exec(ctx, `INSERT INTO `+w.table.quoted()+` (`+strings.Join(liveColumns, ", ")+`) SELECT `+
+			strings.Join(exprs, ", ")+` FROM `+liveStage+` s ON CONFLICT (acctuniqueid) DO UPDATE SET `+strings.Join(set, ", ")); err != nil {
+			return fmt.Errorf("inserting sessions: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `TRUNCATE `+liveStage); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stageExpr reads column c of the staging table, cast to radacct's type.
+func stageExpr(alias, c string) string {
+	switch c {
+	case "nasipaddress", "framedipaddress", "framedipv6address", "framedipv6prefix", "delegatedipv6prefix":
+		return alias + "." + c + "::inet"
+	}
+	return alias + "." + c
+}
+
+// liveStage is the per-connection staging table for radacct rows.
+const liveStage = "radrelay_live_stage"
+
+// liveStageDDL creates it; inet columns are text and cast on the way in, so
+// a bad address is reported by the statement (and bisected to its record).
+const liveStageDDL = `CREATE TEMP TABLE IF NOT EXISTS ` + liveStage + ` (
+	radacctid bigint, acctsessionid text, acctuniqueid text, username text, realm text,
+	nasipaddress text, nasportid text, nasporttype text, acctstarttime timestamptz,
+	acctupdatetime timestamptz, acctstoptime timestamptz, acctinterval bigint,
+	acctsessiontime bigint, acctauthentic text, connectinfo_start text, connectinfo_stop text,
+	acctinputoctets bigint, acctoutputoctets bigint, calledstationid text, callingstationid text,
+	acctterminatecause text, servicetype text, framedprotocol text, framedipaddress text,
+	framedipv6address text, framedipv6prefix text, framedinterfaceid text,
+	delegatedipv6prefix text, class text)`
+
+// values is the staging row: radacctid (NULL for a new row), then liveColumns.
+func (r *liveRow) values() []any {
+	var id *int64
+	if r.id != 0 {
+		id = &r.id
+	}
+	return []any{id, r.sessionID, r.uniqueID, r.userName, r.realm, r.nas, r.nasPortID,
+		r.nasPortType, r.start, r.update, r.stop, r.interval, r.sessionTime, r.authentic,
+		r.ciStart, r.ciStop, r.in, r.out, r.called, r.calling, r.term, r.service, r.fproto,
+		r.framedIP, r.framedIPv6, r.framedIPv6Prefix, r.framedInterfaceID, r.delegatedPrefix, r.class}
+}

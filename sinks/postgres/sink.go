@@ -1,0 +1,417 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/sinks"
+)
+
+// Sink writes accounting records to PostgreSQL. It is safe to run several
+// Sinks (in one process or in several radrelay instances) against one
+// database: sessions are locked while they are updated, and the history
+// recognises records it already holds.
+type Sink struct {
+	cfg     Config
+	log     *slog.Logger
+	pool    *pgxpool.Pool
+	live    *liveWriter
+	history *historyWriter
+	target  string // redacted DSN, for messages
+
+	mu     sync.Mutex
+	ready  bool               // schema checked/created
+	months map[time.Time]bool // history partitions known to exist
+	closed bool
+}
+
+var _ sinks.Sink = (*Sink)(nil)
+
+// New opens the sink. It creates or checks the schema when the database is
+// reachable; when it is not (the database is down at start), New still
+// succeeds, logs a warning, and the first Send retries the setup, so
+// radrelay waits for the database instead of giving up. Configuration
+// mistakes (both stores off, bad table names, a DSN that does not parse, a
+// radacct without FreeRADIUS 3.2's columns) are returned as errors.
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (sinks.Sink, error) {
+	return newSink(ctx, cfg, logger)
+}
+
+func newSink(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	dsn, err := cfg.ResolveDSN()
+	if err != nil {
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres sink: DSN %s: %s", RedactDSN(dsn), redactError(err, dsn))
+	}
+	if pcfg.ConnConfig.RuntimeParams == nil {
+		pcfg.ConnConfig.RuntimeParams = map[string]string{}
+	}
+	pcfg.ConnConfig.RuntimeParams["statement_timeout"] = strconv.FormatInt(cfg.statementTimeout().Milliseconds(), 10)
+	if _, ok := pcfg.ConnConfig.RuntimeParams["application_name"]; !ok {
+		pcfg.ConnConfig.RuntimeParams["application_name"] = "radrelay"
+	}
+	if pcfg.ConnConfig.ConnectTimeout == 0 || pcfg.ConnConfig.ConnectTimeout > cfg.connectTimeout() {
+		pcfg.ConnConfig.ConnectTimeout = cfg.connectTimeout()
+	}
+	pcfg.MaxConns = 2
+	pcfg.MinConns = 0
+	pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+		_, err := c.Exec(ctx, liveStageDDL+"; "+historyStageDDL)
+		return err
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres sink: %s: %s", RedactDSN(dsn), redactError(err, dsn))
+	}
+	s := &Sink{cfg: cfg, log: logger, pool: pool, target: RedactDSN(dsn), months: map[time.Time]bool{}}
+	if cfg.liveEnabled() {
+		t, _ := parseTableName(cfg.liveTable())
+		s.live = &liveWriter{table: t}
+	}
+	if cfg.historyEnabled() {
+		t, _ := parseTableName(cfg.historyTable())
+		s.history = &historyWriter{table: t}
+	}
+	if err := s.setup(ctx); err != nil {
+		if retryable(err) {
+			logger.Warn("postgres sink: database not ready; will retry when records arrive",
+				"target", s.target, "error", err)
+			return s, nil
+		}
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// setup creates or checks the schema once.
+func (s *Sink) setup(ctx context.Context) error {
+	s.mu.Lock()
+	ready := s.ready
+	s.mu.Unlock()
+	if ready {
+		return nil
+	}
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", s.target, err)
+	}
+	defer c.Release()
+	if s.cfg.createSchema() {
+		res, err := Migrate(ctx, c.Conn(), s.cfg)
+		if err != nil {
+			return fmt.Errorf("postgres sink: creating the schema on %s: %w", s.target, err)
+		}
+		for _, r := range res {
+			if r.To != r.From {
+				s.log.Info("postgres sink: schema upgraded", "store", r.Store, "from", r.From, "to", r.To, "steps", strings.Join(r.Description, "; "))
+			}
+		}
+	}
+	if s.live != nil {
+		if err := checkLiveTable(ctx, c.Conn(), s.live.table); err != nil {
+			return fmt.Errorf("postgres sink on %s: %w", s.target, err)
+		}
+	}
+	if s.history != nil {
+		var exists bool
+		if err := c.Conn().QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", s.history.table.quoted()).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return fmt.Errorf("postgres sink on %s: history table %s does not exist; run \"radrelay sql init\" or set create_schema = true", s.target, s.history.table)
+		}
+	}
+	s.mu.Lock()
+	s.ready = true
+	s.mu.Unlock()
+	s.log.Info("postgres sink ready", "target", s.target,
+		"live_sessions", s.cfg.liveEnabled(), "live_table", s.cfg.liveTable(),
+		"history", s.cfg.historyEnabled(), "history_table", s.cfg.historyTable())
+	return nil
+}
+
+// Send implements sinks.Sink. Records are written in transactions of at most
+// batch_size records, in order. A record whose content the database (or
+// the sink) rejects gets a permanent error naming file, line and reason;
+// the rest of its batch is written. A database that is down, restarting,
+// out of disk or timing out gives every record not yet written a plain
+// (retryable) error, and Send stops there so that order is kept.
+func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error) {
+	if len(recs) == 0 {
+		return
+	}
+	if err := ctx.Err(); err != nil {
+		fill(results, err)
+		return
+	}
+	if err := s.setup(ctx); err != nil {
+		if !retryable(err) && ctx.Err() == nil {
+			// A schema problem: nothing can be written, but retrying after
+			// an operator fixes it is the right thing, not quarantining.
+			s.log.Error("postgres sink: cannot write", "error", err)
+		}
+		fill(results, err)
+		return
+	}
+	bs := s.cfg.batchSize()
+	for lo := 0; lo < len(recs); lo += bs {
+		hi := min(lo+bs, len(recs))
+		if err := s.sendChunk(ctx, recs[lo:hi], results[lo:hi]); err != nil {
+			fill(results[hi:], err)
+			return
+		}
+	}
+}
+
+func fill(results []error, err error) {
+	for i := range results {
+		results[i] = err
+	}
+}
+
+// sendChunk writes one transaction's worth of records. It returns a
+// retryable error when it stopped early (results from the failed record on
+// hold that error).
+func (s *Sink) sendChunk(ctx context.Context, recs []*detail.Record, results []error) error {
+	accts := make([]*acct, 0, len(recs))
+	idx := make([]int, 0, len(recs))
+	seen := make(map[string]int, len(recs))
+	var dups [][2]int
+	for i, r := range recs {
+		a, err := parseRecord(r, s.cfg.StoreClass)
+		if err != nil {
+			results[i] = sinks.Permanent(fmt.Errorf("%s: %w", where(r), err))
+			s.log.Warn("postgres sink: record rejected", "record", where(r), "reason", err)
+			continue
+		}
+		if j, dup := seen[string(a.fingerprint)]; dup && s.history != nil {
+			// The same record twice in one batch (a retransmission): the
+			// history keeps one copy and it is applied once; the copy
+			// shares the first one's outcome.
+			dups = append(dups, [2]int{i, j})
+			continue
+		}
+		seen[string(a.fingerprint)] = i
+		accts = append(accts, a)
+		idx = append(idx, i)
+	}
+	err := s.writeBisect(ctx, accts, idx, results)
+	for _, d := range dups {
+		results[d[0]] = results[d[1]]
+	}
+	return err
+}
+
+// where names a record for messages.
+func where(r *detail.Record) string {
+	file := r.File
+	if file == "" {
+		file = "record"
+	}
+	if r.Line > 0 {
+		return fmt.Sprintf("%s:%d", file, r.Line)
+	}
+	return file
+}
+
+// writeBisect writes accts in one transaction; when the database rejects
+// the content of one of them, it splits the batch in halves (in order) until
+// the offending records are alone, marks them permanent and writes the rest.
+func (s *Sink) writeBisect(ctx context.Context, accts []*acct, idx []int, results []error) error {
+	if len(accts) == 0 {
+		return nil
+	}
+	err := s.write(ctx, accts)
+	if err == nil {
+		for _, i := range idx {
+			results[i] = nil
+		}
+		return nil
+	}
+	if !contentError_(err) {
+		err = s.retryableError(ctx, err)
+		for _, i := range idx {
+			results[i] = err
+		}
+		return err
+	}
+	if len(accts) == 1 {
+		r := accts[0].rec
+		perm := sinks.Permanent(fmt.Errorf("%s: PostgreSQL rejected the record: %w", where(r), err))
+		s.log.Warn("postgres sink: record rejected by the database", "record", where(r), "reason", err)
+		results[idx[0]] = perm
+		return nil
+	}
+	h := len(accts) / 2
+	if err := s.writeBisect(ctx, accts[:h], idx[:h], results); err != nil {
+		for _, i := range idx[h:] {
+			results[i] = err
+		}
+		return err
+	}
+	return s.writeBisect(ctx, accts[h:], idx[h:], results)
+}
+
+// retryableError words a retryable failure for the tailer's log.
+func (s *Sink) retryableError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	switch code := pgCode(err); {
+	case code == "53100":
+		return fmt.Errorf("postgres sink %s: the database server is out of disk space (will retry): %w", s.target, err)
+	case code == "57014":
+		return fmt.Errorf("postgres sink %s: statement timed out after %s (will retry; raise statement_timeout or lower batch_size if this repeats): %w", s.target, s.cfg.statementTimeout(), err)
+	case strings.HasPrefix(code, "57P") || strings.HasPrefix(code, "08") || code == "":
+		return fmt.Errorf("postgres sink %s: database unavailable (will retry): %w", s.target, err)
+	}
+	return fmt.Errorf("postgres sink %s: %w", s.target, err)
+}
+
+// contentError_ reports whether err is the database refusing the data
+// itself (SQLSTATE class 22 data exception or 23 integrity violation), which
+// retrying the same records cannot fix, or a record the sink cannot parse.
+func contentError_(err error) bool {
+	var ce *contentError
+	if errors.As(err, &ce) {
+		return true
+	}
+	code := pgCode(err)
+	if code == "23514" && strings.Contains(err.Error(), "no partition") {
+		return false // a dropped or missing partition: recreated on retry
+	}
+	return strings.HasPrefix(code, "22") || strings.HasPrefix(code, "23")
+}
+
+// retryable reports whether err may go away by itself (the database is down
+// or restarting, a network problem, a timeout, a full disk, a lock
+// conflict), as opposed to a configuration or schema problem.
+func retryable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return true
+	}
+	code := pgCode(err)
+	if code == "" {
+		return true // a network or connection error
+	}
+	switch code[:2] {
+	case "08", "53", "57", "40", "55", "58", "XX":
+		return true
+	}
+	return false
+}
+
+// write writes accts in one transaction.
+func (s *Sink) write(ctx context.Context, accts []*acct) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	if s.history != nil {
+		if err := s.ensureMonths(ctx, c.Conn(), accts); err != nil {
+			return err
+		}
+	}
+	err = pgx.BeginFunc(ctx, c.Conn(), func(tx pgx.Tx) error {
+		apply := accts
+		if s.history != nil {
+			isNew, err := s.history.insert(ctx, tx, accts, s.live != nil)
+			if err != nil {
+				return err
+			}
+			if s.live != nil {
+				apply = make([]*acct, 0, len(accts))
+				for i, a := range accts {
+					if isNew[i] {
+						apply = append(apply, a)
+					}
+				}
+			}
+		}
+		if s.live != nil {
+			return s.live.apply(ctx, tx, apply)
+		}
+		return nil
+	})
+	if err != nil {
+		if pgCode(err) == "23514" && strings.Contains(err.Error(), "no partition") {
+			s.mu.Lock()
+			s.months = map[time.Time]bool{}
+			s.mu.Unlock()
+		}
+		if !contentError_(err) && pgCode(err) == "" && !errors.Is(err, context.Canceled) {
+			// The connection may be broken; do not hand it out again.
+			c.Conn().Close(context.Background())
+		}
+	}
+	return err
+}
+
+// ensureMonths creates the history partitions the records' months need
+// (and partitions_ahead months beyond the current one).
+func (s *Sink) ensureMonths(ctx context.Context, conn *pgx.Conn, accts []*acct) error {
+	var need []time.Time
+	s.mu.Lock()
+	add := func(m time.Time) {
+		if !s.months[m] {
+			s.months[m] = true
+			need = append(need, m)
+		}
+	}
+	for _, a := range accts {
+		add(monthStart(time.Unix(a.event, 0)))
+	}
+	now := monthStart(time.Now())
+	for i := 0; i <= s.cfg.partitionsAhead(); i++ {
+		add(now.AddDate(0, i, 0))
+	}
+	s.mu.Unlock()
+	if len(need) == 0 {
+		return nil
+	}
+	created, err := ensurePartitions(ctx, conn, s.history.table, need)
+	for _, n := range created {
+		s.log.Info("postgres sink: created history partition", "partition", n)
+	}
+	if err != nil {
+		s.mu.Lock()
+		for _, m := range need {
+			delete(s.months, m)
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// Close implements sinks.Sink.
+func (s *Sink) Close() error {
+	s.mu.Lock()
+	closed := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if !closed {
+		s.pool.Close()
+	}
+	return nil
+}

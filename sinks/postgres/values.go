@@ -1,0 +1,372 @@
+package postgres
+
+import (
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/radrelay/radrelay/detail"
+)
+
+// statusType is the Acct-Status-Type of a record as the SQL queries see it.
+type statusType int
+
+const (
+	statusNone statusType = iota // no Acct-Status-Type: FreeRADIUS runs no query
+	statusStart
+	statusStop
+	statusInterim
+	statusAccountingOn
+	statusAccountingOff
+	statusOther // a status type FreeRADIUS's queries.conf has no queries for
+)
+
+func (s statusType) String() string {
+	switch s {
+	case statusStart:
+		return "Start"
+	case statusStop:
+		return "Stop"
+	case statusInterim:
+		return "Interim-Update"
+	case statusAccountingOn:
+		return "Accounting-On"
+	case statusAccountingOff:
+		return "Accounting-Off"
+	case statusNone:
+		return ""
+	}
+	return "other"
+}
+
+// parseStatus interprets an Acct-Status-Type value: the VALUE names of the
+// FreeRADIUS dictionary (any case, "Alive" being the old name of 3), or the
+// number (FreeRADIUS 4 "::Start" enum values arrive with Value "Start").
+func parseStatus(v string) statusType {
+	v = strings.TrimPrefix(strings.TrimSpace(v), "::")
+	switch strings.ToLower(v) {
+	case "start", "1":
+		return statusStart
+	case "stop", "2":
+		return statusStop
+	case "interim-update", "alive", "3":
+		return statusInterim
+	case "accounting-on", "7":
+		return statusAccountingOn
+	case "accounting-off", "8":
+		return statusAccountingOff
+	}
+	return statusOther
+}
+
+// acct is what the SQL semantics need of one record, computed once.
+type acct struct {
+	rec      *detail.Record
+	status   statusType
+	statusV  string // the Acct-Status-Type value as written ("" when none)
+	event    int64  // event time, Unix seconds
+	received int64  // receive time (Timestamp line), Unix seconds; 0 when unknown
+	uniqueID string
+	nas      string // NAS-IPv6-Address or NAS-IP-Address (0.0.0.0 when neither)
+
+	sessionID, userName, realm, nasPortID, nasPortType      string
+	authentic, connectInfo, calledStation, callingStation   string
+	terminateCause, serviceType, framedProtocol             string
+	nasIdentifier                                           string
+	framedIP, framedIPv6, framedIPv6Prefix, delegatedPrefix *string // validated inet text or nil
+	framedInterfaceID                                       *string
+	class                                                   *string
+	sessionTime                                             *int64 // nil when absent
+	inputOctets, outputOctets                               int64  // gigawords applied
+
+	fingerprint []byte
+}
+
+// eventTimestampLayout is how FreeRADIUS 3.2 prints a date attribute in a
+// detail file (strftime "%b %e %Y %H:%M:%S %Z"), without the zone.
+const eventTimestampLayout = "Jan _2 2006 15:04:05"
+
+// parseEventTime parses an Event-Timestamp value: an integer (dates written
+// with dates_as_integer) or FreeRADIUS's date print. The zone name is the
+// writer's local zone abbreviation; UTC and GMT are honoured, any other
+// name is taken as this machine's local zone, as FreeRADIUS's own date parser
+// does (it reads the wall clock with mktime).
+func parseEventTime(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		return n, nil
+	}
+	fields := strings.Fields(v)
+	if len(fields) < 4 {
+		return 0, fmt.Errorf("Event-Timestamp %q is neither an integer nor a date like \"Nov 23 2026 11:00:00 UTC\"", v)
+	}
+	loc := time.Local
+	if len(fields) >= 5 {
+		switch strings.ToUpper(fields[4]) {
+		case "UTC", "GMT", "Z", "UT":
+			loc = time.UTC
+		}
+	}
+	t, err := time.ParseInLocation(eventTimestampLayout, strings.Join(fields[:4], " "), loc)
+	if err != nil {
+		return 0, fmt.Errorf("Event-Timestamp %q: %v", v, err)
+	}
+	return t.Unix(), nil
+}
+
+// headerLayout is the ctime form of a detail record's header line.
+const headerLayout = "Mon Jan _2 15:04:05 2006"
+
+// classPrefix is FreeRADIUS's default policy.class_value_prefix: a Class
+// value starting with it and 32 hex digits was made by insert_acct_class.
+const classPrefix = "ai:"
+
+var classIDPattern = regexp.MustCompile(`(?i)^ai:([0-9a-f]{32})`)
+
+// acctUniqueID computes Acct-Unique-Session-Id the way FreeRADIUS 3.2's
+// acct_unique policy (policy.d/accounting) does: from a Class that
+// insert_acct_class made, else from the attributes identifying the session.
+func acctUniqueID(r *detail.Record) string {
+	get := func(name string) string { a, _ := r.Get(name); return a.Value }
+	if c, ok := r.Get("Class"); ok {
+		if raw, ok := octets(c); ok {
+			if m := classIDPattern.FindStringSubmatch(raw); m != nil && strings.HasPrefix(raw, classPrefix) {
+				sum := md5.Sum([]byte(m[1] + "," + get("Acct-Session-Id")))
+				return hex.EncodeToString(sum[:])
+			}
+		}
+	}
+	nas := get("NAS-IPv6-Address")
+	if nas == "" {
+		nas = get("NAS-IP-Address")
+	}
+	s := get("User-Name") + "," + get("Acct-Session-Id") + "," + nas + "," +
+		get("NAS-Identifier") + "," + get("NAS-Port-Id") + "," + get("NAS-Port")
+	sum := md5.Sum([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// octets returns the bytes of an octets attribute written as 0x hex (or as
+// a quoted string).
+func octets(a detail.Attribute) (string, bool) {
+	if a.Quoted {
+		return a.Value, true
+	}
+	v := a.Value
+	if !strings.HasPrefix(v, "0x") && !strings.HasPrefix(v, "0X") {
+		return v, true
+	}
+	b, err := hex.DecodeString(v[2:])
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
+}
+
+// contentError is a problem with a record's content: retrying cannot help.
+type contentError struct{ msg string }
+
+func (e *contentError) Error() string { return e.msg }
+
+// parseRecord computes what the queries need from r.
+func parseRecord(r *detail.Record, storeClass bool) (*acct, error) {
+	a := &acct{rec: r}
+	get := func(name string) string {
+		at, _ := r.Get(name)
+		return text(at.Value)
+	}
+	if st, ok := r.Get("Acct-Status-Type"); ok {
+		a.statusV = st.Value
+		a.status = parseStatus(st.Value)
+	}
+	if r.HasTimestamp {
+		a.received = r.Timestamp
+	} else if t, err := time.ParseInLocation(headerLayout, strings.TrimSpace(r.Header), time.Local); err == nil {
+		a.received = t.Unix()
+	}
+	if et, ok := r.Get("Event-Timestamp"); ok && strings.TrimSpace(et.Value) != "" {
+		ts, err := parseEventTime(et.Value)
+		if err != nil {
+			return nil, &contentError{err.Error()}
+		}
+		a.event = ts
+	} else if a.received != 0 {
+		a.event = a.received
+	} else {
+		return nil, &contentError{"record has neither Event-Timestamp nor a Timestamp line nor a parsable header, so it has no event time"}
+	}
+
+	if u, ok := r.Get("Acct-Unique-Session-Id"); ok && u.Value != "" {
+		a.uniqueID = text(u.Value)
+	} else {
+		a.uniqueID = acctUniqueID(r)
+	}
+	a.nas = get("NAS-IPv6-Address")
+	if a.nas == "" {
+		a.nas = get("NAS-IP-Address")
+	}
+	if a.nas == "" {
+		a.nas = "0.0.0.0"
+	} else if _, err := netip.ParseAddr(a.nas); err != nil {
+		return nil, &contentError{fmt.Sprintf("NAS address %q is not an IP address", a.nas)}
+	}
+	a.sessionID = get("Acct-Session-Id")
+	a.userName = get("User-Name")
+	a.realm = get("Realm")
+	a.nasPortID = get("NAS-Port-Id")
+	if a.nasPortID == "" {
+		a.nasPortID = get("NAS-Port")
+	}
+	a.nasPortType = get("NAS-Port-Type")
+	a.authentic = get("Acct-Authentic")
+	a.connectInfo = get("Connect-Info")
+	a.calledStation = get("Called-Station-Id")
+	a.callingStation = get("Calling-Station-Id")
+	a.terminateCause = get("Acct-Terminate-Cause")
+	a.serviceType = get("Service-Type")
+	a.framedProtocol = get("Framed-Protocol")
+	a.nasIdentifier = get("NAS-Identifier")
+
+	var err error
+	if a.framedIP, err = inetAttr(r, "Framed-IP-Address", false); err != nil {
+		return nil, err
+	}
+	if a.framedIPv6, err = inetAttr(r, "Framed-IPv6-Address", false); err != nil {
+		return nil, err
+	}
+	if a.framedIPv6Prefix, err = inetAttr(r, "Framed-IPv6-Prefix", true); err != nil {
+		return nil, err
+	}
+	if a.delegatedPrefix, err = inetAttr(r, "Delegated-IPv6-Prefix", true); err != nil {
+		return nil, err
+	}
+	if v := get("Framed-Interface-Id"); v != "" {
+		a.framedInterfaceID = &v
+	}
+	if storeClass {
+		if c, ok := r.Get("Class"); ok {
+			v := text(c.Value)
+			a.class = &v
+		}
+	}
+	if v := get("Acct-Session-Time"); v != "" {
+		n, err := integer("Acct-Session-Time", v)
+		if err != nil {
+			return nil, err
+		}
+		a.sessionTime = &n
+	}
+	if a.inputOctets, err = counter(r, "Acct-Input-Octets", "Acct-Input-Gigawords"); err != nil {
+		return nil, err
+	}
+	if a.outputOctets, err = counter(r, "Acct-Output-Octets", "Acct-Output-Gigawords"); err != nil {
+		return nil, err
+	}
+	a.fingerprint = fingerprint(r)
+	return a, nil
+}
+
+// integer parses an integer attribute value as the queries' SQL would.
+func integer(name, v string) (int64, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, &contentError{fmt.Sprintf("%s %q is not an integer", name, v)}
+	}
+	return n, nil
+}
+
+// counter is (gigawords << 32) + octets, missing values counting as 0, with
+// PostgreSQL's bigint shift (which wraps) and addition.
+func counter(r *detail.Record, octetsName, gigawordsName string) (int64, error) {
+	var o, g int64
+	var err error
+	if a, ok := r.Get(octetsName); ok && a.Value != "" {
+		if o, err = integer(octetsName, a.Value); err != nil {
+			return 0, err
+		}
+	}
+	if a, ok := r.Get(gigawordsName); ok && a.Value != "" {
+		if g, err = integer(gigawordsName, a.Value); err != nil {
+			return 0, err
+		}
+	}
+	return g<<32 + o, nil
+}
+
+// inetAttr returns the attribute's value checked to be what PostgreSQL's
+// inet accepts (an address, or for prefixes an address/length), or nil.
+func inetAttr(r *detail.Record, name string, prefix bool) (*string, error) {
+	a, ok := r.Get(name)
+	if !ok || a.Value == "" {
+		return nil, nil
+	}
+	v := strings.TrimSpace(a.Value)
+	var err error
+	if strings.Contains(v, "/") {
+		_, err = netip.ParsePrefix(v)
+	} else {
+		_, err = netip.ParseAddr(v)
+	}
+	if err != nil {
+		return nil, &contentError{fmt.Sprintf("%s %q is not an IP address or prefix", name, a.Value)}
+	}
+	return &v, nil
+}
+
+// text makes an attribute value storable in a PostgreSQL text column
+// without changing any value that is: valid UTF-8 without NUL bytes is kept
+// exactly. A NUL byte or a byte that is not part of valid UTF-8 (which
+// PostgreSQL refuses in text) is written "=XX", the form FreeRADIUS's SQL
+// escaping gives such bytes, and a literal '=' is left alone.
+func text(v string) string {
+	if utf8.ValidString(v) && strings.IndexByte(v, 0) < 0 {
+		return v
+	}
+	var b strings.Builder
+	for i := 0; i < len(v); {
+		r, size := utf8.DecodeRuneInString(v[i:])
+		if (r == utf8.RuneError && size == 1) || r == 0 {
+			fmt.Fprintf(&b, "=%02X", v[i])
+			i++
+			continue
+		}
+		b.WriteString(v[i : i+size])
+		i += size
+	}
+	return b.String()
+}
+
+// fingerprint identifies a record by its content (receive time, attributes
+// in order with tags and values), not by where it was read, so the same
+// record replayed from another copy of a file is recognised.
+func fingerprint(r *detail.Record) []byte {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(r.Timestamp))
+	h.Write(n[:])
+	if !r.HasTimestamp {
+		h.Write([]byte(r.Header))
+	}
+	h.Write([]byte{0})
+	for _, a := range r.Attrs {
+		h.Write([]byte(a.Name))
+		if a.HasTag {
+			h.Write([]byte{':', a.Tag})
+		}
+		h.Write([]byte{0})
+		if a.Quoted {
+			h.Write([]byte{'"'})
+		}
+		h.Write([]byte(a.Value))
+		h.Write([]byte{0})
+	}
+	return h.Sum(nil)[:16]
+}
