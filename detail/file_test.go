@@ -1,0 +1,315 @@
+package detail
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain doubles as a helper process holding a FreeRADIUS-style lock on a
+// file (RADRELAY_TEST_LOCK_FILE): it locks, prints "locked", and releases
+// the lock when its stdin is closed.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("RADRELAY_TEST_LOCK_FILE"); path != "" {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		lk := syscall.Flock_t{Type: syscall.F_WRLCK}
+		if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLKW, &lk); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		fmt.Println("locked")
+		io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func testRecord(user string, ts int64, nas string) *Record {
+	return &Record{
+		Attrs: []Attribute{
+			{Name: "Acct-Status-Type", Value: "Start"},
+			{Name: "User-Name", Value: user, Quoted: true},
+			{Name: "NAS-IP-Address", Value: nas},
+			{Name: "Reply-Message", Value: strings.Repeat("\x01\"x", 80), Quoted: true},
+		},
+		Timestamp: ts, HasTimestamp: true,
+	}
+}
+
+func TestFileWriterPath(t *testing.T) {
+	loc := time.FixedZone("X", 3600)
+	ts := time.Date(2026, 11, 3, 7, 4, 5, 0, loc).Unix()
+	tests := []struct {
+		template string
+		rec      *Record
+		want     string
+	}{
+		{"detail-%Y%m%d", testRecord("a", ts, "10.0.0.1"), "detail-20261103"},
+		{"detail-%Y%m%d:%H", testRecord("a", ts, "10.0.0.1"), "detail-20261103:07"},
+		{"d-%y%j-%e-%M%S-%%", testRecord("a", ts, "10.0.0.1"), "d-26307- 3-0405-%"},
+		{"radacct/%{Client-IP-Address}/detail-%Y%m%d", testRecord("a", ts, "10.0.0.1"), "radacct/10.0.0.1/detail-20261103"},
+		{"radacct/%{User-Name}/x", testRecord("../../etc/passwd", ts, "10.0.0.1"), "radacct/_._.._etc_passwd/x"},
+		{"radacct/%{Calling-Station-Id}/x", testRecord("a", ts, "10.0.0.1"), "radacct/unknown/x"},
+	}
+	for _, tt := range tests {
+		w, err := NewFileWriter(FileWriterOptions{Template: tt.template, Location: loc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := w.Path(tt.rec); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.template, got, tt.want)
+		}
+		w.Close()
+	}
+	for _, bad := range []string{"", "detail-%Q", "detail-%", "x-%{", "x-%{}"} {
+		if _, err := NewFileWriter(FileWriterOptions{Template: bad}); err == nil {
+			t.Errorf("template %q accepted", bad)
+		}
+	}
+}
+
+func TestParseDurability(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Durability
+		d    time.Duration
+		err  bool
+	}{
+		{"none", NoSync, 0, false}, {"", NoSync, 0, false}, {"each", SyncEachRecord, 0, false},
+		{"always", SyncEachRecord, 0, false}, {"250ms", SyncInterval, 250 * time.Millisecond, false},
+		{"sometimes", 0, 0, true}, {"-1s", 0, 0, true},
+	}
+	for _, tt := range tests {
+		got, d, err := ParseDurability(tt.in)
+		if (err != nil) != tt.err || got != tt.want || d != tt.d {
+			t.Errorf("ParseDurability(%q) = %v %v %v", tt.in, got, d, err)
+		}
+	}
+}
+
+func TestFileWriterModesAndContent(t *testing.T) {
+	for _, dur := range []Durability{NoSync, SyncEachRecord, SyncInterval} {
+		dir := t.TempDir()
+		w, err := NewFileWriter(FileWriterOptions{
+			Template:   filepath.Join(dir, "radacct/%{Client-IP-Address}/detail-%Y%m%d"),
+			Durability: dur, SyncInterval: time.Millisecond, Location: time.UTC,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs := []*Record{testRecord("a", 1795435059, "10.0.0.1"), testRecord("b", 1795435060, "10.0.0.1"), testRecord("c", 1795435061, "10.0.0.2")}
+		for _, rec := range recs {
+			if err := w.Write(rec); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "radacct/10.0.0.1/detail-20261123")
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := string(AppendRecord(AppendRecord(nil, recs[0]), recs[1]))
+		if string(data) != want {
+			t.Errorf("file content:\n%s\nwant:\n%s", data, want)
+		}
+		st, _ := os.Stat(path)
+		dst, _ := os.Stat(filepath.Dir(path))
+		if st.Mode().Perm() != 0o600 || dst.Mode().Perm() != 0o700 {
+			t.Errorf("modes: file %v, dir %v", st.Mode(), dst.Mode())
+		}
+		if _, err := os.Stat(filepath.Join(dir, "radacct/10.0.0.2/detail-20261123")); err != nil {
+			t.Error(err)
+		}
+		if err := w.Write(recs[0]); err == nil {
+			t.Error("write after Close succeeded")
+		}
+	}
+}
+
+// TestFileWriterConcurrent: goroutines write while a Reader follows the
+// file; the reader never sees a partial record, and sees every record.
+func TestFileWriterConcurrent(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "detail")
+	w, err := NewFileWriter(FileWriterOptions{Template: path, Lock: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 8, 300
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if err := w.Write(testRecord(fmt.Sprintf("u%d-%d", g, i), 1795435059, "10.0.0.1")); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+
+	// Wait for the file to exist.
+	var f *os.File
+	for f == nil {
+		f, err = os.Open(path)
+		if err != nil {
+			select {
+			case <-done:
+				t.Fatal("writers finished but no file")
+			default:
+				runtime.Gosched()
+			}
+		}
+	}
+	defer f.Close()
+	r := NewReader(f, path)
+	seen := map[string]bool{}
+	finished := false
+	for {
+		rec, err := r.Next()
+		if err == nil {
+			u, _ := rec.Get("User-Name")
+			if seen[u.Value] {
+				t.Fatalf("record %s seen twice", u.Value)
+			}
+			seen[u.Value] = true
+			continue
+		}
+		if !errors.Is(err, ErrIncomplete) && err != io.EOF {
+			t.Fatalf("reader saw a bad record while writers were writing: %v", err)
+		}
+		// A read(2) racing a write(2) may see part of the record being
+		// appended (that is what the lock is for); the Reader then waits
+		// with ErrIncomplete. Once the writers are done nothing may remain.
+		if finished {
+			if errors.Is(err, ErrIncomplete) {
+				t.Fatalf("partial record at offset %d after the writers finished", r.Offset())
+			}
+			break
+		}
+		select {
+		case <-done:
+			finished = true // one more pass to read what is left
+		default:
+			runtime.Gosched()
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != writers*each {
+		t.Fatalf("reader saw %d records, want %d", len(seen), writers*each)
+	}
+}
+
+// TestFileWriterRenamedUnderIt: a reader renames the file away (as
+// FreeRADIUS's detail reader does, to detail.work) or deletes it; the writer
+// must start a new file at the path, not write into the renamed one.
+func TestFileWriterRenamedUnderIt(t *testing.T) {
+	for _, lock := range []bool{false, true} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, "detail")
+		w, err := NewFileWriter(FileWriterOptions{Template: path, Lock: lock})
+		if err != nil {
+			t.Fatal(err)
+		}
+		write := func(users ...string) {
+			for _, u := range users {
+				if err := w.Write(testRecord(u, 1, "10.0.0.1")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		users := func(p string) []string {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			recs, errs := readAll(t, data, p)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			var us []string
+			for _, r := range recs {
+				u, _ := r.Get("User-Name")
+				us = append(us, u.Value)
+			}
+			return us
+		}
+		write("a", "b")
+		if err := os.Rename(path, path+".work"); err != nil {
+			t.Fatal(err)
+		}
+		write("c")
+		if got := fmt.Sprint(users(path + ".work")); got != "[a b]" {
+			t.Errorf("lock=%v: renamed file holds %s", lock, got)
+		}
+		if got := fmt.Sprint(users(path)); got != "[c]" {
+			t.Errorf("lock=%v: new file holds %s", lock, got)
+		}
+		os.Remove(path)
+		write("d")
+		if got := fmt.Sprint(users(path)); got != "[d]" {
+			t.Errorf("lock=%v: after unlink the file holds %s", lock, got)
+		}
+		w.Close()
+	}
+}
+
+// TestFileWriterLock: while another process holds the FreeRADIUS-style lock,
+// Write fails after its tries; once released, Write succeeds.
+func TestFileWriterLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "detail")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "RADRELAY_TEST_LOCK_FILE="+path)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil || line != "locked\n" {
+		t.Fatalf("helper: %q %v", line, err)
+	}
+	w, err := NewFileWriter(FileWriterOptions{Template: path, Lock: true, LockTries: 2, LockRetryDelay: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.Write(testRecord("a", 1, "10.0.0.1")); err == nil || !strings.Contains(err.Error(), "locking") {
+		t.Fatalf("write under a held lock: %v", err)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(testRecord("b", 1, "10.0.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	recs, _ := readAll(t, data, path)
+	if len(recs) != 1 {
+		t.Fatalf("%d records in the file, want 1", len(recs))
+	}
+}
