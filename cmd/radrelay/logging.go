@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+)
+
+func parseLogLevel(s string) (slog.Level, error) {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info", "":
+		return slog.LevelInfo, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("%q is not debug, info, warn or error", s)
+}
+
+// logOutput is where logs go: stderr, or a file that SIGHUP reopens (so
+// logrotate can move it away and signal radrelay, as with most daemons).
+type logOutput struct {
+	mu   sync.Mutex
+	path string
+	w    io.Writer
+	file *os.File
+}
+
+func openLogOutput(path string, stderr io.Writer) (*logOutput, error) {
+	o := &logOutput{path: path, w: stderr}
+	if path == "" {
+		return o, nil
+	}
+	if err := o.Reopen(); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func (o *logOutput) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.w.Write(p)
+}
+
+// Reopen opens the log file again by name; the old file is closed once the
+// new one is open, so no line is lost. Without a log file it does nothing.
+func (o *logOutput) Reopen() error {
+	if o.path == "" {
+		return nil
+	}
+	f, err := os.OpenFile(o.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Errorf("opening the log file: %w", err)
+	}
+	o.mu.Lock()
+	old := o.file
+	o.file, o.w = f, f
+	o.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	return nil
+}
+
+func (o *logOutput) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.file == nil {
+		return nil
+	}
+	err := o.file.Close()
+	o.file = nil
+	o.w = io.Discard
+	return err
+}
+
+// newLogger makes the structured logger a configuration asks for.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	lv, err := parseLogLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q is not text or json", format)
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/sinks"
+)
+
+// memoryConfig is the Config of the in-test "memory" sink type, shaped like
+// the sink packages' Configs (toml tags, a URL form, a secret by file).
+type memoryConfig struct {
+	Store      string `toml:"store"`
+	SecretFile string `toml:"secret_file"`
+	// FailUser: records whose User-Name starts with it are rejected permanently.
+	FailUser string `toml:"fail_user"`
+}
+
+// memoryStores holds what the memory sinks of a test received, by store name.
+var memoryStores = struct {
+	sync.Mutex
+	m map[string][]*detail.Record
+}{m: map[string][]*detail.Record{}}
+
+func memoryRecords(store string) []*detail.Record {
+	memoryStores.Lock()
+	defer memoryStores.Unlock()
+	return append([]*detail.Record(nil), memoryStores.m[store]...)
+}
+
+type memorySink struct{ cfg memoryConfig }
+
+func (s *memorySink) Send(ctx context.Context, recs []*detail.Record, results []error) {
+	memoryStores.Lock()
+	defer memoryStores.Unlock()
+	for i, r := range recs {
+		if u, _ := r.Get("User-Name"); s.cfg.FailUser != "" && strings.HasPrefix(u.Value, s.cfg.FailUser) {
+			results[i] = sinks.Permanent(errors.New("memory sink: user rejected"))
+			continue
+		}
+		c := *r
+		c.Attrs = append([]detail.Attribute(nil), r.Attrs...)
+		memoryStores.m[s.cfg.Store] = append(memoryStores.m[s.cfg.Store], &c)
+		results[i] = nil
+	}
+}
+
+func (s *memorySink) Close() error { return nil }
+
+func memoryFromURL(raw string) (memoryConfig, error) {
+	rest, ok := strings.CutPrefix(raw, "memory:")
+	if !ok || rest == "" {
+		return memoryConfig{}, fmt.Errorf("want memory:STORE, got %q", raw)
+	}
+	return memoryConfig{Store: rest}, nil
+}
+
+func init() {
+	sinkTypes["memory"] = sinkOf(memoryFromURL, func(_ context.Context, c memoryConfig, _ *slog.Logger) (sinks.Sink, error) {
+		if c.Store == "" {
+			return nil, errors.New("memory sink needs a store")
+		}
+		return &memorySink{c}, nil
+	})
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/radrelay/radrelay/tailer"
+)
+
+// defaultReplayQuarantine is where a replay without --quarantine, --state or
+// a configured quarantine_dir puts the records it cannot deliver.
+const defaultReplayQuarantine = "radrelay-quarantine"
+
+var replayFlags struct {
+	daemonFlags
+	state string
+}
+
+func init() {
+	register(&command{
+		name:    "replay",
+		summary: "deliver the records of old detail files once, then exit",
+		usage: `Usage:
+  radrelay replay --to SINK-URL [--to SINK-URL]... [options] FILE...
+  radrelay replay -c FILE [options] FILE...
+
+Replay reads the given detail files read-only (it never renames, deletes or
+writes them), delivers every record to every sink with the same window and
+retries as "radrelay run", and exits when every record has been delivered or
+quarantined. Use it to load history into a new database, to re-send a day
+that a server missed, or to convert files to JSON lines or CSV.
+
+Sinks come from --to URLs (see "radrelay help run" for their forms) or from
+the [[sink]] tables of a configuration file given with -c; the file's
+[[input]] tables and state_dir are ignored, so a replay never disturbs the
+progress of a running daemon that uses the same file.
+
+With --state DIR the replay is resumable: it keeps each sink's progress
+there, and running the same command again after an interruption continues
+where it stopped instead of sending everything again. Without --state, an
+interrupted replay starts from the beginning next time.
+
+Records that are malformed, or that a sink rejects permanently, are written
+to the quarantine directory (in detail format, with the reason and the
+source file and line): --quarantine DIR, else quarantine_dir of the
+configuration, else DIR/quarantine of --state, else ./` + defaultReplayQuarantine + `.
+
+On a terminal, a progress bar shows bytes done of the total, records per
+second and the time left; at the end a summary gives the records read,
+delivered per sink and quarantined, the duration and the rate. Logs go to
+stderr at level warn unless --log-level says otherwise.
+
+Exit status: 0 when every record was delivered, 1 when a record was
+quarantined or a sink failed, 2 for a usage or configuration error, 130/143
+when interrupted (SIGINT/SIGTERM).
+
+Examples:
+  Convert a month of detail files to JSON lines on stdout:
+    radrelay replay --to jsonl:- /var/log/freeradius/radacct/10.0.0.1/detail-202611* > nov.jsonl
+
+  Load history into PostgreSQL, resumable, with the sink of a configuration:
+    radrelay replay -c /etc/radrelay/sql.toml --state /var/tmp/replay-state \
+      /srv/archive/radacct/*/detail-2026*
+
+  Re-send one day to the backup RADIUS server:
+    radrelay replay --to 'radius://10.0.0.2:1813?secret_file=/etc/radrelay/backup.secret' \
+      /var/log/freeradius/radacct/*/detail-20261122`,
+		flags: func(fs *flag.FlagSet) {
+			replayFlags.daemonFlags = daemonFlags{}
+			replayFlags.state = ""
+			replayFlags.daemonFlags.register(fs)
+			fs.StringVar(&replayFlags.state, "state", "", "keep progress in `DIR` to make the replay resumable")
+		},
+		run: runReplay,
+	})
+}
+
+func runReplay(e *env, args []string) int {
+	f := &replayFlags
+	if len(args) == 0 {
+		fmt.Fprintln(e.stderr, "radrelay replay: no files to replay\nrun \"radrelay replay --help\" for usage")
+		return 2
+	}
+	var files []string
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "radrelay replay: %v\n", err)
+			return 2
+		}
+		if !st.Mode().IsRegular() {
+			fmt.Fprintf(e.stderr, "radrelay replay: %s is not a regular file\n", a)
+			return 2
+		}
+		files = append(files, a)
+	}
+
+	var cfg *Config
+	if f.config != "" {
+		c, err := loadConfig(f.config, true)
+		if err != nil {
+			fmt.Fprintln(e.stderr, err)
+			return 2
+		}
+		cfg = c
+		cfg.StateDir = "" // the daemon's progress is not the replay's
+		if len(f.to) > 0 {
+			more, err := sinksFromFlags(&f.daemonFlags)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "radrelay replay: %v\n", err)
+				return 2
+			}
+			cfg.Sinks = append(cfg.Sinks, more...)
+		} else if f.maxOutstanding != 0 || f.batchSize != 0 {
+			for i := range cfg.Sinks {
+				if f.maxOutstanding != 0 {
+					cfg.Sinks[i].MaxOutstanding = f.maxOutstanding
+					cfg.Sinks[i].BatchSize = min(cfg.Sinks[i].BatchSize, max(f.maxOutstanding, 1))
+				}
+				if f.batchSize != 0 {
+					cfg.Sinks[i].BatchSize = f.batchSize
+				}
+			}
+		}
+	} else {
+		sinks, err := sinksFromFlags(&f.daemonFlags)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "radrelay replay: %v\nrun \"radrelay replay --help\" for usage\n", err)
+			return 2
+		}
+		cfg = &Config{
+			LogFormat: defaultLogFormat, LogLevel: "warn",
+			ShutdownTimeout: defaultShutdownTimeout, PollInterval: defaultPollInterval,
+			RaiseDelayTime: true, Sinks: sinks,
+		}
+	}
+	if f.config == "" || f.logLevel == "" {
+		cfg.LogLevel = "warn"
+	}
+	cfg.StateDir = f.state
+	if f.quarantine != "" {
+		cfg.QuarantineDir = f.quarantine
+	}
+	if err := f.daemonFlags.override(cfg); err != nil {
+		fmt.Fprintf(e.stderr, "radrelay replay: %v\n", err)
+		return 2
+	}
+	if err := checkConfig(cfg); err != nil {
+		fmt.Fprintf(e.stderr, "radrelay replay: %v\n", err)
+		return 2
+	}
+	tc := cfg.tailerConfig()
+	tc.Inputs = []tailer.Input{{Files: files, Mode: tailer.Replay}}
+	if tc.QuarantineDir == "" {
+		tc.QuarantineDir = defaultReplayQuarantine
+	}
+	res := runTailer(e, cfg, tc, true)
+	if res.err != nil && res.stats.Sinks == nil {
+		return res.status
+	}
+	quarantined := printReplaySummary(e.stderr, res, len(files))
+	switch {
+	case res.signal != nil:
+		if f.state != "" {
+			fmt.Fprintf(e.stderr, "interrupted: run the same command again to resume (progress is in %s)\n", f.state)
+		} else {
+			fmt.Fprintln(e.stderr, "interrupted: without --state, a new replay starts from the beginning")
+		}
+		return signalExitStatus(res.signal)
+	case quarantined > 0:
+		dir, _ := filepath.Abs(tc.QuarantineDir)
+		fmt.Fprintf(e.stderr, "%d records were quarantined: see %s\n", quarantined, dir)
+		return 1
+	case res.status != 0:
+		return res.status
+	}
+	return 0
+}
+
+// printReplaySummary writes the end-of-replay summary and returns the
+// number of records quarantined (by any sink).
+func printReplaySummary(w io.Writer, res runResult, files int) int64 {
+	var read, quarantined int64
+	for _, s := range res.stats.Sinks {
+		read = max(read, s.Read)
+		quarantined += s.Quarantined
+	}
+	secs := res.duration.Seconds()
+	rate := 0.0
+	if secs > 0 {
+		rate = float64(read) / secs
+	}
+	fmt.Fprintf(w, "replayed %s records from %d files in %s (%s records/s)\n",
+		formatCount(read), files, res.duration.Round(time.Millisecond), formatCount(int64(rate)))
+	for _, s := range res.stats.Sinks {
+		line := fmt.Sprintf("  sink %s: %s delivered, %s quarantined, %s retries", s.Name,
+			formatCount(s.Delivered), formatCount(s.Quarantined), formatCount(s.Retried))
+		if n := res.filtered[s.Name]; n > 0 {
+			line += fmt.Sprintf(" (%s of the delivered passed over by its filter)", formatCount(n))
+		}
+		fmt.Fprintln(w, line)
+	}
+	return quarantined
+}

@@ -1,0 +1,484 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/route"
+	"github.com/radrelay/radrelay/tailer"
+)
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ", ") }
+func (l *stringList) Set(s string) error { *l = append(*l, s); return nil }
+
+// daemonFlags are the flags run and replay share.
+type daemonFlags struct {
+	config         string
+	to             stringList
+	maxOutstanding int
+	batchSize      int
+	state          string
+	quarantine     string
+	metrics        string
+	logFormat      string
+	logLevel       string
+	logFile        string
+}
+
+func (f *daemonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.config, "c", "", "read the configuration from `FILE` (see docs/configuration.md)")
+	fs.StringVar(&f.config, "config", "", "same as -c")
+	fs.Var(&f.to, "to", "deliver to the sink `URL` ([NAME=]TYPE:WHERE; repeat for several sinks)")
+	fs.IntVar(&f.maxOutstanding, "max-outstanding", 0, "records in flight per sink (default 256)")
+	fs.IntVar(&f.batchSize, "batch-size", 0, "most records per delivery call (default 64, at most max-outstanding)")
+	fs.StringVar(&f.quarantine, "quarantine", "", "write malformed and rejected records under `DIR` (default STATE/quarantine)")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9813)")
+	fs.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
+	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (default info)")
+	fs.StringVar(&f.logFile, "log-file", "", "write logs to `FILE` instead of stderr (SIGHUP reopens it)")
+}
+
+var runFlags struct {
+	daemonFlags
+	inputs          stringList
+	mode            string
+	shutdownTimeout time.Duration
+}
+
+func init() {
+	register(&command{
+		name:    "run",
+		summary: "follow detail files and deliver every record to the sinks",
+		usage: `Usage:
+  radrelay run -c FILE
+  radrelay run --input GLOB --to SINK-URL [--to SINK-URL]... --state DIR [options]
+
+Run reads RADIUS accounting detail files as FreeRADIUS writes them and
+delivers every record to every sink, at least once, until it is stopped.
+
+Files matching each input glob are taken oldest first. In consume mode (the
+default, like FreeRADIUS's radrelay) a file is renamed to a work file, read,
+and deleted once every sink has acknowledged every record in it. In follow
+mode files are never renamed, deleted or written: radrelay follows them as
+they grow and rotate and keeps its position in the state directory.
+
+Up to --max-outstanding records are in flight to each sink; a sink's
+progress is saved only up to the last record it and every record before it
+acknowledged, so a crash or kill -9 loses nothing (records in flight may be
+sent again). Retryable failures are retried with backoff, forever by
+default; malformed records and records a sink rejects go to the quarantine
+directory, are logged and counted, and the stream goes on.
+
+Without -c, the flags describe a whole setup (one line in a systemd unit).
+With -c, the file describes it, and only the logging and metrics flags may
+be added to override the file.
+
+Sink URLs:
+  detail:/var/log/radrelay/detail   append to a detail file
+  jsonl:/var/log/radrelay/acct.jsonl one JSON object per line; jsonl:- is stdout
+  csv:/var/log/radrelay/acct.csv    comma-separated accounting log
+  radius://10.0.0.2:1813?secret_file=/etc/radrelay/backup.secret
+                                    proxy to a RADIUS accounting server
+  postgres:///radius?host=/run/postgresql
+                                    upsert into a FreeRADIUS radacct table
+  Prefix a URL with NAME= to name the sink (the name keys its progress in
+  the state directory; by default it is made from the URL).
+  Secrets are never written on the command line: use secret_file= or
+  secret_env=, or a file named by the sink's configuration.
+
+Signals:
+  SIGTERM, SIGINT  stop reading, drain records in flight for up to
+                   --shutdown-timeout, save progress, exit 0; a second
+                   signal exits at once (status 143 or 130)
+  SIGHUP           reopen the log file (after logrotate moved it)
+
+Exit status: 0 after a clean shutdown, 1 when radrelay could not run
+(a sink could not be opened, a directory is not writable), 2 for a usage or
+configuration error.
+
+Examples:
+  Relay every FreeRADIUS detail file to a backup RADIUS server, consuming
+  the files as radiusd -n radrelay would:
+    radrelay run --input '/var/log/freeradius/radacct/*/detail-*' \
+      --to 'backup=radius://10.0.0.2:1813?secret_file=/etc/radrelay/backup.secret' \
+      --state /var/lib/radrelay
+
+  Follow the files read-only and copy them to JSON lines, with metrics:
+    radrelay run --input '/var/log/freeradius/radacct/*/detail-*' --mode follow \
+      --to jsonl:/var/log/radrelay/acct.jsonl --state /var/lib/radrelay \
+      --metrics 127.0.0.1:9813
+
+  Run from a configuration file with debug logs:
+    radrelay run -c /etc/radrelay/radrelay.toml --log-level debug
+
+  Check a configuration first:
+    radrelay validate -c /etc/radrelay/radrelay.toml`,
+		flags: func(fs *flag.FlagSet) {
+			runFlags.daemonFlags = daemonFlags{}
+			runFlags.inputs, runFlags.mode, runFlags.shutdownTimeout = nil, "", 0
+			runFlags.daemonFlags.register(fs)
+			fs.Var(&runFlags.inputs, "input", "read the detail files matching `GLOB` (repeat for several)")
+			fs.StringVar(&runFlags.mode, "mode", "", "how inputs are read: consume (rename, read, delete) or follow (read-only) (default consume)")
+			fs.StringVar(&runFlags.state, "state", "", "keep each sink's progress in `DIR` (required)")
+			fs.DurationVar(&runFlags.shutdownTimeout, "shutdown-timeout", 0, "on SIGTERM, wait this long for records in flight (default 30s)")
+		},
+		run: runRun,
+	})
+}
+
+func runRun(e *env, args []string) int {
+	f := &runFlags
+	if len(args) > 0 {
+		fmt.Fprintf(e.stderr, "radrelay run: unexpected argument %q (inputs are given with --input or in the configuration)\n", args[0])
+		return 2
+	}
+	var cfg *Config
+	if f.config != "" {
+		if len(f.inputs) > 0 || len(f.to) > 0 || f.mode != "" || f.state != "" || f.quarantine != "" ||
+			f.maxOutstanding != 0 || f.batchSize != 0 || f.shutdownTimeout != 0 {
+			fmt.Fprintln(e.stderr, "radrelay run: with -c, the configuration file describes inputs, sinks and directories; only --log-format, --log-level, --log-file and --metrics may be added")
+			return 2
+		}
+		c, err := loadConfig(f.config, false)
+		if err != nil {
+			fmt.Fprintln(e.stderr, err)
+			return 2
+		}
+		cfg = c
+	} else {
+		c, err := configFromRunFlags()
+		if err != nil {
+			fmt.Fprintf(e.stderr, "radrelay run: %v\nrun \"radrelay run --help\" for usage\n", err)
+			return 2
+		}
+		cfg = c
+	}
+	if err := f.daemonFlags.override(cfg); err != nil {
+		fmt.Fprintf(e.stderr, "radrelay run: %v\n", err)
+		return 2
+	}
+	res := runTailer(e, cfg, cfg.tailerConfig(), false)
+	return res.status
+}
+
+// override applies the logging and metrics flags to cfg.
+func (f *daemonFlags) override(cfg *Config) error {
+	if f.logFormat != "" {
+		cfg.LogFormat = f.logFormat
+	}
+	if f.logLevel != "" {
+		cfg.LogLevel = f.logLevel
+	}
+	if f.logFile != "" {
+		cfg.LogFile = f.logFile
+	}
+	if f.metrics != "" {
+		if _, _, err := net.SplitHostPort(f.metrics); err != nil {
+			return fmt.Errorf("--metrics %q is not HOST:PORT (e.g. 127.0.0.1:9813 or :9813)", f.metrics)
+		}
+		cfg.MetricsListen = f.metrics
+	}
+	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
+		return fmt.Errorf("log format %q is not text or json", cfg.LogFormat)
+	}
+	if _, err := parseLogLevel(cfg.LogLevel); err != nil {
+		return fmt.Errorf("log level: %v", err)
+	}
+	return nil
+}
+
+// configFromRunFlags builds the configuration of "radrelay run" without -c.
+func configFromRunFlags() (*Config, error) {
+	f := &runFlags
+	cfg := &Config{
+		StateDir: f.state, QuarantineDir: f.quarantine,
+		LogFormat: defaultLogFormat, LogLevel: defaultLogLevel,
+		ShutdownTimeout: defaultShutdownTimeout, PollInterval: defaultPollInterval,
+		RaiseDelayTime: true,
+	}
+	if f.shutdownTimeout > 0 {
+		cfg.ShutdownTimeout = f.shutdownTimeout
+	}
+	if len(f.inputs) == 0 {
+		return nil, errors.New("no input: give --input GLOB (e.g. --input '/var/log/freeradius/radacct/*/detail-*') or -c FILE")
+	}
+	mode := tailer.Consume
+	switch f.mode {
+	case "", "consume":
+	case "follow":
+		mode = tailer.Follow
+	default:
+		return nil, fmt.Errorf("--mode %q is not consume or follow", f.mode)
+	}
+	for _, g := range f.inputs {
+		cfg.Inputs = append(cfg.Inputs, InputConfig{Glob: g, Mode: mode})
+	}
+	if cfg.StateDir == "" {
+		return nil, errors.New("no --state DIR: radrelay keeps each sink's progress there (e.g. --state /var/lib/radrelay)")
+	}
+	sinks, err := sinksFromFlags(&f.daemonFlags)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Sinks = sinks
+	return cfg, checkConfig(cfg)
+}
+
+// sinksFromFlags makes the sinks of --to, --max-outstanding and --batch-size.
+func sinksFromFlags(f *daemonFlags) ([]SinkConfig, error) {
+	if len(f.to) == 0 {
+		return nil, errors.New("no sink: give --to SINK-URL (e.g. --to jsonl:- or --to detail:/var/log/radrelay/detail)")
+	}
+	var out []SinkConfig
+	for _, arg := range f.to {
+		sc, err := sinkFromArg(arg)
+		if err != nil {
+			return nil, err
+		}
+		if f.maxOutstanding != 0 {
+			sc.MaxOutstanding = f.maxOutstanding
+			if f.batchSize == 0 {
+				sc.BatchSize = min(sc.BatchSize, max(f.maxOutstanding, 1))
+			}
+		}
+		if f.batchSize != 0 {
+			sc.BatchSize = f.batchSize
+		}
+		out = append(out, sc)
+	}
+	return out, nil
+}
+
+// checkConfig runs the configuration file's checks on a configuration made
+// from flags.
+func checkConfig(cfg *Config) error {
+	p := &configParser{replay: len(cfg.Inputs) == 0}
+	p.check(cfg)
+	if len(p.errs) > 0 {
+		return p.errs
+	}
+	return nil
+}
+
+// runResult is what runTailer reports.
+type runResult struct {
+	status   int
+	stats    tailer.Stats
+	duration time.Duration
+	err      error
+	// signal is the signal that stopped the run, nil when it ended by itself.
+	signal os.Signal
+	// filtered counts, per sink, the records its filter passed over.
+	filtered map[string]int64
+}
+
+// openedSink is a sink ready for the tailer.
+type openedSink struct {
+	spec   tailer.SinkSpec
+	filter *route.Sink
+}
+
+// closeOnce makes Close idempotent, so the tailer and radrelay may both close.
+type closeOnce struct {
+	sinks.Sink
+	once sync.Once
+	err  error
+}
+
+func (c *closeOnce) Close() error {
+	c.once.Do(func() { c.err = c.Sink.Close() })
+	return c.err
+}
+
+// openSinks opens every sink of cfg. On error, the ones already open are closed.
+func openSinks(ctx context.Context, cfg *Config, logger *slog.Logger) ([]openedSink, error) {
+	var out []openedSink
+	fail := func(err error) ([]openedSink, error) {
+		for _, o := range out {
+			o.spec.Sink.Close()
+		}
+		return nil, err
+	}
+	for _, sc := range cfg.Sinks {
+		if !sc.kind.available() {
+			return fail(fmt.Errorf("sink %q: %w", sc.Name, errUnavailable(sc.Type)))
+		}
+		s, err := sc.kind.open(ctx, openEnv{logger: logger.With("sink", sc.Name), dictionary: cfg.Dictionary}, sc.Options)
+		if err != nil {
+			msg := err.Error()
+			if sc.URL != "" {
+				msg = redactSecrets(msg, sc.URL)
+			}
+			return fail(fmt.Errorf("opening sink %q (%s): %s", sc.Name, sc.Type, msg))
+		}
+		o := openedSink{}
+		if !sc.Filter.IsZero() {
+			f, err := route.New(sc.Filter)
+			if err != nil {
+				s.Close()
+				return fail(fmt.Errorf("sink %q: filter: %w", sc.Name, err))
+			}
+			o.filter = route.Wrap(s, f).(*route.Sink)
+			s = o.filter
+		}
+		o.spec = tailer.SinkSpec{
+			Name: sc.Name, Sink: &closeOnce{Sink: s},
+			MaxOutstanding: sc.MaxOutstanding, BatchSize: sc.BatchSize, Retry: sc.Retry,
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// runTailer opens the sinks of cfg, runs the tailer with tc (whose Sinks it
+// fills) until it ends or a signal stops it, and closes everything. replay
+// draws a progress bar on a terminal and logs less.
+func runTailer(e *env, cfg *Config, tc tailer.Config, replay bool) runResult {
+	command := "run"
+	if replay {
+		command = "replay"
+	}
+	out, err := openLogOutput(cfg.LogFile, e.stderr)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "radrelay %s: %v\n", command, err)
+		return runResult{status: 1, err: err}
+	}
+	defer out.Close()
+	logger, err := newLogger(out, cfg.LogFormat, cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "radrelay %s: %v\n", command, err)
+		return runResult{status: 2, err: err}
+	}
+	fail := func(status int, err error) runResult {
+		logger.Error("radrelay cannot run", "err", err)
+		if cfg.LogFile != "" || cfg.LogFormat == "json" {
+			fmt.Fprintf(e.stderr, "radrelay %s: %v\n", command, err)
+		}
+		return runResult{status: status, err: err}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opened, err := openSinks(ctx, cfg, logger)
+	if err != nil {
+		return fail(1, err)
+	}
+	closeSinks := func() {
+		for _, o := range opened {
+			if err := o.spec.Sink.Close(); err != nil {
+				logger.Error("closing sink", "sink", o.spec.Name, "err", err)
+			}
+		}
+	}
+	defer closeSinks()
+	filtered := func() map[string]int64 {
+		m := map[string]int64{}
+		for _, o := range opened {
+			if o.filter != nil {
+				m[o.spec.Name] = o.filter.Skipped()
+			}
+		}
+		return m
+	}
+	for _, o := range opened {
+		tc.Sinks = append(tc.Sinks, o.spec)
+	}
+	tc.Logger = logger
+	t, err := tailer.New(tc)
+	if err != nil {
+		return fail(2, err)
+	}
+
+	started := time.Now()
+	if cfg.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fail(1, fmt.Errorf("metrics endpoint: %w", err))
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metricsHandler(metricsSource{stats: t.Stats, filtered: filtered, started: started}))
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		logger.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
+	}
+
+	var stopSignal struct {
+		sync.Mutex
+		sig os.Signal
+	}
+	signalsDone := make(chan struct{})
+	defer close(signalsDone)
+	go handleSignals(signalsDone,
+		func(sig os.Signal) {
+			stopSignal.Lock()
+			stopSignal.sig = sig
+			stopSignal.Unlock()
+			logger.Info("stopping: draining records in flight and saving progress", "signal", sig.String(), "shutdown_timeout", cfg.ShutdownTimeout.String())
+			cancel()
+		},
+		func() {
+			if err := out.Reopen(); err != nil {
+				logger.Error("reopening the log file", "err", err)
+				return
+			}
+			logger.Info("reopened the log file", "file", cfg.LogFile)
+		},
+		func(sig os.Signal) {
+			logger.Warn("second signal: exiting at once; records in flight will be sent again on the next start", "signal", sig.String())
+			exitNow(signalExitStatus(sig))
+		})
+
+	var names []string
+	for _, s := range tc.Sinks {
+		names = append(names, s.Name)
+	}
+	var inputs []string
+	for _, in := range tc.Inputs {
+		if in.Glob != "" {
+			inputs = append(inputs, in.Glob)
+		}
+		inputs = append(inputs, in.Files...)
+	}
+	logger.Info("radrelay "+command+" starting", "version", versionString(), "inputs", inputs, "sinks", names, "state_dir", tc.StateDir, "quarantine_dir", tc.QuarantineDir)
+
+	var progressDone <-chan struct{}
+	stopProgress := make(chan struct{})
+	if replay && e.isTerminal {
+		progressDone = runProgress(e.stderr, t.Stats, stopProgress)
+	}
+	runErr := t.Run(ctx)
+	close(stopProgress)
+	if progressDone != nil {
+		<-progressDone
+	}
+	res := runResult{stats: t.Stats(), duration: time.Since(started), filtered: filtered()}
+	stopSignal.Lock()
+	res.signal = stopSignal.sig
+	stopSignal.Unlock()
+	switch {
+	case runErr == nil || (res.signal != nil && errors.Is(runErr, context.Canceled)):
+		logger.Info("radrelay "+command+" stopped", "duration", res.duration.Round(time.Millisecond).String())
+	default:
+		res.err = runErr
+		res.status = 1
+		logger.Error("radrelay "+command+" failed", "err", runErr)
+		if cfg.LogFile != "" || cfg.LogFormat == "json" {
+			fmt.Fprintf(e.stderr, "radrelay %s: %v\n", command, runErr)
+		}
+	}
+	return res
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// notifySignals delivers SIGINT, SIGTERM and SIGHUP to c until stop is
+// called. Tests replace it to send signals without signalling the process.
+var notifySignals = func(c chan<- os.Signal) (stop func()) {
+	signal.Notify(c, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	return func() { signal.Stop(c) }
+}
+
+// exitNow ends the process at once (a second SIGINT/SIGTERM during
+// shutdown). Tests replace it.
+var exitNow = os.Exit
+
+// signalExitStatus is the status of a process killed by sig, as a shell
+// reports it (128 + the signal number): 130 for SIGINT, 143 for SIGTERM.
+func signalExitStatus(sig os.Signal) int {
+	if s, ok := sig.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return 1
+}
+
+// handleSignals runs until done is closed: the first SIGINT or SIGTERM calls
+// shutdown (stop reading, drain, persist, exit 0), a second one exits at
+// once; SIGHUP calls reopen (log files).
+func handleSignals(done <-chan struct{}, shutdown func(os.Signal), reopen func(), immediate func(os.Signal)) {
+	c := make(chan os.Signal, 4)
+	stop := notifySignals(c)
+	defer stop()
+	stopping := false
+	for {
+		select {
+		case <-done:
+			return
+		case sig := <-c:
+			if sig == syscall.SIGHUP {
+				reopen()
+				continue
+			}
+			if stopping {
+				immediate(sig)
+				return
+			}
+			stopping = true
+			shutdown(sig)
+		}
+	}
+}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/radrelay/radrelay/sinks"
+)
+
+// sinkType is what radrelay knows of one type of sink: how to read its
+// type-specific keys from a [[sink]] table, how to read its URL form (--to),
+// and how to open it. The sink packages own their Config types; this file
+// only connects them to the configuration and the command line.
+type sinkType struct {
+	// decode decodes the [[sink]] table into the package's Config value.
+	decode func(md *toml.MetaData, p toml.Primitive) (any, error)
+	// fromURL parses the URL form into the package's Config value.
+	fromURL func(raw string) (any, error)
+	// open opens the sink with a Config value from decode or fromURL.
+	open func(ctx context.Context, env openEnv, options any) (sinks.Sink, error)
+}
+
+// openEnv is what a sink may need besides its own configuration.
+type openEnv struct {
+	logger     *slog.Logger
+	dictionary string // the dictionary path of the configuration, "" for the default
+}
+
+func (k *sinkType) available() bool { return k != nil && k.open != nil }
+
+// sinkTypes maps a type name (the [[sink]] type key and the URL scheme) to
+// its sink. An entry with a nil value is a type this build does not have.
+//
+// WIRING A SINK PACKAGE (for the lead): replace the nil of its types with
+//
+//	"radius": sinkOf(radius.ConfigFromURL, radius.New),
+//
+// where New has the form func(ctx, Config, *slog.Logger) (sinks.Sink, error);
+// for a New(cfg) (sinks.Sink, error) wrap it:
+//
+//	"jsonl": sinkOf(file.ConfigFromURL, func(_ context.Context, c file.Config, _ *slog.Logger) (sinks.Sink, error) { return file.New(c) }),
+var sinkTypes = map[string]*sinkType{
+	"detail":   nil, // sinks/file: not wired in this build yet
+	"jsonl":    nil, // sinks/file: not wired in this build yet
+	"csv":      nil, // sinks/file: not wired in this build yet
+	"radius":   nil, // sinks/radius: not wired in this build yet
+	"postgres": nil, // sinks/postgres: not wired in this build yet
+}
+
+// urlSchemeAliases are URL schemes that name another type.
+var urlSchemeAliases = map[string]string{"postgresql": "postgres"}
+
+// sinkOf makes the registry entry of a sink package from its URL parser and
+// its constructor; the [[sink]] table decodes into the same Config type.
+func sinkOf[C any](fromURL func(string) (C, error), open func(context.Context, C, *slog.Logger) (sinks.Sink, error)) *sinkType {
+	return &sinkType{
+		decode: func(md *toml.MetaData, p toml.Primitive) (any, error) {
+			var c C
+			err := md.PrimitiveDecode(p, &c)
+			return c, err
+		},
+		fromURL: func(raw string) (any, error) { return fromURL(raw) },
+		open: func(ctx context.Context, env openEnv, options any) (sinks.Sink, error) {
+			c, ok := options.(C)
+			if !ok {
+				return nil, fmt.Errorf("internal error: sink options are %T, want %T", options, c)
+			}
+			return open(ctx, c, env.logger)
+		},
+	}
+}
+
+// withTypeName adapts an entry whose package serves several types from one
+// Config (sinks/file: detail, jsonl, csv): set tells the decoded Config which
+// type the [[sink]] table named.
+func withTypeName[C any](k *sinkType, typ string, set func(c *C, typ string)) *sinkType {
+	decode := k.decode
+	return &sinkType{
+		fromURL: k.fromURL,
+		open:    k.open,
+		decode: func(md *toml.MetaData, p toml.Primitive) (any, error) {
+			v, err := decode(md, p)
+			if err != nil {
+				return v, err
+			}
+			c := v.(C)
+			set(&c, typ)
+			return c, nil
+		},
+	}
+}
+
+func sinkTypeNames() []string {
+	names := make([]string, 0, len(sinkTypes))
+	for n := range sinkTypes {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// errUnavailable is the error for a sink type this build does not have.
+func errUnavailable(typ string) error {
+	return fmt.Errorf("sink type %s is not available in this build", typ)
+}
+
+// sinkTypeOfURL returns the sink type of a sink URL ("detail:/path",
+// "jsonl:-", "radius://host:port?secret_file=...", "postgres://...").
+func sinkTypeOfURL(raw string) (*sinkType, string, error) {
+	i := strings.IndexByte(raw, ':')
+	if i <= 0 {
+		return nil, "", fmt.Errorf("%q is not a sink URL (TYPE:WHERE, e.g. jsonl:-, detail:/var/log/copy/detail, radius://10.0.0.2:1813?secret_file=/etc/radrelay/secret)", redactURL(raw))
+	}
+	typ := strings.ToLower(raw[:i])
+	if alias, ok := urlSchemeAliases[typ]; ok {
+		typ = alias
+	}
+	kind, ok := sinkTypes[typ]
+	if !ok {
+		return nil, "", fmt.Errorf("unknown sink type %q in %q (known: %s)", typ, redactURL(raw), strings.Join(sinkTypeNames(), ", "))
+	}
+	return kind, typ, nil
+}
+
+var nameEqualsRE = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)=`)
+
+// sinkFromArg makes a sink from a --to argument: a sink URL, optionally
+// preceded by "NAME=" to give the sink a name (otherwise one is made from
+// the URL).
+func sinkFromArg(arg string) (SinkConfig, error) {
+	name, raw := "", arg
+	if m := nameEqualsRE.FindStringSubmatch(arg); m != nil && !strings.Contains(m[1], ":") {
+		name, raw = m[1], arg[len(m[0]):]
+	}
+	kind, typ, err := sinkTypeOfURL(raw)
+	if err != nil {
+		return SinkConfig{}, err
+	}
+	if name == "" {
+		name = nameFromURL(typ, raw)
+	}
+	sc := SinkConfig{
+		Name: name, Type: typ, URL: raw, kind: kind,
+		MaxOutstanding: defaultMaxOutstanding,
+		BatchSize:      defaultBatchSize,
+	}
+	sc.Retry.Initial, sc.Retry.Max = defaultRetryInitial, defaultRetryMax
+	if !kind.available() {
+		return sc, errUnavailable(typ)
+	}
+	opts, err := kind.fromURL(raw)
+	if err != nil {
+		return sc, fmt.Errorf("--to %s: %s", redactURL(raw), redactSecrets(err.Error(), raw))
+	}
+	sc.Options = opts
+	return sc, nil
+}
+
+var unsafeNameRE = regexp.MustCompile(`[^A-Za-z0-9._]+`)
+
+// nameFromURL makes a stable sink name from a URL: its type and where it
+// goes, without user, password or query ("radius-10.0.0.2-1813",
+// "detail-var-log-copy-detail", "jsonl-stdout").
+func nameFromURL(typ, raw string) string {
+	where := raw[strings.IndexByte(raw, ':')+1:]
+	if u, err := url.Parse(raw); err == nil && u.Host != "" {
+		where = u.Host + u.Path
+	} else if i := strings.IndexAny(where, "?#"); i >= 0 {
+		where = where[:i]
+	}
+	if where == "-" {
+		where = "stdout"
+	}
+	where = strings.Trim(unsafeNameRE.ReplaceAllString(where, "-"), "-.")
+	name := typ
+	if where != "" {
+		name += "-" + where
+	}
+	if len(name) > 100 {
+		name = name[len(name)-100:]
+	}
+	return strings.TrimLeft(name, "-.")
+}
+
+// sensitiveQueryRE matches URL query parameters that carry a secret itself
+// (secret_file and secret_env only name where it is, and are kept).
+var sensitiveKeyRE = regexp.MustCompile(`(?i)^(secret|password|passwd|pass|dsn|token|key)$`)
+
+// redactURL returns raw fit for a log or an error: a password in the user
+// part and secret-valued query parameters replaced by "xxxxx".
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.Opaque != "" || u.User == nil && u.RawQuery == "" {
+		return raw
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			if sensitiveKeyRE.MatchString(k) {
+				q.Set(k, "xxxxx")
+			}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// redactSecrets removes from msg the secrets raw carries (a URL's password
+// and secret-valued query parameters), for errors that quote their input.
+func redactSecrets(msg, raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return msg
+	}
+	var secrets []string
+	if p, ok := u.User.Password(); ok && p != "" {
+		secrets = append(secrets, p, url.QueryEscape(p), url.PathEscape(p))
+	}
+	for k, vs := range u.Query() {
+		if sensitiveKeyRE.MatchString(k) {
+			secrets = append(secrets, vs...)
+		}
+	}
+	for _, s := range secrets {
+		if len(s) >= 1 {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+		}
+	}
+	return msg
+}
