@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/radrelay/radrelay/sinks/postgres"
+)
+
+// sqlFlags are the options of "radrelay sql".
+type sqlFlags struct {
+	dsn, dsnFile, dsnEnv    string
+	liveTable, historyTable string
+	noLive, noHistory       bool
+	before                  string
+	keepMonths              int
+	partitionsAhead         int
+	timeout                 time.Duration
+}
+
+var sqlOpts sqlFlags
+
+func init() {
+	register(&command{
+		name:    "sql",
+		summary: "create, upgrade or expire the PostgreSQL schema of the postgres sink",
+		usage: `Usage:
+  radrelay sql init   --dsn DSN [options]
+  radrelay sql expire --dsn DSN (--keep-months N | --before YYYY-MM-DD) [options]
+
+"sql init" creates the tables the postgres sink writes, or upgrades them, in
+one transaction; running it again changes nothing. It creates:
+
+  radacct              live sessions, with FreeRADIUS 3.2's columns, types and
+                       index names, and nasreload. An existing radacct made by
+                       FreeRADIUS's schema.sql is used as it is (columns that
+                       older FreeRADIUS versions lack are added).
+  radrelay_history     every accounting record, append-only, partitioned by
+                       month of event time; this month's and the next
+                       month's partitions are created now, later ones on demand.
+  radrelay_schema_version   which schema steps ran.
+
+The sink does the same at start unless create_schema = false; run
+"sql init" once as the schema owner to let radrelay run with a role that may
+only write.
+
+"sql expire" drops the monthly history partitions older than the cut-off (whole
+months; the month holding the cut-off is kept). Dropping a partition is instant
+and returns the space at once, unlike DELETE. radacct is never touched.
+
+The DSN is a libpq connection string, URL or keyword form. Prefer --dsn-file or
+--dsn-env for one with a password; the password is never printed.
+
+Examples:
+  radrelay sql init --dsn postgres://radius@db.example.net/radius
+  radrelay sql init --dsn-env RADRELAY_PG_DSN --no-history
+  radrelay sql init --dsn 'host=/run/postgresql dbname=radius' --live-table acct_live
+  radrelay sql expire --dsn-file /etc/radrelay/pg.dsn --keep-months 24`,
+		flags: func(fs *flag.FlagSet) { declareSQLFlags(fs, &sqlOpts) },
+		run:   runSQL,
+	})
+}
+
+// declareSQLFlags declares the options of "radrelay sql" into o.
+func declareSQLFlags(fs *flag.FlagSet, o *sqlFlags) {
+	fs.StringVar(&o.dsn, "dsn", "", "PostgreSQL `DSN` (URL or keyword form)")
+	fs.StringVar(&o.dsnFile, "dsn-file", "", "read the DSN from `FILE`")
+	fs.StringVar(&o.dsnEnv, "dsn-env", "", "read the DSN from environment variable `NAME`")
+	fs.StringVar(&o.liveTable, "live-table", postgres.DefaultLiveTable, "live-session `table`")
+	fs.StringVar(&o.historyTable, "history-table", postgres.DefaultHistoryTable, "history `table`")
+	fs.BoolVar(&o.noLive, "no-live", false, "leave the live-session table alone")
+	fs.BoolVar(&o.noHistory, "no-history", false, "leave the history table alone")
+	fs.IntVar(&o.partitionsAhead, "partitions-ahead", 1, "init: history partitions to create beyond the current month")
+	fs.IntVar(&o.keepMonths, "keep-months", 0, "expire: keep this many whole months before the current one")
+	fs.StringVar(&o.before, "before", "", "expire: drop partitions that end on or before `YYYY-MM-DD`")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
+}
+
+func runSQL(e *env, args []string) int {
+	if len(args) == 0 || (args[0] != "init" && args[0] != "expire") {
+		fmt.Fprintln(e.stderr, `radrelay sql: say "init" or "expire"; run "radrelay sql --help" for usage`)
+		return 2
+	}
+	// Options may come before or after the verb ("sql --dsn X init" or
+	// "sql init --dsn X"); the ones after it are parsed here.
+	o := sqlOpts
+	fs := flag.NewFlagSet("radrelay sql "+args[0], flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	declareSQLFlags(fs, &o)
+	// Re-apply what was given before the verb over the defaults just declared.
+	o = sqlOpts
+	if err := fs.Parse(args[1:]); err != nil {
+		fmt.Fprintf(e.stderr, "radrelay sql: %v\nrun \"radrelay sql --help\" for usage\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "radrelay sql %s: unexpected argument %q\n", args[0], fs.Arg(0))
+		return 2
+	}
+	cfg := postgres.Config{DSN: o.dsn, DSNFile: o.dsnFile, DSNEnv: o.dsnEnv,
+		LiveTable: o.liveTable, HistoryTable: o.historyTable, PartitionsAhead: o.partitionsAhead}
+	off := false
+	if o.noLive {
+		cfg.LiveSessions = &off
+	}
+	if o.noHistory {
+		cfg.History = &off
+	}
+	if cfg.DSN == "" && cfg.DSNFile == "" && cfg.DSNEnv == "" {
+		fmt.Fprintln(e.stderr, "radrelay sql: give the database with --dsn, --dsn-file or --dsn-env")
+		return 2
+	}
+	var cutoff time.Time
+	if args[0] == "expire" {
+		var err error
+		if o.noHistory {
+			fmt.Fprintln(e.stderr, "radrelay sql expire: only the history expires; drop --no-history")
+			return 2
+		}
+		switch {
+		case o.before != "" && o.keepMonths > 0:
+			fmt.Fprintln(e.stderr, "radrelay sql expire: give --before or --keep-months, not both")
+			return 2
+		case o.before != "":
+			cutoff, err = time.Parse("2006-01-02", o.before)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "radrelay sql expire: --before %q: want YYYY-MM-DD\n", o.before)
+				return 2
+			}
+		case o.keepMonths > 0:
+			now := time.Now().UTC()
+			cutoff = time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -o.keepMonths, 0)
+		default:
+			fmt.Fprintln(e.stderr, "radrelay sql expire: give --before YYYY-MM-DD or --keep-months N")
+			return 2
+		}
+	}
+	dsn, err := cfg.ResolveDSN()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "radrelay sql: %v\n", err)
+		return 2
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "radrelay sql: connecting to %s: %s\n", postgres.RedactDSN(dsn), strings.ReplaceAll(err.Error(), dsn, postgres.RedactDSN(dsn)))
+		return 1
+	}
+	defer conn.Close(context.Background())
+	switch args[0] {
+	case "init":
+		res, err := postgres.Migrate(ctx, conn, cfg)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "radrelay sql init: %v\n", err)
+			return 1
+		}
+		for _, r := range res {
+			if r.From == r.To {
+				fmt.Fprintf(e.stdout, "%s: schema version %d, up to date\n", r.Store, r.To)
+			} else {
+				fmt.Fprintf(e.stdout, "%s: upgraded from version %d to %d (%s)\n", r.Store, r.From, r.To, strings.Join(r.Description, "; "))
+			}
+		}
+		return 0
+	case "expire":
+		dropped, err := postgres.DropHistoryBefore(ctx, conn, cfg, cutoff)
+		for _, d := range dropped {
+			fmt.Fprintf(e.stdout, "dropped %s\n", d)
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "radrelay sql expire: %v\n", err)
+			return 1
+		}
+		if len(dropped) == 0 {
+			fmt.Fprintf(e.stdout, "no history partition ends on or before %s\n", cutoff.Format("2006-01-02"))
+		}
+		return 0
+	}
+	return 2
+}

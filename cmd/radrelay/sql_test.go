@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/radrelay/radrelay/internal/pgtest"
+)
+
+func runSQLCommand(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := runMain(&env{stdout: &out, stderr: &errOut}, append([]string{"sql"}, args...))
+	return code, out.String(), errOut.String()
+}
+
+func TestSQLInitAndExpire(t *testing.T) {
+	srv := pgtest.Start(t, pgtest.Options{})
+	dsn := srv.AdminDSN
+	code, out, errOut := runSQLCommand(t, "init", "--dsn", dsn)
+	if code != 0 {
+		t.Fatalf("sql init: exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "live:radacct: upgraded from version 0 to 1") || !strings.Contains(out, "history:radrelay_history: upgraded") {
+		t.Errorf("sql init said:\n%s", out)
+	}
+	code, out, errOut = runSQLCommand(t, "init", "--dsn", dsn)
+	if code != 0 || !strings.Contains(out, "live:radacct: schema version 1, up to date") {
+		t.Errorf("second sql init: exit %d:\n%s%s", code, out, errOut)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, table := range []string{"radacct", "nasreload", "radrelay_history"} {
+		var ok bool
+		conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", table).Scan(&ok)
+		if !ok {
+			t.Errorf("table %s missing after sql init", table)
+		}
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE radrelay_history_p202001 PARTITION OF radrelay_history
+		FOR VALUES FROM ('2020-01-01 00:00:00+00') TO ('2020-02-01 00:00:00+00')`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runSQLCommand(t, "expire", "--dsn", dsn, "--before", "2021-01-01")
+	if code != 0 || !strings.Contains(out, "dropped radrelay_history_p202001") {
+		t.Errorf("sql expire: exit %d:\n%s%s", code, out, errOut)
+	}
+	var n int
+	conn.QueryRow(ctx, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'radrelay_history'::regclass").Scan(&n)
+	if n != 2 {
+		t.Errorf("%d history partitions left, want the current and the next month's", n)
+	}
+}
+
+func TestSQLUsageErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"init"}, {"expire", "--dsn", "postgres://x@127.0.0.1:1/db"}} {
+		code, _, errOut := runSQLCommand(t, args...)
+		if code != 2 {
+			t.Errorf("sql %q: exit %d, want 2 (%s)", args, code, errOut)
+		}
+	}
+}
+
+func TestSQLDoesNotPrintPassword(t *testing.T) {
+	code, out, errOut := runSQLCommand(t, "init", "--dsn", "postgres://u:s3cret-pw@127.0.0.1:1/db?connect_timeout=2", "--timeout", "5s")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	if strings.Contains(out+errOut, "s3cret-pw") {
+		t.Errorf("the password was printed: %s%s", out, errOut)
+	}
+	t.Log(errOut)
+}
