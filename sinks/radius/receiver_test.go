@@ -232,3 +232,9 @@ func (r *receiver) statusCount() int {
 	defer r.mu.Unlock()
 	return r.statusServers
 }
+
+func (r *receiver) requestCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.requests
+}

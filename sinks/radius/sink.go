@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -31,6 +32,12 @@ type Sink struct {
 	log      *slog.Logger
 	progress *progress // broadcast only
 	rr       atomic.Uint32
+	// secrets are the distinct shared secrets and group maps each server to
+	// its secret: a record is encoded once per secret (encrypted attributes
+	// such as Tunnel-Password are hidden with it), usually once.
+	secrets [][]byte
+	group   []int
+	order   []int // configuration order, for failover
 }
 
 var _ sinks.Sink = (*Sink)(nil)
@@ -72,11 +79,18 @@ func newSink(cfg Config, logger *slog.Logger, enc encoder) (*Sink, error) {
 			window = 127
 			logger.Warn("radius sink: fixed source port allows one socket; max_outstanding lowered", "server", sc.Address, "max_outstanding", window)
 		}
+		g := slices.IndexFunc(s.secrets, func(b []byte) bool { return string(b) == string(secret) })
+		if g < 0 {
+			g = len(s.secrets)
+			s.secrets = append(s.secrets, secret)
+		}
+		s.group = append(s.group, g)
 		e, err := dialEndpoint(sc.Address, secret, sc.SourceAddress, sockets, window, t, logger)
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
+		s.order = append(s.order, len(s.servers))
 		s.servers = append(s.servers, e)
 	}
 	names := make([]string, len(cfg.Servers))
@@ -112,7 +126,7 @@ func (s *Sink) Stats() []ServerStats {
 func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error) {
 	var wg sync.WaitGroup
 	for i, r := range recs {
-		m, err := s.prepare(r)
+		msgs, err := s.prepare(r)
 		if err != nil {
 			results[i] = sinks.Permanent(fmt.Errorf("radius sink: %s: %w", where(r), err))
 			continue
@@ -120,7 +134,7 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = s.deliver(ctx, r, m)
+			results[i] = s.deliver(ctx, r, msgs)
 		}()
 	}
 	wg.Wait()
@@ -133,32 +147,36 @@ func where(r *detail.Record) string {
 	return fmt.Sprintf("%s:%d", r.File, r.Line)
 }
 
-// prepare encodes r once for every server and every send.
-func (s *Sink) prepare(r *detail.Record) (*message, error) {
-	p := &layeh.Packet{Code: layeh.CodeAccountingRequest}
-	if err := s.enc.Encode(p, r.Attrs); err != nil {
-		return nil, err
-	}
+// prepare encodes r once per distinct secret.
+func (s *Sink) prepare(r *detail.Record) ([]*message, error) {
 	var received int64
 	if r.HasTimestamp {
 		received = r.Timestamp
 	}
-	m, err := newMessage(p, received, s.cfg.AcctDelayTime == DelayUpdate)
-	if err != nil {
-		return nil, fmt.Errorf("encoding Accounting-Request: %w", err)
+	msgs := make([]*message, len(s.secrets))
+	for g, secret := range s.secrets {
+		p := &layeh.Packet{Code: layeh.CodeAccountingRequest, Secret: secret}
+		if err := s.enc.Encode(p, r.Attrs); err != nil {
+			return nil, err
+		}
+		m, err := newMessage(p, received, s.cfg.AcctDelayTime == DelayUpdate)
+		if err != nil {
+			return nil, fmt.Errorf("encoding Accounting-Request: %w", err)
+		}
+		msgs[g] = m
 	}
-	return m, nil
+	return msgs, nil
 }
 
-func (s *Sink) deliver(ctx context.Context, r *detail.Record, m *message) error {
+func (s *Sink) deliver(ctx context.Context, r *detail.Record, msgs []*message) error {
 	var err error
 	switch s.cfg.Policy {
 	case PolicyBroadcast:
-		err = s.broadcast(ctx, r, m)
+		err = s.broadcast(ctx, r, msgs)
 	case PolicyLoadBalance:
-		err = s.oneOf(ctx, m, s.byLoad())
+		err = s.oneOf(ctx, msgs, s.byLoad())
 	default:
-		err = s.oneOf(ctx, m, s.servers)
+		err = s.oneOf(ctx, msgs, s.order)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -176,41 +194,42 @@ func sessionID(r *detail.Record) string {
 
 // byLoad orders the servers by requests outstanding, starting the scan at a
 // rotating position so that equal loads take turns.
-func (s *Sink) byLoad() []*endpoint {
+func (s *Sink) byLoad() []int {
 	n := len(s.servers)
 	start := int(s.rr.Add(1)) % n
-	order := make([]*endpoint, n)
+	order := make([]int, n)
 	load := make([]int, n)
 	for i := range order {
-		order[i] = s.servers[(start+i)%n]
-		load[i] = order[i].outstanding()
+		order[i] = (start + i) % n
+		load[i] = s.servers[order[i]].outstanding()
 	}
 	sort.Stable(byOutstanding{order, load})
 	return order
 }
 
 type byOutstanding struct {
-	e    []*endpoint
+	i    []int
 	load []int
 }
 
-func (b byOutstanding) Len() int           { return len(b.e) }
+func (b byOutstanding) Len() int           { return len(b.i) }
 func (b byOutstanding) Less(i, j int) bool { return b.load[i] < b.load[j] }
 func (b byOutstanding) Swap(i, j int) {
-	b.e[i], b.e[j] = b.e[j], b.e[i]
+	b.i[i], b.i[j] = b.i[j], b.i[i]
 	b.load[i], b.load[j] = b.load[j], b.load[i]
 }
 
-// oneOf tries the live servers in order until one acknowledges m.
-func (s *Sink) oneOf(ctx context.Context, m *message, order []*endpoint) error {
+// oneOf tries the live servers in order until one acknowledges the record.
+func (s *Sink) oneOf(ctx context.Context, msgs []*message, order []int) error {
 	var failures []string
-	for _, e := range order {
+	for _, i := range order {
+		e := s.servers[i]
 		ok, probe := e.admit(ctx)
 		if !ok {
 			failures = append(failures, e.address+": "+errServerDead.Error())
 			continue
 		}
-		err := e.exchange(ctx, m, probe)
+		err := e.exchange(ctx, msgs[s.group[i]], probe)
 		if err == nil {
 			return nil
 		}
@@ -225,8 +244,8 @@ func (s *Sink) oneOf(ctx context.Context, m *message, order []*endpoint) error {
 // broadcast sends m to every server that has not acknowledged it yet (a
 // record retried after a partial failure goes only to the servers that
 // missed it) and succeeds when all have.
-func (s *Sink) broadcast(ctx context.Context, r *detail.Record, m *message) error {
-	key := progressKey{file: r.File, offset: r.Offset, sum: checksum(m.attrs, m.delayOff)}
+func (s *Sink) broadcast(ctx context.Context, r *detail.Record, msgs []*message) error {
+	key := progressKey{file: r.File, offset: r.Offset, sum: checksum(r)}
 	done := s.progress.get(key)
 	var wg sync.WaitGroup
 	errs := make([]error, len(s.servers))
@@ -242,7 +261,7 @@ func (s *Sink) broadcast(ctx context.Context, r *detail.Record, m *message) erro
 				errs[i] = errServerDead
 				return
 			}
-			errs[i] = e.exchange(ctx, m, probe)
+			errs[i] = e.exchange(ctx, msgs[s.group[i]], probe)
 		}()
 	}
 	wg.Wait()
@@ -262,14 +281,17 @@ func (s *Sink) broadcast(ctx context.Context, r *detail.Record, m *message) erro
 	return errors.New(strings.Join(failures, "; "))
 }
 
-// checksum identifies a record's content, Acct-Delay-Time excluded.
-func checksum(attrs []byte, delayOff int) uint64 {
+// checksum identifies a record by its content (the attributes as read,
+// before encoding: encrypted attributes get a random salt every time).
+func checksum(r *detail.Record) uint64 {
 	h := fnv.New64a()
-	if delayOff >= 0 {
-		h.Write(attrs[:delayOff])
-		h.Write(attrs[delayOff+4:])
-	} else {
-		h.Write(attrs)
+	var sep = []byte{0}
+	for _, a := range r.Attrs {
+		h.Write([]byte(a.Name))
+		h.Write(sep)
+		h.Write([]byte{a.Tag})
+		h.Write([]byte(a.Value))
+		h.Write(sep)
 	}
 	return h.Sum64()
 }
