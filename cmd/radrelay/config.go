@@ -188,6 +188,11 @@ type configParser struct {
 	file   string
 	lines  keyLines
 	errs   ConfigErrors
+	// badKeys are global keys whose value could not be decoded: the
+	// checks of their values are skipped, so one mistake is reported once.
+	badKeys map[string]bool
+	// sinkTables counts the [[sink]] tables, decodable or not.
+	sinkTables int
 }
 
 func (p *configParser) errorf(line int, format string, args ...any) {
@@ -199,27 +204,63 @@ func (p *configParser) errorf(line int, format string, args ...any) {
 var lastKeyRE = regexp.MustCompile(`^toml: (?:line \d+ )?\(last key "([^"]*)"\): `)
 
 // decodeError reports an error of the TOML decoder for element elem of an
-// array of tables (-1 outside one), at the line of the key it names.
-func (p *configParser) decodeError(err error, elem int) {
+// array of tables (-1 outside one), at the line of the key it names. label
+// ("sink \"copy\": ") replaces the array's name in the key.
+func (p *configParser) decodeError(err error, elem int, label string) {
+	key, msg, line := "", "", 0
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
-		line := pe.Position.Line
-		if pe.LastKey != "" {
-			if l := p.lines.find(pe.LastKey, elem); l > 0 {
-				line = l
-			}
-			p.errorf(line, "%s: %s", pe.LastKey, pe.Message)
-			return
+		key, msg, line = pe.LastKey, pe.Message, pe.Position.Line
+	} else {
+		msg = err.Error()
+		if m := lastKeyRE.FindStringSubmatch(msg); m != nil {
+			key, msg = m[1], strings.TrimPrefix(msg, m[0])
+		} else {
+			msg = strings.TrimPrefix(msg, "toml: ")
 		}
-		p.errorf(line, "%s", pe.Message)
+	}
+	if key != "" {
+		if l := p.lines.find(key, elem); l > 0 {
+			line = l
+		}
+	}
+	msg = friendlyTypes(msg)
+	if label != "" {
+		if i := strings.IndexByte(key, '.'); i >= 0 {
+			key = key[i+1:]
+		}
+		p.errorf(line, "%s%s: %s", label, key, msg)
 		return
 	}
-	msg := err.Error()
-	if m := lastKeyRE.FindStringSubmatch(msg); m != nil {
-		p.errorf(p.lines.find(m[1], elem), "%s: %s", m[1], strings.TrimPrefix(msg, m[0]))
+	if key == "" {
+		p.errorf(line, "%s", msg)
 		return
 	}
-	p.errorf(0, "%s", strings.TrimPrefix(msg, "toml: "))
+	p.errorf(line, "%s: %s", key, msg)
+}
+
+var typeMismatchRE = regexp.MustCompile(`incompatible types: TOML value has type (\S+); destination has type (\S+)`)
+
+// friendlyTypes rewrites the decoder's type mismatch in the words of the
+// configuration: "wrong type: a string where an integer is expected".
+func friendlyTypes(msg string) string {
+	words := map[string]string{
+		"string": "a string", "int64": "an integer", "integer": "an integer", "float64": "a number",
+		"bool": "a boolean (true or false)", "boolean": "a boolean (true or false)",
+		"[]any": "an array", "[]map[string]any": "an array of tables", "map[string]any": "a table",
+		"slice": "an array", "array": "an array", "map": "a table", "struct": "a table",
+		"time.Time": "a date",
+	}
+	word := func(t string) string {
+		if w, ok := words[t]; ok {
+			return w
+		}
+		return t
+	}
+	return typeMismatchRE.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := typeMismatchRE.FindStringSubmatch(m)
+		return fmt.Sprintf("wrong type: %s, where %s is expected", word(sub[1]), word(sub[2]))
+	})
 }
 
 func (p *configParser) parse(src string) *Config {
@@ -228,7 +269,7 @@ func (p *configParser) parse(src string) *Config {
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(src, &top)
 	if err != nil {
-		p.decodeError(err, -1)
+		p.decodeError(err, -1, "")
 		return nil
 	}
 	var g fileGlobals
@@ -247,7 +288,11 @@ func (p *configParser) parse(src string) *Config {
 			continue
 		}
 		if err := md.PrimitiveDecode(prim, field); err != nil {
-			p.decodeError(err, -1)
+			p.decodeError(err, -1, "")
+			if p.badKeys == nil {
+				p.badKeys = map[string]bool{}
+			}
+			p.badKeys[key[0]] = true
 		}
 	}
 	cfg := &Config{
@@ -276,7 +321,7 @@ func (p *configParser) parse(src string) *Config {
 	for i, prim := range g.Input {
 		var in fileInput
 		if err := md.PrimitiveDecode(prim, &in); err != nil {
-			p.decodeError(err, i)
+			p.decodeError(err, i, "input: ")
 			continue
 		}
 		line := p.lines.table("input", i)
@@ -292,6 +337,7 @@ func (p *configParser) parse(src string) *Config {
 		cfg.Inputs = append(cfg.Inputs, ic)
 	}
 
+	p.sinkTables = len(g.Sink)
 	for i, prim := range g.Sink {
 		if sc, ok := p.parseSink(&md, prim, i); ok {
 			cfg.Sinks = append(cfg.Sinks, sc)
@@ -305,7 +351,7 @@ func (p *configParser) parse(src string) *Config {
 		if key[0] != "input" || len(key) == 1 {
 			continue // top-level keys are checked above
 		}
-		p.unknownKey("", key.String(), p.lines.nextUndecoded(key.String()), knownKeys(reflect.TypeOf(fileInput{})))
+		p.unknownKey("input: ", strings.Join(key[1:], "."), p.lines.nextUndecoded(key.String()), knownKeys(reflect.TypeOf(fileInput{})))
 	}
 	p.check(cfg)
 	return cfg
@@ -322,12 +368,19 @@ func (p *configParser) unknownKey(label, key string, line int, known []string) {
 
 func (p *configParser) parseSink(md *toml.MetaData, prim toml.Primitive, i int) (SinkConfig, bool) {
 	line := p.lines.table("sink", i)
+	var named struct {
+		Name any `toml:"name"`
+	}
+	_ = md.PrimitiveDecode(prim, &named)
+	label := fmt.Sprintf("sink %q", fmt.Sprint(named.Name))
+	if named.Name == nil {
+		label = "sink"
+	}
 	var fs fileSink
 	if err := md.PrimitiveDecode(prim, &fs); err != nil {
-		p.decodeError(err, i)
+		p.decodeError(err, i, label+": ")
 		return SinkConfig{}, false
 	}
-	label := fmt.Sprintf("sink %q", fs.Name)
 	if fs.Name == "" {
 		label = "sink"
 		p.errorf(line, "sink has no name (every sink needs a unique, stable name: it keys the sink's progress)")
@@ -407,7 +460,7 @@ func (p *configParser) parseSink(md *toml.MetaData, prim toml.Primitive, i int) 
 		}
 		opts, err := kind.decode(md, prim)
 		if err != nil {
-			p.decodeError(err, i)
+			p.decodeError(err, i, label+": ")
 			break
 		}
 		sc.Options = opts
@@ -465,7 +518,7 @@ func (p *configParser) check(cfg *Config) {
 			p.errorf(where("metrics_listen"), "metrics_listen %q is not HOST:PORT (e.g. \"127.0.0.1:9813\" or \":9813\")", cfg.MetricsListen)
 		}
 	}
-	if cfg.PollInterval == 0 {
+	if cfg.PollInterval == 0 && !p.badKeys["poll_interval"] {
 		p.errorf(where("poll_interval"), "poll_interval must be more than 0s")
 	}
 	if len(cfg.Inputs) == 0 && p.file != "" && !p.replay {
@@ -490,10 +543,10 @@ func (p *configParser) check(cfg *Config) {
 		seenGlob[in.Glob] = in.line
 		needState = true
 	}
-	if needState && cfg.StateDir == "" {
+	if needState && cfg.StateDir == "" && !p.badKeys["state_dir"] {
 		p.errorf(where("state_dir"), "state_dir is required to consume or follow files: it holds each sink's progress (e.g. state_dir = \"/var/lib/radrelay\")")
 	}
-	if len(cfg.Sinks) == 0 && p.file != "" {
+	if len(cfg.Sinks) == 0 && p.file != "" && p.sinkTables == 0 {
 		p.errorf(0, "no [[sink]]: say where records go, e.g.\n\n  [[sink]]\n  name = \"copy\"\n  type = \"detail\"\n  path = \"/var/log/radrelay/detail\"")
 	}
 	names := map[string]int{}
@@ -846,7 +899,7 @@ func suggest(key string, known []string) string {
 			best, bestD = k, d
 		}
 	}
-	if bestD > 2 || bestD*3 > len(key) {
+	if bestD > 2 || bestD*2 > len(key) {
 		return ""
 	}
 	return best
