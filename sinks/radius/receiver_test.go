@@ -144,9 +144,9 @@ func (r *receiver) handle(b []byte) []byte {
 	default:
 		return nil
 	}
-	p, err := layeh.Parse(b, r.secret)
-	if err != nil {
-		r.t.Errorf("receiver: %v", err)
+	session, delay, hasDelay, ok := scanRequest(b)
+	if !ok {
+		r.t.Errorf("receiver: malformed Accounting-Request")
 		return nil
 	}
 	r.mu.Lock()
@@ -154,9 +154,9 @@ func (r *receiver) handle(b []byte) []byte {
 	n := r.requests
 	drop := r.drop != nil && r.drop(n)
 	if !drop {
-		r.sessions = append(r.sessions, string(p.Get(44)))
-		if d := p.Get(attrAcctDelayTime); len(d) == 4 {
-			r.delays = append(r.delays, binary.BigEndian.Uint32(d))
+		r.sessions = append(r.sessions, session)
+		if hasDelay {
+			r.delays = append(r.delays, delay)
 		}
 	}
 	hook := r.onRequest
@@ -237,4 +237,31 @@ func (r *receiver) requestCount() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.requests
+}
+
+// scanRequest finds Acct-Session-Id and Acct-Delay-Time in a request.
+func scanRequest(b []byte) (session string, delay uint32, hasDelay, ok bool) {
+	end := int(binary.BigEndian.Uint16(b[2:4]))
+	if end > len(b) || end < 20 {
+		return "", 0, false, false
+	}
+	for off := 20; off < end; {
+		if off+2 > end {
+			return "", 0, false, false
+		}
+		l := int(b[off+1])
+		if l < 2 || off+l > end {
+			return "", 0, false, false
+		}
+		switch b[off] {
+		case 44:
+			session = string(b[off+2 : off+l])
+		case attrAcctDelayTime:
+			if l == 6 {
+				delay, hasDelay = binary.BigEndian.Uint32(b[off+2:]), true
+			}
+		}
+		off += l
+	}
+	return session, delay, hasDelay, true
 }

@@ -1,0 +1,47 @@
+package radius
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/radrelay/radrelay/detail"
+)
+
+// benchBatch is how many records one Send gets, as the tailer's
+// max_outstanding would hand over.
+const benchBatch = 1024
+
+// sendAll sends recs in batches and fails on any error.
+func sendAll(b *testing.B, s *Sink, recs []*detail.Record) {
+	ctx := context.Background()
+	results := make([]error, benchBatch)
+	for start := 0; start < len(recs); start += benchBatch {
+		batch := recs[start:min(start+benchBatch, len(recs))]
+		s.Send(ctx, batch, results[:len(batch)])
+		for i, err := range results[:len(batch)] {
+			if err != nil {
+				b.Fatalf("record %d: %v", start+i, err)
+			}
+		}
+	}
+}
+
+func reportRate(b *testing.B, n int, d time.Duration) {
+	b.ReportMetric(float64(n)/d.Seconds(), "records/s")
+}
+
+// BenchmarkTransportGoReceiver measures the client alone (a trivial
+// encoder) against the in-process Go receiver.
+func BenchmarkTransportGoReceiver(b *testing.B) {
+	r := newReceiver(b, testSecret)
+	cfg := fastConfig(r.addr)
+	cfg.InitialRTX, cfg.MaxRTX = 2*time.Second, 16*time.Second
+	cfg.MaxOutstanding = 256
+	s := openSink(b, cfg)
+	recs := testRecords("bench", b.N)
+	b.ResetTimer()
+	start := time.Now()
+	sendAll(b, s, recs)
+	reportRate(b, b.N, time.Since(start))
+}
