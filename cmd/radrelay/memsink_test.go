@@ -24,8 +24,35 @@ type memoryConfig struct {
 // memoryStores holds what the memory sinks of a test received, by store name.
 var memoryStores = struct {
 	sync.Mutex
-	m map[string][]*detail.Record
-}{m: map[string][]*detail.Record{}}
+	m       map[string][]*detail.Record
+	waiters map[string][]memoryWaiter
+}{m: map[string][]*detail.Record{}, waiters: map[string][]memoryWaiter{}}
+
+type memoryWaiter struct {
+	n  int
+	ch chan struct{}
+}
+
+// memoryWait returns a channel closed once store holds at least n records.
+func memoryWait(store string, n int) <-chan struct{} {
+	memoryStores.Lock()
+	defer memoryStores.Unlock()
+	ch := make(chan struct{})
+	if len(memoryStores.m[store]) >= n {
+		close(ch)
+		return ch
+	}
+	memoryStores.waiters[store] = append(memoryStores.waiters[store], memoryWaiter{n, ch})
+	return ch
+}
+
+// memoryReset empties store.
+func memoryReset(store string) {
+	memoryStores.Lock()
+	defer memoryStores.Unlock()
+	delete(memoryStores.m, store)
+	delete(memoryStores.waiters, store)
+}
 
 func memoryRecords(store string) []*detail.Record {
 	memoryStores.Lock()
@@ -48,6 +75,16 @@ func (s *memorySink) Send(ctx context.Context, recs []*detail.Record, results []
 		memoryStores.m[s.cfg.Store] = append(memoryStores.m[s.cfg.Store], &c)
 		results[i] = nil
 	}
+	have := len(memoryStores.m[s.cfg.Store])
+	waiting := memoryStores.waiters[s.cfg.Store][:0]
+	for _, w := range memoryStores.waiters[s.cfg.Store] {
+		if have >= w.n {
+			close(w.ch)
+		} else {
+			waiting = append(waiting, w)
+		}
+	}
+	memoryStores.waiters[s.cfg.Store] = waiting
 }
 
 func (s *memorySink) Close() error { return nil }

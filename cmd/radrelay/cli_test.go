@@ -1,0 +1,207 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs radrelay in-process and returns its exit status, stdout and stderr.
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := runMain(&env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}, args)
+	return code, stdout.String(), stderr.String()
+}
+
+func TestUsageTexts(t *testing.T) {
+	for _, name := range []string{"run", "replay", "validate"} {
+		code, out, _ := runCLI(t, name, "--help")
+		if code != 0 {
+			t.Errorf("%s --help: status %d", name, code)
+		}
+		for _, want := range []string{"Usage:", "Examples:", "Exit status:", "Options:"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("%s --help has no %q section", name, want)
+			}
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr string
+	}{
+		{"good", []string{"-c", "testdata/config/good-full.toml"}, 0, "testdata/config/good-full.toml: valid (2 inputs, 2 sinks)"},
+		{"positional file", []string{"testdata/config/good-minimal.toml"}, 0, "valid (1 inputs, 1 sinks)"},
+		{"bad", []string{"-c", "testdata/config/bad-unknown-keys.toml"}, 1, `bad-unknown-keys.toml:2: unknown key "metrics_listn"`},
+		{"missing file", []string{"-c", "testdata/config/nonexistent.toml"}, 1, "no such file"},
+		{"no file", nil, 2, "give one configuration file"},
+		{"secret file missing", []string{"-c", "testdata/config/env-missing-secret.toml"}, 1,
+			`env-missing-secret.toml:6: sink "mirror": secret_file: open /nonexistent/radrelay-test.secret: no such file or directory`},
+		{"replay file", []string{"--replay", "-c", "testdata/config/good-minimal.toml"}, 0, "valid (0 inputs, 1 sinks)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, append([]string{"validate"}, tc.args...)...)
+			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
+				t.Errorf("status %d, stderr:\n%s\nwant status %d and %q", code, stderr, tc.code, tc.stderr)
+			}
+		})
+	}
+}
+
+func TestValidateUnavailableType(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "r.toml")
+	// Pick a registered type without an implementation, if this build has one.
+	missing := ""
+	for _, n := range sinkTypeNames() {
+		if !sinkTypes[n].available() {
+			missing = n
+			break
+		}
+	}
+	if missing == "" {
+		t.Skip("every sink type is available in this build")
+	}
+	os.WriteFile(name, []byte("state_dir = \"/s\"\n[[input]]\nglob = \"/d/*\"\n[[sink]]\nname = \"x\"\ntype = \""+missing+"\"\n"), 0o644)
+	code, _, stderr := runCLI(t, "validate", "-c", name)
+	if code != 1 || !strings.Contains(stderr, "r.toml:4: sink \"x\": sink type "+missing+" is not available in this build") {
+		t.Errorf("status %d, stderr:\n%s", code, stderr)
+	}
+}
+
+func TestValidatePrintRedacts(t *testing.T) {
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "secret")
+	os.WriteFile(secret, []byte("s3cr3t-value\n"), 0o600)
+	name := filepath.Join(dir, "r.toml")
+	os.WriteFile(name, []byte(`state_dir = "/s"
+[[input]]
+glob = "/d/*"
+[[sink]]
+name = "x"
+type = "memory"
+store = "x"
+secret_file = "`+secret+`"
+[sink.filter]
+realm = ["example.net"]
+`), 0o644)
+	code, out, stderr := runCLI(t, "validate", "--print", "-c", name)
+	if code != 0 {
+		t.Fatalf("status %d: %s", code, stderr)
+	}
+	for _, want := range []string{`state_dir = "/s"`, `max_outstanding = 256`, `secret_file = "` + secret + `"`, `realm = ["example.net"]`, `initial = "1s"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--print output has no %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out+stderr, "s3cr3t") {
+		t.Error("a secret was printed")
+	}
+}
+
+func TestRedactTable(t *testing.T) {
+	tab := map[string]any{
+		"secret": "hunter2", "dsn": "postgres://u:pw@h/db", "secret_file": "/etc/s", "url": "postgres://u:pw@h/db",
+		"nested": map[string]any{"password": "pw2"},
+	}
+	redactTable(tab)
+	if tab["secret"] != "xxxxx" || tab["dsn"] != "xxxxx" || tab["secret_file"] != "/etc/s" ||
+		tab["url"] != "postgres://u:xxxxx@h/db" || tab["nested"].(map[string]any)["password"] != "xxxxx" {
+		t.Errorf("redacted: %v", tab)
+	}
+}
+
+func TestSinkFromArg(t *testing.T) {
+	for _, tc := range []struct {
+		arg, name, errSub string
+	}{
+		{"memory:a", "memory-a", ""},
+		{"mine=memory:a", "mine", ""},
+		{"memory:/var/log/copy/detail", "memory-var-log-copy-detail", ""},
+		{"memory:-", "memory-stdout", ""},
+		{"nowhere", "", "is not a sink URL"},
+		{"gopher://x", "", `unknown sink type "gopher"`},
+		{"memory:", "", "want memory:STORE"},
+	} {
+		sc, err := sinkFromArg(tc.arg)
+		if tc.errSub != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.errSub) {
+				t.Errorf("sinkFromArg(%q) error %v, want %q", tc.arg, err, tc.errSub)
+			}
+			continue
+		}
+		if err != nil || sc.Name != tc.name || sc.MaxOutstanding != defaultMaxOutstanding {
+			t.Errorf("sinkFromArg(%q) = %q, %+v, %v; want name %q", tc.arg, sc.Name, sc, err, tc.name)
+		}
+	}
+}
+
+func TestNameFromURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"radius://10.0.0.2:1813?secret_file=/etc/s":     "radius-10.0.0.2-1813",
+		"postgres://radius:pw@db.example.net:5432/acct": "postgres-db.example.net-5432-acct",
+		"detail:/var/log/radrelay/detail":               "detail-var-log-radrelay-detail",
+		"jsonl:-":                                       "jsonl-stdout",
+		"csv:relative/acct.csv":                         "csv-relative-acct.csv",
+	} {
+		typ := raw[:strings.IndexByte(raw, ':')]
+		if got := nameFromURL(typ, raw); got != want {
+			t.Errorf("nameFromURL(%q) = %q, want %q", raw, got, want)
+		}
+		if !validSinkName(nameFromURL(typ, raw)) {
+			t.Errorf("nameFromURL(%q) is not a valid sink name", raw)
+		}
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"postgres://radius:pw@db/acct?sslmode=disable": "postgres://radius:xxxxx@db/acct?sslmode=disable",
+		"radius://10.0.0.2:1813?secret=testing123":     "radius://10.0.0.2:1813?secret=xxxxx",
+		"radius://10.0.0.2:1813?secret_file=/etc/s":    "radius://10.0.0.2:1813?secret_file=%2Fetc%2Fs",
+		"detail:/var/log/x":                            "detail:/var/log/x",
+	} {
+		if got := redactURL(raw); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+	msg := redactSecrets(`cannot connect to "postgres://radius:pw9x@db/acct"`, "postgres://radius:pw9x@db/acct")
+	if strings.Contains(msg, "pw9x") {
+		t.Errorf("redactSecrets left the password: %s", msg)
+	}
+}
+
+func TestRunUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"run"}, "no input: give --input GLOB"},
+		{[]string{"run", "--input", "/d/*"}, "no --state DIR"},
+		{[]string{"run", "--input", "/d/*", "--state", "/s"}, "no sink: give --to SINK-URL"},
+		{[]string{"run", "--input", "/d/*", "--state", "/s", "--to", "nowhere"}, "is not a sink URL"},
+		{[]string{"run", "--input", "/d/*", "--state", "/s", "--to", "memory:x", "--mode", "tail"}, `--mode "tail" is not consume or follow`},
+		{[]string{"run", "--input", "/d/*", "--state", "/s", "--to", "memory:x", "--max-outstanding", "4", "--batch-size", "8"}, "batch_size 8 is larger than max_outstanding 4"},
+		{[]string{"run", "-c", "testdata/config/good-minimal.toml", "--to", "memory:x"}, "with -c, the configuration file describes"},
+		{[]string{"run", "-c", "testdata/config/bad-types.toml"}, "bad-types.toml:1: state_dir: wrong type"},
+		{[]string{"run", "extra"}, `unexpected argument "extra"`},
+		{[]string{"run", "-c", "testdata/config/good-minimal.toml", "--log-format", "xml"}, `log format "xml" is not text or json`},
+		{[]string{"run", "-c", "testdata/config/good-minimal.toml", "--metrics", "9813"}, `--metrics "9813" is not HOST:PORT`},
+		{[]string{"replay", "--to", "memory:x"}, "no files to replay"},
+		{[]string{"replay", "--to", "memory:x", "/nonexistent/detail"}, "no such file"},
+		{[]string{"replay", "--to", "memory:x", "."}, "is not a regular file"},
+		{[]string{"replay", "testdata/config/good-minimal.toml"}, "no sink: give --to"},
+	} {
+		code, _, stderr := runCLI(t, tc.args...)
+		if code != 2 || !strings.Contains(stderr, tc.stderr) {
+			t.Errorf("%q: status %d, stderr:\n%s\nwant status 2 and %q", tc.args, code, stderr, tc.stderr)
+		}
+	}
+}
