@@ -85,6 +85,12 @@ type FileWriterOptions struct {
 	MaxOpenFiles int
 	// Now returns the current time (default time.Now); for tests.
 	Now func() time.Time
+	// Encode formats a record (default AppendRecord: detail files). Other
+	// formats (JSON Lines, CSV) reuse the FileWriter's file handling.
+	Encode func(dst []byte, rec *Record) []byte
+	// Header, when set, is written at the start of every file the
+	// FileWriter finds empty (a CSV header row).
+	Header []byte
 }
 
 // A FileWriter appends records to detail files, in the format AppendRecord
@@ -113,8 +119,9 @@ type FileWriter struct {
 }
 
 type openFile struct {
-	f     *os.File
-	dirty bool // written since the last fsync
+	f      *os.File
+	dirty  bool // written since the last fsync
+	headed bool // Header has been checked for
 }
 
 type templatePart struct {
@@ -156,6 +163,9 @@ func NewFileWriter(opts FileWriterOptions) (*FileWriter, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.Encode == nil {
+		opts.Encode = AppendRecord
 	}
 	w := &FileWriter{opts: opts, parts: parts, files: map[string]*openFile{}}
 	if opts.Durability == SyncInterval {
@@ -297,7 +307,7 @@ func (w *FileWriter) Write(rec *Record) error {
 	if w.closed {
 		return errors.New("detail: write to a closed FileWriter")
 	}
-	w.buf = AppendRecord(w.buf[:0], rec)
+	w.buf = w.opts.Encode(w.buf[:0], rec)
 	if cap(w.buf) > 1<<20 {
 		defer func() { w.buf = nil }() // do not keep a huge buffer
 	}
@@ -359,6 +369,15 @@ func (w *FileWriter) open(path string) (*openFile, error) {
 			return nil, err
 		}
 		if same {
+			if len(w.opts.Header) > 0 && !of.headed {
+				if err := w.writeHeader(of, path); err != nil {
+					if w.opts.Lock {
+						unlockFile(of.f)
+					}
+					w.closeFile(path)
+					return nil, err
+				}
+			}
 			return of, nil
 		}
 		// Renamed or unlinked under us (a reader took it): open a new one.
@@ -370,6 +389,22 @@ func (w *FileWriter) open(path string) (*openFile, error) {
 			return nil, fmt.Errorf("detail: %s keeps being replaced while opening it", path)
 		}
 	}
+}
+
+// writeHeader writes Header to the file of of if it is empty.
+func (w *FileWriter) writeHeader(of *openFile, path string) error {
+	st, err := of.f.Stat()
+	if err != nil {
+		return fmt.Errorf("detail: stat %s: %w", path, err)
+	}
+	if st.Size() == 0 {
+		if _, err := of.f.Write(w.opts.Header); err != nil {
+			return fmt.Errorf("detail: writing %s: %w", path, err)
+		}
+		of.dirty = true
+	}
+	of.headed = true
+	return nil
 }
 
 // sameFile reports whether f is still the file at path: same inode and not

@@ -1,0 +1,384 @@
+// Package file is the sink that writes accounting records to files: a detail
+// file (a local copy, a per-realm log; appended through detail.FileWriter,
+// byte-compatible with FreeRADIUS 3.2), JSON Lines, or a comma-delimited
+// accounting log with a header row, to a file or to standard output.
+//
+// Its Encoder is also what "radrelay cat" prints with, so the sink and the
+// command produce the same bytes.
+package file
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/radrelay/radrelay/detail"
+)
+
+// The formats an Encoder writes.
+const (
+	FormatDetail = "detail" // detail file, as FreeRADIUS 3.2 writes it
+	FormatJSONL  = "jsonl"  // JSON Lines: one object per record
+	FormatCSV    = "csv"    // comma-delimited, one row per record, header row
+)
+
+// DefaultColumns are the CSV columns when EncoderOptions.Columns is empty:
+// the receive time, the attributes accounting reports are built from, and
+// Other-Attributes holding every other attribute of the record, so no data
+// is left out.
+var DefaultColumns = []string{
+	"Date", "Time", "Timestamp",
+	"Acct-Status-Type", "User-Name", "NAS-IP-Address", "NAS-Identifier", "NAS-Port", "NAS-Port-Id",
+	"Called-Station-Id", "Calling-Station-Id", "Framed-IP-Address",
+	"Acct-Session-Id", "Acct-Unique-Session-Id", "Acct-Session-Time",
+	"Acct-Input-Octets", "Acct-Output-Octets", "Acct-Input-Gigawords", "Acct-Output-Gigawords",
+	"Acct-Input-Packets", "Acct-Output-Packets", "Acct-Terminate-Cause", "Acct-Delay-Time",
+	"Event-Timestamp", "Other-Attributes",
+}
+
+// ValueFunc converts an attribute's value to a typed JSON value (a number
+// for an integer attribute, say). It returns nil to have the value written as
+// a string. Package dictionary provides one.
+type ValueFunc func(a detail.Attribute) any
+
+// EncoderOptions configures an Encoder.
+type EncoderOptions struct {
+	// Values, for JSON, types attribute values; nil writes every value as a
+	// string.
+	Values ValueFunc
+	// Columns, for CSV, are the columns (default DefaultColumns): attribute
+	// names, and the special columns Date and Time (of the record's
+	// Timestamp, in Location), Timestamp (Unix seconds), Done, Header, File,
+	// Line, Offset, and Other-Attributes (every attribute not in a column).
+	Columns []string
+	// Location is the time zone of the CSV Date and Time columns (default
+	// time.Local, as the detail file's header).
+	Location *time.Location
+}
+
+// An Encoder formats records as one of the formats. It is safe for
+// concurrent use.
+type Encoder struct {
+	format  string
+	opts    EncoderOptions
+	columns []string
+	attrCol map[string]int // lower-case attribute name → column
+	other   int            // column of Other-Attributes, or -1
+}
+
+// NewEncoder returns an Encoder for format: "detail", "jsonl" (or "json"),
+// or "csv".
+func NewEncoder(format string, opts EncoderOptions) (*Encoder, error) {
+	e := &Encoder{opts: opts, other: -1}
+	switch strings.ToLower(format) {
+	case FormatDetail:
+		e.format = FormatDetail
+	case FormatJSONL, "json":
+		e.format = FormatJSONL
+	case FormatCSV:
+		e.format = FormatCSV
+	default:
+		return nil, fmt.Errorf("unknown format %q: want detail, jsonl or csv", format)
+	}
+	if e.opts.Location == nil {
+		e.opts.Location = time.Local
+	}
+	if e.format == FormatCSV {
+		e.columns = opts.Columns
+		if len(e.columns) == 0 {
+			e.columns = DefaultColumns
+		}
+		e.attrCol = map[string]int{}
+		for i, c := range e.columns {
+			c = strings.TrimSpace(c)
+			if c == "" {
+				return nil, fmt.Errorf("empty CSV column name")
+			}
+			if strings.EqualFold(c, "Other-Attributes") {
+				e.other = i
+			} else if !isSpecialColumn(c) {
+				e.attrCol[strings.ToLower(c)] = i
+			}
+		}
+	}
+	return e, nil
+}
+
+func isSpecialColumn(c string) bool {
+	switch strings.ToLower(c) {
+	case "date", "time", "timestamp", "done", "header", "file", "line", "offset":
+		return true
+	}
+	return false
+}
+
+// Format returns the encoder's format: detail, jsonl or csv.
+func (e *Encoder) Format() string { return e.format }
+
+// Header returns what starts a file of this format: the CSV header row, or
+// nil.
+func (e *Encoder) Header() []byte {
+	if e.format != FormatCSV {
+		return nil
+	}
+	var b []byte
+	for i, c := range e.columns {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendCSVField(b, c)
+	}
+	return append(b, "\r\n"...)
+}
+
+// Append appends rec, formatted, to dst.
+func (e *Encoder) Append(dst []byte, rec *detail.Record) []byte {
+	switch e.format {
+	case FormatJSONL:
+		return e.appendJSON(dst, rec)
+	case FormatCSV:
+		return e.appendCSV(dst, rec)
+	default:
+		return detail.AppendRecord(dst, rec)
+	}
+}
+
+// attrKey is the name an attribute is shown under: Name, or Name:tag.
+func attrKey(a *detail.Attribute) string {
+	if a.HasTag {
+		return a.Name + ":" + strconv.Itoa(int(a.Tag))
+	}
+	return a.Name
+}
+
+// textValue returns a's value for text output: the value when it is valid
+// UTF-8 (and, if printable is set, has no control characters); else the
+// value escaped as in a detail file (without the quotes), so that no byte
+// is lost or replaced.
+func textValue(a *detail.Attribute, printable bool) string {
+	v := a.Value
+	if !a.Quoted {
+		return v
+	}
+	ok := utf8.ValidString(v)
+	if ok && printable {
+		for i := 0; i < len(v); i++ {
+			if v[i] < 0x20 || v[i] == 0x7f {
+				ok = false
+				break
+			}
+		}
+	}
+	if ok {
+		return v
+	}
+	q := detail.AppendQuoted(nil, v)
+	return string(q[1 : len(q)-1])
+}
+
+// appendJSON writes one JSON object:
+//
+//	{"time":"2026-11-23T11:57:39Z","timestamp":1795435059,"header":"Mon Nov 23 11:57:39 2026",
+//	 "file":"detail-20261123","line":1,"offset":0,"attributes":{"User-Name":"carl",
+//	 "Cisco-AVPair":["a=b","c=d"],"Tunnel-Type:1":"VLAN",...}}
+//
+// "done" is added for a record marked done. Attributes keep file order; an
+// attribute that occurs several times becomes an array.
+func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
+	dst = append(dst, '{')
+	if rec.HasTimestamp {
+		dst = append(dst, `"time":"`...)
+		dst = time.Unix(rec.Timestamp, 0).UTC().AppendFormat(dst, time.RFC3339)
+		dst = append(dst, `","timestamp":`...)
+		dst = strconv.AppendInt(dst, rec.Timestamp, 10)
+		dst = append(dst, ',')
+		if rec.Done {
+			dst = append(dst, `"done":true,`...)
+		}
+	}
+	dst = append(dst, `"header":`...)
+	dst = appendJSONString(dst, rec.Header)
+	if rec.File != "" {
+		dst = append(dst, `,"file":`...)
+		dst = appendJSONString(dst, rec.File)
+		dst = append(dst, `,"line":`...)
+		dst = strconv.AppendInt(dst, int64(rec.Line), 10)
+		dst = append(dst, `,"offset":`...)
+		dst = strconv.AppendInt(dst, rec.Offset, 10)
+	}
+	dst = append(dst, `,"attributes":{`...)
+	attrs := rec.Attrs
+	first := true
+	for i := range attrs {
+		key := attrKey(&attrs[i])
+		dup := false
+		for j := 0; j < i; j++ {
+			if attrs[j].HasTag == attrs[i].HasTag && attrs[j].Tag == attrs[i].Tag && attrs[j].Name == attrs[i].Name {
+				dup = true
+				break
+			}
+		}
+		if dup {
+			continue // written with the first occurrence
+		}
+		n := 1
+		for j := i + 1; j < len(attrs); j++ {
+			if attrs[j].HasTag == attrs[i].HasTag && attrs[j].Tag == attrs[i].Tag && attrs[j].Name == attrs[i].Name {
+				n++
+			}
+		}
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendJSONString(dst, key)
+		dst = append(dst, ':')
+		if n == 1 {
+			dst = e.appendJSONValue(dst, &attrs[i])
+			continue
+		}
+		dst = append(dst, '[')
+		k := 0
+		for j := i; j < len(attrs); j++ {
+			if attrs[j].HasTag == attrs[i].HasTag && attrs[j].Tag == attrs[i].Tag && attrs[j].Name == attrs[i].Name {
+				if k > 0 {
+					dst = append(dst, ',')
+				}
+				dst = e.appendJSONValue(dst, &attrs[j])
+				k++
+			}
+		}
+		dst = append(dst, ']')
+	}
+	return append(dst, "}}\n"...)
+}
+
+func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute) []byte {
+	if e.opts.Values != nil {
+		if v := e.opts.Values(*a); v != nil {
+			if b, err := json.Marshal(v); err == nil {
+				return append(dst, b...)
+			}
+		}
+	}
+	return appendJSONString(dst, textValue(a, false))
+}
+
+// appendJSONString appends s (valid UTF-8) as a JSON string.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD") // callers pass valid UTF-8; make sure
+	}
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendCSV writes one row; fields are quoted when they hold a comma, a
+// quote, a line end or leading/trailing space (RFC 4180), rows end in CR LF.
+func (e *Encoder) appendCSV(dst []byte, rec *detail.Record) []byte {
+	fields := make([]string, len(e.columns))
+	filled := make([]bool, len(e.columns))
+	var other []byte
+	for i := range rec.Attrs {
+		a := &rec.Attrs[i]
+		col, ok := e.attrCol[strings.ToLower(attrKey(a))]
+		if !ok && a.HasTag {
+			col, ok = e.attrCol[strings.ToLower(a.Name)]
+		}
+		if ok && !filled[col] {
+			fields[col] = textValue(a, true)
+			filled[col] = true
+			continue
+		}
+		if e.other >= 0 {
+			if len(other) > 0 {
+				other = append(other, "; "...)
+			}
+			other = append(other, attrKey(a)...)
+			other = append(other, " = "...)
+			switch {
+			case a.Quoted:
+				other = detail.AppendQuoted(other, a.Value)
+			case a.Enum:
+				other = append(other, "::"...)
+				other = append(other, a.Value...)
+			default:
+				other = append(other, a.Value...)
+			}
+		}
+	}
+	var t time.Time
+	if rec.HasTimestamp {
+		t = time.Unix(rec.Timestamp, 0).In(e.opts.Location)
+	}
+	for i, c := range e.columns {
+		switch strings.ToLower(c) {
+		case "date":
+			if rec.HasTimestamp {
+				fields[i] = t.Format("2006-01-02")
+			}
+		case "time":
+			if rec.HasTimestamp {
+				fields[i] = t.Format("15:04:05")
+			}
+		case "timestamp":
+			if rec.HasTimestamp {
+				fields[i] = strconv.FormatInt(rec.Timestamp, 10)
+			}
+		case "done":
+			fields[i] = strconv.FormatBool(rec.Done)
+		case "header":
+			fields[i] = rec.Header
+		case "file":
+			fields[i] = rec.File
+		case "line":
+			fields[i] = strconv.Itoa(rec.Line)
+		case "offset":
+			fields[i] = strconv.FormatInt(rec.Offset, 10)
+		case "other-attributes":
+			fields[i] = string(other)
+		}
+	}
+	for i, f := range fields {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendCSVField(dst, f)
+	}
+	return append(dst, "\r\n"...)
+}
+
+func appendCSVField(dst []byte, f string) []byte {
+	if f == "" || !strings.ContainsAny(f, ",\"\r\n") && f[0] != ' ' && f[len(f)-1] != ' ' {
+		return append(dst, f...)
+	}
+	dst = append(dst, '"')
+	dst = append(dst, strings.ReplaceAll(f, `"`, `""`)...)
+	return append(dst, '"')
+}
