@@ -1,8 +1,6 @@
 package tailer
 
 import (
-	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -76,7 +74,24 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run drains in-flight records after ctx is done.
 	ShutdownTimeout time.Duration
 	Logger          *slog.Logger
+
+	// SettleTime is how long a file must stay the same size before its end
+	// is taken as final: a consume work file after it was renamed and
+	// locked (so a writer without locking that still holds it open can
+	// finish), or a followed file that left the glob (renamed away or
+	// deleted). Only then is a truncated record at its end quarantined and
+	// the file deleted (Consume) or forgotten (Follow). Default DefaultSettleTime.
+	SettleTime time.Duration
 }
+
+// Defaults for zero Config and SinkSpec fields.
+const (
+	DefaultMaxOutstanding  = 256
+	DefaultMaxBatch        = 256 // BatchSize default: min(MaxOutstanding, DefaultMaxBatch)
+	DefaultPollInterval    = time.Second
+	DefaultShutdownTimeout = 10 * time.Second
+	DefaultSettleTime      = 2 * time.Second
+)
 
 // Stats is a snapshot of a Tailer's progress, for metrics and progress bars.
 type Stats struct {
@@ -97,33 +112,4 @@ type SinkStats struct {
 	// OldestUndelivered is the Timestamp of the oldest record not yet
 	// acknowledged (zero when none); lag = now − OldestUndelivered.
 	OldestUndelivered time.Time
-}
-
-// Tailer follows the inputs of a Config and feeds its sinks.
-type Tailer struct {
-	cfg Config
-}
-
-// New checks cfg and returns a Tailer ready to Run.
-func New(cfg Config) (*Tailer, error) {
-	if len(cfg.Inputs) == 0 {
-		return nil, errors.New("tailer: no input")
-	}
-	if len(cfg.Sinks) == 0 {
-		return nil, errors.New("tailer: no sink")
-	}
-	return &Tailer{cfg: cfg}, nil
-}
-
-// Run delivers records until ctx is done (Consume, Follow) or every file has
-// been delivered (Replay). After ctx is done it stops reading, drains the
-// records in flight for up to ShutdownTimeout and persists progress.
-func (t *Tailer) Run(ctx context.Context) error {
-	return errors.New("tailer: not implemented yet")
-}
-
-// Stats returns a snapshot of the Tailer's progress. It is safe to call
-// concurrently with Run.
-func (t *Tailer) Stats() Stats {
-	return Stats{}
 }

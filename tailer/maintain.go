@@ -1,0 +1,489 @@
+package tailer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/radrelay/radrelay/detail"
+)
+
+// maintainer owns the list of files every sink reads: it finds them (globs),
+// claims consume work files (rename + lock), decides when a file's end is
+// final, marks delivered records done in work files, and deletes (Consume)
+// or forgets (Follow) a file once every sink has finished it. It runs on every
+// fsnotify event, poll tick and commit.
+type maintainer struct {
+	t    *Tailer
+	wake *signal
+
+	works   []*workFile          // consume: claimed work files, oldest claim first
+	known   []*openFile          // every file in the list, first seen first
+	settle  map[fileKey]*settled // files whose end is being watched
+	lockMsg map[string]bool      // work files locked by someone else (logged once)
+	lastSig string
+}
+
+// workFile is a consume work file (<dir>/detail.work) this process claimed.
+type workFile struct {
+	of     *openFile
+	path   string
+	locked bool
+	marked int64 // records before this offset carry a Donestamp
+}
+
+// settled tracks a file whose size must stay the same for SettleTime.
+type settled struct {
+	size  int64
+	since time.Time
+}
+
+func newMaintainer(t *Tailer) *maintainer {
+	return &maintainer{t: t, wake: newSignal(), settle: map[fileKey]*settled{}, lockMsg: map[string]bool{}}
+}
+
+// start prepares the first file list (and, for Replay, the only one).
+func (m *maintainer) start() error {
+	t := m.t
+	if t.mode == Replay {
+		var total int64
+		for _, in := range t.cfg.Inputs {
+			cands, err := globFiles(in.Glob, in.Files)
+			if err != nil {
+				return err
+			}
+			if in.Glob != "" && len(cands) == 0 && len(in.Files) == 0 {
+				t.log.Warn("replay: glob matches no file", "glob", in.Glob)
+			}
+			for _, c := range cands {
+				of, err := t.table.open(c.path)
+				if err != nil {
+					return fmt.Errorf("tailer: replay: %w", err)
+				}
+				if slices.Contains(m.known, of) {
+					continue
+				}
+				of.setFinal()
+				m.known = append(m.known, of)
+				total += c.size
+			}
+			for _, p := range in.Files {
+				if _, err := os.Stat(p); err != nil {
+					return fmt.Errorf("tailer: replay: %w", err)
+				}
+			}
+		}
+		t.totalBytes.Store(total)
+		list := slices.Clone(m.known)
+		t.list.Store(&list)
+		t.complete.Store(true)
+		return nil
+	}
+	m.scan(true)
+	keys := map[fileKey]bool{}
+	for _, of := range *t.list.Load() {
+		keys[of.key] = true
+	}
+	for _, r := range t.runners {
+		r.dropSaved(func(c cursor) bool { return keys[fileKey{c.Dev, c.Ino}] })
+	}
+	return nil
+}
+
+func (m *maintainer) run(bg, ctx context.Context) {
+	if m.t.mode == Replay {
+		return
+	}
+	for {
+		wakeC := m.wake.C()
+		next := m.scan(ctx.Err() == nil)
+		var timerC <-chan time.Time
+		var timer *time.Timer
+		if !next.IsZero() {
+			timer = time.NewTimer(time.Until(next))
+			timerC = timer.C
+		}
+		select {
+		case <-bg.Done():
+		case <-wakeC:
+		case <-m.t.progress:
+		case <-timerC:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if bg.Err() != nil {
+			return
+		}
+	}
+}
+
+// finish runs after the pipelines stopped: mark and delete what the last
+// commits finished.
+func (m *maintainer) finish() {
+	if m.t.mode != Replay {
+		m.scan(false)
+	}
+}
+
+// scan brings the file list up to date; claim allows claiming new work
+// files (not while shutting down). It returns when it wants to look again
+// (a file settling), or zero.
+func (m *maintainer) scan(claim bool) time.Time {
+	t := m.t
+	now := time.Now()
+	matched := map[fileKey]bool{}
+	var found []*openFile
+	for _, in := range t.cfg.Inputs {
+		if in.Mode == Consume {
+			m.resumeWorkFiles(in.Glob)
+		}
+		cands, err := globFiles(in.Glob, nil)
+		if err != nil {
+			t.log.Error("listing input files", "glob", in.Glob, "err", err)
+			continue
+		}
+		if in.Mode == Consume && claim {
+			if m.claim(in.Glob, cands) {
+				cands, _ = globFiles(in.Glob, nil)
+			}
+		}
+		for _, c := range cands {
+			of, err := t.table.open(c.path)
+			if err != nil {
+				if !errors.Is(err, fs.ErrNotExist) {
+					t.log.Warn("cannot open input file", "file", c.path, "err", err)
+				}
+				continue
+			}
+			if !matched[of.key] {
+				matched[of.key] = true
+				found = append(found, of)
+			}
+		}
+	}
+	for _, w := range m.works {
+		matched[w.of.key] = true
+	}
+
+	// Files that left the glob (renamed away, deleted) are read to their
+	// end through the descriptor and forgotten once settled and finished.
+	for _, of := range m.known {
+		if matched[of.key] || of.isClaimed() {
+			continue
+		}
+		of.mu.Lock()
+		of.gone = true
+		of.mu.Unlock()
+	}
+	var next time.Time
+	settleFile := func(of *openFile) {
+		if of.isFinal() {
+			return
+		}
+		size, err := of.size()
+		if err != nil {
+			return
+		}
+		s := m.settle[of.key]
+		if s == nil || s.size != size {
+			m.settle[of.key] = &settled{size: size, since: now}
+			s = m.settle[of.key]
+		}
+		if now.Sub(s.since) >= t.cfg.SettleTime {
+			of.setFinal()
+			delete(m.settle, of.key)
+			return
+		}
+		if at := s.since.Add(t.cfg.SettleTime); next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	for _, w := range m.works {
+		if w.locked {
+			settleFile(w.of)
+		}
+	}
+	for _, of := range m.known {
+		if of.isGone() {
+			settleFile(of)
+		}
+	}
+
+	// Work files: mark delivered records, delete finished ones.
+	kept := m.works[:0]
+	for _, w := range m.works {
+		if m.finishWork(w) {
+			continue
+		}
+		kept = append(kept, w)
+	}
+	m.works = kept
+	// Gone files every sink finished are forgotten.
+	knownKept := m.known[:0]
+	for _, of := range m.known {
+		if of.isGone() && !of.isClaimed() && of.isFinal() && m.allDone(of) {
+			m.forget(of)
+			continue
+		}
+		if of.isClaimed() && !slices.ContainsFunc(m.works, func(w *workFile) bool { return w.of == of }) {
+			continue // a deleted work file
+		}
+		knownKept = append(knownKept, of)
+	}
+	m.known = knownKept
+	for _, of := range found {
+		if !slices.Contains(m.known, of) {
+			m.known = append(m.known, of)
+		}
+	}
+
+	// Publish: work files first (oldest claim first), then the rest in the
+	// order the glob sorted them (oldest first), files that left the glob first.
+	list := make([]*openFile, 0, len(m.known))
+	for _, w := range m.works {
+		list = append(list, w.of)
+	}
+	for _, of := range m.known {
+		if of.isGone() && !of.isClaimed() {
+			list = append(list, of)
+		}
+	}
+	for _, of := range found {
+		if !of.isClaimed() && !of.isGone() {
+			list = append(list, of)
+		}
+	}
+	t.list.Store(&list)
+
+	// Wake the readers when something changed that they could act on.
+	var sig bytes.Buffer
+	for _, of := range list {
+		size, _ := of.size()
+		fmt.Fprintf(&sig, "%d:%d:%d:%v;", of.key.dev, of.key.ino, size, of.isFinal())
+	}
+	if s := sig.String(); s != m.lastSig {
+		m.lastSig = s
+		t.ready.Broadcast()
+	}
+	return next
+}
+
+// resumeWorkFiles takes up existing work files of a consume glob (left by an
+// earlier run of radrelay or by FreeRADIUS): they are read before anything else.
+func (m *maintainer) resumeWorkFiles(pattern string) {
+	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(pattern), workName))
+	for _, p := range paths {
+		if slices.ContainsFunc(m.works, func(w *workFile) bool { return w.path == p }) {
+			continue
+		}
+		of, err := m.t.table.open(p)
+		if err != nil {
+			continue
+		}
+		w := &workFile{of: of, path: p}
+		if !m.lock(w) {
+			continue // someone else works on it; look again later
+		}
+		m.t.log.Info("resuming work file", "file", p)
+		m.works = append(m.works, w)
+	}
+	// Work files we claimed but could not lock yet.
+	for _, w := range m.works {
+		if !w.locked {
+			m.lock(w)
+		}
+	}
+}
+
+// lock takes FreeRADIUS's lock on a work file; the file is published even
+// when the lock is not held yet (a writer is finishing a record), but its end
+// is final, and records are marked done, only once the lock is held.
+func (m *maintainer) lock(w *workFile) bool {
+	ok, err := lockFile(w.of.f)
+	if err != nil {
+		m.t.log.Error("cannot lock work file", "file", w.path, "err", err)
+		return false
+	}
+	if !ok {
+		if !m.lockMsg[w.path] {
+			m.lockMsg[w.path] = true
+			m.t.log.Warn("work file is locked by another process (a writer finishing, or another detail reader); waiting", "file", w.path)
+		}
+		return false
+	}
+	delete(m.lockMsg, w.path)
+	w.locked = true
+	w.of.mu.Lock()
+	w.of.claimed = true
+	w.of.gone = false
+	w.of.mu.Unlock()
+	return true
+}
+
+// claim renames the oldest file of each directory that has no work file to
+// <dir>/detail.work, as FreeRADIUS does, so that a writer with locking = yes
+// opens a fresh file. It reports whether it renamed anything.
+func (m *maintainer) claim(pattern string, cands []candidate) bool {
+	renamed := false
+	busy := map[string]bool{}
+	for _, w := range m.works {
+		busy[filepath.Dir(w.path)] = true
+	}
+	for _, c := range cands {
+		dir := filepath.Dir(c.path)
+		if busy[dir] {
+			continue
+		}
+		busy[dir] = true
+		work := filepath.Join(dir, workName)
+		if _, err := os.Lstat(work); err == nil {
+			continue // someone else's work file (resumeWorkFiles tries to lock it)
+		}
+		if err := renameNoReplace(c.path, work); err != nil {
+			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
+				m.t.log.Error("cannot claim file", "file", c.path, "work_file", work, "err", err)
+			}
+			continue
+		}
+		renamed = true
+		of, err := m.t.table.open(work)
+		if err != nil {
+			m.t.log.Error("cannot open work file", "file", work, "err", err)
+			continue
+		}
+		w := &workFile{of: of, path: work}
+		m.works = append(m.works, w)
+		m.lock(w)
+		m.t.log.Info("claimed file", "file", c.path, "work_file", work)
+	}
+	return renamed
+}
+
+// renameNoReplace renames old to new unless new exists (two consumers racing
+// for the same directory must not overwrite each other's work file).
+func renameNoReplace(old, new string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) {
+		if _, serr := os.Lstat(new); serr == nil {
+			return fs.ErrExist
+		}
+		return os.Rename(old, new)
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: old, New: new, Err: err}
+	}
+	return nil
+}
+
+// minPosition is the position every sink has passed in a file.
+func (m *maintainer) minPosition(of *openFile) int64 {
+	size, err := of.size()
+	if err != nil {
+		return 0
+	}
+	low := size
+	for _, r := range m.t.runners {
+		c, ok := r.position(of.key)
+		switch {
+		case !ok:
+			return 0
+		case c.Done:
+		case c.Offset < low:
+			low = c.Offset
+		}
+	}
+	return low
+}
+
+func (m *maintainer) allDone(of *openFile) bool {
+	for _, r := range m.t.runners {
+		c, ok := r.position(of.key)
+		if !ok || !c.Done {
+			return false
+		}
+	}
+	return true
+}
+
+// finishWork marks what every sink has delivered and deletes the work file
+// when every sink has finished it. It reports a deleted file.
+func (m *maintainer) finishWork(w *workFile) bool {
+	if !w.locked {
+		return false
+	}
+	if low := m.minPosition(w.of); low > w.marked {
+		if err := markDone(w.of.f, w.marked, low); err != nil {
+			m.t.log.Error("cannot mark delivered records in work file", "file", w.path, "err", err)
+		}
+		w.marked = low
+	}
+	if !w.of.isFinal() || !m.allDone(w.of) {
+		return false
+	}
+	// Delete only what is still our file.
+	if fi, err := os.Stat(w.path); err == nil && keyOf(fi) == w.of.key {
+		if err := os.Remove(w.path); err != nil {
+			m.t.log.Error("cannot delete finished work file", "file", w.path, "err", err)
+			return false
+		}
+	}
+	m.t.log.Info("work file delivered to every sink; deleted", "file", w.path)
+	m.forget(w.of)
+	return true
+}
+
+func (m *maintainer) forget(of *openFile) {
+	m.t.table.forget(of)
+	delete(m.settle, of.key)
+	for _, r := range m.t.runners {
+		r.forget(of.key)
+	}
+}
+
+// markDone overwrites "\tTime" of the Timestamp line with "\tDone" for the
+// records in [from, to) of f, as FreeRADIUS's detail reader does with
+// track = yes, so that FreeRADIUS (or radrelay without its state) taking
+// over the work file skips them.
+func markDone(f *os.File, from, to int64) error {
+	rd := detail.NewReader(io.NewSectionReader(f, from, to-from), f.Name())
+	rd.SetPosition(from, 1)
+	probe := make([]byte, 5)
+	for {
+		rec, err := rd.Next()
+		if errors.Is(err, io.EOF) || errors.Is(err, detail.ErrIncomplete) {
+			rec, err = rd.Finish()
+		}
+		var se *detail.SyntaxError
+		var te *detail.TruncatedError
+		switch {
+		case errors.Is(err, io.EOF):
+			return nil
+		case errors.As(err, &se), errors.As(err, &te):
+			continue
+		case err != nil:
+			return err
+		}
+		if rec.Done || rec.TimestampOffset < 0 {
+			continue
+		}
+		if _, err := f.ReadAt(probe, rec.TimestampOffset); err != nil {
+			return err
+		}
+		if string(probe) != "\tTime" {
+			continue
+		}
+		if _, err := f.WriteAt([]byte("\tDone"), rec.TimestampOffset); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,164 @@
+package tailer
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/radrelay/radrelay/detail"
+)
+
+// Quarantine annotations. A quarantined record is written in detail format
+// with these attributes first, so the quarantine file stays a valid detail
+// file: an operator reads why and where from, and `radrelay replay` can send
+// it again once the cause is fixed (the tailer strips every attribute whose
+// name starts with QuarantineAttrPrefix before handing a record to a sink).
+const (
+	QuarantineAttrPrefix = "Radrelay-Quarantine-"
+	// QuarantineReasonAttr says why: "rejected: ...", "malformed: ...",
+	// "truncated: ...", "retries exhausted: ...".
+	QuarantineReasonAttr = QuarantineAttrPrefix + "Reason"
+	// QuarantineSourceAttr is "file:line:offset" of the record in its source.
+	QuarantineSourceAttr = QuarantineAttrPrefix + "Source"
+	// QuarantineSinkAttr names the sink the record was meant for.
+	QuarantineSinkAttr = QuarantineAttrPrefix + "Sink"
+	// QuarantineTimeAttr is when it was quarantined (Unix seconds).
+	QuarantineTimeAttr = QuarantineAttrPrefix + "Time"
+	// QuarantineRawAttr holds, quoted, the bytes of a record that could not
+	// be parsed (malformed or truncated); such a quarantined record has no
+	// other attributes, and replaying it quarantines it again until an
+	// operator repairs it by hand.
+	QuarantineRawAttr = QuarantineAttrPrefix + "Raw"
+)
+
+// quarantine appends one sink's quarantined records to
+// <QuarantineDir>/<sink>-YYYYMMDD.detail (one file per sink and day, so
+// `radrelay replay --to SINK` can send them again to that sink only).
+type quarantine struct {
+	dir, sink string
+
+	mu    sync.Mutex
+	f     *os.File
+	day   string
+	dirty bool
+	buf   []byte
+}
+
+func (q *quarantine) fileFor(now time.Time) string {
+	name := strings.TrimSuffix(stateFileName(q.sink), ".state")
+	return filepath.Join(q.dir, name+"-"+now.Format("20060102")+".detail")
+}
+
+// put writes rec (nil for an unparsable span, whose bytes are raw) with the
+// annotations. It does not fsync; sync does, before a checkpoint moves past it.
+func (q *quarantine) put(rec *detail.Record, raw []byte, reason, file string, line int, offset int64) error {
+	if q.dir == "" {
+		return fmt.Errorf("no quarantine directory configured")
+	}
+	now := time.Now()
+	ann := []detail.Attribute{
+		{Name: QuarantineReasonAttr, Value: reason, Quoted: true},
+		{Name: QuarantineSourceAttr, Value: file + ":" + strconv.Itoa(line) + ":" + strconv.FormatInt(offset, 10), Quoted: true},
+		{Name: QuarantineSinkAttr, Value: q.sink, Quoted: true},
+		{Name: QuarantineTimeAttr, Value: strconv.FormatInt(now.Unix(), 10)},
+	}
+	var out detail.Record
+	if rec != nil {
+		out = *rec
+		out.Attrs = append(ann, stripQuarantine(rec.Attrs)...)
+	} else {
+		out = detail.Record{
+			Header:       detail.FormatHeader(now),
+			Attrs:        append(ann, detail.Attribute{Name: QuarantineRawAttr, Value: string(raw), Quoted: true}),
+			Timestamp:    now.Unix(),
+			HasTimestamp: true,
+		}
+	}
+	out.Done = false
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err := q.openLocked(now); err != nil {
+		return err
+	}
+	q.buf = detail.AppendRecord(q.buf[:0], &out)
+	if _, err := q.f.Write(q.buf); err != nil {
+		return fmt.Errorf("writing quarantine %s: %w", q.f.Name(), err)
+	}
+	q.dirty = true
+	return nil
+}
+
+func (q *quarantine) openLocked(now time.Time) error {
+	day := now.Format("20060102")
+	if q.f != nil && q.day == day {
+		return nil
+	}
+	if q.f != nil {
+		q.f.Sync()
+		q.f.Close()
+		q.f = nil
+	}
+	if err := os.MkdirAll(q.dir, 0o700); err != nil {
+		return fmt.Errorf("creating quarantine directory: %w", err)
+	}
+	f, err := os.OpenFile(q.fileFor(now), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening quarantine file: %w", err)
+	}
+	q.f, q.day = f, day
+	return nil
+}
+
+// sync makes quarantined records durable.
+func (q *quarantine) sync() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.dirty || q.f == nil {
+		return nil
+	}
+	q.dirty = false
+	return q.f.Sync()
+}
+
+func (q *quarantine) close() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.f == nil {
+		return nil
+	}
+	err := q.f.Sync()
+	if cerr := q.f.Close(); err == nil {
+		err = cerr
+	}
+	q.f = nil
+	return err
+}
+
+// stripQuarantine returns attrs without quarantine annotations (attrs itself
+// when there are none, the common case).
+func stripQuarantine(attrs []detail.Attribute) []detail.Attribute {
+	n := 0
+	for i := range attrs {
+		if isQuarantineAttr(attrs[i].Name) {
+			n++
+		}
+	}
+	if n == 0 {
+		return attrs
+	}
+	out := make([]detail.Attribute, 0, len(attrs)-n)
+	for _, a := range attrs {
+		if !isQuarantineAttr(a.Name) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+func isQuarantineAttr(name string) bool {
+	return len(name) > len(QuarantineAttrPrefix) && name[0] == 'R' && strings.HasPrefix(name, QuarantineAttrPrefix)
+}

@@ -1,0 +1,248 @@
+package tailer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Tailer follows the inputs of a Config and feeds its sinks.
+//
+// Each sink gets its own pipeline over the same files: a reader that turns
+// the files into records, a sender that hands them to the sink in batches
+// (retrying and quarantining), and a flusher that persists the sink's
+// cursors. A sink that is down therefore never holds up another one; the
+// files are shared (one descriptor each) and a consumed file is deleted when
+// the slowest sink has passed it.
+type Tailer struct {
+	cfg  Config
+	mode Mode
+	log  *slog.Logger
+
+	running atomic.Bool
+
+	// Set up by Run.
+	table   *fileTable
+	runners []*sinkRunner
+	ready   *signal // the file list changed or files grew: readers look again
+	list    atomic.Pointer[[]*openFile]
+	// complete is set (Replay) once the file list is complete.
+	complete   atomic.Bool
+	totalBytes atomic.Int64
+	progress   chan struct{} // a sink committed something (maintenance looks)
+
+	statsMu sync.Mutex // guards runners being set
+}
+
+// New checks cfg, fills in defaults, and returns a Tailer ready to Run.
+// Run does not close the sinks: the caller does, after Run returns.
+func New(cfg Config) (*Tailer, error) {
+	if len(cfg.Inputs) == 0 {
+		return nil, errors.New("tailer: no input")
+	}
+	if len(cfg.Sinks) == 0 {
+		return nil, errors.New("tailer: no sink")
+	}
+	mode := cfg.Inputs[0].Mode
+	for i, in := range cfg.Inputs {
+		if (in.Mode == Replay) != (mode == Replay) {
+			return nil, errors.New("tailer: Replay inputs cannot be mixed with Consume or Follow inputs")
+		}
+		switch in.Mode {
+		case Consume, Follow:
+			if in.Glob == "" {
+				return nil, fmt.Errorf("tailer: input %d: a glob is required in consume and follow mode", i+1)
+			}
+			if len(in.Files) > 0 {
+				return nil, fmt.Errorf("tailer: input %d: Files is for Replay only; use Glob", i+1)
+			}
+			if cfg.StateDir == "" {
+				return nil, fmt.Errorf("tailer: input %d (%s): a state directory is required in consume and follow mode", i+1, in.Glob)
+			}
+		case Replay:
+			if in.Glob == "" && len(in.Files) == 0 {
+				return nil, fmt.Errorf("tailer: input %d: no files to replay", i+1)
+			}
+		default:
+			return nil, fmt.Errorf("tailer: input %d: unknown mode %d", i+1, in.Mode)
+		}
+		if in.Mode != mode && mode != Replay {
+			// Consume and Follow may be mixed (different globs).
+			mode = Consume
+		}
+	}
+	seen := map[string]bool{}
+	sinks := make([]SinkSpec, len(cfg.Sinks))
+	for i, s := range cfg.Sinks {
+		if s.Name == "" {
+			return nil, fmt.Errorf("tailer: sink %d has no name", i+1)
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("tailer: two sinks are named %q", s.Name)
+		}
+		seen[s.Name] = true
+		if s.Sink == nil {
+			return nil, fmt.Errorf("tailer: sink %q: no Sink", s.Name)
+		}
+		if s.MaxOutstanding <= 0 {
+			s.MaxOutstanding = DefaultMaxOutstanding
+		}
+		if s.BatchSize <= 0 {
+			s.BatchSize = min(s.MaxOutstanding, DefaultMaxBatch)
+		}
+		if s.BatchSize > s.MaxOutstanding {
+			s.BatchSize = s.MaxOutstanding
+		}
+		if s.Retry.MaxAttempts < 0 || s.Retry.MaxDuration < 0 {
+			return nil, fmt.Errorf("tailer: sink %q: negative retry limit", s.Name)
+		}
+		s.Retry = s.Retry.withDefaults()
+		sinks[i] = s
+	}
+	cfg.Sinks = sinks
+	cfg.Inputs = append([]Input(nil), cfg.Inputs...)
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = DefaultPollInterval
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if cfg.SettleTime <= 0 {
+		cfg.SettleTime = DefaultSettleTime
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	t := &Tailer{cfg: cfg, mode: mode, log: cfg.Logger}
+	t.list.Store(new([]*openFile))
+	return t, nil
+}
+
+// Run delivers records until ctx is done (Consume, Follow) or every file has
+// been delivered or quarantined (Replay). After ctx is done it stops reading,
+// drains the records in flight for up to ShutdownTimeout, persists progress
+// and returns nil. It returns an error only when it cannot start (state
+// directory, state files) or cannot persist progress.
+func (t *Tailer) Run(ctx context.Context) error {
+	if !t.running.CompareAndSwap(false, true) {
+		return errors.New("tailer: Run called twice")
+	}
+	cfg := t.cfg
+	if cfg.StateDir != "" {
+		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+			return fmt.Errorf("tailer: state directory: %w", err)
+		}
+	}
+	t.table = newFileTable(t.mode == Consume)
+	defer t.table.closeAll() // releases the work files' locks
+	t.ready = newSignal()
+	t.progress = make(chan struct{}, 1)
+
+	runners := make([]*sinkRunner, len(cfg.Sinks))
+	for i, spec := range cfg.Sinks {
+		r, err := newSinkRunner(t, spec)
+		if err != nil {
+			return err
+		}
+		runners[i] = r
+	}
+	t.statsMu.Lock()
+	t.runners = runners
+	t.statsMu.Unlock()
+
+	// drainCtx outlives ctx by ShutdownTimeout: in-flight records are still
+	// sent, retried and committed while the pipeline empties.
+	drainCtx, cancelDrain := context.WithCancel(context.Background())
+	defer cancelDrain()
+	stopDrain := context.AfterFunc(ctx, func() {
+		t.log.Info("shutting down: draining records in flight", "timeout", cfg.ShutdownTimeout)
+		time.AfterFunc(cfg.ShutdownTimeout, cancelDrain)
+	})
+	defer stopDrain()
+
+	bg, stopBG := context.WithCancel(context.Background())
+	var bgWG sync.WaitGroup
+	m := newMaintainer(t)
+	if err := m.start(); err != nil {
+		stopBG()
+		return err
+	}
+	bgWG.Add(1)
+	go func() { defer bgWG.Done(); m.run(bg, ctx) }()
+	if t.mode != Replay {
+		var pats []string
+		for _, in := range cfg.Inputs {
+			pats = append(pats, in.Glob)
+		}
+		w := &watcher{patterns: pats, interval: cfg.PollInterval, wake: m.wake, log: t.log}
+		bgWG.Add(1)
+		go func() { defer bgWG.Done(); w.run(bg) }()
+	}
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(runners))
+	for i, r := range runners {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = r.run(ctx, drainCtx) }()
+	}
+	wg.Wait()
+	stopBG()
+	bgWG.Wait()
+	// Final pass: mark and delete what the last commits finished.
+	m.finish()
+	for _, r := range runners {
+		r.q.close()
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	t.log.Info("tailer stopped")
+	return nil
+}
+
+func (t *Tailer) listComplete() bool { return t.complete.Load() }
+
+// notifyProgress tells the maintainer that a sink committed something.
+func (t *Tailer) notifyProgress() {
+	select {
+	case t.progress <- struct{}{}:
+	default:
+	}
+}
+
+// Stats returns a snapshot of the Tailer's progress. It is safe to call
+// concurrently with Run.
+func (t *Tailer) Stats() Stats {
+	t.statsMu.Lock()
+	runners := t.runners
+	t.statsMu.Unlock()
+	st := Stats{TotalBytes: t.totalBytes.Load()}
+	files := *t.list.Load()
+	sizes := make(map[fileKey]int64, len(files))
+	for _, of := range files {
+		if n, err := of.size(); err == nil {
+			sizes[of.key] = n
+		}
+	}
+	for _, r := range runners {
+		ss, backlog, nfiles := r.stats(sizes)
+		st.Sinks = append(st.Sinks, ss)
+		if backlog > st.BacklogBytes {
+			st.BacklogBytes = backlog
+		}
+		if nfiles > st.BacklogFiles {
+			st.BacklogFiles = nfiles
+		}
+	}
+	if len(runners) == 0 {
+		for _, s := range t.cfg.Sinks {
+			st.Sinks = append(st.Sinks, SinkStats{Name: s.Name})
+		}
+	}
+	return st
+}
