@@ -120,7 +120,7 @@ func TestConfigSmall(t *testing.T) {
 	const head = "state_dir = \"/s\"\n[[input]]\nglob = \"/d/*\"\n"
 	for _, tc := range []struct {
 		name, src, want string
-		replay         bool
+		replay          bool
 	}{
 		{"ok", head + "[[sink]]\nname = \"a\"\ntype = \"memory\"\nstore = \"x\"\n", "", false},
 		{"small max_outstanding lowers default batch", head + "[[sink]]\nname = \"a\"\ntype = \"memory\"\nstore = \"x\"\nmax_outstanding = 8\n", "", false},

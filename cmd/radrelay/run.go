@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -285,6 +286,18 @@ type runResult struct {
 	filtered map[string]int64
 }
 
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // openedSink is a sink ready for the tailer.
 type openedSink struct {
 	spec   tailer.SinkSpec
@@ -351,7 +364,10 @@ func runTailer(e *env, cfg *Config, tc tailer.Config, replay bool) runResult {
 	if replay {
 		command = "replay"
 	}
-	out, err := openLogOutput(cfg.LogFile, e.stderr)
+	// Logs and the progress bar share stderr; one lock keeps their writes whole.
+	stderr := &lockedWriter{w: e.stderr}
+	e = &env{stdin: e.stdin, stdout: e.stdout, stderr: stderr, isTerminal: e.isTerminal}
+	out, err := openLogOutput(cfg.LogFile, stderr)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "radrelay %s: %v\n", command, err)
 		return runResult{status: 1, err: err}
@@ -421,8 +437,8 @@ func runTailer(e *env, cfg *Config, tc tailer.Config, replay bool) runResult {
 		sig os.Signal
 	}
 	signalsDone := make(chan struct{})
-	defer close(signalsDone)
-	go handleSignals(signalsDone,
+	immediateExit := exitNow
+	handleSignals := watchSignals(signalsDone,
 		func(sig os.Signal) {
 			stopSignal.Lock()
 			stopSignal.sig = sig
@@ -439,8 +455,17 @@ func runTailer(e *env, cfg *Config, tc tailer.Config, replay bool) runResult {
 		},
 		func(sig os.Signal) {
 			logger.Warn("second signal: exiting at once; records in flight will be sent again on the next start", "signal", sig.String())
-			exitNow(signalExitStatus(sig))
+			immediateExit(signalExitStatus(sig))
 		})
+	signalsStopped := make(chan struct{})
+	go func() {
+		defer close(signalsStopped)
+		handleSignals()
+	}()
+	defer func() {
+		close(signalsDone)
+		<-signalsStopped
+	}()
 
 	var names []string
 	for _, s := range tc.Sinks {

@@ -26,29 +26,33 @@ func signalExitStatus(sig os.Signal) int {
 	return 1
 }
 
-// handleSignals runs until done is closed: the first SIGINT or SIGTERM calls
-// shutdown (stop reading, drain, persist, exit 0), a second one exits at
-// once; SIGHUP calls reopen (log files).
-func handleSignals(done <-chan struct{}, shutdown func(os.Signal), reopen func(), immediate func(os.Signal)) {
+// watchSignals starts delivering signals and returns a function that handles
+// them until done is closed: the first SIGINT or SIGTERM calls shutdown
+// (stop reading, drain, persist, exit 0), a second one calls immediate;
+// SIGHUP calls reopen (log files). Registration happens before watchSignals
+// returns, so no signal is missed once the caller goes on.
+func watchSignals(done <-chan struct{}, shutdown func(os.Signal), reopen func(), immediate func(os.Signal)) (handle func()) {
 	c := make(chan os.Signal, 4)
 	stop := notifySignals(c)
-	defer stop()
-	stopping := false
-	for {
-		select {
-		case <-done:
-			return
-		case sig := <-c:
-			if sig == syscall.SIGHUP {
-				reopen()
-				continue
-			}
-			if stopping {
-				immediate(sig)
+	return func() {
+		defer stop()
+		stopping := false
+		for {
+			select {
+			case <-done:
 				return
+			case sig := <-c:
+				if sig == syscall.SIGHUP {
+					reopen()
+					continue
+				}
+				if stopping {
+					immediate(sig)
+					return
+				}
+				stopping = true
+				shutdown(sig)
 			}
-			stopping = true
-			shutdown(sig)
 		}
 	}
 }

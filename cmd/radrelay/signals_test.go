@@ -36,11 +36,12 @@ func TestHandleSignals(t *testing.T) {
 	reopened := make(chan struct{}, 1)
 	immediate := make(chan os.Signal, 1)
 	finished := make(chan struct{})
+	handle := watchSignals(done,
+		func(s os.Signal) { shutdown <- s },
+		func() { reopened <- struct{}{} },
+		func(s os.Signal) { immediate <- s })
 	go func() {
-		handleSignals(done,
-			func(s os.Signal) { shutdown <- s },
-			func() { reopened <- struct{}{} },
-			func(s os.Signal) { immediate <- s })
+		handle()
 		close(finished)
 	}()
 	sigs <- syscall.SIGHUP

@@ -1,0 +1,286 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/sinks/sinktest"
+)
+
+// These tests run radrelay in-process against the real tailer, with the
+// in-test memory sink. Until the tailer engine is in, they skip.
+
+// skipIfTailerMissing skips the test when radrelay reported that the tailer
+// is not implemented yet.
+func skipIfTailerMissing(t *testing.T, stderr string) {
+	t.Helper()
+	if strings.Contains(stderr, "not implemented") {
+		t.Skipf("SKIP: tailer.Run is not implemented yet; radrelay said:\n%s", stderr)
+	}
+}
+
+// writeDetail writes recs to a new detail file and returns its name.
+func writeDetail(t *testing.T, name string, recs []*detail.Record) string {
+	t.Helper()
+	var b []byte
+	for _, r := range recs {
+		b = detail.AppendRecord(b, r)
+	}
+	if err := os.WriteFile(name, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// replayFiles makes two detail files of 30 records each (sessions of Start,
+// Interim-Update, Stop); when reject is set, the second file also holds one
+// record of user "reject-me".
+func replayFiles(t *testing.T, dir string, reject bool) (files []string, ids []string) {
+	recs := sinktest.Records(60)
+	second := recs[30:]
+	if reject {
+		r := *recs[0]
+		r.Attrs = append([]detail.Attribute{{Name: "User-Name", Value: "reject-me", Quoted: true}}, r.Attrs[1:]...)
+		second = append(second[:15:15], append([]*detail.Record{&r}, second[15:]...)...)
+	}
+	files = []string{
+		writeDetail(t, filepath.Join(dir, "detail-20261122"), recs[:30]),
+		writeDetail(t, filepath.Join(dir, "detail-20261123"), second),
+	}
+	for _, r := range recs {
+		ids = append(ids, sinktest.SessionID(r))
+	}
+	return files, ids
+}
+
+func storeIDs(store string) []string {
+	var ids []string
+	for _, r := range memoryRecords(store) {
+		ids = append(ids, sinktest.SessionID(r))
+	}
+	return ids
+}
+
+// sameRecords reports whether got holds every id of want as often (order
+// within a sink is not part of the contract across files).
+func sameRecords(got, want []string) bool {
+	g, w := append([]string(nil), got...), append([]string(nil), want...)
+	sort.Strings(g)
+	sort.Strings(w)
+	return strings.Join(g, ",") == strings.Join(w, ",")
+}
+
+func TestReplayDeliversEveryRecordOnce(t *testing.T) {
+	dir := t.TempDir()
+	files, ids := replayFiles(t, dir, false)
+	memoryReset("replay-a")
+	memoryReset("replay-b")
+	before := map[string][]byte{}
+	for _, f := range files {
+		before[f], _ = os.ReadFile(f)
+	}
+	code, stdout, stderr := runCLI(t, append([]string{"replay", "--to", "a=memory:replay-a", "--to", "memory:replay-b",
+		"--max-outstanding", "7", "--quarantine", filepath.Join(dir, "q")}, files...)...)
+	skipIfTailerMissing(t, stderr)
+	if code != 0 {
+		t.Fatalf("status %d\n%s", code, stderr)
+	}
+	for _, store := range []string{"replay-a", "replay-b"} {
+		if got := storeIDs(store); !sameRecords(got, ids) {
+			t.Errorf("sink %s got %d records, want the %d records exactly once", store, len(got), len(ids))
+		}
+	}
+	for _, want := range []string{"replayed 60 records from 2 files", "sink a: 60 delivered, 0 quarantined", "sink memory-replay-b: 60 delivered"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("summary has no %q:\n%s", want, stderr)
+		}
+	}
+	if stdout != "" {
+		t.Errorf("replay wrote to stdout: %q", stdout)
+	}
+	for _, f := range files {
+		after, err := os.ReadFile(f)
+		if err != nil || !bytes.Equal(after, before[f]) {
+			t.Errorf("replay changed or removed %s (%v)", f, err)
+		}
+	}
+}
+
+func TestReplayQuarantineExitsOne(t *testing.T) {
+	dir := t.TempDir()
+	files, ids := replayFiles(t, dir, true)
+	memoryReset("replay-q")
+	cfg := filepath.Join(dir, "replay.toml")
+	os.WriteFile(cfg, []byte(`
+[[sink]]
+name = "picky"
+type = "memory"
+store = "replay-q"
+fail_user = "reject"
+`), 0o644)
+	q := filepath.Join(dir, "quarantine")
+	code, _, stderr := runCLI(t, append([]string{"replay", "-c", cfg, "--quarantine", q}, files...)...)
+	skipIfTailerMissing(t, stderr)
+	if code != 1 {
+		t.Fatalf("status %d, want 1 (a record was quarantined)\n%s", code, stderr)
+	}
+	if got := storeIDs("replay-q"); !sameRecords(got, ids) {
+		t.Errorf("the sink got %d records, want the %d good ones once", len(got), len(ids))
+	}
+	if !strings.Contains(stderr, "1 records were quarantined: see "+q) {
+		t.Errorf("no quarantine notice:\n%s", stderr)
+	}
+	entries, _ := os.ReadDir(q)
+	var held []byte
+	for _, e := range entries {
+		b, _ := os.ReadFile(filepath.Join(q, e.Name()))
+		held = append(held, b...)
+	}
+	if !bytes.Contains(held, []byte("reject-me")) {
+		t.Errorf("the quarantine (%d files) does not hold the rejected record", len(entries))
+	}
+}
+
+func TestRunConsumeAndStopOnSIGTERM(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "radacct")
+	os.Mkdir(spool, 0o700)
+	_, ids := replayFiles(t, spool, false)
+	state := filepath.Join(dir, "state")
+	memoryReset("run-c")
+	sigs := fakeSignals(t)
+	exited := make(chan int, 1)
+	old := exitNow
+	exitNow = func(code int) { exited <- code }
+	t.Cleanup(func() { exitNow = old })
+
+	type result struct {
+		code   int
+		stderr string
+	}
+	done := make(chan result, 1)
+	go func() {
+		code, _, stderr := runCLI(t, "run", "--input", filepath.Join(spool, "detail-*"), "--to", "memory:run-c",
+			"--state", state, "--log-format", "json", "--shutdown-timeout", "5s")
+		done <- result{code, stderr}
+	}()
+	delivered := memoryWait("run-c", len(ids))
+	select {
+	case r := <-done:
+		skipIfTailerMissing(t, r.stderr)
+		t.Fatalf("radrelay run ended by itself with status %d:\n%s", r.code, r.stderr)
+	case <-delivered:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the records were not delivered within a minute (deadlock?)")
+	}
+	sigs <- syscall.SIGTERM
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("radrelay run did not stop within a minute of SIGTERM")
+	}
+	if r.code != 0 {
+		t.Errorf("status %d after SIGTERM, want 0\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, `"msg":"stopping: draining records in flight and saving progress"`) {
+		t.Errorf("no shutdown log line:\n%s", r.stderr)
+	}
+	if got := storeIDs("run-c"); !sameRecords(got, ids) {
+		t.Errorf("delivered %d records, want the %d exactly once", len(got), len(ids))
+	}
+	select {
+	case code := <-exited:
+		t.Errorf("exited at once with %d after one signal", code)
+	default:
+	}
+	entries, _ := os.ReadDir(spool)
+	var left []string
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if len(left) != 0 {
+		t.Logf("files left in the spool after consuming: %v", left)
+	}
+}
+
+func TestRunFromConfigFile(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "radacct")
+	os.Mkdir(spool, 0o700)
+	_, ids := replayFiles(t, spool, false)
+	memoryReset("cfg-all")
+	memoryReset("cfg-org")
+	cfg := filepath.Join(dir, "radrelay.toml")
+	logFile := filepath.Join(dir, "radrelay.log")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+state_dir = %q
+log_file = %q
+log_format = "json"
+
+[[input]]
+glob = %q
+mode = "follow"
+
+[[sink]]
+name = "all"
+type = "memory"
+store = "cfg-all"
+
+[[sink]]
+name = "org-stops"
+type = "memory"
+store = "cfg-org"
+[sink.filter]
+realm = ["example.org"]
+status_type = ["Stop"]
+keep_attributes = ["User-Name", "Acct-Session-Id", "Acct-Status-Type"]
+`, filepath.Join(dir, "state"), logFile, filepath.Join(spool, "detail-*"))), 0o644)
+	sigs := fakeSignals(t)
+	done := make(chan int, 1)
+	var stderr string
+	go func() {
+		code, _, e := runCLI(t, "run", "-c", cfg)
+		stderr = e
+		done <- code
+	}()
+	select {
+	case code := <-done:
+		log, _ := os.ReadFile(logFile)
+		skipIfTailerMissing(t, stderr+string(log))
+		t.Fatalf("radrelay run ended by itself with status %d:\n%s%s", code, stderr, log)
+	case <-memoryWait("cfg-all", len(ids)):
+	case <-time.After(60 * time.Second):
+		t.Fatal("the records were not delivered within a minute")
+	}
+	// 10 sessions: odd ones are example.org, so 5 Stop records.
+	select {
+	case <-memoryWait("cfg-org", 5):
+	case <-time.After(60 * time.Second):
+		t.Fatal("the filtered sink did not get its records")
+	}
+	sigs <- syscall.SIGTERM
+	if code := <-done; code != 0 {
+		t.Errorf("status %d", code)
+	}
+	for _, r := range memoryRecords("cfg-org") {
+		if u, _ := r.Get("User-Name"); !strings.HasSuffix(u.Value, "@example.org") || len(r.Attrs) != 3 {
+			t.Errorf("the filtered sink got %s with %d attributes", u.Value, len(r.Attrs))
+		}
+	}
+	if n := len(memoryRecords("cfg-org")); n != 5 {
+		t.Errorf("the filtered sink got %d records, want 5", n)
+	}
+	log, _ := os.ReadFile(logFile)
+	if !bytes.Contains(log, []byte(`"msg":"radrelay run starting"`)) {
+		t.Errorf("the log file has no start line:\n%s", log)
+	}
+}
