@@ -143,7 +143,6 @@ func TestRoundTripFreeRADIUSFiles(t *testing.T) {
 	}
 }
 
-
 func TestRoundTripBuiltin(t *testing.T) {
 	d := Builtin()
 	d.Location = time.UTC

@@ -1,0 +1,91 @@
+package dictionary
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/radrelay/radrelay/detail"
+)
+
+// Check reports whether attribute a of a detail record is one the
+// dictionary knows and whether its value is valid for the attribute's type:
+// nil, or an *EncodeError (wrapping ErrUnknownAttribute for an unknown
+// name) that names the attribute and the problem. Timestamp, Donestamp and
+// Request-Authenticator lines, which detail writers add, are accepted, as is
+// the Attr-26.9.1 = 0x... form. The caller adds file and line.
+func (d *Dictionary) Check(a detail.Attribute) error {
+	da, ok := d.Attribute(a.Name)
+	if !ok {
+		if notOnWire(a.Name) {
+			return nil
+		}
+		oid, isOID := parseAttrOID(a.Name)
+		if !isOID {
+			return encodeError(a, ErrUnknownAttribute)
+		}
+		if _, err := d.oidAttribute(oid); err != nil {
+			return encodeError(a, err)
+		}
+		var buf [64]byte
+		if _, err := appendHex(buf[:0], a.Value); err != nil {
+			return encodeError(a, err)
+		}
+		return nil
+	}
+	if a.HasTag && !da.HasTag {
+		return encodeError(a, fmt.Errorf("%s does not take a tag", da.Name))
+	}
+	if a.Tag > 0x1f {
+		return encodeError(a, fmt.Errorf("tag %d is out of range (0 to 31)", a.Tag))
+	}
+	var buf [64]byte
+	v, err := d.appendValue(buf[:0], da, a)
+	if err != nil {
+		return encodeError(a, err)
+	}
+	if da.Size > 0 && len(v) != da.Size && !da.Array {
+		return encodeError(a, fmt.Errorf("value has %d octets, %s has exactly %d", len(v), da.Name, da.Size))
+	}
+	if da.HasTag && da.Type == TypeInteger && len(v) == 4 && v[0] != 0 {
+		return encodeError(a, fmt.Errorf("value %s does not fit in the 24 bits a tagged integer has", a.Value))
+	}
+	if !da.Internal && da.Parent == nil && da.Vendor == nil && !da.Concat && len(v) > 253 {
+		return encodeError(a, fmt.Errorf("value of %d octets is too long (at most 253)", len(v)))
+	}
+	return nil
+}
+
+// JSONValue returns the value of attribute a as a typed value for JSON
+// output: integers as uint64 (signed as int64), VALUE names as their names,
+// strings as strings, and everything else (addresses, prefixes, dates,
+// 0x... octets, attributes the dictionary does not know, values not valid
+// for their type) as the text of the record.
+func (d *Dictionary) JSONValue(a detail.Attribute) any {
+	da, ok := d.Attribute(a.Name)
+	if !ok {
+		return a.Value
+	}
+	s := valueText(da, a)
+	switch da.Type {
+	case TypeInteger, TypeShort, TypeByte, TypeInteger64:
+		if len(s) > 0 && s[0] >= '0' && s[0] <= '9' {
+			if n, err := strconv.ParseUint(s, 0, 64); err == nil {
+				return n
+			}
+		}
+	case TypeSigned:
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return n
+		}
+	case TypeDate:
+		// FreeRADIUS writes dates as text, or as an integer with
+		// dates_as_integer = yes; keep what the file has.
+		if len(s) > 0 && s[0] >= '0' && s[0] <= '9' {
+			if n, err := strconv.ParseUint(s, 10, 64); err == nil {
+				return n
+			}
+		}
+	}
+	return s
+}
+
