@@ -494,8 +494,16 @@ func (p *configParser) checkSinkKeys(raw map[string]any, options reflect.Type, i
 				p.errorf(p.lines.find("sink."+full, i), "%s: %s cannot be set together with %s (the URL carries the sink's settings)", label, full, exclusive)
 				continue
 			}
-			if sub, ok := m[k].(map[string]any); ok && !cc.any() && !tc.any() {
+			if cc.any() || tc.any() {
+				continue
+			}
+			switch sub := m[k].(type) {
+			case map[string]any:
 				walk(sub, full+".", cc, tc)
+			case []map[string]any: // an array of tables, e.g. [[sink.servers]]
+				for _, elem := range sub {
+					walk(elem, full+".", cc, tc)
+				}
 			}
 		}
 	}

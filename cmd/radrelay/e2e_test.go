@@ -261,9 +261,9 @@ keep_attributes = ["User-Name", "Acct-Session-Id", "Acct-Status-Type"]
 	case <-time.After(60 * time.Second):
 		t.Fatal("the records were not delivered within a minute")
 	}
-	// 10 sessions: odd ones are example.org, so 5 Stop records.
+	// 20 sessions: odd ones are example.org, so 10 Stop records.
 	select {
-	case <-memoryWait("cfg-org", 5):
+	case <-memoryWait("cfg-org", 10):
 	case <-time.After(60 * time.Second):
 		t.Fatal("the filtered sink did not get its records")
 	}
@@ -276,11 +276,37 @@ keep_attributes = ["User-Name", "Acct-Session-Id", "Acct-Status-Type"]
 			t.Errorf("the filtered sink got %s with %d attributes", u.Value, len(r.Attrs))
 		}
 	}
-	if n := len(memoryRecords("cfg-org")); n != 5 {
-		t.Errorf("the filtered sink got %d records, want 5", n)
+	if ids := storeIDs("cfg-org"); len(ids) != 10 {
+		t.Errorf("the filtered sink got %d records, want 10: %v", len(ids), ids)
 	}
 	log, _ := os.ReadFile(logFile)
 	if !bytes.Contains(log, []byte(`"msg":"radrelay run starting"`)) {
 		t.Errorf("the log file has no start line:\n%s", log)
+	}
+}
+
+func TestReplayToFileSinks(t *testing.T) {
+	dir := t.TempDir()
+	files, ids := replayFiles(t, dir, false)
+	jsonl := filepath.Join(dir, "out", "acct.jsonl")
+	copyFile := filepath.Join(dir, "out", "detail-copy")
+	code, _, stderr := runCLI(t, append([]string{"replay", "--to", "jsonl:" + jsonl, "--to", "detail:" + copyFile}, files...)...)
+	skipIfTailerMissing(t, stderr)
+	if code != 0 {
+		t.Fatalf("status %d\n%s", code, stderr)
+	}
+	b, err := os.ReadFile(jsonl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(b, []byte("\n")); n != len(ids) {
+		t.Errorf("%s has %d lines, want %d", jsonl, n, len(ids))
+	}
+	c, err := os.ReadFile(copyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(c, []byte("\tAcct-Session-Id = ")); n != len(ids) {
+		t.Errorf("%s has %d records, want %d", copyFile, n, len(ids))
 	}
 }

@@ -386,9 +386,13 @@ func runTailer(e *env, cfg *Config, tc tailer.Config, replay bool) runResult {
 		return runResult{status: status, err: err}
 	}
 
+	// The sinks live until they are closed, past the shutdown that ctx
+	// starts: they must deliver the records drained after a SIGTERM.
+	sinkCtx, sinkCancel := context.WithCancel(context.Background())
+	defer sinkCancel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	opened, err := openSinks(ctx, cfg, logger)
+	opened, err := openSinks(sinkCtx, cfg, logger)
 	if err != nil {
 		return fail(1, err)
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/file"
+	"github.com/radrelay/radrelay/sinks/postgres"
 )
 
 // sinkType is what radrelay knows of one type of sink: how to read its
@@ -36,22 +38,44 @@ type openEnv struct {
 func (k *sinkType) available() bool { return k != nil && k.open != nil }
 
 // sinkTypes maps a type name (the [[sink]] type key and the URL scheme) to
-// its sink. An entry with a nil value is a type this build does not have.
+// its sink. An entry with a nil value is a type this build does not have:
+// using it is the error "sink type X is not available in this build".
 //
-// WIRING A SINK PACKAGE (for the lead): replace the nil of its types with
-//
-//	"radius": sinkOf(radius.ConfigFromURL, radius.New),
-//
-// where New has the form func(ctx, Config, *slog.Logger) (sinks.Sink, error);
-// for a New(cfg) (sinks.Sink, error) wrap it:
-//
-//	"jsonl": sinkOf(file.ConfigFromURL, func(_ context.Context, c file.Config, _ *slog.Logger) (sinks.Sink, error) { return file.New(c) }),
+// WIRING A SINK PACKAGE: add its types here. sinkOf makes the entry from the
+// package's ConfigFromURL and a New of the form
+// func(ctx, Config, *slog.Logger) (sinks.Sink, error); the [[sink]] table
+// decodes into the same Config type (its toml tags are the keys).
 var sinkTypes = map[string]*sinkType{
-	"detail":   nil, // sinks/file: not wired in this build yet
-	"jsonl":    nil, // sinks/file: not wired in this build yet
-	"csv":      nil, // sinks/file: not wired in this build yet
-	"radius":   nil, // sinks/radius: not wired in this build yet
-	"postgres": nil, // sinks/postgres: not wired in this build yet
+	"detail":   fileSinkType("detail"),
+	"jsonl":    fileSinkType("jsonl"),
+	"csv":      fileSinkType("csv"),
+	"radius":   nil, // sinks/radius: wire with sinkOf(radius.ConfigFromURL, radius.New) once its New is committed; default its Dictionary to openEnv.dictionary
+	"postgres": sinkOf(postgres.ConfigFromURL, postgres.New),
+}
+
+// fileSinkType is sinks/file for one of its formats: the [[sink]] type names
+// the format.
+func fileSinkType(format string) *sinkType {
+	k := sinkOf(file.ConfigFromURL, func(_ context.Context, c file.Config, _ *slog.Logger) (sinks.Sink, error) {
+		return file.New(c)
+	})
+	decode := k.decode
+	k.decode = func(md *toml.MetaData, p toml.Primitive) (any, error) {
+		v, err := decode(md, p)
+		if err != nil {
+			return nil, err
+		}
+		c := v.(file.Config)
+		if c.Format != "" && !strings.EqualFold(c.Format, format) {
+			return nil, fmt.Errorf("format %q contradicts type %q (leave format out: the type names it)", c.Format, format)
+		}
+		c.Format = format
+		if c.Path == "" {
+			return nil, fmt.Errorf("a %s sink needs path (a file name, a template such as /var/log/radrelay/detail-%%Y%%m%%d, or - for standard output)", format)
+		}
+		return c, nil
+	}
+	return k
 }
 
 // urlSchemeAliases are URL schemes that name another type.
@@ -73,26 +97,6 @@ func sinkOf[C any](fromURL func(string) (C, error), open func(context.Context, C
 				return nil, fmt.Errorf("internal error: sink options are %T, want %T", options, c)
 			}
 			return open(ctx, c, env.logger)
-		},
-	}
-}
-
-// withTypeName adapts an entry whose package serves several types from one
-// Config (sinks/file: detail, jsonl, csv): set tells the decoded Config which
-// type the [[sink]] table named.
-func withTypeName[C any](k *sinkType, typ string, set func(c *C, typ string)) *sinkType {
-	decode := k.decode
-	return &sinkType{
-		fromURL: k.fromURL,
-		open:    k.open,
-		decode: func(md *toml.MetaData, p toml.Primitive) (any, error) {
-			v, err := decode(md, p)
-			if err != nil {
-				return v, err
-			}
-			c := v.(C)
-			set(&c, typ)
-			return c, nil
 		},
 	}
 }

@@ -137,23 +137,41 @@ func checkEnvironment(cfg *Config) ConfigErrors {
 }
 
 // secretRefs returns the *_file and *_env keys of a sink's Config value that
-// name secrets, with their values (paths and variable names, not secrets).
+// name secrets, with their values (paths and variable names, not secrets),
+// looking into nested tables and arrays of tables ("servers[1].secret_file").
 func secretRefs(options any) map[string]string {
 	out := map[string]string{}
-	v := reflect.ValueOf(options)
-	for v.Kind() == reflect.Pointer && !v.IsNil() {
-		v = v.Elem()
-	}
-	if v.Kind() != reflect.Struct {
-		return out
-	}
-	for i := 0; i < v.NumField(); i++ {
-		f := v.Type().Field(i)
-		key := strings.Split(f.Tag.Get("toml"), ",")[0]
-		if f.IsExported() && v.Field(i).Kind() == reflect.String && secretRefRE.MatchString(key) {
-			out[key] = v.Field(i).String()
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+			if v.IsNil() {
+				return
+			}
+			v = v.Elem()
+		}
+		switch v.Kind() {
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i), fmt.Sprintf("%s[%d]", strings.TrimSuffix(prefix, "."), i)+".")
+			}
+		case reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				f := v.Type().Field(i)
+				if !f.IsExported() {
+					continue
+				}
+				key := strings.Split(f.Tag.Get("toml"), ",")[0]
+				fv := v.Field(i)
+				switch {
+				case fv.Kind() == reflect.String && secretRefRE.MatchString(key):
+					out[prefix+key] = fv.String()
+				case fv.Kind() == reflect.Struct || fv.Kind() == reflect.Slice || fv.Kind() == reflect.Pointer:
+					walk(fv, prefix+key+".")
+				}
+			}
 		}
 	}
+	walk(reflect.ValueOf(options), "")
 	return out
 }
 
@@ -231,6 +249,10 @@ func redactTable(t map[string]any) {
 		switch v := t[k].(type) {
 		case map[string]any:
 			redactTable(v)
+		case []map[string]any:
+			for _, sub := range v {
+				redactTable(sub)
+			}
 		case string:
 			if sensitiveKeyRE.MatchString(k) && v != "" {
 				t[k] = "xxxxx"
