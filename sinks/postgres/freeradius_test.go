@@ -1,0 +1,291 @@
+package postgres
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/internal/freeradiustest"
+	"github.com/radrelay/radrelay/internal/pgtest"
+)
+
+// stockRaddb is where Debian's freeradius-postgresql puts FreeRADIUS 3.2's
+// configuration, with the stock PostgreSQL schema and queries.
+const stockRaddb = "/etc/freeradius/3.0"
+
+// bufferedSQL is a FreeRADIUS 3.2 server whose detail reader loads the
+// detail files of its spool into PostgreSQL with the stock sql module and
+// the stock PostgreSQL queries (sites-available/buffered-sql).
+type bufferedSQL struct {
+	dir, spool string
+	cmd        *exec.Cmd
+	done       chan struct{}
+	log        *strings.Builder
+}
+
+// startBufferedSQL copies the stock configuration into a temp dir, enables
+// only what buffered-sql needs (preprocess, acct_unique, sql against dsn's
+// server and database), and starts FreeRADIUS. t.Cleanup stops it.
+func startBufferedSQL(t testing.TB, srv *pgtest.Server, dbname string) *bufferedSQL {
+	t.Helper()
+	bin := freeradiustest.Binary(t)
+	if _, err := os.Stat(filepath.Join(stockRaddb, "mods-config/sql/main/postgresql/queries.conf")); err != nil {
+		msg := "freeradius-postgresql (the stock PostgreSQL queries) is not installed"
+		if os.Getenv(pgtest.EnvRequire) == "1" {
+			t.Fatal(msg)
+		}
+		t.Skip("SKIPPING: " + msg)
+	}
+	dir := t.TempDir()
+	raddb := filepath.Join(dir, "raddb")
+	if out, err := exec.Command("cp", "-a", stockRaddb, raddb).CombinedOutput(); err != nil {
+		t.Fatalf("copying %s: %v %s", stockRaddb, err, out)
+	}
+	conf, err := os.ReadFile(filepath.Join(raddb, "radiusd.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(conf), "\n") {
+		trim := strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(trim, "user =") || strings.HasPrefix(trim, "group ="):
+			l = "#" + l
+		case strings.HasPrefix(l, "logdir ="):
+			l = "logdir = " + filepath.Join(dir, "log")
+		case strings.HasPrefix(l, "run_dir ="):
+			l = "run_dir = " + filepath.Join(dir, "run")
+		case strings.HasPrefix(l, "raddbdir ="):
+			l = "raddbdir = " + raddb
+		}
+		lines = append(lines, l)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.WriteFile(filepath.Join(raddb, "radiusd.conf"), []byte(strings.Join(lines, "\n")), 0o644))
+	for _, sub := range []string{"log", "run", "spool"} {
+		must(os.MkdirAll(filepath.Join(dir, sub), 0o755))
+	}
+	for _, d := range []string{"sites-enabled", "mods-enabled"} {
+		ents, _ := os.ReadDir(filepath.Join(raddb, d))
+		for _, e := range ents {
+			must(os.Remove(filepath.Join(raddb, d, e.Name())))
+		}
+	}
+	for _, m := range []string{"always", "expr", "preprocess"} {
+		must(os.Symlink("../mods-available/"+m, filepath.Join(raddb, "mods-enabled", m)))
+	}
+	// The sql module: our own minimal instance, the stock queries.conf.
+	sqlConf := fmt.Sprintf(`sql {
+	dialect = "postgresql"
+	driver = "rlm_sql_postgresql"
+	postgresql {
+		send_application_name = yes
+	}
+	radius_db = "host=%s port=%d dbname=%s user=postgres"
+	acct_table1 = "radacct"
+	acct_table2 = "radacct"
+	postauth_table = "radpostauth"
+	authcheck_table = "radcheck"
+	groupcheck_table = "radgroupcheck"
+	authreply_table = "radreply"
+	groupreply_table = "radgroupreply"
+	usergroup_table = "radusergroup"
+	delete_stale_sessions = yes
+	client_table = "nas"
+	group_attribute = "SQL-Group"
+	pool {
+		start = 1
+		min = 1
+		max = 4
+		spare = 2
+		uses = 0
+		retry_delay = 1
+		lifetime = 0
+		idle_timeout = 60
+	}
+	$INCLUDE ${modconfdir}/${.:name}/main/${dialect}/queries.conf
+}
+`, srv.Host, srv.Port, dbname)
+	must(os.WriteFile(filepath.Join(raddb, "mods-enabled", "sql"), []byte(sqlConf), 0o644))
+	spool := filepath.Join(dir, "spool")
+	site := fmt.Sprintf(`server buffered-sql {
+	listen {
+		type = detail
+		filename = %q
+		load_factor = 100
+		poll_interval = 1
+		retry_interval = 30
+	}
+	preacct {
+		preprocess
+		acct_unique
+	}
+	accounting {
+		# The stock buffered-sql has only "sql" here. When the queries
+		# change no row (an Accounting-On for a NAS without open sessions,
+		# an interim after a stop), sql returns noop, no response is made
+		# and the detail reader retries the record every retry_interval,
+		# forever. "ok" after it lets the reader go on.
+		sql
+		ok
+	}
+}
+`, filepath.Join(spool, "detail-*"))
+	must(os.WriteFile(filepath.Join(raddb, "sites-enabled", "buffered-sql"), []byte(site), 0o644))
+
+	b := &bufferedSQL{dir: dir, spool: spool, done: make(chan struct{}), log: &strings.Builder{}}
+	args := []string{"-d", raddb, "-f", "-l", "stdout"}
+	if os.Getenv("RADRELAY_FREERADIUS_DEBUG") == "1" {
+		args = append(args, "-xx")
+	}
+	b.cmd = exec.Command(bin, args...)
+	b.cmd.Env = append(os.Environ(), "TZ=UTC")
+	out, err := b.cmd.StdoutPipe()
+	must(err)
+	b.cmd.Stderr = b.cmd.Stdout
+	must(b.cmd.Start())
+	ready := make(chan struct{})
+	logLines := make(chan string, 1024)
+	go func() {
+		sc := bufio.NewScanner(out)
+		signalled := false
+		for sc.Scan() {
+			select {
+			case logLines <- sc.Text():
+			default:
+			}
+			if !signalled && strings.Contains(sc.Text(), "Ready to process requests") {
+				signalled = true
+				close(ready)
+			}
+		}
+		io.Copy(io.Discard, out)
+		b.cmd.Wait()
+		close(b.done)
+	}()
+	go func() {
+		for l := range logLines {
+			if b.log.Len() < 1<<20 {
+				b.log.WriteString(l + "\n")
+			}
+		}
+	}()
+	select {
+	case <-ready:
+	case <-b.done:
+		t.Fatalf("freeradius (buffered-sql) exited at start:\n%s", b.log.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("freeradius (buffered-sql) not ready after 30s")
+	}
+	t.Cleanup(b.stop)
+	return b
+}
+
+func (b *bufferedSQL) stop() {
+	select {
+	case <-b.done:
+		return
+	default:
+	}
+	b.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-b.done:
+	case <-time.After(10 * time.Second):
+		b.cmd.Process.Kill()
+		<-b.done
+	}
+}
+
+// load puts the detail file at path into the spool and waits until
+// FreeRADIUS has processed and deleted it (polling: it is an external
+// process that says nothing else when it is done).
+func (b *bufferedSQL) load(t testing.TB, path string, timeout time.Duration) time.Duration {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(b.dir, "incoming")
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := os.Rename(tmp, filepath.Join(b.spool, "detail-1")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := start.Add(timeout)
+	for {
+		m, _ := filepath.Glob(filepath.Join(b.spool, "detail*"))
+		if len(m) == 0 {
+			return time.Since(start)
+		}
+		select {
+		case <-b.done:
+			t.Fatalf("freeradius exited while loading:\n%s", b.log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			l := b.log.String()
+			if len(l) > 6000 {
+				l = l[len(l)-6000:]
+			}
+			t.Fatalf("freeradius did not finish %s within %v; log:\n%s", path, timeout, l)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// createStockSchema runs FreeRADIUS's own schema.sql in database dsn.
+func createStockSchema(t testing.TB, dsn string) {
+	t.Helper()
+	schema, err := os.ReadFile(filepath.Join(stockRaddb, "mods-config/sql/main/postgresql/schema.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), string(schema)); err != nil {
+		t.Fatalf("FreeRADIUS schema.sql: %v", err)
+	}
+}
+
+// readDetail reads every record of a detail file.
+func readDetail(t testing.TB, path string) []*detail.Record {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := detail.NewReader(bufio.NewReaderSize(f, 1<<16), filepath.Base(path))
+	var recs []*detail.Record
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return recs
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		recs = append(recs, rec)
+	}
+}
