@@ -1,0 +1,22 @@
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestExamplesParse keeps examples/*.toml valid: each parses and passes the
+// configuration checks (the files they name need not exist here).
+func TestExamplesParse(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/*.toml")
+	if len(files) == 0 {
+		t.Skip("no examples")
+	}
+	for _, f := range files {
+		replay := strings.Contains(filepath.Base(f), "replay")
+		if _, err := loadConfig(f, replay); err != nil {
+			t.Errorf("%v", err)
+		}
+	}
+}
