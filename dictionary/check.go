@@ -88,4 +88,3 @@ func (d *Dictionary) JSONValue(a detail.Attribute) any {
 	}
 	return s
 }
-

@@ -71,7 +71,15 @@ func (d *Dictionary) appendValue(dst []byte, a *Attribute, v detail.Attribute) (
 		}
 		b := p.Addr().As16()
 		dst = append(dst, 0, byte(p.Bits()))
-		return append(dst, b[:(p.Bits()+7)/8]...), nil
+		// The octets the prefix covers, and any non-zero ones after it
+		// (bits past the length are kept, as FreeRADIUS prints them).
+		n := (p.Bits() + 7) / 8
+		for i := n; i < 16; i++ {
+			if b[i] != 0 {
+				n = i + 1
+			}
+		}
+		return append(dst, b[:n]...), nil
 	case TypeInteger, TypeShort, TypeByte, TypeInteger64, TypeDate:
 		n, err := d.parseUnsigned(a, s)
 		if err != nil {
@@ -159,6 +167,9 @@ func (d *Dictionary) parseUnsigned(a *Attribute, s string) (uint64, error) {
 }
 
 func (d *Dictionary) parseDate(s string) (time.Time, error) {
+	if t, ok := parseUTCDate(s); ok {
+		return t, nil
+	}
 	loc := d.location()
 	if t, err := time.ParseInLocation(dateLayout, s, loc); err == nil {
 		if name, _ := t.Zone(); t.Location() != loc && t.Location() != time.UTC && name != "UTC" {
@@ -173,6 +184,59 @@ func (d *Dictionary) parseDate(s string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%q is not a date (want seconds since 1970 or e.g. \"Nov 23 2026 11:00:00 UTC\")", s)
+}
+
+var months = [12]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+
+// parseUTCDate is the fast path of parseDate for the form FreeRADIUS
+// writes on servers running in UTC, "Nov 23 2026 11:00:00 UTC" (or with
+// GMT, or the day padded with a space): every Event-Timestamp of such a
+// file goes through it.
+func parseUTCDate(s string) (time.Time, bool) {
+	// "Mmm DD YYYY HH:MM:SS ZZZ": 24 bytes.
+	if len(s) != 24 || s[3] != ' ' || s[6] != ' ' || s[11] != ' ' || s[14] != ':' || s[17] != ':' || s[20] != ' ' {
+		return time.Time{}, false
+	}
+	if z := s[21:]; z != "UTC" && z != "GMT" {
+		return time.Time{}, false
+	}
+	month := 0
+	for i, m := range months {
+		if s[:3] == m {
+			month = i + 1
+			break
+		}
+	}
+	if month == 0 {
+		return time.Time{}, false
+	}
+	num := func(b string) (int, bool) {
+		n := 0
+		for i := 0; i < len(b); i++ {
+			c := b[i]
+			if c == ' ' && i == 0 {
+				continue
+			}
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	day, ok1 := num(s[4:6])
+	year, ok2 := num(s[7:11])
+	hour, ok3 := num(s[12:14])
+	minute, ok4 := num(s[15:17])
+	sec, ok5 := num(s[18:20])
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, time.UTC)
+	if t.Day() != day { // Feb 30 and the like
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 func appendHex(dst []byte, s string) ([]byte, error) {
