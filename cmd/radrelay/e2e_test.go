@@ -310,3 +310,27 @@ func TestReplayToFileSinks(t *testing.T) {
 		t.Errorf("%s has %d records, want %d", copyFile, n, len(ids))
 	}
 }
+
+func TestReplayOnlyNamedSink(t *testing.T) {
+	dir := t.TempDir()
+	files, ids := replayFiles(t, dir, false)
+	memoryReset("only-a")
+	memoryReset("only-b")
+	cfg := filepath.Join(dir, "r.toml")
+	os.WriteFile(cfg, []byte("[[sink]]\nname = \"a\"\nurl = \"memory:only-a\"\n[[sink]]\nname = \"b\"\nurl = \"memory:only-b\"\n"), 0o644)
+	code, _, stderr := runCLI(t, "replay", "-c", cfg, "--sink", "nope", files[0])
+	if code != 2 || !strings.Contains(stderr, `--sink "nope": `+cfg+` has no such sink (it has a, b)`) {
+		t.Errorf("unknown --sink: status %d\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, append([]string{"replay", "-c", cfg, "--sink", "b", "--quarantine", filepath.Join(dir, "q")}, files...)...)
+	skipIfTailerMissing(t, stderr)
+	if code != 0 {
+		t.Fatalf("status %d\n%s", code, stderr)
+	}
+	if n := len(memoryRecords("only-a")); n != 0 {
+		t.Errorf("sink a, not selected, got %d records", n)
+	}
+	if got := storeIDs("only-b"); !sameRecords(got, ids) {
+		t.Errorf("sink b got %d records, want %d", len(got), len(ids))
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/radrelay/radrelay/tailer"
@@ -18,6 +19,7 @@ const defaultReplayQuarantine = "radrelay-quarantine"
 var replayFlags struct {
 	daemonFlags
 	state string
+	only  stringList
 }
 
 func init() {
@@ -66,14 +68,20 @@ Examples:
     radrelay replay -c /etc/radrelay/sql.toml --state /var/tmp/replay-state \
       /srv/archive/radacct/*/detail-2026*
 
+  Re-send what the sink "backup" quarantined, once its cause is fixed (the
+  quarantine annotations are stripped before delivery):
+    radrelay replay -c /etc/radrelay/radrelay.toml --sink backup \
+      /var/lib/radrelay/quarantine/backup-20261122.detail
+
   Re-send one day to the backup RADIUS server:
     radrelay replay --to 'radius://10.0.0.2:1813?secret_file=/etc/radrelay/backup.secret' \
       /var/log/freeradius/radacct/*/detail-20261122`,
 		flags: func(fs *flag.FlagSet) {
 			replayFlags.daemonFlags = daemonFlags{}
-			replayFlags.state = ""
+			replayFlags.state, replayFlags.only = "", nil
 			replayFlags.daemonFlags.register(fs)
 			fs.StringVar(&replayFlags.state, "state", "", "keep progress in `DIR` to make the replay resumable")
+			fs.Var(&replayFlags.only, "sink", "with -c, deliver only to the sink named `NAME` (repeatable), e.g. to re-send its quarantine")
 		},
 		run: runReplay,
 	})
@@ -108,6 +116,26 @@ func runReplay(e *env, args []string) int {
 		}
 		cfg = c
 		cfg.StateDir = "" // the daemon's progress is not the replay's
+		if len(f.only) > 0 {
+			var kept []SinkConfig
+			for _, name := range f.only {
+				found := false
+				for _, s := range cfg.Sinks {
+					if s.Name == name {
+						kept, found = append(kept, s), true
+					}
+				}
+				if !found {
+					var names []string
+					for _, s := range cfg.Sinks {
+						names = append(names, s.Name)
+					}
+					fmt.Fprintf(e.stderr, "radrelay replay: --sink %q: %s has no such sink (it has %s)\n", name, f.config, strings.Join(names, ", "))
+					return 2
+				}
+			}
+			cfg.Sinks = kept
+		}
 		if len(f.to) > 0 {
 			more, err := sinksFromFlags(&f.daemonFlags)
 			if err != nil {
@@ -127,6 +155,10 @@ func runReplay(e *env, args []string) int {
 			}
 		}
 	} else {
+		if len(f.only) > 0 {
+			fmt.Fprintln(e.stderr, "radrelay replay: --sink selects sinks of a configuration file: give -c FILE")
+			return 2
+		}
 		sinks, err := sinksFromFlags(&f.daemonFlags)
 		if err != nil {
 			fmt.Fprintf(e.stderr, "radrelay replay: %v\nrun \"radrelay replay --help\" for usage\n", err)
