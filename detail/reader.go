@@ -100,6 +100,36 @@ type Reader struct {
 
 	skip    *oversize // non-nil while skipping an oversized record
 	scratch []byte    // reused when unescaping strings
+
+	// Records and their attributes are carved from slabs, to allocate
+	// once per many records. A slab is never reused: records only share
+	// it, they never see each other's data change.
+	recSlab  []Record
+	attrSlab []Attribute
+}
+
+const (
+	recSlabSize  = 64
+	attrSlabSize = 512
+)
+
+// newRecord returns a zeroed Record with room for n attributes.
+func (r *Reader) newRecord(n int) *Record {
+	if len(r.recSlab) == 0 {
+		r.recSlab = make([]Record, recSlabSize)
+	}
+	rec := &r.recSlab[0]
+	r.recSlab = r.recSlab[1:]
+	if n > attrSlabSize/4 {
+		rec.Attrs = make([]Attribute, 0, n)
+		return rec
+	}
+	if len(r.attrSlab) < n {
+		r.attrSlab = make([]Attribute, attrSlabSize)
+	}
+	rec.Attrs = r.attrSlab[:0:n]
+	r.attrSlab = r.attrSlab[n:]
+	return rec
 }
 
 // oversize tracks a record being skipped because it exceeds MaxRecordSize.
@@ -373,7 +403,8 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, 
 	}
 	eol := strings.IndexByte(text, '\n')
 	header := text[:eol]
-	rec := &Record{File: r.name, Line: line, Offset: off, Length: int64(len(text)), TimestampOffset: -1}
+	rec := r.newRecord(lines - 1)
+	rec.File, rec.Line, rec.Offset, rec.Length, rec.TimestampOffset = r.name, line, off, int64(len(text)), -1
 	if strings.HasSuffix(header, "\r") {
 		header = header[:len(header)-1]
 		rec.CRLF = true
@@ -382,9 +413,6 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, 
 		return nil, fail(line, "attribute line outside a record (no header line before it): %s", quoteLine(header))
 	}
 	rec.Header = header
-	if lines > 1 {
-		rec.Attrs = make([]Attribute, 0, lines-1)
-	}
 	pos, ln := eol+1, line+1
 	for pos < len(text) {
 		j := strings.IndexByte(text[pos:], '\n')
@@ -399,7 +427,14 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, 
 		}
 		lpos := start // offset of l within text
 		for {
-			a, restAt, msg := r.parseAttribute(l)
+			n := len(rec.Attrs)
+			if n == cap(rec.Attrs) {
+				rec.Attrs = append(rec.Attrs, Attribute{}) // a glued line: one more
+			} else {
+				rec.Attrs = rec.Attrs[:n+1]
+			}
+			a := &rec.Attrs[n]
+			restAt, msg := r.parseAttribute(a, l)
 			if msg != "" {
 				return nil, fail(ln, "%s", msg)
 			}
@@ -418,8 +453,8 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, 
 				if strings.HasPrefix(l, "\t"+a.Name) {
 					rec.TimestampOffset = off + int64(lpos)
 				}
-			} else {
-				rec.Attrs = append(rec.Attrs, a)
+				*a = Attribute{}
+				rec.Attrs = rec.Attrs[:n]
 			}
 			if restAt < 0 {
 				break
@@ -438,47 +473,77 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, 
 // non-empty message saying what is wrong when the line is malformed, and the
 // index in l of a second attribute line glued onto this one (see
 // Attribute.LineEndLost), or -1.
-func (r *Reader) parseAttribute(l string) (a Attribute, restAt int, msg string) {
+func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string) {
 	restAt = -1
-	s := strings.TrimLeft(l, " \t")
-	eq := strings.IndexByte(s, '=')
+	i := 0
+	for i < len(l) && (l[i] == ' ' || l[i] == '\t') {
+		i++
+	}
+	eq := strings.IndexByte(l[i:], '=')
 	if eq < 0 {
-		return a, -1, "attribute line has no \" = \": " + quoteLine(l)
+		return -1, "attribute line has no \" = \": " + quoteLine(l)
 	}
-	name := strings.TrimRight(s[:eq], " \t")
+	eq += i
+	j := eq
+	for j > i && (l[j-1] == ' ' || l[j-1] == '\t') {
+		j--
+	}
+	name := l[i:j]
 	if name == "" {
-		return a, -1, "attribute line has no name before \"=\": " + quoteLine(l)
+		return -1, "attribute line has no name before \"=\": " + quoteLine(l)
 	}
-	if strings.ContainsAny(name, " \t\"") {
-		return a, -1, "attribute name " + quoteLine(name) + " contains white space or a quote"
-	}
-	a.Name = name
-	if c := strings.LastIndexByte(name, ':'); c > 0 && c >= len(name)-4 && c < len(name)-1 {
-		if t, err := strconv.ParseUint(name[c+1:], 10, 8); err == nil && name[c+1] != '+' {
-			a.Name, a.HasTag, a.Tag = name[:c], true, uint8(t)
+	colon := -1
+	for k := 0; k < len(name); k++ {
+		switch name[k] {
+		case ' ', '\t', '"':
+			return -1, "attribute name " + quoteLine(name) + " contains white space or a quote"
+		case ':':
+			colon = k
 		}
 	}
-	v := strings.TrimLeft(s[eq+1:], " \t")
-	v = strings.TrimRight(v, " \t")
+	a.Name = name
+	if colon > 0 && colon >= len(name)-4 && colon < len(name)-1 {
+		t := 0
+		for k := colon + 1; k < len(name); k++ {
+			if c := name[k]; c >= '0' && c <= '9' {
+				t = t*10 + int(c-'0')
+			} else {
+				t = -1
+				break
+			}
+		}
+		if t >= 0 && t <= 255 {
+			a.Name, a.HasTag, a.Tag = name[:colon], true, uint8(t)
+		}
+	}
+	k := eq + 1
+	for k < len(l) && (l[k] == ' ' || l[k] == '\t') {
+		k++
+	}
+	e := len(l)
+	for e > k && (l[e-1] == ' ' || l[e-1] == '\t') {
+		e--
+	}
+	v := l[k:e]
 	if v == "" {
-		return a, -1, "attribute " + name + " has no value"
+		return -1, "attribute " + name + " has no value"
 	}
 	if v[0] != '"' {
 		a.Raw, a.Value = v, v
 		if len(v) > 2 && v[0] == ':' && v[1] == ':' {
 			a.Value, a.Enum = v[2:], true
 		}
-		return a, -1, ""
+		return -1, ""
 	}
 	if t := strings.IndexByte(v, '\t'); t > 0 && looksLikeAttribute(v[t:]) {
 		// The next attribute line is glued onto this one.
-		restAt = len(l) - len(strings.TrimLeft(s[eq+1:], " \t")) + t
+		restAt = k + t
 		v = v[:t]
 		a.LineEndLost = true
 	}
 	a.Raw, a.Quoted = v, true
 	a.Value, a.Truncated = r.unquote(v)
-	return a, restAt, ""
+	return restAt, ""
 }
 
 // looksLikeAttribute reports whether s, which starts with a TAB, is an

@@ -21,19 +21,23 @@ import "strings"
 type Attribute struct {
 	// Name is the attribute name as written, without a ":tag" suffix.
 	Name string
-	// HasTag reports whether the line was written "Name:tag"; Tag is the tag.
-	HasTag bool
-	Tag    uint8
 	// Value is the value: for a quoted string, its unescaped bytes; for an
 	// unquoted value (integers, VALUE names, addresses, 0x octets), its text.
 	Value string
-	// Quoted reports whether the value is a double-quoted string. The Writer
-	// escapes and quotes Value when it is set and writes Value as is when not.
-	Quoted bool
 	// Raw is the value exactly as it appears in the file, quotes and escapes
 	// included, line end excluded. The Reader sets it; the Writer ignores it
 	// except for a Truncated value.
 	Raw string
+
+	// HasTag reports whether the line was written "Name:tag"; Tag is the tag.
+	HasTag bool
+	Tag    uint8
+	// Quoted reports whether the value is a double-quoted string. The Writer
+	// escapes and quotes Value when it is set and writes Value as is when not.
+	Quoted bool
+	// Enum reports a FreeRADIUS 4 enumeration value written "::Name"; Value
+	// holds the name without the "::" and the Writer puts it back.
+	Enum bool
 	// Truncated reports a quoted value without its closing quote: FreeRADIUS
 	// 3 cuts an attribute line at 1022 characters (a 253-byte value escaped
 	// as \ooo needs up to 1012), losing the end of the value and the quote.
@@ -46,9 +50,6 @@ type Attribute struct {
 	// never writes a raw TAB inside a quoted value) and the Writer omits the
 	// line end again.
 	LineEndLost bool
-	// Enum reports a FreeRADIUS 4 enumeration value written "::Name"; Value
-	// holds the name without the "::" and the Writer puts it back.
-	Enum bool
 }
 
 // Record is one accounting record of a detail file.
