@@ -37,7 +37,10 @@ type bufferedSQL struct {
 // startBufferedSQL copies the stock configuration into a temp dir, enables
 // only what buffered-sql needs (preprocess, acct_unique, sql against dsn's
 // server and database), and starts FreeRADIUS. t.Cleanup stops it.
-func startBufferedSQL(t testing.TB, srv *pgtest.Server, dbname string) *bufferedSQL {
+//
+// With verbose, FreeRADIUS logs at debug level 2 (-xx), which is the only way
+// it says that it gave up on a line of a detail file.
+func startBufferedSQL(t testing.TB, srv *pgtest.Server, dbname string, verbose bool) *bufferedSQL {
 	t.Helper()
 	bin := freeradiustest.Binary(t)
 	if _, err := os.Stat(filepath.Join(stockRaddb, "mods-config/sql/main/postgresql/queries.conf")); err != nil {
@@ -151,7 +154,7 @@ func startBufferedSQL(t testing.TB, srv *pgtest.Server, dbname string) *buffered
 
 	b := &bufferedSQL{dir: dir, spool: spool, done: make(chan struct{}), log: &strings.Builder{}}
 	args := []string{"-d", raddb, "-f", "-l", "stdout"}
-	if os.Getenv("RADRELAY_FREERADIUS_DEBUG") == "1" {
+	if verbose || os.Getenv("RADRELAY_FREERADIUS_DEBUG") == "1" {
 		args = append(args, "-xx")
 	}
 	b.cmd = exec.Command(bin, args...)
