@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -333,4 +335,50 @@ func TestReplayOnlyNamedSink(t *testing.T) {
 	if got := storeIDs("only-b"); !sameRecords(got, ids) {
 		t.Errorf("sink b got %d records, want %d", len(got), len(ids))
 	}
+}
+
+func TestRunServesMetrics(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "radacct")
+	os.Mkdir(spool, 0o700)
+	_, ids := replayFiles(t, spool, false)
+	memoryReset("metrics")
+	addrs := make(chan string, 1)
+	metricsListening = func(a string) { addrs <- a }
+	t.Cleanup(func() { metricsListening = nil })
+	sigs := fakeSignals(t)
+	done := make(chan string, 1)
+	go func() {
+		_, _, stderr := runCLI(t, "run", "--input", filepath.Join(spool, "detail-*"), "--mode", "follow",
+			"--to", "m=memory:metrics", "--state", filepath.Join(dir, "state"), "--metrics", "127.0.0.1:0")
+		done <- stderr
+	}()
+	var addr string
+	select {
+	case addr = <-addrs:
+	case stderr := <-done:
+		skipIfTailerMissing(t, stderr)
+		t.Fatalf("radrelay ended before serving metrics:\n%s", stderr)
+	}
+	select {
+	case <-memoryWait("metrics", len(ids)):
+	case stderr := <-done:
+		skipIfTailerMissing(t, stderr)
+		t.Fatalf("radrelay ended:\n%s", stderr)
+	case <-time.After(60 * time.Second):
+		t.Fatal("records not delivered within a minute")
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`radrelay_records_read_total{sink="m"}`, `radrelay_records_delivered_total{sink="m"}`, "radrelay_backlog_bytes "} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("no %s in /metrics:\n%s", want, body)
+		}
+	}
+	sigs <- syscall.SIGTERM
+	<-done
 }

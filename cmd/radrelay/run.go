@@ -274,6 +274,9 @@ func checkConfig(cfg *Config) error {
 	return nil
 }
 
+// metricsListening, when set (by tests), is told the metrics endpoint's address.
+var metricsListening func(addr string)
+
 // runResult is what runTailer reports.
 type runResult struct {
 	status   int
@@ -434,6 +437,9 @@ func runTailer(e *env, cfg *Config, tc tailer.Config, replay bool) runResult {
 		go srv.Serve(ln)
 		defer srv.Close()
 		logger.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
+		if metricsListening != nil {
+			metricsListening(ln.Addr().String())
+		}
 	}
 
 	var stopSignal struct {
