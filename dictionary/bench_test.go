@@ -74,3 +74,13 @@ func BenchmarkLoadBuiltin(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkLoadFreeRADIUSTree(b *testing.B) {
+	needFreeRADIUSTree(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Load(freeradiusTree); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

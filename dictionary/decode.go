@@ -14,6 +14,11 @@ type decoder struct {
 	attrs radius.Attributes
 	i     int // index of the wire attribute being decoded
 	out   []detail.Attribute
+	// The values' text is collected in text and made into one string at
+	// the end: one allocation for all values. ends[i] is where out[i]'s
+	// value ends in text (it starts where out[i-1]'s ends).
+	text []byte
+	ends []int
 }
 
 // Decode returns the attributes of p as FreeRADIUS 3.2 prints them in a
@@ -28,7 +33,15 @@ type decoder struct {
 // Decode does not fail on malformed data (it prints it raw); the error is
 // reserved for future use and is always nil today.
 func (d *Dictionary) Decode(p *radius.Packet) ([]detail.Attribute, error) {
-	dec := decoder{d: d, p: p, attrs: p.Attributes, out: make([]detail.Attribute, 0, len(p.Attributes))}
+	var ends [64]int
+	dec := decoder{d: d, p: p, attrs: p.Attributes, out: make([]detail.Attribute, 0, len(p.Attributes)), ends: ends[:0]}
+	n := 0
+	for _, avp := range p.Attributes {
+		if avp != nil {
+			n += 2*len(avp.Attribute) + 8
+		}
+	}
+	dec.text = make([]byte, 0, n)
 	for dec.i = 0; dec.i < len(dec.attrs); dec.i++ {
 		avp := dec.attrs[dec.i]
 		if avp == nil || avp.Type < 0 || avp.Type > 255 {
@@ -36,7 +49,19 @@ func (d *Dictionary) Decode(p *radius.Packet) ([]detail.Attribute, error) {
 		}
 		dec.top(byte(avp.Type), avp.Attribute)
 	}
+	all := string(dec.text)
+	start := 0
+	for i := range dec.out {
+		dec.out[i].Value = all[start:dec.ends[i]]
+		start = dec.ends[i]
+	}
 	return dec.out, nil
+}
+
+// emit adds an attribute whose value text has just been appended to dec.text.
+func (dec *decoder) emit(a detail.Attribute) {
+	dec.out = append(dec.out, a)
+	dec.ends = append(dec.ends, len(dec.text))
 }
 
 func (dec *decoder) top(typ byte, data []byte) {
@@ -78,13 +103,15 @@ func (dec *decoder) raw(parent *Attribute, data []byte, nums ...uint32) {
 		}
 		b = appendUint(b, uint64(n))
 	}
-	dec.out = append(dec.out, detail.Attribute{Name: string(b), Value: hexString(data)})
+	dec.text = appendHexText(dec.text, data)
+	dec.emit(detail.Attribute{Name: string(b)})
 }
 
 // rawAttr emits a known attribute's data raw under its numeric name, as
 // FreeRADIUS does when the data does not fit the type.
 func (dec *decoder) rawAttr(a *Attribute, data []byte) {
-	dec.out = append(dec.out, detail.Attribute{Name: "Attr-" + a.OID(), Value: hexString(data)})
+	dec.text = appendHexText(dec.text, data)
+	dec.emit(detail.Attribute{Name: "Attr-" + a.OID()})
 }
 
 func (dec *decoder) leaf(a *Attribute, data []byte) {
@@ -133,13 +160,14 @@ func (dec *decoder) leaf(a *Attribute, data []byte) {
 		dec.rawAttr(a, data)
 		return
 	}
-	text, quoted, ok := dec.d.formatValue(a, data)
+	text, quoted, ok := dec.d.appendText(dec.text, a, data)
 	if !ok {
 		dec.rawAttr(a, data)
 		return
 	}
-	out.Value, out.Quoted = text, quoted
-	dec.out = append(dec.out, out)
+	dec.text = text
+	out.Quoted = quoted
+	dec.emit(out)
 }
 
 func (dec *decoder) cryptoAuthenticator() []byte {

@@ -322,101 +322,123 @@ func parseEther(dst []byte, s string) error {
 	return nil
 }
 
-// formatValue returns the text FreeRADIUS 3.2 prints for wire data of
-// attribute a and whether it is quoted; ok is false when the data is not
-// valid for the type (the caller then prints it raw).
-func (d *Dictionary) formatValue(a *Attribute, b []byte) (text string, quoted, ok bool) {
+// appendText appends the text FreeRADIUS 3.2 prints for wire data b of
+// attribute a to dst and reports whether it is quoted; ok is false (and dst
+// unchanged) when the data is not valid for the type, and the caller then
+// prints it raw.
+func (d *Dictionary) appendText(dst []byte, a *Attribute, b []byte) (out []byte, quoted, ok bool) {
 	switch a.Type {
 	case TypeString:
-		return string(b), true, true
+		return append(dst, b...), true, true
 	case TypeOctets, TypeABinary, TypeTLV, TypeVSA, TypeExtended, TypeLongExtended, TypeEVS:
-		return hexString(b), false, true
+		return appendHexText(dst, b), false, true
 	case TypeIPAddr:
 		if len(b) != 4 {
-			return "", false, false
+			return dst, false, false
 		}
-		return netip.AddrFrom4([4]byte(b)).String(), false, true
+		return netip.AddrFrom4([4]byte(b)).AppendTo(dst), false, true
 	case TypeIPv6Addr:
 		if len(b) != 16 {
-			return "", false, false
+			return dst, false, false
 		}
-		return netip.AddrFrom16([16]byte(b)).String(), false, true
+		return netip.AddrFrom16([16]byte(b)).AppendTo(dst), false, true
 	case TypeComboIP:
 		switch len(b) {
 		case 4:
-			return netip.AddrFrom4([4]byte(b)).String(), false, true
+			return netip.AddrFrom4([4]byte(b)).AppendTo(dst), false, true
 		case 16:
-			return netip.AddrFrom16([16]byte(b)).String(), false, true
+			return netip.AddrFrom16([16]byte(b)).AppendTo(dst), false, true
 		}
-		return "", false, false
+		return dst, false, false
 	case TypeIPv4Prefix:
 		if len(b) != 6 || b[1] > 32 {
-			return "", false, false
+			return dst, false, false
 		}
-		return netip.AddrFrom4([4]byte(b[2:])).String() + "/" + strconv.Itoa(int(b[1])), false, true
+		dst = netip.AddrFrom4([4]byte(b[2:])).AppendTo(dst)
+		return strconv.AppendUint(append(dst, '/'), uint64(b[1]), 10), false, true
 	case TypeIPv6Prefix:
 		if len(b) < 2 || len(b) > 18 || b[1] > 128 {
-			return "", false, false
+			return dst, false, false
 		}
 		var a16 [16]byte
 		copy(a16[:], b[2:])
-		return netip.AddrFrom16(a16).String() + "/" + strconv.Itoa(int(b[1])), false, true
+		dst = netip.AddrFrom16(a16).AppendTo(dst)
+		return strconv.AppendUint(append(dst, '/'), uint64(b[1]), 10), false, true
 	case TypeInteger, TypeDate:
 		if len(b) != 4 {
-			return "", false, false
+			return dst, false, false
 		}
-		return d.formatUnsigned(a, uint64(binary.BigEndian.Uint32(b))), a.Type == TypeDate, true
+		return d.appendUnsigned(dst, a, uint64(binary.BigEndian.Uint32(b))), a.Type == TypeDate, true
 	case TypeShort:
 		if len(b) != 2 {
-			return "", false, false
+			return dst, false, false
 		}
-		return d.formatUnsigned(a, uint64(binary.BigEndian.Uint16(b))), false, true
+		return d.appendUnsigned(dst, a, uint64(binary.BigEndian.Uint16(b))), false, true
 	case TypeByte:
 		if len(b) != 1 {
-			return "", false, false
+			return dst, false, false
 		}
-		return d.formatUnsigned(a, uint64(b[0])), false, true
+		return d.appendUnsigned(dst, a, uint64(b[0])), false, true
 	case TypeInteger64:
 		if len(b) != 8 {
-			return "", false, false
+			return dst, false, false
 		}
-		return d.formatUnsigned(a, binary.BigEndian.Uint64(b)), false, true
+		return d.appendUnsigned(dst, a, binary.BigEndian.Uint64(b)), false, true
 	case TypeSigned:
 		if len(b) != 4 {
-			return "", false, false
+			return dst, false, false
 		}
 		n := int32(binary.BigEndian.Uint32(b))
 		if name, ok := a.ValueName(uint64(uint32(n))); ok {
-			return name, false, true
+			return append(dst, name...), false, true
 		}
-		return strconv.FormatInt(int64(n), 10), false, true
+		return strconv.AppendInt(dst, int64(n), 10), false, true
 	case TypeIfid:
 		if len(b) != 8 {
-			return "", false, false
+			return dst, false, false
 		}
-		return fmt.Sprintf("%x:%x:%x:%x", binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:]), binary.BigEndian.Uint16(b[4:]), binary.BigEndian.Uint16(b[6:])), false, true
+		for i := 0; i < 8; i += 2 {
+			if i > 0 {
+				dst = append(dst, ':')
+			}
+			dst = strconv.AppendUint(dst, uint64(binary.BigEndian.Uint16(b[i:])), 16)
+		}
+		return dst, false, true
 	case TypeEther:
 		if len(b) != 6 {
-			return "", false, false
+			return dst, false, false
 		}
-		return fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]), false, true
+		for i, c := range b {
+			if i > 0 {
+				dst = append(dst, ':')
+			}
+			dst = append(dst, hexDigits[c>>4], hexDigits[c&15])
+		}
+		return dst, false, true
 	}
-	return "", false, false
+	return dst, false, false
 }
 
-func (d *Dictionary) formatUnsigned(a *Attribute, n uint64) string {
+const hexDigits = "0123456789abcdef"
+
+func (d *Dictionary) appendUnsigned(dst []byte, a *Attribute, n uint64) []byte {
 	if a.Type == TypeDate {
-		return time.Unix(int64(n), 0).In(d.location()).Format(dateLayout)
+		return time.Unix(int64(n), 0).In(d.location()).AppendFormat(dst, dateLayout)
 	}
 	if name, ok := a.ValueName(n); ok {
-		return name
+		return append(dst, name...)
 	}
-	return strconv.FormatUint(n, 10)
+	return strconv.AppendUint(dst, n, 10)
+}
+
+func appendHexText(dst, b []byte) []byte {
+	dst = append(dst, '0', 'x')
+	for _, c := range b {
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&15])
+	}
+	return dst
 }
 
 func hexString(b []byte) string {
-	buf := make([]byte, 2+2*len(b))
-	buf[0], buf[1] = '0', 'x'
-	hex.Encode(buf[2:], b)
-	return string(buf)
+	return string(appendHexText(make([]byte, 0, 2+2*len(b)), b))
 }
