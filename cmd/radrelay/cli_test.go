@@ -9,7 +9,7 @@ import (
 )
 
 // runCLI runs radrelay in-process and returns its exit status, stdout and stderr.
-func runCLI(t *testing.T, args ...string) (int, string, string) {
+func runCLI(t testing.TB, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := runMain(&env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr}, args)

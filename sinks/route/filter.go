@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/radrelay/radrelay/detail"
 )
@@ -67,7 +69,18 @@ type Filter struct {
 	realms      map[string]bool
 	match       []attributeMatch
 	keep, drop  []string // lower-case shell patterns
+
+	// Decisions by exact spelling: a stream has few distinct attribute
+	// names and status values, and matching them case-insensitively
+	// against patterns each time would cost more than the delivery.
+	keepCache   sync.Map // attribute name → bool
+	statusCache sync.Map // Acct-Status-Type value → int (-1: unknown)
+	cached      atomic.Int64
 }
+
+// maxCached bounds the decision caches, should a stream carry endless
+// distinct names or values.
+const maxCached = 10000
 
 type attributeMatch struct {
 	name string
@@ -181,8 +194,7 @@ func (f *Filter) Matches(r *detail.Record) bool {
 		if !ok {
 			return false
 		}
-		n, ok := statusNumber(a.Value)
-		if !ok || !f.statusTypes[n] {
+		if n := f.statusOf(a.Value); n < 0 || !f.statusTypes[n] {
 			return false
 		}
 	}
@@ -265,16 +277,39 @@ func (f *Filter) Rewrite(r *detail.Record) *detail.Record {
 	c := *r
 	c.Attrs = make([]detail.Attribute, 0, len(r.Attrs))
 	for _, a := range r.Attrs {
-		name := strings.ToLower(a.Name)
-		if len(f.keep) > 0 && !matchAny(f.keep, name) {
-			continue
+		if f.keeps(a.Name) {
+			c.Attrs = append(c.Attrs, a)
 		}
-		if matchAny(f.drop, name) {
-			continue
-		}
-		c.Attrs = append(c.Attrs, a)
 	}
 	return &c
+}
+
+// keeps reports whether the rewrite keeps attributes named name.
+func (f *Filter) keeps(name string) bool {
+	if v, ok := f.keepCache.Load(name); ok {
+		return v.(bool)
+	}
+	lower := strings.ToLower(name)
+	keep := (len(f.keep) == 0 || matchAny(f.keep, lower)) && !matchAny(f.drop, lower)
+	if f.cached.Add(1) <= maxCached {
+		f.keepCache.Store(name, keep)
+	}
+	return keep
+}
+
+// statusOf returns the number of an Acct-Status-Type value, -1 if unknown.
+func (f *Filter) statusOf(value string) int {
+	if v, ok := f.statusCache.Load(value); ok {
+		return v.(int)
+	}
+	n, ok := statusNumber(value)
+	if !ok {
+		n = -1
+	}
+	if f.cached.Add(1) <= maxCached {
+		f.statusCache.Store(value, n)
+	}
+	return n
 }
 
 func matchAny(patterns []string, name string) bool {
