@@ -81,8 +81,12 @@ type FileWriterOptions struct {
 	// FreeRADIUS).
 	Location *time.Location
 	// MaxOpenFiles bounds the files kept open (default 32); when a record
-	// needs one more, the others are closed.
+	// needs one more, the others are closed. A file not written to for
+	// IdleClose (default 1 minute) is closed when another file is opened,
+	// so that yesterday's file, once a reader has renamed and deleted it,
+	// does not keep its disk space.
 	MaxOpenFiles int
+	IdleClose    time.Duration
 	// Now returns the current time (default time.Now); for tests.
 	Now func() time.Time
 	// Encode formats a record (default AppendRecord: detail files). Other
@@ -119,7 +123,8 @@ type FileWriter struct {
 }
 
 type openFile struct {
-	f      *os.File
+	f       *os.File
+	lastUse time.Time
 	dirty  bool // written since the last fsync
 	headed bool // Header has been checked for
 }
@@ -160,6 +165,9 @@ func NewFileWriter(opts FileWriterOptions) (*FileWriter, error) {
 	}
 	if opts.MaxOpenFiles <= 0 {
 		opts.MaxOpenFiles = 32
+	}
+	if opts.IdleClose <= 0 {
+		opts.IdleClose = time.Minute
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -323,6 +331,7 @@ func (w *FileWriter) Write(rec *Record) error {
 		return fmt.Errorf("detail: writing %s: %w", path, err)
 	}
 	of.dirty = true
+	of.lastUse = w.opts.Now()
 	if w.opts.Durability == SyncEachRecord {
 		if err := of.f.Sync(); err != nil {
 			w.closeFile(path)
@@ -339,8 +348,9 @@ func (w *FileWriter) open(path string) (*openFile, error) {
 	for attempt := 0; ; attempt++ {
 		of := w.files[path]
 		if of == nil {
-			if len(w.files) >= w.opts.MaxOpenFiles {
-				for p := range w.files {
+			now := w.opts.Now()
+			for p, o := range w.files {
+				if len(w.files) >= w.opts.MaxOpenFiles || now.Sub(o.lastUse) > w.opts.IdleClose {
 					w.closeFile(p)
 				}
 			}

@@ -313,3 +313,39 @@ func TestFileWriterLock(t *testing.T) {
 		t.Fatalf("%d records in the file, want 1", len(recs))
 	}
 }
+
+// TestFileWriterRotationClosesIdleFiles: with a daily template, the previous
+// day's file is closed once it has been idle, so a reader that renames and
+// deletes it gets its disk space back.
+func TestFileWriterRotationClosesIdleFiles(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 23, 23, 59, 0, 0, time.UTC)
+	w, err := NewFileWriter(FileWriterOptions{
+		Template: filepath.Join(dir, "detail-%Y%m%d"), Location: time.UTC,
+		Now: func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	day1 := time.Date(2026, 11, 23, 23, 59, 0, 0, time.UTC).Unix()
+	if err := w.Write(testRecord("a", day1, "10.0.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(2 * time.Minute)
+	if err := w.Write(testRecord("b", day1+120, "10.0.0.1")); err != nil {
+		t.Fatal(err)
+	}
+	w.mu.Lock()
+	_, old := w.files[filepath.Join(dir, "detail-20261123")]
+	_, cur := w.files[filepath.Join(dir, "detail-20261124")]
+	w.mu.Unlock()
+	if old || !cur {
+		t.Errorf("open files after rotation: old %v, current %v", old, cur)
+	}
+	for _, name := range []string{"detail-20261123", "detail-20261124"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}
