@@ -125,8 +125,8 @@ type FileWriter struct {
 type openFile struct {
 	f       *os.File
 	lastUse time.Time
-	dirty  bool // written since the last fsync
-	headed bool // Header has been checked for
+	dirty   bool // written since the last fsync
+	headed  bool // Header has been checked for
 }
 
 type templatePart struct {
