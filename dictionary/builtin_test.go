@@ -89,3 +89,41 @@ func TestBuiltinAgreesWithFreeRADIUS(t *testing.T) {
 		t.Errorf("only %d names shared with FreeRADIUS", n)
 	}
 }
+
+// TestUserDictionaryExtendsBuiltin: a user's file adds vendors and overrides
+// built-in names and numbers; the built-in original is untouched.
+func TestUserDictionaryExtendsBuiltin(t *testing.T) {
+	d := Builtin()
+	if err := d.LoadFile("testdata/user.dict"); err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := d.Attribute("Example-Quota"); !ok || a.OID() != "26.99999.2" || a.Type != TypeInteger64 {
+		t.Errorf("Example-Quota: %+v", a)
+	}
+	if a, _ := d.AttributeByNumber(9, 1); a.Name != "My-Cisco-Pair" {
+		t.Errorf("26.9.1 prints as %s, want the user's name", a.Name)
+	}
+	if a, ok := d.Attribute("Cisco-AVPair"); !ok || a.OID() != "26.9.1" {
+		t.Error("the built-in name of an overridden number is no longer readable")
+	}
+	as, _ := d.Attribute("Acct-Status-Type")
+	if n, _ := as.ValueName(1); n != "Begin" {
+		t.Errorf("Acct-Status-Type 1 prints as %s, want the user's Begin", n)
+	}
+	if n, ok := as.ValueNumber("Start"); !ok || n != 1 {
+		t.Error("built-in VALUE Start lost")
+	}
+	if a, ok := d.Attribute("Old-Pair"); !ok || a.OID() != "26.9.1" {
+		t.Errorf("ALIAS by number: %+v", a)
+	}
+	if !d.Internal("Example-Secret-State") || d.Internal("Example-Quota") || !d.Internal("Timestamp") || d.Internal("Nope") {
+		t.Error("Internal()")
+	}
+	fresh := Builtin()
+	if _, ok := fresh.Attribute("Example-Quota"); ok {
+		t.Error("LoadFile on one copy changed Builtin()")
+	}
+	if a, _ := fresh.AttributeByNumber(9, 1); a.Name != "Cisco-AVPair" {
+		t.Errorf("fresh copy prints 26.9.1 as %s", a.Name)
+	}
+}

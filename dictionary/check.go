@@ -55,6 +55,25 @@ func (d *Dictionary) Check(a detail.Attribute) error {
 	return nil
 }
 
+// Internal reports whether the attribute called name stays inside the
+// server: a FreeRADIUS internal attribute (Acct-Unique-Session-Id, Tmp-*,
+// Packet-*, FreeRADIUS-Proxied-To ...), a line detail writers add
+// (Timestamp, Donestamp) or Message-Authenticator. Encode skips these;
+// sinks that forward records as RADIUS should too. Unknown names are not
+// internal.
+func (d *Dictionary) Internal(name string) bool {
+	if a, ok := d.Attribute(name); ok {
+		return a.Internal || a.Virtual || (a.Parent == nil && a.Vendor == nil && a.Number == 80)
+	}
+	if notOnWire(name) {
+		return true
+	}
+	if oid, ok := parseAttrOID(name); ok && len(oid) == 1 && oid[0] > 255 {
+		return true
+	}
+	return false
+}
+
 // JSONValue returns the value of attribute a as a typed value for JSON
 // output: integers as uint64 (signed as int64), VALUE names as their names,
 // strings as strings, and everything else (addresses, prefixes, dates,

@@ -188,6 +188,10 @@ func TestFreeRADIUSReadsOurPackets(t *testing.T) {
 		`Attr-26.9.254 = 0x41`,
 		`Operator-Name = "1example.net"`,
 		`Acct-Input-Gigawords = 0`,
+		// Hidden with the secret (and, in an Accounting-Request, a zero
+		// authenticator); FreeRADIUS reveals it again. (User-Password is
+		// never written by the detail module, so it cannot be checked here.)
+		`Tunnel-Password:1 = "tunnelpw"`,
 	}
 	var ex []detail.Attribute
 	for _, line := range exotic {

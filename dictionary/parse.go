@@ -487,6 +487,12 @@ func (l *loader) alias(st *fileState, f []string) error {
 		return errors.New("ALIAS needs: ALIAS name target")
 	}
 	a, ok := l.d.Attribute(f[2])
+	if !ok && f[2] != "" && f[2][0] >= '0' && f[2][0] <= '9' {
+		// FreeRADIUS 4 style: ALIAS name 26.9.1
+		if oid, isOID := parseAttrOID("Attr-" + f[2]); isOID {
+			a, ok = l.d.AttributeByOID(oid)
+		}
+	}
 	if !ok {
 		return fmt.Errorf("ALIAS %s: unknown attribute %q", f[1], f[2])
 	}
