@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,4 +151,42 @@ func TestRoundTripBuiltin(t *testing.T) {
 	for _, path := range roundTripFiles {
 		t.Run(filepath.Base(path), func(t *testing.T) { checkRoundTripFile(t, d, path, true) })
 	}
+}
+
+// TestRoundTripLinesByteForByte: the lines the detail Writer prints for the
+// decoded attributes are the very lines FreeRADIUS wrote.
+func TestRoundTripLinesByteForByte(t *testing.T) {
+	needFreeRADIUSTree(t)
+	d, err := Load(freeradiusTree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Location = time.UTC
+	lines := 0
+	for _, path := range roundTripFiles {
+		for _, rec := range readRecords(t, path) {
+			want := wireAttrs(d, rec.Attrs)
+			got := roundTrip(t, d, rec.Attrs)
+			text := string(detail.AppendRecord(nil, &detail.Record{Header: "H", Attrs: got}))
+			gotLines := strings.Split(strings.TrimRight(text, "\n"), "\n")[1:]
+			if len(gotLines) != len(want) {
+				t.Fatalf("%s:%d: %d lines, want %d", path, rec.Line, len(gotLines), len(want))
+			}
+			for i, w := range want {
+				if w.Truncated || w.LineEndLost {
+					continue
+				}
+				orig := "\t" + w.Name
+				if w.HasTag {
+					orig += ":" + strconv.Itoa(int(w.Tag))
+				}
+				orig += " = " + w.Raw
+				if gotLines[i] != orig {
+					t.Errorf("%s:%d:\n got %q\nwant %q", path, rec.Line, gotLines[i], orig)
+				}
+				lines++
+			}
+		}
+	}
+	t.Logf("%d attribute lines identical", lines)
 }
