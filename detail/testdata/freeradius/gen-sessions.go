@@ -37,9 +37,9 @@ func main() {
 	rng := rand.New(rand.NewPCG(*seed, 0))
 	var b strings.Builder
 	for _, n := range nases {
-		fmt.Fprintf(&b, "Acct-Status-Type = Accounting-On\nNAS-IP-Address = %s\nNAS-Identifier = \"%s\"\nAcct-Session-Id = \"00000000\"\nAcct-Delay-Time = 0\nEvent-Timestamp = %d\n\n", n.ip, n.id, 1795420800)
+		fmt.Fprintf(&b, "Acct-Status-Type = Accounting-On\nNAS-IP-Address = %s\nNAS-Identifier = \"%s\"\nAcct-Session-Id = \"00000000\"\nAcct-Delay-Time = 0\nEvent-Timestamp = %d\n\n", n.ip, n.id, 1795392000)
 	}
-	t0 := int64(1795420800) // 2026-11-23 00:00:00 UTC
+	t0 := int64(1795392000) // 2026-11-23 00:00:00 UTC
 	for s := range *sessions {
 		n := nases[rng.IntN(len(nases))]
 		user := fmt.Sprintf("user%03d@isp.example", rng.IntN(120))
