@@ -327,3 +327,31 @@ func TestEncryptedRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentCodec: one dictionary, many goroutines (run with -race).
+func TestConcurrentCodec(t *testing.T) {
+	d := Builtin()
+	done := make(chan error)
+	for g := 0; g < 8; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				p := radius.New(radius.CodeAccountingRequest, []byte("s"))
+				if err := d.Encode(p, typicalRecord); err != nil {
+					done <- err
+					return
+				}
+				got, _ := d.Decode(p)
+				if len(got) != len(typicalRecord)-1 {
+					done <- errors.New("wrong attribute count")
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 8; g++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
