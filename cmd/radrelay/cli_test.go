@@ -89,6 +89,7 @@ name = "x"
 type = "memory"
 store = "x"
 secret_file = "`+secret+`"
+secret = "plain-s3cr3t"
 [sink.filter]
 realm = ["example.net"]
 `), 0o644)
@@ -103,6 +104,12 @@ realm = ["example.net"]
 	}
 	if strings.Contains(out+stderr, "s3cr3t") {
 		t.Error("a secret was printed")
+	}
+	if !strings.Contains(stderr, `r.toml:4: warning: sink "x": secret is written in the configuration file; prefer secret_file or secret_env`) {
+		t.Errorf("no warning about the secret in the file:\n%s", stderr)
+	}
+	if !strings.Contains(out, `secret = "xxxxx"`) {
+		t.Errorf("the plain secret is not shown redacted:\n%s", out)
 	}
 }
 

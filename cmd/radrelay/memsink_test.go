@@ -17,6 +17,8 @@ import (
 type memoryConfig struct {
 	Store      string `toml:"store"`
 	SecretFile string `toml:"secret_file"`
+	// Secret is a secret written in the file itself (validate warns).
+	Secret string `toml:"secret"`
 	// FailUser: records whose User-Name starts with it are rejected permanently.
 	FailUser string `toml:"fail_user"`
 }

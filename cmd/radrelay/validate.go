@@ -83,6 +83,12 @@ func runValidate(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, problems)
 		return 1
 	}
+	for _, s := range cfg.Sinks {
+		for _, key := range plainSecrets(s.Options) {
+			fmt.Fprintf(e.stderr, "%s:%d: warning: sink %q: %s is written in the configuration file; prefer %s_file or %s_env (a file readable only by radrelay, or the environment)\n",
+				cfg.File, s.line, s.Name, key, baseKey(key), baseKey(key))
+		}
+	}
 	if f.print {
 		if err := printConfig(e.stdout, cfg); err != nil {
 			fmt.Fprintf(e.stderr, "radrelay validate: %v\n", err)
@@ -174,6 +180,47 @@ func secretRefs(options any) map[string]string {
 	walk(reflect.ValueOf(options), "")
 	return out
 }
+
+// plainSecrets returns the keys of a sink's Config value that hold a secret
+// itself (secret, dsn, password) and are set.
+func plainSecrets(options any) []string {
+	var keys []string
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+			if v.IsNil() {
+				return
+			}
+			v = v.Elem()
+		}
+		switch v.Kind() {
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				walk(v.Index(i), fmt.Sprintf("%s[%d].", strings.TrimSuffix(prefix, "."), i))
+			}
+		case reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				f := v.Type().Field(i)
+				if !f.IsExported() {
+					continue
+				}
+				key := strings.Split(f.Tag.Get("toml"), ",")[0]
+				fv := v.Field(i)
+				switch {
+				case fv.Kind() == reflect.String && sensitiveKeyRE.MatchString(key) && fv.String() != "":
+					keys = append(keys, prefix+key)
+				case fv.Kind() == reflect.Struct || fv.Kind() == reflect.Slice || fv.Kind() == reflect.Pointer:
+					walk(fv, prefix+key+".")
+				}
+			}
+		}
+	}
+	walk(reflect.ValueOf(options), "")
+	return keys
+}
+
+// baseKey is the last part of a dotted key ("servers[0].secret" → "secret").
+func baseKey(key string) string { return key[strings.LastIndexByte(key, '.')+1:] }
 
 // printConfig writes the effective configuration as TOML, secrets redacted.
 func printConfig(w io.Writer, cfg *Config) error {
