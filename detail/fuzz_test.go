@@ -81,7 +81,7 @@ func sanitizeName(s string) string {
 		}
 	}
 	n := b.String()
-	if n == "" || n == "Timestamp" || n == "Donestamp" {
+	if n == "" || strings.EqualFold(n, "Timestamp") || strings.EqualFold(n, "Donestamp") {
 		n = "X-" + n
 	}
 	return n

@@ -438,7 +438,7 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, 
 			if msg != "" {
 				return nil, fail(ln, "%s", msg)
 			}
-			if a.Name == "Timestamp" || a.Name == "Donestamp" {
+			if len(a.Name) == 9 && (strings.EqualFold(a.Name, "Timestamp") || strings.EqualFold(a.Name, "Donestamp")) {
 				if a.Quoted || a.HasTag {
 					return nil, fail(ln, "%s value %s is not a number of seconds", a.Name, a.Raw)
 				}
@@ -449,7 +449,7 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, 
 				if rec.HasTimestamp {
 					return nil, fail(ln, "second Timestamp/Donestamp line in one record")
 				}
-				rec.Timestamp, rec.HasTimestamp, rec.Done = ts, true, a.Name == "Donestamp"
+				rec.Timestamp, rec.HasTimestamp, rec.Done = ts, true, strings.EqualFold(a.Name, "Donestamp")
 				if strings.HasPrefix(l, "\t"+a.Name) {
 					rec.TimestampOffset = off + int64(lpos)
 				}
