@@ -49,7 +49,7 @@ type openFile struct {
 	// resumed) and locked; final once its end is known.
 	claimed  bool
 	final    bool
-	gone     bool // no longer matched or deleted
+	gone     bool  // no longer matched or deleted
 	lastSize int64 // last size seen by size()
 }
 

@@ -1,0 +1,3 @@
+package tailer
+
+func crashChildMain() int { return 0 }

@@ -1,0 +1,110 @@
+package tailer
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// liveConfig is a consume or follow configuration with fast test timings.
+func liveConfig(t *testing.T, dir, state string, mode Mode, specs ...SinkSpec) Config {
+	return Config{
+		Inputs:        []Input{{Glob: filepath.Join(dir, "detail-*"), Mode: mode}},
+		Sinks:         specs,
+		StateDir:      state,
+		QuarantineDir: filepath.Join(state, "quarantine"),
+		PollInterval:  50 * time.Millisecond,
+		SettleTime:    30 * time.Millisecond,
+		Logger:        testLogger(t),
+	}
+}
+
+// testConcurrentWriter runs a writer process appending n records through
+// rotation while the tailer delivers them to two sinks, then checks each
+// sink got every record exactly once, and that a restart re-sends nothing.
+func testConcurrentWriter(t *testing.T, mode Mode, renameEvery int) {
+	dir, state := t.TempDir(), t.TempDir()
+	const n = 3000
+	s1, s2 := newMemSink(n), newMemSink(n)
+	cfg := liveConfig(t, dir, state, mode,
+		SinkSpec{Name: "one", Sink: s1, MaxOutstanding: 50, BatchSize: 16},
+		SinkSpec{Name: "two", Sink: s2, MaxOutstanding: 7})
+	_, stop := runTailer(t, cfg)
+	writer := startWriter(t, dir, 0, n, 700, renameEvery)
+	waitClosed(t, s1.full, "sink one to get every record")
+	waitClosed(t, s2.full, "sink two to get every record")
+	if err := <-writer; err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, "one", s1, n)
+	checkExactlyOnce(t, "two", s2, n)
+
+	names := listDir(t, dir)
+	switch mode {
+	case Follow:
+		// Read-only: every record is still in the files, none marked.
+		var all []byte
+		for _, name := range names {
+			if name == workName {
+				t.Errorf("follow mode created %s", workName)
+			}
+			b, _ := os.ReadFile(filepath.Join(dir, name))
+			all = append(all, b...)
+		}
+		if c := bytes.Count(all, []byte("\n\tTimestamp = ")); c != n {
+			t.Errorf("the source files hold %d records, want %d untouched", c, n)
+		}
+	case Consume:
+		// What is left (the newest files) holds only records marked done.
+		for _, name := range names {
+			recs, _ := readDetail(t, filepath.Join(dir, name))
+			for _, r := range recs {
+				if !r.Done && name == workName {
+					t.Errorf("%s: record at line %d delivered but not marked done", name, r.Line)
+				}
+			}
+		}
+	}
+
+	// Restart with fresh sinks and append one record in a new file: it must
+	// be the only one delivered (nothing before it is sent again).
+	r1, r2 := newMemSink(1), newMemSink(1)
+	cfg.Sinks[0].Sink, cfg.Sinks[1].Sink = r1, r2
+	_, stop = runTailer(t, cfg)
+	if err := appendLocked(filepath.Join(dir, "detail-9999"), testRecord(n)); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, r1.full, "the new record (one)")
+	waitClosed(t, r2.full, "the new record (two)")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*memSink{r1, r2} {
+		got, total := s.snapshot()
+		if total != 1 || got[sessionID(n)] != 1 {
+			var ids []string
+			for id := range got {
+				ids = append(ids, id)
+			}
+			t.Errorf("after restart: %d deliveries (%s...), want only the new record", total, strings.Join(ids[:min(5, len(ids))], ","))
+		}
+	}
+}
+
+func TestConsumeConcurrentWriterExactlyOnce(t *testing.T) {
+	testConcurrentWriter(t, Consume, 0)
+}
+
+func TestFollowConcurrentWriterExactlyOnce(t *testing.T) {
+	testConcurrentWriter(t, Follow, 0)
+}
+
+func TestFollowAcrossRenameRotation(t *testing.T) {
+	testConcurrentWriter(t, Follow, 450)
+}

@@ -1,0 +1,73 @@
+package tailer
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+)
+
+// The test binary doubles as the helper processes of the tests: a detail
+// file writer (a separate process, so its POSIX locks really exclude the
+// tailer's, as FreeRADIUS's do) and a tailer that the crash test kills.
+const childEnv = "RADRELAY_TAILER_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(childEnv) {
+	case "writer":
+		os.Exit(writerMain())
+	case "tailer":
+		os.Exit(crashChildMain())
+	}
+	os.Exit(m.Run())
+}
+
+func envInt(name string) int {
+	n, err := strconv.Atoi(os.Getenv(name))
+	if err != nil {
+		panic(fmt.Sprintf("%s: %v", name, err))
+	}
+	return n
+}
+
+// writerMain appends records [FROM, TO) to DIR/detail-NNNN, a new file every
+// ROTATE records (dated names, as FreeRADIUS rotates), each record in one
+// locked write. With RENAME_EVERY > 0 it also renames the current file out of
+// the glob (to DIR/old-NNNN) every RENAME_EVERY records, as a logrotate-style
+// rotation would.
+func writerMain() int {
+	dir := os.Getenv("DIR")
+	from, to, rotate := envInt("FROM"), envInt("TO"), envInt("ROTATE")
+	renameEvery, _ := strconv.Atoi(os.Getenv("RENAME_EVERY"))
+	for i := from; i < to; i++ {
+		path := filepath.Join(dir, fmt.Sprintf("detail-%04d", i/rotate))
+		if renameEvery > 0 && i > from && i%renameEvery == 0 {
+			os.Rename(path, filepath.Join(dir, fmt.Sprintf("old-%06d", i)))
+		}
+		if err := appendLocked(path, testRecord(i)); err != nil {
+			fmt.Fprintln(os.Stderr, "writer:", err)
+			return 1
+		}
+	}
+	return 0
+}
+
+// startWriter starts the writer process; the returned channel gets its exit error.
+func startWriter(t *testing.T, dir string, from, to, rotate, renameEvery int) <-chan error {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=writer", "DIR="+dir,
+		"FROM="+strconv.Itoa(from), "TO="+strconv.Itoa(to), "ROTATE="+strconv.Itoa(rotate),
+		"RENAME_EVERY="+strconv.Itoa(renameEvery))
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	exited := make(chan struct{})
+	go func() { done <- cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	return done
+}
