@@ -47,6 +47,7 @@ const (
 	DefaultMaxOutstanding = 256
 	DefaultZombiePeriod   = 20 * time.Second
 	DefaultReviveInterval = 30 * time.Second
+	DefaultFastRetransmit = 32
 	maxMaxOutstanding     = 4096
 )
 
@@ -83,6 +84,12 @@ type Config struct {
 	// StatusServer probes dead servers with Status-Server (RFC 5997). The
 	// servers must answer it (FreeRADIUS: status_server = yes, the default).
 	StatusServer bool `toml:"status_server"`
+	// FastRetransmit resends an unanswered request at once, before its
+	// timer, when this many requests sent after it to the same server were
+	// answered (32; -1 = never): on a server that answers in order such a
+	// request or its answer was lost. Without it one lost datagram holds up
+	// its batch for initial_rtx.
+	FastRetransmit int `toml:"fast_retransmit"`
 	// AcctDelayTime is "update" (default) or "keep".
 	AcctDelayTime string `toml:"acct_delay_time"`
 	// Dictionary is an extra FreeRADIUS-format dictionary file loaded on top
@@ -200,6 +207,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxRTXCount < 0 && c.MaxRTXDuration < 0 {
 		return c, errors.New("radius sink: max_rtx_count and max_rtx_duration cannot both be unlimited")
 	}
+	if c.FastRetransmit == 0 {
+		c.FastRetransmit = DefaultFastRetransmit
+	}
 	if c.MaxOutstanding == 0 {
 		c.MaxOutstanding = DefaultMaxOutstanding
 	}
@@ -262,7 +272,7 @@ func fixedSourcePort(source string) bool {
 // The secret comes from secret_file or secret_env; it is not accepted in the
 // URL itself (command lines end up in ps and shell history). Query keys are
 // the Config keys: policy, initial_rtx, max_rtx, max_rtx_count,
-// max_rtx_duration, max_outstanding, sockets, zombie_period,
+// max_rtx_duration, max_outstanding, sockets, fast_retransmit, zombie_period,
 // revive_interval, status_server, acct_delay_time, dictionary,
 // source_address.
 func ConfigFromURL(raw string) (Config, error) {
@@ -320,6 +330,8 @@ func ConfigFromURL(raw string) (Config, error) {
 			c.MaxOutstanding, err = strconv.Atoi(v)
 		case "sockets":
 			c.Sockets, err = strconv.Atoi(v)
+		case "fast_retransmit":
+			c.FastRetransmit, err = strconv.Atoi(v)
 		default:
 			return c, fmt.Errorf("radius URL: unknown parameter %q", key)
 		}

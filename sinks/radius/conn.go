@@ -19,6 +19,10 @@ var errNoIdentifier = errors.New("no free RADIUS Identifier")
 type slot struct {
 	owner  *pending
 	header [20]byte
+	seq    uint64 // the server's send sequence number of the last send with this slot
+	sentAt int64  // when that send was, in nanoseconds since the endpoint opened
+	first  bool   // that send was the request's first (its answer measures the RTT)
+	early  bool   // a fast retransmission was requested for seq
 }
 
 // conn is one UDP socket to one server with its 256 Identifiers.
@@ -97,9 +101,13 @@ func (c *conn) readLoop() {
 		s := c.slots[id]
 		var header [20]byte
 		var owner *pending
+		var seq uint64
+		var sentAt int64
+		var first bool
 		if s != nil {
 			header = s.header
 			owner = s.owner
+			seq, sentAt, first = s.seq, s.sentAt, s.first
 		}
 		c.mu.Unlock()
 		if owner == nil {
@@ -111,16 +119,43 @@ func (c *conn) readLoop() {
 			stats.forged.Add(1)
 			continue
 		}
+		c.server.ackedUpTo(seq)
+		if first {
+			c.server.sampleRTT(sentAt)
+		}
 		owner.ack()
+	}
+}
+
+// overtaken asks every unanswered request on this socket to retransmit now
+// when a request sent distance sends after it was answered (acked), or when
+// it was sent before overdue (nanoseconds since the endpoint opened).
+func (c *conn) overtaken(acked, distance uint64, overdue int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.inUse == 0 {
+		return
+	}
+	for _, s := range c.slots {
+		if s != nil && s.seq != 0 && !s.early && (s.seq+distance <= acked || s.sentAt < overdue) {
+			s.early = true
+			select {
+			case s.owner.early <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
 // pending is one exchange with one server: a request waiting for its reply.
 type pending struct {
 	acked chan struct{}
+	early chan struct{} // overtaken: retransmit before the timer
 }
 
-func newPending() *pending { return &pending{acked: make(chan struct{}, 1)} }
+func newPending() *pending {
+	return &pending{acked: make(chan struct{}, 1), early: make(chan struct{}, 1)}
+}
 
 // ack signals the reply; duplicates are ignored.
 func (p *pending) ack() {

@@ -55,23 +55,28 @@ type timing struct {
 	reviveInterval time.Duration
 	statusServer   bool
 	updateDelay    bool
+	// fastRetransmit: an unanswered request is resent at once when this
+	// many requests sent after it were answered (0: never).
+	fastRetransmit uint64
 }
 
 // counters are the statistics of one server.
 type counters struct {
-	requests    atomic.Int64 // exchanges started
-	sent        atomic.Int64 // datagrams sent (first sends and retransmissions)
-	retransmits atomic.Int64
-	newIDs      atomic.Int64 // resends with a new Identifier (Acct-Delay-Time changed)
-	acked       atomic.Int64
-	timeouts    atomic.Int64 // retransmission timers that expired
-	failed      atomic.Int64 // exchanges that gave up (no reply)
-	forged      atomic.Int64 // replies that failed authenticator or code checks
-	unmatched   atomic.Int64 // replies to an Identifier not in use
-	malformed   atomic.Int64 // datagrams too short or with a bad length
-	writeErrors atomic.Int64
-	deaths      atomic.Int64
-	revivals    atomic.Int64
+	requests        atomic.Int64 // exchanges started
+	sent            atomic.Int64 // datagrams sent (first sends and retransmissions)
+	retransmits     atomic.Int64
+	fastRetransmits atomic.Int64
+	newIDs          atomic.Int64 // resends with a new Identifier (Acct-Delay-Time changed)
+	acked           atomic.Int64
+	timeouts        atomic.Int64 // retransmission timers that expired
+	failed          atomic.Int64 // exchanges that gave up (no reply)
+	forged          atomic.Int64 // replies that failed authenticator or code checks
+	unmatched       atomic.Int64 // replies to an Identifier not in use
+	malformed       atomic.Int64 // datagrams too short or with a bad length
+	writeErrors     atomic.Int64
+	deaths          atomic.Int64
+	revivals        atomic.Int64
+	windowCuts      atomic.Int64
 }
 
 // ServerStats is a snapshot of one server's counters.
@@ -81,16 +86,23 @@ type ServerStats struct {
 	Requests    int64 // exchanges started
 	Sent        int64 // datagrams sent, retransmissions included
 	Retransmits int64
-	NewIDs      int64 // resends that got a new Identifier because Acct-Delay-Time changed
-	Acked       int64
-	Timeouts    int64
-	Failed      int64 // exchanges that gave up without a reply
-	Forged      int64 // replies dropped: wrong code or Response Authenticator
-	Unmatched   int64 // replies dropped: Identifier not in use
-	Malformed   int64
-	WriteErrors int64
-	Deaths      int64
-	Revivals    int64
+	// FastRetransmits counts the retransmissions sent before the timer
+	// because later requests were answered (included in Retransmits).
+	FastRetransmits int64
+	NewIDs          int64 // resends that got a new Identifier because Acct-Delay-Time changed
+	Acked           int64
+	Timeouts        int64
+	Failed          int64 // exchanges that gave up without a reply
+	Forged          int64 // replies dropped: wrong code or Response Authenticator
+	Unmatched       int64 // replies dropped: Identifier not in use
+	Malformed       int64
+	WriteErrors     int64
+	Deaths          int64
+	Revivals        int64
+	// Window is the current adaptive window (at most max_outstanding) and
+	// WindowCuts how often a loss shrank it.
+	Window      int
+	WindowCuts  int64
 	Outstanding int
 }
 
@@ -100,12 +112,16 @@ type endpoint struct {
 	secret  []byte
 	conns   []*conn
 	next    atomic.Uint32
-	window  chan struct{}
+	window  *window
 	timing  timing
 	log     *slog.Logger
 	stats   counters
 	closed  chan struct{}
 	wg      sync.WaitGroup
+	sendSeq atomic.Uint64 // numbers every datagram sent
+	acked   atomic.Uint64 // highest sendSeq answered
+	epoch   time.Time     // sentAt of slots counts from here
+	srtt    atomic.Int64  // smoothed round-trip time of first sends, ns (0: none yet)
 
 	mu        sync.Mutex
 	state     serverState
@@ -132,10 +148,11 @@ func dialEndpoint(address string, secret []byte, source string, sockets, window 
 	e := &endpoint{
 		address: address,
 		secret:  secret,
-		window:  make(chan struct{}, window),
+		window:  newWindow(window, t.backoff.initial),
 		timing:  t,
 		log:     log.With("server", address),
 		closed:  make(chan struct{}),
+		epoch:   time.Now(),
 	}
 	for i := 0; i < sockets; i++ {
 		udp, err := net.DialUDP("udp", laddr, raddr)
@@ -148,7 +165,86 @@ func dialEndpoint(address string, secret []byte, source string, sockets, window 
 		e.wg.Add(1)
 		go func() { defer e.wg.Done(); c.readLoop() }()
 	}
+	if t.fastRetransmit > 0 {
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); e.fastRetransmitLoop() }()
+	}
 	return e, nil
+}
+
+// ackedUpTo records that the datagram numbered seq was answered.
+func (e *endpoint) ackedUpTo(seq uint64) {
+	for {
+		cur := e.acked.Load()
+		if seq <= cur || e.acked.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
+// sampleRTT folds the round trip of a first send into the smoothed RTT
+// (Karn: retransmitted requests are ambiguous and not sampled).
+func (e *endpoint) sampleRTT(sentAt int64) {
+	rtt := int64(time.Since(e.epoch)) - sentAt
+	if rtt <= 0 {
+		return
+	}
+	for {
+		cur := e.srtt.Load()
+		next := rtt
+		if cur != 0 {
+			next = cur + (rtt-cur)/8
+		}
+		if e.srtt.CompareAndSwap(cur, next) {
+			return
+		}
+	}
+}
+
+// minOverdue is the least time a request waits before an early resend for
+// lack of an answer, however fast the server usually answers.
+const minOverdue = 20 * time.Millisecond
+
+// fastRetransmitLoop looks for requests that a window-full of later ones
+// (at least fast_retransmit) overtook:
+// on a server that answers in order, such a request or its answer was
+// lost, and waiting out the retransmission timer (2 s) would stall every
+// batch it is part of. Resending it at once costs one datagram; if the
+// server did have it, the identical resend is answered from its duplicate
+// cache.
+func (e *endpoint) fastRetransmitLoop() {
+	period := max(e.timing.backoff.initial/40, 5*time.Millisecond)
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	last := uint64(0)
+	for {
+		select {
+		case <-e.closed:
+			return
+		case <-tick.C:
+		}
+		acked := e.acked.Load()
+		if acked == last {
+			// Nothing answered since the last look: the server may be
+			// down; the retransmission timers deal with that.
+			continue
+		}
+		last = acked
+		// A request unanswered for four smoothed round trips while the
+		// server answers others was lost (this catches the last requests
+		// of a batch, which nothing sent later can overtake).
+		overdue := int64(-1)
+		if srtt := e.srtt.Load(); srtt > 0 {
+			overdue = int64(time.Since(e.epoch)) - max(4*srtt, int64(minOverdue))
+		}
+		// A server with a thread pool answers out of order, but not by more
+		// than what is in flight: wait for a full window to overtake.
+		size, _ := e.window.current()
+		distance := max(e.timing.fastRetransmit, uint64(size))
+		for _, c := range e.conns {
+			c.overtaken(acked, distance, overdue)
+		}
+	}
 }
 
 func (e *endpoint) close() {
@@ -242,6 +338,13 @@ func (e *endpoint) replied(now time.Time) {
 	}
 }
 
+// answeredWithin reports whether the server answered anything in the last d.
+func (e *endpoint) answeredWithin(now time.Time, d time.Duration) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return now.Sub(e.lastReply) < d
+}
+
 // timedOut records an expired retransmission timer and marks the server dead
 // when it has been busy without a single reply for the zombie period. It
 // reports whether the server is now dead.
@@ -328,14 +431,10 @@ func (t *transmission) release() {
 // (RFC 2866 §5.2) with a new Identifier and Request Authenticator. The
 // previous Identifier stays reserved so that a late reply to it still counts.
 func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) error {
-	select {
-	case e.window <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-e.closed:
-		return net.ErrClosed
+	if err := e.window.acquire(ctx, e.closed); err != nil {
+		return err
 	}
-	defer func() { <-e.window }()
+	defer e.window.release()
 	if !probe && !e.alive() {
 		return errServerDead
 	}
@@ -354,10 +453,16 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) error {
 	timer := time.NewTimer(rt)
 	defer timer.Stop()
 	sentDelay := uint32(0)
-	for n := 0; ; n++ {
+	rounds := 0       // retransmission timers expired: what max_rtx_count limits
+	fastUsed := false // one fast retransmission per timer round
+	early := false    // this send is a fast retransmission
+	for sends := 0; ; sends++ {
 		now := time.Now()
 		delay := m.delayAt(now)
-		if n == 0 || (m.delayOff >= 0 && delay != sentDelay) {
+		// A fast retransmission keeps the bytes (and Identifier) of the send
+		// it repeats, so that a server that did get it answers from its
+		// duplicate cache instead of counting the record twice.
+		if sends == 0 || (!early && m.delayOff >= 0 && delay != sentDelay) {
 			c, id, s, err := e.acquireID(p)
 			if err != nil {
 				return err
@@ -372,35 +477,58 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) error {
 			c.mu.Lock()
 			copy(s.header[:], buf[:20])
 			c.mu.Unlock()
-			if n > 0 {
+			if sends > 0 {
 				e.stats.newIDs.Add(1)
 			}
 		}
-		if n > 0 {
+		if sends > 0 {
 			e.stats.retransmits.Add(1)
 		}
 		e.stats.sent.Add(1)
+		seq := e.sendSeq.Add(1)
+		cur.c.mu.Lock()
+		cur.s.seq, cur.s.early = seq, fastUsed
+		cur.s.sentAt, cur.s.first = int64(time.Since(e.epoch)), sends == 0
+		cur.c.mu.Unlock()
+		early = false
 		if _, err := cur.c.udp.Write(buf); err != nil {
 			e.stats.writeErrors.Add(1)
 		}
 		select {
+		case <-p.early:
+			// Overtaken by later requests: resend now; the timer keeps running.
+			fastUsed, early = true, true
+			if e.window.lost(time.Now()) {
+				e.stats.windowCuts.Add(1)
+			}
+			e.stats.fastRetransmits.Add(1)
+			continue
 		case <-p.acked:
-			e.replied(time.Now())
+			now := time.Now()
+			e.replied(now)
+			e.window.acked(now)
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-e.closed:
 			return net.ErrClosed
 		case now := <-timer.C:
+			rounds++
+			fastUsed = false
 			dead := e.timedOut(now)
+			if !dead && e.answeredWithin(now, rt) && e.window.lost(now) {
+				size, _ := e.window.current()
+				e.stats.windowCuts.Add(1)
+				e.log.Debug("radius server: request lost while others were answered; window reduced", "max_outstanding_now", size)
+			}
 			elapsed := now.Sub(start)
 			t := e.timing
-			if (t.maxCount > 0 && n >= t.maxCount) || (t.maxDuration > 0 && elapsed >= t.maxDuration) {
+			if (t.maxCount > 0 && rounds > t.maxCount) || (t.maxDuration > 0 && elapsed >= t.maxDuration) {
 				e.stats.failed.Add(1)
 				if probe {
 					e.probeFailed(now)
 				}
-				return fmt.Errorf("%w after %d sends in %s", errNoReply, n+1, elapsed.Round(time.Millisecond))
+				return fmt.Errorf("%w after %d sends in %s", errNoReply, sends+1, elapsed.Round(time.Millisecond))
 			}
 			if dead && !probe {
 				return errServerDead
@@ -494,12 +622,14 @@ func (e *endpoint) snapshot() ServerStats {
 	state, busy := e.state, e.busy
 	e.mu.Unlock()
 	s := &e.stats
+	size, _ := e.window.current()
 	return ServerStats{
 		Address: e.address, State: state.String(), Outstanding: busy,
-		Requests: s.requests.Load(), Sent: s.sent.Load(), Retransmits: s.retransmits.Load(),
+		Requests: s.requests.Load(), Sent: s.sent.Load(), Retransmits: s.retransmits.Load(), FastRetransmits: s.fastRetransmits.Load(),
 		NewIDs: s.newIDs.Load(), Acked: s.acked.Load(), Timeouts: s.timeouts.Load(),
 		Failed: s.failed.Load(), Forged: s.forged.Load(), Unmatched: s.unmatched.Load(),
 		Malformed: s.malformed.Load(), WriteErrors: s.writeErrors.Load(),
 		Deaths: s.deaths.Load(), Revivals: s.revivals.Load(),
+		Window: size, WindowCuts: s.windowCuts.Load(),
 	}
 }

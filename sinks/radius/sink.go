@@ -62,6 +62,7 @@ func newSink(cfg Config, logger *slog.Logger, enc encoder) (*Sink, error) {
 		reviveInterval: cfg.ReviveInterval,
 		statusServer:   cfg.StatusServer,
 		updateDelay:    cfg.AcctDelayTime == DelayUpdate,
+		fastRetransmit: uint64(max(cfg.FastRetransmit, 0)),
 	}
 	s := &Sink{cfg: cfg, enc: enc, log: logger}
 	if cfg.Policy == PolicyBroadcast {

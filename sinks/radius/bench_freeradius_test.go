@@ -1,0 +1,222 @@
+package radius
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	layeh "layeh.com/radius"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/dictionary"
+	"github.com/radrelay/radrelay/internal/freeradiustest"
+	"github.com/radrelay/radrelay/tailer"
+)
+
+// benchRecords is the size of the file relayed by the side-by-side
+// benchmark; RADRELAY_BENCH_RECORDS overrides it.
+func benchRecords() int {
+	if n, err := strconv.Atoi(os.Getenv("RADRELAY_BENCH_RECORDS")); err == nil && n > 0 {
+		return n
+	}
+	return 60000
+}
+
+// realisticRecords returns n records made from the FreeRADIUS-written
+// session fixture (vendor attributes and all), each with its own
+// Acct-Session-Id.
+func realisticRecords(tb testing.TB, n int) []*detail.Record {
+	base := readFixture(tb, "packets-sessions.detail")
+	recs := make([]*detail.Record, 0, n)
+	for i := 0; len(recs) < n; i++ {
+		r := base[i%len(base)]
+		c := *r
+		c.Attrs = slices.Clone(r.Attrs)
+		for j := range c.Attrs {
+			if c.Attrs[j].Name == "Acct-Session-Id" {
+				c.Attrs[j].Value = fmt.Sprintf("%s/%d", c.Attrs[j].Value, i)
+			}
+		}
+		c.Offset = int64(i)
+		recs = append(recs, &c)
+	}
+	return recs
+}
+
+// freeradiusWrittenFile relays n realistic records to a FreeRADIUS home
+// server and returns the detail file that server wrote: the input every
+// contender of the side-by-side benchmark relays.
+func freeradiusWrittenFile(b *testing.B, n int) string {
+	home := freeradiustest.StartHomeServer(b, freeradiustest.HomeOptions{})
+	s, err := newSink(Config{Servers: []ServerConfig{{Address: home.Addr, Secret: home.Secret}}}, nil, dictionary.Builtin())
+	if err != nil {
+		b.Fatal(err)
+	}
+	sendAll(b, s, realisticRecords(b, n))
+	s.Close()
+	home.WaitRecords(b, n, time.Minute)
+	home.Stop()
+	return home.DetailFile
+}
+
+// loadGenerator sends every packet once to addr, concurrency requests at a
+// time (each worker has its own socket and one request in flight, resent
+// after a second without answer), and returns the elapsed time. It is the
+// plain Go client that measures what the home server can take.
+func loadGenerator(b *testing.B, addr string, secret []byte, packets [][]byte, concurrency int) time.Duration {
+	raddr, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < concurrency; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialUDP("udp", nil, raddr)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 4096)
+			id := byte(0)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(packets) {
+					return
+				}
+				pkt := slices.Clone(packets[i])
+				id++
+				signAccountingRequest(pkt, id, secret)
+				for {
+					c.Write(pkt)
+					c.SetReadDeadline(time.Now().Add(time.Second))
+					n, err := c.Read(buf)
+					if err != nil {
+						continue // timeout: resend
+					}
+					if n >= 20 && buf[1] == id && layeh.IsAuthenticResponse(buf[:n], pkt, secret) {
+						break
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// BenchmarkSideBySideFreeRADIUS relays the same FreeRADIUS-written detail
+// file, in one run, to a fresh FreeRADIUS 3.2 home server each time:
+//
+//   - ceiling: a plain Go load generator, 64 requests in flight;
+//   - radrelay-sink: the sink fed by the detail Reader, batches of 1024;
+//   - radrelay-tailer: the tailer (replay mode) feeding the sink;
+//   - freeradius-relay: FreeRADIUS 3.2's own detail reader proxying.
+//
+// Run it with -benchtime 1x: every iteration repeats the whole comparison.
+func BenchmarkSideBySideFreeRADIUS(b *testing.B) {
+	freeradiustest.Binary(b)
+	n := benchRecords()
+	file := freeradiusWrittenFile(b, n)
+	recs := freeradiustest.ReadDetail(b, file)
+	if len(recs) != n {
+		b.Fatalf("generated file holds %d records, want %d", len(recs), n)
+	}
+	b.ResetTimer()
+	for range b.N {
+		// Ceiling.
+		home := freeradiustest.StartHomeServer(b, freeradiustest.HomeOptions{})
+		secret := []byte(home.Secret)
+		d := dictionary.Builtin()
+		packets := make([][]byte, len(recs))
+		for i, r := range recs {
+			p := &layeh.Packet{Code: layeh.CodeAccountingRequest, Secret: secret}
+			if err := d.Encode(p, r.Attrs); err != nil {
+				b.Fatal(err)
+			}
+			packets[i], _ = p.MarshalBinary()
+		}
+		ceiling := loadGenerator(b, home.Addr, secret, packets, 64)
+		home.WaitRecords(b, n, time.Minute)
+		home.Stop()
+
+		// radrelay: the sink fed directly.
+		home = freeradiustest.StartHomeServer(b, freeradiustest.HomeOptions{})
+		s, err := New(context.Background(), Config{Servers: []ServerConfig{{Address: home.Addr, Secret: home.Secret}}}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		sendAll(b, s.(*Sink), recs)
+		sinkTime := time.Since(start)
+		s.Close()
+		home.WaitRecords(b, n, time.Minute)
+		home.Stop()
+
+		// radrelay: the tailer (replay) feeding the sink.
+		home = freeradiustest.StartHomeServer(b, freeradiustest.HomeOptions{})
+		s, err = New(context.Background(), Config{Servers: []ServerConfig{{Address: home.Addr, Secret: home.Secret}}}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tl, err := tailer.New(tailer.Config{
+			Inputs:        []tailer.Input{{Files: []string{file}, Mode: tailer.Replay}},
+			Sinks:         []tailer.SinkSpec{{Name: "radius", Sink: s, MaxOutstanding: 1024, BatchSize: 256}},
+			QuarantineDir: b.TempDir(),
+			Logger:        testLogger(b),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		if err := tl.Run(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		tailerTime := time.Since(start)
+		s.Close()
+		home.WaitRecords(b, n, time.Minute)
+		home.Stop()
+
+		// FreeRADIUS 3.2's detail reader.
+		home = freeradiustest.StartHomeServer(b, freeradiustest.HomeOptions{})
+		relay := freeradiustest.StartRelay(b, freeradiustest.RelayOptions{Home: home.Addr, Secret: home.Secret})
+		staged := filepath.Join(b.TempDir(), "detail-staged")
+		data, err := os.ReadFile(file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(staged, data, 0o600); err != nil {
+			b.Fatal(err)
+		}
+		start = time.Now()
+		if err := os.Rename(staged, filepath.Join(relay.SpoolDir, "detail-1")); err != nil {
+			b.Fatal(err)
+		}
+		home.WaitRecords(b, n, 10*time.Minute)
+		relayTime := time.Since(start)
+		relay.Stop()
+		home.Stop()
+
+		rate := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
+		b.ReportMetric(rate(ceiling), "ceiling-rec/s")
+		b.ReportMetric(rate(sinkTime), "radrelay-sink-rec/s")
+		b.ReportMetric(rate(tailerTime), "radrelay-tailer-rec/s")
+		b.ReportMetric(rate(relayTime), "freeradius-relay-rec/s")
+		b.ReportMetric(100*rate(sinkTime)/rate(ceiling), "sink-%-of-ceiling")
+		b.ReportMetric(100*rate(tailerTime)/rate(ceiling), "tailer-%-of-ceiling")
+		b.Logf("%d records: ceiling %.0f/s, radrelay sink %.0f/s, radrelay tailer+sink %.0f/s, FreeRADIUS detail reader %.0f/s",
+			n, rate(ceiling), rate(sinkTime), rate(tailerTime), rate(relayTime))
+	}
+}
