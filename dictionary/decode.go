@@ -134,6 +134,11 @@ func (dec *decoder) leaf(a *Attribute, data []byte) {
 			}
 			out.Tag, data = data[0], data[1:]
 		case a.Type == TypeInteger && len(data) == 4:
+			if data[0] > 0x1f {
+				// Not a tag (RFC 2868: 0 to 0x1F): malformed, print raw.
+				dec.rawAttr(a, data)
+				return
+			}
 			out.Tag = data[0]
 			var b [4]byte
 			copy(b[1:], data[1:])

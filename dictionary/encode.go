@@ -144,6 +144,9 @@ func (e *encoder) attribute(at *detail.Attribute) error {
 		if e.val, err = appendHex(e.val, at.Value); err != nil {
 			return encodeError(*at, err)
 		}
+		if len(e.val) == 0 {
+			return nil // nothing to send, as for empty strings
+		}
 	} else {
 		if e.val, err = d.appendValue(e.val, a, *at); err != nil {
 			return encodeError(*at, err)

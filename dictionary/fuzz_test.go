@@ -44,11 +44,15 @@ func FuzzDecode(f *testing.F) {
 	}
 	fr := fuzzDict(f)
 	f.Fuzz(func(t *testing.T, wire []byte) {
-		attrs, err := radius.ParseAttributes(wire)
+		// A whole packet if it parses as one, else a run of attributes.
+		p, err := radius.Parse(wire, []byte("s"))
 		if err != nil {
-			return
+			attrs, err := radius.ParseAttributes(wire)
+			if err != nil {
+				return
+			}
+			p = &radius.Packet{Code: radius.CodeAccountingRequest, Secret: []byte("s"), Attributes: attrs}
 		}
-		p := &radius.Packet{Code: radius.CodeAccountingRequest, Secret: []byte("s"), Attributes: attrs}
 		got, err := fr.Decode(p)
 		if err != nil {
 			t.Fatal(err)
