@@ -115,8 +115,12 @@ type FileWriter struct {
 
 	mu     sync.Mutex
 	files  map[string]*openFile
+	cut    map[string]*cutRecord // files holding a partly written record
 	buf    []byte
 	closed bool
+
+	// write is (*os.File).Write; tests replace it to fail part way.
+	write func(f *os.File, b []byte) (int, error)
 
 	stop chan struct{}
 	done chan struct{}
@@ -127,6 +131,26 @@ type openFile struct {
 	lastUse time.Time
 	dirty   bool // written since the last fsync
 	headed  bool // Header has been checked for
+}
+
+// cutRecord is a record a failed write(2) left partly written (a full disk):
+// term is what must follow it so that readers see it as a malformed record,
+// not as a short valid one; it is written before the next record when it
+// could not be written at once.
+type cutRecord struct {
+	file os.FileInfo
+	term []byte
+}
+
+// cutTerminator ends a partly written record with a line readers reject (it
+// has no " = "), so the fragment is quarantined as malformed; the caller,
+// told that the write failed, writes the whole record again.
+func cutTerminator(endsWithLF bool) []byte {
+	const line = "\tradrelay: a failed write cut off this record here; it was written again after it\n\n"
+	if endsWithLF {
+		return []byte(line)
+	}
+	return []byte("\n" + line)
 }
 
 type templatePart struct {
@@ -175,7 +199,8 @@ func NewFileWriter(opts FileWriterOptions) (*FileWriter, error) {
 	if opts.Encode == nil {
 		opts.Encode = AppendRecord
 	}
-	w := &FileWriter{opts: opts, parts: parts, files: map[string]*openFile{}}
+	w := &FileWriter{opts: opts, parts: parts, files: map[string]*openFile{}, cut: map[string]*cutRecord{},
+		write: (*os.File).Write}
 	if opts.Durability == SyncInterval {
 		w.stop, w.done = make(chan struct{}), make(chan struct{})
 		go w.syncLoop()
@@ -326,7 +351,22 @@ func (w *FileWriter) Write(rec *Record) error {
 	if w.opts.Lock {
 		defer unlockFile(of.f)
 	}
-	if _, err := of.f.Write(w.buf); err != nil {
+	buf := w.buf
+	if c := w.cut[path]; c != nil {
+		if st, err := of.f.Stat(); err == nil && os.SameFile(st, c.file) {
+			buf = append(c.term, buf...)
+		}
+		delete(w.cut, path)
+	}
+	if n, err := w.write(of.f, buf); err != nil {
+		if n > 0 && n < len(buf) {
+			term := cutTerminator(buf[n-1] == '\n')
+			if m, err := w.write(of.f, term); err != nil || m != len(term) {
+				if st, err := of.f.Stat(); err == nil {
+					w.cut[path] = &cutRecord{file: st, term: cutTerminator(m > 0 && term[m-1] == '\n' || m == 0 && buf[n-1] == '\n')}
+				}
+			}
+		}
 		w.closeFile(path)
 		return fmt.Errorf("detail: writing %s: %w", path, err)
 	}

@@ -349,3 +349,52 @@ func TestFileWriterRotationClosesIdleFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestFileWriterCutRecord: a write(2) that fails part way (a full disk)
+// leaves a fragment; readers must see it as a malformed record, never as a
+// short valid one, and the records written after it must read back whole.
+func TestFileWriterCutRecord(t *testing.T) {
+	for _, termFails := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "detail")
+		w, err := NewFileWriter(FileWriterOptions{Template: path})
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		w.write = func(f *os.File, b []byte) (int, error) {
+			calls++
+			switch {
+			case calls == 1: // the record: half of it reaches the disk
+				n, _ := f.Write(b[:len(b)/2])
+				return n, syscall.ENOSPC
+			case calls == 2 && termFails: // the terminator: nothing
+				return 0, syscall.ENOSPC
+			}
+			return f.Write(b)
+		}
+		a, b := testRecord("a", 1, "10.0.0.1"), testRecord("b", 2, "10.0.0.1")
+		if err := w.Write(a); !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("first write: %v", err)
+		}
+		// The caller retries, then goes on.
+		if err := w.Write(a); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		data, _ := os.ReadFile(path)
+		recs, errs := readAll(t, data, path)
+		if len(errs) != 1 || len(recs) != 2 {
+			t.Fatalf("termFails=%v: %d records, errors %v\n%s", termFails, len(recs), errs, data)
+		}
+		var se *SyntaxError
+		if !errors.As(errs[0], &se) || se.Offset != 0 || !strings.Contains(string(se.Raw), "a failed write cut off this record") {
+			t.Errorf("fragment: %v", errs[0])
+		}
+		if u, _ := recs[0].Get("User-Name"); u.Value != "a" {
+			t.Errorf("first record after the fragment: %v", u)
+		}
+	}
+}
