@@ -106,7 +106,9 @@ type FileWriterOptions struct {
 // writers (processes or FileWriters) can share a file. Before each record
 // the writer checks that the file it holds open is still the one at its
 // path: when a reader has renamed the file away (FreeRADIUS renames it to
-// .work) or unlinked it, a new file is created at the path.
+// .work) or unlinked it, a new file is created at the path. A record that a
+// failed write(2) cut off part way is ended with a line readers reject, so
+// it is quarantined as malformed rather than read as a short record.
 //
 // A FileWriter is safe for concurrent use by multiple goroutines.
 type FileWriter struct {
@@ -118,6 +120,8 @@ type FileWriter struct {
 	cut    map[string]*cutRecord // files holding a partly written record
 	buf    []byte
 	closed bool
+
+	detailFormat bool // Encode is AppendRecord
 
 	// write is (*os.File).Write; tests replace it to fail part way.
 	write func(f *os.File, b []byte) (int, error)
@@ -151,6 +155,19 @@ func cutTerminator(endsWithLF bool) []byte {
 		return []byte(line)
 	}
 	return []byte("\n" + line)
+}
+
+// terminator returns what ends a cut record: for detail files, see
+// cutTerminator; for other formats (Encode set), a line end, so the broken
+// line (invalid JSON, a short CSV row) stays on its own line.
+func (w *FileWriter) terminator(endsWithLF bool) []byte {
+	if !w.detailFormat {
+		if endsWithLF {
+			return nil
+		}
+		return []byte("\n")
+	}
+	return cutTerminator(endsWithLF)
 }
 
 type templatePart struct {
@@ -196,11 +213,12 @@ func NewFileWriter(opts FileWriterOptions) (*FileWriter, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Encode == nil {
+	detailFormat := opts.Encode == nil
+	if detailFormat {
 		opts.Encode = AppendRecord
 	}
 	w := &FileWriter{opts: opts, parts: parts, files: map[string]*openFile{}, cut: map[string]*cutRecord{},
-		write: (*os.File).Write}
+		write: (*os.File).Write, detailFormat: detailFormat}
 	if opts.Durability == SyncInterval {
 		w.stop, w.done = make(chan struct{}), make(chan struct{})
 		go w.syncLoop()
@@ -360,10 +378,10 @@ func (w *FileWriter) Write(rec *Record) error {
 	}
 	if n, err := w.write(of.f, buf); err != nil {
 		if n > 0 && n < len(buf) {
-			term := cutTerminator(buf[n-1] == '\n')
-			if m, err := w.write(of.f, term); err != nil || m != len(term) {
+			term := w.terminator(buf[n-1] == '\n')
+			if m, err := w.write(of.f, term); len(term) > 0 && (err != nil || m != len(term)) {
 				if st, err := of.f.Stat(); err == nil {
-					w.cut[path] = &cutRecord{file: st, term: cutTerminator(m > 0 && term[m-1] == '\n' || m == 0 && buf[n-1] == '\n')}
+					w.cut[path] = &cutRecord{file: st, term: w.terminator(m > 0 && term[m-1] == '\n' || m == 0 && buf[n-1] == '\n')}
 				}
 			}
 		}
