@@ -147,6 +147,12 @@ func (l *loader) parse(r io.Reader, name string, depth int) error {
 			if err != nil && kw == "$INCLUDE-" && errors.Is(err, fs.ErrNotExist) {
 				err = nil
 			}
+			var pe *ParseError
+			if errors.As(err, &pe) && pe.Line == 0 {
+				// The included file could not be opened: say where it
+				// was included.
+				err = &ParseError{File: name, Line: lineNo, Err: fmt.Errorf("$INCLUDE %s: %w", fields[1], pe.Err)}
+			}
 		case strings.EqualFold(kw, "ATTRIBUTE"):
 			err = l.attribute(&st, fields)
 		case strings.EqualFold(kw, "VALUE"):

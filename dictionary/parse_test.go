@@ -63,7 +63,7 @@ func TestParseErrors(t *testing.T) {
 		{"VALUE Nope Up 1\n", "x.dict:1: VALUE Up for unknown attribute"},
 		{"FROB x\n", `x.dict:1: unknown keyword "FROB"`},
 		{"ATTRIBUTE X 1.2 string\n", "x.dict:1: ATTRIBUTE X: number 1.2: no attribute 1"},
-		{"$INCLUDE missing.dict\n", "missing.dict"},
+		{"\n$INCLUDE missing.dict\n", "x.dict:2: $INCLUDE missing.dict: open "},
 		{"VENDOR V 7\nBEGIN-VENDOR V\nATTRIBUTE X 256 string\nEND-VENDOR V\n", "x.dict:3: ATTRIBUTE X: number 256 does not fit"},
 		{"ATTRIBUTE E 200 extended\n", "x.dict:1: ATTRIBUTE E: extended attributes are numbered 241 to 246"},
 	} {
@@ -85,5 +85,15 @@ func TestIncludeLoop(t *testing.T) {
 	os.WriteFile(p, []byte("$INCLUDE loop.dict\n"), 0o644)
 	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "too deeply") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestOptionalInclude(t *testing.T) {
+	d := New()
+	if err := d.Parse(strings.NewReader("$INCLUDE- /nonexistent/dictionary.local\nATTRIBUTE X 1 string\n"), "x.dict"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.Attribute("X"); !ok {
+		t.Error("lines after an optional missing include were not read")
 	}
 }

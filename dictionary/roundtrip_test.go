@@ -58,8 +58,8 @@ func wireAttrs(d *Dictionary, attrs []detail.Attribute) []detail.Attribute {
 		if oid, ok := parseAttrOID(a.Name); ok && len(oid) == 1 && oid[0] > 255 {
 			continue
 		}
-		if a.Value == "" && a.Quoted {
-			continue
+		if (a.Value == "" && a.Quoted) || a.Value == "0x" {
+			continue // empty values are not sent
 		}
 		out = append(out, a)
 	}
