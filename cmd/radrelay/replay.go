@@ -38,8 +38,8 @@ that a server missed, or to convert files to JSON lines or CSV.
 
 Sinks come from --to URLs (see "radrelay help run" for their forms) or from
 the [[sink]] tables of a configuration file given with -c; the file's
-[[input]] tables and state_dir are ignored, so a replay never disturbs the
-progress of a running daemon that uses the same file.
+[[input]] tables, state_dir, log_file and metrics_listen are ignored, so a
+replay never disturbs a running daemon that uses the same file.
 
 With --state DIR the replay is resumable: it keeps each sink's progress
 there, and running the same command again after an interruption continues
@@ -115,7 +115,9 @@ func runReplay(e *env, args []string) int {
 			return 2
 		}
 		cfg = c
-		cfg.StateDir = "" // the daemon's progress is not the replay's
+		// The file may be a running daemon's: its progress, log file and
+		// metrics port are not the replay's (flags may still set them).
+		cfg.StateDir, cfg.LogFile, cfg.MetricsListen = "", "", ""
 		if len(f.only) > 0 {
 			var kept []SinkConfig
 			for _, name := range f.only {
