@@ -213,23 +213,18 @@ const minOverdue = 20 * time.Millisecond
 // server did have it, the identical resend is answered from its duplicate
 // cache.
 func (e *endpoint) fastRetransmitLoop() {
-	period := max(e.timing.backoff.initial/40, 5*time.Millisecond)
+	period := min(max(e.timing.backoff.initial/40, 5*time.Millisecond), 50*time.Millisecond)
 	tick := time.NewTicker(period)
 	defer tick.Stop()
-	last := uint64(0)
 	for {
 		select {
 		case <-e.closed:
 			return
 		case <-tick.C:
 		}
+		// A server that answers nothing gets at most one early resend per
+		// request and retransmission round (fastUsed), so no storm.
 		acked := e.acked.Load()
-		if acked == last {
-			// Nothing answered since the last look: the server may be
-			// down; the retransmission timers deal with that.
-			continue
-		}
-		last = acked
 		// A request unanswered for four smoothed round trips while the
 		// server answers others was lost (this catches the last requests
 		// of a batch, which nothing sent later can overtake).

@@ -527,3 +527,43 @@ func TestCancelledSend(t *testing.T) {
 		}
 	}
 }
+
+// TestEarlyRetransmission: a lost request is resent long before its
+// retransmission timer (here an hour) once the server answers later ones.
+func TestEarlyRetransmission(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		drop int // which request to lose
+		n    int
+	}{
+		{"overtaken", 5, 200},     // many later requests answered
+		{"tail of batch", 20, 20}, // the last one: nothing overtakes it
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newReceiver(t, testSecret)
+			r.set(func(r *receiver) { r.drop = func(n int) bool { return n == tc.drop } })
+			cfg := fastConfig(r.addr)
+			cfg.InitialRTX, cfg.MaxRTX = time.Hour, time.Hour
+			cfg.MaxRTXDuration = 2 * time.Hour
+			s := openSink(t, cfg)
+			recs := testRecords("early", tc.n)
+			mustAllSucceed(t, send(t, s, recs))
+			checkHolds(t, r.Delivered(), ids(recs))
+			if st := s.Stats()[0]; st.FastRetransmits == 0 || st.Timeouts != 0 || st.NewIDs != 0 {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
+
+func TestEarlyRetransmissionOff(t *testing.T) {
+	r := newReceiver(t, testSecret)
+	r.set(func(r *receiver) { r.drop = func(n int) bool { return n == 3 } })
+	cfg := fastConfig(r.addr)
+	cfg.FastRetransmit = -1
+	s := openSink(t, cfg)
+	mustAllSucceed(t, send(t, s, testRecords("noearly", 100)))
+	if st := s.Stats()[0]; st.FastRetransmits != 0 || st.Timeouts == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
