@@ -65,6 +65,7 @@ type Encoder struct {
 	format  string
 	opts    EncoderOptions
 	columns []string
+	special []string       // per column: its special name in lower case, or ""
 	attrCol map[string]int // lower-case attribute name → column
 	other   int            // column of Other-Attributes, or -1
 }
@@ -92,14 +93,19 @@ func NewEncoder(format string, opts EncoderOptions) (*Encoder, error) {
 			e.columns = DefaultColumns
 		}
 		e.attrCol = map[string]int{}
+		e.special = make([]string, len(e.columns))
 		for i, c := range e.columns {
 			c = strings.TrimSpace(c)
 			if c == "" {
 				return nil, fmt.Errorf("empty CSV column name")
 			}
-			if strings.EqualFold(c, "Other-Attributes") {
+			switch {
+			case strings.EqualFold(c, "Other-Attributes"):
 				e.other = i
-			} else if !isSpecialColumn(c) {
+				e.special[i] = "other-attributes"
+			case isSpecialColumn(c):
+				e.special[i] = strings.ToLower(c)
+			default:
 				e.attrCol[strings.ToLower(c)] = i
 			}
 		}
@@ -305,11 +311,15 @@ func (e *Encoder) appendCSV(dst []byte, rec *detail.Record) []byte {
 	fields := make([]string, len(e.columns))
 	filled := make([]bool, len(e.columns))
 	var other []byte
+	var lower [64]byte
 	for i := range rec.Attrs {
 		a := &rec.Attrs[i]
-		col, ok := e.attrCol[strings.ToLower(attrKey(a))]
-		if !ok && a.HasTag {
-			col, ok = e.attrCol[strings.ToLower(a.Name)]
+		col, ok := -1, false
+		if a.HasTag {
+			col, ok = e.attrCol[strings.ToLower(attrKey(a))]
+		}
+		if !ok {
+			col, ok = e.column(a.Name, lower[:0])
 		}
 		if ok && !filled[col] {
 			fields[col] = textValue(a, true)
@@ -337,8 +347,8 @@ func (e *Encoder) appendCSV(dst []byte, rec *detail.Record) []byte {
 	if rec.HasTimestamp {
 		t = time.Unix(rec.Timestamp, 0).In(e.opts.Location)
 	}
-	for i, c := range e.columns {
-		switch strings.ToLower(c) {
+	for i, c := range e.special {
+		switch c {
 		case "date":
 			if rec.HasTimestamp {
 				fields[i] = t.Format("2006-01-02")
@@ -372,6 +382,24 @@ func (e *Encoder) appendCSV(dst []byte, rec *detail.Record) []byte {
 		dst = appendCSVField(dst, f)
 	}
 	return append(dst, "\r\n"...)
+}
+
+// column returns the column of attribute name, compared case-insensitively,
+// without allocating for names of up to 64 bytes.
+func (e *Encoder) column(name string, scratch []byte) (int, bool) {
+	if len(name) > cap(scratch) {
+		col, ok := e.attrCol[strings.ToLower(name)]
+		return col, ok
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		scratch = append(scratch, c)
+	}
+	col, ok := e.attrCol[string(scratch)]
+	return col, ok
 }
 
 func appendCSVField(dst []byte, f string) []byte {
