@@ -82,8 +82,12 @@ func (e *TruncatedError) Error() string {
 // missing) and as a *TruncatedError if its last line was cut off.
 //
 // Records returned by Next own their memory: nothing refers to the Reader's
-// buffer, so callers may keep any number of them. The Reader's memory is
-// bounded by MaxRecordSize whatever the size of the file.
+// buffer, so callers may keep any number of them, and the Reader never
+// changes a record it has returned. (To allocate about once per record,
+// records and their attribute arrays are carved from shared blocks of 64
+// records and 512 attributes; a block is freed when none of its records is
+// referenced any more.) The Reader's memory is bounded by MaxRecordSize
+// whatever the size of the file.
 type Reader struct {
 	// MaxRecordSize is the largest record accepted, in bytes; 0 means
 	// DefaultMaxRecordSize. A longer record is returned as a *SyntaxError.
