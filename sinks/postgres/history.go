@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -11,33 +12,65 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// historyStage is the per-connection staging table for history rows.
-const historyStage = "radrelay_history_stage"
-
-const historyStageDDL = `CREATE TEMP TABLE IF NOT EXISTS ` + historyStage + ` (
-	seq integer, event_time timestamptz, fingerprint bytea, received_time timestamptz,
-	status_type text, acctuniqueid text, acctsessionid text, username text, realm text,
-	nasipaddress text, nasidentifier text, nasportid text, framedipaddress text,
-	acctsessiontime bigint, acctinputoctets bigint, acctoutputoctets bigint,
-	acctterminatecause text, attributes text, source_file text, source_line integer)`
-
-var historyColumns = []string{"seq", "event_time", "fingerprint", "received_time",
+// historyColumns are the history columns a record fills; id and
+// inserted_at take their defaults.
+var historyColumns = []string{"event_time", "fingerprint", "received_time",
 	"status_type", "acctuniqueid", "acctsessionid", "username", "realm",
 	"nasipaddress", "nasidentifier", "nasportid", "framedipaddress",
 	"acctsessiontime", "acctinputoctets", "acctoutputoctets",
 	"acctterminatecause", "attributes", "source_file", "source_line"}
+
+// historyLockKeyspace is the first key of the advisory lock that
+// serialises writers of one history table ("RRHI"), so that checking which
+// records are already there and adding the others is atomic across
+// radrelay instances.
+const historyLockKeyspace = 0x52524849
 
 // historyWriter appends records to the history table.
 type historyWriter struct {
 	table tableName
 }
 
-// insert appends accts (fingerprints unique within accts) and returns which
-// of them were new: a record already in the history (a replay, or another
-// radrelay instance's copy) is not inserted again and not applied again.
-func (w *historyWriter) insert(ctx context.Context, tx pgx.Tx, accts []*acct, wantNew bool) ([]bool, error) {
-	rows := make([][]any, len(accts))
+// insert appends those of accts (fingerprints unique within accts) that the
+// history does not hold yet, and reports which ones were new: a record
+// already there (a replay, or another radrelay instance's copy) is neither
+// inserted nor applied again. New rows go in with one COPY straight into
+// the partitioned table.
+func (w *historyWriter) insert(ctx context.Context, tx pgx.Tx, accts []*acct) ([]bool, error) {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1::int, $2::int)",
+		int32(historyLockKeyspace), lockKey(w.table.String())); err != nil {
+		return nil, fmt.Errorf("locking the history: %w", err)
+	}
+	fps := make([][]byte, len(accts))
+	times := make([]time.Time, len(accts))
 	for i, a := range accts {
+		fps[i] = a.fingerprint
+		times[i] = time.Unix(a.event, 0).UTC()
+	}
+	isNew := make([]bool, len(accts))
+	for i := range isNew {
+		isNew[i] = true
+	}
+	rs, err := tx.Query(ctx, `SELECT k.i FROM unnest($1::bytea[], $2::timestamptz[]) WITH ORDINALITY AS k(fp, et, i)
+		WHERE EXISTS (SELECT 1 FROM `+w.table.quoted()+` h WHERE h.event_time = k.et AND h.fingerprint = k.fp)`, fps, times)
+	if err != nil {
+		return nil, fmt.Errorf("looking up history: %w", err)
+	}
+	var seen int64
+	_, err = pgx.ForEachRow(rs, []any{&seen}, func() error {
+		if seen >= 1 && int(seen) <= len(isNew) {
+			isNew[seen-1] = false
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("looking up history: %w", err)
+	}
+	rows := make([][]any, 0, len(accts))
+	for i, a := range accts {
+		if !isNew[i] {
+			continue
+		}
 		var received *time.Time
 		if a.received != 0 {
 			received = epoch(a.received)
@@ -51,59 +84,34 @@ func (w *historyWriter) insert(ctx context.Context, tx pgx.Tx, accts []*acct, wa
 			n := int32(a.rec.Line)
 			line = &n
 		}
-		nas := a.nas
-		rows[i] = []any{int32(i), epoch(a.event), a.fingerprint, received, nullIf(status),
+		rows = append(rows, []any{times[i], a.fingerprint, received, nullIf(status),
 			a.uniqueID, nullIf(a.sessionID), nullIf(a.userName), nullIf(a.realm),
-			nas, nullIf(a.nasIdentifier), nullIf(a.nasPortID), a.framedIP,
+			inet(&a.nas), nullIf(a.nasIdentifier), nullIf(a.nasPortID), inet(a.framedIP),
 			a.sessionTime, a.inputOctets, a.outputOctets, nullIf(a.terminateCause),
-			attributesJSON(a), nullIf(text(a.rec.File)), line}
+			attributesJSON(a), nullIf(text(a.rec.File)), line})
 	}
-	if _, err := tx.CopyFrom(ctx, pgx.Identifier{historyStage}, historyColumns, pgx.CopyFromRows(rows)); err != nil {
-		return nil, fmt.Errorf("staging history: %w", err)
+	if len(rows) == 0 {
+		return isNew, nil
 	}
-	cols := historyColumns[1:]
-	exprs := make([]string, len(cols))
-	for i, c := range cols {
-		switch c {
-		case "nasipaddress", "framedipaddress":
-			exprs[i] = c + "::inet"
-		case "attributes":
-			exprs[i] = c + "::jsonb"
-		default:
-			exprs[i] = c
-		}
-	}
-	q := `INSERT INTO ` + w.table.quoted() + ` (` + strings.Join(cols, ", ") + `) SELECT ` +
-		strings.Join(exprs, ", ") + ` FROM ` + historyStage + ` ORDER BY seq ON CONFLICT (fingerprint, event_time) DO NOTHING`
-	isNew := make([]bool, len(accts))
-	if !wantNew {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return nil, fmt.Errorf("appending history: %w", err)
-		}
-	} else {
-		byFP := make(map[string]int, len(accts))
-		for i, a := range accts {
-			byFP[string(a.fingerprint)] = i
-		}
-		rs, err := tx.Query(ctx, q+` RETURNING fingerprint`)
-		if err != nil {
-			return nil, fmt.Errorf("appending history: %w", err)
-		}
-		var fp []byte
-		_, err = pgx.ForEachRow(rs, []any{&fp}, func() error {
-			if i, ok := byFP[string(fp)]; ok {
-				isNew[i] = true
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("appending history: %w", err)
-		}
-	}
-	if _, err := tx.Exec(ctx, `TRUNCATE `+historyStage); err != nil {
-		return nil, err
+	if _, err := tx.CopyFrom(ctx, w.table.identifier(), historyColumns, pgx.CopyFromRows(rows)); err != nil {
+		return nil, fmt.Errorf("appending history: %w", err)
 	}
 	return isNew, nil
+}
+
+// inet converts a validated address or prefix text to what pgx encodes as
+// inet; nil stays NULL.
+func inet(s *string) any {
+	if s == nil {
+		return nil
+	}
+	if p, err := netip.ParsePrefix(*s); err == nil {
+		return p
+	}
+	if a, err := netip.ParseAddr(*s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen())
+	}
+	return *s // cannot happen: parseRecord validated it
 }
 
 // attributesJSON is the record's attributes as a JSON object: name (with
@@ -112,7 +120,6 @@ func (w *historyWriter) insert(ctx context.Context, tx pgx.Tx, accts []*acct, wa
 // file (quoted strings unescaped), made storable as in text.
 func attributesJSON(a *acct) string {
 	attrs := a.rec.Attrs
-	count := make(map[string]int, len(attrs))
 	keys := make([]string, len(attrs))
 	for i, at := range attrs {
 		k := at.Name
@@ -120,25 +127,37 @@ func attributesJSON(a *acct) string {
 			k += ":" + strconv.Itoa(int(at.Tag))
 		}
 		keys[i] = k
-		count[k]++
+	}
+	// Records have a few dozen attributes: finding repeats by scanning is
+	// cheaper than maps.
+	repeated := func(i int) (before, after bool) {
+		for j := range keys {
+			if j != i && keys[j] == keys[i] {
+				if j < i {
+					before = true
+				} else {
+					after = true
+				}
+			}
+		}
+		return
 	}
 	var b strings.Builder
-	b.Grow(64 * len(attrs))
+	b.Grow(48 * len(attrs))
 	b.WriteByte('{')
-	done := make(map[string]bool, len(attrs))
 	first := true
 	for i, k := range keys {
-		if done[k] {
+		before, after := repeated(i)
+		if before {
 			continue
 		}
-		done[k] = true
 		if !first {
 			b.WriteByte(',')
 		}
 		first = false
 		appendJSONString(&b, text(k))
 		b.WriteByte(':')
-		if count[k] == 1 {
+		if !after {
 			appendJSONString(&b, text(attrs[i].Value))
 			continue
 		}

@@ -118,7 +118,7 @@ CREATE TABLE IF NOT EXISTS {{table}} (
 	source_file		text,
 	source_line		integer,
 	inserted_at		timestamp with time zone NOT NULL DEFAULT now(),
-	PRIMARY KEY (fingerprint, event_time)
+	PRIMARY KEY (event_time, fingerprint)
 ) PARTITION BY RANGE (event_time);
 CREATE INDEX IF NOT EXISTS {{name}}_session_idx ON {{table}} (acctuniqueid);
 CREATE INDEX IF NOT EXISTS {{name}}_user_idx ON {{table}} (username, event_time);
@@ -158,6 +158,14 @@ func (t tableName) sibling(name string) string {
 		return pgx.Identifier{name}.Sanitize()
 	}
 	return pgx.Identifier{t.schema, name}.Sanitize()
+}
+
+// identifier is the name for pgx's CopyFrom.
+func (t tableName) identifier() pgx.Identifier {
+	if t.schema == "" {
+		return pgx.Identifier{t.name}
+	}
+	return pgx.Identifier{t.schema, t.name}
 }
 
 func (t tableName) String() string {

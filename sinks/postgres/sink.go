@@ -75,7 +75,7 @@ func newSink(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error
 	pcfg.MaxConns = 2
 	pcfg.MinConns = 0
 	pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		_, err := c.Exec(ctx, liveStageDDL+"; "+historyStageDDL)
+		_, err := c.Exec(ctx, liveStageDDL)
 		return err
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
@@ -336,7 +336,7 @@ func (s *Sink) write(ctx context.Context, accts []*acct) error {
 	err = pgx.BeginFunc(ctx, c.Conn(), func(tx pgx.Tx) error {
 		apply := accts
 		if s.history != nil {
-			isNew, err := s.history.insert(ctx, tx, accts, s.live != nil)
+			isNew, err := s.history.insert(ctx, tx, accts)
 			if err != nil {
 				return err
 			}

@@ -131,12 +131,80 @@ const classPrefix = "ai:"
 
 var classIDPattern = regexp.MustCompile(`(?i)^ai:([0-9a-f]{32})`)
 
+// wantedNames are the attributes the queries read.
+var wantedNames = []string{
+	"Acct-Status-Type", "Event-Timestamp", "Acct-Unique-Session-Id", "NAS-IPv6-Address",
+	"NAS-IP-Address", "Acct-Session-Id", "User-Name", "Realm", "NAS-Port-Id", "NAS-Port",
+	"NAS-Port-Type", "Acct-Authentic", "Connect-Info", "Called-Station-Id",
+	"Calling-Station-Id", "Acct-Terminate-Cause", "Service-Type", "Framed-Protocol",
+	"NAS-Identifier", "Framed-IP-Address", "Framed-IPv6-Address", "Framed-IPv6-Prefix",
+	"Delegated-IPv6-Prefix", "Framed-Interface-Id", "Class", "Acct-Session-Time",
+	"Acct-Input-Octets", "Acct-Input-Gigawords", "Acct-Output-Octets", "Acct-Output-Gigawords",
+}
+
+// wantedIndex maps the lower-case name of a wanted attribute to its index.
+var wantedIndex = func() map[string]int {
+	m := make(map[string]int, len(wantedNames))
+	for i, n := range wantedNames {
+		m[strings.ToLower(n)] = i
+	}
+	return m
+}()
+
+// wantedExact maps each wanted name as spelled in wantedNames to its index.
+var wantedExact = func() map[string]int {
+	m := make(map[string]int, len(wantedNames))
+	for i, n := range wantedNames {
+		m[n] = i
+	}
+	return m
+}()
+
+// attrSet holds the first occurrence of each wanted attribute of a record,
+// found in one pass (names compared case-insensitively, as FreeRADIUS does).
+type attrSet struct {
+	attrs [30]*detail.Attribute
+}
+
+func newAttrSet(r *detail.Record) *attrSet {
+	s := &attrSet{}
+	var buf [64]byte
+	for i := range r.Attrs {
+		a := &r.Attrs[i]
+		if len(a.Name) > len(buf) {
+			continue
+		}
+		n := copy(buf[:], a.Name)
+		for j := 0; j < n; j++ {
+			if c := buf[j]; c >= 'A' && c <= 'Z' {
+				buf[j] = c + 'a' - 'A'
+			}
+		}
+		if k, ok := wantedIndex[string(buf[:n])]; ok && s.attrs[k] == nil {
+			s.attrs[k] = a
+		}
+	}
+	return s
+}
+
+// get returns the first attribute called name (one of wantedNames).
+func (s *attrSet) get(name string) (detail.Attribute, bool) {
+	k, ok := wantedExact[name]
+	if !ok {
+		panic("postgres: attribute not in wantedNames: " + name)
+	}
+	if a := s.attrs[k]; a != nil {
+		return *a, true
+	}
+	return detail.Attribute{}, false
+}
+
 // acctUniqueID computes Acct-Unique-Session-Id the way FreeRADIUS 3.2's
 // acct_unique policy (policy.d/accounting) does: from a Class that
 // insert_acct_class made, else from the attributes identifying the session.
-func acctUniqueID(r *detail.Record) string {
-	get := func(name string) string { a, _ := r.Get(name); return a.Value }
-	if c, ok := r.Get("Class"); ok {
+func acctUniqueID(r *attrSet) string {
+	get := func(name string) string { a, _ := r.get(name); return a.Value }
+	if c, ok := r.get("Class"); ok {
 		if raw, ok := octets(c); ok {
 			if m := classIDPattern.FindStringSubmatch(raw); m != nil && strings.HasPrefix(raw, classPrefix) {
 				sum := md5.Sum([]byte(m[1] + "," + get("Acct-Session-Id")))
@@ -179,11 +247,12 @@ func (e *contentError) Error() string { return e.msg }
 // parseRecord computes what the queries need from r.
 func parseRecord(r *detail.Record, storeClass bool) (*acct, error) {
 	a := &acct{rec: r}
+	set := newAttrSet(r)
 	get := func(name string) string {
-		at, _ := r.Get(name)
+		at, _ := set.get(name)
 		return text(at.Value)
 	}
-	if st, ok := r.Get("Acct-Status-Type"); ok {
+	if st, ok := set.get("Acct-Status-Type"); ok {
 		a.statusV = st.Value
 		a.status = parseStatus(st.Value)
 	}
@@ -192,7 +261,7 @@ func parseRecord(r *detail.Record, storeClass bool) (*acct, error) {
 	} else if t, err := time.ParseInLocation(headerLayout, strings.TrimSpace(r.Header), time.Local); err == nil {
 		a.received = t.Unix()
 	}
-	if et, ok := r.Get("Event-Timestamp"); ok && strings.TrimSpace(et.Value) != "" {
+	if et, ok := set.get("Event-Timestamp"); ok && strings.TrimSpace(et.Value) != "" {
 		ts, err := parseEventTime(et.Value)
 		if err != nil {
 			return nil, &contentError{err.Error()}
@@ -204,10 +273,10 @@ func parseRecord(r *detail.Record, storeClass bool) (*acct, error) {
 		return nil, &contentError{"record has neither Event-Timestamp nor a Timestamp line nor a parsable header, so it has no event time"}
 	}
 
-	if u, ok := r.Get("Acct-Unique-Session-Id"); ok && u.Value != "" {
+	if u, ok := set.get("Acct-Unique-Session-Id"); ok && u.Value != "" {
 		a.uniqueID = text(u.Value)
 	} else {
-		a.uniqueID = acctUniqueID(r)
+		a.uniqueID = acctUniqueID(set)
 	}
 	a.nas = get("NAS-IPv6-Address")
 	if a.nas == "" {
@@ -236,23 +305,23 @@ func parseRecord(r *detail.Record, storeClass bool) (*acct, error) {
 	a.nasIdentifier = get("NAS-Identifier")
 
 	var err error
-	if a.framedIP, err = inetAttr(r, "Framed-IP-Address", false); err != nil {
+	if a.framedIP, err = inetAttr(set, "Framed-IP-Address", false); err != nil {
 		return nil, err
 	}
-	if a.framedIPv6, err = inetAttr(r, "Framed-IPv6-Address", false); err != nil {
+	if a.framedIPv6, err = inetAttr(set, "Framed-IPv6-Address", false); err != nil {
 		return nil, err
 	}
-	if a.framedIPv6Prefix, err = inetAttr(r, "Framed-IPv6-Prefix", true); err != nil {
+	if a.framedIPv6Prefix, err = inetAttr(set, "Framed-IPv6-Prefix", true); err != nil {
 		return nil, err
 	}
-	if a.delegatedPrefix, err = inetAttr(r, "Delegated-IPv6-Prefix", true); err != nil {
+	if a.delegatedPrefix, err = inetAttr(set, "Delegated-IPv6-Prefix", true); err != nil {
 		return nil, err
 	}
 	if v := get("Framed-Interface-Id"); v != "" {
 		a.framedInterfaceID = &v
 	}
 	if storeClass {
-		if c, ok := r.Get("Class"); ok {
+		if c, ok := set.get("Class"); ok {
 			v := text(c.Value)
 			a.class = &v
 		}
@@ -264,10 +333,10 @@ func parseRecord(r *detail.Record, storeClass bool) (*acct, error) {
 		}
 		a.sessionTime = &n
 	}
-	if a.inputOctets, err = counter(r, "Acct-Input-Octets", "Acct-Input-Gigawords"); err != nil {
+	if a.inputOctets, err = counter(set, "Acct-Input-Octets", "Acct-Input-Gigawords"); err != nil {
 		return nil, err
 	}
-	if a.outputOctets, err = counter(r, "Acct-Output-Octets", "Acct-Output-Gigawords"); err != nil {
+	if a.outputOctets, err = counter(set, "Acct-Output-Octets", "Acct-Output-Gigawords"); err != nil {
 		return nil, err
 	}
 	a.fingerprint = fingerprint(r)
@@ -285,15 +354,15 @@ func integer(name, v string) (int64, error) {
 
 // counter is (gigawords << 32) + octets, missing values counting as 0, with
 // PostgreSQL's bigint shift (which wraps) and addition.
-func counter(r *detail.Record, octetsName, gigawordsName string) (int64, error) {
+func counter(r *attrSet, octetsName, gigawordsName string) (int64, error) {
 	var o, g int64
 	var err error
-	if a, ok := r.Get(octetsName); ok && a.Value != "" {
+	if a, ok := r.get(octetsName); ok && a.Value != "" {
 		if o, err = integer(octetsName, a.Value); err != nil {
 			return 0, err
 		}
 	}
-	if a, ok := r.Get(gigawordsName); ok && a.Value != "" {
+	if a, ok := r.get(gigawordsName); ok && a.Value != "" {
 		if g, err = integer(gigawordsName, a.Value); err != nil {
 			return 0, err
 		}
@@ -303,8 +372,8 @@ func counter(r *detail.Record, octetsName, gigawordsName string) (int64, error) 
 
 // inetAttr returns the attribute's value checked to be what PostgreSQL's
 // inet accepts (an address, or for prefixes an address/length), or nil.
-func inetAttr(r *detail.Record, name string, prefix bool) (*string, error) {
-	a, ok := r.Get(name)
+func inetAttr(r *attrSet, name string, prefix bool) (*string, error) {
+	a, ok := r.get(name)
 	if !ok || a.Value == "" {
 		return nil, nil
 	}
