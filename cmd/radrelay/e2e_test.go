@@ -137,7 +137,7 @@ fail_user = "reject"
 	if got := storeIDs("replay-q"); !sameRecords(got, ids) {
 		t.Errorf("the sink got %d records, want the %d good ones once", len(got), len(ids))
 	}
-	if !strings.Contains(stderr, "1 records were quarantined: see "+q) {
+	if !strings.Contains(stderr, "sink picky: 60 delivered, 1 quarantined") || !strings.Contains(stderr, "records were quarantined: see "+q) {
 		t.Errorf("no quarantine notice:\n%s", stderr)
 	}
 	entries, _ := os.ReadDir(q)
@@ -401,5 +401,57 @@ func TestReplayWithStateIsResumable(t *testing.T) {
 	}
 	if got := storeIDs("resume"); !sameRecords(got, ids) {
 		t.Errorf("after two runs with one --state the sink holds %d records, want the %d once\n%s", len(got), len(ids), stderr)
+	}
+}
+
+// TestReplayFreeRADIUSFiles replays detail files written by a real
+// FreeRADIUS 3.2 (fixtures of package detail: sessions, hostile values) and
+// a file with malformed records: every good record is delivered, the bad
+// ones are quarantined, and the exit status says so.
+func TestReplayFreeRADIUSFiles(t *testing.T) {
+	dir := t.TempDir()
+	var files []string
+	for _, f := range []string{
+		"../../detail/testdata/freeradius/packets-sessions.detail", // 213 records
+		"../../detail/testdata/freeradius/packets-hostile.detail",  // 24 records
+		"../../detail/testdata/reader/malformed.detail",            // 2 good, 3 bad
+	} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Skipf("SKIP: fixture %s missing: %v", f, err)
+		}
+		name := filepath.Join(dir, filepath.Base(f))
+		os.WriteFile(name, b, 0o600)
+		files = append(files, name)
+	}
+	memoryReset("freeradius")
+	jsonl := filepath.Join(dir, "out.jsonl")
+	q := filepath.Join(dir, "quarantine")
+	code, _, stderr := runCLI(t, append([]string{"replay", "--to", "mem=memory:freeradius", "--to", "j=jsonl:" + jsonl, "--quarantine", q}, files...)...)
+	skipIfTailerMissing(t, stderr)
+	const good = 213 + 24 + 2
+	if code != 1 {
+		t.Errorf("status %d, want 1 (malformed records were quarantined)\n%s", code, stderr)
+	}
+	if n := len(memoryRecords("freeradius")); n != good {
+		t.Errorf("the memory sink got %d records, want %d", n, good)
+	}
+	b, _ := os.ReadFile(jsonl)
+	if n := bytes.Count(b, []byte("\n")); n != good {
+		t.Errorf("the jsonl sink wrote %d lines, want %d", n, good)
+	}
+	if !strings.Contains(stderr, "records were quarantined: see "+q) {
+		t.Errorf("no quarantine notice:\n%s", stderr)
+	}
+	entries, _ := os.ReadDir(q)
+	var held []byte
+	for _, e := range entries {
+		c, _ := os.ReadFile(filepath.Join(q, e.Name()))
+		held = append(held, c...)
+	}
+	for _, want := range []string{"Broken-Line", "Orphan", "cut off"} {
+		if !bytes.Contains(held, []byte(want)) {
+			t.Errorf("the quarantine does not hold the malformed %q", want)
+		}
 	}
 }

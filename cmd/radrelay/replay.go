@@ -207,7 +207,7 @@ func runReplay(e *env, args []string) int {
 		return signalExitStatus(res.signal)
 	case quarantined > 0:
 		dir, _ := filepath.Abs(tc.QuarantineDir)
-		fmt.Fprintf(e.stderr, "%d records were quarantined: see %s\n", quarantined, dir)
+		fmt.Fprintf(e.stderr, "some records were quarantined: see %s (counts per sink above)\n", dir)
 		return 1
 	case res.status != 0:
 		return res.status

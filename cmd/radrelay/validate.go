@@ -57,7 +57,7 @@ Examples:
 		flags: func(fs *flag.FlagSet) {
 			validateFlags.config, validateFlags.print, validateFlags.replay = "", false, false
 			fs.StringVar(&validateFlags.config, "c", "", "the configuration `FILE` to check")
-			fs.StringVar(&validateFlags.config, "config", "", "same as -c")
+			fs.StringVar(&validateFlags.config, "config", "", "same as -c `FILE`")
 			fs.BoolVar(&validateFlags.print, "print", false, "print the effective configuration, secrets redacted")
 			fs.BoolVar(&validateFlags.replay, "replay", false, "check the file as radrelay replay -c reads it")
 		},
