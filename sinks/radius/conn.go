@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	layeh "layeh.com/radius"
 )
@@ -35,6 +36,14 @@ type slot struct {
 type conn struct {
 	udp    *net.UDPConn
 	server *endpoint
+
+	// sendSeq numbers the datagrams sent on this socket and acked is the
+	// highest number answered: a server answers one socket's requests
+	// roughly in order, so a request a window-full of later ones overtook
+	// was lost. (Across sockets the order says nothing: their reader
+	// goroutines run independently.)
+	sendSeq atomic.Uint64
+	acked   atomic.Uint64
 
 	mu     sync.Mutex
 	slots  [256]*slot
@@ -119,7 +128,7 @@ func (c *conn) readLoop() {
 			stats.forged.Add(1)
 			continue
 		}
-		c.server.ackedUpTo(seq)
+		c.ackedUpTo(seq)
 		if first {
 			c.server.sampleRTT(sentAt)
 		}
@@ -127,18 +136,33 @@ func (c *conn) readLoop() {
 	}
 }
 
+// ackedUpTo records that the datagram numbered seq was answered.
+func (c *conn) ackedUpTo(seq uint64) {
+	for {
+		cur := c.acked.Load()
+		if seq <= cur || c.acked.CompareAndSwap(cur, seq) {
+			return
+		}
+	}
+}
+
 // overtaken asks every unanswered request on this socket to retransmit now
-// when a request sent distance sends after it was answered (acked), or when
-// it was sent before overdue (nanoseconds since the endpoint opened).
-func (c *conn) overtaken(acked, distance uint64, overdue int64) {
+// when a request sent distance sends after it on this socket was answered,
+// or when it was sent before overdue (nanoseconds since the endpoint opened).
+func (c *conn) overtaken(distance uint64, overdue int64) {
+	acked := c.acked.Load()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inUse == 0 {
 		return
 	}
 	for _, s := range c.slots {
-		if s != nil && s.seq != 0 && !s.early && (s.seq+distance <= acked || s.sentAt < overdue) {
+		if s == nil || s.seq == 0 || s.early {
+			continue
+		}
+		if overtaken := s.seq+distance <= acked; overtaken || s.sentAt < overdue {
 			s.early = true
+			s.owner.overtaken.Store(overtaken)
 			select {
 			case s.owner.early <- struct{}{}:
 			default:
@@ -150,7 +174,11 @@ func (c *conn) overtaken(acked, distance uint64, overdue int64) {
 // pending is one exchange with one server: a request waiting for its reply.
 type pending struct {
 	acked chan struct{}
-	early chan struct{} // overtaken: retransmit before the timer
+	early chan struct{} // overtaken or overdue: retransmit before the timer
+	// overtaken tells why: a window-full of later requests was answered (a
+	// loss, and congestion) rather than only a long wait (which a busy
+	// machine causes too).
+	overtaken atomic.Bool
 }
 
 func newPending() *pending {

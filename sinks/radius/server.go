@@ -118,10 +118,8 @@ type endpoint struct {
 	stats   counters
 	closed  chan struct{}
 	wg      sync.WaitGroup
-	sendSeq atomic.Uint64 // numbers every datagram sent
-	acked   atomic.Uint64 // highest sendSeq answered
-	epoch   time.Time     // sentAt of slots counts from here
-	srtt    atomic.Int64  // smoothed round-trip time of first sends, ns (0: none yet)
+	epoch   time.Time    // sentAt of slots counts from here
+	srtt    atomic.Int64 // smoothed round-trip time of first sends, ns (0: none yet)
 
 	mu        sync.Mutex
 	state     serverState
@@ -172,16 +170,6 @@ func dialEndpoint(address string, secret []byte, source string, sockets, window 
 	return e, nil
 }
 
-// ackedUpTo records that the datagram numbered seq was answered.
-func (e *endpoint) ackedUpTo(seq uint64) {
-	for {
-		cur := e.acked.Load()
-		if seq <= cur || e.acked.CompareAndSwap(cur, seq) {
-			return
-		}
-	}
-}
-
 // sampleRTT folds the round trip of a first send into the smoothed RTT
 // (Karn: retransmitted requests are ambiguous and not sampled).
 func (e *endpoint) sampleRTT(sentAt int64) {
@@ -203,7 +191,7 @@ func (e *endpoint) sampleRTT(sentAt int64) {
 
 // minOverdue is the least time a request waits before an early resend for
 // lack of an answer, however fast the server usually answers.
-const minOverdue = 20 * time.Millisecond
+const minOverdue = 50 * time.Millisecond
 
 // fastRetransmitLoop looks for requests that a window-full of later ones
 // (at least fast_retransmit) overtook:
@@ -224,20 +212,19 @@ func (e *endpoint) fastRetransmitLoop() {
 		}
 		// A server that answers nothing gets at most one early resend per
 		// request and retransmission round (fastUsed), so no storm.
-		acked := e.acked.Load()
-		// A request unanswered for four smoothed round trips while the
-		// server answers others was lost (this catches the last requests
+		// A request unanswered for eight smoothed round trips while the
+		// server answers others was probably lost (this catches the last requests
 		// of a batch, which nothing sent later can overtake).
 		overdue := int64(-1)
 		if srtt := e.srtt.Load(); srtt > 0 {
-			overdue = int64(time.Since(e.epoch)) - max(4*srtt, int64(minOverdue))
+			overdue = int64(time.Since(e.epoch)) - max(8*srtt, int64(minOverdue))
 		}
 		// A server with a thread pool answers out of order, but not by more
 		// than what is in flight: wait for a full window to overtake.
 		size, _ := e.window.current()
 		distance := max(e.timing.fastRetransmit, uint64(size))
 		for _, c := range e.conns {
-			c.overtaken(acked, distance, overdue)
+			c.overtaken(distance, overdue)
 		}
 	}
 }
@@ -480,7 +467,7 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) error {
 			e.stats.retransmits.Add(1)
 		}
 		e.stats.sent.Add(1)
-		seq := e.sendSeq.Add(1)
+		seq := cur.c.sendSeq.Add(1)
 		cur.c.mu.Lock()
 		cur.s.seq, cur.s.early = seq, fastUsed
 		cur.s.sentAt, cur.s.first = int64(time.Since(e.epoch)), sends == 0
@@ -493,7 +480,7 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) error {
 		case <-p.early:
 			// Overtaken by later requests: resend now; the timer keeps running.
 			fastUsed, early = true, true
-			if e.window.lost(time.Now()) {
+			if p.overtaken.Load() && e.window.lost(time.Now()) {
 				e.stats.windowCuts.Add(1)
 			}
 			e.stats.fastRetransmits.Add(1)
