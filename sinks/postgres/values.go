@@ -122,6 +122,10 @@ func parseEventTime(v string) (int64, error) {
 	return t.Unix(), nil
 }
 
+// maxEventTime is 9999-12-31 23:59:59 UTC: later event times are garbage
+// (and would need history partitions PostgreSQL cannot name).
+const maxEventTime = 253402300799
+
 // headerLayout is the ctime form of a detail record's header line.
 const headerLayout = "Mon Jan _2 15:04:05 2006"
 
@@ -273,6 +277,9 @@ func parseRecord(r *detail.Record, storeClass bool) (*acct, error) {
 		return nil, &contentError{"record has neither Event-Timestamp nor a Timestamp line nor a parsable header, so it has no event time"}
 	}
 
+	if a.event < 0 || a.event > maxEventTime {
+		return nil, &contentError{fmt.Sprintf("event time %d is outside the years 1970 to 9999", a.event)}
+	}
 	if u, ok := set.get("Acct-Unique-Session-Id"); ok && u.Value != "" {
 		a.uniqueID = text(u.Value)
 	} else {
