@@ -355,3 +355,32 @@ func TestConcurrentCodec(t *testing.T) {
 		}
 	}
 }
+
+// TestDatesInLocalZone: FreeRADIUS prints dates in its local zone; a
+// dictionary whose Location is that zone reads and prints them the same way.
+func TestDatesInLocalZone(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no tzdata:", err)
+	}
+	d := codecDict(t)
+	d.Location = loc
+	for _, tc := range []struct{ in, want string }{
+		{`Event-Timestamp = "Jul  1 2026 12:00:00 CEST"`, `Event-Timestamp = "Jul  1 2026 12:00:00 CEST"`},
+		{`Event-Timestamp = "Jan 15 2026 08:30:00 CET"`, `Event-Timestamp = "Jan 15 2026 08:30:00 CET"`},
+		{`Event-Timestamp = "Jan 15 2026 07:30:00 UTC"`, `Event-Timestamp = "Jan 15 2026 08:30:00 CET"`},
+		// An abbreviation the zone does not know: local wall clock, as FreeRADIUS does.
+		{`Event-Timestamp = "Jan 15 2026 08:30:00 XYZ"`, `Event-Timestamp = "Jan 15 2026 08:30:00 CET"`},
+		{`Event-Timestamp = 1768462200`, `Event-Timestamp = "Jan 15 2026 08:30:00 CET"`},
+	} {
+		p := radius.New(radius.CodeAccountingRequest, []byte("s"))
+		if err := d.Encode(p, []detail.Attribute{attr(tc.in)}); err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		got, _ := d.Decode(p)
+		if len(got) != 1 || lineOf(got[0]) != tc.want {
+			t.Errorf("%s: got %+v, want %s", tc.in, got, tc.want)
+		}
+	}
+}
