@@ -14,6 +14,7 @@ import (
 	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/file"
 	"github.com/radrelay/radrelay/sinks/postgres"
+	"github.com/radrelay/radrelay/sinks/radius"
 )
 
 // sinkType is what radrelay knows of one type of sink: how to read its
@@ -49,7 +50,7 @@ var sinkTypes = map[string]*sinkType{
 	"detail":   fileSinkType("detail"),
 	"jsonl":    fileSinkType("jsonl"),
 	"csv":      fileSinkType("csv"),
-	"radius":   nil, // sinks/radius: wire with sinkOf(radius.ConfigFromURL, radius.New) once its New is committed; default its Dictionary to openEnv.dictionary
+	"radius":   radiusSinkType(),
 	"postgres": sinkOf(postgres.ConfigFromURL, postgres.New),
 }
 
@@ -74,6 +75,20 @@ func fileSinkType(format string) *sinkType {
 			return nil, fmt.Errorf("a %s sink needs path (a file name, a template such as /var/log/radrelay/detail-%%Y%%m%%d, or - for standard output)", format)
 		}
 		return c, nil
+	}
+	return k
+}
+
+// radiusSinkType is sinks/radius; the global dictionary is the default of
+// each radius sink's own dictionary key.
+func radiusSinkType() *sinkType {
+	k := sinkOf(radius.ConfigFromURL, radius.New)
+	k.open = func(ctx context.Context, env openEnv, options any) (sinks.Sink, error) {
+		c := options.(radius.Config)
+		if c.Dictionary == "" {
+			c.Dictionary = env.dictionary
+		}
+		return radius.New(ctx, c, env.logger)
 	}
 	return k
 }
