@@ -92,6 +92,7 @@ func TestEncodeWire(t *testing.T) {
 		{`Wide4-Thing = 1`, "1a0e" + "0001869a" + "00011170" + "00000001"},
 		{`TwoTwo-Thing = "x"`, "1a0b" + "0001869b" + "012c" + "0005" + "78"},
 		{`OneZero-Thing = "x"`, "1a08" + "0001869c" + "07" + "78"},
+		{`TwoOne-Thing = 7`, "1a0b" + "00018698" + "0201" + "05" + "0007"},
 		{`WiMAX-Release = "A"`, "1a0c" + "000060b5" + "01" + "06" + "00" + "0103" + "41"},
 		{`Ext-Int = 5`, "f10701" + "00000005"},
 		{`Ext-TLV-Port = 80`, "f10705" + "01040050"},
@@ -262,6 +263,10 @@ func TestDecodeText(t *testing.T) {
 		{"04050a0000", "Attr-4 = 0x0a0000"}, // wrong length: raw
 		{"c80341", "Attr-200 = 0x41"},       // unknown
 		{"1a0a0001869f01040102", "Attr-26.99999.1 = 0x0102"},
+		{"1a0b000186980201050007", "TwoOne-Thing = 7"},
+		{"1a0b0001869b012c000578", `TwoTwo-Thing = "x"`},
+		{"1a0e0001869a0001117000000001", "Wide4-Thing = 1"},
+		{"1a080001869c0778", `OneZero-Thing = "x"`},
 		{"1a090000000aff03ff", "Attr-26.10.255 = 0xff"},
 		{"1a0900000009ff03ff", "Attr-26.9.255 = 0xff"},
 		{"1a0900000009ff09ff", "Attr-26 = 0x00000009ff09ff"}, // bad vendor length
