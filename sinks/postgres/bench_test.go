@@ -42,9 +42,11 @@ func benchSink(b *testing.B, cfg Config, batch int) {
 	recs := sinktest.Records(benchRecords)
 	b.ResetTimer()
 	var elapsed time.Duration
+	var dsn string
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		s := openSink(b, newBenchDB(b, srv, i), cfg)
+		dsn = newBenchDB(b, srv, i)
+		s := openSink(b, dsn, cfg)
 		b.StartTimer()
 		start := time.Now()
 		for lo := 0; lo < len(recs); lo += batch {
@@ -61,6 +63,14 @@ func benchSink(b *testing.B, cfg Config, batch int) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(b.N*len(recs))/elapsed.Seconds(), "records/s")
+	if cfg.historyEnabled() {
+		var size int64
+		err := connect(b, dsn).QueryRow(context.Background(), `SELECT coalesce(sum(pg_total_relation_size(inhrelid)), 0)::bigint
+			FROM pg_inherits WHERE inhparent = 'radrelay_history'::regclass`).Scan(&size)
+		if err == nil {
+			b.ReportMetric(float64(size)/float64(len(recs)), "history-bytes/record")
+		}
+	}
 }
 
 func BenchmarkSinkLiveAndHistory(b *testing.B) { benchSink(b, Config{}, 5000) }
