@@ -82,6 +82,12 @@ type Config struct {
 	// deleted). Only then is a truncated record at its end quarantined and
 	// the file deleted (Consume) or forgotten (Follow). Default DefaultSettleTime.
 	SettleTime time.Duration
+	// SyncInterval is how often checkpoints (and quarantine files) are
+	// fsynced. Checkpoints are written after every group of
+	// acknowledgements, which a killed process never loses; a power cut can
+	// lose at most SyncInterval of them (those records are sent again).
+	// Default DefaultSyncInterval.
+	SyncInterval time.Duration
 }
 
 // Defaults for zero Config and SinkSpec fields.
@@ -91,6 +97,7 @@ const (
 	DefaultPollInterval    = time.Second
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultSettleTime      = 2 * time.Second
+	DefaultSyncInterval    = time.Second
 )
 
 // Stats is a snapshot of a Tailer's progress, for metrics and progress bars.

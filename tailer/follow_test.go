@@ -27,13 +27,13 @@ func liveConfig(t *testing.T, dir, state string, mode Mode, specs ...SinkSpec) C
 // sink got every record exactly once, and that a restart re-sends nothing.
 func testConcurrentWriter(t *testing.T, mode Mode, renameEvery int) {
 	dir, state := t.TempDir(), t.TempDir()
-	const n = 3000
+	const n = 2000
 	s1, s2 := newMemSink(n), newMemSink(n)
 	cfg := liveConfig(t, dir, state, mode,
 		SinkSpec{Name: "one", Sink: s1, MaxOutstanding: 50, BatchSize: 16},
 		SinkSpec{Name: "two", Sink: s2, MaxOutstanding: 7})
 	_, stop := runTailer(t, cfg)
-	writer := startWriter(t, dir, 0, n, 700, renameEvery)
+	writer := startWriter(t, dir, 0, n, 500, renameEvery)
 	waitClosed(t, s1.full, "sink one to get every record")
 	waitClosed(t, s2.full, "sink two to get every record")
 	if err := <-writer; err != nil {

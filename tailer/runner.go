@@ -62,6 +62,11 @@ type sinkRunner struct {
 	dirty     bool
 	flushC    chan struct{}
 
+	// Flusher only.
+	seq        uint64    // sequence number of the last state saved
+	syncedSeq  uint64    // ... of the last state fsynced
+	lastSynced time.Time // when
+
 	read, delivered, retried, quarantined atomic.Int64
 	oldest                                atomic.Int64 // Unix time, 0 = none
 }
@@ -80,13 +85,14 @@ func newSinkRunner(t *Tailer, spec SinkSpec) (*sinkRunner, error) {
 	}
 	if t.cfg.StateDir != "" {
 		r.state = stateFile{dir: t.cfg.StateDir, name: spec.Name}
-		files, corrupt, err := r.state.load()
+		files, seq, corrupt, err := r.state.load()
 		if err != nil {
 			return nil, err
 		}
 		if corrupt != nil {
-			r.log.Warn("state file damaged; using the previous one (records since may be sent again)", "err", corrupt)
+			r.log.Warn("state file damaged (power cut?); using the other copy (some records may be sent again)", "err", corrupt)
 		}
+		r.seq = seq
 		for _, c := range files {
 			r.saved[fileKey{c.Dev, c.Ino}] = c
 		}
@@ -578,19 +584,26 @@ func (r *sinkRunner) release(n int) {
 // --- persisting ----------------------------------------------------------
 
 // flushLoop persists the sink's cursors whenever they changed, as fast as
-// the disk allows (group commit: one fsync covers every record acknowledged
-// meanwhile), and only then frees their window slots, so a crash re-sends at
-// most MaxOutstanding records.
+// the disk allows (group commit: one write covers every record acknowledged
+// meanwhile), and only then frees their window slots, so a killed process
+// re-sends at most MaxOutstanding records. Every SyncInterval, and at the
+// end, it also saves a fsynced copy (see state.go).
 func (r *sinkRunner) flushLoop(senderDone <-chan struct{}) error {
 	var lastErr error
+	syncTick := time.NewTicker(r.t.cfg.SyncInterval)
+	defer syncTick.Stop()
+	r.lastSynced = time.Now()
 	for {
 		final := false
 		select {
 		case <-r.flushC:
+		case <-syncTick.C:
 		case <-senderDone:
 			final = true
 		}
-		if err := r.flush(); err != nil {
+		durable := final || time.Since(r.lastSynced) >= r.t.cfg.SyncInterval
+		err := r.flush(durable)
+		if err != nil {
 			if lastErr == nil || lastErr.Error() != err.Error() {
 				r.log.Error("cannot persist progress; retrying", "err", err)
 			}
@@ -608,9 +621,12 @@ func (r *sinkRunner) flushLoop(senderDone <-chan struct{}) error {
 	}
 }
 
-func (r *sinkRunner) flush() error {
+// flush saves the cursors if they changed (and, durable, fsyncs a copy if
+// the last fsynced one is older), then releases the window slots they cover.
+func (r *sinkRunner) flush(durable bool) error {
 	r.mu.Lock()
-	if !r.dirty {
+	dirty := r.dirty
+	if !dirty && (!durable || r.syncedSeq == r.seq) {
 		r.mu.Unlock()
 		return nil
 	}
@@ -627,18 +643,40 @@ func (r *sinkRunner) flush() error {
 	r.dirty = false
 	r.mu.Unlock()
 
-	if err := r.q.sync(); err != nil {
-		r.restore(n)
-		return fmt.Errorf("fsync quarantine: %w", err)
+	seq := r.seq
+	if dirty {
+		seq++
 	}
 	if r.state.dir != "" {
-		if err := r.state.save(snap); err != nil {
+		if dirty {
+			if err := r.state.save(snap, seq, false); err != nil {
+				r.restore(n)
+				return err
+			}
+			r.seq = seq
+		}
+		if durable {
+			if err := r.q.sync(); err != nil {
+				r.restore(n)
+				return fmt.Errorf("fsync quarantine: %w", err)
+			}
+			if err := r.state.save(snap, seq, true); err != nil {
+				r.restore(n)
+				return err
+			}
+			r.syncedSeq = seq
+			r.lastSynced = time.Now()
+		}
+	} else if durable {
+		if err := r.q.sync(); err != nil {
 			r.restore(n)
-			return err
+			return fmt.Errorf("fsync quarantine: %w", err)
 		}
 	}
 	r.release(n)
-	r.t.notifyProgress()
+	if dirty {
+		r.t.notifyProgress()
+	}
 	return nil
 }
 

@@ -13,18 +13,27 @@ import (
 	"strings"
 )
 
-// The state of one sink is a small JSON document of file cursors, written to
-// <StateDir>/<sink>.state as
+// The state of one sink is a small JSON document of file cursors:
 //
-//	{"version":1,"sink":"...","files":[...]}
+//	{"version":1,"sink":"...","seq":42,"files":[...]}
 //	crc32c 1a2b3c4d
 //
 // The trailing line is the CRC-32C of the JSON line, so a file cut short or
-// filled with zeroes by a power cut is recognised as corrupt. Every save writes
-// a temporary file, fsyncs it, renames the current file to <sink>.state.prev,
-// renames the temporary file into place and fsyncs the directory: whatever
-// instant the machine stops, one of the two files is complete and valid, and
-// loading falls back to the previous one when the current one is not.
+// filled with zeroes by a power cut is recognised as corrupt and ignored.
+//
+// Two copies are kept, both replaced atomically (write a temporary file, then
+// rename it over the old one):
+//
+//   - <sink>.state is rewritten after every group of acknowledgements,
+//     without fsync: a killed process (kill -9, OOM, panic) loses nothing, the
+//     page cache keeps it. This is what bounds re-sent records by max_outstanding.
+//   - <sink>.state.synced is rewritten every SyncInterval (and at shutdown)
+//     with fsync of the file and of the directory: after a power cut it is
+//     intact and at most SyncInterval old.
+//
+// Loading takes the valid copy with the higher sequence number. Either copy
+// only ever holds positions of acknowledged records, so whichever survives,
+// nothing acknowledged is skipped... and nothing unacknowledged is lost.
 
 const stateVersion = 1
 
@@ -53,6 +62,7 @@ type cursor struct {
 type stateDoc struct {
 	Version int      `json:"version"`
 	Sink    string   `json:"sink"`
+	Seq     uint64   `json:"seq"`
 	Files   []cursor `json:"files"`
 }
 
@@ -78,18 +88,19 @@ func stateFileName(sink string) string {
 	return b.String() + ".state"
 }
 
-// load returns the saved cursors: from the current file when it is valid,
-// else from the previous one, else none. corrupt reports a state file that
+// load returns the saved cursors from the newer valid copy, and its
+// sequence number; none when there is no state. corrupt reports a copy that
 // existed but could not be used.
-func (s stateFile) load() (files []cursor, corrupt error, err error) {
+func (s stateFile) load() (files []cursor, seq uint64, corrupt error, err error) {
 	cur := s.path()
-	for i, p := range []string{cur, cur + ".prev"} {
+	var best *stateDoc
+	for _, p := range []string{cur, cur + ".synced"} {
 		data, rerr := os.ReadFile(p)
 		if errors.Is(rerr, fs.ErrNotExist) {
 			continue
 		}
 		if rerr != nil {
-			return nil, nil, fmt.Errorf("tailer: reading state %s: %w", p, rerr)
+			return nil, 0, nil, fmt.Errorf("tailer: reading state %s: %w", p, rerr)
 		}
 		doc, derr := decodeState(data)
 		if derr != nil {
@@ -99,12 +110,16 @@ func (s stateFile) load() (files []cursor, corrupt error, err error) {
 			continue
 		}
 		if doc.Sink != s.name {
-			return nil, nil, fmt.Errorf("tailer: state file %s belongs to sink %q, not %q", p, doc.Sink, s.name)
+			return nil, 0, nil, fmt.Errorf("tailer: state file %s belongs to sink %q, not %q", p, doc.Sink, s.name)
 		}
-		_ = i
-		return doc.Files, corrupt, nil
+		if best == nil || doc.Seq > best.Seq {
+			best = doc
+		}
 	}
-	return nil, corrupt, nil
+	if best == nil {
+		return nil, 0, corrupt, nil
+	}
+	return best.Files, best.Seq, corrupt, nil
 }
 
 func decodeState(data []byte) (*stateDoc, error) {
@@ -134,9 +149,10 @@ func decodeState(data []byte) (*stateDoc, error) {
 	return &doc, nil
 }
 
-// save stores files atomically and durably.
-func (s stateFile) save(files []cursor) error {
-	body, err := json.Marshal(stateDoc{Version: stateVersion, Sink: s.name, Files: files})
+// save replaces <sink>.state (durable false: no fsync, survives a killed
+// process) or <sink>.state.synced (durable true: fsynced, survives a power cut).
+func (s stateFile) save(files []cursor, seq uint64, durable bool) error {
+	body, err := json.Marshal(stateDoc{Version: stateVersion, Sink: s.name, Seq: seq, Files: files})
 	if err != nil {
 		return err
 	}
@@ -144,8 +160,11 @@ func (s stateFile) save(files []cursor) error {
 	data = append(data, body...)
 	data = fmt.Appendf(data, "\ncrc32c %08x\n", crc32.Checksum(body, crcTable))
 
-	cur := s.path()
-	tmp := cur + ".tmp"
+	dst := s.path()
+	if durable {
+		dst += ".synced"
+	}
+	tmp := dst + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return fmt.Errorf("tailer: saving state: %w", err)
@@ -154,20 +173,22 @@ func (s stateFile) save(files []cursor) error {
 		f.Close()
 		return fmt.Errorf("tailer: saving state %s: %w", tmp, err)
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("tailer: saving state %s: %w", tmp, err)
+	if durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return fmt.Errorf("tailer: saving state %s: %w", tmp, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("tailer: saving state %s: %w", tmp, err)
 	}
-	if err := os.Rename(cur, cur+".prev"); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Rename(tmp, dst); err != nil {
 		return fmt.Errorf("tailer: saving state: %w", err)
 	}
-	if err := os.Rename(tmp, cur); err != nil {
-		return fmt.Errorf("tailer: saving state: %w", err)
+	if durable {
+		return syncDir(s.dir)
 	}
-	return syncDir(s.dir)
+	return nil
 }
 
 func syncDir(dir string) error {

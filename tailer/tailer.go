@@ -115,6 +115,9 @@ func New(cfg Config) (*Tailer, error) {
 	if cfg.SettleTime <= 0 {
 		cfg.SettleTime = DefaultSettleTime
 	}
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = DefaultSyncInterval
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
