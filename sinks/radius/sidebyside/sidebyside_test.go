@@ -1,8 +1,9 @@
-package radius
+package sidebyside
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -18,8 +19,38 @@ import (
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/dictionary"
 	"github.com/radrelay/radrelay/internal/freeradiustest"
+	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/radius"
 	"github.com/radrelay/radrelay/tailer"
 )
+
+// fixture is the FreeRADIUS-written session fixture (vendor attributes and all).
+const fixture = "../../../detail/testdata/freeradius/packets-sessions.detail"
+
+const batch = 1024
+
+// sendAll sends recs in batches and fails on any error.
+func sendAll(b *testing.B, s sinks.Sink, recs []*detail.Record) {
+	ctx := context.Background()
+	results := make([]error, batch)
+	for start := 0; start < len(recs); start += batch {
+		part := recs[start:min(start+batch, len(recs))]
+		s.Send(ctx, part, results[:len(part)])
+		for i, err := range results[:len(part)] {
+			if err != nil {
+				b.Fatalf("record %d: %v", start+i, err)
+			}
+		}
+	}
+}
+
+func open(b *testing.B, addr, secret string) sinks.Sink {
+	s, err := radius.New(context.Background(), radius.Config{Servers: []radius.ServerConfig{{Address: addr, Secret: secret}}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s
+}
 
 // benchRecords is the size of the file relayed by the side-by-side
 // benchmark; RADRELAY_BENCH_RECORDS overrides it.
@@ -34,7 +65,7 @@ func benchRecords() int {
 // session fixture (vendor attributes and all), each with its own
 // Acct-Session-Id.
 func realisticRecords(tb testing.TB, n int) []*detail.Record {
-	base := readFixture(tb, "packets-sessions.detail")
+	base := freeradiustest.ReadDetail(tb, fixture)
 	recs := make([]*detail.Record, 0, n)
 	for i := 0; len(recs) < n; i++ {
 		r := base[i%len(base)]
@@ -56,10 +87,7 @@ func realisticRecords(tb testing.TB, n int) []*detail.Record {
 // contender of the side-by-side benchmark relays.
 func freeradiusWrittenFile(b *testing.B, n int) string {
 	home := freeradiustest.StartHomeServer(b, freeradiustest.HomeOptions{})
-	s, err := newSink(Config{Servers: []ServerConfig{{Address: home.Addr, Secret: home.Secret}}}, nil, dictionary.Builtin())
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := open(b, home.Addr, home.Secret)
 	sendAll(b, s, realisticRecords(b, n))
 	s.Close()
 	home.WaitRecords(b, n, time.Minute)
@@ -71,7 +99,7 @@ func freeradiusWrittenFile(b *testing.B, n int) string {
 // time (each worker has its own socket and one request in flight, resent
 // after a second without answer), and returns the elapsed time. It is the
 // plain Go client that measures what the home server can take.
-func loadGenerator(b *testing.B, addr string, secret []byte, packets [][]byte, concurrency int) time.Duration {
+func loadGenerator(b *testing.B, addr string, secret []byte, packets []layeh.Packet, concurrency int) time.Duration {
 	raddr, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
 		b.Fatal(err)
@@ -96,9 +124,14 @@ func loadGenerator(b *testing.B, addr string, secret []byte, packets [][]byte, c
 				if i >= len(packets) {
 					return
 				}
-				pkt := slices.Clone(packets[i])
 				id++
-				signAccountingRequest(pkt, id, secret)
+				p := packets[i]
+				p.Identifier = id
+				pkt, err := p.Encode()
+				if err != nil {
+					b.Error(err)
+					return
+				}
 				for {
 					c.Write(pkt)
 					c.SetReadDeadline(time.Now().Add(time.Second))
@@ -140,13 +173,12 @@ func BenchmarkSideBySideFreeRADIUS(b *testing.B) {
 		home := freeradiustest.StartHomeServer(b, freeradiustest.HomeOptions{})
 		secret := []byte(home.Secret)
 		d := dictionary.Builtin()
-		packets := make([][]byte, len(recs))
+		packets := make([]layeh.Packet, len(recs))
 		for i, r := range recs {
-			p := &layeh.Packet{Code: layeh.CodeAccountingRequest, Secret: secret}
-			if err := d.Encode(p, r.Attrs); err != nil {
+			packets[i] = layeh.Packet{Code: layeh.CodeAccountingRequest, Secret: secret}
+			if err := d.Encode(&packets[i], r.Attrs); err != nil {
 				b.Fatal(err)
 			}
-			packets[i], _ = p.MarshalBinary()
 		}
 		ceiling := loadGenerator(b, home.Addr, secret, packets, 64)
 		home.WaitRecords(b, n, time.Minute)
@@ -154,12 +186,9 @@ func BenchmarkSideBySideFreeRADIUS(b *testing.B) {
 
 		// radrelay: the sink fed directly.
 		home = freeradiustest.StartHomeServer(b, freeradiustest.HomeOptions{})
-		s, err := New(context.Background(), Config{Servers: []ServerConfig{{Address: home.Addr, Secret: home.Secret}}}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
+		s := open(b, home.Addr, home.Secret)
 		start := time.Now()
-		sendAll(b, s.(*Sink), recs)
+		sendAll(b, s, recs)
 		sinkTime := time.Since(start)
 		s.Close()
 		home.WaitRecords(b, n, time.Minute)
@@ -167,15 +196,12 @@ func BenchmarkSideBySideFreeRADIUS(b *testing.B) {
 
 		// radrelay: the tailer (replay) feeding the sink.
 		home = freeradiustest.StartHomeServer(b, freeradiustest.HomeOptions{})
-		s, err = New(context.Background(), Config{Servers: []ServerConfig{{Address: home.Addr, Secret: home.Secret}}}, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
+		s = open(b, home.Addr, home.Secret)
 		tl, err := tailer.New(tailer.Config{
 			Inputs:        []tailer.Input{{Files: []string{file}, Mode: tailer.Replay}},
 			Sinks:         []tailer.SinkSpec{{Name: "radius", Sink: s, MaxOutstanding: 1024, BatchSize: 256}},
 			QuarantineDir: b.TempDir(),
-			Logger:        testLogger(b),
+			Logger:        slog.New(slog.DiscardHandler),
 		})
 		if err != nil {
 			b.Fatal(err)
