@@ -147,7 +147,7 @@ func TestFreeRADIUSReadsOurPackets(t *testing.T) {
 	}
 	d.Location = time.UTC
 	var sent [][]detail.Attribute
-	for _, path := range roundTripFiles {
+	for _, path := range fixtureFiles(t) {
 		recs := readRecords(t, path)
 		if len(recs) > 60 {
 			recs = recs[:60]
