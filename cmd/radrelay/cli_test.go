@@ -116,9 +116,13 @@ realm = ["example.net"]
 func TestRedactTable(t *testing.T) {
 	tab := map[string]any{
 		"secret": "hunter2", "dsn": "postgres://u:pw@h/db", "secret_file": "/etc/s", "url": "postgres://u:pw@h/db",
-		"nested": map[string]any{"password": "pw2"},
+		"nested":  map[string]any{"password": "pw2"},
+		"servers": []map[string]any{{"secret": "s1", "secret_file": "/f"}, {"secret": "s2"}},
 	}
 	redactTable(tab)
+	if srv := tab["servers"].([]map[string]any); srv[0]["secret"] != "xxxxx" || srv[1]["secret"] != "xxxxx" || srv[0]["secret_file"] != "/f" {
+		t.Errorf("arrays of tables not redacted: %v", srv)
+	}
 	if tab["secret"] != "xxxxx" || tab["dsn"] != "xxxxx" || tab["secret_file"] != "/etc/s" ||
 		tab["url"] != "postgres://u:xxxxx@h/db" || tab["nested"].(map[string]any)["password"] != "xxxxx" {
 		t.Errorf("redacted: %v", tab)

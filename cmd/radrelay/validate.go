@@ -280,7 +280,7 @@ func printConfig(w io.Writer, cfg *Config) error {
 	if len(sinkTables) > 0 {
 		top["sink"] = sinkTables
 	}
-	fmt.Fprintf(w, "# effective configuration of %s (defaults filled in, secrets redacted)\n", cfg.File)
+	fmt.Fprintf(w, "# effective configuration of %s: radrelay's defaults filled in, secrets redacted;\n# a sink type's own keys show 0 or \"\" where the sink applies its default\n", cfg.File)
 	return toml.NewEncoder(w).Encode(top)
 }
 
