@@ -107,3 +107,26 @@ func TestFreeRADIUSHostileValues(t *testing.T) {
 		t.Errorf("unknown vendor: %+v", a)
 	}
 }
+
+// TestRoundTripOtherWriters: files in the exact format of other writers
+// (CR LF line ends, FreeRADIUS 4's :: enumerations, Donestamp) are
+// reproduced too.
+func TestRoundTripOtherWriters(t *testing.T) {
+	for _, f := range []string{"testdata/reader/crlf.detail", "testdata/reader/freeradius4.detail", "testdata/livingston-1.16.detail"} {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, errs := readAll(t, data, f)
+		if len(errs) != 0 {
+			t.Fatal(errs)
+		}
+		var out []byte
+		for _, rec := range recs {
+			out = AppendRecord(out, rec)
+		}
+		if !bytes.Equal(out, data) {
+			t.Errorf("%s: round trip differs:\n%q\n%q", f, data, out)
+		}
+	}
+}
