@@ -244,9 +244,10 @@ func (e *endpoint) close() {
 
 // admit reports whether a new request may go to the server now, and whether
 // that request is the probe of a dead server: without Status-Server, the
-// first request after revive_interval tests a dead server, and the requests
-// that come while it does wait for its outcome.
-func (e *endpoint) admit(ctx context.Context) (ok, probe bool) {
+// first request after revive_interval tests a dead server. Requests that
+// come while it does wait for its outcome when wait is set (broadcast: they
+// must go to this server anyway) and skip the server otherwise.
+func (e *endpoint) admit(ctx context.Context, wait bool) (ok, probe bool) {
 	for {
 		e.mu.Lock()
 		switch e.state {
@@ -264,10 +265,13 @@ func (e *endpoint) admit(ctx context.Context) (ok, probe bool) {
 			e.log.Info("radius server: probing with a request")
 			return true, true
 		}
-		wait := e.probeDone
+		done := e.probeDone
 		e.mu.Unlock()
+		if !wait {
+			return false, false
+		}
 		select {
-		case <-wait:
+		case <-done:
 		case <-ctx.Done():
 			return false, false
 		case <-e.closed:
@@ -412,7 +416,16 @@ func (t *transmission) release() {
 // Acct-Delay-Time changed (updateDelay): then it is a new request
 // (RFC 2866 §5.2) with a new Identifier and Request Authenticator. The
 // previous Identifier stays reserved so that a late reply to it still counts.
-func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) error {
+func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err error) {
+	if probe {
+		// However the probe ends without an answer (no reply, cancelled,
+		// closed), the server stays dead and waiting requests move on.
+		defer func() {
+			if err != nil {
+				e.probeFailed(time.Now())
+			}
+		}()
+	}
 	if err := e.window.acquire(ctx, e.closed); err != nil {
 		return err
 	}
@@ -507,9 +520,6 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) error {
 			t := e.timing
 			if (t.maxCount > 0 && rounds > t.maxCount) || (t.maxDuration > 0 && elapsed >= t.maxDuration) {
 				e.stats.failed.Add(1)
-				if probe {
-					e.probeFailed(now)
-				}
 				return fmt.Errorf("%w after %d sends in %s", errNoReply, sends+1, elapsed.Round(time.Millisecond))
 			}
 			if dead && !probe {

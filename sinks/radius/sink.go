@@ -223,9 +223,11 @@ func (b byOutstanding) Swap(i, j int) {
 // oneOf tries the live servers in order until one acknowledges the record.
 func (s *Sink) oneOf(ctx context.Context, msgs []*message, order []int) error {
 	var failures []string
-	for _, i := range order {
+	for k, i := range order {
 		e := s.servers[i]
-		ok, probe := e.admit(ctx)
+		// A server being probed is skipped for the next one; the last one
+		// has no next, so there the record waits for the probe's outcome.
+		ok, probe := e.admit(ctx, k == len(order)-1)
 		if !ok {
 			failures = append(failures, e.address+": "+errServerDead.Error())
 			continue
@@ -257,7 +259,7 @@ func (s *Sink) broadcast(ctx context.Context, r *detail.Record, msgs []*message)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, probe := e.admit(ctx)
+			ok, probe := e.admit(ctx, true)
 			if !ok {
 				errs[i] = errServerDead
 				return

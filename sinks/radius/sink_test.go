@@ -567,3 +567,35 @@ func TestEarlyRetransmissionOff(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestFailoverRevivesWithoutStatusServer: a dead primary is probed with a
+// real record after revive_interval (others go to the backup meanwhile) and
+// takes the traffic again once it answers.
+func TestFailoverRevivesWithoutStatusServer(t *testing.T) {
+	primaryAddr := reservedAddr(t)
+	primary := newStoppedReceiver(t, testSecret, primaryAddr)
+	backup := newReceiver(t, testSecret)
+	cfg := fastConfig(primaryAddr, backup.addr)
+	cfg.ZombiePeriod = 200 * time.Millisecond
+	cfg.MaxRTXDuration = 300 * time.Millisecond
+	s := openSink(t, cfg)
+
+	recs := testRecords("nss", 100)
+	mustAllSucceed(t, send(t, s, recs))
+	checkHolds(t, backup.Delivered(), ids(recs))
+
+	primary.restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for round := 0; primary.requestCount() == 0 || s.Stats()[0].State != "alive"; round++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("primary not revived: %+v", s.Stats()[0])
+		}
+		more := testRecords(fmt.Sprintf("nss%d", round), 10)
+		mustAllSucceed(t, send(t, s, more))
+		got := append(primary.Delivered(), backup.Delivered()...)
+		checkHolds(t, got, ids(more))
+	}
+	if st := s.Stats()[0]; st.Revivals != 1 {
+		t.Fatalf("primary %+v", st)
+	}
+}
