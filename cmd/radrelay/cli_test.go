@@ -45,6 +45,7 @@ func TestValidate(t *testing.T) {
 		{"secret file missing", []string{"-c", "testdata/config/env-missing-secret.toml"}, 1,
 			`env-missing-secret.toml:6: sink "mirror": secret_file: open /nonexistent/radrelay-test.secret: no such file or directory`},
 		{"replay file", []string{"--replay", "-c", "testdata/config/good-minimal.toml"}, 0, "valid (0 inputs, 1 sinks)"},
+		{"warnings", []string{"-c", "testdata/config/good-full.toml"}, 0, `good-full.toml: warning: input "/srv/other/detail-*": no directory matches /srv/other yet`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, append([]string{"validate"}, tc.args...)...)

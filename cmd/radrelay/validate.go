@@ -2,14 +2,18 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -82,6 +86,9 @@ func runValidate(e *env, args []string) int {
 	if problems := checkEnvironment(cfg); len(problems) > 0 {
 		fmt.Fprintln(e.stderr, problems)
 		return 1
+	}
+	for _, w := range environmentWarnings(cfg) {
+		fmt.Fprintf(e.stderr, "%s: warning: %s\n", cfg.File, w)
 	}
 	for _, s := range cfg.Sinks {
 		for _, key := range plainSecrets(s.Options) {
@@ -179,6 +186,32 @@ func secretRefs(options any) map[string]string {
 	}
 	walk(reflect.ValueOf(options), "")
 	return out
+}
+
+// environmentWarnings notes what may be a mistake on this machine but may
+// also be fine (directories made later, by a package or by radrelay itself).
+func environmentWarnings(cfg *Config) []string {
+	var ws []string
+	for _, in := range cfg.Inputs {
+		if dirs, _ := filepath.Glob(filepath.Dir(in.Glob)); len(dirs) == 0 {
+			ws = append(ws, fmt.Sprintf("input %q: no directory matches %s yet", in.Glob, filepath.Dir(in.Glob)))
+		}
+	}
+	for _, d := range []struct{ key, dir string }{{"state_dir", cfg.StateDir}, {"quarantine_dir", cfg.QuarantineDir}} {
+		if d.dir == "" {
+			continue
+		}
+		st, err := os.Stat(d.dir)
+		switch {
+		case err == nil && !st.IsDir():
+			ws = append(ws, fmt.Sprintf("%s %s is not a directory", d.key, d.dir))
+		case err == nil && writable(d.dir) != nil:
+			ws = append(ws, fmt.Sprintf("%s %s is not writable by this user", d.key, d.dir))
+		case errors.Is(err, fs.ErrNotExist):
+			ws = append(ws, fmt.Sprintf("%s %s does not exist yet (radrelay creates it)", d.key, d.dir))
+		}
+	}
+	return ws
 }
 
 // plainSecrets returns the keys of a sink's Config value that hold a secret
@@ -310,4 +343,9 @@ func redactTable(t map[string]any) {
 			t[k] = v.String()
 		}
 	}
+}
+
+// writable reports whether this process may write into dir.
+func writable(dir string) error {
+	return syscall.Access(dir, 2 /* W_OK */)
 }
