@@ -246,3 +246,39 @@ func BenchmarkSideBySideFreeRADIUS(b *testing.B) {
 			n, rate(ceiling), rate(sinkTime), rate(tailerTime), rate(relayTime))
 	}
 }
+
+// BenchmarkTailerBatchSize relays the FreeRADIUS-written file through the
+// tailer (replay) and the sink to a FreeRADIUS home server with several
+// batch sizes, to show what the tailer's batching costs.
+func BenchmarkTailerBatchSize(b *testing.B) {
+	freeradiustest.Binary(b)
+	n := benchRecords()
+	file := freeradiusWrittenFile(b, n)
+	for _, size := range []int{256, 1024, 4096} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			for range b.N {
+				home := freeradiustest.StartHomeServer(b, freeradiustest.HomeOptions{})
+				s := open(b, home.Addr, home.Secret)
+				tl, err := tailer.New(tailer.Config{
+					Inputs:        []tailer.Input{{Files: []string{file}, Mode: tailer.Replay}},
+					Sinks:         []tailer.SinkSpec{{Name: "radius", Sink: s, MaxOutstanding: size, BatchSize: size}},
+					QuarantineDir: b.TempDir(),
+					Logger:        slog.New(slog.DiscardHandler),
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				start := time.Now()
+				if err := tl.Run(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				d := time.Since(start)
+				s.Close()
+				home.WaitRecords(b, n, time.Minute)
+				home.Stop()
+				b.ReportMetric(float64(n)/d.Seconds(), "rec/s")
+				b.Logf("stats %+v", s.(*radius.Sink).Stats()[0])
+			}
+		})
+	}
+}
