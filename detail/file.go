@@ -478,21 +478,20 @@ func (w *FileWriter) writeHeader(of *openFile, path string) error {
 // sameFile reports whether f is still the file at path: same inode and not
 // unlinked.
 func sameFile(f *os.File, path string) (bool, error) {
-	fst, err := f.Stat()
-	if err != nil {
+	var fst, pst syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &fst); err != nil {
 		return false, fmt.Errorf("detail: stat %s: %w", path, err)
 	}
-	if st, ok := fst.Sys().(*syscall.Stat_t); ok && st.Nlink == 0 {
+	if fst.Nlink == 0 {
 		return false, nil
 	}
-	pst, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
+	if err := syscall.Stat(path, &pst); err != nil {
+		if errors.Is(err, syscall.ENOENT) {
+			return false, nil
+		}
 		return false, fmt.Errorf("detail: stat %s: %w", path, err)
 	}
-	return os.SameFile(fst, pst), nil
+	return fst.Dev == pst.Dev && fst.Ino == pst.Ino, nil
 }
 
 func (w *FileWriter) lock(f *os.File, path string) error {
