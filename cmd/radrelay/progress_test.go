@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/radrelay/radrelay/sinks/sinktest"
 	"github.com/radrelay/radrelay/tailer"
 )
 
@@ -57,5 +60,60 @@ func TestFormatters(t *testing.T) {
 		if tc.got != tc.want {
 			t.Errorf("got %q, want %q", tc.got, tc.want)
 		}
+	}
+}
+
+// signalWriter collects writes and reports the first one on wrote.
+type signalWriter struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wrote chan struct{}
+	once  sync.Once
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.once.Do(func() { close(w.wrote) })
+	return w.buf.Write(p)
+}
+
+func TestRunProgressDrawsAndClears(t *testing.T) {
+	w := &signalWriter{wrote: make(chan struct{})}
+	stats := func() tailer.Stats {
+		return tailer.Stats{TotalBytes: 1000, Sinks: []tailer.SinkStats{{Name: "a", BytesDone: 500, Delivered: 10}}}
+	}
+	stop := make(chan struct{})
+	done := runProgress(w, stats, stop)
+	<-w.wrote // the first redraw
+	close(stop)
+	<-done
+	w.mu.Lock()
+	out := w.buf.String()
+	w.mu.Unlock()
+	if !strings.Contains(out, "\r[") || !strings.Contains(out, " 50.0% ") {
+		t.Errorf("no progress line drawn: %q", out)
+	}
+	if !strings.HasSuffix(out, "\r") || strings.Contains(out, "\n") {
+		t.Errorf("the progress line is not cleared at the end: %q", out)
+	}
+}
+
+func TestReplayOnTerminal(t *testing.T) {
+	dir := t.TempDir()
+	src := writeDetail(t, filepath.Join(dir, "detail"), sinktest.Records(3000))
+	memoryReset("terminal")
+	var stdout, stderr bytes.Buffer
+	code := runMain(&env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, isTerminal: true},
+		[]string{"replay", "--to", "memory:terminal", "--quarantine", filepath.Join(dir, "q"), src})
+	skipIfTailerMissing(t, stderr.String())
+	if code != 0 {
+		t.Fatalf("status %d\n%s", code, stderr.String())
+	}
+	if n := len(memoryRecords("terminal")); n != 3000 {
+		t.Errorf("delivered %d records, want 3000", n)
+	}
+	if !strings.Contains(stderr.String(), "replayed 3,000 records from 1 files") {
+		t.Errorf("no summary:\n%s", stderr.String())
 	}
 }
