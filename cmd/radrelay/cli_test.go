@@ -217,3 +217,17 @@ func TestRunUsageErrors(t *testing.T) {
 		}
 	}
 }
+
+func FuzzSinkFromArg(f *testing.F) {
+	for _, s := range []string{"memory:x", "n=memory:x", "jsonl:-", "radius://a:1,b:2?secret_file=/x", "postgres://u:p@h/db", "=:", "a=b=c:d", "%zz:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, arg string) {
+		sc, err := sinkFromArg(arg)
+		if err == nil && !validSinkName(sc.Name) {
+			t.Fatalf("sinkFromArg(%q) made the invalid name %q", arg, sc.Name)
+		}
+		_ = redactURL(arg)
+		_ = redactSecrets(arg, arg)
+	})
+}
