@@ -121,6 +121,9 @@ func FuzzRoundTrip(f *testing.F) {
 			},
 			Timestamp: ts, HasTimestamp: tag%7 != 0, Done: done,
 		}
+		if e := &rec.Attrs[3]; e.Enum && !isEnumValue("::"+e.Value) {
+			e.Enum = false // "::1" is an IPv6 address, not an enumeration name
+		}
 		data := AppendRecord(nil, rec)
 		got, errs := readAll(t, data, "rt")
 		if len(errs) != 0 || len(got) != 1 {

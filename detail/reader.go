@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"strconv"
 	"strings"
 )
@@ -534,7 +535,7 @@ func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string)
 	}
 	if v[0] != '"' {
 		a.Raw, a.Value = v, v
-		if len(v) > 2 && v[0] == ':' && v[1] == ':' {
+		if isEnumValue(v) {
 			a.Value, a.Enum = v[2:], true
 		}
 		return -1, ""
@@ -675,4 +676,20 @@ func quoteLine(s string) string {
 		return strconv.Quote(s[:77]) + "..."
 	}
 	return strconv.Quote(s)
+}
+
+// isEnumValue reports whether an unquoted value is a FreeRADIUS 4 enumeration
+// name ("::Start"). An IPv6 address or prefix may begin with "::" too
+// ("::1", "::ffff:10.0.0.1", "::/0"); those are values, not enumerations.
+func isEnumValue(v string) bool {
+	if len(v) <= 2 || v[0] != ':' || v[1] != ':' {
+		return false
+	}
+	if _, err := netip.ParseAddr(v); err == nil {
+		return false
+	}
+	if _, err := netip.ParsePrefix(v); err == nil {
+		return false
+	}
+	return true
 }

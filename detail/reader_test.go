@@ -423,3 +423,34 @@ func TestReaderRecordsOwnMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestReaderEnumOrIPv6 checks that a FreeRADIUS 4 enumeration ("::Start") is
+// told from an IPv6 address or prefix that starts with "::".
+func TestReaderEnumOrIPv6(t *testing.T) {
+	tests := []struct {
+		raw, value string
+		enum       bool
+	}{
+		{"::Start", "Start", true},
+		{"::Interim-Update", "Interim-Update", true},
+		{"::1", "::1", false},
+		{"::", "::", false},
+		{"::ffff:10.0.0.1", "::ffff:10.0.0.1", false},
+		{"::/0", "::/0", false},
+		{"::abcd:1/64", "::abcd:1/64", false},
+	}
+	for _, tt := range tests {
+		rec := "Mon Nov 23 11:57:39 2026\n\tX = " + tt.raw + "\n\tTimestamp = 1\n\n"
+		recs, errs := readAll(t, []byte(rec), "x")
+		if len(errs) != 0 || len(recs) != 1 {
+			t.Fatalf("%s: errors %v", tt.raw, errs)
+		}
+		a := recs[0].Attrs[0]
+		if a.Value != tt.value || a.Enum != tt.enum || a.Raw != tt.raw {
+			t.Errorf("%s: got value %q enum %v, want %q %v", tt.raw, a.Value, a.Enum, tt.value, tt.enum)
+		}
+		if out := AppendRecord(nil, recs[0]); string(out) != rec {
+			t.Errorf("%s: written back as %q", tt.raw, out)
+		}
+	}
+}
