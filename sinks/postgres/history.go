@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -66,11 +65,28 @@ func (w *historyWriter) insert(ctx context.Context, tx pgx.Tx, accts []*acct) ([
 	if err != nil {
 		return nil, fmt.Errorf("looking up history: %w", err)
 	}
-	rows := make([][]any, 0, len(accts))
-	for i, a := range accts {
-		if !isNew[i] {
-			continue
+	// Rows are built as COPY consumes them, so building the JSON of one
+	// record overlaps with the server inserting the previous ones.
+	next, n := 0, 0
+	for _, ok := range isNew {
+		if ok {
+			n++
 		}
+	}
+	if n == 0 {
+		return isNew, nil
+	}
+	row := make([]any, len(historyColumns))
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		for next < len(accts) && !isNew[next] {
+			next++
+		}
+		if next >= len(accts) {
+			return nil, nil
+		}
+		i := next
+		next++
+		a := accts[i]
 		var received *time.Time
 		if a.received != 0 {
 			received = epoch(a.received)
@@ -84,16 +100,14 @@ func (w *historyWriter) insert(ctx context.Context, tx pgx.Tx, accts []*acct) ([
 			n := int32(a.rec.Line)
 			line = &n
 		}
-		rows = append(rows, []any{times[i], a.fingerprint, received, nullIf(status),
-			a.uniqueID, nullIf(a.sessionID), nullIf(a.userName), nullIf(a.realm),
-			inet(&a.nas), nullIf(a.nasIdentifier), nullIf(a.nasPortID), inet(a.framedIP),
-			a.sessionTime, a.inputOctets, a.outputOctets, nullIf(a.terminateCause),
-			attributesJSON(a), nullIf(text(a.rec.File)), line})
-	}
-	if len(rows) == 0 {
-		return isNew, nil
-	}
-	if _, err := tx.CopyFrom(ctx, w.table.identifier(), historyColumns, pgx.CopyFromRows(rows)); err != nil {
+		row[0], row[1], row[2], row[3] = times[i], a.fingerprint, received, nullIf(status)
+		row[4], row[5], row[6], row[7] = a.uniqueID, nullIf(a.sessionID), nullIf(a.userName), nullIf(a.realm)
+		row[8], row[9], row[10], row[11] = inet(&a.nas), nullIf(a.nasIdentifier), nullIf(a.nasPortID), inet(a.framedIP)
+		row[12], row[13], row[14], row[15] = a.sessionTime, a.inputOctets, a.outputOctets, nullIf(a.terminateCause)
+		row[16], row[17], row[18] = attributesJSON(a), nullIf(text(a.rec.File)), line
+		return row, nil
+	})
+	if _, err := tx.CopyFrom(ctx, w.table.identifier(), historyColumns, src); err != nil {
 		return nil, fmt.Errorf("appending history: %w", err)
 	}
 	return isNew, nil
@@ -183,32 +197,30 @@ func attributesJSON(a *acct) string {
 func appendJSONString(b *strings.Builder, s string) {
 	const hexDigits = "0123456789abcdef"
 	b.WriteByte('"')
-	for i := 0; i < len(s); {
+	start := 0
+	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"' || c == '\\':
-				b.WriteByte('\\')
-				b.WriteByte(c)
-			case c == '\n':
-				b.WriteString(`\n`)
-			case c == '\r':
-				b.WriteString(`\r`)
-			case c == '\t':
-				b.WriteString(`\t`)
-			case c < 0x20 || c == 0x7f:
-				b.WriteString(`\u00`)
-				b.WriteByte(hexDigits[c>>4])
-				b.WriteByte(hexDigits[c&0xf])
-			default:
-				b.WriteByte(c)
-			}
-			i++
+		if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
 			continue
 		}
-		_, size := utf8.DecodeRuneInString(s[i:])
-		b.WriteString(s[i : i+size])
-		i += size
+		b.WriteString(s[start:i])
+		switch c {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		default:
+			b.WriteString(`\u00`)
+			b.WriteByte(hexDigits[c>>4])
+			b.WriteByte(hexDigits[c&0xf])
+		}
+		start = i + 1
 	}
+	b.WriteString(s[start:])
 	b.WriteByte('"')
 }
