@@ -33,6 +33,10 @@ type Harness struct {
 	// A destination that merges the records of one session (an SQL
 	// accounting table keeps one row per session) returns each session once;
 	// the conformance test only relies on which ids are present.
+	//
+	// Delivered is called while the sink is still open, right after Send
+	// returned: an acknowledged record must already be at the destination
+	// (written, committed, answered), not in a buffer that Close flushes.
 	Delivered func(t *testing.T) []string
 }
 
@@ -45,7 +49,21 @@ var notSet = errors.New("sinktest: Send left this result unset")
 
 // Run runs the conformance subtests against the sink h opens. Each subtest
 // opens its own sink with h.New, so h.New must give a fresh, empty
-// destination every time it is called.
+// destination every time it is called. The subtests:
+//
+//   - OneRecord, ManyRecordsInBatches (batch sizes 1, 3, 9, ... up to 600
+//     records), EmptyBatch: every record gets an outcome, nil for good
+//     records, and every acknowledged record is at the destination, nothing else;
+//   - HostileValues: HostileRecords are all acknowledged and delivered;
+//   - CancelledContext: Send with a cancelled context returns with an outcome
+//     for every record, what it acknowledged is delivered, and the sink
+//     still works afterwards;
+//   - DoesNotRetainRecords: records and results scribbled over after Send
+//     never reach the destination;
+//   - CloseWithoutSend: Close returns and the destination stays empty.
+//
+// Send and Close must return within 30 s (a deadlock detector, not a
+// performance threshold).
 func Run(t *testing.T, h Harness) {
 	t.Helper()
 	if h.New == nil || h.Delivered == nil {
