@@ -14,21 +14,17 @@ import (
 )
 
 var catFlags struct {
-	format  string
-	columns string
+	format     string
+	columns    string
+	dictionary string
 }
-
-// catValues, when set, gives --format json typed values (numbers for
-// integer attributes, ...), e.g. from a dictionary; nil prints every value as
-// a string.
-var catValues file.ValueFunc
 
 func init() {
 	register(&command{
 		name:    "cat",
 		summary: "print the records of detail files as detail, JSON lines or CSV",
 		usage: `Usage:
-  radrelay cat [--format detail|json|csv] [--columns LIST] FILE...
+  radrelay cat [--format detail|json|csv] [--columns LIST] [--dictionary PATH] FILE...
 
 Cat reads detail files (FreeRADIUS 1.x to 4, Cistron, Livingston) and prints
 their records on standard output, in file order. FILE "-" reads standard
@@ -45,7 +41,11 @@ Formats:
              "line":1,"offset":0,"attributes":{"User-Name":"carl",
              "Acct-Status-Type":"Start","Cisco-AVPair":["a=b","c=d"],...}}
           Attributes keep file order; a repeated attribute is an array; a
-          tagged one is "Name:tag". Values are strings; a string that is not
+          tagged one is "Name:tag". Values are typed by the dictionary (the
+          built-in one, extended by --dictionary PATH): integers, dates and
+          counters are JSON numbers, VALUE names stay names ("Start"),
+          addresses and octets ("0x...") are strings, and an attribute the
+          dictionary does not know keeps its text. A string that is not
           valid UTF-8 is given as the detail file writes it (\ooo escapes).
           "done": true marks a record FreeRADIUS marked done (Donestamp).
   csv     a comma-delimited accounting log with a header row (RFC 4180,
@@ -85,6 +85,7 @@ Examples:
 			catFlags.format, catFlags.columns = "detail", ""
 			fs.StringVar(&catFlags.format, "format", "detail", "output `FORMAT`: detail, json (JSON Lines) or csv")
 			fs.StringVar(&catFlags.columns, "columns", "", "csv: comma-separated `LIST` of columns (default: Date,Time,Timestamp, the usual accounting attributes, Other-Attributes)")
+			addDictionaryFlag(fs, &catFlags.dictionary)
 		},
 		run: runCat,
 	})
@@ -95,7 +96,12 @@ func runCat(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "radrelay cat: no FILE given\nrun \"radrelay cat --help\" for usage")
 		return 2
 	}
-	opts := file.EncoderOptions{Values: catValues}
+	dict, err := loadDictionary(catFlags.dictionary)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "radrelay cat: %v\n", err)
+		return 2
+	}
+	opts := file.EncoderOptions{Values: dict.JSONValue}
 	if catFlags.columns != "" {
 		if !strings.EqualFold(catFlags.format, file.FormatCSV) {
 			fmt.Fprintln(e.stderr, "radrelay cat: --columns is for --format csv")

@@ -12,10 +12,13 @@ import (
 	"time"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/dictionary"
 )
 
 var checkFlags struct {
-	json bool
+	json       bool
+	strict     bool
+	dictionary string
 }
 
 // maxCheckProblems bounds the problems listed (a file of garbage has one per
@@ -27,7 +30,7 @@ func init() {
 		name:    "check",
 		summary: "validate detail files and summarize their records",
 		usage: `Usage:
-  radrelay check [--json] FILE...
+  radrelay check [--json] [--strict] [--dictionary PATH] FILE...
 
 Check reads detail files (as FreeRADIUS 1.x to 4, Cistron and Livingston
 write them) and reports, for each file and in total: the number of records,
@@ -41,6 +44,13 @@ A file is read as finished: a last record whose lines are complete but whose
 empty line is missing counts as a record; one whose last line has no line end
 is reported as truncated (a writer died, or the file is still being written).
 
+With --strict, every attribute is also checked against the dictionary (the
+built-in one, extended by --dictionary PATH): an attribute name it does not
+know, or a value that is not valid for the attribute's type (a VALUE name
+that does not exist, "abc" for an integer, a malformed address or date), is
+an error with the file and line of the attribute. Use it to find what a
+RADIUS sink would reject before relaying a file.
+
 Problems are printed one per line as FILE:LINE: what, the form editors and
 grep understand. With --json, one JSON object is printed instead:
 
@@ -48,7 +58,8 @@ grep understand. With --json, one JSON object is printed instead:
    "by_status": {"Start": N, ...}, "first_timestamp": T, "last_timestamp": T,
    "files": [{"file": ..., "bytes": N, "records": N, ...}, ...],
    "problems": [{"file": ..., "line": N, "offset": N, "length": N,
-                 "kind": "malformed"|"truncated"|"unreadable", "message": ...}]}
+                 "kind": "malformed"|"truncated"|"invalid"|"unreadable",
+                 "message": ...}]}
 
 (at most ` + fmt.Sprint(maxCheckProblems) + ` problems are listed; the counts are always complete).
 
@@ -62,6 +73,9 @@ Examples:
   Check the sample data shipped with radrelay (one clean file, one damaged):
     radrelay check examples/radacct/127.0.0.1/detail-20261123 examples/damaged/detail-damaged
 
+  Check every attribute name and value against FreeRADIUS's dictionaries:
+    radrelay check --strict --dictionary /usr/share/freeradius/dictionary detail-20261123
+
   Count the Stop records of a file with jq:
     radrelay check --json detail-20261123 | jq .by_status.Stop
 
@@ -70,6 +84,9 @@ Examples:
 		flags: func(fs *flag.FlagSet) {
 			checkFlags.json = false
 			fs.BoolVar(&checkFlags.json, "json", false, "print one JSON object instead of text")
+			checkFlags.strict = false
+			fs.BoolVar(&checkFlags.strict, "strict", false, "also check every attribute name and value against the dictionary")
+			addDictionaryFlag(fs, &checkFlags.dictionary)
 		},
 		run: runCheck,
 	})
@@ -81,6 +98,7 @@ type checkSummary struct {
 	Bytes          int64          `json:"bytes"`
 	Records        int            `json:"records"`
 	Errors         int            `json:"errors"`
+	Invalid        int            `json:"invalid,omitempty"`
 	Truncated      int            `json:"truncated"`
 	Done           int            `json:"done"`
 	ByStatus       map[string]int `json:"by_status"`
@@ -118,6 +136,7 @@ func (s *checkSummary) add(o *checkSummary) {
 	s.Bytes += o.Bytes
 	s.Records += o.Records
 	s.Errors += o.Errors
+	s.Invalid += o.Invalid
 	s.Truncated += o.Truncated
 	s.Done += o.Done
 	for k, v := range o.ByStatus {
@@ -133,6 +152,17 @@ func runCheck(e *env, args []string) int {
 	if len(args) == 0 {
 		fmt.Fprintln(e.stderr, "radrelay check: no FILE given\nrun \"radrelay check --help\" for usage")
 		return 2
+	}
+	var dict *dictionary.Dictionary
+	if checkFlags.strict || checkFlags.dictionary != "" {
+		d, err := loadDictionary(checkFlags.dictionary)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "radrelay check: %v\n", err)
+			return 2
+		}
+		if checkFlags.strict {
+			dict = d
+		}
 	}
 	report := checkReport{checkSummary: checkSummary{ByStatus: map[string]int{}}, Problems: []checkProblem{}}
 	problem := func(p checkProblem) {
@@ -153,7 +183,7 @@ func runCheck(e *env, args []string) int {
 		}
 	}
 	for _, name := range args {
-		s := checkFile(e, name, problem)
+		s := checkFile(e, name, dict, problem)
 		report.Files = append(report.Files, s)
 		report.add(&s)
 		if !checkFlags.json {
@@ -171,14 +201,15 @@ func runCheck(e *env, args []string) int {
 		report.File = fmt.Sprintf("total of %d files", len(args))
 		printCheckSummary(e.stdout, &report.checkSummary)
 	}
-	if report.Errors > 0 || report.Truncated > 0 {
+	if report.Errors > 0 || report.Truncated > 0 || report.Invalid > 0 {
 		return 1
 	}
 	return 0
 }
 
 // checkFile reads one file and summarizes it, passing each problem to problem.
-func checkFile(e *env, name string, problem func(checkProblem)) checkSummary {
+// With a dictionary (--strict), every attribute is checked against it too.
+func checkFile(e *env, name string, dict *dictionary.Dictionary, problem func(checkProblem)) checkSummary {
 	s := checkSummary{File: name, ByStatus: map[string]int{}}
 	var src io.Reader
 	if name == "-" {
@@ -221,6 +252,15 @@ func checkFile(e *env, name string, problem func(checkProblem)) checkSummary {
 			return s
 		}
 		s.Records++
+		if dict != nil {
+			for i, a := range rec.Attrs {
+				if err := dict.Check(a); err != nil {
+					s.Invalid++
+					// Attribute lines follow the header one per line.
+					problem(checkProblem{File: name, Line: rec.Line + 1 + i, Offset: rec.Offset, Length: rec.Length, Kind: "invalid", Message: err.Error()})
+				}
+			}
+		}
 		status := "(none)"
 		if a, ok := rec.Get("Acct-Status-Type"); ok {
 			status = a.Value
@@ -239,10 +279,14 @@ func checkFile(e *env, name string, problem func(checkProblem)) checkSummary {
 
 func printCheckSummary(w io.Writer, s *checkSummary) {
 	verdict := "ok"
-	if s.Errors > 0 || s.Truncated > 0 {
+	if s.Errors > 0 || s.Truncated > 0 || s.Invalid > 0 {
 		verdict = "NOT OK"
 	}
-	fmt.Fprintf(w, "%s: %s: %d records, %d malformed, %d truncated, %d bytes\n", s.File, verdict, s.Records, s.Errors, s.Truncated, s.Bytes)
+	invalid := ""
+	if s.Invalid > 0 {
+		invalid = fmt.Sprintf(", %d invalid attributes", s.Invalid)
+	}
+	fmt.Fprintf(w, "%s: %s: %d records, %d malformed, %d truncated%s, %d bytes\n", s.File, verdict, s.Records, s.Errors, s.Truncated, invalid, s.Bytes)
 	if len(s.ByStatus) > 0 {
 		type kv struct {
 			k string
