@@ -34,6 +34,7 @@ type receiver struct {
 	noStatus  bool             // ignore Status-Server
 	onRequest func(n int)      // called after the n-th request is counted
 	delays    []uint32         // Acct-Delay-Time of each acknowledged request
+	lastFrom  *net.UDPAddr
 }
 
 // newReceiver starts a receiver on a random loopback port.
@@ -108,6 +109,9 @@ func (r *receiver) serve(udp *net.UDPConn, stopped chan struct{}) {
 			}
 			continue
 		}
+		r.mu.Lock()
+		r.lastFrom = from
+		r.mu.Unlock()
 		if reply := r.handle(buf[:n]); reply != nil {
 			r.mu.Lock()
 			delay := r.delay

@@ -12,6 +12,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	layeh "layeh.com/radius"
@@ -153,7 +154,7 @@ func dialEndpoint(address string, secret []byte, source string, sockets, window 
 		epoch:   time.Now(),
 	}
 	for i := 0; i < sockets; i++ {
-		udp, err := net.DialUDP("udp", laddr, raddr)
+		udp, err := dialUDP(laddr, raddr)
 		if err != nil {
 			e.close()
 			return nil, fmt.Errorf("radius server %s: socket: %w", address, err)
@@ -227,6 +228,36 @@ func (e *endpoint) fastRetransmitLoop() {
 			c.overtaken(distance, overdue)
 		}
 	}
+}
+
+// dialUDP opens a socket connected to raddr, from laddr when set. A fixed
+// source port is shared by the sink's servers (SO_REUSEADDR): connected UDP
+// sockets with the same local address are told apart by their peer.
+func dialUDP(laddr, raddr *net.UDPAddr) (*net.UDPConn, error) {
+	d := net.Dialer{}
+	if laddr != nil {
+		d.LocalAddr = laddr
+		if laddr.Port != 0 {
+			d.Control = func(_, _ string, c syscall.RawConn) error {
+				var serr error
+				err := c.Control(func(fd uintptr) {
+					serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+				})
+				if err != nil {
+					return err
+				}
+				return serr
+			}
+		}
+	}
+	c, err := d.Dial("udp", raddr.String())
+	if err != nil {
+		return nil, err
+	}
+	udp := c.(*net.UDPConn)
+	udp.SetReadBuffer(1 << 20)
+	udp.SetWriteBuffer(1 << 20)
+	return udp, nil
 }
 
 func (e *endpoint) close() {

@@ -599,3 +599,26 @@ func TestFailoverRevivesWithoutStatusServer(t *testing.T) {
 		t.Fatalf("primary %+v", st)
 	}
 }
+
+// TestSourceAddress: requests come from the configured source address and
+// port, for every server of the sink (the receiving server lists radrelay as
+// a client by that address).
+func TestSourceAddress(t *testing.T) {
+	a, b := newReceiver(t, testSecret), newReceiver(t, testSecret)
+	src := reservedAddr(t)
+	cfg := fastConfig(a.addr, b.addr)
+	cfg.Policy = PolicyBroadcast
+	for i := range cfg.Servers {
+		cfg.Servers[i].SourceAddress = src
+	}
+	s := openSink(t, cfg)
+	mustAllSucceed(t, send(t, s, testRecords("src", 10)))
+	for _, r := range []*receiver{a, b} {
+		r.mu.Lock()
+		from := r.lastFrom.String()
+		r.mu.Unlock()
+		if from != src {
+			t.Fatalf("request from %s, want %s", from, src)
+		}
+	}
+}
