@@ -455,3 +455,66 @@ func TestReplayFreeRADIUSFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayDirectedAccounting splits records into per-realm detail logs and
+// a partner's JSON lines, as examples/directed-accounting.toml does.
+func TestReplayDirectedAccounting(t *testing.T) {
+	dir := t.TempDir()
+	src := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(60)) // 20 sessions, realms alternate
+	out := filepath.Join(dir, "out")
+	cfg := filepath.Join(dir, "directed.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`
+raise_delay_time = false
+
+[[sink]]
+name = "realm-example-net"
+type = "detail"
+path = %q
+[sink.filter]
+realm = ["EXAMPLE.NET"]
+
+[[sink]]
+name = "realm-example-org"
+type = "detail"
+path = %q
+[sink.filter]
+realm = ["example.org"]
+
+[[sink]]
+name = "partner"
+type = "jsonl"
+path = %q
+[sink.filter]
+status_type = ["Stop"]
+nas = ["192.0.2.2/32"]
+drop_attributes = ["Acct-Unique-Session-Id", "Framed-IP-Address"]
+`, filepath.Join(out, "example.net", "detail"), filepath.Join(out, "example.org", "detail"), filepath.Join(out, "partner.jsonl"))), 0o644)
+	code, _, stderr := runCLI(t, "replay", "-c", cfg, "--quarantine", filepath.Join(dir, "q"), src)
+	skipIfTailerMissing(t, stderr)
+	if code != 0 {
+		t.Fatalf("status %d\n%s", code, stderr)
+	}
+	for realm, other := range map[string]string{"example.net": "example.org", "example.org": "example.net"} {
+		b, err := os.ReadFile(filepath.Join(out, realm, "detail"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := bytes.Count(b, []byte("\tAcct-Session-Id = ")); n != 30 {
+			t.Errorf("%s log has %d records, want 30", realm, n)
+		}
+		if bytes.Contains(b, []byte("@"+other)) {
+			t.Errorf("%s log holds records of %s", realm, other)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(out, "partner.jsonl"))
+	// Sessions on NAS 192.0.2.2 are the odd ones: 10 Stop records.
+	if n := bytes.Count(b, []byte("\n")); n != 10 {
+		t.Errorf("partner got %d records, want 10:\n%s", n, b)
+	}
+	if bytes.Contains(b, []byte("Acct-Unique-Session-Id")) || bytes.Contains(b, []byte("Framed-IP-Address")) {
+		t.Error("dropped attributes reached the partner")
+	}
+	if !strings.Contains(stderr, "sink partner: 60 delivered") || !strings.Contains(stderr, "(50 of the delivered passed over by its filter)") {
+		t.Errorf("summary does not show the filter:\n%s", stderr)
+	}
+}
