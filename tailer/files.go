@@ -41,6 +41,8 @@ type openFile struct {
 	key  fileKey
 	f    *os.File
 	path string // where it was found last (guarded by table.mu)
+	// consume is set for a file of a consume input (opened read-write).
+	consume bool
 
 	mu    sync.Mutex
 	fpLen int
@@ -132,17 +134,16 @@ func (o *openFile) size() (int64, error) {
 type fileTable struct {
 	mu    sync.Mutex
 	files map[fileKey]*openFile
-	// writable opens files read-write (consume mode needs it to lock and to
-	// mark records done); read-only modes never open a file for writing.
-	writable bool
 }
 
-func newFileTable(writable bool) *fileTable {
-	return &fileTable{files: map[fileKey]*openFile{}, writable: writable}
+func newFileTable() *fileTable {
+	return &fileTable{files: map[fileKey]*openFile{}}
 }
 
-// open returns the shared openFile for path, opening it when it is new.
-func (t *fileTable) open(path string) (*openFile, error) {
+// open returns the shared openFile for path, opening it when it is new:
+// read-write for a consume input (to lock it and mark records done), else
+// read-only (follow and replay never open a source file for writing).
+func (t *fileTable) open(path string, writable bool) (*openFile, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -155,7 +156,7 @@ func (t *fileTable) open(path string) (*openFile, error) {
 		return o, nil
 	}
 	flag := os.O_RDONLY
-	if t.writable {
+	if writable {
 		flag = os.O_RDWR
 	}
 	f, err := os.OpenFile(path, flag, 0)
@@ -171,7 +172,7 @@ func (t *fileTable) open(path string) (*openFile, error) {
 		}
 		return nil, err
 	}
-	o := &openFile{key: k, f: f, path: path, lastSize: fi2.Size()}
+	o := &openFile{key: k, f: f, path: path, lastSize: fi2.Size(), consume: writable}
 	t.files[k] = o
 	return o, nil
 }

@@ -65,7 +65,7 @@ func (m *maintainer) start() error {
 				t.log.Warn("replay: glob matches no file", "glob", in.Glob)
 			}
 			for _, c := range cands {
-				of, err := t.table.open(c.path)
+				of, err := t.table.open(c.path, false)
 				if err != nil {
 					return fmt.Errorf("tailer: replay: %w", err)
 				}
@@ -158,7 +158,7 @@ func (m *maintainer) scan(claim bool) time.Time {
 			}
 		}
 		for _, c := range cands {
-			of, err := t.table.open(c.path)
+			of, err := t.table.open(c.path, in.Mode == Consume)
 			if err != nil {
 				if !errors.Is(err, fs.ErrNotExist) {
 					t.log.Warn("cannot open input file", "file", c.path, "err", err)
@@ -286,7 +286,7 @@ func (m *maintainer) resumeWorkFiles(pattern string) {
 		if slices.ContainsFunc(m.works, func(w *workFile) bool { return w.path == p }) {
 			continue
 		}
-		of, err := m.t.table.open(p)
+		of, err := m.t.table.open(p, true)
 		if err != nil {
 			continue
 		}
@@ -356,7 +356,7 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 			continue
 		}
 		renamed = true
-		of, err := m.t.table.open(work)
+		of, err := m.t.table.open(work, true)
 		if err != nil {
 			m.t.log.Error("cannot open work file", "file", work, "err", err)
 			continue
@@ -393,7 +393,7 @@ func (m *maintainer) minPosition(of *openFile) int64 {
 	}
 	low := size
 	for _, r := range m.t.runners {
-		c, ok := r.position(of.key)
+		c, ok := r.position(of)
 		switch {
 		case !ok:
 			return 0
@@ -407,7 +407,7 @@ func (m *maintainer) minPosition(of *openFile) int64 {
 
 func (m *maintainer) allDone(of *openFile) bool {
 	for _, r := range m.t.runners {
-		c, ok := r.position(of.key)
+		c, ok := r.position(of)
 		if !ok || !c.Done {
 			return false
 		}
@@ -446,7 +446,7 @@ func (m *maintainer) forget(of *openFile) {
 	m.t.table.forget(of)
 	delete(m.settle, of.key)
 	for _, r := range m.t.runners {
-		r.forget(of.key)
+		r.forget(of)
 	}
 }
 

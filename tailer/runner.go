@@ -106,10 +106,10 @@ func newSinkRunner(t *Tailer, spec SinkSpec) (*sinkRunner, error) {
 func (r *sinkRunner) cursorFor(of *openFile) cursor {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if c, ok := r.committed[of.key]; ok {
+	if c, ok := r.committed[of.key]; ok && c.of == of {
 		return *c
 	}
-	c := cursor{Dev: of.key.dev, Ino: of.key.ino, Path: r.t.table.pathOf(of), Line: 1}
+	c := cursor{Dev: of.key.dev, Ino: of.key.ino, Path: r.t.table.pathOf(of), Line: 1, of: of}
 	if s, ok := r.saved[of.key]; ok {
 		delete(r.saved, of.key)
 		if of.matches(s) {
@@ -130,20 +130,22 @@ func (r *sinkRunner) cursorFor(of *openFile) cursor {
 }
 
 // position returns the committed cursor of a file (ok false if unknown).
-func (r *sinkRunner) position(k fileKey) (cursor, bool) {
+func (r *sinkRunner) position(of *openFile) (cursor, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	c, ok := r.committed[k]
-	if !ok {
+	c, ok := r.committed[of.key]
+	if !ok || c.of != of {
 		return cursor{}, false
 	}
 	return *c, true
 }
 
 // forget drops a file deleted or gone for good from the sink's cursors.
-func (r *sinkRunner) forget(k fileKey) {
+func (r *sinkRunner) forget(of *openFile) {
 	r.mu.Lock()
-	delete(r.committed, k)
+	if c, ok := r.committed[of.key]; ok && c.of == of {
+		delete(r.committed, of.key)
+	}
 	r.dirty = true
 	r.mu.Unlock()
 	r.kickFlush()
@@ -219,7 +221,7 @@ func (r *sinkRunner) readLoop(ctx context.Context) {
 		for _, of := range files {
 			live[of.key] = true
 			fr := readers[of.key]
-			if fr == nil {
+			if fr == nil || fr.of != of { // new, or a new file with a reused inode
 				c := r.cursorFor(of)
 				fr = &fileReader{of: of, off: c.Offset, line: c.Line, done: c.Done}
 				readers[of.key] = fr
@@ -323,7 +325,7 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 // raw bytes is still unparsable and goes back to quarantine.
 func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record) *item {
 	it := &item{kind: itemRecord, of: of, rec: rec, file: rec.File, line: rec.Line, offset: rec.Offset}
-	if rec.Done && r.t.mode == Consume {
+	if rec.Done && of.consume {
 		it.kind, it.rec = itemSkip, nil
 		return it
 	}
@@ -543,8 +545,8 @@ func (r *sinkRunner) commit(items []*item) {
 	r.mu.Lock()
 	for _, it := range items {
 		c := r.committed[it.of.key]
-		if c == nil {
-			continue // forgotten meanwhile
+		if c == nil || c.of != it.of {
+			continue // forgotten meanwhile (its inode may be reused already)
 		}
 		switch it.kind {
 		case itemReset:

@@ -57,6 +57,11 @@ type cursor struct {
 	// Done is set when the file was read to its final end and every record
 	// of it was acknowledged or quarantined.
 	Done bool `json:"done,omitempty"`
+
+	// of is the open file the cursor belongs to in this run: an inode number
+	// is reused as soon as a deleted file's is freed, so a cursor is matched
+	// by the openFile, not by the number.
+	of *openFile
 }
 
 type stateDoc struct {

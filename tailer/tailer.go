@@ -141,7 +141,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			return fmt.Errorf("tailer: state directory: %w", err)
 		}
 	}
-	t.table = newFileTable(t.mode == Consume)
+	t.table = newFileTable()
 	defer t.table.closeAll() // releases the work files' locks
 	t.ready = newSignal()
 	t.progress = make(chan struct{}, 1)
