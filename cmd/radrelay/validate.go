@@ -197,6 +197,19 @@ func environmentWarnings(cfg *Config) []string {
 			ws = append(ws, fmt.Sprintf("input %q: no directory matches %s yet", in.Glob, filepath.Dir(in.Glob)))
 		}
 	}
+	// Two inputs taking the same file would deliver it twice (and, in
+	// consume mode, fight over its work file).
+	owner := map[string]string{}
+	for _, in := range cfg.Inputs {
+		matches, _ := filepath.Glob(in.Glob)
+		for _, m := range matches {
+			if prev, ok := owner[m]; ok && prev != in.Glob {
+				ws = append(ws, fmt.Sprintf("inputs %q and %q both match %s: its records would be read twice", prev, in.Glob, m))
+				break
+			}
+			owner[m] = in.Glob
+		}
+	}
 	for _, d := range []struct{ key, dir string }{{"state_dir", cfg.StateDir}, {"quarantine_dir", cfg.QuarantineDir}} {
 		if d.dir == "" {
 			continue
