@@ -190,6 +190,7 @@ func BenchmarkSideBySideFreeRADIUS(b *testing.B) {
 		start := time.Now()
 		sendAll(b, s, recs)
 		sinkTime := time.Since(start)
+		sinkStats := s.(*radius.Sink).Stats()[0]
 		s.Close()
 		home.WaitRecords(b, n, time.Minute)
 		home.Stop()
@@ -211,6 +212,7 @@ func BenchmarkSideBySideFreeRADIUS(b *testing.B) {
 			b.Fatal(err)
 		}
 		tailerTime := time.Since(start)
+		tailerStats := s.(*radius.Sink).Stats()[0]
 		s.Close()
 		home.WaitRecords(b, n, time.Minute)
 		home.Stop()
@@ -244,6 +246,10 @@ func BenchmarkSideBySideFreeRADIUS(b *testing.B) {
 		b.ReportMetric(100*rate(tailerTime)/rate(ceiling), "tailer-%-of-ceiling")
 		b.Logf("%d records: ceiling %.0f/s, radrelay sink %.0f/s, radrelay tailer+sink %.0f/s, FreeRADIUS detail reader %.0f/s",
 			n, rate(ceiling), rate(sinkTime), rate(tailerTime), rate(relayTime))
+		for _, st := range []radius.ServerStats{sinkStats, tailerStats} {
+			b.Logf("  sink: sent %d, retransmits %d (early %d), timeouts %d, window %d (cut %d times)",
+				st.Sent, st.Retransmits, st.FastRetransmits, st.Timeouts, st.Window, st.WindowCuts)
+		}
 	}
 }
 
