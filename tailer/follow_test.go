@@ -108,3 +108,48 @@ func TestFollowConcurrentWriterExactlyOnce(t *testing.T) {
 func TestFollowAcrossRenameRotation(t *testing.T) {
 	testConcurrentWriter(t, Follow, 450)
 }
+
+// A followed file truncated in place (copytruncate) is read again from its
+// start; a file renamed out of the glob is read to its end first.
+func TestFollowTruncationAndRenameAway(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "detail-live")
+	writeRecords(t, path, 0, 50)
+	sink := newMemSink(50)
+	cfg := liveConfig(t, dir, t.TempDir(), Follow, SinkSpec{Name: "mem", Sink: sink, MaxOutstanding: 8})
+	_, stop := runTailer(t, cfg)
+	waitClosed(t, sink.full, "the first 50 records")
+
+	// copytruncate: the same inode, emptied, then written again.
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	sink.mu.Lock()
+	sink.want, sink.full = 80, make(chan struct{})
+	sink.mu.Unlock()
+	for i := 50; i < 80; i++ {
+		if err := appendLocked(path, testRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitClosed(t, sink.full, "the records written after the truncation")
+
+	// Rename away (out of the glob) right after appending: the appended
+	// records are still delivered.
+	sink.mu.Lock()
+	sink.want, sink.full = 100, make(chan struct{})
+	sink.mu.Unlock()
+	for i := 80; i < 100; i++ {
+		if err := appendLocked(path, testRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Rename(path, filepath.Join(dir, "rotated.1")); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, sink.full, "the records of the renamed file")
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, "mem", sink, 100)
+}

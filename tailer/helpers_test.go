@@ -173,11 +173,14 @@ func testLogger(t testing.TB) *slog.Logger {
 }
 
 // runTailer starts Run in a goroutine; stop cancels it and returns Run's error.
-func runTailer(t *testing.T, cfg Config) (tl *Tailer, stop func() error) {
+func runTailer(t *testing.T, cfg Config, setup ...func(*Tailer)) (tl *Tailer, stop func() error) {
 	t.Helper()
 	tl, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, f := range setup {
+		f(tl)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

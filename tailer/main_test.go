@@ -1,11 +1,14 @@
 package tailer
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 )
 
@@ -20,6 +23,8 @@ func TestMain(m *testing.M) {
 		os.Exit(writerMain())
 	case "tailer":
 		os.Exit(crashChildMain())
+	case "locker":
+		os.Exit(lockerMain())
 	}
 	os.Exit(m.Run())
 }
@@ -70,4 +75,47 @@ func startWriter(t *testing.T, dir string, from, to, rotate, renameEvery int) <-
 	go func() { done <- cmd.Wait(); close(exited) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
 	return done
+}
+
+// lockerMain takes the POSIX write lock on FILE, says "locked", and holds it
+// until its stdin is closed (another detail reader working on a file).
+func lockerMain() int {
+	f, err := os.OpenFile(os.Getenv("FILE"), os.O_RDWR, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if ok, err := lockFile(f); !ok || err != nil {
+		fmt.Fprintln(os.Stderr, "lock:", ok, err)
+		return 1
+	}
+	fmt.Println("locked")
+	io.Copy(io.Discard, os.Stdin)
+	return 0
+}
+
+// startLockHolder starts lockerMain on path and returns once the lock is
+// held; closing the returned channel (or the test ending) releases it.
+func startLockHolder(t *testing.T, path string) chan struct{} {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=locker", "FILE="+path)
+	cmd.Stderr = os.Stderr
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if line != "locked\n" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("lock holder: %q", line)
+	}
+	release := make(chan struct{})
+	var once sync.Once
+	stop := func() { once.Do(func() { stdin.Close(); cmd.Wait() }) }
+	go func() { <-release; stop() }()
+	t.Cleanup(stop)
+	return release
 }

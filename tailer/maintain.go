@@ -439,6 +439,9 @@ func (m *maintainer) finishWork(w *workFile) bool {
 	}
 	m.t.log.Info("work file delivered to every sink; deleted", "file", w.path)
 	m.forget(w.of)
+	if m.t.testWorkDeleted != nil {
+		m.t.testWorkDeleted(w.path)
+	}
 	return true
 }
 

@@ -37,6 +37,10 @@ type Tailer struct {
 	progress   chan struct{} // a sink committed something (maintenance looks)
 
 	statsMu sync.Mutex // guards runners being set
+
+	// testWorkDeleted, when set (by tests, before Run), is called after a
+	// work file was deleted.
+	testWorkDeleted func(path string)
 }
 
 // New checks cfg, fills in defaults, and returns a Tailer ready to Run.
