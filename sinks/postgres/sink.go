@@ -197,8 +197,9 @@ func (s *Sink) sendChunk(ctx context.Context, recs []*detail.Record, results []e
 	idx := make([]int, 0, len(recs))
 	seen := make(map[string]int, len(recs))
 	var dups [][2]int
+	parsed, errs := parseAll(recs, s.cfg.StoreClass)
 	for i, r := range recs {
-		a, err := parseRecord(r, s.cfg.StoreClass)
+		a, err := parsed[i], errs[i]
 		if err != nil {
 			results[i] = sinks.Permanent(fmt.Errorf("%s: %w", where(r), err))
 			s.log.Warn("postgres sink: record rejected", "record", where(r), "reason", err)
@@ -220,6 +221,32 @@ func (s *Sink) sendChunk(ctx context.Context, recs []*detail.Record, results []e
 		results[d[0]] = results[d[1]]
 	}
 	return err
+}
+
+// parseAll parses recs, in two goroutines for a large batch: the database
+// is idle meanwhile, so both cores can work on it.
+func parseAll(recs []*detail.Record, storeClass bool) ([]*acct, []error) {
+	parsed := make([]*acct, len(recs))
+	errs := make([]error, len(recs))
+	parse := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			parsed[i], errs[i] = parseRecord(recs[i], storeClass)
+		}
+	}
+	if len(recs) < 512 {
+		parse(0, len(recs))
+		return parsed, errs
+	}
+	h := len(recs) / 2
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		parse(h, len(recs))
+	}()
+	parse(0, h)
+	wg.Wait()
+	return parsed, errs
 }
 
 // where names a record for messages.
