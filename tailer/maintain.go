@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/radrelay/radrelay/detail"
 )
 
 // maintainer owns the list of files every sink reads: it finds them (globs),
@@ -454,39 +452,42 @@ func (m *maintainer) forget(of *openFile) {
 }
 
 // markDone overwrites "\tTime" of the Timestamp line with "\tDone" for the
-// records in [from, to) of f, as FreeRADIUS's detail reader does with
-// track = yes, so that FreeRADIUS (or radrelay without its state) taking
-// over the work file skips them.
+// records in [from, to) of f (from and to are record boundaries), as
+// FreeRADIUS's detail reader does with track = yes, so that FreeRADIUS (or
+// radrelay without its state) taking over the work file skips them.
+//
+// It scans the bytes for "\n\tTimestamp = " rather than parsing records:
+// a value cannot contain a raw line end (it is escaped), so a line starting
+// with TAB "Timestamp = " is always a Timestamp line.
 func markDone(f *os.File, from, to int64) error {
-	rd := detail.NewReader(io.NewSectionReader(f, from, to-from), f.Name())
-	rd.SetPosition(from, 1)
-	probe := make([]byte, 5)
-	for {
-		rec, err := rd.Next()
-		if errors.Is(err, io.EOF) || errors.Is(err, detail.ErrIncomplete) {
-			rec, err = rd.Finish()
+	const pat = "\n\tTimestamp = "
+	buf := make([]byte, 256<<10)
+	done := []byte("\tDone")
+	for off := from; off < to; {
+		n := int64(len(buf))
+		if to-off < n {
+			n = to - off
 		}
-		var se *detail.SyntaxError
-		var te *detail.TruncatedError
-		switch {
-		case errors.Is(err, io.EOF):
-			return nil
-		case errors.As(err, &se), errors.As(err, &te):
-			continue
-		case err != nil:
+		chunk := buf[:n]
+		if _, err := f.ReadAt(chunk, off); err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
-		if rec.Done || rec.TimestampOffset < 0 {
-			continue
+		for i := 0; ; {
+			j := bytes.Index(chunk[i:], []byte(pat))
+			if j < 0 {
+				break
+			}
+			at := off + int64(i+j) + 1 // the TAB
+			if _, err := f.WriteAt(done, at); err != nil {
+				return err
+			}
+			i += j + len(pat)
 		}
-		if _, err := f.ReadAt(probe, rec.TimestampOffset); err != nil {
-			return err
+		if off+n >= to {
+			break
 		}
-		if string(probe) != "\tTime" {
-			continue
-		}
-		if _, err := f.WriteAt([]byte("\tDone"), rec.TimestampOffset); err != nil {
-			return err
-		}
+		// Overlap so a pattern across the chunk boundary is found.
+		off += n - int64(len(pat)-1)
 	}
+	return nil
 }
