@@ -64,7 +64,9 @@ type Config struct {
 	// Follow; optional for Replay, where it makes a replay resumable).
 	StateDir string
 	// QuarantineDir receives records that are malformed or that a sink
-	// rejected permanently, in detail format with the reason and source position.
+	// rejected permanently, in detail format with the reason and source
+	// position (see QuarantineReasonAttr). Default: StateDir/quarantine;
+	// required when there is no StateDir.
 	QuarantineDir string
 	// RaiseDelayTime raises Acct-Delay-Time by the time a record waited
 	// (now − its Timestamp), as FreeRADIUS's detail reader does.

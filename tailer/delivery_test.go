@@ -116,9 +116,10 @@ func TestPermanentFailuresAreQuarantined(t *testing.T) {
 	// annotations stripped.
 	again := &attrSink{memSink: newMemSink(0)}
 	tl, err = New(Config{
-		Inputs: []Input{{Files: []string{q}, Mode: Replay}},
-		Sinks:  []SinkSpec{{Name: "pg", Sink: again}},
-		Logger: testLogger(t),
+		Inputs:        []Input{{Files: []string{q}, Mode: Replay}},
+		Sinks:         []SinkSpec{{Name: "pg", Sink: again}},
+		QuarantineDir: t.TempDir(),
+		Logger:        testLogger(t),
 	})
 	if err != nil {
 		t.Fatal(err)

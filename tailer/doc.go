@@ -3,4 +3,10 @@
 // consume mode, reading them in place in follow mode), keeps up to
 // max_outstanding records in flight per sink, and commits a sink's position
 // only when that sink has acknowledged every record before it.
+//
+// Each sink has its own pipeline over the same files (reader → window →
+// sender → ordered commit → checkpoint), so a sink that is down holds up no
+// other. Damaged records, records a sink rejects permanently and records whose
+// retries are exhausted go to a quarantine file that is itself a valid detail
+// file. docs/tailer.md explains the behaviour and the guarantees for operators.
 package tailer

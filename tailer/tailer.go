@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -110,6 +111,12 @@ func New(cfg Config) (*Tailer, error) {
 	}
 	cfg.Sinks = sinks
 	cfg.Inputs = append([]Input(nil), cfg.Inputs...)
+	if cfg.QuarantineDir == "" {
+		if cfg.StateDir == "" {
+			return nil, errors.New("tailer: a quarantine directory is required (QuarantineDir) when there is no state directory")
+		}
+		cfg.QuarantineDir = filepath.Join(cfg.StateDir, "quarantine")
+	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval
 	}
