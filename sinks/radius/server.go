@@ -119,8 +119,14 @@ type endpoint struct {
 	stats   counters
 	closed  chan struct{}
 	wg      sync.WaitGroup
-	epoch   time.Time    // sentAt of slots counts from here
-	srtt    atomic.Int64 // smoothed round-trip time of first sends, ns (0: none yet)
+	epoch   time.Time // sentAt of slots counts from here
+	rttMu   sync.Mutex
+	srtt    int64 // smoothed round-trip time of first sends, ns (0: none yet)
+	rttvar  int64 // its mean deviation
+	// overdueAfter is how long an unanswered request waits before an
+	// early resend: max(srtt + 4*rttvar, 2*srtt, minOverdue); 0 until the
+	// first answer.
+	overdueAfter atomic.Int64
 
 	mu        sync.Mutex
 	state     serverState
@@ -172,22 +178,26 @@ func dialEndpoint(address string, secret []byte, source string, sockets, window 
 }
 
 // sampleRTT folds the round trip of a first send into the smoothed RTT
-// (Karn: retransmitted requests are ambiguous and not sampled).
+// and its mean deviation, as TCP does (RFC 6298; Karn: retransmitted
+// requests are ambiguous and not sampled).
 func (e *endpoint) sampleRTT(sentAt int64) {
 	rtt := int64(time.Since(e.epoch)) - sentAt
 	if rtt <= 0 {
 		return
 	}
-	for {
-		cur := e.srtt.Load()
-		next := rtt
-		if cur != 0 {
-			next = cur + (rtt-cur)/8
+	e.rttMu.Lock()
+	defer e.rttMu.Unlock()
+	if e.srtt == 0 {
+		e.srtt, e.rttvar = rtt, rtt/2
+	} else {
+		dev := e.srtt - rtt
+		if dev < 0 {
+			dev = -dev
 		}
-		if e.srtt.CompareAndSwap(cur, next) {
-			return
-		}
+		e.rttvar += (dev - e.rttvar) / 4
+		e.srtt += (rtt - e.srtt) / 8
 	}
+	e.overdueAfter.Store(max(e.srtt+4*e.rttvar, 2*e.srtt, int64(minOverdue)))
 }
 
 // minOverdue is the least time a request waits before an early resend for
@@ -213,12 +223,12 @@ func (e *endpoint) fastRetransmitLoop() {
 		}
 		// A server that answers nothing gets at most one early resend per
 		// request and retransmission round (fastUsed), so no storm.
-		// A request unanswered for eight smoothed round trips while the
-		// server answers others was probably lost (this catches the last requests
-		// of a batch, which nothing sent later can overtake).
+		// A request unanswered for well over the usual round trip (TCP's
+		// retransmission timeout, RFC 6298) was probably lost; this catches
+		// the last requests of a batch, which nothing sent later overtakes.
 		overdue := int64(-1)
-		if srtt := e.srtt.Load(); srtt > 0 {
-			overdue = int64(time.Since(e.epoch)) - max(8*srtt, int64(minOverdue))
+		if after := e.overdueAfter.Load(); after > 0 {
+			overdue = int64(time.Since(e.epoch)) - after
 		}
 		// A server with a thread pool answers out of order, but not by more
 		// than what is in flight: wait for a full window to overtake.
