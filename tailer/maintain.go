@@ -29,6 +29,7 @@ type maintainer struct {
 	settle  map[fileKey]*settled // files whose end is being watched
 	lockMsg map[string]bool      // work files locked by someone else (logged once)
 	lastSig string
+	markBuf []byte // reused by markDone
 }
 
 // workFile is a consume work file (<dir>/detail.work) this process claimed.
@@ -339,8 +340,8 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 	}
 	for _, c := range cands {
 		dir := filepath.Dir(c.path)
-		if busy[dir] {
-			continue
+		if busy[dir] || c.size == 0 {
+			continue // nothing to deliver in an empty file (a writer just created it)
 		}
 		busy[dir] = true
 		work := filepath.Join(dir, workName)
@@ -362,7 +363,7 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 		w := &workFile{of: of, path: work}
 		m.works = append(m.works, w)
 		m.lock(w)
-		m.t.log.Info("claimed file", "file", c.path, "work_file", work)
+		m.t.log.Debug("claimed file", "file", c.path, "work_file", work)
 	}
 	return renamed
 }
@@ -420,7 +421,10 @@ func (m *maintainer) finishWork(w *workFile) bool {
 		return false
 	}
 	if low := m.minPosition(w.of); low > w.marked {
-		if err := markDone(w.of.f, w.marked, low); err != nil {
+		if m.markBuf == nil {
+			m.markBuf = make([]byte, 256<<10)
+		}
+		if err := markDone(w.of.f, w.marked, low, m.markBuf); err != nil {
 			m.t.log.Error("cannot mark delivered records in work file", "file", w.path, "err", err)
 		}
 		w.marked = low
@@ -435,7 +439,7 @@ func (m *maintainer) finishWork(w *workFile) bool {
 			return false
 		}
 	}
-	m.t.log.Info("work file delivered to every sink; deleted", "file", w.path)
+	m.t.log.Debug("work file delivered to every sink; deleted", "file", w.path)
 	m.forget(w.of)
 	if m.t.testWorkDeleted != nil {
 		m.t.testWorkDeleted(w.path)
@@ -459,9 +463,11 @@ func (m *maintainer) forget(of *openFile) {
 // It scans the bytes for "\n\tTimestamp = " rather than parsing records:
 // a value cannot contain a raw line end (it is escaped), so a line starting
 // with TAB "Timestamp = " is always a Timestamp line.
-func markDone(f *os.File, from, to int64) error {
+func markDone(f *os.File, from, to int64, buf []byte) error {
 	const pat = "\n\tTimestamp = "
-	buf := make([]byte, 256<<10)
+	if len(buf) < 4096 {
+		buf = make([]byte, 256<<10)
+	}
 	done := []byte("\tDone")
 	for off := from; off < to; {
 		n := int64(len(buf))

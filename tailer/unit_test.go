@@ -140,7 +140,7 @@ func TestMarkDoneWritesDonestamp(t *testing.T) {
 	for i := range 4 {
 		end += int64(len(testRecord(i)))
 	}
-	if err := markDone(f, 0, end); err != nil {
+	if err := markDone(f, 0, end, nil); err != nil {
 		t.Fatal(err)
 	}
 	recs, _ := readDetail(t, p)
@@ -152,5 +152,26 @@ func TestMarkDoneWritesDonestamp(t *testing.T) {
 	b, _ := os.ReadFile(p)
 	if c := strings.Count(string(b), "\tDonestamp = 1795435059\n"); c != 4 {
 		t.Errorf("%d Donestamp lines, want 4", c)
+	}
+}
+
+// markDone reads in chunks: a Timestamp line across a chunk boundary is
+// still found, and nothing else is written.
+func TestMarkDoneAcrossChunks(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "detail.work")
+	writeRecords(t, p, 0, 100)
+	before, _ := os.ReadFile(p)
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := markDone(f, 0, int64(len(before)), make([]byte, 4096)); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(p)
+	want := strings.ReplaceAll(string(before), "\n\tTimestamp = ", "\n\tDonestamp = ")
+	if string(after) != want {
+		t.Error("marking changed more (or less) than the Timestamp lines")
 	}
 }
