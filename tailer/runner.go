@@ -261,15 +261,17 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 	}
 	of := fr.of
 	name := r.t.table.pathOf(of)
-	if r.t.mode != Replay && !of.isClaimed() {
+	size, serr := of.size()
+	if serr == nil && r.t.mode != Replay && !of.isClaimed() && size < fr.off {
 		// Follow: a file truncated in place (copytruncate) starts again.
-		if size, err := of.size(); err == nil && size < fr.off {
-			r.log.Warn("file was truncated; reading it again from the start", "file", name, "offset", fr.off, "size", size)
-			fr.rd, fr.off, fr.line = nil, 0, 1
-			if !r.push(ctx, &item{kind: itemReset, of: of, file: name}) {
-				return false
-			}
+		r.log.Warn("file was truncated; reading it again from the start", "file", name, "offset", fr.off, "size", size)
+		fr.rd, fr.off, fr.line = nil, 0, 1
+		if !r.push(ctx, &item{kind: itemReset, of: of, file: name}) {
+			return false
 		}
+	}
+	if fr.rd == nil && serr == nil && size == fr.off && !of.isFinal() {
+		return true // nothing new (no reader buffer for idle files)
 	}
 	for {
 		final := of.isFinal()
