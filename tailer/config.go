@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/radrelay/radrelay/sinks"
@@ -21,6 +22,19 @@ const (
 	// record has been delivered or quarantined (radrelay replay).
 	Replay
 )
+
+// String returns "consume", "follow" or "replay".
+func (m Mode) String() string {
+	switch m {
+	case Consume:
+		return "consume"
+	case Follow:
+		return "follow"
+	case Replay:
+		return "replay"
+	}
+	return "Mode(" + strconv.Itoa(int(m)) + ")"
+}
 
 // Input is one source of detail files.
 type Input struct {

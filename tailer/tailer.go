@@ -198,6 +198,10 @@ func (t *Tailer) Run(ctx context.Context) error {
 		go func() { defer bgWG.Done(); w.run(bg) }()
 	}
 
+	for _, in := range cfg.Inputs {
+		t.log.Info("tailer started", "mode", in.Mode.String(), "glob", in.Glob, "files", len(in.Files),
+			"sinks", len(runners), "state_dir", cfg.StateDir, "quarantine_dir", cfg.QuarantineDir)
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(runners))
 	for i, r := range runners {
