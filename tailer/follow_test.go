@@ -153,3 +153,50 @@ func TestFollowTruncationAndRenameAway(t *testing.T) {
 	}
 	checkExactlyOnce(t, "mem", sink, 100)
 }
+
+// A record still being written at the end of a growing file is waited for,
+// never delivered half-written; once complete it is delivered once.
+func TestPartialRecordIsWaitedFor(t *testing.T) {
+	for _, mode := range []Mode{Consume, Follow} {
+		t.Run(mode.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			slow := filepath.Join(dir, "detail-1")
+			rec := testRecord(0)
+			half := len(rec) / 2
+			if err := os.WriteFile(slow, rec[:half], 0o600); err != nil {
+				t.Fatal(err)
+			}
+			old := time.Now().Add(-time.Hour)
+			os.Chtimes(slow, old, old)
+			sink := newMemSink(1)
+			cfg := liveConfig(t, dir, t.TempDir(), mode, SinkSpec{Name: "mem", Sink: sink})
+			cfg.SettleTime = time.Hour // the writer is only slow, not gone
+			_, stop := runTailer(t, cfg)
+			// A newer file: once its record is delivered, the reader has
+			// been over the half-written one (older files are read first).
+			writeRecords(t, filepath.Join(dir, "detail-2"), 1, 2)
+			waitClosed(t, sink.full, "the newer file's record")
+			if got, _ := sink.snapshot(); got[sessionID(0)] != 0 {
+				t.Fatal("a half-written record was delivered")
+			}
+			sink.mu.Lock()
+			sink.want, sink.full = 2, make(chan struct{})
+			sink.mu.Unlock()
+			path := slow
+			if mode == Consume {
+				path = filepath.Join(dir, workName) // it was claimed meanwhile
+			}
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write(rec[half:])
+			f.Close()
+			waitClosed(t, sink.full, "the completed record")
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+			checkExactlyOnce(t, "mem", sink, 2)
+		})
+	}
+}
