@@ -248,7 +248,9 @@ func (s *Server) StartPostgres() error {
 	}
 	cmd := exec.Command(filepath.Join(s.bin, "postgres"), args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true}
+	// Pdeathsig: if the test binary dies (a crash, a SIGKILL), postgres gets
+	// SIGQUIT (immediate shutdown) instead of living on.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true, Pdeathsig: syscall.SIGQUIT}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("starting postgres: %w", err)

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,7 +32,16 @@ type bufferedSQL struct {
 	dir, spool string
 	cmd        *exec.Cmd
 	done       chan struct{}
-	log        *strings.Builder
+
+	mu  sync.Mutex
+	log strings.Builder // FreeRADIUS's output (the first MiB)
+}
+
+// logText returns what FreeRADIUS printed so far.
+func (b *bufferedSQL) logText() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.log.String()
 }
 
 // startBufferedSQL copies the stock configuration into a temp dir, enables
@@ -152,7 +162,7 @@ func startBufferedSQL(t testing.TB, srv *pgtest.Server, dbname string, verbose b
 `, filepath.Join(spool, "detail-*"))
 	must(os.WriteFile(filepath.Join(raddb, "sites-enabled", "buffered-sql"), []byte(site), 0o644))
 
-	b := &bufferedSQL{dir: dir, spool: spool, done: make(chan struct{}), log: &strings.Builder{}}
+	b := &bufferedSQL{dir: dir, spool: spool, done: make(chan struct{})}
 	args := []string{"-d", raddb, "-f", "-l", "stdout"}
 	if verbose || os.Getenv("RADRELAY_FREERADIUS_DEBUG") == "1" {
 		args = append(args, "-xx")
@@ -164,15 +174,16 @@ func startBufferedSQL(t testing.TB, srv *pgtest.Server, dbname string, verbose b
 	b.cmd.Stderr = b.cmd.Stdout
 	must(b.cmd.Start())
 	ready := make(chan struct{})
-	logLines := make(chan string, 1024)
 	go func() {
 		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		signalled := false
 		for sc.Scan() {
-			select {
-			case logLines <- sc.Text():
-			default:
+			b.mu.Lock()
+			if b.log.Len() < 1<<20 {
+				b.log.WriteString(sc.Text() + "\n")
 			}
+			b.mu.Unlock()
 			if !signalled && strings.Contains(sc.Text(), "Ready to process requests") {
 				signalled = true
 				close(ready)
@@ -182,17 +193,10 @@ func startBufferedSQL(t testing.TB, srv *pgtest.Server, dbname string, verbose b
 		b.cmd.Wait()
 		close(b.done)
 	}()
-	go func() {
-		for l := range logLines {
-			if b.log.Len() < 1<<20 {
-				b.log.WriteString(l + "\n")
-			}
-		}
-	}()
 	select {
 	case <-ready:
 	case <-b.done:
-		t.Fatalf("freeradius (buffered-sql) exited at start:\n%s", b.log.String())
+		t.Fatalf("freeradius (buffered-sql) exited at start:\n%s", b.logText())
 	case <-time.After(30 * time.Second):
 		t.Fatal("freeradius (buffered-sql) not ready after 30s")
 	}
@@ -240,11 +244,11 @@ func (b *bufferedSQL) load(t testing.TB, path string, timeout time.Duration) tim
 		}
 		select {
 		case <-b.done:
-			t.Fatalf("freeradius exited while loading:\n%s", b.log.String())
+			t.Fatalf("freeradius exited while loading:\n%s", b.logText())
 		default:
 		}
 		if time.Now().After(deadline) {
-			l := b.log.String()
+			l := b.logText()
 			if len(l) > 6000 {
 				l = l[len(l)-6000:]
 			}
