@@ -63,7 +63,7 @@ statement_timeout = "30s"
 
 func TestRedactDSN(t *testing.T) {
 	for in, want := range map[string]string{
-		"postgres://u:secret@h/db":                   "postgres://u:xxxxx@h/db",
+		"postgres://u:secret@h/db":                    "postgres://u:xxxxx@h/db",
 		"postgres://u@h/db?password=secret&sslmode=a": "postgres://u@h/db?password=xxxxx&sslmode=a",
 		"host=h password=secret dbname=x":             "host=h password=xxxxx dbname=x",
 		"host=h password='sec ret' dbname=x":          "host=h password=xxxxx dbname=x",
