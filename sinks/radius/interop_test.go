@@ -1,6 +1,7 @@
 package radius
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/dictionary"
 	"github.com/radrelay/radrelay/internal/freeradiustest"
+	"github.com/radrelay/radrelay/sinks"
 )
 
 // fixtureDir holds detail files written by a real FreeRADIUS 3.2 (see
@@ -54,10 +56,17 @@ func fixtureRecords(tb testing.TB) []*detail.Record {
 	return recs
 }
 
+// cambiumDictionary is a vendor dictionary the built-in one lacks (the
+// hostile fixture has a Cambium attribute): loading it is what an operator
+// does with `dictionary = ...`.
+const cambiumDictionary = "/usr/share/freeradius/dictionary.cambium"
+
+// testDictionary is the dictionary New builds for cfg.Dictionary =
+// cambiumDictionary.
 func testDictionary(tb testing.TB) *dictionary.Dictionary {
 	tb.Helper()
-	d, err := dictionary.Load("/usr/share/freeradius/dictionary")
-	if err != nil {
+	d := dictionary.Builtin()
+	if err := d.LoadFile(cambiumDictionary); err != nil {
 		tb.Fatal(err)
 	}
 	return d
@@ -100,12 +109,14 @@ func TestInteropFreeRADIUSHomeServer(t *testing.T) {
 		Servers:        []ServerConfig{{Address: home.Addr, Secret: home.Secret}},
 		InitialRTX:     500 * time.Millisecond,
 		MaxRTXDuration: 20 * time.Second,
+		Dictionary:     cambiumDictionary,
 	}
-	s, err := newSink(cfg, testLogger(t), d)
+	sink, err := New(context.Background(), cfg, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer sink.Close()
+	s := sink.(*Sink)
 
 	recs := fixtureRecords(t)
 	results := send(t, s, recs)
@@ -226,5 +237,36 @@ func TestInteropStatusServer(t *testing.T) {
 	s := openSink(t, cfg)
 	if !s.servers[0].statusServer() {
 		t.Fatal("FreeRADIUS did not answer Status-Server")
+	}
+}
+
+// TestUnknownVendorIsPermanent: without the vendor's dictionary a record
+// with its attribute cannot be encoded; that record is a permanent failure
+// naming the attribute, the rest of the batch is delivered.
+func TestUnknownVendorIsPermanent(t *testing.T) {
+	r := newReceiver(t, testSecret)
+	sink, err := New(context.Background(), fastConfig(r.addr), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	recs := readFixture(t, "packets-hostile.detail")
+	results := make([]error, len(recs))
+	sink.Send(context.Background(), recs, results)
+	bad := 0
+	for i, err := range results {
+		if _, ok := recs[i].Get("Cambium-Authorize-Bytes-Left"); ok {
+			bad++
+			if !sinks.IsPermanent(err) || !strings.Contains(err.Error(), "Cambium-Authorize-Bytes-Left") {
+				t.Errorf("%s: %v", where(recs[i]), err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", where(recs[i]), err)
+		}
+	}
+	if bad == 0 {
+		t.Fatal("fixture has no Cambium attribute any more")
 	}
 }
