@@ -88,7 +88,6 @@ func (c *conn) release(id byte, s *slot) {
 // readLoop receives replies until the socket is closed.
 func (c *conn) readLoop() {
 	buf := make([]byte, layeh.MaxPacketLength)
-	stats := &c.server.stats
 	for {
 		n, err := c.udp.Read(buf)
 		if err != nil {
@@ -99,41 +98,53 @@ func (c *conn) readLoop() {
 			// the request times out and is retransmitted; nothing to do here.
 			continue
 		}
-		b := buf[:n]
-		if n < 20 || int(b[2])<<8|int(b[3]) < 20 || int(b[2])<<8|int(b[3]) > n {
-			stats.malformed.Add(1)
-			continue
-		}
-		b = b[:int(b[2])<<8|int(b[3])]
-		id := b[1]
-		c.mu.Lock()
-		s := c.slots[id]
-		var header [20]byte
-		var owner *pending
-		var seq uint64
-		var sentAt int64
-		var first bool
-		if s != nil {
-			header = s.header
-			owner = s.owner
-			seq, sentAt, first = s.seq, s.sentAt, s.first
-		}
-		c.mu.Unlock()
-		if owner == nil {
-			stats.unmatched.Add(1)
-			continue
-		}
-		if layeh.Code(b[0]) != layeh.CodeAccountingResponse ||
-			!layeh.IsAuthenticResponse(b, header[:], c.server.secret) {
-			stats.forged.Add(1)
-			continue
-		}
-		c.ackedUpTo(seq)
-		if first {
-			c.server.sampleRTT(sentAt)
-		}
-		owner.ack()
+		c.handleReply(buf[:n])
 	}
+}
+
+// handleReply matches one datagram to the request of its Identifier and
+// acknowledges that request only when the datagram is an Accounting-Response
+// whose Response Authenticator verifies against it.
+func (c *conn) handleReply(b []byte) {
+	stats := &c.server.stats
+	if len(b) < 20 {
+		stats.malformed.Add(1)
+		return
+	}
+	length := int(b[2])<<8 | int(b[3])
+	if length < 20 || length > len(b) {
+		stats.malformed.Add(1)
+		return
+	}
+	b = b[:length]
+	id := b[1]
+	c.mu.Lock()
+	s := c.slots[id]
+	var header [20]byte
+	var owner *pending
+	var seq uint64
+	var sentAt int64
+	var first bool
+	if s != nil {
+		header = s.header
+		owner = s.owner
+		seq, sentAt, first = s.seq, s.sentAt, s.first
+	}
+	c.mu.Unlock()
+	if owner == nil {
+		stats.unmatched.Add(1)
+		return
+	}
+	if layeh.Code(b[0]) != layeh.CodeAccountingResponse ||
+		!layeh.IsAuthenticResponse(b, header[:], c.server.secret) {
+		stats.forged.Add(1)
+		return
+	}
+	c.ackedUpTo(seq)
+	if first {
+		c.server.sampleRTT(sentAt)
+	}
+	owner.ack()
 }
 
 // ackedUpTo records that the datagram numbered seq was answered.
