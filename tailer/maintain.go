@@ -11,8 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // maintainer owns the list of files every sink reads: it finds them (globs),
@@ -366,22 +364,6 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 		m.t.log.Debug("claimed file", "file", c.path, "work_file", work)
 	}
 	return renamed
-}
-
-// renameNoReplace renames old to new unless new exists (two consumers racing
-// for the same directory must not overwrite each other's work file).
-func renameNoReplace(old, new string) error {
-	err := unix.Renameat2(unix.AT_FDCWD, old, unix.AT_FDCWD, new, unix.RENAME_NOREPLACE)
-	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) {
-		if _, serr := os.Lstat(new); serr == nil {
-			return fs.ErrExist
-		}
-		return os.Rename(old, new)
-	}
-	if err != nil {
-		return &os.LinkError{Op: "rename", Old: old, New: new, Err: err}
-	}
-	return nil
 }
 
 // minPosition is the position every sink has passed in a file.
