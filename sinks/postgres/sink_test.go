@@ -616,3 +616,43 @@ func TestDatabaseRestart(t *testing.T) {
 		t.Errorf("after restarts radacct differs from an uninterrupted run (%d vs %d rows)", len(got), len(want))
 	}
 }
+
+// TestAccountingOnUsesPartialIndex checks that closing a NAS's sessions
+// reads the partial index of open sessions, not the whole table.
+func TestAccountingOnUsesPartialIndex(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	off := false
+	s := openSink(t, dsn, Config{History: &off})
+	mustSend(t, s, sinktest.Records(6000)) // 2000 closed sessions
+	var open []*detail.Record
+	for i := range 5 {
+		open = append(open, acctRec("Start", fmt.Sprint("open-", i), base, "NAS-IP-Address", "198.51.100.7"))
+	}
+	mustSend(t, s, open)
+	conn := connect(t, dsn)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, "ANALYZE radacct"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, `EXPLAIN UPDATE radacct SET acctstoptime = to_timestamp($1), acctupdatetime = to_timestamp($1),
+		acctsessiontime = ($1 - EXTRACT(EPOCH FROM acctstarttime)), acctterminatecause = $3
+		WHERE acctstoptime IS NULL AND nasipaddress = $2::inet AND acctstarttime <= to_timestamp($1)`,
+		int64(base+100), "198.51.100.7", "NAS-Reboot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if !strings.Contains(text, "radacct_bulk_close") || strings.Contains(text, "Seq Scan") {
+		t.Errorf("the Accounting-On update does not use radacct_bulk_close:\n%s", text)
+	}
+	mustSend(t, s, []*detail.Record{acctRec("Accounting-On", "", base+100, "NAS-IP-Address", "198.51.100.7")})
+	var n int
+	conn.QueryRow(ctx, "SELECT count(*) FROM radacct WHERE acctstoptime IS NULL").Scan(&n)
+	if n != 0 {
+		t.Errorf("%d sessions still open after Accounting-On", n)
+	}
+}
