@@ -35,6 +35,7 @@ type receiver struct {
 	onRequest func(n int)      // called after the n-th request is counted
 	delays    []uint32         // Acct-Delay-Time of each acknowledged request
 	lastFrom  *net.UDPAddr
+	seen      []seenRequest // every Accounting-Request, dropped ones included
 }
 
 // newReceiver starts a receiver on a random loopback port.
@@ -156,6 +157,9 @@ func (r *receiver) handle(b []byte) []byte {
 	r.mu.Lock()
 	r.requests++
 	n := r.requests
+	var auth [16]byte
+	copy(auth[:], b[4:20])
+	r.seen = append(r.seen, seenRequest{id: b[1], auth: auth, delay: delay})
 	drop := r.drop != nil && r.drop(n)
 	if !drop {
 		r.sessions = append(r.sessions, session)
@@ -268,4 +272,16 @@ func scanRequest(b []byte) (session string, delay uint32, hasDelay, ok bool) {
 		off += l
 	}
 	return session, delay, hasDelay, true
+}
+
+type seenRequest struct {
+	id    byte
+	auth  [16]byte
+	delay uint32
+}
+
+func (r *receiver) seenRequests() []seenRequest {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]seenRequest(nil), r.seen...)
 }

@@ -120,9 +120,12 @@ type endpoint struct {
 	closed  chan struct{}
 	wg      sync.WaitGroup
 	epoch   time.Time // sentAt of slots counts from here
-	rttMu   sync.Mutex
-	srtt    int64 // smoothed round-trip time of first sends, ns (0: none yet)
-	rttvar  int64 // its mean deviation
+	// clock maps the real time to the time Acct-Delay-Time is computed
+	// for (tests move it forward); the identity in production.
+	clock  func(time.Time) time.Time
+	rttMu  sync.Mutex
+	srtt   int64 // smoothed round-trip time of first sends, ns (0: none yet)
+	rttvar int64 // its mean deviation
 	// overdueAfter is how long an unanswered request waits before an
 	// early resend: max(srtt + 4*rttvar, 2*srtt, minOverdue); 0 until the
 	// first answer.
@@ -158,6 +161,7 @@ func dialEndpoint(address string, secret []byte, source string, sockets, window 
 		log:     log.With("server", address),
 		closed:  make(chan struct{}),
 		epoch:   time.Now(),
+		clock:   func(t time.Time) time.Time { return t },
 	}
 	for i := 0; i < sockets; i++ {
 		udp, err := dialUDP(laddr, raddr)
@@ -494,7 +498,7 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 	early := false    // this send is a fast retransmission
 	for sends := 0; ; sends++ {
 		now := time.Now()
-		delay := m.delayAt(now)
+		delay := m.delayAt(e.clock(now))
 		// A fast retransmission keeps the bytes (and Identifier) of the send
 		// it repeats, so that a server that did get it answers from its
 		// duplicate cache instead of counting the record twice.

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -620,5 +621,47 @@ func TestSourceAddress(t *testing.T) {
 		if from != src {
 			t.Fatalf("request from %s, want %s", from, src)
 		}
+	}
+}
+
+// TestResendWithNewDelayGetsNewIdentifier: when Acct-Delay-Time has grown
+// between two sends, the resend is a new request (RFC 2866 §5.2): new
+// Identifier, new authenticator; with acct_delay_time = keep it is the same
+// datagram again.
+func TestResendWithNewDelayGetsNewIdentifier(t *testing.T) {
+	for _, mode := range []string{DelayUpdate, DelayKeep} {
+		t.Run(mode, func(t *testing.T) {
+			r := newReceiver(t, testSecret)
+			r.set(func(r *receiver) { r.drop = func(n int) bool { return n == 1 } })
+			cfg := fastConfig(r.addr)
+			cfg.AcctDelayTime = mode
+			cfg.FastRetransmit = -1
+			s := openSink(t, cfg)
+			var calls atomic.Int64
+			s.servers[0].clock = func(t time.Time) time.Time { // 5 s pass between sends
+				return t.Add(time.Duration(calls.Add(1)) * 5 * time.Second)
+			}
+			recs := testRecords("rfc2866", 1)
+			recs[0].Timestamp, recs[0].HasTimestamp = time.Now().Unix(), true
+			mustAllSucceed(t, send(t, s, recs))
+			seen := r.seenRequests()
+			if len(seen) != 2 {
+				t.Fatalf("%d requests seen, want 2", len(seen))
+			}
+			first, second := seen[0], seen[1]
+			switch mode {
+			case DelayUpdate:
+				if first.id == second.id || first.auth == second.auth || second.delay <= first.delay {
+					t.Fatalf("resend with a new delay reused the request: %+v then %+v", first, second)
+				}
+				if st := s.Stats()[0]; st.NewIDs != 1 {
+					t.Fatalf("stats %+v", st)
+				}
+			case DelayKeep:
+				if first != second {
+					t.Fatalf("acct_delay_time=keep resend differs: %+v then %+v", first, second)
+				}
+			}
+		})
 	}
 }
