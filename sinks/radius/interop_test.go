@@ -270,3 +270,58 @@ func TestUnknownVendorIsPermanent(t *testing.T) {
 		t.Fatal("fixture has no Cambium attribute any more")
 	}
 }
+
+// TestInteropBroadcastKeepsBackupInSync: two FreeRADIUS home servers, one
+// of them down while the records are sent; the tailer-style retry after it
+// comes back sends the records only to it, and both detail files end up
+// with every record.
+func TestInteropBroadcastKeepsBackupInSync(t *testing.T) {
+	primary := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{})
+	backup := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{})
+	backup.Stop()
+	cfg := Config{
+		Servers: []ServerConfig{
+			{Address: primary.Addr, Secret: primary.Secret},
+			{Address: backup.Addr, Secret: backup.Secret},
+		},
+		Policy:         PolicyBroadcast,
+		InitialRTX:     100 * time.Millisecond,
+		MaxRTX:         200 * time.Millisecond,
+		MaxRTXDuration: 500 * time.Millisecond,
+		ZombiePeriod:   300 * time.Millisecond,
+		ReviveInterval: 100 * time.Millisecond,
+		StatusServer:   true,
+		Dictionary:     cambiumDictionary,
+	}
+	sink, err := New(context.Background(), cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	s := sink.(*Sink)
+	recs := readFixture(t, "packets-sessions.detail")
+	for i, err := range send(t, s, recs) {
+		if err == nil || sinks.IsPermanent(err) {
+			t.Fatalf("record %d with the backup down: %v", i, err)
+		}
+	}
+	primary.WaitRecords(t, len(recs), 30*time.Second)
+
+	backup.Start(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Stats()[1].State != "alive" {
+		if time.Now().After(deadline) {
+			t.Fatalf("backup not revived by Status-Server: %+v", s.Stats()[1])
+		}
+		time.Sleep(20 * time.Millisecond) // polling an external server with a deadline
+	}
+	before := s.Stats()[0].Requests
+	mustAllSucceed(t, send(t, s, recs))
+	backup.WaitRecords(t, len(recs), 30*time.Second)
+	if n := s.Stats()[0].Requests - before; n != 0 {
+		t.Fatalf("the retry sent %d requests to the primary, which had every record", n)
+	}
+	if got := primary.Count(t); got != len(recs) {
+		t.Fatalf("primary holds %d records, want %d", got, len(recs))
+	}
+}
