@@ -249,9 +249,9 @@ func TestDeliversEverything(t *testing.T) {
 	}
 }
 
-func TestInternalAttributeNotSent(t *testing.T) {
-	// fakeEncoder drops Acct-Unique-Session-Id like the dictionary does; what
-	// matters here is that the sink adds nothing but Acct-Delay-Time.
+// TestKeepModeAddsNothing: with acct_delay_time = keep the sink adds no
+// Acct-Delay-Time to a record that has none.
+func TestKeepModeAddsNothing(t *testing.T) {
 	r := newReceiver(t, testSecret)
 	cfg := fastConfig(r.addr)
 	cfg.AcctDelayTime = DelayKeep
