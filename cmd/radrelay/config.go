@@ -306,7 +306,6 @@ func (p *configParser) parse(src string) *Config {
 		MetricsListen:   g.MetricsListen,
 		ShutdownTimeout: defaultShutdownTimeout,
 		PollInterval:    defaultPollInterval,
-		RaiseDelayTime:  true,
 	}
 	if g.ShutdownTimeout != nil {
 		cfg.ShutdownTimeout = g.ShutdownTimeout.Duration

@@ -68,7 +68,7 @@ func TestConfigFull(t *testing.T) {
 		{"metrics_listen", cfg.MetricsListen, "127.0.0.1:9813"},
 		{"shutdown_timeout", cfg.ShutdownTimeout, 45 * time.Second},
 		{"poll_interval", cfg.PollInterval, 500 * time.Millisecond},
-		{"raise_delay_time", cfg.RaiseDelayTime, false},
+		{"raise_delay_time", cfg.RaiseDelayTime, true},
 		{"inputs", len(cfg.Inputs), 2},
 		{"input 0 mode", cfg.Inputs[0].Mode, tailer.Consume},
 		{"input 1 mode", cfg.Inputs[1].Mode, tailer.Follow},
@@ -99,7 +99,7 @@ func TestConfigDefaults(t *testing.T) {
 	}
 	s := cfg.Sinks[0]
 	if cfg.LogFormat != "text" || cfg.LogLevel != "info" || cfg.ShutdownTimeout != defaultShutdownTimeout ||
-		cfg.PollInterval != defaultPollInterval || !cfg.RaiseDelayTime || cfg.MetricsListen != "" {
+		cfg.PollInterval != defaultPollInterval || cfg.RaiseDelayTime || cfg.MetricsListen != "" {
 		t.Errorf("global defaults: %+v", cfg)
 	}
 	if s.MaxOutstanding != defaultMaxOutstanding || s.BatchSize != defaultBatchSize ||

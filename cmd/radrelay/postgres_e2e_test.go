@@ -37,9 +37,8 @@ func TestReplayIntoPostgres(t *testing.T) {
 	dsnFile := filepath.Join(dir, "postgres.dsn")
 	os.WriteFile(dsnFile, []byte(dsn+"\n"), 0o600)
 	cfg := filepath.Join(dir, "sql.toml")
-	// raise_delay_time = false: a raised Acct-Delay-Time changes the record
-	// on every replay, and the postgres sink's history recognises a record
-	// it already holds by its content (Acct-Delay-Time included).
+	// raise_delay_time = false (the default, spelled out): a raised
+	// Acct-Delay-Time would change the record on every replay.
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`
 raise_delay_time = false
 

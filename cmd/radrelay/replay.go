@@ -169,7 +169,7 @@ func runReplay(e *env, args []string) int {
 		cfg = &Config{
 			LogFormat: defaultLogFormat, LogLevel: "warn",
 			ShutdownTimeout: defaultShutdownTimeout, PollInterval: defaultPollInterval,
-			RaiseDelayTime: true, Sinks: sinks,
+			Sinks: sinks,
 		}
 	}
 	if f.config == "" || f.logLevel == "" {

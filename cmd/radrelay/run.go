@@ -208,7 +208,6 @@ func configFromRunFlags() (*Config, error) {
 		StateDir: f.state, QuarantineDir: f.quarantine,
 		LogFormat: defaultLogFormat, LogLevel: defaultLogLevel,
 		ShutdownTimeout: defaultShutdownTimeout, PollInterval: defaultPollInterval,
-		RaiseDelayTime: true,
 	}
 	if f.shutdownTimeout > 0 {
 		cfg.ShutdownTimeout = f.shutdownTimeout
