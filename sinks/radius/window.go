@@ -17,8 +17,9 @@ import (
 // last record is, so every such loss stalls the stream. The window avoids
 // repeating that: a loss (a retransmission timer that expired while the
 // server went on answering other requests) shrinks it to three quarters and
-// caps it just below the size at which the loss happened; the cap rises by
-// one every capProbe so the window follows a server that got faster.
+// caps it just below the size at which the loss happened; every capProbe
+// without loss the cap rises by an eighth, so the window follows a server
+// that got faster.
 // Timeouts of a server that answers nothing at all are not congestion and
 // do not shrink it.
 type window struct {
@@ -107,7 +108,7 @@ func (w *window) acked(now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.cap < w.max && now.Sub(w.lastRise) >= capProbe && now.Sub(w.lastCut) >= capProbe {
-		w.cap++
+		w.cap = min(w.max, w.cap+max(1, w.cap/8))
 		w.lastRise = now
 	}
 	if w.size >= w.cap {
@@ -129,8 +130,11 @@ func (w *window) lost(now time.Time) bool {
 		return false
 	}
 	w.lastCut = now
-	w.cap = max(minWindow, min(w.cap, w.inflight-1, w.size-1))
+	// The cap goes just below the size that lost, but never below the new
+	// size: a burst of timeouts (a server restarting) must not pin the
+	// window low for long.
 	w.size = max(minWindow, w.size*3/4)
+	w.cap = max(w.size, min(w.cap, w.size*4/3-1))
 	w.acks = 0
 	return true
 }

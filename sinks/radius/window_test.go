@@ -19,8 +19,8 @@ func TestWindowGrowsAndShrinks(t *testing.T) {
 	if size, _ := w.current(); size != 100 {
 		t.Fatalf("after many acks: %d, want max_outstanding 100", size)
 	}
-	// A loss with 80 in flight: three quarters, and never above 79 again
-	// until the cap is probed upwards.
+	// A loss at size 100: three quarters, and never above 99 again until
+	// the cap is probed upwards.
 	w.inflight = 80
 	if !w.lost(now) {
 		t.Fatal("first loss did not cut")
@@ -35,12 +35,19 @@ func TestWindowGrowsAndShrinks(t *testing.T) {
 	for i := 0; i < 5000; i++ {
 		w.acked(now.Add(time.Second))
 	}
-	if size, _ := w.current(); size != 79 {
-		t.Fatalf("regrown to %d, want the cap 79", size)
+	if size, _ := w.current(); size != 99 {
+		t.Fatalf("regrown to %d, want the cap 99", size)
 	}
 	w.acked(now.Add(2 * capProbe))
-	if w.cap != 80 {
+	if w.cap != 100 {
 		t.Fatalf("cap not probed upwards: %d", w.cap)
+	}
+	// Repeated losses never pin the cap below the size.
+	for i := 0; i < 20; i++ {
+		w.lost(now.Add(time.Duration(10+i) * capProbe))
+	}
+	if size, _ := w.current(); size != minWindow || w.cap < size {
+		t.Fatalf("after many losses: size %d cap %d", size, w.cap)
 	}
 }
 
