@@ -33,6 +33,9 @@ type Sink struct {
 	ready  bool               // schema checked/created
 	months map[time.Time]bool // history partitions known to exist
 	closed bool
+	// lookupBatches > 0: check the next batches against the history
+	// before copying them (replayed records were seen recently).
+	lookupBatches int
 }
 
 var _ sinks.Sink = (*Sink)(nil)
@@ -360,10 +363,47 @@ func (s *Sink) write(ctx context.Context, accts []*acct) error {
 			return err
 		}
 	}
-	err = pgx.BeginFunc(ctx, c.Conn(), func(tx pgx.Tx) error {
+	s.mu.Lock()
+	lookup := s.lookupBatches > 0
+	s.mu.Unlock()
+	err = s.writeTx(ctx, c.Conn(), accts, lookup)
+	var dup *duplicateError
+	if errors.As(err, &dup) {
+		// Replayed records: look them up for this and the next batches.
+		s.mu.Lock()
+		s.lookupBatches = lookupAfterDuplicate
+		s.mu.Unlock()
+		err = s.writeTx(ctx, c.Conn(), accts, true)
+	} else if err == nil && lookup {
+		s.mu.Lock()
+		s.lookupBatches--
+		s.mu.Unlock()
+	}
+	if err != nil {
+		if pgCode(err) == "23514" && strings.Contains(err.Error(), "no partition") {
+			s.mu.Lock()
+			s.months = map[time.Time]bool{}
+			s.mu.Unlock()
+		}
+		if !contentError_(err) && pgCode(err) == "" && !errors.Is(err, context.Canceled) {
+			// The connection may be broken; do not hand it out again.
+			c.Conn().Close(context.Background())
+		}
+	}
+	return err
+}
+
+// lookupAfterDuplicate is how many batches after one that held a replayed
+// record are checked against the history before copying (a replay of a
+// file usually goes on for a while).
+const lookupAfterDuplicate = 16
+
+// writeTx writes accts in one transaction on conn.
+func (s *Sink) writeTx(ctx context.Context, conn *pgx.Conn, accts []*acct, lookup bool) error {
+	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		apply := accts
 		if s.history != nil {
-			isNew, err := s.history.insert(ctx, tx, accts)
+			isNew, err := s.history.insert(ctx, tx, accts, lookup)
 			if err != nil {
 				return err
 			}
@@ -381,18 +421,6 @@ func (s *Sink) write(ctx context.Context, accts []*acct) error {
 		}
 		return nil
 	})
-	if err != nil {
-		if pgCode(err) == "23514" && strings.Contains(err.Error(), "no partition") {
-			s.mu.Lock()
-			s.months = map[time.Time]bool{}
-			s.mu.Unlock()
-		}
-		if !contentError_(err) && pgCode(err) == "" && !errors.Is(err, context.Canceled) {
-			// The connection may be broken; do not hand it out again.
-			c.Conn().Close(context.Background())
-		}
-	}
-	return err
 }
 
 // ensureMonths creates the history partitions the records' months need
