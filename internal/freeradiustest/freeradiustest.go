@@ -108,6 +108,7 @@ func startProcess(tb testing.TB, dir string) (*process, error) {
 		return nil, err
 	}
 	cmd.Stderr = cmd.Stdout
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting freeradius: %w", err)
 	}
