@@ -13,6 +13,12 @@
 // detected from timeouts, probed with Status-Server (RFC 5997) when enabled,
 // and revived.
 //
+// Because a batch is done only when its last record is, a lost datagram must
+// not wait out the 2 s timer: the number of requests in flight adapts to
+// what the server takes without dropping (a window that shrinks on loss),
+// and a request that a window-full of later ones overtook, or that is
+// overdue by TCP's measure of the round trip, is resent at once.
+//
 // Records are encoded with package dictionary; server-internal attributes
 // (Acct-Unique-Session-Id, Timestamp, Tmp-*, ...) are never sent, every other
 // attribute is sent as it was received, NAS-IP-Address and NAS-Identifier
