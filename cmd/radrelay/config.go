@@ -21,7 +21,7 @@ import (
 // Defaults of the configuration file; docs/configuration.md lists them too.
 const (
 	defaultMaxOutstanding  = 256
-	defaultBatchSize       = 64
+	defaultBatchSize       = 256
 	defaultShutdownTimeout = 30 * time.Second
 	defaultPollInterval    = time.Second
 	defaultRetryInitial    = time.Second

@@ -44,7 +44,7 @@ func (f *daemonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "config", "", "same as -c `FILE`")
 	fs.Var(&f.to, "to", "deliver to the sink `URL` ([NAME=]TYPE:WHERE; repeat for several sinks)")
 	fs.IntVar(&f.maxOutstanding, "max-outstanding", 0, "records in flight per sink (default 256)")
-	fs.IntVar(&f.batchSize, "batch-size", 0, "most records per delivery call (default 64, at most max-outstanding)")
+	fs.IntVar(&f.batchSize, "batch-size", 0, "most records per delivery call (default 256, at most max-outstanding)")
 	fs.StringVar(&f.quarantine, "quarantine", "", "write malformed and rejected records under `DIR` (default STATE/quarantine)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9813)")
 	fs.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
