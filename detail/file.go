@@ -359,20 +359,80 @@ func (w *FileWriter) Write(rec *Record) error {
 		return errors.New("detail: write to a closed FileWriter")
 	}
 	w.buf = w.opts.Encode(w.buf[:0], rec)
-	if cap(w.buf) > 1<<20 {
-		defer func() { w.buf = nil }() // do not keep a huge buffer
+	_, err := w.appendLocked(path, w.buf)
+	w.trimBuf()
+	return err
+}
+
+// maxBatchWrite bounds the bytes WriteBatch hands to one write(2).
+const maxBatchWrite = 1 << 20
+
+// WriteBatch writes recs as Write does and stores each record's outcome in
+// errs[i] (len(errs) == len(recs)). A run of consecutive records bound for the
+// same file is written with one write(2) of whole records (so a concurrent
+// reader still never sees half a record), after one check (and lock) of the
+// file: the per-record system calls are what limits Write's throughput. When
+// a write fails part way, the records it wrote whole are written (nil) and
+// the rest get the error.
+func (w *FileWriter) WriteBatch(recs []*Record, errs []error) {
+	paths := make([]string, len(recs))
+	for i, rec := range recs {
+		paths[i] = w.Path(rec)
 	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		for i := range errs {
+			errs[i] = errors.New("detail: write to a closed FileWriter")
+		}
+		return
+	}
+	var ends []int
+	for i := 0; i < len(recs); {
+		buf := w.buf[:0]
+		ends = ends[:0]
+		j := i
+		for j < len(recs) && paths[j] == paths[i] && (j == i || len(buf) < maxBatchWrite) {
+			buf = w.opts.Encode(buf, recs[j])
+			ends = append(ends, len(buf))
+			j++
+		}
+		w.buf = buf
+		n, err := w.appendLocked(paths[i], buf)
+		for k := i; k < j; k++ {
+			if err != nil && ends[k-i] > n {
+				errs[k] = err
+			} else {
+				errs[k] = nil
+			}
+		}
+		i = j
+	}
+	w.trimBuf()
+}
+
+// trimBuf drops a huge encoding buffer rather than keep it. w.mu is held.
+func (w *FileWriter) trimBuf() {
+	if cap(w.buf) > 4*maxBatchWrite {
+		w.buf = nil
+	}
+}
+
+// appendLocked appends buf, one or more whole records, to the file at path in
+// one write(2), and returns how many bytes of buf reached the file. w.mu is held.
+func (w *FileWriter) appendLocked(path string, buf []byte) (int, error) {
 	of, err := w.open(path)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if w.opts.Lock {
 		defer unlockFile(of.f)
 	}
-	buf := w.buf
+	prefix := 0
 	if c := w.cut[path]; c != nil {
 		if st, err := of.f.Stat(); err == nil && os.SameFile(st, c.file) {
-			buf = append(c.term, buf...)
+			buf = append(c.term[:len(c.term):len(c.term)], buf...)
+			prefix = len(c.term)
 		}
 		delete(w.cut, path)
 	}
@@ -386,18 +446,18 @@ func (w *FileWriter) Write(rec *Record) error {
 			}
 		}
 		w.closeFile(path)
-		return fmt.Errorf("detail: writing %s: %w", path, err)
+		return max(n-prefix, 0), fmt.Errorf("detail: writing %s: %w", path, err)
 	}
 	of.dirty = true
 	of.lastUse = w.opts.Now()
 	if w.opts.Durability == SyncEachRecord {
 		if err := of.f.Sync(); err != nil {
 			w.closeFile(path)
-			return fmt.Errorf("detail: fsync %s: %w", path, err)
+			return 0, fmt.Errorf("detail: fsync %s: %w", path, err)
 		}
 		of.dirty = false
 	}
-	return nil
+	return len(buf) - prefix, nil
 }
 
 // open returns the open file for path, checked to still be the file at

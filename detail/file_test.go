@@ -398,3 +398,62 @@ func TestFileWriterCutRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestFileWriterWriteBatch: consecutive records for one file go out in one
+// write(2); records for other files start a new run; a write that fails part
+// way through a run fails only the records it did not write whole.
+func TestFileWriterWriteBatch(t *testing.T) {
+	dir := t.TempDir()
+	w, err := NewFileWriter(FileWriterOptions{
+		Template: filepath.Join(dir, "%{Client-IP-Address}/detail"), Location: time.UTC,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := []*Record{
+		testRecord("a", 1, "10.0.0.1"), testRecord("b", 2, "10.0.0.1"), testRecord("c", 3, "10.0.0.1"),
+		testRecord("d", 4, "10.0.0.2"),
+		testRecord("e", 5, "10.0.0.1"), testRecord("f", 6, "10.0.0.1"),
+	}
+	var writes []int
+	w.write = func(f *os.File, b []byte) (int, error) {
+		writes = append(writes, len(b))
+		if len(writes) == 3 { // the run e, f: e and half of f reach the disk
+			first := len(AppendRecord(nil, recs[4]))
+			n, _ := f.Write(b[:first+(len(b)-first)/2])
+			return n, syscall.ENOSPC
+		}
+		return f.Write(b)
+	}
+	errs := make([]error, len(recs))
+	w.WriteBatch(recs, errs)
+	if len(writes) < 3 || writes[0] != len(AppendRecord(AppendRecord(AppendRecord(nil, recs[0]), recs[1]), recs[2])) {
+		t.Fatalf("writes %v: want the first three records in one write", writes)
+	}
+	for i, err := range errs {
+		if wantErr := i == 5; (err != nil) != wantErr || (wantErr && !errors.Is(err, syscall.ENOSPC)) {
+			t.Errorf("record %d: error %v", i, err)
+		}
+	}
+	w.write = func(f *os.File, b []byte) (int, error) { return f.Write(b) }
+	w.WriteBatch(recs[5:], errs[5:]) // the caller retries the failed record
+	if errs[5] != nil {
+		t.Fatal(errs[5])
+	}
+	w.Close()
+
+	data, _ := os.ReadFile(filepath.Join(dir, "10.0.0.1/detail"))
+	got, rerrs := readAll(t, data, "detail")
+	var names []string
+	for _, r := range got {
+		u, _ := r.Get("User-Name")
+		names = append(names, u.Value)
+	}
+	if strings.Join(names, ",") != "a,b,c,e,f" || len(rerrs) != 1 {
+		t.Errorf("10.0.0.1: records %v, errors %v (want a,b,c,e,f and the cut fragment of f)", names, rerrs)
+	}
+	data, _ = os.ReadFile(filepath.Join(dir, "10.0.0.2/detail"))
+	if string(data) != string(AppendRecord(nil, recs[3])) {
+		t.Errorf("10.0.0.2: %q", data)
+	}
+}

@@ -173,13 +173,13 @@ func open(cfg Config, stdout io.Writer) (*Sink, error) {
 // Send writes recs in order; see sinks.Sink.
 func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error) {
 	if s.fw != nil {
-		for i, rec := range recs {
-			if err := ctx.Err(); err != nil {
+		if err := ctx.Err(); err != nil {
+			for i := range results {
 				results[i] = err
-				continue
 			}
-			results[i] = s.fw.Write(rec)
+			return
 		}
+		s.fw.WriteBatch(recs, results)
 		return
 	}
 	s.mu.Lock()
