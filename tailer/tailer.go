@@ -199,8 +199,12 @@ func (t *Tailer) Run(ctx context.Context) error {
 	}
 
 	for _, in := range cfg.Inputs {
-		t.log.Info("tailer started", "mode", in.Mode.String(), "glob", in.Glob, "files", len(in.Files),
-			"sinks", len(runners), "state_dir", cfg.StateDir, "quarantine_dir", cfg.QuarantineDir)
+		source := []any{"glob", in.Glob}
+		if in.Glob == "" {
+			source = []any{"files", len(in.Files)}
+		}
+		t.log.Info("tailer started", append([]any{"mode", in.Mode.String()}, append(source,
+			"sinks", len(runners), "state_dir", cfg.StateDir, "quarantine_dir", cfg.QuarantineDir)...)...)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(runners))
