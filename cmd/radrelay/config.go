@@ -20,8 +20,9 @@ import (
 
 // Defaults of the configuration file; docs/configuration.md lists them too.
 const (
+	// defaultMaxOutstanding is the window (and batch) of a sink whose type
+	// sets none (sinkType.window).
 	defaultMaxOutstanding  = 256
-	defaultBatchSize       = 256
 	defaultShutdownTimeout = 30 * time.Second
 	defaultPollInterval    = time.Second
 	defaultRetryInitial    = time.Second
@@ -387,26 +388,16 @@ func (p *configParser) parseSink(md *toml.MetaData, prim toml.Primitive, i int) 
 		p.errorf(p.lines.find("sink.name", i), "%s: name may only contain letters, digits, '.', '_' and '-'", label)
 	}
 	sc := SinkConfig{
-		Name:           fs.Name,
-		Type:           fs.Type,
-		MaxOutstanding: defaultMaxOutstanding,
-		BatchSize:      defaultBatchSize,
-		Filter:         fs.Filter,
-		line:           line,
+		Name:   fs.Name,
+		Type:   fs.Type,
+		Filter: fs.Filter,
+		line:   line,
 		Retry: tailer.RetryPolicy{
 			Initial:     defaultRetryInitial,
 			Max:         defaultRetryMax,
 			MaxAttempts: fs.Retry.MaxAttempts,
 			MaxDuration: fs.Retry.MaxDuration.Duration,
 		},
-	}
-	if fs.MaxOutstanding != nil {
-		sc.MaxOutstanding = *fs.MaxOutstanding
-	}
-	if fs.BatchSize != nil {
-		sc.BatchSize = *fs.BatchSize
-	} else if sc.MaxOutstanding < sc.BatchSize {
-		sc.BatchSize = max(sc.MaxOutstanding, 1)
 	}
 	if fs.Retry.Initial != nil {
 		sc.Retry.Initial = fs.Retry.Initial.Duration
@@ -464,6 +455,16 @@ func (p *configParser) parseSink(md *toml.MetaData, prim toml.Primitive, i int) 
 		}
 		sc.Options = opts
 		p.checkSinkKeys(raw, reflect.TypeOf(opts), i, label, "")
+	}
+
+	// The window's defaults depend on the type of the sink.
+	sc.MaxOutstanding = sc.kind.defaultWindow()
+	if fs.MaxOutstanding != nil {
+		sc.MaxOutstanding = *fs.MaxOutstanding
+	}
+	sc.BatchSize = max(min(sc.kind.defaultWindow(), sc.MaxOutstanding), 1)
+	if fs.BatchSize != nil {
+		sc.BatchSize = *fs.BatchSize
 	}
 	return sc, true
 }

@@ -102,7 +102,7 @@ func TestConfigDefaults(t *testing.T) {
 		cfg.PollInterval != defaultPollInterval || cfg.RaiseDelayTime || cfg.MetricsListen != "" {
 		t.Errorf("global defaults: %+v", cfg)
 	}
-	if s.MaxOutstanding != defaultMaxOutstanding || s.BatchSize != defaultBatchSize ||
+	if s.MaxOutstanding != defaultMaxOutstanding || s.BatchSize != defaultMaxOutstanding ||
 		s.Retry != (tailer.RetryPolicy{Initial: defaultRetryInitial, Max: defaultRetryMax}) {
 		t.Errorf("sink defaults: %+v", s)
 	}
@@ -223,4 +223,51 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSinkWindowDefaults: max_outstanding and batch_size default by sink
+// type, and what the file says wins.
+func TestSinkWindowDefaults(t *testing.T) {
+	src := `
+[[sink]]
+name = "copy"
+type = "jsonl"
+path = "/tmp/x.jsonl"
+
+[[sink]]
+name = "backup"
+url = "radius://127.0.0.1:1813?secret_env=SECRET"
+
+[[sink]]
+name = "sql"
+type = "postgres"
+dsn_env = "DSN"
+
+[[sink]]
+name = "sql-small"
+type = "postgres"
+dsn_env = "DSN"
+max_outstanding = 100
+
+[[sink]]
+name = "radius-batch"
+url = "radius://127.0.0.1:1813?secret_env=SECRET"
+batch_size = 10
+`
+	cfg, err := parseConfig("t.toml", src, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]int{
+		"copy":         {defaultMaxOutstanding, defaultMaxOutstanding},
+		"backup":       {1024, 1024},
+		"sql":          {5000, 5000},
+		"sql-small":    {100, 100},
+		"radius-batch": {1024, 10},
+	}
+	for _, s := range cfg.Sinks {
+		if got := [2]int{s.MaxOutstanding, s.BatchSize}; got != want[s.Name] {
+			t.Errorf("sink %s: max_outstanding, batch_size = %v, want %v", s.Name, got, want[s.Name])
+		}
+	}
 }

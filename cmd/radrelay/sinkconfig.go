@@ -28,6 +28,20 @@ type sinkType struct {
 	fromURL func(raw string) (any, error)
 	// open opens the sink with a Config value from decode or fromURL.
 	open func(ctx context.Context, env openEnv, options any) (sinks.Sink, error)
+	// window is the type's default max_outstanding and batch_size, 0 for
+	// defaultMaxOutstanding: what suits the destination (PostgreSQL wants
+	// thousands of rows per transaction; a RADIUS server, hundreds of
+	// requests in flight).
+	window int
+}
+
+// defaultWindow is the default max_outstanding (and batch_size) of a sink of
+// type k, which may be nil.
+func (k *sinkType) defaultWindow() int {
+	if k == nil || k.window == 0 {
+		return defaultMaxOutstanding
+	}
+	return k.window
 }
 
 // openEnv is what a sink may need besides its own configuration.
@@ -51,7 +65,13 @@ var sinkTypes = map[string]*sinkType{
 	"jsonl":    fileSinkType("jsonl"),
 	"csv":      fileSinkType("csv"),
 	"radius":   radiusSinkType(),
-	"postgres": sinkOf(postgres.ConfigFromURL, postgres.New),
+	"postgres": withWindow(sinkOf(postgres.ConfigFromURL, postgres.New), postgres.DefaultBatchSize),
+}
+
+// withWindow sets the default max_outstanding and batch_size of k.
+func withWindow(k *sinkType, window int) *sinkType {
+	k.window = window
+	return k
 }
 
 // fileSinkType is sinks/file for one of its formats: the [[sink]] type names
@@ -90,7 +110,10 @@ func radiusSinkType() *sinkType {
 		}
 		return radius.New(ctx, c, env.logger)
 	}
-	return k
+	// Measured against FreeRADIUS (docs/benchmarks.md): the tailer waits
+	// for a whole batch, so a larger batch keeps more requests in flight;
+	// the sink's adaptive window protects the server from too many.
+	return withWindow(k, 1024)
 }
 
 // urlSchemeAliases are URL schemes that name another type.
@@ -167,8 +190,8 @@ func sinkFromArg(arg string) (SinkConfig, error) {
 	}
 	sc := SinkConfig{
 		Name: name, Type: typ, URL: raw, kind: kind,
-		MaxOutstanding: defaultMaxOutstanding,
-		BatchSize:      defaultBatchSize,
+		MaxOutstanding: kind.defaultWindow(),
+		BatchSize:      kind.defaultWindow(),
 	}
 	sc.Retry.Initial, sc.Retry.Max = defaultRetryInitial, defaultRetryMax
 	if !kind.available() {
