@@ -23,12 +23,24 @@ import (
 // when every record has an outcome or ctx is done; records without an outcome
 // by then get ctx.Err(). Send must not keep recs or results after it returns.
 //
-// Send is called from one goroutine at a time per Sink; a sink that wants
-// more concurrency manages it inside Send.
+// Send is called from one goroutine at a time per Sink, unless the sink is
+// a ConcurrentSender; a sink that wants more concurrency either manages it
+// inside Send or says so with ConcurrentSends.
 type Sink interface {
 	Send(ctx context.Context, recs []*detail.Record, results []error)
 	// Close releases the sink's resources. It is called once, after the last Send.
 	Close() error
+}
+
+// ConcurrentSender is implemented by a sink whose Send may run on several
+// goroutines at once, each call with its own records and results. The
+// tailer then hands it the next batch while earlier ones are still in
+// flight (up to ConcurrentSends at a time), so a slow record at the end of
+// one batch does not leave the sink idle. Positions are still committed in
+// order.
+type ConcurrentSender interface {
+	Sink
+	ConcurrentSends() int
 }
 
 // permanentError marks an error as permanent.

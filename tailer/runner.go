@@ -358,13 +358,63 @@ func (r *sinkRunner) push(ctx context.Context, it *item) bool {
 // --- sending -------------------------------------------------------------
 
 func (r *sinkRunner) sendLoop(ctx context.Context) {
-	batch := make([]*item, 0, r.spec.BatchSize)
-	for {
+	// Batches in flight at once: one, unless the sink takes concurrent
+	// Sends. Each is resolved on its own goroutine; the committer commits
+	// them in the order they were read, so the position only ever moves
+	// over records whose every predecessor is resolved too.
+	parallel := 1
+	if c, ok := r.spec.Sink.(sinks.ConcurrentSender); ok {
+		parallel = max(c.ConcurrentSends(), 1)
+	}
+	type job struct {
+		batch []*item
+		head  int64 // Timestamp of the batch's first record, 0 = none
+		n     int   // items resolved, from the start
+		done  chan struct{}
+	}
+	// A slot is taken before a batch is formed and given back once it is
+	// committed, so a batch is formed from what the window holds when it
+	// can be sent, not early and small.
+	slots := make(chan struct{}, parallel)
+	jobs := make(chan *job, parallel)
+	var heads struct {
+		sync.Mutex
+		ts []int64 // heads of the jobs not yet committed, in order
+	}
+	var stopped atomic.Bool
+	committerDone := make(chan struct{})
+	go func() {
+		defer close(committerDone)
+		for j := range jobs {
+			<-j.done
+			if stopped.Load() {
+				<-slots
+				continue // after a shutdown nothing later may be committed
+			}
+			r.commit(j.batch[:j.n])
+			heads.Lock()
+			heads.ts = heads.ts[1:]
+			if len(heads.ts) > 0 && heads.ts[0] != 0 {
+				r.oldest.Store(heads.ts[0])
+			}
+			heads.Unlock()
+			if j.n < len(j.batch) {
+				// Shut down before these could be delivered: leave them
+				// uncommitted (they are read again at the next start).
+				stopped.Store(true)
+				r.oldest.Store(0)
+			}
+			<-slots
+		}
+	}()
+	for !stopped.Load() {
+		slots <- struct{}{}
 		it, ok := <-r.items
 		if !ok {
-			return
+			break
 		}
-		batch = append(batch[:0], it)
+		batch := make([]*item, 0, min(r.spec.BatchSize, cap(r.items)))
+		batch = append(batch, it)
 		nrec := 0
 		if it.kind == itemRecord {
 			nrec++
@@ -384,17 +434,29 @@ func (r *sinkRunner) sendLoop(ctx context.Context) {
 				break fill
 			}
 		}
-		n := r.resolve(ctx, batch)
-		r.commit(batch[:n])
-		if n < len(batch) {
-			// Shut down before these could be delivered: leave them
-			// uncommitted (they are read again at the next start) and
-			// empty the pipeline so the reader can stop.
-			for range r.items {
+		j := &job{batch: batch, done: make(chan struct{})}
+		for _, it := range batch {
+			if it.kind == itemRecord && it.rec.HasTimestamp {
+				j.head = it.rec.Timestamp
+				break
 			}
-			r.oldest.Store(0)
-			return
 		}
+		heads.Lock()
+		heads.ts = append(heads.ts, j.head)
+		if len(heads.ts) == 1 && j.head != 0 {
+			r.oldest.Store(j.head)
+		}
+		heads.Unlock()
+		jobs <- j // never blocks: a job holds a slot
+		go func() {
+			j.n = r.resolve(ctx, j.batch)
+			close(j.done)
+		}()
+	}
+	close(jobs)
+	<-committerDone
+	// Empty the pipeline so the reader can stop.
+	for range r.items {
 	}
 }
 
@@ -411,9 +473,6 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 		if it.kind == itemRecord {
 			pending = append(pending, pend{it: it})
 		}
-	}
-	if len(pending) > 0 && pending[0].it.rec.HasTimestamp {
-		r.oldest.Store(pending[0].it.rec.Timestamp)
 	}
 	unresolved := map[*item]bool{}
 	recs := make([]*detail.Record, 0, len(pending))

@@ -462,7 +462,7 @@ func (p *configParser) parseSink(md *toml.MetaData, prim toml.Primitive, i int) 
 	if fs.MaxOutstanding != nil {
 		sc.MaxOutstanding = *fs.MaxOutstanding
 	}
-	sc.BatchSize = max(min(sc.kind.defaultWindow(), sc.MaxOutstanding), 1)
+	sc.BatchSize = max(min(sc.kind.defaultBatch(), sc.MaxOutstanding), 1)
 	if fs.BatchSize != nil {
 		sc.BatchSize = *fs.BatchSize
 	}

@@ -260,7 +260,7 @@ batch_size = 10
 	}
 	want := map[string][2]int{
 		"copy":         {defaultMaxOutstanding, defaultMaxOutstanding},
-		"backup":       {1024, 1024},
+		"backup":       {1024, 256},
 		"sql":          {5000, 5000},
 		"sql-small":    {100, 100},
 		"radius-batch": {1024, 10},

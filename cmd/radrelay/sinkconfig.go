@@ -28,20 +28,29 @@ type sinkType struct {
 	fromURL func(raw string) (any, error)
 	// open opens the sink with a Config value from decode or fromURL.
 	open func(ctx context.Context, env openEnv, options any) (sinks.Sink, error)
-	// window is the type's default max_outstanding and batch_size, 0 for
-	// defaultMaxOutstanding: what suits the destination (PostgreSQL wants
-	// thousands of rows per transaction; a RADIUS server, hundreds of
-	// requests in flight).
-	window int
+	// window and batch are the type's default max_outstanding and
+	// batch_size, 0 for defaultMaxOutstanding and the window: what suits
+	// the destination (PostgreSQL wants thousands of rows per transaction;
+	// a RADIUS sink, hundreds of requests in flight, in several batches at
+	// once).
+	window, batch int
 }
 
-// defaultWindow is the default max_outstanding (and batch_size) of a sink of
-// type k, which may be nil.
+// defaultWindow is the default max_outstanding of a sink of type k, which
+// may be nil.
 func (k *sinkType) defaultWindow() int {
 	if k == nil || k.window == 0 {
 		return defaultMaxOutstanding
 	}
 	return k.window
+}
+
+// defaultBatch is the default batch_size of a sink of type k, which may be nil.
+func (k *sinkType) defaultBatch() int {
+	if k == nil || k.batch == 0 {
+		return k.defaultWindow()
+	}
+	return k.batch
 }
 
 // openEnv is what a sink may need besides its own configuration.
@@ -65,12 +74,13 @@ var sinkTypes = map[string]*sinkType{
 	"jsonl":    fileSinkType("jsonl"),
 	"csv":      fileSinkType("csv"),
 	"radius":   radiusSinkType(),
-	"postgres": withWindow(sinkOf(postgres.ConfigFromURL, postgres.New), postgres.DefaultBatchSize),
+	"postgres": withWindow(sinkOf(postgres.ConfigFromURL, postgres.New), postgres.DefaultBatchSize, 0),
 }
 
-// withWindow sets the default max_outstanding and batch_size of k.
-func withWindow(k *sinkType, window int) *sinkType {
-	k.window = window
+// withWindow sets the default max_outstanding and batch_size of k (0: the
+// window).
+func withWindow(k *sinkType, window, batch int) *sinkType {
+	k.window, k.batch = window, batch
 	return k
 }
 
@@ -110,10 +120,11 @@ func radiusSinkType() *sinkType {
 		}
 		return radius.New(ctx, c, env.logger)
 	}
-	// Measured against FreeRADIUS (docs/benchmarks.md): the tailer waits
-	// for a whole batch, so a larger batch keeps more requests in flight;
-	// the sink's adaptive window protects the server from too many.
-	return withWindow(k, 1024)
+	// Measured against FreeRADIUS (docs/benchmarks.md): the sink takes
+	// four batches at once (radius.Sink.ConcurrentSends), so a batch of a
+	// quarter of the window keeps requests flowing while a late one is
+	// answered; the sink's adaptive window protects the server from too many.
+	return withWindow(k, 1024, 256)
 }
 
 // urlSchemeAliases are URL schemes that name another type.
@@ -191,7 +202,7 @@ func sinkFromArg(arg string) (SinkConfig, error) {
 	sc := SinkConfig{
 		Name: name, Type: typ, URL: raw, kind: kind,
 		MaxOutstanding: kind.defaultWindow(),
-		BatchSize:      kind.defaultWindow(),
+		BatchSize:      kind.defaultBatch(),
 	}
 	sc.Retry.Initial, sc.Retry.Max = defaultRetryInitial, defaultRetryMax
 	if !kind.available() {

@@ -141,6 +141,13 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 	wg.Wait()
 }
 
+// ConcurrentSends lets the tailer hand the sink its next batch while earlier
+// ones are still in flight (see sinks.ConcurrentSender): every record is
+// delivered on its own goroutine anyway, and the adaptive window, not the
+// batch, bounds what a server sees. Without it, a late or retransmitted
+// request at the end of a batch leaves the server idle until it is answered.
+func (s *Sink) ConcurrentSends() int { return 4 }
+
 func where(r *detail.Record) string {
 	if r.File == "" {
 		return fmt.Sprintf("record at line %d", r.Line)

@@ -200,7 +200,7 @@ func BenchmarkSideBySideFreeRADIUS(b *testing.B) {
 		s = open(b, home.Addr, home.Secret)
 		tl, err := tailer.New(tailer.Config{
 			Inputs:        []tailer.Input{{Files: []string{file}, Mode: tailer.Replay}},
-			Sinks:         []tailer.SinkSpec{{Name: "radius", Sink: s, MaxOutstanding: 1024, BatchSize: 1024}},
+			Sinks:         []tailer.SinkSpec{{Name: "radius", Sink: s, MaxOutstanding: 1024, BatchSize: 256}},
 			QuarantineDir: b.TempDir(),
 			Logger:        slog.New(slog.DiscardHandler),
 		})
