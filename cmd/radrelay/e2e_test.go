@@ -18,16 +18,7 @@ import (
 )
 
 // These tests run radrelay in-process against the real tailer, with the
-// in-test memory sink. Until the tailer engine is in, they skip.
-
-// skipIfTailerMissing skips the test when radrelay reported that the tailer
-// is not implemented yet.
-func skipIfTailerMissing(t *testing.T, stderr string) {
-	t.Helper()
-	if strings.Contains(stderr, "not implemented") {
-		t.Skipf("SKIP: tailer.Run is not implemented yet; radrelay said:\n%s", stderr)
-	}
-}
+// in-test memory sink.
 
 // writeDetail writes recs to a new detail file and returns its name.
 func writeDetail(t *testing.T, name string, recs []*detail.Record) string {
@@ -91,7 +82,6 @@ func TestReplayDeliversEveryRecordOnce(t *testing.T) {
 	}
 	code, stdout, stderr := runCLI(t, append([]string{"replay", "--to", "a=memory:replay-a", "--to", "memory:replay-b",
 		"--max-outstanding", "7", "--quarantine", filepath.Join(dir, "q")}, files...)...)
-	skipIfTailerMissing(t, stderr)
 	if code != 0 {
 		t.Fatalf("status %d\n%s", code, stderr)
 	}
@@ -130,7 +120,6 @@ fail_user = "reject"
 `), 0o644)
 	q := filepath.Join(dir, "quarantine")
 	code, _, stderr := runCLI(t, append([]string{"replay", "-c", cfg, "--quarantine", q}, files...)...)
-	skipIfTailerMissing(t, stderr)
 	if code != 1 {
 		t.Fatalf("status %d, want 1 (a record was quarantined)\n%s", code, stderr)
 	}
@@ -177,7 +166,6 @@ func TestRunConsumeAndStopOnSIGTERM(t *testing.T) {
 	delivered := memoryWait("run-c", len(ids))
 	select {
 	case r := <-done:
-		skipIfTailerMissing(t, r.stderr)
 		t.Fatalf("radrelay run ended by itself with status %d:\n%s", r.code, r.stderr)
 	case <-delivered:
 	case <-time.After(60 * time.Second):
@@ -257,7 +245,6 @@ keep_attributes = ["User-Name", "Acct-Session-Id", "Acct-Status-Type"]
 	select {
 	case code := <-done:
 		log, _ := os.ReadFile(logFile)
-		skipIfTailerMissing(t, stderr+string(log))
 		t.Fatalf("radrelay run ended by itself with status %d:\n%s%s", code, stderr, log)
 	case <-memoryWait("cfg-all", len(ids)):
 	case <-time.After(60 * time.Second):
@@ -293,7 +280,6 @@ func TestReplayToFileSinks(t *testing.T) {
 	jsonl := filepath.Join(dir, "out", "acct.jsonl")
 	copyFile := filepath.Join(dir, "out", "detail-copy")
 	code, _, stderr := runCLI(t, append([]string{"replay", "--to", "jsonl:" + jsonl, "--to", "detail:" + copyFile}, files...)...)
-	skipIfTailerMissing(t, stderr)
 	if code != 0 {
 		t.Fatalf("status %d\n%s", code, stderr)
 	}
@@ -325,7 +311,6 @@ func TestReplayOnlyNamedSink(t *testing.T) {
 		t.Errorf("unknown --sink: status %d\n%s", code, stderr)
 	}
 	code, _, stderr = runCLI(t, append([]string{"replay", "-c", cfg, "--sink", "b", "--quarantine", filepath.Join(dir, "q")}, files...)...)
-	skipIfTailerMissing(t, stderr)
 	if code != 0 {
 		t.Fatalf("status %d\n%s", code, stderr)
 	}
@@ -357,13 +342,11 @@ func TestRunServesMetrics(t *testing.T) {
 	select {
 	case addr = <-addrs:
 	case stderr := <-done:
-		skipIfTailerMissing(t, stderr)
 		t.Fatalf("radrelay ended before serving metrics:\n%s", stderr)
 	}
 	select {
 	case <-memoryWait("metrics", len(ids)):
 	case stderr := <-done:
-		skipIfTailerMissing(t, stderr)
 		t.Fatalf("radrelay ended:\n%s", stderr)
 	case <-time.After(60 * time.Second):
 		t.Fatal("records not delivered within a minute")
@@ -390,7 +373,6 @@ func TestReplayWithStateIsResumable(t *testing.T) {
 	memoryReset("resume")
 	args := append([]string{"replay", "--to", "r=memory:resume", "--state", state, "--quarantine", filepath.Join(dir, "q")}, files...)
 	code, _, stderr := runCLI(t, args...)
-	skipIfTailerMissing(t, stderr)
 	if code != 0 {
 		t.Fatalf("status %d\n%s", code, stderr)
 	}
@@ -428,7 +410,6 @@ func TestReplayFreeRADIUSFiles(t *testing.T) {
 	jsonl := filepath.Join(dir, "out.jsonl")
 	q := filepath.Join(dir, "quarantine")
 	code, _, stderr := runCLI(t, append([]string{"replay", "--to", "mem=memory:freeradius", "--to", "j=jsonl:" + jsonl, "--quarantine", q}, files...)...)
-	skipIfTailerMissing(t, stderr)
 	const good = 213 + 24 + 2
 	if code != 1 {
 		t.Errorf("status %d, want 1 (malformed records were quarantined)\n%s", code, stderr)
@@ -490,7 +471,6 @@ nas = ["192.0.2.2/32"]
 drop_attributes = ["Acct-Unique-Session-Id", "Framed-IP-Address"]
 `, filepath.Join(out, "example.net", "detail"), filepath.Join(out, "example.org", "detail"), filepath.Join(out, "partner.jsonl"))), 0o644)
 	code, _, stderr := runCLI(t, "replay", "-c", cfg, "--quarantine", filepath.Join(dir, "q"), src)
-	skipIfTailerMissing(t, stderr)
 	if code != 0 {
 		t.Fatalf("status %d\n%s", code, stderr)
 	}
