@@ -420,19 +420,41 @@ func text(v string) string {
 	return b.String()
 }
 
-// fingerprint identifies a record by its content (receive time, attributes
-// in order with tags and values), not by where it was read, so the same
-// record replayed from another copy of a file is recognised.
+// fingerprint identifies a record by its content, not by where it was
+// read, so that the same record replayed from another copy of a file, a
+// NAS's retransmission of it, or a copy relayed through another server's
+// detail file is recognised. It hashes the attributes in order, with tags
+// and values, except those that differ between copies of one event (see
+// fingerprintSkips); and the receive time (Timestamp line, or the header
+// without one) only when the record has no Event-Timestamp: with one, the
+// event time is part of the history's key anyway, and the receive time is
+// the receiving server's, different for each copy.
+//
+// Changing what is hashed changes the fingerprints of new rows only: rows
+// stored before keep theirs, so a record stored by an older version and
+// replayed after an upgrade is not recognised (see docs/postgres.md).
 func fingerprint(r *detail.Record) []byte {
 	h := sha256.New()
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(r.Timestamp))
-	h.Write(n[:])
-	if !r.HasTimestamp {
-		h.Write([]byte(r.Header))
+	hasEvent := false
+	for _, a := range r.Attrs {
+		if strings.EqualFold(a.Name, "Event-Timestamp") && strings.TrimSpace(a.Value) != "" {
+			hasEvent = true
+			break
+		}
+	}
+	if !hasEvent {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(r.Timestamp))
+		h.Write(n[:])
+		if !r.HasTimestamp {
+			h.Write([]byte(r.Header))
+		}
 	}
 	h.Write([]byte{0})
 	for _, a := range r.Attrs {
+		if fingerprintSkips(a.Name) {
+			continue
+		}
 		h.Write([]byte(a.Name))
 		if a.HasTag {
 			h.Write([]byte{':', a.Tag})
@@ -445,4 +467,33 @@ func fingerprint(r *detail.Record) []byte {
 		h.Write([]byte{0})
 	}
 	return h.Sum(nil)[:16]
+}
+
+// fingerprintSkips reports whether attribute name is left out of the
+// fingerprint: attributes that differ between copies of one accounting
+// event, because the NAS raises them on a retransmission (Acct-Delay-Time,
+// Message-Authenticator, which covers the packet's Identifier) or because
+// the server that received a copy added them (the Packet-* attributes of
+// the receiving socket, Proxy-State of a proxy on the way, Client-*,
+// FreeRADIUS-Proxied-To, Virtual-Server) or derived them from the NAS's
+// attributes by its own configuration (Acct-Unique-Session-Id, Realm,
+// Stripped-User-*): a copy through another server may have them or not.
+// Acct-Unique-Session-Id being derived, two records with equal NAS
+// attributes have equal ids; leaving it out loses nothing.
+func fingerprintSkips(name string) bool {
+	if len(name) >= 7 && strings.EqualFold(name[:7], "Packet-") {
+		return true
+	}
+	if len(name) >= 7 && strings.EqualFold(name[:7], "Client-") {
+		return true
+	}
+	if len(name) >= 9 && strings.EqualFold(name[:9], "Stripped-") {
+		return true
+	}
+	switch strings.ToLower(name) {
+	case "acct-delay-time", "message-authenticator", "proxy-state", "freeradius-proxied-to",
+		"virtual-server", "acct-unique-session-id", "realm":
+		return true
+	}
+	return false
 }
