@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/radrelay/radrelay/detail"
 )
@@ -57,4 +58,63 @@ func derefInt(p *int64) any {
 		return nil
 	}
 	return *p
+}
+
+// The repeated hour at the end of daylight saving time: FreeRADIUS writes
+// the zone abbreviation, which tells the two instants apart.
+func TestEventTimestampZoneNameSettlesDSTAmbiguousHour(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Skip("no zone database:", err)
+	}
+	old := time.Local
+	time.Local = loc
+	defer func() { time.Local = old }()
+	cest := time.Date(2026, 10, 25, 0, 30, 0, 0, time.UTC) // 02:30 CEST
+	cet := time.Date(2026, 10, 25, 1, 30, 0, 0, time.UTC)  // 02:30 CET
+	for _, want := range []time.Time{cest, cet} {
+		v := want.In(loc).Format("Jan _2 2006 15:04:05 MST")
+		got, err := parseEventTime(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want.Unix() {
+			t.Errorf("parseEventTime(%q) = %v, want %v", v, time.Unix(got, 0).UTC(), want)
+		}
+	}
+	for in, want := range map[string]int64{
+		"Nov 23 2026 16:00:00 +04":   base,
+		"Nov 23 2026 08:30:00 -0330": base,
+		"Nov 23 2026 13:00:00 CET":   base,
+	} {
+		if got, err := parseEventTime(in); err != nil || got != want {
+			t.Errorf("parseEventTime(%q) = %v, %v; want %v", in, time.Unix(got, 0).UTC(), err, time.Unix(want, 0).UTC())
+		}
+	}
+}
+
+// radrelay in a UTC container reading a detail file a FreeRADIUS in
+// Europe/Berlin wrote: CET is not a name of the local zone, so the record's
+// Timestamp line (the receive time) is the event time, not the wall clock
+// read as UTC (an hour after the server received the record).
+func TestEventTimestampInForeignZoneUsesReceiveTime(t *testing.T) {
+	old := time.Local
+	time.Local = time.UTC
+	defer func() { time.Local = old }()
+	recv := int64(base) // 2026-11-23 12:00:00 UTC = 13:00:00 CET
+	rec := &detail.Record{Timestamp: recv, HasTimestamp: true, Attrs: []detail.Attribute{
+		{Name: "Acct-Status-Type", Value: "Start"},
+		{Name: "Event-Timestamp", Value: "Nov 23 2026 12:59:58 CET", Quoted: true},
+	}}
+	a, err := parseRecord(rec, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.event != recv || a.foreignZone != "CET" {
+		t.Errorf("event time %v (foreign zone %q), want the receive time %v", time.Unix(a.event, 0).UTC(), a.foreignZone, time.Unix(recv, 0).UTC())
+	}
+	rec.HasTimestamp, rec.Timestamp = false, 0
+	if a, err = parseRecord(rec, false); err != nil || a.event != base+3598 {
+		t.Errorf("without a Timestamp line: event %v, %v; want the wall clock read as local time", time.Unix(a.event, 0).UTC(), err)
+	}
 }

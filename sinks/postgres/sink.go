@@ -36,6 +36,9 @@ type Sink struct {
 	// lookupBatches > 0: check the next batches against the history
 	// before copying them (replayed records were seen recently).
 	lookupBatches int
+	// foreignZoneOnce logs once that Event-Timestamps are in a zone this
+	// machine does not know.
+	foreignZoneOnce sync.Once
 }
 
 var _ sinks.Sink = (*Sink)(nil)
@@ -207,6 +210,17 @@ func (s *Sink) sendChunk(ctx context.Context, recs []*detail.Record, results []e
 			results[i] = sinks.Permanent(fmt.Errorf("%s: %w", where(r), err))
 			s.log.Warn("postgres sink: record rejected", "record", where(r), "reason", err)
 			continue
+		}
+		if a.foreignZone != "" {
+			s.foreignZoneOnce.Do(func() {
+				how := "their Timestamp line (the receive time) is used as event time"
+				if !r.HasTimestamp {
+					how = "records without a Timestamp line are read as local time (" + time.Local.String() + ")"
+				}
+				s.log.Warn("postgres sink: Event-Timestamp in a time zone this machine does not know; "+how+
+					"; run radrelay with TZ set to the writing server's zone, or write dates as integers (dates_as_integer)",
+					"record", where(r), "zone", a.foreignZone)
+			})
 		}
 		if j, dup := seen[string(a.fingerprint)]; dup && s.history != nil {
 			// The same record twice in one batch (a retransmission): the

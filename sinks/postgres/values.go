@@ -88,38 +88,77 @@ type acct struct {
 	inputOctets, outputOctets                               int64  // gigawords applied
 
 	fingerprint []byte
+	foreignZone string // Event-Timestamp's zone name when it is not one this machine knows
 }
 
 // eventTimestampLayout is how FreeRADIUS 3.2 prints a date attribute in a
 // detail file (strftime "%b %e %Y %H:%M:%S %Z"), without the zone.
 const eventTimestampLayout = "Jan _2 2006 15:04:05"
 
-// parseEventTime parses an Event-Timestamp value: an integer (dates written
-// with dates_as_integer) or FreeRADIUS's date print. The zone name is the
-// writer's local zone abbreviation; UTC and GMT are honoured, any other
-// name is taken as this machine's local zone, as FreeRADIUS's own date parser
-// does (it reads the wall clock with mktime).
+// numericZone matches the zone names of tz zones without an abbreviation
+// ("+04", "-0330"), which give their offset.
+var numericZone = regexp.MustCompile(`^[+-][0-9]{2}([0-9]{2})?$`)
+
+// parseEventTime parses an Event-Timestamp value as parseEventTimeZone
+// does, reading a date in a foreign zone as local time.
 func parseEventTime(v string) (int64, error) {
+	t, _, err := parseEventTimeZone(v)
+	return t, err
+}
+
+// parseEventTimeZone parses an Event-Timestamp value: an integer (dates
+// written with dates_as_integer) or FreeRADIUS's date print, whose zone
+// name is the writer's local zone abbreviation. UTC and GMT, numeric names
+// ("+04") and the names of this machine's local zone are honoured; the
+// name settles the offset, so the repeated hour at the end of daylight
+// saving time ("02:30:00 CEST" and "02:30:00 CET") is read right. Any other
+// name cannot be converted without the writer's zone database: the date is
+// read as local time and the name returned as foreign, so that the caller
+// can prefer another clock.
+func parseEventTimeZone(v string) (sec int64, foreign string, err error) {
 	v = strings.TrimSpace(v)
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
-		return n, nil
+		return n, "", nil
 	}
 	fields := strings.Fields(v)
 	if len(fields) < 4 {
-		return 0, fmt.Errorf("Event-Timestamp %q is neither an integer nor a date like \"Nov 23 2026 11:00:00 UTC\"", v)
+		return 0, "", fmt.Errorf("Event-Timestamp %q is neither an integer nor a date like \"Nov 23 2026 11:00:00 UTC\"", v)
 	}
-	loc := time.Local
-	if len(fields) >= 5 {
-		switch strings.ToUpper(fields[4]) {
-		case "UTC", "GMT", "Z", "UT":
-			loc = time.UTC
-		}
-	}
-	t, err := time.ParseInLocation(eventTimestampLayout, strings.Join(fields[:4], " "), loc)
+	wall := strings.Join(fields[:4], " ")
+	local, err := time.ParseInLocation(eventTimestampLayout, wall, time.Local)
 	if err != nil {
-		return 0, fmt.Errorf("Event-Timestamp %q: %v", v, err)
+		return 0, "", fmt.Errorf("Event-Timestamp %q: %v", v, err)
 	}
-	return t.Unix(), nil
+	if len(fields) < 5 {
+		return local.Unix(), "", nil
+	}
+	zone := fields[4]
+	switch strings.ToUpper(zone) {
+	case "UTC", "GMT", "Z", "UT":
+		t, _ := time.ParseInLocation(eventTimestampLayout, wall, time.UTC)
+		return t.Unix(), "", nil
+	}
+	if m := numericZone.FindStringSubmatch(zone); m != nil {
+		h, _ := strconv.Atoi(zone[1:3])
+		mins := 0
+		if m[1] != "" {
+			mins, _ = strconv.Atoi(m[1])
+		}
+		off := int64(h*3600 + mins*60)
+		if zone[0] == '-' {
+			off = -off
+		}
+		t, _ := time.ParseInLocation(eventTimestampLayout, wall, time.UTC)
+		return t.Unix() - off, "", nil
+	}
+	// With a zone abbreviation the time package takes the offset the local
+	// zone gives that name, and makes up a zero-offset zone for a name the
+	// local zone does not have.
+	t, err := time.ParseInLocation(eventTimestampLayout+" MST", wall+" "+zone, time.Local)
+	if err != nil || t.Location() != time.Local {
+		return local.Unix(), zone, nil
+	}
+	return t.Unix(), "", nil
 }
 
 // maxEventTime is 9999-12-31 23:59:59 UTC: later event times are garbage
@@ -266,11 +305,19 @@ func parseRecord(r *detail.Record, storeClass bool) (*acct, error) {
 		a.received = t.Unix()
 	}
 	if et, ok := set.get("Event-Timestamp"); ok && strings.TrimSpace(et.Value) != "" {
-		ts, err := parseEventTime(et.Value)
+		ts, foreign, err := parseEventTimeZone(et.Value)
 		if err != nil {
 			return nil, &contentError{err.Error()}
 		}
 		a.event = ts
+		if foreign != "" {
+			// Written in a zone this machine does not know the offset of:
+			// the receive time is the better clock when there is one.
+			a.foreignZone = foreign
+			if r.HasTimestamp {
+				a.event = r.Timestamp
+			}
+		}
 	} else if a.received != 0 {
 		a.event = a.received
 	} else {
