@@ -2,10 +2,12 @@ package postgres
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/sinks"
 )
 
 // A NAS retransmission, or a relayed copy of one Interim-Update that another
@@ -116,5 +118,28 @@ func TestEventTimestampInForeignZoneUsesReceiveTime(t *testing.T) {
 	rec.HasTimestamp, rec.Timestamp = false, 0
 	if a, err = parseRecord(rec, false); err != nil || a.event != base+3598 {
 		t.Errorf("without a Timestamp line: event %v, %v; want the wall clock read as local time", time.Unix(a.event, 0).UTC(), err)
+	}
+}
+
+// docs/postgres.md promises that a record rejected by "a CHECK constraint or
+// trigger of yours" is quarantined: a trigger's RAISE EXCEPTION (SQLSTATE
+// P0001) must make that record permanent and let the rest of the batch in,
+// not stall the stream retrying it.
+func TestTriggerRejectionQuarantinesOnlyThatRecord(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	s := openSink(t, dsn, Config{})
+	conn := connect(t, dsn)
+	if _, err := conn.Exec(context.Background(), `
+CREATE FUNCTION reject_bad() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF NEW.username = 'bad' THEN RAISE EXCEPTION 'user bad not allowed'; END IF; RETURN NEW; END $$;
+CREATE TRIGGER reject_bad BEFORE INSERT OR UPDATE ON radacct FOR EACH ROW EXECUTE FUNCTION reject_bad();`); err != nil {
+		t.Fatal(err)
+	}
+	res := sendAll(s, []*detail.Record{acctRec("Start", "a", base), acctRec("Start", "b", base, "User-Name", "bad"), acctRec("Start", "c", base)})
+	if res[0] != nil || res[2] != nil {
+		t.Errorf("good records of the batch were not written: %v, %v", res[0], res[2])
+	}
+	if res[1] == nil || !sinks.IsPermanent(res[1]) || !strings.Contains(res[1].Error(), "user bad not allowed") {
+		t.Errorf("record rejected by the trigger: %v, want a permanent error with the trigger's message", res[1])
 	}
 }

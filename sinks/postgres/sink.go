@@ -333,8 +333,12 @@ func (s *Sink) retryableError(ctx context.Context, err error) error {
 }
 
 // contentError_ reports whether err is the database refusing the data
-// itself (SQLSTATE class 22 data exception or 23 integrity violation), which
-// retrying the same records cannot fix, or a record the sink cannot parse.
+// itself, which retrying the same records cannot fix: SQLSTATE class 22
+// (data exception) or 23 (integrity violation), or a trigger's RAISE
+// EXCEPTION (P0001 without an ERRCODE, P0004 a failed ASSERT); or a record
+// the sink cannot parse. Class 42 is not: it is what a missing privilege or
+// a broken schema gives for every record, which must stall, not quarantine
+// the stream.
 func contentError_(err error) bool {
 	var ce *contentError
 	if errors.As(err, &ce) {
@@ -344,7 +348,8 @@ func contentError_(err error) bool {
 	if code == "23514" && strings.Contains(err.Error(), "no partition") {
 		return false // a dropped or missing partition: recreated on retry
 	}
-	return strings.HasPrefix(code, "22") || strings.HasPrefix(code, "23")
+	return strings.HasPrefix(code, "22") || strings.HasPrefix(code, "23") ||
+		code == "P0001" || code == "P0004"
 }
 
 // retryable reports whether err may go away by itself (the database is down
