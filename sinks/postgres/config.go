@@ -119,6 +119,10 @@ func (c Config) connectTimeout() time.Duration {
 	return c.ConnectTimeout
 }
 
+// maxHistoryNameLen is the longest history table name whose partition
+// names (name + "_pYYYYMM") fit PostgreSQL's 63-byte identifiers.
+const maxHistoryNameLen = 63 - len("_pYYYYMM")
+
 // validate checks everything but the DSN's reachability.
 func (c Config) validate() error {
 	if !c.liveEnabled() && !c.historyEnabled() {
@@ -127,8 +131,13 @@ func (c Config) validate() error {
 	if _, err := parseTableName(c.liveTable()); err != nil {
 		return fmt.Errorf("postgres sink: live_table: %w", err)
 	}
-	if _, err := parseTableName(c.historyTable()); err != nil {
+	if h, err := parseTableName(c.historyTable()); err != nil {
 		return fmt.Errorf("postgres sink: history_table: %w", err)
+	} else if len(h.name) > maxHistoryNameLen {
+		// Monthly partitions are named <name>_pYYYYMM, and PostgreSQL
+		// cuts names at 63 bytes: two months would get one name.
+		return fmt.Errorf("postgres sink: history_table: %q is %d bytes long; at most %d, so that its monthly partitions (%s_pYYYYMM) fit PostgreSQL's 63-byte names",
+			h.name, len(h.name), maxHistoryNameLen, h.name)
 	}
 	if c.liveEnabled() && c.historyEnabled() && strings.EqualFold(c.liveTable(), c.historyTable()) {
 		return errors.New("postgres sink: live_table and history_table must differ")

@@ -143,3 +143,46 @@ CREATE TRIGGER reject_bad BEFORE INSERT OR UPDATE ON radacct FOR EACH ROW EXECUT
 		t.Errorf("record rejected by the trigger: %v, want a permanent error with the trigger's message", res[1])
 	}
 }
+
+// An operator detaches a month of the history for archiving (the usual
+// PostgreSQL practice) instead of dropping it. A table of the partition's
+// name still exists, so the sink cannot create the month again: it must say
+// so and how to fix it, not retry a bare "no partition" error forever; once
+// the table is out of the way the month is created and the record written.
+func TestDetachedHistoryPartitionIsReportedAndRecreatedWhenRemoved(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	s := openSink(t, dsn, Config{})
+	mustSend(t, s, []*detail.Record{acctRec("Start", "a", base)})
+	conn := connect(t, dsn)
+	ctx := context.Background()
+	if _, err := conn.Exec(ctx, "ALTER TABLE radrelay_history DETACH PARTITION radrelay_history_p202611"); err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	for i := 0; i < 3; i++ {
+		res := sendAll(s, []*detail.Record{acctRec("Start", "b", base+10)})
+		if last = res[0]; last == nil {
+			t.Fatalf("attempt %d: record written into a month whose partition is detached", i)
+		}
+		if sinks.IsPermanent(last) {
+			t.Fatalf("attempt %d: %v is permanent; the record must wait for the operator", i, last)
+		}
+	}
+	if !strings.Contains(last.Error(), "radrelay_history_p202611") || !strings.Contains(last.Error(), "not attached") {
+		t.Errorf("error %q does not name the detached partition", last)
+	}
+	if _, err := conn.Exec(ctx, "ALTER TABLE radrelay_history_p202611 RENAME TO archive_202611"); err != nil {
+		t.Fatal(err)
+	}
+	mustSend(t, s, []*detail.Record{acctRec("Start", "b", base+10)})
+}
+
+func TestHistoryTableNameLeavesRoomForPartitionNames(t *testing.T) {
+	ok := strings.Repeat("h", 55)
+	for name, valid := range map[string]bool{ok: true, "radius." + ok: true, ok + "x": false} {
+		err := Config{DSN: "postgres://x@localhost/db", HistoryTable: name}.validate()
+		if (err == nil) != valid {
+			t.Errorf("history_table %q: validate() = %v, want valid=%v", name, err, valid)
+		}
+	}
+}

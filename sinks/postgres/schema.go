@@ -339,12 +339,17 @@ func ensurePartitions(ctx context.Context, conn *pgx.Conn, t tableName, months [
 	var created []string
 	for _, m := range months {
 		name := partitionName(t, m)
-		var exists bool
-		if err := conn.QueryRow(ctx, "SELECT to_regclass($1) IS NOT NULL", t.sibling(name)).Scan(&exists); err != nil {
+		var exists, attached bool
+		if err := conn.QueryRow(ctx, `SELECT p.oid IS NOT NULL, EXISTS (SELECT 1 FROM pg_inherits i
+			WHERE i.inhrelid = p.oid AND i.inhparent = to_regclass($2))
+			FROM (SELECT to_regclass($1) AS oid) p`, t.sibling(name), t.quoted()).Scan(&exists, &attached); err != nil {
 			return created, err
 		}
-		if exists {
+		if attached {
 			continue
+		}
+		if exists {
+			return created, &detachedPartitionError{table: t, partition: name, month: m}
 		}
 		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", schemaLockKey); err != nil {
@@ -360,6 +365,24 @@ func ensurePartitions(ctx context.Context, conn *pgx.Conn, t tableName, months [
 		created = append(created, name)
 	}
 	return created, nil
+}
+
+// detachedPartitionError reports a table with the name of a history
+// partition the sink needs that is not a partition of the history (most
+// likely detached for archiving). The sink cannot create the month's
+// partition under that name, and must not write into the archived table.
+type detachedPartitionError struct {
+	table     tableName
+	partition string
+	month     time.Time
+}
+
+func (e *detachedPartitionError) Error() string {
+	return fmt.Sprintf("history partition %s for %s exists but is not attached to %s (detached for archiving?): "+
+		"records of that month cannot be stored until you re-attach it (ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM ('%s') TO ('%s')) "+
+		"or rename or drop it so that the sink creates a new one",
+		e.partition, e.month.Format("2006-01"), e.table, e.table.quoted(), e.table.sibling(e.partition),
+		e.month.Format("2006-01-02 15:04:05+00"), e.month.AddDate(0, 1, 0).Format("2006-01-02 15:04:05+00"))
 }
 
 // DropHistoryBefore drops the monthly history partitions of cfg's history

@@ -404,7 +404,8 @@ func (s *Sink) write(ctx context.Context, accts []*acct) error {
 			s.months = map[time.Time]bool{}
 			s.mu.Unlock()
 		}
-		if !contentError_(err) && pgCode(err) == "" && !errors.Is(err, context.Canceled) {
+		var detached *detachedPartitionError
+		if !contentError_(err) && pgCode(err) == "" && !errors.Is(err, context.Canceled) && !errors.As(err, &detached) {
 			// The connection may be broken; do not hand it out again.
 			c.Conn().Close(context.Background())
 		}
@@ -467,6 +468,10 @@ func (s *Sink) ensureMonths(ctx context.Context, conn *pgx.Conn, accts []*acct) 
 	created, err := ensurePartitions(ctx, conn, s.history.table, need)
 	for _, n := range created {
 		s.log.Info("postgres sink: created history partition", "partition", n)
+	}
+	var detached *detachedPartitionError
+	if errors.As(err, &detached) {
+		s.log.Error("postgres sink: cannot write (will retry)", "error", err)
 	}
 	if err != nil {
 		s.mu.Lock()
