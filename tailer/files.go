@@ -73,6 +73,14 @@ func (o *openFile) fingerprint() (n int, sum uint32, err error) {
 	return o.fpLen, o.fp, nil
 }
 
+// resetFingerprint forgets the cached fingerprint of a file truncated in
+// place: the next fingerprint() is taken over the new content.
+func (o *openFile) resetFingerprint() {
+	o.mu.Lock()
+	o.fpLen, o.fp = 0, 0
+	o.mu.Unlock()
+}
+
 // matches reports whether a saved cursor refers to this file: same inode and
 // the same first FPLen bytes.
 func (o *openFile) matches(c cursor) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -186,6 +187,34 @@ type fileReader struct {
 	line     int
 	done     bool // fileEnd emitted
 	lastRead time.Time
+	// fpLen and fp identify the content off refers to: the CRC of the
+	// file's first fpLen bytes as they were when they were read. A file
+	// truncated in place and rewritten past off has the same inode and a
+	// larger size, so only its first bytes tell that off is now meaningless.
+	fpLen int
+	fp    uint32
+}
+
+// rewritten reports whether the file's first bytes differ from those the
+// reader's position belongs to (copytruncate, then new records). It reads
+// them afresh (not the openFile's cached fingerprint) and extends the
+// fingerprint over bytes the reader has passed.
+func (fr *fileReader) rewritten() bool {
+	if fr.off == 0 {
+		return false
+	}
+	buf := make([]byte, fingerprintLen)
+	n, err := fr.of.f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false // the read path reports errors
+	}
+	if fr.fpLen > 0 && (n < fr.fpLen || crc32.Checksum(buf[:fr.fpLen], crcTable) != fr.fp) {
+		return true
+	}
+	if n = int(min(int64(n), fr.off)); n > fr.fpLen {
+		fr.fpLen, fr.fp = n, crc32.Checksum(buf[:n], crcTable)
+	}
+	return false
 }
 
 // offsetReader reads a shared *os.File from its own offset (pread), so that
@@ -223,7 +252,7 @@ func (r *sinkRunner) readLoop(ctx context.Context) {
 			fr := readers[of.key]
 			if fr == nil || fr.of != of { // new, or a new file with a reused inode
 				c := r.cursorFor(of)
-				fr = &fileReader{of: of, off: c.Offset, line: c.Line, done: c.Done}
+				fr = &fileReader{of: of, off: c.Offset, line: c.Line, done: c.Done, fpLen: c.FPLen, fp: c.FP}
 				readers[of.key] = fr
 			}
 			if !r.readFile(ctx, fr) {
@@ -262,11 +291,12 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 	of := fr.of
 	name := r.t.table.pathOf(of)
 	size, serr := of.size()
-	if serr == nil && r.t.mode != Replay && !of.isClaimed() && size < fr.off {
-		// Follow: a file truncated in place (copytruncate) starts again.
-		r.log.Warn("file was truncated; reading it again from the start", "file", name, "offset", fr.off, "size", size)
-		fr.rd, fr.off, fr.line = nil, 0, 1
-		if !r.push(ctx, &item{kind: itemReset, of: of, file: name}) {
+	// Follow: a file truncated in place (copytruncate) starts again. It is
+	// shorter than the position, or (rewritten past it before this look)
+	// its first bytes changed.
+	inPlace := r.t.mode != Replay && !of.isClaimed()
+	if serr == nil && inPlace && (size < fr.off || (size > fr.off && fr.rewritten())) {
+		if !r.restartFile(ctx, fr, name, size) {
 			return false
 		}
 	}
@@ -316,10 +346,31 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 		fr.off, fr.line = fr.rd.Offset(), fr.rd.Line()
 		fr.lastRead = time.Now()
 		it.end, it.endLine = fr.off, fr.line
-		if !r.push(ctx, it) {
+		ok, waited := r.pushWaiting(ctx, it)
+		if !ok {
 			return false
 		}
+		// While the window was full the file may have been truncated and
+		// rewritten: what is buffered and the position belong to the old
+		// content.
+		if waited && inPlace && fr.rewritten() {
+			size, _ := of.size()
+			if !r.restartFile(ctx, fr, name, size) {
+				return false
+			}
+		}
 	}
+}
+
+// restartFile starts reading a file truncated in place again at offset 0.
+func (r *sinkRunner) restartFile(ctx context.Context, fr *fileReader, name string, size int64) bool {
+	r.log.Warn("file was truncated; reading it again from the start", "file", name, "offset", fr.off, "size", size)
+	fr.rd, fr.off, fr.line = nil, 0, 1
+	fr.fpLen, fr.fp = 0, 0
+	// The cursor committed with the reset must carry the new content's
+	// fingerprint, not the old one (a restart would not recognise the file).
+	fr.of.resetFingerprint()
+	return r.push(ctx, &item{kind: itemReset, of: fr.of, file: name})
 }
 
 // recordItem turns a record into an item: a Donestamp record in consume mode
@@ -343,16 +394,27 @@ func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record) *item {
 
 // push puts an item into the pipeline once the window has room.
 func (r *sinkRunner) push(ctx context.Context, it *item) bool {
+	ok, _ := r.pushWaiting(ctx, it)
+	return ok
+}
+
+// pushWaiting is push that also reports whether it had to wait for room.
+func (r *sinkRunner) pushWaiting(ctx context.Context, it *item) (ok, waited bool) {
 	select {
 	case r.tokens <- struct{}{}:
-	case <-ctx.Done():
-		return false
+	default:
+		waited = true
+		select {
+		case r.tokens <- struct{}{}:
+		case <-ctx.Done():
+			return false, true
+		}
 	}
 	if it.kind == itemRecord {
 		r.read.Add(1)
 	}
 	r.items <- it // never blocks: capacity == window
-	return true
+	return true, waited
 }
 
 // --- sending -------------------------------------------------------------
