@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -184,5 +185,38 @@ func TestHistoryTableNameLeavesRoomForPartitionNames(t *testing.T) {
 		if (err == nil) != valid {
 			t.Errorf("history_table %q: validate() = %v, want valid=%v", name, err, valid)
 		}
+	}
+}
+
+// A history-only sink must not need the TEMP privilege (only the live
+// writer stages rows in a temporary table).
+func TestHistoryOnlySinkNeedsNoTempPrivilege(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	conn := connect(t, dsn)
+	ctx := context.Background()
+	var db string
+	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		"CREATE ROLE rr_notemp LOGIN",
+		"REVOKE TEMP ON DATABASE " + db + " FROM PUBLIC",
+		"GRANT CREATE, CONNECT ON DATABASE " + db + " TO rr_notemp",
+		"GRANT ALL ON SCHEMA public TO rr_notemp",
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	t.Cleanup(func() { conn.Exec(context.Background(), "DROP OWNED BY rr_notemp; DROP ROLE rr_notemp") })
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User("rr_notemp")
+	off := false
+	s := openSink(t, u.String(), Config{LiveSessions: &off})
+	if res := sendAll(s, []*detail.Record{acctRec("Start", "a", base)}); res[0] != nil {
+		t.Errorf("history-only sink without TEMP privilege: %v", res[0])
 	}
 }

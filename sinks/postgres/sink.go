@@ -80,9 +80,13 @@ func newSink(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error
 	}
 	pcfg.MaxConns = 2
 	pcfg.MinConns = 0
-	pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
-		_, err := c.Exec(ctx, liveStageDDL)
-		return err
+	if cfg.liveEnabled() {
+		// The staging table of the live writer; a history-only sink
+		// needs none (nor the TEMP privilege).
+		pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error {
+			_, err := c.Exec(ctx, liveStageDDL)
+			return err
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
