@@ -221,6 +221,8 @@ type candidate struct {
 // globFiles returns the regular files matching pattern (or the listed
 // files), oldest modification time first, ties by name. Work files
 // (detail.work), the tailer's own temporary files and directories are left out.
+// Entries that cannot be stat'ed are left out too; the error then reports
+// them, with the files that could be listed returned all the same.
 func globFiles(pattern string, list []string) ([]candidate, error) {
 	var paths []string
 	if pattern != "" {
@@ -233,16 +235,20 @@ func globFiles(pattern string, list []string) ([]candidate, error) {
 	paths = append(paths, list...)
 	out := make([]candidate, 0, len(paths))
 	seen := map[fileKey]bool{}
+	var errs []error
 	for _, p := range paths {
 		if pattern != "" && filepath.Base(p) == workName {
 			continue
 		}
 		fi, err := os.Stat(p)
 		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
+			// One entry that cannot be stat'ed (a symlink loop, EACCES,
+			// ESTALE) must not hide the others: it is left out and
+			// reported with the rest of the listing.
+			if !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
 			}
-			return nil, err
+			continue
 		}
 		if !fi.Mode().IsRegular() {
 			continue
@@ -262,7 +268,7 @@ func globFiles(pattern string, list []string) ([]candidate, error) {
 			return out[i].path < out[j].path
 		})
 	}
-	return out, nil
+	return out, errors.Join(errs...)
 }
 
 // globDirs returns the directories to watch for pattern: every existing

@@ -140,14 +140,17 @@ func (m *maintainer) scan(claim bool) time.Time {
 	now := time.Now()
 	matched := map[fileKey]bool{}
 	var found []*openFile
+	incomplete := false
 	for _, in := range t.cfg.Inputs {
 		if in.Mode == Consume {
 			m.resumeWorkFiles(in.Glob)
 		}
 		cands, err := globFiles(in.Glob, nil)
 		if err != nil {
+			// The listing is incomplete: a file not in it may still be
+			// there, so none is taken for gone this time.
 			t.log.Error("listing input files", "glob", in.Glob, "err", err)
-			continue
+			incomplete = true
 		}
 		if in.Mode == Consume && claim {
 			if m.claim(in.Glob, cands) {
@@ -175,11 +178,19 @@ func (m *maintainer) scan(claim bool) time.Time {
 	// Files that left the glob (renamed away, deleted) are read to their
 	// end through the descriptor and forgotten once settled and finished.
 	for _, of := range m.known {
-		if matched[of.key] || of.isClaimed() {
+		if of.isClaimed() {
 			continue
 		}
 		of.mu.Lock()
-		of.gone = true
+		switch {
+		case matched[of.key] && of.gone && !of.final:
+			// Back in the glob (e.g. it left only because a listing
+			// failed): followed again, not settled and forgotten.
+			of.gone = false
+			delete(m.settle, of.key)
+		case !matched[of.key] && !incomplete:
+			of.gone = true
+		}
 		of.mu.Unlock()
 	}
 	var next time.Time
