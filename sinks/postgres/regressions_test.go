@@ -3,9 +3,12 @@ package postgres
 import (
 	"context"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/sinks"
@@ -218,5 +221,36 @@ func TestHistoryOnlySinkNeedsNoTempPrivilege(t *testing.T) {
 	s := openSink(t, u.String(), Config{LiveSessions: &off})
 	if res := sendAll(s, []*detail.Record{acctRec("Start", "a", base)}); res[0] != nil {
 		t.Errorf("history-only sink without TEMP privilege: %v", res[0])
+	}
+}
+
+// With store_class the stock queries write '%{Class}', the empty string for a
+// record without Class; without it class stays NULL.
+func TestStoreClassWritesEmptyStringForMissingClass(t *testing.T) {
+	for _, store := range []bool{true, false} {
+		dsn := pg.NewDatabase(t)
+		s := openSink(t, dsn, Config{StoreClass: store})
+		mustSend(t, s, []*detail.Record{acctRec("Start", "a", base), acctRec("Start", "b", base, "Class", "0x6162")})
+		rows, err := connect(t, dsn).Query(context.Background(), "SELECT class FROM radacct ORDER BY acctsessionid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := pgx.CollectRows(rows, pgx.RowTo[*string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"<nil>", "<nil>"}
+		if store {
+			want = []string{`""`, `"0x6162"`}
+		}
+		for i := range want {
+			g := "<nil>"
+			if i < len(got) && got[i] != nil {
+				g = strconv.Quote(*got[i])
+			}
+			if g != want[i] {
+				t.Errorf("store_class=%v row %d: class = %s, want %s", store, i, g, want[i])
+			}
+		}
 	}
 }

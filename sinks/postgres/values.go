@@ -375,10 +375,9 @@ func parseRecord(r *detail.Record, storeClass bool) (*acct, error) {
 		a.framedInterfaceID = &v
 	}
 	if storeClass {
-		if c, ok := set.get("Class"); ok {
-			v := text(c.Value)
-			a.class = &v
-		}
+		// The stock class section writes '%{Class}': '' when there is none.
+		v := get("Class")
+		a.class = &v
 	}
 	if v := get("Acct-Session-Time"); v != "" {
 		n, err := integer("Acct-Session-Time", v)
