@@ -91,7 +91,7 @@ func (m *maintainer) start() error {
 		keys[of.key] = true
 	}
 	for _, r := range t.runners {
-		r.dropSaved(func(c cursor) bool { return keys[fileKey{c.Dev, c.Ino}] })
+		r.dropSaved(func(c cursor) bool { return keys[fileKey{c.Dev, c.Ino}] }, time.Now())
 	}
 	return nil
 }

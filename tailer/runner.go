@@ -812,13 +812,30 @@ func (r *sinkRunner) restore(n int) {
 	r.mu.Unlock()
 }
 
-// dropSaved forgets saved positions of files that no longer exist (consume
-// and follow mode, once the first scan is done).
-func (r *sinkRunner) dropSaved(exists func(cursor) bool) {
+// savedCursorGrace is how long a saved position whose file is not found at
+// start is kept (a file found again is matched by inode and fingerprint;
+// one of another content with a reused inode drops it at once).
+const savedCursorGrace = 7 * 24 * time.Hour
+
+// dropSaved ages out saved positions of files not found by the first scan
+// (consume and follow mode): they are marked missing, and dropped once
+// missing for savedCursorGrace over restarts.
+func (r *sinkRunner) dropSaved(exists func(cursor) bool, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for k, c := range r.saved {
-		if !exists(c) {
+		switch {
+		case exists(c):
+			if c.MissingSince != 0 {
+				c.MissingSince = 0
+				r.saved[k] = c
+				r.dirty = true
+			}
+		case c.MissingSince == 0:
+			c.MissingSince = now.Unix()
+			r.saved[k] = c
+			r.dirty = true
+		case now.Sub(time.Unix(c.MissingSince, 0)) > savedCursorGrace:
 			delete(r.saved, k)
 			r.dirty = true
 		}

@@ -57,6 +57,11 @@ type cursor struct {
 	// Done is set when the file was read to its final end and every record
 	// of it was acknowledged or quarantined.
 	Done bool `json:"done,omitempty"`
+	// MissingSince (Unix seconds) is set while a saved position's file
+	// is not found at start; the position is dropped only after
+	// savedCursorGrace, so a spool that is briefly away (not mounted yet,
+	// moved by an operator) does not lose every position.
+	MissingSince int64 `json:"missing_since,omitempty"`
 
 	// of is the open file the cursor belongs to in this run: an inode number
 	// is reused as soon as a deleted file's is freed, so a cursor is matched
