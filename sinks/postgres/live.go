@@ -220,9 +220,9 @@ func (w *liveWriter) closeNAS(ctx context.Context, tx pgx.Tx, a *acct) error {
 		cause = "NAS-Reboot"
 	}
 	_, err := tx.Exec(ctx, `UPDATE `+w.table.quoted()+` SET
-		acctstoptime = to_timestamp($1), acctupdatetime = to_timestamp($1),
-		acctsessiontime = ($1 - EXTRACT(EPOCH FROM acctstarttime)), acctterminatecause = $3
-		WHERE acctstoptime IS NULL AND nasipaddress = $2::inet AND acctstarttime <= to_timestamp($1)`,
+		acctstoptime = to_timestamp($1::bigint), acctupdatetime = to_timestamp($1::bigint),
+		acctsessiontime = ($1::bigint - EXTRACT(EPOCH FROM acctstarttime)), acctterminatecause = $3
+		WHERE acctstoptime IS NULL AND nasipaddress = $2::inet AND acctstarttime <= to_timestamp($1::bigint)`,
 		a.event, a.nas, cause)
 	if err != nil {
 		return fmt.Errorf("%s for NAS %s: %w", a.status, a.nas, err)
