@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -85,7 +86,16 @@ func (q *quarantine) put(rec *detail.Record, raw []byte, reason, file string, li
 		return err
 	}
 	q.buf = detail.AppendRecord(q.buf[:0], &out)
+	fi, err := q.f.Stat()
+	if err != nil {
+		return fmt.Errorf("writing quarantine %s: %w", q.f.Name(), err)
+	}
 	if _, err := q.f.Write(q.buf); err != nil {
+		// A partial write (ENOSPC) would leave half a record that the
+		// retry's full copy then follows: cut it off again.
+		if terr := q.f.Truncate(fi.Size()); terr != nil {
+			err = errors.Join(err, terr)
+		}
 		return fmt.Errorf("writing quarantine %s: %w", q.f.Name(), err)
 	}
 	q.dirty = true
@@ -98,7 +108,14 @@ func (q *quarantine) openLocked(now time.Time) error {
 		return nil
 	}
 	if q.f != nil {
-		q.f.Sync()
+		// Records of the previous day not fsynced yet must not be lost
+		// with the descriptor.
+		if q.dirty {
+			if err := q.f.Sync(); err != nil {
+				return fmt.Errorf("fsync quarantine %s: %w", q.f.Name(), err)
+			}
+			q.dirty = false
+		}
 		q.f.Close()
 		q.f = nil
 	}
@@ -120,8 +137,13 @@ func (q *quarantine) sync() error {
 	if !q.dirty || q.f == nil {
 		return nil
 	}
+	// dirty is cleared only once the fsync succeeded: a failed one is
+	// retried by the next flush, which must not pass these records first.
+	if err := q.f.Sync(); err != nil {
+		return err
+	}
 	q.dirty = false
-	return q.f.Sync()
+	return nil
 }
 
 func (q *quarantine) close() error {
