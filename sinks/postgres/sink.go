@@ -325,6 +325,10 @@ func (s *Sink) retryableError(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	var detached *detachedPartitionError
+	if errors.As(err, &detached) {
+		return fmt.Errorf("postgres sink %s: waiting for the operator (will retry): %w", s.target, err)
+	}
 	switch code := pgCode(err); {
 	case code == "53100":
 		return fmt.Errorf("postgres sink %s: the database server is out of disk space (will retry): %w", s.target, err)
