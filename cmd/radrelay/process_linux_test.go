@@ -134,7 +134,12 @@ func TestProcessSecondSignalExitsAtOnce(t *testing.T) {
 	}
 	cmd, stderr := startRadrelay(t, "run", "--input", filepath.Join(spool, "detail-*"), "--mode", "follow",
 		"--to", "jsonl:"+fifo, "--state", filepath.Join(dir, "state"), "--log-format", "json",
-		"--shutdown-timeout", "10m", "--max-outstanding", "512")
+		"--shutdown-timeout", "10m", "--max-outstanding", "512",
+		// One record per write: small writes merge into the one-page pipe
+		// until it is full; a batch written at once would block on the
+		// second write with the pipe barely used (Linux fills a pipe page by
+		// page), which the wait below could not tell from a slow start.
+		"--batch-size", "1")
 	waitLine(t, stderr, `"msg":"radrelay run starting"`)
 	// Wait (external process: polling with a deadline) until the pipe is
 	// nearly full, i.e. the sink is blocked in a write.
