@@ -141,6 +141,7 @@ func (m *maintainer) scan(claim bool) time.Time {
 	matched := map[fileKey]bool{}
 	var found []*openFile
 	incomplete := false
+	foreign := map[string]bool{} // directory: has another process's work file
 	for _, in := range t.cfg.Inputs {
 		if in.Mode == Consume {
 			m.resumeWorkFiles(in.Glob)
@@ -163,6 +164,15 @@ func (m *maintainer) scan(claim bool) time.Time {
 				if !errors.Is(err, fs.ErrNotExist) {
 					t.log.Warn("cannot open input file", "file", c.path, "err", err)
 				}
+				continue
+			}
+			if in.Mode == Consume && m.foreignWork(filepath.Dir(c.path), foreign) {
+				// Another reader (FreeRADIUS's detail listener, a second
+				// radrelay) works on this directory and will claim this
+				// file next: reading it in place would deliver it twice.
+				// Still matched (not gone); published once that reader
+				// is done with its work file.
+				matched[of.key] = true
 				continue
 			}
 			if !matched[of.key] {
@@ -284,6 +294,20 @@ func (m *maintainer) scan(claim bool) time.Time {
 		t.ready.Broadcast()
 	}
 	return next
+}
+
+// foreignWork reports whether dir has a work file that is not one of ours
+// (another process holds it locked: resumeWorkFiles could not take it up),
+// caching the answer in seen for one scan.
+func (m *maintainer) foreignWork(dir string, seen map[string]bool) bool {
+	if v, ok := seen[dir]; ok {
+		return v
+	}
+	work := filepath.Join(dir, workName)
+	_, err := os.Lstat(work)
+	v := err == nil && !slices.ContainsFunc(m.works, func(w *workFile) bool { return w.path == work })
+	seen[dir] = v
+	return v
 }
 
 // resumeWorkFiles takes up existing work files of a consume glob (left by an
