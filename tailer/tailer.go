@@ -217,7 +217,13 @@ func (t *Tailer) Run(ctx context.Context) error {
 	bgWG.Wait()
 	// Final pass: mark and delete what the last commits finished.
 	m.finish()
-	for _, r := range runners {
+	for i, r := range runners {
+		// The flushers have exited: persist what finish forgot (deleted
+		// work files, finished gone files), or the next start would look
+		// for them again.
+		if err := r.flush(true); err != nil {
+			errs[i] = errors.Join(errs[i], fmt.Errorf("tailer: sink %s: saving state at shutdown: %w", r.spec.Name, err))
+		}
 		r.q.close()
 	}
 	if err := errors.Join(errs...); err != nil {
