@@ -442,9 +442,11 @@ func (m *maintainer) finishWork(w *workFile) bool {
 			m.markBuf = make([]byte, 256<<10)
 		}
 		if err := markDone(w.of.f, w.marked, low, m.markBuf); err != nil {
+			// Tried again at the next scan (marking is idempotent).
 			m.t.log.Error("cannot mark delivered records in work file", "file", w.path, "err", err)
+		} else {
+			w.marked = low
 		}
-		w.marked = low
 	}
 	if !w.of.isFinal() || !m.allDone(w.of) {
 		return false
