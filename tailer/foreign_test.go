@@ -6,10 +6,10 @@ import (
 	"time"
 )
 
-// Regression: another detail reader (FreeRADIUS's listener, a second radrelay) owns
-// the directory (holds detail.work locked). radrelay "leaves it alone" but
-// still reads and delivers, in place, the files that reader will claim and
-// deliver next: every record of them is delivered twice.
+// Another detail reader (FreeRADIUS's listener, a second radrelay) owns the
+// directory (holds detail.work locked). radrelay used to leave the work file
+// alone but read in place the files that reader claims and delivers next:
+// every record of them was delivered twice.
 func TestConsumeLeavesForeignWorkDirAlone(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	work := filepath.Join(dir, workName)
@@ -20,8 +20,12 @@ func TestConsumeLeavesForeignWorkDirAlone(t *testing.T) {
 	sink := newMemSink(0)
 	cfg := liveConfig(t, dir, state, Consume, SinkSpec{Name: "mem", Sink: sink, MaxOutstanding: 8})
 	_, stop := runTailer(t, cfg)
+	// Not synchronisation: a run of some length (several scans and polls)
+	// in which nothing may be delivered.
 	time.Sleep(500 * time.Millisecond)
-	stop()
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
 	if _, total := sink.snapshot(); total != 0 {
 		t.Errorf("%d records of detail-1 delivered while another reader owns the directory (it will deliver them too)", total)
 	}

@@ -7,24 +7,27 @@ import (
 	"time"
 )
 
-// Regression: one entry of the glob that cannot be stat'ed (a symlink loop)
-// makes globFiles fail, scan marks EVERY file of the input gone; gone is
-// sticky; once quiet for settle_time the file is "final", forgotten, its
-// cursor dropped, and when it is found again it is read from offset 0.
+// One entry of the glob that cannot be stat'ed (a symlink loop) used to fail
+// the whole listing; every file of the input was taken for gone, forgotten
+// after settle_time with its cursor, and read again from offset 0 when found.
 func TestFollowUnstatableGlobEntryKeepsFiles(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	path := filepath.Join(dir, "detail-live")
 	writeRecords(t, path, 0, 20)
 	sink := newMemSink(20)
 	cfg := liveConfig(t, dir, state, Follow, SinkSpec{Name: "mem", Sink: sink, MaxOutstanding: 8})
-	_, stop := runTailer(t, cfg)
+	tl, stop := runTailer(t, cfg)
 	waitClosed(t, sink.full, "first 20")
 	loop := filepath.Join(dir, "detail-loop")
 	if err := os.Symlink("detail-loop", loop); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // > settle + several polls
-	os.Remove(loop)
+	// Not synchronisation: the time (> settle_time, several polls) the old
+	// bug needed to forget the file.
+	time.Sleep(500 * time.Millisecond)
+	if err := os.Remove(loop); err != nil {
+		t.Fatal(err)
+	}
 	sink.mu.Lock()
 	sink.want, sink.full = 21, make(chan struct{})
 	sink.mu.Unlock()
@@ -32,7 +35,7 @@ func TestFollowUnstatableGlobEntryKeepsFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitClosed(t, sink.full, "record 20")
-	time.Sleep(300 * time.Millisecond)
+	waitCaughtUp(t, tl)
 	stop()
 	checkExactlyOnce(t, "mem", sink, 21)
 }

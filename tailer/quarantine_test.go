@@ -2,9 +2,9 @@ package tailer
 
 import "testing"
 
-// Regression: quarantine.sync cleared dirty before fsync; a failed fsync is then
-// reported once and the retry (flush -> q.sync) succeeds without syncing,
-// so the checkpoint moves past quarantined records that may not be on disk.
+// quarantine.sync used to clear dirty before the fsync: a failed fsync was
+// reported once, the retry (flush -> q.sync) succeeded without syncing, and
+// the checkpoint moved past quarantined records that may not be on disk.
 func TestQuarantineSyncErrorRetried(t *testing.T) {
 	q := &quarantine{dir: t.TempDir(), sink: "s"}
 	if err := q.put(nil, []byte("garbage\n"), "malformed: x", "f", 1, 0); err != nil {

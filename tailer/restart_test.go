@@ -7,9 +7,9 @@ import (
 	"time"
 )
 
-// Regression: a restart while the spool is temporarily not there (not mounted yet,
-// renamed by an operator) drops every saved cursor at the first scan and
-// persists that; when the files are back they are read from offset 0.
+// A restart while the spool is briefly not there (not mounted yet, renamed by
+// an operator) used to drop every saved cursor at the first scan and persist
+// that; when the files were back they were read from offset 0 again.
 func TestFollowStartWithSpoolMissingKeepsCursors(t *testing.T) {
 	root, state := t.TempDir(), t.TempDir()
 	dir := filepath.Join(root, "spool")
@@ -23,21 +23,30 @@ func TestFollowStartWithSpoolMissingKeepsCursors(t *testing.T) {
 	stop()
 
 	// Restart while the spool is away, then stop.
-	os.Rename(dir, dir+".away")
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
 	s2 := newMemSink(0)
 	cfg.Sinks[0].Sink = s2
 	_, stop = runTailer(t, cfg)
+	// Not synchronisation: a run of some length while the spool is away.
 	time.Sleep(300 * time.Millisecond)
-	stop()
-	os.Rename(dir+".away", dir)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
 
 	// Restart with the spool back and one new record.
 	s3 := newMemSink(1)
 	cfg.Sinks[0].Sink = s3
-	_, stop = runTailer(t, cfg)
-	appendLocked(path, testRecord(20))
+	tl, stop := runTailer(t, cfg)
+	if err := appendLocked(path, testRecord(20)); err != nil {
+		t.Fatal(err)
+	}
 	waitClosed(t, s3.full, "record 20")
-	time.Sleep(300 * time.Millisecond)
+	waitCaughtUp(t, tl)
 	stop()
 	if _, total := s3.snapshot(); total != 1 {
 		t.Errorf("%d records delivered after the spool came back, want 1", total)

@@ -10,9 +10,9 @@ import (
 	"github.com/radrelay/radrelay/detail"
 )
 
-// after copytruncate the cached fingerprint of the openFile is stale, the
-// checkpoint stores the OLD fingerprint, and a plain restart (no crash)
-// re-delivers every record written since the truncation.
+// After copytruncate the checkpoint must carry the new content's fingerprint:
+// with the old one (a stale cache) a clean restart did not recognise the file
+// and re-delivered every record written since the truncation.
 func TestFollowCopytruncateRestartKeepsPosition(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	path := filepath.Join(dir, "detail-live")
@@ -41,12 +41,12 @@ func TestFollowCopytruncateRestartKeepsPosition(t *testing.T) {
 	// Clean restart, one new record appended: only it should be delivered.
 	r := newMemSink(1)
 	cfg.Sinks[0].Sink = r
-	_, stop = runTailer(t, cfg)
+	tl, stop := runTailer(t, cfg)
 	if err := appendLocked(path, testRecord(60)); err != nil {
 		t.Fatal(err)
 	}
 	waitClosed(t, r.full, "new record")
-	time.Sleep(300 * time.Millisecond) // let any re-delivery arrive
+	waitCaughtUp(t, tl)
 	stop()
 	if _, total := r.snapshot(); total != 1 {
 		t.Errorf("after a clean restart %d records delivered, want 1 (the whole file since the truncation was sent again)", total)
@@ -64,11 +64,11 @@ func (g *heldSink) Send(ctx context.Context, recs []*detail.Record, results []er
 	g.memSink.Send(ctx, recs, results)
 }
 
-// a followed file truncated in place and rewritten past the old read
+// A followed file truncated in place and rewritten past the old read
 // position while the sink's reader is held up by backpressure: the reader
-// never notices the truncation (the size check is only at readFile entry and
-// compares sizes), continues at the old byte offset in the new content and
-// silently skips the new records before it.
+// used to miss the truncation (it compared sizes only, and only on entering
+// readFile), carried on at the old offset in the new content and skipped
+// the new records before it.
 func TestFollowCopytruncateUnderBackpressure(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	path := filepath.Join(dir, "detail-live")
@@ -96,22 +96,56 @@ func TestFollowCopytruncateUnderBackpressure(t *testing.T) {
 		}
 	}
 	close(g.open) // the sink comes back
-	time.Sleep(1500 * time.Millisecond)
+	waitDelivered(t, g.memSink, 200, 220)
 	stop()
-	m, _ := g.snapshot()
-	var missing []string
-	for i := 200; i < 220; i++ {
-		if m[sessionID(i)] == 0 {
-			missing = append(missing, sessionID(i))
+}
+
+// waitDelivered waits until the records from..to-1 were all delivered, and
+// fails naming those that were not.
+func waitDelivered(t *testing.T, s *memSink, from, to int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		m, _ := s.snapshot()
+		var missing []string
+		for i := from; i < to; i++ {
+			if m[sessionID(i)] == 0 {
+				missing = append(missing, sessionID(i))
+			}
 		}
-	}
-	if len(missing) > 0 {
-		t.Errorf("records written after the truncation never delivered: %v", missing)
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("records written after the truncation never delivered: %v", missing)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
-// the same without any backpressure: truncate, then the writer appends
-// more bytes than were there before the reader looks again.
+// waitCaughtUp waits until every sink has committed everything of the
+// listed files, so that any (wrong) re-delivery has happened.
+func waitCaughtUp(t *testing.T, tl *Tailer) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := tl.Stats()
+		idle := st.BacklogBytes == 0
+		for _, s := range st.Sinks {
+			idle = idle && s.InFlight == 0
+		}
+		if idle {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not caught up: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// The same without backpressure: truncate, then the writer appends more
+// bytes than were there before the reader looks again.
 func TestFollowCopytruncateFastRewrite(t *testing.T) {
 	dir, state := t.TempDir(), t.TempDir()
 	path := filepath.Join(dir, "detail-live")
@@ -130,16 +164,6 @@ func TestFollowCopytruncateFastRewrite(t *testing.T) {
 	if err := appendLocked(path, b); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second)
+	waitDelivered(t, sink, 200, 220)
 	stop()
-	m, _ := sink.snapshot()
-	var missing []string
-	for i := 200; i < 220; i++ {
-		if m[sessionID(i)] == 0 {
-			missing = append(missing, sessionID(i))
-		}
-	}
-	if len(missing) > 0 {
-		t.Errorf("records written after the truncation never delivered: %v", missing)
-	}
 }
