@@ -203,7 +203,8 @@ func (fr *fileReader) rewritten() bool {
 	if fr.off == 0 {
 		return false
 	}
-	buf := make([]byte, fingerprintLen)
+	var arr [fingerprintLen]byte
+	buf := arr[:]
 	n, err := fr.of.f.ReadAt(buf, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return false // the read path reports errors
