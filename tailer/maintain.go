@@ -153,9 +153,14 @@ func (m *maintainer) scan(claim bool) time.Time {
 			t.log.Error("listing input files", "glob", in.Glob, "err", err)
 			incomplete = true
 		}
-		if in.Mode == Consume && claim {
+		// Claim only from a complete listing: the oldest file may be the
+		// one left out.
+		if in.Mode == Consume && claim && err == nil {
 			if m.claim(in.Glob, cands) {
-				cands, _ = globFiles(in.Glob, nil)
+				if cands, err = globFiles(in.Glob, nil); err != nil {
+					t.log.Error("listing input files", "glob", in.Glob, "err", err)
+					incomplete = true
+				}
 			}
 		}
 		for _, c := range cands {
