@@ -89,3 +89,17 @@ func TestCatJSONTypedValues(t *testing.T) {
 		t.Fatal("no record with Acct-Session-Time in the fixture")
 	}
 }
+
+// TestReplayJSONLMatchesCatJSON: a jsonl sink writes what cat --format json
+// prints, typed values included.
+func TestReplayJSONLMatchesCatJSON(t *testing.T) {
+	_, catOut, _ := runCmd(t, "", "cat", "--format", "json", sessionsFixture)
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	if code, _, errs := runCmd(t, "", "replay", "--to", "jsonl:"+out, sessionsFixture); code != 0 {
+		t.Fatalf("replay: exit %d: %s", code, errs)
+	}
+	got, _ := os.ReadFile(out)
+	if string(got) != catOut {
+		t.Errorf("jsonl sink output differs from cat --format json")
+	}
+}

@@ -87,9 +87,22 @@ func withWindow(k *sinkType, window, batch int) *sinkType {
 // fileSinkType is sinks/file for one of its formats: the [[sink]] type names
 // the format.
 func fileSinkType(format string) *sinkType {
-	k := sinkOf(file.ConfigFromURL, func(_ context.Context, c file.Config, _ *slog.Logger) (sinks.Sink, error) {
+	k := &sinkType{}
+	*k = *sinkOf(file.ConfigFromURL, func(_ context.Context, c file.Config, _ *slog.Logger) (sinks.Sink, error) {
 		return file.New(c)
 	})
+	k.open = func(_ context.Context, env openEnv, options any) (sinks.Sink, error) {
+		c := options.(file.Config)
+		if c.Format == file.FormatJSONL {
+			// JSON lines carry typed values, as "radrelay cat --format json".
+			d, err := loadDictionary(env.dictionary)
+			if err != nil {
+				return nil, err
+			}
+			c.Values = d.JSONValue
+		}
+		return file.New(c)
+	}
 	decode := k.decode
 	k.decode = func(md *toml.MetaData, p toml.Primitive) (any, error) {
 		v, err := decode(md, p)

@@ -36,6 +36,10 @@ type Config struct {
 	// directories, as octal strings (default "0600" and "0700").
 	FileMode string `toml:"file_mode"`
 	DirMode  string `toml:"dir_mode"`
+	// Values types the attribute values of jsonl output (e.g. a
+	// dictionary's JSONValue), as "radrelay cat --format json" does; nil
+	// writes every value as a string. Set by the program, not the file.
+	Values ValueFunc `toml:"-"`
 }
 
 // ConfigFromURL parses the URL form of a file sink: FORMAT:PATH, where FORMAT
@@ -142,7 +146,7 @@ func open(cfg Config, stdout io.Writer) (*Sink, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	enc, err := NewEncoder(cfg.Format, EncoderOptions{Columns: cfg.Columns})
+	enc, err := NewEncoder(cfg.Format, EncoderOptions{Columns: cfg.Columns, Values: cfg.Values})
 	if err != nil {
 		return nil, err
 	}
