@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/radrelay/radrelay/detail"
@@ -140,25 +139,16 @@ func runCat(e *env, args []string) int {
 // records on stderr. It returns false when a record was bad or the file
 // could not be read.
 func catFile(e *env, name string, emit func(*detail.Record) error) bool {
-	var src io.Reader
-	if name == "-" {
-		src = e.stdin
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			fmt.Fprintf(e.stderr, "radrelay cat: %v\n", err)
-			return false
-		}
-		defer f.Close()
-		src = f
+	src, err := e.openInput(name)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "radrelay cat: %v\n", err)
+		return false
 	}
+	defer src.Close()
 	ok := true
 	r := detail.NewReader(src, name)
 	for {
-		rec, err := r.Next()
-		if errors.Is(err, detail.ErrIncomplete) {
-			rec, err = r.Finish()
-		}
+		rec, err := nextFinished(r)
 		if err == io.EOF {
 			return ok
 		}

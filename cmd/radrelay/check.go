@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -211,25 +210,16 @@ func runCheck(e *env, args []string) int {
 // With a dictionary (--strict), every attribute is checked against it too.
 func checkFile(e *env, name string, dict *dictionary.Dictionary, problem func(checkProblem)) checkSummary {
 	s := checkSummary{File: name, ByStatus: map[string]int{}}
-	var src io.Reader
-	if name == "-" {
-		src = e.stdin
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			s.Errors++
-			problem(checkProblem{File: name, Kind: "unreadable", Message: err.Error()})
-			return s
-		}
-		defer f.Close()
-		src = f
+	src, err := e.openInput(name)
+	if err != nil {
+		s.Errors++
+		problem(checkProblem{File: name, Kind: "unreadable", Message: err.Error()})
+		return s
 	}
+	defer src.Close()
 	r := detail.NewReader(src, name)
 	for {
-		rec, err := r.Next()
-		if errors.Is(err, detail.ErrIncomplete) {
-			rec, err = r.Finish()
-		}
+		rec, err := nextFinished(r)
 		if err == io.EOF {
 			break
 		}
