@@ -154,6 +154,18 @@ func checkEnvironment(cfg *Config) ConfigErrors {
 // looking into nested tables and arrays of tables ("servers[1].secret_file").
 func secretRefs(options any) map[string]string {
 	out := map[string]string{}
+	walkStringKeys(options, func(key, value string) {
+		if secretRefRE.MatchString(baseKey(key)) {
+			out[key] = value
+		}
+	})
+	return out
+}
+
+// walkStringKeys calls fn with the dotted TOML key and the value of every
+// string field of a sink's Config value, nested tables and arrays of tables
+// included ("servers[1].secret_file").
+func walkStringKeys(options any, fn func(key, value string)) {
 	var walk func(v reflect.Value, prefix string)
 	walk = func(v reflect.Value, prefix string) {
 		for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
@@ -165,7 +177,7 @@ func secretRefs(options any) map[string]string {
 		switch v.Kind() {
 		case reflect.Slice:
 			for i := 0; i < v.Len(); i++ {
-				walk(v.Index(i), fmt.Sprintf("%s[%d]", strings.TrimSuffix(prefix, "."), i)+".")
+				walk(v.Index(i), fmt.Sprintf("%s[%d].", strings.TrimSuffix(prefix, "."), i))
 			}
 		case reflect.Struct:
 			for i := 0; i < v.NumField(); i++ {
@@ -175,17 +187,16 @@ func secretRefs(options any) map[string]string {
 				}
 				key := strings.Split(f.Tag.Get("toml"), ",")[0]
 				fv := v.Field(i)
-				switch {
-				case fv.Kind() == reflect.String && secretRefRE.MatchString(key):
-					out[prefix+key] = fv.String()
-				case fv.Kind() == reflect.Struct || fv.Kind() == reflect.Slice || fv.Kind() == reflect.Pointer:
+				switch fv.Kind() {
+				case reflect.String:
+					fn(prefix+key, fv.String())
+				case reflect.Struct, reflect.Slice, reflect.Pointer:
 					walk(fv, prefix+key+".")
 				}
 			}
 		}
 	}
 	walk(reflect.ValueOf(options), "")
-	return out
 }
 
 // environmentWarnings notes what may be a mistake on this machine but may
@@ -231,37 +242,11 @@ func environmentWarnings(cfg *Config) []string {
 // itself (secret, dsn, password) and are set.
 func plainSecrets(options any) []string {
 	var keys []string
-	var walk func(v reflect.Value, prefix string)
-	walk = func(v reflect.Value, prefix string) {
-		for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
-			if v.IsNil() {
-				return
-			}
-			v = v.Elem()
+	walkStringKeys(options, func(key, value string) {
+		if value != "" && sensitiveKeyRE.MatchString(baseKey(key)) {
+			keys = append(keys, key)
 		}
-		switch v.Kind() {
-		case reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				walk(v.Index(i), fmt.Sprintf("%s[%d].", strings.TrimSuffix(prefix, "."), i))
-			}
-		case reflect.Struct:
-			for i := 0; i < v.NumField(); i++ {
-				f := v.Type().Field(i)
-				if !f.IsExported() {
-					continue
-				}
-				key := strings.Split(f.Tag.Get("toml"), ",")[0]
-				fv := v.Field(i)
-				switch {
-				case fv.Kind() == reflect.String && sensitiveKeyRE.MatchString(key) && fv.String() != "":
-					keys = append(keys, prefix+key)
-				case fv.Kind() == reflect.Struct || fv.Kind() == reflect.Slice || fv.Kind() == reflect.Pointer:
-					walk(fv, prefix+key+".")
-				}
-			}
-		}
-	}
-	walk(reflect.ValueOf(options), "")
+	})
 	return keys
 }
 
