@@ -400,7 +400,7 @@ func TestReplayFreeRADIUSFiles(t *testing.T) {
 	} {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			t.Skipf("SKIP: fixture %s missing: %v", f, err)
+			t.Fatalf("fixture %s (committed with the repository) missing: %v", f, err)
 		}
 		name := filepath.Join(dir, filepath.Base(f))
 		os.WriteFile(name, b, 0o600)
