@@ -202,3 +202,24 @@ func TestUserDictionaryExtendsBuiltin(t *testing.T) {
 		t.Errorf("fresh copy prints 26.9.1 as %s", a.Name)
 	}
 }
+
+// TestFreeRADIUSTreeOverBuiltin: the production setting the docs recommend on
+// a FreeRADIUS host, dictionary = "/usr/share/freeradius/dictionary", loads on
+// top of the built-in dictionary and brings the vendors it lacks.
+func TestFreeRADIUSTreeOverBuiltin(t *testing.T) {
+	needFreeRADIUSTree(t)
+	d := Builtin()
+	if err := d.LoadFile(freeradiusTree); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Ruckus-SSID", "Mikrotik-Recv-Limit", "Cisco-AVPair", "User-Name", "Acct-Unique-Session-Id"} {
+		if _, ok := d.Attribute(name); !ok {
+			t.Errorf("%s unknown after loading %s over the built-in dictionary", name, freeradiusTree)
+		}
+	}
+	if st, _ := d.Attribute("Acct-Status-Type"); st == nil {
+		t.Fatal("Acct-Status-Type lost")
+	} else if n, _ := st.ValueName(3); n != "Interim-Update" {
+		t.Errorf("Acct-Status-Type 3 prints as %s", n)
+	}
+}
