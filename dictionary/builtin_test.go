@@ -66,8 +66,10 @@ func TestBuiltinAgreesWithFreeRADIUS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if shared := compareWithFreeRADIUS(t, Builtin(), fr); shared < 900 {
-		t.Errorf("only %d attributes shared with FreeRADIUS", shared)
+	// The floor guards against a built-in file silently dropping out (a
+	// broken $INCLUDE, a renamed vendor); raise it as coverage grows.
+	if shared := compareWithFreeRADIUS(t, Builtin(), fr); shared < 620 {
+		t.Errorf("only %d attributes shared with FreeRADIUS, want at least 620", shared)
 	}
 }
 
