@@ -240,3 +240,41 @@ func TestValidateWarnsOverlappingInputs(t *testing.T) {
 		t.Errorf("status %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// TestValidatePrintShowsSinkDefaults: --print shows the values each sink
+// type applies to keys left out, not zeros.
+func TestValidatePrintShowsSinkDefaults(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "d.toml")
+	os.WriteFile(name, []byte(`state_dir = "/s"
+[[input]]
+glob = "/d/*"
+[[sink]]
+name = "backup"
+type = "radius"
+[[sink.servers]]
+address = "192.0.2.10"
+secret_env = "HOME"
+[[sink]]
+name = "sql"
+type = "postgres"
+dsn_env = "HOME"
+[[sink]]
+name = "copy"
+type = "csv"
+path = "/tmp/copy.csv"
+`), 0o644)
+	code, out, stderr := runCLI(t, "validate", "--print", "-c", name)
+	if code != 0 {
+		t.Fatalf("status %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		`address = "192.0.2.10:1813"`, `policy = "failover"`, `acct_delay_time = "update"`, `initial_rtx = "2s"`,
+		`live_table = "radacct"`, `history_table = "radrelay_history"`, `statement_timeout = "1m0s"`, `live_sessions = true`,
+		`fsync = "none"`, `file_mode = "0600"`, `columns = [`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("--print output has no %q:\n%s", want, out)
+		}
+	}
+}

@@ -140,6 +140,25 @@ func radiusSinkType() *sinkType {
 	return withWindow(k, 1024, 256)
 }
 
+// effectiveOptions returns a sink's options with the defaults its package
+// applies filled in, for validate --print. A radius sink's dictionary
+// defaults to the configuration's.
+func effectiveOptions(options any, cfg *Config) any {
+	switch c := options.(type) {
+	case radius.Config:
+		c = c.WithDefaults()
+		if c.Dictionary == "" {
+			c.Dictionary = cfg.Dictionary
+		}
+		return c
+	case postgres.Config:
+		return c.WithDefaults()
+	case file.Config:
+		return c.WithDefaults()
+	}
+	return options
+}
+
 // urlSchemeAliases are URL schemes that name another type.
 var urlSchemeAliases = map[string]string{"postgresql": "postgres"}
 

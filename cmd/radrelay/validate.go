@@ -283,7 +283,7 @@ func printConfig(w io.Writer, cfg *Config) error {
 		t := map[string]any{}
 		if s.Options != nil {
 			var buf bytes.Buffer
-			if err := toml.NewEncoder(&buf).Encode(s.Options); err == nil {
+			if err := toml.NewEncoder(&buf).Encode(effectiveOptions(s.Options, cfg)); err == nil {
 				toml.Decode(buf.String(), &t)
 			}
 		}
@@ -311,7 +311,7 @@ func printConfig(w io.Writer, cfg *Config) error {
 	if len(sinkTables) > 0 {
 		top["sink"] = sinkTables
 	}
-	fmt.Fprintf(w, "# effective configuration of %s: radrelay's defaults filled in, secrets redacted;\n# a sink type's own keys show 0 or \"\" where the sink applies its default\n", cfg.File)
+	fmt.Fprintf(w, "# effective configuration of %s: defaults filled in, secrets redacted\n", cfg.File)
 	return toml.NewEncoder(w).Encode(top)
 }
 

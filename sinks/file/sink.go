@@ -42,6 +42,24 @@ type Config struct {
 	Values ValueFunc `toml:"-"`
 }
 
+// WithDefaults returns c with every unset key at the value the sink uses,
+// for showing an effective configuration ("radrelay validate --print").
+func (c Config) WithDefaults() Config {
+	if c.Fsync == "" {
+		c.Fsync = "none"
+	}
+	if c.FileMode == "" {
+		c.FileMode = "0600"
+	}
+	if c.DirMode == "" {
+		c.DirMode = "0700"
+	}
+	if strings.EqualFold(c.Format, FormatCSV) && len(c.Columns) == 0 {
+		c.Columns = append([]string(nil), DefaultColumns...)
+	}
+	return c
+}
+
 // ConfigFromURL parses the URL form of a file sink: FORMAT:PATH, where FORMAT
 // is detail, jsonl or csv and PATH is a file name template or "-":
 //

@@ -119,6 +119,20 @@ func (c Config) connectTimeout() time.Duration {
 	return c.ConnectTimeout
 }
 
+// WithDefaults returns c with every unset key at the value the sink uses,
+// for showing an effective configuration ("radrelay validate --print").
+func (c Config) WithDefaults() Config {
+	on := func(b *bool) *bool {
+		v := b == nil || *b
+		return &v
+	}
+	c.LiveSessions, c.History, c.CreateSchema = on(c.LiveSessions), on(c.History), on(c.CreateSchema)
+	c.LiveTable, c.HistoryTable = c.liveTable(), c.historyTable()
+	c.PartitionsAhead, c.BatchSize = c.partitionsAhead(), c.batchSize()
+	c.StatementTimeout, c.ConnectTimeout = c.statementTimeout(), c.connectTimeout()
+	return c
+}
+
 // maxHistoryNameLen is the longest history table name whose partition
 // names (name + "_pYYYYMM") fit PostgreSQL's 63-byte identifiers.
 const maxHistoryNameLen = 63 - len("_pYYYYMM")

@@ -170,6 +170,17 @@ func (s ServerConfig) secret() ([]byte, error) {
 	return []byte(s.Secret), nil
 }
 
+// WithDefaults returns c with every unset key at the value the sink uses,
+// for showing an effective configuration ("radrelay validate --print"); an
+// invalid configuration is returned as it is.
+func (c Config) WithDefaults() Config {
+	c.Servers = append([]ServerConfig(nil), c.Servers...)
+	if d, err := c.withDefaults(); err == nil {
+		return d
+	}
+	return c
+}
+
 // withDefaults fills in defaults and checks the configuration.
 func (c Config) withDefaults() (Config, error) {
 	if len(c.Servers) == 0 {
