@@ -1,13 +1,7 @@
 package dictionary
 
 import (
-	"bufio"
-	"context"
-	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,124 +9,8 @@ import (
 	"layeh.com/radius"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/internal/freeradiustest"
 )
-
-// startFreeRADIUS runs a throwaway FreeRADIUS 3.2 that writes every
-// Accounting-Request it receives to a detail file, on a random loopback
-// port. It returns the address and the detail file's path.
-func startFreeRADIUS(t *testing.T) (addr, detailPath string) {
-	t.Helper()
-	bin, err := exec.LookPath("freeradius")
-	if err != nil {
-		bin, err = exec.LookPath("radiusd")
-	}
-	if err != nil {
-		if os.Getenv("RADRELAY_REQUIRE_SERVERS") == "1" {
-			t.Fatal("freeradius not installed and RADRELAY_REQUIRE_SERVERS=1")
-		}
-		t.Skip("SKIPPING: freeradius not installed (apt-get install freeradius); set RADRELAY_REQUIRE_SERVERS=1 to make this a failure")
-	}
-	dir := t.TempDir()
-	// A free UDP port: bind, note it, release it for FreeRADIUS.
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := pc.LocalAddr().(*net.UDPAddr).Port
-	pc.Close()
-	detailPath = filepath.Join(dir, "detail")
-	conf := fmt.Sprintf(`prefix = /usr
-exec_prefix = /usr
-sysconfdir = /etc
-localstatedir = %[1]s
-sbindir = /usr/sbin
-logdir = %[1]s
-raddbdir = %[1]s
-radacctdir = %[1]s
-name = radiusd
-confdir = %[1]s
-run_dir = %[1]s
-db_dir = %[1]s
-libdir = /usr/lib/freeradius
-pidfile = %[1]s/radiusd.pid
-max_request_time = 30
-cleanup_delay = 1
-max_requests = 16384
-hostname_lookups = no
-log {
-	destination = stdout
-}
-security {
-	allow_core_dumps = no
-}
-thread pool {
-	start_servers = 1
-	max_servers = 2
-	min_spare_servers = 1
-	max_spare_servers = 2
-}
-client localhost {
-	ipaddr = 127.0.0.1
-	secret = testing123
-}
-modules {
-	detail {
-		filename = %[2]s
-		header = "%%t"
-		permissions = 0600
-	}
-}
-server default {
-	listen {
-		type = acct
-		ipaddr = 127.0.0.1
-		port = %[3]d
-	}
-	accounting {
-		detail
-	}
-}
-`, dir, detailPath, port)
-	if err := os.WriteFile(filepath.Join(dir, "radiusd.conf"), []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-d", dir, "-f", "-l", "stdout")
-	cmd.Env = append(os.Environ(), "TZ=UTC")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); cmd.Wait() })
-	ready := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		var log strings.Builder
-		for sc.Scan() {
-			log.WriteString(sc.Text() + "\n")
-			if strings.Contains(sc.Text(), "Ready to process requests") {
-				ready <- nil
-				for sc.Scan() {
-				}
-				return
-			}
-		}
-		ready <- fmt.Errorf("freeradius exited:\n%s", log.String())
-	}()
-	select {
-	case err := <-ready:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("freeradius did not start within 20s")
-	}
-	return fmt.Sprintf("127.0.0.1:%d", port), detailPath
-}
 
 // TestFreeRADIUSReadsOurPackets sends records of FreeRADIUS-written detail
 // files, encoded by Encode, to a real FreeRADIUS and checks that the detail
@@ -140,7 +18,10 @@ server default {
 // the judge of our wire format.
 func TestFreeRADIUSReadsOurPackets(t *testing.T) {
 	needFreeRADIUSTree(t)
-	addr, detailPath := startFreeRADIUS(t)
+	// FreeRADIUS prints dates in its own zone; the comparison reads them in UTC.
+	t.Setenv("TZ", "UTC")
+	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{Secret: "testing123"})
+	addr, detailPath := home.Addr, home.DetailFile
 	d, err := Load(freeradiusTree)
 	if err != nil {
 		t.Fatal(err)
