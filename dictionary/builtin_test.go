@@ -137,10 +137,11 @@ func compareWithFreeRADIUS(t *testing.T, d, fr *Dictionary) int {
 			continue
 		}
 		for num, vn := range a.values.byNumber {
+			// The name FreeRADIUS prints for num must be one radrelay reads,
+			// and radrelay should print it too, so that detail files read
+			// and write the same.
 			if fv, ok := f.ValueName(num); ok && !strings.EqualFold(fv, vn) {
-				if fn, ok := f.ValueNumber(vn); !ok || fn != num {
-					t.Errorf("%s %d: built-in VALUE %s, FreeRADIUS prints %s", a.Name, num, vn, fv)
-				}
+				t.Errorf("%s %d: built-in prints VALUE %s, FreeRADIUS prints %s", a.Name, num, vn, fv)
 			}
 		}
 		for vn, num := range a.values.byName {
