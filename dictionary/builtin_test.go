@@ -126,8 +126,10 @@ func compareWithFreeRADIUS(t *testing.T, d, fr *Dictionary) int {
 			continue
 		}
 		shared++
-		if g, ok := fr.Attribute(a.Name); !ok || g.OID() != f.OID() {
-			t.Errorf("%s: built-in name for %s; FreeRADIUS calls it %s", a.Name, a.OID(), f.Name)
+		// a is the attribute radrelay prints for this number; FreeRADIUS
+		// must print the same name.
+		if !strings.EqualFold(a.Name, f.Name) {
+			t.Errorf("%s: built-in name for %s; FreeRADIUS prints %s", a.Name, a.OID(), f.Name)
 		}
 		if f.Type != a.Type || f.HasTag != a.HasTag || f.Encrypt != a.Encrypt || f.Concat != a.Concat || f.Array != a.Array {
 			t.Errorf("%s (%s): built-in %s tag=%v enc=%d concat=%v array=%v, FreeRADIUS %s tag=%v enc=%d concat=%v array=%v",
