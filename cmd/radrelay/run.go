@@ -487,7 +487,11 @@ func runTailer(e *env, cfg *Config, tc tailer.Config, replay bool) runResult {
 		}
 		inputs = append(inputs, in.Files...)
 	}
-	logger.Info("radrelay "+command+" starting", "version", versionString(), "inputs", inputs, "sinks", names, "state_dir", tc.StateDir, "quarantine_dir", tc.QuarantineDir)
+	dict := "built-in"
+	if cfg.Dictionary != "" {
+		dict = "built-in + " + cfg.Dictionary
+	}
+	logger.Info("radrelay "+command+" starting", "version", versionString(), "inputs", inputs, "sinks", names, "state_dir", tc.StateDir, "quarantine_dir", tc.QuarantineDir, "dictionary", dict)
 
 	var progressDone <-chan struct{}
 	stopProgress := make(chan struct{})
