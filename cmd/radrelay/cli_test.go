@@ -278,3 +278,30 @@ path = "/tmp/copy.csv"
 		}
 	}
 }
+
+// TestDaemonDictionaryFlag: run and replay take --dictionary, as check and cat
+// do; the jsonl sink types a vendor attribute only the extra file defines, and
+// a bad file is a usage error naming its line.
+func TestDaemonDictionaryFlag(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "detail-20261123")
+	os.WriteFile(src, []byte("Mon Nov 23 10:00:00 2026\n\tUser-Name = \"a\"\n\tAcct-Status-Type = Start\n\tExample-Quota = 5\n\n"), 0o600)
+	dict := filepath.Join(dir, "dictionary.example")
+	os.WriteFile(dict, []byte("VENDOR Example 99999\nBEGIN-VENDOR Example\nATTRIBUTE Example-Quota 2 integer64\nEND-VENDOR Example\n"), 0o600)
+	outFile := filepath.Join(dir, "out.jsonl")
+	code, _, stderr := runCLI(t, "replay", "--dictionary", dict, "--to", "jsonl:"+outFile, "--quarantine", filepath.Join(dir, "q"), src)
+	out, _ := os.ReadFile(outFile)
+	if code != 0 || !strings.Contains(string(out), `"Example-Quota":5`) {
+		t.Errorf("replay --dictionary: status %d, Example-Quota not typed:\n%s\n%s", code, out, stderr)
+	}
+	bad := filepath.Join(dir, "dictionary.bad")
+	os.WriteFile(bad, []byte("ATTRIBUTE Broken 1 integer46\n"), 0o600)
+	code, _, stderr = runCLI(t, "replay", "--dictionary", bad, "--to", "jsonl:"+outFile, src)
+	if code != 2 || !strings.Contains(stderr, "dictionary.bad:1") {
+		t.Errorf("replay with a bad dictionary: status %d, stderr:\n%s", code, stderr)
+	}
+	code, _, stderr = runCLI(t, "run", "--input", filepath.Join(dir, "none-*"), "--state", filepath.Join(dir, "s"), "--to", "jsonl:"+outFile, "--dictionary", bad)
+	if code != 2 || !strings.Contains(stderr, "dictionary.bad:1") {
+		t.Errorf("run with a bad dictionary: status %d, stderr:\n%s", code, stderr)
+	}
+}

@@ -37,6 +37,7 @@ type daemonFlags struct {
 	logFormat      string
 	logLevel       string
 	logFile        string
+	dictionary     string
 }
 
 func (f *daemonFlags) register(fs *flag.FlagSet) {
@@ -50,6 +51,7 @@ func (f *daemonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
 	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (default info; replay: warn)")
 	fs.StringVar(&f.logFile, "log-file", "", "write logs to `FILE` instead of stderr (SIGHUP reopens it)")
+	addDictionaryFlag(fs, &f.dictionary)
 }
 
 var runFlags struct {
@@ -84,8 +86,14 @@ default; malformed records and records a sink rejects go to the quarantine
 directory, are logged and counted, and the stream goes on.
 
 Without -c, the flags describe a whole setup (one line in a systemd unit).
-With -c, the file describes it, and only the logging and metrics flags may
-be added to override the file.
+With -c, the file describes it, and only the logging, metrics and
+--dictionary flags may be added to override the file.
+
+The built-in dictionary knows the RFC attributes and the common vendors'
+accounting attributes; on a FreeRADIUS host, --dictionary
+/usr/share/freeradius/dictionary (or dictionary = in the file) teaches
+radrelay every vendor FreeRADIUS knows. A record with an attribute no
+dictionary knows cannot be proxied and is quarantined with its name.
 
 Sink URLs:
   detail:/var/log/radrelay/detail   append to a detail file
@@ -115,7 +123,7 @@ Examples:
   the files as radiusd -n radrelay would:
     radrelay run --input '/var/log/freeradius/radacct/*/detail-*' \
       --to 'backup=radius://10.0.0.2:1813?secret_file=/etc/radrelay/backup.secret' \
-      --state /var/lib/radrelay
+      --state /var/lib/radrelay --dictionary /usr/share/freeradius/dictionary
 
   Follow the files read-only and copy them to JSON lines, with metrics:
     radrelay run --input '/var/log/freeradius/radacct/*/detail-*' --mode follow \
@@ -150,7 +158,7 @@ func runRun(e *env, args []string) int {
 	if f.config != "" {
 		if len(f.inputs) > 0 || len(f.to) > 0 || f.mode != "" || f.state != "" || f.quarantine != "" ||
 			f.maxOutstanding != 0 || f.batchSize != 0 || f.shutdownTimeout != 0 {
-			fmt.Fprintln(e.stderr, "radrelay run: with -c, the configuration file describes inputs, sinks and directories; only --log-format, --log-level, --log-file and --metrics may be added")
+			fmt.Fprintln(e.stderr, "radrelay run: with -c, the configuration file describes inputs, sinks and directories; only --log-format, --log-level, --log-file, --metrics and --dictionary may be added")
 			return 2
 		}
 		c, err := loadConfig(f.config, false)
@@ -175,8 +183,16 @@ func runRun(e *env, args []string) int {
 	return res.status
 }
 
-// override applies the logging and metrics flags to cfg.
+// override applies the logging, metrics and dictionary flags to cfg.
 func (f *daemonFlags) override(cfg *Config) error {
+	if f.dictionary != "" {
+		// Checked here, with its file and line, rather than when a sink
+		// opens it.
+		if _, err := loadDictionary(f.dictionary); err != nil {
+			return err
+		}
+		cfg.Dictionary = f.dictionary
+	}
 	if f.logFormat != "" {
 		cfg.LogFormat = f.logFormat
 	}
