@@ -1,10 +1,10 @@
 package dictionary
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 )
@@ -73,38 +73,49 @@ func TestBuiltinAgreesWithFreeRADIUS(t *testing.T) {
 	}
 }
 
-// TestDictFilesAgreeWithFreeRADIUS runs the same check on dictionary files
-// named in RADRELAY_DICT_FILES (space-separated, loaded in order into an
-// empty dictionary), for whoever edits one built-in file at a time:
+// TestDictFilesAgreeWithFreeRADIUS runs the same check on each built-in
+// vendor file loaded alone (a vendor file must not lean on another), or on
+// the files named in RADRELAY_DICT_FILES (space-separated, loaded in order
+// into one empty dictionary), for whoever edits one built-in file at a time:
 //
 //	RADRELAY_DICT_FILES="dictionary/builtin/vendor-cisco.dict" go test ./dictionary -run TestDictFilesAgree -v
 func TestDictFilesAgreeWithFreeRADIUS(t *testing.T) {
-	files := strings.Fields(os.Getenv("RADRELAY_DICT_FILES"))
-	if len(files) == 0 {
-		t.Log("RADRELAY_DICT_FILES not set: nothing to check")
-		return
-	}
 	needFreeRADIUSTree(t)
 	fr, err := Load(freeradiusTree)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := New()
-	for _, f := range files {
-		if err := d.LoadFile(filepath.Join("..", f)); err != nil {
-			if err2 := d.LoadFile(f); err2 != nil {
+	if files := strings.Fields(os.Getenv("RADRELAY_DICT_FILES")); len(files) > 0 {
+		d := New()
+		for _, f := range files {
+			if _, err := os.Stat(f); err != nil {
+				f = filepath.Join("..", f) // named from the repository root
+			}
+			if err := d.LoadFile(f); err != nil {
 				t.Fatal(err)
 			}
 		}
+		t.Logf("%d attributes shared with FreeRADIUS", compareWithFreeRADIUS(t, d, fr))
+		return
 	}
-	t.Logf("%d attributes shared with FreeRADIUS", compareWithFreeRADIUS(t, d, fr))
+	vendorFiles, err := fs.Glob(builtinFS, "builtin/vendor-*.dict")
+	if err != nil || len(vendorFiles) == 0 {
+		t.Fatalf("no built-in vendor files (%v)", err)
+	}
+	for _, f := range vendorFiles {
+		d := New()
+		if err := d.LoadFS(builtinFS, f); err != nil {
+			t.Errorf("%s alone: %v", f, err)
+			continue
+		}
+		compareWithFreeRADIUS(t, d, fr)
+	}
 }
 
-// compareWithFreeRADIUS skips the RFC 5090 Digest-* names, which FreeRADIUS
-// redefines as internal attributes (1063...) for its digest module.
-//
 // compareWithFreeRADIUS reports every disagreement between d and fr on the
-// attributes d defines, and returns how many of them fr defines too.
+// attributes d defines, and returns how many of them fr defines too. It skips
+// the RFC 5090 Digest-* names, which FreeRADIUS redefines as internal
+// attributes (1063...) for its digest module, and knownDifferences.
 func compareWithFreeRADIUS(t *testing.T, d, fr *Dictionary) int {
 	t.Helper()
 	shared := 0
@@ -118,7 +129,8 @@ func compareWithFreeRADIUS(t *testing.T, d, fr *Dictionary) int {
 		if strings.HasPrefix(a.Name, "Digest-") || knownDifferences[a.Name] != "" {
 			continue
 		}
-		f, ok := fr.AttributeByOID(parseOID(a.OID()))
+		oid, _ := parseAttrOID("Attr-" + a.OID())
+		f, ok := fr.AttributeByOID(oid)
 		if !ok {
 			if g, ok := fr.Attribute(a.Name); ok {
 				t.Errorf("%s: built-in %s, FreeRADIUS has this name at %s", a.Name, a.OID(), g.OID())
@@ -159,15 +171,6 @@ func compareWithFreeRADIUS(t *testing.T, d, fr *Dictionary) int {
 // FreeRADIUS's default dictionary, and why.
 var knownDifferences = map[string]string{
 	"SIP-AOR": "FreeRADIUS 3.2's default dictionary leaves 122 to the pre-RFC Ascend attribute; radrelay follows RFC 4590",
-}
-
-func parseOID(s string) []uint32 {
-	var oid []uint32
-	for _, p := range strings.Split(s, ".") {
-		n, _ := strconv.ParseUint(p, 10, 32)
-		oid = append(oid, uint32(n))
-	}
-	return oid
 }
 
 // TestUserDictionaryExtendsBuiltin: a user's file adds vendors and overrides
