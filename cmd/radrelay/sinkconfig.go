@@ -28,6 +28,9 @@ type sinkType struct {
 	fromURL func(raw string) (any, error)
 	// open opens the sink with a Config value from decode or fromURL.
 	open func(ctx context.Context, env openEnv, options any) (sinks.Sink, error)
+	// effective returns a Config value with the defaults the sink applies
+	// filled in, for validate --print.
+	effective func(env openEnv, options any) any
 	// window and batch are the type's default max_outstanding and
 	// batch_size, 0 for defaultMaxOutstanding and the window: what suits
 	// the destination (PostgreSQL wants thousands of rows per transaction;
@@ -133,6 +136,14 @@ func radiusSinkType() *sinkType {
 		}
 		return radius.New(ctx, c, env.logger)
 	}
+	effective := k.effective
+	k.effective = func(env openEnv, options any) any {
+		c := effective(env, options).(radius.Config)
+		if c.Dictionary == "" {
+			c.Dictionary = env.dictionary
+		}
+		return c
+	}
 	// Measured against FreeRADIUS (docs/benchmarks.md): the sink takes
 	// four batches at once (radius.Sink.ConcurrentSends), so a batch of a
 	// quarter of the window keeps requests flowing while a late one is
@@ -140,30 +151,12 @@ func radiusSinkType() *sinkType {
 	return withWindow(k, 1024, 256)
 }
 
-// effectiveOptions returns a sink's options with the defaults its package
-// applies filled in, for validate --print. A radius sink's dictionary
-// defaults to the configuration's.
-func effectiveOptions(options any, cfg *Config) any {
-	switch c := options.(type) {
-	case radius.Config:
-		c = c.WithDefaults()
-		if c.Dictionary == "" {
-			c.Dictionary = cfg.Dictionary
-		}
-		return c
-	case postgres.Config:
-		return c.WithDefaults()
-	case file.Config:
-		return c.WithDefaults()
-	}
-	return options
-}
-
 // urlSchemeAliases are URL schemes that name another type.
 var urlSchemeAliases = map[string]string{"postgresql": "postgres"}
 
 // sinkOf makes the registry entry of a sink package from its URL parser and
-// its constructor; the [[sink]] table decodes into the same Config type.
+// its constructor; the [[sink]] table decodes into the same Config type, and
+// a WithDefaults method of that type, if any, gives the effective values.
 func sinkOf[C any](fromURL func(string) (C, error), open func(context.Context, C, *slog.Logger) (sinks.Sink, error)) *sinkType {
 	return &sinkType{
 		decode: func(md *toml.MetaData, p toml.Primitive) (any, error) {
@@ -178,6 +171,12 @@ func sinkOf[C any](fromURL func(string) (C, error), open func(context.Context, C
 				return nil, fmt.Errorf("internal error: sink options are %T, want %T", options, c)
 			}
 			return open(ctx, c, env.logger)
+		},
+		effective: func(_ openEnv, options any) any {
+			if c, ok := options.(interface{ WithDefaults() C }); ok {
+				return c.WithDefaults()
+			}
+			return options
 		},
 	}
 }

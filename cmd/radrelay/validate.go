@@ -253,6 +253,15 @@ func plainSecrets(options any) []string {
 // baseKey is the last part of a dotted key ("servers[0].secret" → "secret").
 func baseKey(key string) string { return key[strings.LastIndexByte(key, '.')+1:] }
 
+// effectiveOptions returns the sink's options with the defaults its type
+// applies filled in.
+func (s *SinkConfig) effectiveOptions(cfg *Config) any {
+	if s.kind == nil || s.kind.effective == nil {
+		return s.Options
+	}
+	return s.kind.effective(openEnv{dictionary: cfg.Dictionary}, s.Options)
+}
+
 // printConfig writes the effective configuration as TOML, secrets redacted.
 func printConfig(w io.Writer, cfg *Config) error {
 	top := map[string]any{
@@ -283,7 +292,7 @@ func printConfig(w io.Writer, cfg *Config) error {
 		t := map[string]any{}
 		if s.Options != nil {
 			var buf bytes.Buffer
-			if err := toml.NewEncoder(&buf).Encode(effectiveOptions(s.Options, cfg)); err == nil {
+			if err := toml.NewEncoder(&buf).Encode(s.effectiveOptions(cfg)); err == nil {
 				toml.Decode(buf.String(), &t)
 			}
 		}
