@@ -6,6 +6,8 @@ require (
 	github.com/BurntSushi/toml v1.6.0
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/jackc/pgx/v5 v5.12.0
+	github.com/klauspost/compress v1.20.5
+	github.com/ulikunitz/xz v0.5.17
 	golang.org/x/sys v0.13.0
 	layeh.com/radius v0.0.0-20231213012653-1006025d24f8
 )
