@@ -32,6 +32,11 @@ type ParallelReader struct {
 	// Workers is how many chunks are parsed at once (default GOMAXPROCS).
 	// Set it before the first call to Next.
 	Workers int
+	// Encode, when set, formats every record (AppendRecord, or a JSON or
+	// CSV encoder) in the goroutine that parsed it, so that formatting runs
+	// on every core too; Encoded returns the result. It must be safe for
+	// concurrent use. Set it before the first call to Next.
+	Encode func(dst []byte, rec *Record) []byte
 
 	src  io.Reader
 	name string
@@ -46,14 +51,17 @@ type ParallelReader struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 
-	cur *chunk
-	i   int
-	off int64
-	seq *Reader // the rest of the file, read without chunks
+	buffers sync.Pool // of *[]byte of capacity chunkSize
+
+	cur     *chunk
+	i       int
+	off     int64
+	encoded []byte
+	seq     *Reader // the rest of the file, read without chunks
 }
 
 // parallelChunk is the size of the chunks the file is cut into.
-const parallelChunk = 1 << 20
+const parallelChunk = 256 << 10
 
 // parallelMaxSpan is the most a ParallelReader holds while looking for a
 // record boundary before it reads the rest of the file with one Reader.
@@ -62,9 +70,10 @@ const parallelMaxSpan = 16 << 20
 // chunk is a part of the file that starts and ends at record boundaries
 // (or at the start and end of the file).
 type chunk struct {
-	data []byte
-	off  int64 // file offset of data[0]
-	line int   // line number of data[0]
+	data   []byte
+	pooled []byte // the buffer data is in, to recycle
+	off    int64  // file offset of data[0]
+	line   int    // line number of data[0]
 	// readErr is the error the source returned after data; the chunk's
 	// last, incomplete record is left for it, as a Reader's Next does.
 	readErr error
@@ -73,14 +82,16 @@ type chunk struct {
 	rest io.Reader
 
 	results []chunkResult
-	end     int64 // file offset after the chunk's last result
+	out     []byte // the records formatted by Encode
+	end     int64  // file offset after the chunk's last result
 	done    chan struct{}
 }
 
 type chunkResult struct {
-	rec *Record
-	err error
-	off int64 // Offset after it
+	rec      *Record
+	err      error
+	off      int64 // Offset after it
+	enc, end int   // rec formatted by Encode is out[enc:end]
 }
 
 // NewParallelReader returns a ParallelReader reading the records of r, a
@@ -92,6 +103,10 @@ func NewParallelReader(r io.Reader, name string) *ParallelReader {
 // Offset returns the file offset up to which records and errors have been
 // returned, as Reader.Offset.
 func (p *ParallelReader) Offset() int64 { return p.off }
+
+// Encoded returns the record Next returned last as Encode formatted it (nil
+// without Encode). It is valid until the next call to Next.
+func (p *ParallelReader) Encoded() []byte { return p.encoded }
 
 // Next returns the next record, in file order. It returns io.EOF at the end
 // of the file, a *SyntaxError for a malformed record (after which Next
@@ -109,6 +124,9 @@ func (p *ParallelReader) Next() (*Record, error) {
 				rec, err = p.seq.Finish()
 			}
 			p.off = p.seq.Offset()
+			if p.Encode != nil && err == nil {
+				p.encoded = p.Encode(p.encoded[:0], rec)
+			}
 			return rec, err
 		}
 		if p.cur != nil && p.i < len(p.cur.results) {
@@ -116,6 +134,7 @@ func (p *ParallelReader) Next() (*Record, error) {
 			p.cur.results[p.i] = chunkResult{}
 			p.i++
 			p.off = r.off
+			p.encoded = p.cur.out[r.enc:r.end]
 			return r.rec, r.err
 		}
 		if p.cur != nil {
@@ -124,7 +143,7 @@ func (p *ParallelReader) Next() (*Record, error) {
 				p.seq = NewReader(p.cur.rest, p.name)
 				p.seq.MaxRecordSize = p.MaxRecordSize
 				p.seq.SetPosition(p.cur.off, p.cur.line)
-				p.cur = nil
+				p.cur, p.encoded = nil, nil
 				continue
 			}
 		}
@@ -156,8 +175,8 @@ func (p *ParallelReader) start() {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	p.order = make(chan *chunk, 2*workers)
-	p.work = make(chan *chunk, 2*workers)
+	p.order = make(chan *chunk, workers+1)
+	p.work = make(chan *chunk, workers)
 	p.stop = make(chan struct{})
 	p.wg.Add(workers + 1)
 	for range workers {
@@ -193,18 +212,18 @@ func (p *ParallelReader) split() {
 	}
 	var off int64
 	line := 1
-	var carry []byte
+	buf := p.buffer(0)
 	for {
-		buf := make([]byte, len(carry), max(p.chunkSize, 2*len(carry)))
-		copy(buf, carry)
-		n, err := io.ReadFull(p.src, buf[len(carry):cap(buf)])
-		buf = buf[:len(carry)+n]
+		carry := len(buf)
+		buf = buf[:cap(buf)]
+		n, err := io.ReadFull(p.src, buf[carry:])
+		buf = buf[:carry+n]
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			send(&chunk{data: buf, off: off, line: line})
+			send(&chunk{data: buf, pooled: buf, off: off, line: line})
 			return
 		}
 		if err != nil {
-			send(&chunk{data: buf, off: off, line: line, readErr: err})
+			send(&chunk{data: buf, pooled: buf, off: off, line: line, readErr: err})
 			return
 		}
 		cut := lastBoundary(buf)
@@ -214,16 +233,43 @@ func (p *ParallelReader) split() {
 				send(&chunk{off: off, line: line, rest: io.MultiReader(bytes.NewReader(buf), p.src)})
 				return
 			}
-			carry = buf
+			next := make([]byte, len(buf), 2*len(buf))
+			copy(next, buf)
+			p.recycle(buf)
+			buf = next
 			continue
 		}
-		c := &chunk{data: buf[:cut:cut], off: off, line: line}
-		carry = buf[cut:]
+		c := &chunk{data: buf[:cut:cut], pooled: buf, off: off, line: line}
+		// The rest goes to the next buffer before c is handed out (and
+		// its buffer recycled).
+		next := p.buffer(len(buf) - cut)
+		copy(next, buf[cut:])
+		buf = next
 		off += int64(cut)
 		line += bytes.Count(c.data, []byte{'\n'})
 		if !send(c) {
 			return
 		}
+	}
+}
+
+// buffer returns a buffer of length n, of capacity chunkSize at least, from
+// the pool of chunk buffers.
+func (p *ParallelReader) buffer(n int) []byte {
+	if n <= p.chunkSize {
+		if b, ok := p.buffers.Get().(*[]byte); ok {
+			return (*b)[:n]
+		}
+	}
+	return make([]byte, n, max(p.chunkSize, 2*n))
+}
+
+// recycle gives the buffer of a parsed chunk back to the pool. Records do not
+// refer to it: a Reader copies what it returns.
+func (p *ParallelReader) recycle(b []byte) {
+	if cap(b) == p.chunkSize {
+		b = b[:0]
+		p.buffers.Put(&b)
 	}
 }
 
@@ -248,7 +294,7 @@ func lastBoundary(b []byte) int {
 func (p *ParallelReader) parseChunks() {
 	defer p.wg.Done()
 	for c := range p.work {
-		r := NewReader(bytes.NewReader(c.data), p.name)
+		r := newBytesReader(c.data, p.name)
 		r.MaxRecordSize = p.MaxRecordSize
 		r.SetPosition(c.off, c.line)
 		for {
@@ -262,11 +308,20 @@ func (p *ParallelReader) parseChunks() {
 			if err == io.EOF {
 				break
 			}
-			c.results = append(c.results, chunkResult{rec, err, r.Offset()})
+			res := chunkResult{rec: rec, err: err, off: r.Offset()}
+			if p.Encode != nil && err == nil {
+				res.enc = len(c.out)
+				c.out = p.Encode(c.out, rec)
+				res.end = len(c.out)
+			}
+			c.results = append(c.results, res)
 		}
 		c.end = r.Offset()
+		r.buf = nil
+		p.recycle(c.pooled)
+		c.data, c.pooled = nil, nil
 		if c.readErr != nil {
-			c.results = append(c.results, chunkResult{nil, fmt.Errorf("detail: reading %s: %w", p.name, c.readErr), c.end})
+			c.results = append(c.results, chunkResult{err: fmt.Errorf("detail: reading %s: %w", p.name, c.readErr), off: c.end})
 		}
 		close(c.done)
 	}

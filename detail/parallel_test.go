@@ -48,11 +48,21 @@ func sequentialEvents(data []byte, max int) []string {
 	}, r.Offset)
 }
 
+// parallelEvents reads src with a ParallelReader that also formats every
+// record (Encode); a record whose Encoded bytes are not AppendRecord's is
+// an event of its own.
 func parallelEvents(src io.Reader, max, chunk, span, workers int) []string {
 	p := NewParallelReader(src, "f")
 	p.MaxRecordSize, p.Workers, p.chunkSize, p.maxSpan = max, workers, chunk, span
+	p.Encode = AppendRecord
 	defer p.Close()
-	return readEvents(p.Next, p.Offset)
+	return readEvents(func() (*Record, error) {
+		rec, err := p.Next()
+		if err == nil && !bytes.Equal(p.Encoded(), AppendRecord(nil, rec)) {
+			return nil, fmt.Errorf("Encoded %q is not the record %q", p.Encoded(), AppendRecord(nil, rec))
+		}
+		return rec, err
+	}, p.Offset)
 }
 
 // checkSameAsReader fails when a ParallelReader, with small chunks, returns

@@ -102,6 +102,7 @@ Examples:
 }
 
 func runCat(e *env, args []string) int {
+	defer parsingGC()()
 	if len(args) == 0 {
 		fmt.Fprintln(e.stderr, "radrelay cat: no FILE given\nrun \"radrelay cat --help\" for usage")
 		return 2
@@ -129,14 +130,8 @@ func runCat(e *env, args []string) int {
 	out := bufio.NewWriterSize(e.stdout, 256<<10)
 	out.Write(enc.Header())
 	status := 0
-	var buf []byte
 	for _, name := range args {
-		st := catFile(e, name, func(rec *detail.Record) error {
-			buf = enc.Append(buf[:0], rec)
-			_, err := out.Write(buf)
-			return err
-		})
-		status = max(status, st)
+		status = max(status, catFile(e, name, enc, out))
 	}
 	if err := out.Flush(); err != nil {
 		fmt.Fprintf(e.stderr, "radrelay cat: writing: %v\n", err)
@@ -145,10 +140,10 @@ func runCat(e *env, args []string) int {
 	return status
 }
 
-// catFile passes every record of the file name to emit, reporting bad
-// records on stderr. It returns the exit status the file calls for: 0, 1
+// catFile writes every record of the file name to out, formatted by enc (in
+// the parsing goroutines), reporting bad records on stderr. It returns the exit status the file calls for: 0, 1
 // when a record was bad, exitUnreadable when the file could not be read.
-func catFile(e *env, name string, emit func(*detail.Record) error) int {
+func catFile(e *env, name string, enc *file.Encoder, out io.Writer) int {
 	src, err := e.openInput(name)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "radrelay cat: %s: %v\n", name, err)
@@ -157,9 +152,10 @@ func catFile(e *env, name string, emit func(*detail.Record) error) int {
 	defer src.Close()
 	status := 0
 	r := detail.NewParallelReader(src, name)
+	r.Encode = enc.Append
 	defer r.Close()
 	for {
-		rec, err := r.Next()
+		_, err := r.Next()
 		if err == io.EOF {
 			return status
 		}
@@ -174,7 +170,7 @@ func catFile(e *env, name string, emit func(*detail.Record) error) int {
 			fmt.Fprintf(e.stderr, "radrelay cat: %s: cannot be read after %d bytes: %v\n", name, r.Offset(), err)
 			return exitUnreadable
 		}
-		if err := emit(rec); err != nil {
+		if _, err := out.Write(r.Encoded()); err != nil {
 			fmt.Fprintf(e.stderr, "radrelay cat: writing: %v\n", err)
 			return 1
 		}

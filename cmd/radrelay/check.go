@@ -166,6 +166,7 @@ func (s *checkSummary) add(o *checkSummary) {
 }
 
 func runCheck(e *env, args []string) int {
+	defer parsingGC()()
 	if len(args) == 0 {
 		fmt.Fprintln(e.stderr, "radrelay check: no FILE given\nrun \"radrelay check --help\" for usage")
 		return 2

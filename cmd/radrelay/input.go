@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/radrelay/radrelay/archive"
 )
@@ -54,4 +55,17 @@ func (e *env) openInput(name string) (*input, error) {
 	in.Reader, in.format = r, format
 	in.closers = append(in.closers, r)
 	return in, nil
+}
+
+// parsingGC sets the garbage collector for check and cat, and returns what
+// restores it. Parsing allocates fast and keeps little (a few chunks of the
+// file and their records, a few MB): collecting a quarter as often saves a
+// tenth of the CPU, and the memory limit keeps the heap small all the same.
+func parsingGC() (restore func()) {
+	gc := debug.SetGCPercent(400)
+	limit := debug.SetMemoryLimit(64 << 20)
+	return func() {
+		debug.SetGCPercent(gc)
+		debug.SetMemoryLimit(limit)
+	}
 }
