@@ -97,14 +97,25 @@ type endpoint struct {
 	// first answer.
 	overdueAfter atomic.Int64
 
-	mu        sync.Mutex
-	state     serverState
-	deadSince time.Time
-	lastReply time.Time
-	busy      int
-	busySince time.Time
-	probeDone chan struct{} // closed when the probe request (stateProbing) ends
-	probing   bool          // a Status-Server prober is running
+	// now and afterFunc are the clock of the health checks (the zombie
+	// period, revive_interval); time.Now and time.AfterFunc in production,
+	// a manual clock in tests.
+	now       func() time.Time
+	afterFunc func(time.Duration, func()) (stop func() bool)
+
+	mu    sync.Mutex
+	state serverState
+	// dead is closed when the server is marked dead, so that requests
+	// waiting for it move on at once; a new one is made on revival.
+	dead chan struct{}
+	// stopZombie stops the zombie timer; nil when none is armed.
+	stopZombie func() bool
+	deadSince  time.Time
+	lastReply  time.Time
+	busy       int
+	busySince  time.Time
+	probeDone  chan struct{} // closed when the probe request (stateProbing) ends
+	probing    bool          // a Status-Server prober is running
 }
 
 // dialEndpoint opens the socket pool of one server.
@@ -128,6 +139,11 @@ func dialEndpoint(address string, secret []byte, source string, sockets, window 
 		closed:  make(chan struct{}),
 		epoch:   time.Now(),
 		clock:   func(t time.Time) time.Time { return t },
+		now:     time.Now,
+		afterFunc: func(d time.Duration, f func()) func() bool {
+			return time.AfterFunc(d, f).Stop
+		},
+		dead: make(chan struct{}),
 	}
 	for i := 0; i < sockets; i++ {
 		udp, err := dialUDP(laddr, raddr)
@@ -184,6 +200,12 @@ func (e *endpoint) close() {
 	default:
 	}
 	close(e.closed)
+	e.mu.Lock()
+	if e.stopZombie != nil {
+		e.stopZombie()
+		e.stopZombie = nil
+	}
+	e.mu.Unlock()
 	for _, c := range e.conns {
 		c.udp.Close()
 	}

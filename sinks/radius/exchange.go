@@ -103,7 +103,7 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 		// closed), the server stays dead and waiting requests move on.
 		defer func() {
 			if err != nil {
-				e.probeFailed(time.Now())
+				e.probeFailed(e.now())
 			}
 		}()
 	}
@@ -115,7 +115,13 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 		return errServerDead
 	}
 	start := time.Now()
-	e.busyStart(start)
+	e.busyStart(e.now())
+	// A probe goes to a server already dead; the others stop waiting
+	// when it is marked dead (by the zombie timer) and fail over.
+	var dead <-chan struct{}
+	if !probe {
+		dead = e.deadSignal()
+	}
 	defer e.busyEnd()
 	e.stats.requests.Add(1)
 
@@ -180,10 +186,11 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 			e.stats.fastRetransmits.Add(1)
 			continue
 		case <-p.acked:
-			now := time.Now()
-			e.replied(now)
-			e.window.acked(now)
+			e.replied(e.now())
+			e.window.acked(time.Now())
 			return nil
+		case <-dead:
+			return errServerDead
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-e.closed:
@@ -191,8 +198,8 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 		case now := <-timer.C:
 			rounds++
 			fastUsed = false
-			dead := e.timedOut(now)
-			if !dead && e.answeredWithin(now, rt) && e.window.lost(now) {
+			isDead := e.timedOut()
+			if !isDead && e.answeredWithin(e.now(), rt) && e.window.lost(now) {
 				size, _ := e.window.current()
 				e.stats.windowCuts.Add(1)
 				e.log.Debug("radius server: request lost while others were answered; window reduced", "max_outstanding_now", size)
@@ -203,7 +210,7 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 				e.stats.failed.Add(1)
 				return fmt.Errorf("%w after %d sends in %s", errNoReply, sends+1, elapsed.Round(time.Millisecond))
 			}
-			if dead && !probe {
+			if isDead && !probe {
 				return errServerDead
 			}
 			rt = t.backoff.next(rt)

@@ -59,7 +59,7 @@ func (e *endpoint) admit(ctx context.Context, wait bool) (ok, probe bool) {
 			e.mu.Unlock()
 			return true, false
 		case stateDead:
-			if e.timing.statusServer || time.Since(e.deadSince) < e.timing.reviveInterval {
+			if e.timing.statusServer || e.now().Sub(e.deadSince) < e.timing.reviveInterval {
 				e.mu.Unlock()
 				return false, false
 			}
@@ -96,12 +96,17 @@ func (e *endpoint) busyStart(now time.Time) {
 		e.busySince = now
 	}
 	e.busy++
+	e.armZombieLocked()
 	e.mu.Unlock()
 }
 
 func (e *endpoint) busyEnd() {
 	e.mu.Lock()
 	e.busy--
+	if e.busy == 0 && e.stopZombie != nil {
+		e.stopZombie()
+		e.stopZombie = nil
+	}
 	e.mu.Unlock()
 }
 
@@ -120,7 +125,13 @@ func (e *endpoint) replied(now time.Time) {
 	if e.state == stateProbing {
 		close(e.probeDone)
 	}
+	if revived {
+		e.dead = make(chan struct{})
+	}
 	e.state = stateAlive
+	if e.busy > 0 {
+		e.armZombieLocked()
+	}
 	e.mu.Unlock()
 	if revived {
 		e.stats.revivals.Add(1)
@@ -135,25 +146,67 @@ func (e *endpoint) answeredWithin(now time.Time, d time.Duration) bool {
 	return now.Sub(e.lastReply) < d
 }
 
-// timedOut records an expired retransmission timer and marks the server dead
-// when it has been busy without a single reply for the zombie period. It
-// reports whether the server is now dead.
-func (e *endpoint) timedOut(now time.Time) bool {
+// timedOut records an expired retransmission timer. It reports whether the
+// server is dead (the zombie timer decides that, see armZombieLocked).
+func (e *endpoint) timedOut() bool {
 	e.stats.timeouts.Add(1)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.state != stateAlive {
-		return true
+	return e.state != stateAlive
+}
+
+// quietSinceLocked is when the server's silence began: the first request
+// sent after its last reply (or after it was last idle), or the last reply
+// when requests were in flight then.
+func (e *endpoint) quietSinceLocked() time.Time {
+	if e.lastReply.After(e.busySince) {
+		return e.lastReply
 	}
-	quietSince := e.busySince
-	if e.lastReply.After(quietSince) {
-		quietSince = e.lastReply
+	return e.busySince
+}
+
+// armZombieLocked starts the zombie timer when the server is alive and busy
+// and none runs: it fires zombie_period after the silence began, so that a
+// silent server is marked dead on time, not when some request's
+// retransmission timer happens to expire (with the default backoff, 2, 6,
+// 14 and 30 s after a send: up to 10 s late).
+func (e *endpoint) armZombieLocked() {
+	if e.stopZombie != nil || e.state != stateAlive || e.busy == 0 || e.timing.zombiePeriod <= 0 {
+		return
 	}
-	if now.Sub(quietSince) < e.timing.zombiePeriod {
-		return false
+	d := e.quietSinceLocked().Add(e.timing.zombiePeriod).Sub(e.now())
+	e.stopZombie = e.afterFunc(max(d, 0), e.zombieCheck)
+}
+
+// zombieCheck marks the server dead when it has been busy without a single
+// reply for the zombie period, and otherwise rearms the timer for the end of
+// the current silence.
+func (e *endpoint) zombieCheck() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.stopZombie = nil
+	if e.state != stateAlive || e.busy == 0 {
+		return
 	}
-	e.markDeadLocked(now, fmt.Sprintf("no reply for %s", now.Sub(quietSince).Round(time.Millisecond)))
-	return true
+	select {
+	case <-e.closed:
+		return
+	default:
+	}
+	now := e.now()
+	quiet := now.Sub(e.quietSinceLocked())
+	if quiet < e.timing.zombiePeriod {
+		e.armZombieLocked()
+		return
+	}
+	e.markDeadLocked(now, fmt.Sprintf("no reply for %s", quiet.Round(time.Millisecond)))
+}
+
+// deadSignal returns a channel closed when the server is marked dead.
+func (e *endpoint) deadSignal() <-chan struct{} {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.dead
 }
 
 // probeFailed puts a probed server back to dead.
@@ -170,6 +223,7 @@ func (e *endpoint) probeFailed(now time.Time) {
 
 func (e *endpoint) markDeadLocked(now time.Time, why string) {
 	e.state = stateDead
+	close(e.dead)
 	e.deadSince = now
 	e.stats.deaths.Add(1)
 	e.log.Warn("radius server: marked dead", "reason", why, "revive_interval", e.timing.reviveInterval, "status_server", e.timing.statusServer)
@@ -206,7 +260,7 @@ func (e *endpoint) statusProber() {
 			return
 		}
 		if e.statusServer() {
-			e.replied(time.Now())
+			e.replied(e.now())
 			return
 		}
 	}
