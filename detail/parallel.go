@@ -52,6 +52,7 @@ type ParallelReader struct {
 	wg      sync.WaitGroup
 
 	buffers sync.Pool // of *[]byte of capacity chunkSize
+	outs    sync.Pool // of *[]byte for chunk.out
 
 	cur     *chunk
 	i       int
@@ -139,6 +140,7 @@ func (p *ParallelReader) Next() (*Record, error) {
 		}
 		if p.cur != nil {
 			p.off = p.cur.end
+			p.recycleOut(p.cur)
 			if p.cur.rest != nil { // data is empty
 				p.seq = NewReader(p.cur.rest, p.name)
 				p.seq.MaxRecordSize = p.MaxRecordSize
@@ -273,6 +275,17 @@ func (p *ParallelReader) recycle(b []byte) {
 	}
 }
 
+// recycleOut gives the formatted records of a chunk the consumer is done
+// with back to the pool (Encoded is valid only until the next Next).
+func (p *ParallelReader) recycleOut(c *chunk) {
+	if c.out != nil && cap(c.out) <= 16*p.chunkSize {
+		b := c.out[:0]
+		p.outs.Put(&b)
+	}
+	c.out = nil
+	p.encoded = nil
+}
+
 // lastBoundary returns the offset of the last record boundary in b: the
 // start of a line, not the first, that does not start with white space; or
 // -1.
@@ -297,6 +310,16 @@ func (p *ParallelReader) parseChunks() {
 		r := newBytesReader(c.data, p.name)
 		r.MaxRecordSize = p.MaxRecordSize
 		r.SetPosition(c.off, c.line)
+		// Room for the records of a chunk of FreeRADIUS records (about
+		// 800 bytes each), so that appending rarely grows the slices.
+		c.results = make([]chunkResult, 0, len(c.data)/512+4)
+		if p.Encode != nil {
+			if b, ok := p.outs.Get().(*[]byte); ok {
+				c.out = *b
+			} else {
+				c.out = make([]byte, 0, len(c.data)+len(c.data)/4)
+			}
+		}
 		for {
 			rec, err := r.Next()
 			if errors.Is(err, ErrIncomplete) {
