@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/detail/spool"
 	"github.com/radrelay/radrelay/dictionary"
 	"github.com/radrelay/radrelay/sinks"
 )
@@ -69,14 +70,14 @@ func (c *typedConfig) Validate() error {
 	case "-":
 	default:
 		// The writer checks its template; it opens nothing until a write.
-		w, err := detail.NewFileWriter(detail.FileWriterOptions{Template: r.Path})
+		w, err := spool.New(spool.Options{Template: r.Path})
 		if err != nil {
-			errs = append(errs, sinks.Errorf("path", "%s", strings.TrimPrefix(err.Error(), "detail: ")))
+			errs = append(errs, sinks.Errorf("path", "%s", strings.TrimPrefix(err.Error(), "spool: ")))
 		} else {
 			w.Close()
 		}
 	}
-	if _, _, err := detail.ParseDurability(r.Fsync); err != nil {
+	if _, _, err := spool.ParseDurability(r.Fsync); err != nil {
 		errs = append(errs, sinks.Errorf("fsync", "%v", err))
 	}
 	for _, m := range []struct{ key, v string }{{"file_mode", r.FileMode}, {"dir_mode", r.DirMode}} {
@@ -101,7 +102,7 @@ func (c *typedConfig) OutputPaths() []string {
 	if c.Path == "-" || c.Path == "" {
 		return nil
 	}
-	w, err := detail.NewFileWriter(detail.FileWriterOptions{Template: c.Path})
+	w, err := spool.New(spool.Options{Template: c.Path})
 	if err != nil {
 		return nil
 	}
