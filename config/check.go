@@ -200,7 +200,7 @@ func (cfg *Config) checkOutputs(c *collector, s *Sink, label string) {
 		abs := absPath(p)
 		for _, in := range cfg.Inputs {
 			if m, _ := filepath.Match(absPath(in.Glob), abs); m {
-				c.errorf(cfg.fieldLine(s, "path"), "%s: it writes %s, which the input %q reads: the sink would read its own output, without end (write outside the input globs)", label, p, in.Glob)
+				c.errorf(cfg.fieldLine(s, "path"), "%s: path: the files it writes match the input %q: the sink would read its own output, without end (write outside the input globs)", label, in.Glob)
 			}
 		}
 	}
