@@ -327,17 +327,36 @@ func hasInlinePassword(dsn string) bool {
 	return RedactDSN(dsn) != dsn
 }
 
-// redactError formats err without echoing a password from dsn (url.Parse
-// errors quote the whole input).
+// redactError formats err without echoing a password from dsn: the whole
+// DSN is replaced by its redacted form, and every password it holds (in the
+// URL's user part, its password and sslpassword parameters, or keyword
+// pairs) by "xxxxx", wherever the message quotes it.
 func redactError(err error, dsn string) string {
 	msg := err.Error()
-	if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			msg = strings.ReplaceAll(msg, p, "xxxxx")
-		}
-	}
 	if strings.Contains(msg, dsn) {
 		msg = strings.ReplaceAll(msg, dsn, RedactDSN(dsn))
+	}
+	var secrets []string
+	if u, perr := url.Parse(dsn); perr == nil && strings.Contains(dsn, "://") {
+		if p, ok := u.User.Password(); ok {
+			secrets = append(secrets, p)
+		}
+		for k, vs := range u.Query() {
+			for _, p := range urlSecretParams {
+				if strings.EqualFold(k, p) {
+					secrets = append(secrets, vs...)
+				}
+			}
+		}
+	} else {
+		for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
+			secrets = append(secrets, m[2], strings.Trim(m[2], "'"))
+		}
+	}
+	for _, p := range secrets {
+		if p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
 	}
 	return msg
 }

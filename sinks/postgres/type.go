@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/radrelay/radrelay/sinks"
@@ -34,6 +35,19 @@ func init() { sinks.Register(Type) }
 // errDSNSyntax is the error for a DSN that does not parse. The DSN and the
 // driver's message (which quotes it) are not shown: they may hold a password.
 var errDSNSyntax = errors.New("postgres sink: the DSN does not parse as a postgres:// URL or as keyword=value pairs (it is not shown: it may hold a password)")
+
+// ParseDSN parses a DSN for a connection of its own ("radrelay sql"). Its
+// error never quotes the DSN, nor the driver's message (which does).
+func ParseDSN(dsn string) (*pgx.ConnConfig, error) {
+	c, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, errDSNSyntax
+	}
+	return c, nil
+}
+
+// RedactError is err's message without any password dsn holds.
+func RedactError(err error, dsn string) string { return redactError(err, dsn) }
 
 // dsnField is the key that gives the DSN.
 func (c Config) dsnField() string {
