@@ -10,6 +10,7 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -132,6 +133,18 @@ func defaultBatch(k *sinks.Type, window int) int {
 		b = k.Batch
 	}
 	return max(min(b, window), 1)
+}
+
+// DefaultWindows describes the default max_outstanding and batch_size of
+// every sink type, for help texts: "csv 256/256, ..., radius 1024/256".
+func DefaultWindows() string {
+	var parts []string
+	for _, name := range sinks.TypeNames() {
+		k, _ := sinks.Lookup(name)
+		w := defaultWindow(k)
+		parts = append(parts, fmt.Sprintf("%s %d/%d", name, w, defaultBatch(k, w)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // SetWindow sets max_outstanding (when window > 0) and batch_size (when

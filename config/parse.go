@@ -396,7 +396,9 @@ func (p *parser) parseSink(t map[string]any, i int) (Sink, bool) {
 		}
 		opts, err := kind.FromURL(fs.URL)
 		if err != nil {
-			p.errorf(where("url"), "%s: url: %v", label, err)
+			for _, fe := range sinks.FieldErrors(err) {
+				p.errorf(where("url"), "%s: url: %v", label, fe)
+			}
 			break
 		}
 		sc.Options = opts

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"errors"
+	"maps"
+	"slices"
 	"fmt"
 	"net/url"
 	"os"
@@ -267,7 +269,8 @@ func ConfigFromURL(raw string) (Config, error) {
 	}
 	var c Config
 	q := u.Query()
-	for k, vs := range q {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		vs := q[k]
 		set, ok := urlParams[k]
 		if !ok {
 			continue
@@ -280,7 +283,7 @@ func ConfigFromURL(raw string) (Config, error) {
 	u.RawQuery = q.Encode()
 	c.DSN = u.String()
 	if err := c.validate(); err != nil {
-		return Config{}, fmt.Errorf("postgres sink URL: %w", err)
+		return Config{}, err
 	}
 	return c, nil
 }
