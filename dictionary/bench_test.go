@@ -84,3 +84,27 @@ func BenchmarkLoadFreeRADIUSTree(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkBuiltin is what a radrelay process pays at startup for the
+// built-in dictionary: building it (primary-source files and FreeRADIUS's
+// generated tables) and handing out the caller's copy. Internal
+// micro-benchmark; the figure through the built binary is in
+// docs/benchmarks.md.
+func BenchmarkBuiltin(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		d, err := loadBuiltin()
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = d.Clone()
+	}
+}
+
+func BenchmarkBuiltinClone(b *testing.B) {
+	d := Builtin()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = d.Clone()
+	}
+}

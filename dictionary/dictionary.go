@@ -46,6 +46,8 @@ type Vendor struct {
 	// Continuation is the ",c" flag of format=1,1,c (WiMAX): a continuation
 	// octet follows the length and long values are split.
 	Continuation bool
+	// Source is where the (last) VENDOR line for this number was read.
+	Source Source
 }
 
 // Attribute is an ATTRIBUTE definition.
@@ -75,6 +77,8 @@ type Attribute struct {
 	// top-level numbers above 255 (Acct-Unique-Session-Id, Tmp-*, Packet-*,
 	// Timestamp ...) and FreeRADIUS-Proxied-To.
 	Internal bool
+	// Source is where the ATTRIBUTE line was read.
+	Source Source
 
 	values *valueTable // shared by every name of the same number
 }
@@ -258,6 +262,7 @@ func appendUint(b []byte, n uint64) []byte {
 func (d *Dictionary) Clone() *Dictionary {
 	c := New()
 	c.Location = d.Location
+	c.reserve(len(d.byNum), len(d.byName))
 	vmap := make(map[*Vendor]*Vendor, len(d.vendors))
 	cloneVendor := func(v *Vendor) *Vendor {
 		if v == nil {

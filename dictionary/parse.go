@@ -62,7 +62,12 @@ func (d *Dictionary) LoadFile(name string) error {
 // LoadFS reads a FreeRADIUS-format dictionary file from fsys; $INCLUDE paths
 // are relative to the including file within fsys.
 func (d *Dictionary) LoadFS(fsys fs.FS, name string) error {
-	l := &loader{d: d, open: func(p string) (io.ReadCloser, error) { return fsys.Open(p) }, join: func(dir, p string) string {
+	return d.loadFS(fsys, name, false)
+}
+
+// loadFS is LoadFS; builtin marks the definitions as the built-in dictionary's.
+func (d *Dictionary) loadFS(fsys fs.FS, name string, builtin bool) error {
+	l := &loader{d: d, builtin: builtin, open: func(p string) (io.ReadCloser, error) { return fsys.Open(p) }, join: func(dir, p string) string {
 		return path.Join(path.Dir(dir), p)
 	}}
 	if err := l.file(name, 0); err != nil {
@@ -90,6 +95,10 @@ type loader struct {
 	d    *Dictionary
 	open func(string) (io.ReadCloser, error)
 	join func(including, included string) string
+	// builtin marks what is read as part of the built-in dictionary.
+	builtin bool
+	// source is the file and line being read, recorded in each definition.
+	source Source
 }
 
 // fileState is what BEGIN-VENDOR and BEGIN-TLV set; like FreeRADIUS, it does
@@ -128,6 +137,7 @@ func (l *loader) parse(r io.Reader, name string, depth int) error {
 		if len(fields) == 0 {
 			continue
 		}
+		l.source = Source{File: name, Line: lineNo, Builtin: l.builtin}
 		perr := func(err error) error {
 			var pe *ParseError
 			if errors.As(err, &pe) {
@@ -250,7 +260,7 @@ func (l *loader) vendor(f []string) error {
 	if err != nil {
 		return fmt.Errorf("VENDOR %s: %w", f[1], err)
 	}
-	v := &Vendor{Name: f[1], ID: uint32(id), TypeLen: 1, LenLen: 1}
+	v := &Vendor{Name: f[1], ID: uint32(id), TypeLen: 1, LenLen: 1, Source: l.source}
 	if len(f) == 4 {
 		spec, ok := strings.CutPrefix(f[3], "format=")
 		if !ok {
@@ -275,7 +285,7 @@ func (l *loader) vendor(f []string) error {
 	}
 	if old, ok := l.d.vendors[v.ID]; ok {
 		// Redefinition: keep the object (attributes point to it), update it.
-		old.Name, old.TypeLen, old.LenLen, old.Continuation = v.Name, v.TypeLen, v.LenLen, v.Continuation
+		old.Name, old.TypeLen, old.LenLen, old.Continuation, old.Source = v.Name, v.TypeLen, v.LenLen, v.Continuation, v.Source
 		v = old
 	}
 	l.d.vendors[v.ID] = v
@@ -315,7 +325,7 @@ func (l *loader) attribute(st *fileState, f []string) error {
 	if len(f) < 4 || len(f) > 5 {
 		return errors.New("ATTRIBUTE needs: ATTRIBUTE name number type [flags]")
 	}
-	a := &Attribute{Name: f[1]}
+	a := &Attribute{Name: f[1], Source: l.source}
 	typ := f[3]
 	if i := strings.IndexByte(typ, '['); i >= 0 && strings.HasSuffix(typ, "]") {
 		n, err := strconv.Atoi(typ[i+1 : len(typ)-1])
