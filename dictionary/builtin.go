@@ -32,6 +32,10 @@ var (
 func Builtin() *Dictionary {
 	builtinOnce.Do(func() {
 		builtinDict, builtinErr = loadBuiltin()
+		if builtinErr == nil {
+			// Frozen once here, so that Clone only reads it, from any goroutine.
+			builtinDict.freeze()
+		}
 	})
 	if builtinErr != nil {
 		panic("dictionary: built-in dictionary: " + builtinErr.Error())

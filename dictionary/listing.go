@@ -190,7 +190,7 @@ func (d *Dictionary) VendorAttributes(v *Vendor) []*Attribute {
 // Values returns the VALUE names of a's number, ordered by number and then
 // by name, the printed name of each number first.
 func (a *Attribute) Values() []Value {
-	if a.values == nil || len(a.values.byName) == 0 {
+	if a.values == nil || len(a.values.ready().byName) == 0 {
 		return nil
 	}
 	out := make([]Value, 0, len(a.values.byName))

@@ -82,6 +82,7 @@ type tableValue struct {
 // already has replace them for printing, and d's earlier names and VALUE
 // names stay readable.
 func (t *tableSet) apply(d *Dictionary, builtin bool) {
+	d.own()
 	for _, tv := range t.vendors {
 		v := &Vendor{Name: tv.Name, ID: tv.ID, TypeLen: int(tv.Format >> 4), LenLen: int(tv.Format>>1) & 7, Continuation: tv.Format&1 != 0,
 			Source: Source{File: t.files[tv.File], Builtin: builtin}}
@@ -126,7 +127,9 @@ func (t *tableSet) apply(d *Dictionary, builtin bool) {
 		// names, with whatever d already had for the number.
 		if i == 0 || k != prevKey {
 			prevKey = k
-			if old, ok := d.byNum[k]; ok && old.values != nil {
+			if old, ok := d.byNum[k]; ok && old.values != nil && old.values.frozen {
+				prevTable = old.values.copy()
+			} else if ok && old.values != nil {
 				prevTable = old.values
 			} else {
 				prevTable = &valueTable{}
@@ -146,23 +149,27 @@ func (t *tableSet) apply(d *Dictionary, builtin bool) {
 		d.byName[tn.Name] = a
 		d.byLower[strings.ToLower(tn.Name)] = a
 	}
-	for i, tv := range t.values {
-		vt := attrs[tv.Attr].values
-		if vt.byNumber == nil {
-			// The VALUEs of one number are adjacent: size its maps once.
-			n := 1
-			for n < len(t.values)-i && t.values[i+n].Attr == tv.Attr {
-				n++
+	// VALUE names go into their tables on first use (valueTable.ready).
+	for i := 0; i < len(t.values); {
+		n := 1
+		for i+n < len(t.values) && t.values[i+n].Attr == t.values[i].Attr {
+			n++
+		}
+		vt := attrs[t.values[i].Attr].values
+		if vt.byNumber != nil {
+			// A table d already had (the primary-source VALUE names of the
+			// number): add to it now.
+			for _, tv := range t.values[i : i+n] {
+				if tv.Printed {
+					vt.byNumber[tv.Number] = tv.Name
+				}
+				vt.byName[tv.Name] = tv.Number
+				vt.byLower[strings.ToLower(tv.Name)] = tv.Number
 			}
-			vt.byNumber = make(map[uint64]string, n)
-			vt.byName = make(map[string]uint64, n)
-			vt.byLower = make(map[string]uint64, n)
+		} else {
+			vt.pending = t.values[i : i+n : i+n]
 		}
-		if tv.Printed {
-			vt.byNumber[tv.Number] = tv.Name
-		}
-		vt.byName[tv.Name] = tv.Number
-		vt.byLower[strings.ToLower(tv.Name)] = tv.Number
+		i += n
 	}
 }
 
