@@ -8,9 +8,7 @@ import (
 //go:generate go run ./internal/gendict -tree /usr/share/freeradius/dictionary -o freeradius_gen.go
 
 // builtinFS holds the primary-source part of the built-in dictionary, in
-// FreeRADIUS format, under builtin/ (entry point builtin/dictionary), and
-// radrelay's deliberate differences from FreeRADIUS
-// (builtin/after-freeradius.dict).
+// FreeRADIUS format, under builtin/ (entry point builtin/dictionary).
 //
 //go:embed builtin
 var builtinFS embed.FS
@@ -44,16 +42,31 @@ func Builtin() *Dictionary {
 }
 
 // loadBuiltin builds the built-in dictionary: the primary-source files,
-// then FreeRADIUS's tables (its names win for printing), then radrelay's
-// deliberate differences from FreeRADIUS.
+// then FreeRADIUS's tables over them, so that FreeRADIUS's names and VALUE
+// names are the ones printed and the primary sources' other spellings stay
+// readable.
 func loadBuiltin() (*Dictionary, error) {
 	d, err := loadPrimary()
 	if err != nil {
 		return nil, err
 	}
+	primary := make([]*Attribute, 0, len(d.byNum))
+	for _, a := range d.byNum {
+		primary = append(primary, a)
+	}
 	freeradiusTables.apply(d, true)
-	if err := d.loadFS(builtinFS, "builtin/after-freeradius.dict", true); err != nil {
-		return nil, err
+	// A primary-source attribute whose name FreeRADIUS gives to another
+	// number (RFC 5090's Digest-Realm 104 is FreeRADIUS's internal 1063)
+	// would print a name that reads back as that other number: its number
+	// is printed as Attr-N instead, as FreeRADIUS prints it.
+	for _, a := range primary {
+		k := a.key()
+		if d.byNum[k] != a {
+			continue // FreeRADIUS defines the number itself
+		}
+		if x, ok := d.Attribute(a.Name); ok && x != a && x.key() != k {
+			delete(d.byNum, k)
+		}
 	}
 	return d, nil
 }

@@ -211,3 +211,42 @@ func (a *Attribute) Values() []Value {
 	})
 	return out
 }
+
+// Format returns the vendor's format as a VENDOR line writes it after
+// "format=": "1,1" (the RFC 2865 layout), "2,1", "4,0", "1,1,c".
+func (v *Vendor) Format() string {
+	s := strconv.Itoa(v.TypeLen) + "," + strconv.Itoa(v.LenLen)
+	if v.Continuation {
+		s += ",c"
+	}
+	return s
+}
+
+// TypeAndFlags returns the attribute's type and flags as an ATTRIBUTE line
+// writes them: "string", "octets[16]", "string has_tag,encrypt=2",
+// "integer internal" (internal is radrelay's: never on the wire).
+func (a *Attribute) TypeAndFlags() string {
+	s := a.Type.String()
+	if a.Size > 0 {
+		s += "[" + strconv.Itoa(a.Size) + "]"
+	}
+	var fl []string
+	if a.HasTag {
+		fl = append(fl, "has_tag")
+	}
+	if a.Encrypt != 0 {
+		fl = append(fl, "encrypt="+strconv.Itoa(a.Encrypt))
+	}
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{a.Array, "array"}, {a.Concat, "concat"}, {a.Virtual, "virtual"}, {a.Secret, "secret"}, {a.Internal, "internal"}} {
+		if f.on {
+			fl = append(fl, f.name)
+		}
+	}
+	if len(fl) > 0 {
+		s += " " + strings.Join(fl, ",")
+	}
+	return s
+}
