@@ -14,8 +14,9 @@
 
 package dictionary
 
-// freeradiusVersion is the FreeRADIUS release the tables were generated from.
-const freeradiusVersion = "3.2.1"
+// FreeRADIUSVersion is the FreeRADIUS release whose dictionary tree the
+// built-in dictionary's generated tables hold.
+const FreeRADIUSVersion = "3.2.1"
 
 // freeradiusTables: 183 vendors, 7468 attribute definitions, 0 further names, 7951 VALUE names.
 var freeradiusTables = tableSet{

@@ -95,8 +95,12 @@ func (d *Dictionary) Attributes() []*Attribute {
 			add(p)
 		}
 	}
+	paths := make(map[*Attribute][]uint32, len(out))
+	for _, a := range out {
+		paths[a] = a.oidPath(nil)
+	}
 	slices.SortFunc(out, func(a, b *Attribute) int {
-		if c := compareOID(a, b); c != 0 {
+		if c := slices.Compare(paths[a], paths[b]); c != 0 {
 			return c
 		}
 		pa, pb := d.Printed(a), d.Printed(b)

@@ -114,8 +114,9 @@ func generate(d *dictionary.Dictionary, tree, version, pkg string) ([]byte, erro
 
 package dictionary
 
-// freeradiusVersion is the FreeRADIUS release the tables were generated from.
-const freeradiusVersion = %q
+// FreeRADIUSVersion is the FreeRADIUS release whose dictionary tree the
+// built-in dictionary's generated tables hold.
+const FreeRADIUSVersion = %q
 
 `, from, tree, version)
 
