@@ -201,6 +201,8 @@ func primaryDifferences(d, fr *Dictionary) (diffs []string, shared int) {
 			if v.Printed {
 				if fv, ok := f.ValueName(v.Number); ok && fv != v.Name {
 					diffs = append(diffs, fmt.Sprintf("%s %d: built-in prints VALUE %s; FreeRADIUS prints %s", a.Name, v.Number, v.Name, fv))
+				} else if !ok && f.Type.isInteger() {
+					diffs = append(diffs, fmt.Sprintf("%s %d: built-in prints VALUE %s; FreeRADIUS prints the number", a.Name, v.Number, v.Name))
 				}
 			}
 			if fn, ok := f.ValueNumber(v.Name); ok && fn != v.Number {

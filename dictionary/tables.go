@@ -80,7 +80,10 @@ type tableValue struct {
 // apply adds the tables' definitions to d, as if the text they were made
 // from were loaded with LoadFile: definitions of names and numbers d
 // already has replace them for printing, and d's earlier names and VALUE
-// names stay readable.
+// names stay readable. For the built-in dictionary (builtin), the tables'
+// VALUE names are the only ones printed for a number the tables define:
+// a VALUE number only d named prints as the number, as FreeRADIUS prints
+// it, its name staying readable.
 func (t *tableSet) apply(d *Dictionary, builtin bool) {
 	d.own()
 	for _, tv := range t.vendors {
@@ -105,6 +108,9 @@ func (t *tableSet) apply(d *Dictionary, builtin bool) {
 	var (
 		prevKey   numKey
 		prevTable *valueTable
+		// merged are the VALUE tables d had for numbers the tables define,
+		// with the numbers the tables print a name for.
+		merged = map[*valueTable]map[uint64]bool{}
 	)
 	for i := range t.attrs {
 		ta := &t.attrs[i]
@@ -131,6 +137,9 @@ func (t *tableSet) apply(d *Dictionary, builtin bool) {
 				prevTable = old.values.copy()
 			} else if ok && old.values != nil {
 				prevTable = old.values
+				if builtin {
+					merged[prevTable] = map[uint64]bool{}
+				}
 			} else {
 				prevTable = &valueTable{}
 			}
@@ -156,12 +165,20 @@ func (t *tableSet) apply(d *Dictionary, builtin bool) {
 			n++
 		}
 		vt := attrs[t.values[i].Attr].values
-		if vt.byNumber != nil {
+		if vt.byNumber != nil || merged[vt] != nil {
 			// A table d already had (the primary-source VALUE names of the
 			// number): add to it now.
+			if vt.byNumber == nil {
+				vt.byNumber = make(map[uint64]string, n)
+				vt.byName = make(map[string]uint64, n)
+				vt.byLower = make(map[string]uint64, n)
+			}
 			for _, tv := range t.values[i : i+n] {
 				if tv.Printed {
 					vt.byNumber[tv.Number] = tv.Name
+					if named := merged[vt]; named != nil {
+						named[tv.Number] = true
+					}
 				}
 				vt.byName[tv.Name] = tv.Number
 				vt.byLower[strings.ToLower(tv.Name)] = tv.Number
@@ -170,6 +187,14 @@ func (t *tableSet) apply(d *Dictionary, builtin bool) {
 			vt.pending = t.values[i : i+n : i+n]
 		}
 		i += n
+	}
+	for vt, named := range merged {
+		vt.ready()
+		for n := range vt.byNumber {
+			if !named[n] {
+				delete(vt.byNumber, n)
+			}
+		}
 	}
 }
 
