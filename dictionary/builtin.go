@@ -5,7 +5,7 @@ import (
 	"sync"
 )
 
-//go:generate go run ./internal/gendict -tree /usr/share/freeradius/dictionary -o freeradius_gen.go
+//go:generate go run -tags gendict ./internal/gendict -tree /usr/share/freeradius/dictionary -o freeradius_gen.go
 
 // builtinFS holds the primary-source part of the built-in dictionary, in
 // FreeRADIUS format, under builtin/ (entry point builtin/dictionary).

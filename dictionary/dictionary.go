@@ -345,10 +345,7 @@ func (d *Dictionary) freeze() {
 		freezeAttr(a)
 	}
 	for _, a := range d.byName {
-		freezeAttr(a)
-	}
-	for _, a := range d.byLower {
-		freezeAttr(a)
+		freezeAttr(a) // byLower holds no attribute byName does not
 	}
 	d.frozen = true
 	d.sharedMaps = true

@@ -52,6 +52,9 @@ const (
 
 type tableAttr struct {
 	Name string
+	// Lower is Name in lower case (the key of case-insensitive lookups),
+	// computed when the tables are generated rather than at every start.
+	Lower string
 	// Parent is 1 + the index in attrs of the containing attribute, 0 for
 	// none.
 	Parent  uint32
@@ -150,7 +153,7 @@ func (t *tableSet) apply(d *Dictionary, builtin bool) {
 		}
 		if ta.Flags&tBound != 0 {
 			d.byName[a.Name] = a
-			d.byLower[strings.ToLower(a.Name)] = a
+			d.byLower[ta.Lower] = a
 		}
 	}
 	for _, tn := range t.names {
