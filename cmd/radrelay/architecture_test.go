@@ -53,7 +53,7 @@ func TestImportRules(t *testing.T) {
 			t.Fatal(err)
 		}
 		pkg := strings.TrimPrefix(p.ImportPath, module)
-		if strings.HasPrefix(pkg, "cmd/") || strings.HasPrefix(pkg, "internal/") || len(p.GoFiles) == 0 {
+		if strings.HasPrefix(pkg, "cmd/") || strings.HasPrefix(pkg, "internal/") || strings.Contains(pkg, "/internal/") || len(p.GoFiles) == 0 {
 			continue // commands, test helpers, packages of tests only
 		}
 		rule, ok := allowedImports[pkg]
