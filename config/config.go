@@ -58,6 +58,9 @@ type Config struct {
 	// Offline: Check does not look at what the configuration refers to on
 	// this machine (see Options).
 	Offline bool
+	// ReplayFiles are the files a replay reads (from its command line): a
+	// sink may not write into them either.
+	ReplayFiles []string
 
 	lines keyLines // where the keys of File are, nil for flags
 	// badKeys are global keys whose value could not be decoded: the checks
