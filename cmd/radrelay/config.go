@@ -36,13 +36,16 @@ const (
 type Config struct {
 	File string // the file it came from, "" for flags
 
-	StateDir        string
-	QuarantineDir   string
-	Dictionary      string
-	LogFormat       string // text | json
-	LogLevel        string // debug | info | warn | error
-	LogFile         string // "" = stderr
-	MetricsListen   string // "" = no metrics endpoint
+	StateDir      string
+	QuarantineDir string
+	Dictionary    string
+	LogFormat     string // text | json
+	LogLevel      string // debug | info | warn | error
+	LogFile       string // "" = stderr
+	MetricsListen string // "" = no metrics endpoint
+	// ReadyMaxBacklog: /readyz still answers ready while a failing sink
+	// has at most this many bytes behind (0: a failing sink is not ready).
+	ReadyMaxBacklog int64
 	ShutdownTimeout time.Duration
 	PollInterval    time.Duration
 	RaiseDelayTime  bool
@@ -102,6 +105,7 @@ type fileGlobals struct {
 	LogLevel        string           `toml:"log_level"`
 	LogFile         string           `toml:"log_file"`
 	MetricsListen   string           `toml:"metrics_listen"`
+	ReadyMaxBacklog int64            `toml:"ready_max_backlog"`
 	ShutdownTimeout *duration        `toml:"shutdown_timeout"`
 	PollInterval    *duration        `toml:"poll_interval"`
 	RaiseDelayTime  *bool            `toml:"raise_delay_time"`
@@ -305,6 +309,7 @@ func (p *configParser) parse(src string) *Config {
 		LogLevel:        or(g.LogLevel, defaultLogLevel),
 		LogFile:         g.LogFile,
 		MetricsListen:   g.MetricsListen,
+		ReadyMaxBacklog: g.ReadyMaxBacklog,
 		ShutdownTimeout: defaultShutdownTimeout,
 		PollInterval:    defaultPollInterval,
 	}
@@ -525,6 +530,9 @@ func (p *configParser) check(cfg *Config) {
 		if _, _, err := net.SplitHostPort(cfg.MetricsListen); err != nil {
 			p.errorf(where("metrics_listen"), "metrics_listen %q is not HOST:PORT (e.g. \"127.0.0.1:9813\" or \":9813\")", cfg.MetricsListen)
 		}
+	}
+	if cfg.ReadyMaxBacklog < 0 {
+		p.errorf(where("ready_max_backlog"), "ready_max_backlog must be 0 or more bytes")
 	}
 	if cfg.PollInterval == 0 && !p.badKeys["poll_interval"] {
 		p.errorf(where("poll_interval"), "poll_interval must be more than 0s")

@@ -265,16 +265,17 @@ func (s *SinkConfig) effectiveOptions(cfg *Config) any {
 // printConfig writes the effective configuration as TOML, secrets redacted.
 func printConfig(w io.Writer, cfg *Config) error {
 	top := map[string]any{
-		"state_dir":        cfg.StateDir,
-		"quarantine_dir":   cfg.tailerConfig().QuarantineDir,
-		"dictionary":       cfg.Dictionary,
-		"log_format":       cfg.LogFormat,
-		"log_level":        cfg.LogLevel,
-		"log_file":         cfg.LogFile,
-		"metrics_listen":   cfg.MetricsListen,
-		"shutdown_timeout": cfg.ShutdownTimeout.String(),
-		"poll_interval":    cfg.PollInterval.String(),
-		"raise_delay_time": cfg.RaiseDelayTime,
+		"state_dir":         cfg.StateDir,
+		"quarantine_dir":    cfg.tailerConfig().QuarantineDir,
+		"dictionary":        cfg.Dictionary,
+		"log_format":        cfg.LogFormat,
+		"log_level":         cfg.LogLevel,
+		"log_file":          cfg.LogFile,
+		"metrics_listen":    cfg.MetricsListen,
+		"ready_max_backlog": cfg.ReadyMaxBacklog,
+		"shutdown_timeout":  cfg.ShutdownTimeout.String(),
+		"poll_interval":     cfg.PollInterval.String(),
+		"raise_delay_time":  cfg.RaiseDelayTime,
 	}
 	var inputs []map[string]any
 	for _, in := range cfg.Inputs {
