@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -209,5 +211,46 @@ func TestHumanDuration(t *testing.T) {
 		if got := humanDuration(d); got != want {
 			t.Errorf("humanDuration(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// TestReadyzBound: a failing sink makes /readyz answer 503 unless its
+// backlog is within ready_max_backlog; /healthz answers 200 regardless.
+func TestReadyzBound(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "radacct")
+	os.Mkdir(spool, 0o700)
+	files, _ := replayFiles(t, spool, false)
+	var backlog int64
+	for _, f := range files {
+		fi, _ := os.Stat(f)
+		backlog += fi.Size()
+	}
+	m := newMonitor(time.Now())
+	s := m.watch("down", "radius", &fakeRadius{results: []error{errors.New("no reply")}})
+	m.attach(func() tailer.Stats { return tailer.Stats{} }, nil)
+	tc := tailer.Config{StateDir: filepath.Join(dir, "state"), Inputs: []tailer.Input{{Glob: filepath.Join(spool, "detail-*"), Mode: tailer.Follow}}}
+	pub := newStatusPublisher(m, "run", time.Now(), tc)
+	get := func(bound int64, path string) (int, string) {
+		srv := &statusServer{m: m, pub: pub, readyMaxBacklog: bound, stateDir: tc.StateDir}
+		rec := httptest.NewRecorder()
+		srv.handler().ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		return rec.Code, rec.Body.String()
+	}
+	if code, body := get(0, "/readyz"); code != 200 {
+		t.Errorf("/readyz before any delivery call: %d %s", code, body)
+	}
+	s.Send(context.Background(), make([]*detail.Record, 1), make([]error, 1))
+	if code, body := get(backlog-1, "/readyz"); code != 503 || !strings.Contains(body, "sink down failing since") {
+		t.Errorf("/readyz with %d bytes behind, bound %d: %d %s", backlog, backlog-1, code, body)
+	}
+	if code, body := get(backlog, "/readyz"); code != 200 {
+		t.Errorf("/readyz with %d bytes behind, bound %d: %d %s", backlog, backlog, code, body)
+	}
+	if code, _ := get(0, "/healthz"); code != 200 {
+		t.Errorf("/healthz: %d", code)
+	}
+	if code, _ := get(0, "/nothing"); code != 404 {
+		t.Errorf("/nothing: %d, want 404", code)
 	}
 }

@@ -356,8 +356,13 @@ type statusOptions struct {
 
 // collectStatus builds the status of the state directory opts.stateDir.
 func collectStatus(opts statusOptions) (*statusReport, error) {
-	saved, err := tailer.ReadSavedStates(opts.stateDir)
-	if err != nil {
+	var saved []tailer.SavedState
+	var err error
+	if opts.stateDir != "" {
+		saved, err = tailer.ReadSavedStates(opts.stateDir)
+	}
+	if err != nil && !(opts.live != nil && errors.Is(err, fs.ErrNotExist)) {
+		// (The running process may be asked before the tailer made the directory.)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("%s does not exist: no radrelay run has kept state there", opts.stateDir)
 		}
@@ -390,7 +395,7 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 			order = append(order, s.Name)
 		}
 	}
-	if rep.QuarantineDir == "" {
+	if rep.QuarantineDir == "" && opts.stateDir != "" {
 		rep.QuarantineDir = filepath.Join(opts.stateDir, "quarantine")
 	}
 	byName := map[string]tailer.SavedState{}
