@@ -21,14 +21,16 @@ ARG VERSION=v0.0.0-unknown
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/usr/bin/radrelay ./cmd/radrelay \
  && /out/usr/bin/radrelay version \
  && install -D -m 0644 packaging/radrelay.toml /out/etc/radrelay/radrelay.toml \
- && install -d -m 0750 /out/var/lib/radrelay /out/var/log/radrelay \
+ && install -d -m 0750 /state/var/lib/radrelay /state/var/log/radrelay \
  && echo 'radrelay:x:65532:65532:radrelay:/var/lib/radrelay:/sbin/nologin' >/out/etc/passwd \
  && echo 'radrelay:x:65532:' >/out/etc/group
 
 FROM scratch
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY --from=build /usr/share/zoneinfo /usr/share/zoneinfo
-COPY --from=build --chown=65532:65532 /out/ /
+COPY --from=build /out/ /
+# Only the state and log directories belong to the unprivileged user.
+COPY --from=build --chown=65532:65532 /state/ /
 USER 65532:65532
 VOLUME ["/var/lib/radrelay", "/var/log/radrelay"]
 EXPOSE 9813

@@ -211,8 +211,12 @@ func writeCommandPage(w io.Writer, c *command, date string) {
 			}
 			fmt.Fprintln(w)
 			fmt.Fprint(w, roffEscape(usage))
-			if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && f.DefValue != "[]" {
-				fmt.Fprintf(w, " (default %s)", roffEscape(f.DefValue))
+			switch f.DefValue {
+			case "", "0", "0s", "false", "[]":
+			default:
+				if !strings.Contains(usage, "(default") {
+					fmt.Fprintf(w, " (default %s)", roffEscape(f.DefValue))
+				}
 			}
 			fmt.Fprintln(w)
 		})
