@@ -141,7 +141,8 @@ func QuarantineFiles(dir, sink string) ([]string, error) {
 	for _, e := range entries {
 		n := e.Name()
 		rest, ok := strings.CutPrefix(n, prefix)
-		if e.IsDir() || !ok || len(rest) != len("20060102.detail") || !strings.HasSuffix(rest, ".detail") {
+		if e.IsDir() || !ok || len(rest) != len("20060102.detail") || !strings.HasSuffix(rest, ".detail") ||
+			strings.Trim(rest[:8], "0123456789") != "" {
 			continue
 		}
 		out = append(out, filepath.Join(dir, n))
