@@ -414,6 +414,14 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 		}
 		inputFiles = append(inputFiles, in.Files...)
 	}
+	// And the files other sinks have positions in: a consume work file no
+	// longer matches the input glob, but a sink that has not started it is
+	// behind by all of it.
+	for _, sv := range saved {
+		for _, p := range sv.Files {
+			inputFiles = append(inputFiles, p.Path)
+		}
+	}
 	for _, name := range order {
 		ls, isLive := live[name]
 		sv := byName[name]
@@ -453,7 +461,9 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 		for _, path := range inputFiles {
 			if !seen[path] {
 				seen[path] = true
-				ss.Files = append(ss.Files, fileStatusOf(path, 0, 1, false, true, opts))
+				if fst := fileStatusOf(path, 0, 1, false, true, opts); !fst.Missing {
+					ss.Files = append(ss.Files, fst)
+				}
 			}
 		}
 		sort.SliceStable(ss.Files, func(i, j int) bool { return ss.Files[i].Path < ss.Files[j].Path })
@@ -654,13 +664,12 @@ func printStatus(w io.Writer, rep *statusReport) {
 			pos := fmt.Sprintf("line %d, byte %d", f.Line, f.Offset)
 			var behind string
 			switch {
+			case f.Done:
+				behind = "done"
 			case f.Missing:
 				pos, behind = "-", "file is gone"
-			case f.Done || f.BytesBehind == 0:
-				behind = "done"
-				if !f.Done {
-					behind = "caught up"
-				}
+			case f.BytesBehind == 0:
+				behind = "caught up"
 			default:
 				behind = formatBytes(f.BytesBehind)
 				if f.RecordsBehind != nil {

@@ -218,3 +218,51 @@ func checkPageInChromium(t *testing.T, url string) {
 		}
 	}
 }
+
+// TestProcessStatusConsume: in consume mode a claimed file is renamed to
+// detail.work, which no input glob matches; a sink that has not started it
+// is still behind by all of it.
+func TestProcessStatusConsume(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "radacct")
+	os.Mkdir(spool, 0o700)
+	_, ids := replayFiles(t, spool, false)
+	state := filepath.Join(dir, "state")
+	cmd, stderr := startRadrelay(t, "run", "--input", filepath.Join(spool, "detail-*"), "--mode", "consume",
+		"--to", "ok=jsonl:"+filepath.Join(dir, "out.jsonl"), "--to", "full=jsonl:/dev/full",
+		"--state", state, "--log-format", "json", "--shutdown-timeout", "1s")
+	logLine(t, stderr, "radrelay run starting")
+	go io.Copy(io.Discard, stdoutOf(stderr))
+	var js statusReport
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		code, out, _ := radrelayOutput(t, "status", "--state", state, "--json")
+		js = statusReport{}
+		json.Unmarshal([]byte(out), &js)
+		if code == 0 && len(js.Sinks) == 2 && js.Sinks[0].Delivered == int64(len(ids)) && js.Sinks[1].State == "failing" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status never showed ok delivered and full failing (exit %d):\n%s", code, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	full := js.Sinks[1]
+	work := false
+	for _, f := range full.Files {
+		work = work || filepath.Base(f.Path) == "detail.work"
+	}
+	if full.RecordsBehind == nil || *full.RecordsBehind != int64(len(ids)) || !work {
+		t.Errorf("sink full in consume mode: %d records behind (want %d), detail.work listed %v: %+v", deref(full.RecordsBehind), len(ids), work, full.Files)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitStatus(t, cmd); code != 0 {
+		t.Errorf("exit status %d after SIGTERM", code)
+	}
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return -1
+	}
+	return *p
+}
