@@ -3,7 +3,11 @@
 #   make build   builds bin/radrelay
 #   make test    runs every test with the race detector (integration tests
 #                start their own FreeRADIUS and PostgreSQL when installed)
-#   make bench   runs the benchmarks recorded in docs/benchmarks.md
+#   make bench   runs the micro-benchmarks (internal APIs) of docs/benchmarks.md
+#   make bench-e2e runs the end-to-end harness (bench/): the built binary
+#                side by side with FreeRADIUS on a FreeRADIUS-written corpus;
+#                about 10 minutes, BENCH_E2E_DOCS=1 also rewrites its section
+#                of docs/benchmarks.md
 #   make lint    gofmt and go vet
 #   make fuzz    runs every fuzz target briefly (FUZZTIME each)
 
@@ -12,7 +16,7 @@ FUZZTIME ?= 10s
 BENCHTIME ?= 1s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 
-.PHONY: build test bench lint fuzz clean
+.PHONY: build test bench bench-e2e lint fuzz clean
 
 build:
 	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/radrelay ./cmd/radrelay
@@ -22,6 +26,9 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+bench-e2e:
+	RADRELAY_BENCH_E2E=1 RADRELAY_BENCH_UPDATE_DOCS=$(BENCH_E2E_DOCS) $(GO) test -count=1 -run '^TestE2E$$' -v -timeout 60m ./bench
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
