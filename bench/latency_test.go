@@ -194,7 +194,7 @@ func (h *harness) memory(t *testing.T) {
 		what:     "peak RSS of `radrelay run --mode consume` draining a backlog",
 		value:    fmt.Sprintf("%.1f MiB", float64(r.maxRSS)/(1<<20)),
 		target:   "< 100 MB",
-		inputs: fmt.Sprintf("%.2f GB in %d files of the FreeRADIUS-written corpus (%s records), to a jsonl sink on standard output (discarded); drained at %s; peak RSS from getrusage; radrelay CPU %s; load %s → %s",
+		inputs: fmt.Sprintf("%.2f GB in %d files of the FreeRADIUS-written corpus (%s records), to a jsonl sink on standard output (discarded); drained at %s; peak RSS is VmHWM of /proc/PID/status, read every 50 ms and once more when every record was delivered; radrelay CPU %s; load %s → %s",
 			float64(total)/1e9, total/int64(len(data)), thousands(records), rate(records, elapsed), r.cpu.Round(10*time.Millisecond), load, loadavg()),
 		command: "radrelay " + cmdline(args...) + " > /dev/null",
 	})

@@ -28,14 +28,24 @@ import (
 //     records, each into a fresh database of the same server;
 //  4. radrelay run in consume mode draining the corpus from a spool.
 func (h *harness) postgres(t *testing.T) {
-	srv, err := pgtest.StartServer(pgtest.Options{Durable: true, Settings: []string{
+	settings := []string{
 		// Statements slower than this are logged: the run reports them.
 		"log_min_duration_statement=250",
-	}})
+	}
+	if extra := os.Getenv(envPGSettings); extra != "" {
+		settings = append(settings, strings.Split(extra, ",")...)
+	}
+	srv, err := pgtest.StartServer(pgtest.Options{Durable: true, Settings: settings})
 	if err != nil {
 		pgtest.Unavailable(t, err.Error())
 	}
-	t.Cleanup(func() { srv.Close() })
+	t.Cleanup(func() {
+		// Keep the server's log for a look at slow statements.
+		if b, err := os.ReadFile(srv.LogPath()); err == nil {
+			os.WriteFile(filepath.Join(h.dir, "postgres.log"), b, 0o644)
+		}
+		srv.Close()
+	})
 	n := int64(h.stats.Records)
 	inputs := fmt.Sprintf("corpus %s (%.0f MB, FreeRADIUS-written); durable PostgreSQL 15 (fsync, synchronous_commit on)", h.stats, float64(h.bytes)/1e6)
 
@@ -106,7 +116,7 @@ func prefill(t *testing.T, dsn string, rows int) {
 	SELECT to_hex(i), md5('prefill' || i), 'user' || lpad((i % 20000)::text, 5, '0') || '@isp.example', NULL,
 		('10.20.' || (i % 40) || '.1')::inet, '0/1/0:100.' || (i % 4096), 'Ethernet',
 		s, s + interval '10 minutes', s + interval '25 minutes', 600, 1500,
-		'RADIUS', '', '', (i * 7919) % 4000000000, (i * 104729) % 40000000000,
+		'RADIUS', '', '', (i::bigint * 7919) % 4000000000, (i::bigint * 104729) % 40000000000,
 		'', '02:00:00:' || to_hex(i % 256), 'User-Request', 'Framed-User', 'PPP',
 		('100.64.' || (i % 256) || '.' || (1 + i % 254))::inet
 	FROM (SELECT i, timestamptz '2026-11-23 00:00:00+00' - (i * interval '2 seconds') - interval '1 hour' AS s
@@ -139,7 +149,7 @@ func (h *harness) replayPG(t *testing.T, srv *pgtest.Server, dsn, what string, n
 		what:     "`radrelay replay` live + history, " + what,
 		value:    rate(n, r.wall),
 		target:   "≥ 40,000 records/s",
-		inputs: fmt.Sprintf("%s; wall clock of the whole command (start-up and schema check included); radrelay CPU %s, PostgreSQL CPU %s, peak RSS %.0f MiB; load %s → %s",
+		inputs: fmt.Sprintf("%s; wall clock of the whole command (start-up and schema check included); radrelay CPU %s, PostgreSQL CPU %s, peak RSS (VmHWM) %.0f MiB; load %s → %s",
 			inputs, r.cpu.Round(10*time.Millisecond), pgUsed.Round(10*time.Millisecond), float64(r.maxRSS)/(1<<20), load, loadavg()),
 		command: "radrelay " + cmdline(args...),
 	})
@@ -302,7 +312,7 @@ func (h *harness) consumePG(t *testing.T, srv *pgtest.Server, inputs string) {
 		what:     "`radrelay run` consume mode, live + history, empty radacct",
 		value:    rate(n, elapsed),
 		target:   "(measure)",
-		inputs: fmt.Sprintf("%s; from start until the delivered counter reached every record; first/last tenth %s / %s records/s; radrelay CPU %s, peak RSS %.0f MiB; load %s → %s",
+		inputs: fmt.Sprintf("%s; from start until the delivered counter reached every record; first/last tenth %s / %s records/s; radrelay CPU %s, peak RSS (VmHWM) %.0f MiB; load %s → %s",
 			inputs, thousands(int64(first)), thousands(int64(last)), r.cpu.Round(10*time.Millisecond), float64(r.maxRSS)/(1<<20), load, loadavg()),
 		command: "radrelay " + cmdline(args...),
 	})
