@@ -23,6 +23,7 @@ var allowedImports = map[string][]string{
 	"sinks/all":    {"sinks/*"},
 	"tailer":       {"detail", "archive", "sinks"},
 	"config":       {"detail", "dictionary", "sinks", "sinks/route", "tailer"},
+	"bench":        {"detail"},
 }
 
 // TestImportRules keeps the package graph as ARCHITECTURE.md draws it.
