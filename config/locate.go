@@ -15,7 +15,6 @@ type keyLine struct {
 	path string
 	elem int
 	line int
-	used bool
 }
 
 type keyLines []*keyLine
@@ -49,19 +48,6 @@ func (kl keyLines) table(name string, elem int) int {
 		}
 	}
 	return 0
-}
-
-// nextUndecoded returns the line of the first occurrence of path not yet
-// returned: MetaData.Undecoded lists repeated keys (one per array element) in
-// source order.
-func (kl keyLines) nextUndecoded(path string) int {
-	for _, k := range kl {
-		if k.path == path && !k.used {
-			k.used = true
-			return k.line
-		}
-	}
-	return kl.find(path, -1)
 }
 
 var tableHeaderRE = regexp.MustCompile(`^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$`)
