@@ -59,8 +59,9 @@ line) or the path and line of your own file.
   show      an attribute (by name, any case, or by number: 40, 26.9.1,
             Attr-241.1): its number, type and flags, source, the other names
             and earlier definitions it is read by, and its VALUE names (the
-            printed one first); or a vendor (by name or number): its format,
-            source and all its attributes.
+            printed one first); or a vendor (by name, or by number: 26.9,
+            or 9 when no attribute has the number): its format, source and
+            all its attributes.
 
 Exit status: 0 when everything asked for is known, 1 when a NAME is not,
 2 for a usage error or a dictionary that does not load.
@@ -137,23 +138,23 @@ func runDictionary(e *env, args []string) int {
 }
 
 func printVendors(w io.Writer, d *dictionary.Dictionary) {
+	// Count each vendor's printed attributes, members of its TLVs included,
+	// in one pass.
+	count := map[uint32]int{}
+	for _, a := range d.Attributes() {
+		if a.Vendor != nil && d.Printed(a) {
+			count[a.Vendor.ID]++
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NUMBER\tNAME\tFORMAT\tATTRIBUTES\tSOURCE")
 	for _, v := range d.Vendors() {
 		name := strings.Join(d.VendorNames(v), ", ")
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", v.ID, name, v.Format(), countAttrs(d, d.VendorAttributes(v)), v.Source)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", v.ID, name, v.Format(), count[v.ID], v.Source)
 	}
 	tw.Flush()
 }
 
-// countAttrs counts attrs and, recursively, their members.
-func countAttrs(d *dictionary.Dictionary, attrs []*dictionary.Attribute) int {
-	n := len(attrs)
-	for _, a := range attrs {
-		n += countAttrs(d, d.Members(a))
-	}
-	return n
-}
 
 // showName prints the attribute and/or vendor called name (or numbered
 // name) and reports whether there was one.
@@ -165,7 +166,10 @@ func showName(w io.Writer, d *dictionary.Dictionary, name string) bool {
 	}
 	v, ok := d.VendorByName(name)
 	if !ok {
-		if n, err := strconv.ParseUint(name, 10, 32); err == nil && !found {
+		// A vendor by number: 26.N (or Attr-26.N), or N when no attribute
+		// has that number.
+		num, vsa := strings.CutPrefix(strings.TrimPrefix(name, "Attr-"), "26.")
+		if n, err := strconv.ParseUint(num, 10, 32); err == nil && (vsa || !found) {
 			v, ok = d.Vendor(uint32(n))
 		}
 	}
@@ -288,9 +292,21 @@ func showVendor(w io.Writer, d *dictionary.Dictionary, v *dictionary.Vendor) {
 		fmt.Fprintf(tw, "also read\t%s\n", strings.Join(names[1:], ", "))
 	}
 	tw.Flush()
-	attrs := d.VendorAttributes(v)
-	fmt.Fprintf(w, "attributes (%d):\n", countAttrs(d, attrs))
-	printAttrTable(w, d, attrs)
+	// Every printed attribute of the vendor, in number order: inside
+	// Vendor-Specific, members of its TLVs, and inside extended
+	// attributes (evs, 241.26.N...).
+	var attrs []*dictionary.Attribute
+	for _, a := range d.Attributes() {
+		if a.Vendor == v && d.Printed(a) {
+			attrs = append(attrs, a)
+		}
+	}
+	fmt.Fprintf(w, "attributes (%d):\n", len(attrs))
+	tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for _, a := range attrs {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.OID(), a.Name, a.TypeAndFlags(), a.Source)
+	}
+	tw.Flush()
 }
 
 // printAttrTable lists attrs and their members, one per line: number
