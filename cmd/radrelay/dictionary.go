@@ -155,7 +155,6 @@ func printVendors(w io.Writer, d *dictionary.Dictionary) {
 	tw.Flush()
 }
 
-
 // showName prints the attribute and/or vendor called name (or numbered
 // name) and reports whether there was one.
 func showName(w io.Writer, d *dictionary.Dictionary, name string) bool {
