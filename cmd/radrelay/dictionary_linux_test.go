@@ -3,34 +3,15 @@
 package main
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 )
 
-// runBinary runs radrelay as a process (the test binary re-executed as
-// radrelay, see TestMain) and returns its exit status, stdout and stderr.
-func runBinary(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "RADRELAY_TEST_AS_MAIN=1")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatal(err)
-	}
-	return cmd.ProcessState.ExitCode(), out.String(), errb.String()
-}
-
 func TestDictionaryVendors(t *testing.T) {
-	code, out, errs := runBinary(t, "dictionary", "vendors")
+	code, out, errs := runBinary(t, nil, "dictionary", "vendors")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -91,7 +72,7 @@ func TestDictionaryShow(t *testing.T) {
 		{"missing dictionary", []string{"--dictionary", filepath.Join(dir, "missing"), "vendors"}, 2, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, errs := runBinary(t, append([]string{"dictionary"}, tc.args...)...)
+			code, out, errs := runBinary(t, nil, append([]string{"dictionary"}, tc.args...)...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d; stdout:\n%s\nstderr:\n%s", code, tc.code, out, errs)
 			}
