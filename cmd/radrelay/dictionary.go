@@ -183,28 +183,18 @@ func showName(w io.Writer, d *dictionary.Dictionary, name string) bool {
 }
 
 // lookupAttribute finds an attribute by name or by number path (40,
-// 26.9.1, Attr-241.1).
+// 26.9.1, Attr-241.1). A bare number above 255 that is a vendor's is left
+// to the vendor lookup.
 func lookupAttribute(d *dictionary.Dictionary, name string) (*dictionary.Attribute, bool) {
 	if a, ok := d.Attribute(name); ok {
 		return a, true
 	}
-	path := strings.TrimPrefix(name, "Attr-")
-	if path == "" || path[0] < '0' || path[0] > '9' || strings.Contains(name, "..") {
+	oid, ok := dictionary.ParseOID(name)
+	if !ok {
 		return nil, false
 	}
-	var oid []uint32
-	for _, p := range strings.Split(path, ".") {
-		n, err := strconv.ParseUint(p, 10, 32)
-		if err != nil {
-			return nil, false
-		}
-		oid = append(oid, uint32(n))
-	}
-	if len(oid) == 1 && strings.HasPrefix(name, "Attr-") == false && oid[0] > 255 {
-		// A bare number above 255 may be a vendor number: let the caller try.
-		if _, ok := d.Vendor(oid[0]); ok {
-			return nil, false
-		}
+	if _, isVendor := d.Vendor(oid[0]); len(oid) == 1 && oid[0] > 255 && isVendor && !strings.HasPrefix(name, "Attr-") {
+		return nil, false
 	}
 	return d.AttributeByOID(oid)
 }
@@ -222,7 +212,7 @@ func showAttribute(w io.Writer, d *dictionary.Dictionary, a *dictionary.Attribut
 	fmt.Fprintf(tw, "type\t%s\n", a.TypeAndFlags())
 	fmt.Fprintf(tw, "source\t%s\n", a.Source)
 	if !d.Printed(a) {
-		if p, ok := d.AttributeByOID(parseOID(a.OID())); ok {
+		if p, ok := d.PrintedFor(a); ok {
 			fmt.Fprintf(tw, "printed as\t%s (%s), a later definition of the number\n", p.Name, p.Source)
 		} else {
 			fmt.Fprintf(tw, "printed as\tAttr-%s\n", a.OID())
@@ -270,15 +260,6 @@ func printedValue(a *dictionary.Attribute, n uint64) string {
 		return s
 	}
 	return strconv.FormatUint(n, 10)
-}
-
-func parseOID(s string) []uint32 {
-	var oid []uint32
-	for _, p := range strings.Split(s, ".") {
-		n, _ := strconv.ParseUint(p, 10, 32)
-		oid = append(oid, uint32(n))
-	}
-	return oid
 }
 
 func showVendor(w io.Writer, d *dictionary.Dictionary, v *dictionary.Vendor) {
