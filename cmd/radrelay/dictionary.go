@@ -13,7 +13,7 @@ import (
 )
 
 // dictionaryFlagUsage is the help of the --dictionary flag of check and cat.
-const dictionaryFlagUsage = "a FreeRADIUS-format dictionary `PATH` (with its $INCLUDEs) that extends or overrides the built-in one, e.g. /usr/share/freeradius/dictionary"
+const dictionaryFlagUsage = "a FreeRADIUS-format dictionary `PATH` (with its $INCLUDEs) that extends or overrides the built-in one, e.g. /etc/freeradius/3.0/dictionary"
 
 // addDictionaryFlag declares --dictionary on fs, storing the path in *path.
 func addDictionaryFlag(fs *flag.FlagSet, path *string) {
