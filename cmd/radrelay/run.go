@@ -87,11 +87,12 @@ Without -c, the flags describe a whole setup (one line in a systemd unit).
 With -c, the file describes it, and only the logging, metrics and
 --dictionary flags may be added to override the file.
 
-The built-in dictionary knows the RFC attributes and the common vendors'
-accounting attributes; on a FreeRADIUS host, --dictionary
-/usr/share/freeradius/dictionary (or dictionary = in the file) teaches
-radrelay every vendor FreeRADIUS knows. A record with an attribute no
-dictionary knows cannot be proxied and is quarantined with its name.
+The built-in dictionary knows every vendor, attribute and VALUE of
+FreeRADIUS 3.2's stock dictionaries; --dictionary PATH (or dictionary = in
+the file) adds others, e.g. a FreeRADIUS server's local ones in
+/etc/freeradius/3.0/dictionary. A record with an attribute no dictionary
+knows cannot be proxied and is quarantined with its name; "radrelay
+dictionary show NAME" says what radrelay knows.
 
 Sink URLs:
   detail:/var/log/radrelay/detail   append to a detail file
@@ -121,7 +122,7 @@ Examples:
   the files as radiusd -n radrelay would:
     radrelay run --input '/var/log/freeradius/radacct/*/detail-*' \
       --to 'backup=radius://10.0.0.2:1813?secret_file=/etc/radrelay/backup.secret' \
-      --state /var/lib/radrelay --dictionary /usr/share/freeradius/dictionary
+      --state /var/lib/radrelay
 
   Follow the files read-only and copy them to JSON lines, with metrics:
     radrelay run --input '/var/log/freeradius/radacct/*/detail-*' --mode follow \
