@@ -71,6 +71,12 @@ func (r *sinkRunner) commit(items []*item) {
 	if len(items) == 0 {
 		return
 	}
+	var ended []string
+	defer func() {
+		for _, f := range ended {
+			r.endQuarantineLog(f)
+		}
+	}()
 	r.mu.Lock()
 	for _, it := range items {
 		c := r.committed[it.of.key]
@@ -83,6 +89,7 @@ func (r *sinkRunner) commit(items []*item) {
 			c.FPLen, c.FP = 0, 0
 		case itemFileEnd:
 			c.Done = true
+			ended = append(ended, it.file)
 		default:
 			c.Offset, c.Line = it.end, it.endLine
 		}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -35,7 +34,10 @@ type Tailer struct {
 	// complete is set (Replay) once the file list is complete.
 	complete   atomic.Bool
 	totalBytes atomic.Int64
-	progress   chan struct{} // a sink committed something (maintenance looks)
+	// skippedFiles counts input files left alone: compressed or binary
+	// files in a consume or follow glob, binary files given to a Replay.
+	skippedFiles atomic.Int64
+	progress     chan struct{} // a sink committed something (maintenance looks)
 
 	statsMu sync.Mutex // guards runners being set
 
@@ -148,9 +150,17 @@ func (t *Tailer) Run(ctx context.Context) error {
 	}
 	cfg := t.cfg
 	if cfg.StateDir != "" {
-		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-			return fmt.Errorf("tailer: state directory: %w", err)
+		if err := checkWritable("state", cfg.StateDir); err != nil {
+			return err
 		}
+		lock, err := lockStateDir(cfg.StateDir)
+		if err != nil {
+			return err
+		}
+		defer lock.Close()
+	}
+	if err := checkWritable("quarantine", cfg.QuarantineDir); err != nil {
+		return err
 	}
 	t.table = newFileTable()
 	defer t.table.closeAll() // releases the work files' locks
@@ -224,6 +234,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		if err := r.flush(true); err != nil {
 			errs[i] = errors.Join(errs[i], fmt.Errorf("tailer: sink %s: saving state at shutdown: %w", r.spec.Name, err))
 		}
+		r.summariseQuarantine("")
 		r.q.close()
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -249,7 +260,7 @@ func (t *Tailer) Stats() Stats {
 	t.statsMu.Lock()
 	runners := t.runners
 	t.statsMu.Unlock()
-	st := Stats{TotalBytes: t.totalBytes.Load()}
+	st := Stats{TotalBytes: t.totalBytes.Load(), SkippedFiles: int(t.skippedFiles.Load())}
 	files := *t.list.Load()
 	sizes := make(map[fileKey]int64, len(files))
 	for _, of := range files {
