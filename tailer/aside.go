@@ -41,6 +41,7 @@ func (m *maintainer) setAside(path string, err error) {
 		m.aside[path] = a
 	} else {
 		a.backoff = min(2*a.backoff, asideMaxBackoff)
+		m.t.log.Debug("set-aside input file still cannot be opened", "file", path, "retry_in", a.backoff)
 	}
 	a.next = now.Add(a.backoff)
 }

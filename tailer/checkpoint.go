@@ -22,7 +22,9 @@ func (r *sinkRunner) cursorFor(of *openFile) cursor {
 		delete(r.saved, of.key)
 		if of.matches(s) {
 			c.Offset, c.Line, c.Done = s.Offset, s.Line, s.Done
-			if size, err := of.size(); err == nil && size < c.Offset {
+			// (A compressed file's positions are in its decompressed
+			// stream: its size says nothing about them.)
+			if size, err := of.size(); err == nil && size < c.Offset && !of.format.Compressed() {
 				r.log.Warn("file is shorter than the saved position (truncated?); reading it from the start",
 					"file", c.Path, "saved_offset", c.Offset, "size", size)
 				c.Offset, c.Line, c.Done = 0, 1, false

@@ -154,7 +154,9 @@ func (r *sinkRunner) stats(sizes map[fileKey]int64) (SinkStats, int64, int) {
 		case c.Done:
 			ss.BytesDone += size
 		default:
-			ss.BytesDone += c.Offset
+			// min: a compressed file's position is in its decompressed
+			// stream, larger than its size (progress is approximate).
+			ss.BytesDone += min(c.Offset, size)
 			if size > c.Offset {
 				backlog += size - c.Offset
 				files++

@@ -142,8 +142,11 @@ func New(cfg Config) (*Tailer, error) {
 // Run delivers records until ctx is done (Consume, Follow) or every file has
 // been delivered or quarantined (Replay). After ctx is done it stops reading,
 // drains the records in flight for up to ShutdownTimeout, persists progress
-// and returns nil. It returns an error only when it cannot start (state
-// directory, state files) or cannot persist progress.
+// and returns nil. It returns an error only when it cannot start or cannot
+// persist progress: another process holds the state directory (an error
+// matching ErrStateLocked, naming its pid), the state or quarantine
+// directory cannot be written (matching ErrNotWritable; checked before
+// anything is read), a state file cannot be read.
 func (t *Tailer) Run(ctx context.Context) error {
 	if !t.running.CompareAndSwap(false, true) {
 		return errors.New("tailer: Run called twice")
