@@ -590,4 +590,3 @@ max_duration = "200ms"
 		t.Errorf("%d lines of log, want quarantine warnings summarised:\n%s", n, tail(stderr, 3000))
 	}
 }
-
