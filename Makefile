@@ -6,16 +6,23 @@
 #   make bench   runs the benchmarks recorded in docs/benchmarks.md
 #   make lint    gofmt and go vet
 #   make fuzz    runs every fuzz target briefly (FUZZTIME each)
+#   make man     writes the man pages, made from the help texts, to build/man
+#   make deb     builds build/radrelay_VERSION_ARCH.deb (static binary, unit,
+#                sysusers/tmpfiles, config, man pages, completions)
+#
+# VERSION comes from the release tags (vMAJOR.MINOR.PATCH; see
+# packaging/version.sh) and is what "radrelay version" prints.
 
 GO       ?= go
 FUZZTIME ?= 10s
 BENCHTIME ?= 1s
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+VERSION  ?= $(shell packaging/version.sh)
+LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: build test bench lint fuzz clean
+.PHONY: build test bench lint fuzz man deb clean
 
 build:
-	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/radrelay ./cmd/radrelay
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/radrelay ./cmd/radrelay
 
 test:
 	$(GO) test -race -count=1 -timeout 12m ./...
@@ -35,5 +42,13 @@ fuzz:
 	  done; \
 	done
 
+man: build
+	bin/radrelay man --dir build/man
+
+# A static binary (no cgo) runs on any Linux of its architecture.
+deb:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o build/radrelay ./cmd/radrelay
+	packaging/build-deb.sh build/radrelay build
+
 clean:
-	rm -rf bin
+	rm -rf bin build

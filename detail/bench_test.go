@@ -104,31 +104,33 @@ func BenchmarkAppendRecord(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
-// BenchmarkFileWriter appends records to a file with no fsync (one write(2)
-// per record).
-func BenchmarkFileWriter(b *testing.B) {
-	data, _ := benchFile(b, 1)
-	var recs []*Record
-	r := NewReader(bytes.NewReader(data), "bench")
-	for {
-		rec, err := r.Next()
-		if err != nil {
-			break
-		}
-		recs = append(recs, rec)
-	}
-	w, err := NewFileWriter(FileWriterOptions{Template: b.TempDir() + "/detail-%Y%m%d"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
+// BenchmarkParallelReader is BenchmarkReader through a ParallelReader (an
+// internal micro-benchmark; "radrelay check" through the binary is measured
+// in docs/benchmarks.md).
+func BenchmarkParallelReader(b *testing.B) {
+	data, nrec := benchFile(b, 50<<20)
+	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
-	i := 0
+	cpu0 := cpuTime()
 	for b.Loop() {
-		if err := w.Write(recs[i%len(recs)]); err != nil {
-			b.Fatal(err)
+		r := NewParallelReader(bytes.NewReader(data), "bench")
+		got := 0
+		for {
+			_, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			got++
 		}
-		i++
+		r.Close()
+		if got != nrec {
+			b.Fatalf("%d records, want %d", got, nrec)
+		}
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	cpu := cpuTime() - cpu0
+	b.ReportMetric(float64(nrec)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(len(data))*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
 }

@@ -1,0 +1,203 @@
+package radius
+
+import (
+	"errors"
+	"net"
+	"runtime"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+)
+
+// manualClock is a health clock that moves only when the test says so.
+// armed receives a value whenever a timer is set, so a test knows the
+// zombie timer runs before it moves the clock.
+type manualClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*manualTimer
+	armed  chan struct{}
+}
+
+type manualTimer struct {
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{now: time.Unix(1_800_000_000, 0), armed: make(chan struct{}, 64)}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	t := &manualTimer{at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	c.mu.Unlock()
+	c.armed <- struct{}{}
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		was := !t.stopped
+		t.stopped = true
+		return was
+	}
+}
+
+// Advance moves the clock by d and runs, in order, the timers that are due.
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*manualTimer
+	kept := c.timers[:0]
+	for _, t := range c.timers {
+		switch {
+		case t.stopped:
+		case !t.at.After(c.now):
+			t.stopped = true
+			due = append(due, t)
+		default:
+			kept = append(kept, t)
+		}
+	}
+	c.timers = kept
+	c.mu.Unlock()
+	sort.Slice(due, func(i, j int) bool { return due[i].at.Before(due[j].at) })
+	for _, t := range due {
+		t.f()
+	}
+}
+
+// silentServer takes datagrams and answers none (no ICMP errors either).
+func silentServer(t *testing.T) string {
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if _, _, err := c.ReadFrom(buf); errors.Is(err, net.ErrClosed) {
+				return
+			}
+		}
+	}()
+	return c.LocalAddr().String()
+}
+
+// useClock puts every server of s on c.
+func useClock(s *Sink, c *manualClock) {
+	for _, e := range s.servers {
+		e.now, e.afterFunc = c.Now, c.AfterFunc
+	}
+}
+
+// TestZombiePeriodFromFirstUnansweredRequest: a primary that answers nothing
+// is marked dead zombie_period after the first request it was sent, not when
+// a retransmission timer next expires (issue 11 item 11), and the request
+// then fails over to the backup at once.
+func TestZombiePeriodFromFirstUnansweredRequest(t *testing.T) {
+	const zombie = 20 * time.Second
+	backup := newReceiver(t, testSecret)
+	cfg := fastConfig(silentServer(t), backup.addr)
+	// Retransmission timers far beyond the test: only the zombie timer can
+	// mark the primary dead.
+	cfg.InitialRTX, cfg.MaxRTX, cfg.MaxRTXDuration = time.Hour, time.Hour, 10*time.Hour
+	cfg.ZombiePeriod = zombie
+	cfg.FastRetransmit = -1
+	s := openSink(t, cfg)
+	clock := newManualClock()
+	useClock(s, clock)
+	primary := s.servers[0]
+
+	recs := testRecords("zombie", 2)
+	first := make(chan []error, 1)
+	go func() { first <- send(t, s, recs[:1]) }()
+	<-clock.armed // the first request is on the wire; the zombie timer runs
+
+	// A second request 15 s later does not restart the period.
+	clock.Advance(15 * time.Second)
+	second := make(chan []error, 1)
+	go func() { second <- send(t, s, recs[1:]) }()
+	waitOutstanding(t, primary, 2)
+
+	clock.Advance(zombie - 15*time.Second - time.Millisecond)
+	if !primary.alive() {
+		t.Fatal("primary marked dead before zombie_period")
+	}
+	select {
+	case r := <-first:
+		t.Fatalf("first record settled before zombie_period: %v", r)
+	default:
+	}
+
+	clock.Advance(time.Millisecond)
+	if primary.alive() {
+		t.Fatal("primary still alive zombie_period after its first unanswered request")
+	}
+	mustAllSucceed(t, <-first)
+	mustAllSucceed(t, <-second)
+	checkHolds(t, backup.Delivered(), ids(recs))
+	if st := s.Stats()[0]; st.Deaths != 1 || st.Timeouts != 0 {
+		t.Fatalf("primary: deaths %d, retransmission timeouts %d; want 1 and 0", st.Deaths, st.Timeouts)
+	}
+}
+
+// TestZombiePeriodRestartsOnReply: a reply ends the silence; the period then
+// counts from it.
+func TestZombiePeriodRestartsOnReply(t *testing.T) {
+	e := &endpoint{timing: timing{zombiePeriod: 20 * time.Second}, dead: make(chan struct{}), closed: make(chan struct{})}
+	e.log = testLogger(t)
+	clock := newManualClock()
+	e.now, e.afterFunc = clock.Now, clock.AfterFunc
+
+	e.busyStart(clock.Now())
+	e.busyStart(clock.Now())
+	<-clock.armed
+	clock.Advance(10 * time.Second)
+	e.replied(clock.Now()) // one of the two answered; the other is not
+	e.busyEnd()
+	clock.Advance(10 * time.Second) // the timer fires, finds a reply 10 s old, rearms
+	<-clock.armed
+	if !e.alive() {
+		t.Fatal("marked dead 10 s after a reply")
+	}
+	clock.Advance(10 * time.Second)
+	if e.alive() {
+		t.Fatal("alive 20 s after the last reply with a request outstanding")
+	}
+	select {
+	case <-e.deadSignal():
+	default:
+		t.Fatal("dead signal not given")
+	}
+
+	// Revival makes a fresh signal; an idle server is never marked dead.
+	e.replied(clock.Now())
+	e.busyEnd()
+	clock.Advance(time.Hour)
+	if !e.alive() {
+		t.Fatal("an idle server was marked dead")
+	}
+}
+
+// waitOutstanding waits until e has n requests in flight (an event the
+// test cannot otherwise observe; polled with yields, no sleeping).
+func waitOutstanding(t *testing.T, e *endpoint, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.outstanding() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests outstanding, want %d", e.outstanding(), n)
+		}
+		runtime.Gosched()
+	}
+}
