@@ -134,3 +134,18 @@ func detectOpen(f *os.File) (archive.Format, error) {
 	}
 	return archive.Detect(head[:n]), nil
 }
+
+// listError logs an error listing a glob (an entry that cannot be stat'ed)
+// when it is new or changed, not at every look, and says when the listing
+// works again.
+func (m *maintainer) listError(glob string, err error) {
+	prev, had := m.listErrs[glob]
+	switch {
+	case err == nil && had:
+		delete(m.listErrs, glob)
+		m.t.log.Info("listing input files works again", "glob", glob)
+	case err != nil && (!had || prev != err.Error()):
+		m.listErrs[glob] = err.Error()
+		m.t.log.Error("listing input files", "glob", glob, "err", err)
+	}
+}

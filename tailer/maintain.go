@@ -31,6 +31,7 @@ type maintainer struct {
 	lastSig string
 	markBuf []byte // reused by markDone
 
+	listErrs map[string]string          // glob: the error of its listing, logged once
 	aside    map[string]*asideFile      // files that cannot be opened, by path
 	archives map[fileKey]archive.Format // compressed or binary files left alone (warned once)
 }
@@ -51,7 +52,7 @@ type settled struct {
 
 func newMaintainer(t *Tailer) *maintainer {
 	return &maintainer{t: t, wake: newSignal(), settle: map[fileKey]*settled{}, lockMsg: map[string]bool{},
-		aside: map[string]*asideFile{}, archives: map[fileKey]archive.Format{}}
+		aside: map[string]*asideFile{}, archives: map[fileKey]archive.Format{}, listErrs: map[string]string{}}
 }
 
 // start prepares the first file list (and, for Replay, the only one).
@@ -179,10 +180,10 @@ func (m *maintainer) listInputs(claim bool) (found []*openFile, matched map[file
 			m.resumeWorkFiles(in.Glob)
 		}
 		cands, err := globFiles(in.Glob, nil)
+		m.listError(in.Glob, err)
 		if err != nil {
 			// The listing is incomplete: a file not in it may still be
 			// there, so none is taken for gone this time.
-			t.log.Error("listing input files", "glob", in.Glob, "err", err)
 			incomplete = true
 		}
 		// Claim only from a complete listing: the oldest file may be the
@@ -190,7 +191,7 @@ func (m *maintainer) listInputs(claim bool) (found []*openFile, matched map[file
 		if in.Mode == Consume && claim && err == nil {
 			if m.claim(in.Glob, cands) {
 				if cands, err = globFiles(in.Glob, nil); err != nil {
-					t.log.Error("listing input files", "glob", in.Glob, "err", err)
+					m.listError(in.Glob, err)
 					incomplete = true
 				}
 			}
