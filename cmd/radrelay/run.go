@@ -115,7 +115,8 @@ Signals:
 
 Exit status: 0 after a clean shutdown, 1 when radrelay could not run
 (a sink could not be opened, a directory is not writable), 2 for a usage or
-configuration error.
+configuration error, or when another radrelay holds the state directory
+(the message names its pid).
 
 Examples:
   Relay every FreeRADIUS detail file to a backup RADIUS server, consuming
@@ -460,6 +461,9 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	default:
 		res.err = runErr
 		res.status = 1
+		if errors.Is(runErr, tailer.ErrStateLocked) {
+			res.status = 2 // a second instance: restarting it cannot help
+		}
 		logger.Error("radrelay "+command+" failed", "err", runErr)
 		if cfg.LogFile != "" || cfg.LogFormat == "json" {
 			fmt.Fprintf(e.stderr, "radrelay %s: %v\n", command, runErr)
