@@ -3,7 +3,11 @@
 #   make build   builds bin/radrelay
 #   make test    runs every test with the race detector (integration tests
 #                start their own FreeRADIUS and PostgreSQL when installed)
-#   make bench   runs the benchmarks recorded in docs/benchmarks.md
+#   make bench   runs the micro-benchmarks (internal APIs) of docs/benchmarks.md
+#   make bench-e2e runs the end-to-end harness (bench/): the built binary
+#                side by side with FreeRADIUS on a FreeRADIUS-written corpus;
+#                about 10 minutes, BENCH_E2E_DOCS=1 also rewrites its section
+#                of docs/benchmarks.md
 #   make lint    gofmt and go vet
 #   make fuzz    runs every fuzz target briefly (FUZZTIME each)
 #   make man     writes the man pages, made from the help texts, to build/man
@@ -19,7 +23,7 @@ BENCHTIME ?= 1s
 VERSION  ?= $(shell packaging/version.sh)
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: build test bench lint fuzz man deb clean
+.PHONY: build test bench bench-e2e lint fuzz man deb clean
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/radrelay ./cmd/radrelay
@@ -29,6 +33,9 @@ test:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./...
+
+bench-e2e:
+	RADRELAY_BENCH_E2E=1 RADRELAY_BENCH_UPDATE_DOCS=$(BENCH_E2E_DOCS) $(GO) test -count=1 -run '^TestE2E$$' -v -timeout 60m ./bench
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
