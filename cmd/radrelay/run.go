@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,8 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/radrelay/radrelay/sinks"
-	"github.com/radrelay/radrelay/sinks/route"
+	"github.com/radrelay/radrelay/config"
 	"github.com/radrelay/radrelay/tailer"
 )
 
@@ -44,8 +42,8 @@ func (f *daemonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "c", "", "read the configuration from `FILE` (see docs/configuration.md)")
 	fs.StringVar(&f.config, "config", "", "same as -c `FILE`")
 	fs.Var(&f.to, "to", "deliver to the sink `URL` ([NAME=]TYPE:WHERE; repeat for several sinks)")
-	fs.IntVar(&f.maxOutstanding, "max-outstanding", 0, "records in flight per sink (default by sink type: 256 for files, 1024 for radius, 5000 for postgres)")
-	fs.IntVar(&f.batchSize, "batch-size", 0, "most records per delivery call (default max-outstanding)")
+	fs.IntVar(&f.maxOutstanding, "max-outstanding", 0, "records in flight per sink (default by sink type, max-outstanding/batch-size: "+config.DefaultWindows()+")")
+	fs.IntVar(&f.batchSize, "batch-size", 0, "most records per delivery call (default by sink type, at most max-outstanding)")
 	fs.StringVar(&f.quarantine, "quarantine", "", "write malformed and rejected records under `DIR` (default STATE/quarantine)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9813)")
 	fs.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
@@ -89,11 +87,12 @@ Without -c, the flags describe a whole setup (one line in a systemd unit).
 With -c, the file describes it, and only the logging, metrics and
 --dictionary flags may be added to override the file.
 
-The built-in dictionary knows the RFC attributes and the common vendors'
-accounting attributes; on a FreeRADIUS host, --dictionary
-/usr/share/freeradius/dictionary (or dictionary = in the file) teaches
-radrelay every vendor FreeRADIUS knows. A record with an attribute no
-dictionary knows cannot be proxied and is quarantined with its name.
+The built-in dictionary knows every vendor, attribute and VALUE of
+FreeRADIUS 3.2's stock dictionaries; --dictionary PATH (or dictionary = in
+the file) adds others, e.g. a FreeRADIUS server's local ones in
+/etc/freeradius/3.0/dictionary. A record with an attribute no dictionary
+knows cannot be proxied and is quarantined with its name; "radrelay
+dictionary show NAME" says what radrelay knows.
 
 Sink URLs:
   detail:/var/log/radrelay/detail   append to a detail file
@@ -116,14 +115,15 @@ Signals:
 
 Exit status: 0 after a clean shutdown, 1 when radrelay could not run
 (a sink could not be opened, a directory is not writable), 2 for a usage or
-configuration error.
+configuration error, or when another radrelay holds the state directory
+(the message names its pid).
 
 Examples:
   Relay every FreeRADIUS detail file to a backup RADIUS server, consuming
   the files as radiusd -n radrelay would:
     radrelay run --input '/var/log/freeradius/radacct/*/detail-*' \
       --to 'backup=radius://10.0.0.2:1813?secret_file=/etc/radrelay/backup.secret' \
-      --state /var/lib/radrelay --dictionary /usr/share/freeradius/dictionary
+      --state /var/lib/radrelay
 
   Follow the files read-only and copy them to JSON lines, with metrics:
     radrelay run --input '/var/log/freeradius/radacct/*/detail-*' --mode follow \
@@ -142,7 +142,7 @@ Examples:
 			fs.Var(&runFlags.inputs, "input", "read the detail files matching `GLOB` (repeat for several)")
 			fs.StringVar(&runFlags.mode, "mode", "", "how inputs are read: consume (rename, read, delete) or follow (read-only) (default consume)")
 			fs.StringVar(&runFlags.state, "state", "", "keep each sink's progress in `DIR` (required)")
-			fs.DurationVar(&runFlags.shutdownTimeout, "shutdown-timeout", 0, "on SIGTERM, wait this long for records in flight (default 30s)")
+			fs.DurationVar(&runFlags.shutdownTimeout, "shutdown-timeout", 0, "on SIGTERM, wait this long for records in flight (default "+tailer.DefaultShutdownTimeout.String()+")")
 		},
 		run: runRun,
 	})
@@ -154,14 +154,14 @@ func runRun(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "radrelay run: unexpected argument %q (inputs are given with --input or in the configuration)\n", args[0])
 		return 2
 	}
-	var cfg *Config
+	var cfg *config.Config
 	if f.config != "" {
 		if len(f.inputs) > 0 || len(f.to) > 0 || f.mode != "" || f.state != "" || f.quarantine != "" ||
 			f.maxOutstanding != 0 || f.batchSize != 0 || f.shutdownTimeout != 0 {
 			fmt.Fprintln(e.stderr, "radrelay run: with -c, the configuration file describes inputs, sinks and directories; only --log-format, --log-level, --log-file, --metrics and --dictionary may be added")
 			return 2
 		}
-		c, err := loadConfig(f.config, false)
+		c, err := config.Load(f.config, config.Options{})
 		if err != nil {
 			fmt.Fprintln(e.stderr, err)
 			return 2
@@ -179,24 +179,26 @@ func runRun(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "radrelay run: %v\n", err)
 		return 2
 	}
-	res := runTailer(e, cfg, cfg.tailerConfig(), false)
+	res := runTailer(e, cfg, cfg.TailerConfig(), false)
 	return res.status
 }
 
-// override applies the logging, metrics and dictionary flags to cfg.
-func (f *daemonFlags) override(cfg *Config) error {
+// override applies the logging, metrics and dictionary flags to cfg and
+// checks the result as a configuration file is checked.
+func (f *daemonFlags) override(cfg *config.Config) error {
 	if f.dictionary != "" {
-		// Checked here, with its file and line, rather than when a sink
-		// opens it.
-		if _, err := loadDictionary(f.dictionary); err != nil {
-			return err
-		}
 		cfg.Dictionary = f.dictionary
 	}
 	if f.logFormat != "" {
+		if f.logFormat != "text" && f.logFormat != "json" {
+			return fmt.Errorf("--log-format %q is not text or json", f.logFormat)
+		}
 		cfg.LogFormat = f.logFormat
 	}
 	if f.logLevel != "" {
+		if _, err := config.ParseLogLevel(f.logLevel); err != nil {
+			return fmt.Errorf("--log-level: %v", err)
+		}
 		cfg.LogLevel = f.logLevel
 	}
 	if f.logFile != "" {
@@ -208,23 +210,14 @@ func (f *daemonFlags) override(cfg *Config) error {
 		}
 		cfg.MetricsListen = f.metrics
 	}
-	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
-		return fmt.Errorf("log format %q is not text or json", cfg.LogFormat)
-	}
-	if _, err := parseLogLevel(cfg.LogLevel); err != nil {
-		return fmt.Errorf("log level: %v", err)
-	}
-	return nil
+	return cfg.Check()
 }
 
 // configFromRunFlags builds the configuration of "radrelay run" without -c.
-func configFromRunFlags() (*Config, error) {
+func configFromRunFlags() (*config.Config, error) {
 	f := &runFlags
-	cfg := &Config{
-		StateDir: f.state, QuarantineDir: f.quarantine,
-		LogFormat: defaultLogFormat, LogLevel: defaultLogLevel,
-		ShutdownTimeout: defaultShutdownTimeout, PollInterval: defaultPollInterval,
-	}
+	cfg := config.New()
+	cfg.StateDir, cfg.QuarantineDir = f.state, f.quarantine
 	if f.shutdownTimeout > 0 {
 		cfg.ShutdownTimeout = f.shutdownTimeout
 	}
@@ -240,7 +233,7 @@ func configFromRunFlags() (*Config, error) {
 		return nil, fmt.Errorf("--mode %q is not consume or follow", f.mode)
 	}
 	for _, g := range f.inputs {
-		cfg.Inputs = append(cfg.Inputs, InputConfig{Glob: g, Mode: mode})
+		cfg.Inputs = append(cfg.Inputs, config.Input{Glob: g, Mode: mode})
 	}
 	if cfg.StateDir == "" {
 		return nil, errors.New("no --state DIR: radrelay keeps each sink's progress there (e.g. --state /var/lib/radrelay)")
@@ -250,43 +243,24 @@ func configFromRunFlags() (*Config, error) {
 		return nil, err
 	}
 	cfg.Sinks = sinks
-	return cfg, checkConfig(cfg)
+	return cfg, nil
 }
 
 // sinksFromFlags makes the sinks of --to, --max-outstanding and --batch-size.
-func sinksFromFlags(f *daemonFlags) ([]SinkConfig, error) {
+func sinksFromFlags(f *daemonFlags) ([]config.Sink, error) {
 	if len(f.to) == 0 {
 		return nil, errors.New("no sink: give --to SINK-URL (e.g. --to jsonl:- or --to detail:/var/log/radrelay/detail)")
 	}
-	var out []SinkConfig
+	var out []config.Sink
 	for _, arg := range f.to {
-		sc, err := sinkFromArg(arg)
+		sc, err := config.SinkFromArg(arg)
 		if err != nil {
 			return nil, err
 		}
-		if f.maxOutstanding != 0 {
-			sc.MaxOutstanding = f.maxOutstanding
-			if f.batchSize == 0 {
-				sc.BatchSize = min(sc.BatchSize, max(f.maxOutstanding, 1))
-			}
-		}
-		if f.batchSize != 0 {
-			sc.BatchSize = f.batchSize
-		}
+		sc.SetWindow(f.maxOutstanding, f.batchSize)
 		out = append(out, sc)
 	}
 	return out, nil
-}
-
-// checkConfig runs the configuration file's checks on a configuration made
-// from flags.
-func checkConfig(cfg *Config) error {
-	p := &configParser{replay: len(cfg.Inputs) == 0}
-	p.check(cfg)
-	if len(p.errs) > 0 {
-		return p.errs
-	}
-	return nil
 }
 
 // metricsListening, when set (by tests), is told the metrics endpoint's address.
@@ -316,68 +290,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// openedSink is a sink ready for the tailer.
-type openedSink struct {
-	spec   tailer.SinkSpec
-	filter *route.Sink
-}
-
-// closeOnce makes Close idempotent, so the tailer and radrelay may both close.
-type closeOnce struct {
-	sinks.Sink
-	once sync.Once
-	err  error
-}
-
-func (c *closeOnce) Close() error {
-	c.once.Do(func() { c.err = c.Sink.Close() })
-	return c.err
-}
-
-// openSinks opens every sink of cfg. On error, the ones already open are closed.
-func openSinks(ctx context.Context, cfg *Config, logger *slog.Logger) ([]openedSink, error) {
-	var out []openedSink
-	fail := func(err error) ([]openedSink, error) {
-		for _, o := range out {
-			o.spec.Sink.Close()
-		}
-		return nil, err
-	}
-	for _, sc := range cfg.Sinks {
-		if !sc.kind.available() {
-			return fail(fmt.Errorf("sink %q: %w", sc.Name, errUnavailable(sc.Type)))
-		}
-		s, err := sc.kind.open(ctx, openEnv{logger: logger.With("sink", sc.Name), dictionary: cfg.Dictionary}, sc.Options)
-		if err != nil {
-			msg := err.Error()
-			if sc.URL != "" {
-				msg = redactSecrets(msg, sc.URL)
-			}
-			return fail(fmt.Errorf("opening sink %q (%s): %s", sc.Name, sc.Type, msg))
-		}
-		o := openedSink{}
-		if !sc.Filter.IsZero() {
-			f, err := route.New(sc.Filter)
-			if err != nil {
-				s.Close()
-				return fail(fmt.Errorf("sink %q: filter: %w", sc.Name, err))
-			}
-			o.filter = route.Wrap(s, f).(*route.Sink)
-			s = o.filter
-		}
-		o.spec = tailer.SinkSpec{
-			Name: sc.Name, Sink: &closeOnce{Sink: s},
-			MaxOutstanding: sc.MaxOutstanding, BatchSize: sc.BatchSize, Retry: sc.Retry,
-		}
-		out = append(out, o)
-	}
-	return out, nil
-}
-
 // runTailer opens the sinks of cfg, runs the tailer with tc (whose Sinks it
 // fills) until it ends or a signal stops it, and closes everything. replay
 // draws a progress bar on a terminal and logs less.
-func runTailer(e *env, cfg *Config, tc tailer.Config, replay bool) runResult {
+func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runResult {
 	command := "run"
 	if replay {
 		command = "replay"
@@ -410,51 +326,67 @@ func runTailer(e *env, cfg *Config, tc tailer.Config, replay bool) runResult {
 	defer sinkCancel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	opened, err := openSinks(sinkCtx, cfg, logger)
+	for _, w := range cfg.SinkWarnings() {
+		logger.Warn(w.Msg)
+	}
+	opened, err := cfg.OpenSinks(sinkCtx, logger)
 	if err != nil {
 		return fail(1, err)
 	}
-	closeSinks := func() {
+	// The tailer never closes the sinks: they are closed here, once.
+	defer func() {
 		for _, o := range opened {
-			if err := o.spec.Sink.Close(); err != nil {
-				logger.Error("closing sink", "sink", o.spec.Name, "err", err)
+			if err := o.Spec.Sink.Close(); err != nil {
+				logger.Error("closing sink", "sink", o.Spec.Name, "err", err)
 			}
 		}
-	}
-	defer closeSinks()
+	}()
 	filtered := func() map[string]int64 {
 		m := map[string]int64{}
 		for _, o := range opened {
-			if o.filter != nil {
-				m[o.spec.Name] = o.filter.Skipped()
+			if o.Filter != nil {
+				m[o.Spec.Name] = o.Filter.Skipped()
 			}
 		}
 		return m
 	}
-	for _, o := range opened {
-		tc.Sinks = append(tc.Sinks, o.spec)
+	started := time.Now()
+	mon := newMonitor(started)
+	for i, o := range opened {
+		spec := o.Spec
+		spec.Sink = mon.watch(spec.Name, cfg.Sinks[i].Type, spec.Sink)
+		tc.Sinks = append(tc.Sinks, spec)
 	}
 	tc.Logger = logger
 	t, err := tailer.New(tc)
 	if err != nil {
 		return fail(2, err)
 	}
+	mon.attach(t.Stats, filtered)
+	pub := newStatusPublisher(mon, command, started, tc)
 
-	started := time.Now()
 	if cfg.MetricsListen != "" {
 		ln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
 			return fail(1, fmt.Errorf("metrics endpoint: %w", err))
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", metricsHandler(metricsSource{stats: t.Stats, filtered: filtered, started: started}))
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		pub.base.MetricsListen = ln.Addr().String()
+		ss := &statusServer{m: mon, pub: pub, readyMaxBacklog: cfg.ReadyMaxBacklog, stateDir: tc.StateDir, quarantineDir: tc.QuarantineDir}
+		srv := &http.Server{Handler: ss.handler(), ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
-		logger.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
+		logger.Info("serving metrics and status", "addr", ln.Addr().String(), "paths", "/ /metrics /healthz /readyz /status.json")
 		if metricsListening != nil {
 			metricsListening(ln.Addr().String())
 		}
+	}
+	if tc.StateDir != "" {
+		pubCtx, pubStop := context.WithCancel(context.Background())
+		pubDone := make(chan struct{})
+		go pub.run(pubCtx, pubDone, func(err error) {
+			logger.Warn("cannot write the status file; radrelay status will show only positions", "err", err)
+		})
+		defer func() { pubStop(); <-pubDone }()
 	}
 
 	var stopSignal struct {
@@ -529,6 +461,9 @@ func runTailer(e *env, cfg *Config, tc tailer.Config, replay bool) runResult {
 	default:
 		res.err = runErr
 		res.status = 1
+		if errors.Is(runErr, tailer.ErrStateLocked) {
+			res.status = 2 // a second instance: restarting it cannot help
+		}
 		logger.Error("radrelay "+command+" failed", "err", runErr)
 		if cfg.LogFile != "" || cfg.LogFormat == "json" {
 			fmt.Fprintf(e.stderr, "radrelay %s: %v\n", command, runErr)
