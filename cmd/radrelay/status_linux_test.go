@@ -160,6 +160,13 @@ func TestProcessStatusHealthAndPage(t *testing.T) {
 			t.Errorf("status after stop (exit %d) has no %q:\n%s", code, want, out)
 		}
 	}
+	// The same through the configuration file's state_dir.
+	conf := filepath.Join(dir, "radrelay.toml")
+	os.WriteFile(conf, []byte("state_dir = \""+state+"\"\n[[input]]\nglob = \""+filepath.Join(spool, "detail-*")+
+		"\"\nmode = \"follow\"\n[[sink]]\nname = \"ok\"\ntype = \"jsonl\"\npath = \"/dev/null\"\n"), 0o600)
+	if code, out, errOut := radrelayOutput(t, "status", "-c", conf); code != 0 || !strings.Contains(out, "sink full (jsonl): stopped") {
+		t.Errorf("status -c: exit %d, %s\n%s", code, errOut, out)
+	}
 	// Usage errors and a directory without state.
 	if code, _, errOut := radrelayOutput(t, "status"); code != 2 || !strings.Contains(errOut, "no --state DIR") {
 		t.Errorf("status without --state: exit %d, %q", code, errOut)
