@@ -160,6 +160,9 @@ func runSQL(e *env, args []string) int {
 			return 2
 		}
 	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(e.stderr, "radrelay sql: warning: --%s\n", w)
+	}
 	dsn, err := cfg.ResolveDSN()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "radrelay sql: %v\n", err)

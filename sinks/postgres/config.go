@@ -3,9 +3,11 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -298,7 +300,8 @@ func ConfigFromURL(raw string) (Config, error) {
 	}
 	var c Config
 	q := u.Query()
-	for k, vs := range q {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		vs := q[k]
 		set, ok := urlParams[k]
 		if !ok {
 			continue
@@ -311,7 +314,7 @@ func ConfigFromURL(raw string) (Config, error) {
 	u.RawQuery = q.Encode()
 	c.DSN = u.String()
 	if err := c.validate(); err != nil {
-		return Config{}, fmt.Errorf("postgres sink URL: %w", err)
+		return Config{}, err
 	}
 	return c, nil
 }

@@ -3,9 +3,11 @@ package radius
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -301,7 +303,8 @@ func ConfigFromURL(raw string) (Config, error) {
 		return c, fmt.Errorf("radius URL: query: %w", err)
 	}
 	var srv ServerConfig
-	for key, vals := range q {
+	for _, key := range slices.Sorted(maps.Keys(q)) {
+		vals := q[key]
 		v := vals[len(vals)-1]
 		var err error
 		switch key {
