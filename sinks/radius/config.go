@@ -110,6 +110,19 @@ type ServerConfig struct {
 	// are sent from, e.g. "192.0.2.10" or "192.0.2.10:41813", so that the
 	// server can list radrelay as a client.
 	SourceAddress string `toml:"source_address"`
+
+	// Transport is "udp" (the default) or "radsec": RADIUS over TLS (RFC
+	// 6614) to port 2083 unless the address says otherwise, with the
+	// secret "radsec" unless one is set, and the TLS settings below.
+	Transport string `toml:"transport"`
+	// TLS settings of a radsec server, under FreeRADIUS's names:
+	// certificate_file, private_key_file, ca_file, server_name,
+	// tls_min_version (see radsec.TLS).
+	CertificateFile string `toml:"certificate_file"`
+	PrivateKeyFile  string `toml:"private_key_file"`
+	CAFile          string `toml:"ca_file"`
+	ServerName      string `toml:"server_name"`
+	TLSMinVersion   string `toml:"tls_min_version"`
 }
 
 // String describes the server without its secret.
@@ -185,6 +198,11 @@ func (c Config) WithDefaults() Config {
 func (c Config) withDefaults() (Config, error) {
 	if len(c.Servers) == 0 {
 		return c, errors.New("radius sink: no servers")
+	}
+	for i := range c.Servers {
+		if err := c.Servers[i].radsecDefaults(); err != nil {
+			return c, fmt.Errorf("radius sink: server %d: %w", i+1, err)
+		}
 	}
 	for i := range c.Servers {
 		addr, err := withDefaultPort(c.Servers[i].Address)
@@ -289,8 +307,12 @@ func fixedSourcePort(source string) bool {
 func ConfigFromURL(raw string) (Config, error) {
 	var c Config
 	rest, ok := strings.CutPrefix(raw, "radius://")
+	var srv ServerConfig
 	if !ok {
-		return c, fmt.Errorf("radius URL: want radius://HOST:PORT?secret_file=..., got scheme %q", schemeOf(raw))
+		if rest, ok = strings.CutPrefix(raw, "radsec://"); !ok {
+			return c, fmt.Errorf("radius URL: want radius://HOST:PORT?secret_file=... or radsec://HOST?certificate_file=..., got scheme %q", schemeOf(raw))
+		}
+		srv.Transport = TransportRadSec
 	}
 	hosts, query, _ := strings.Cut(rest, "?")
 	hosts = strings.TrimSuffix(hosts, "/")
@@ -304,7 +326,6 @@ func ConfigFromURL(raw string) (Config, error) {
 	if err != nil {
 		return c, fmt.Errorf("radius URL: query: %w", err)
 	}
-	var srv ServerConfig
 	for key, vals := range q {
 		v := vals[len(vals)-1]
 		var err error
@@ -344,7 +365,9 @@ func ConfigFromURL(raw string) (Config, error) {
 		case "fast_retransmit":
 			c.FastRetransmit, err = strconv.Atoi(v)
 		default:
-			return c, fmt.Errorf("radius URL: unknown parameter %q", key)
+			if !srv.setTLSKey(key, v) {
+				return c, fmt.Errorf("radius URL: unknown parameter %q", key)
+			}
 		}
 		if err != nil {
 			return c, fmt.Errorf("radius URL: %s: %w", key, err)
