@@ -1,7 +1,6 @@
 package radius
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/binary"
@@ -66,7 +65,7 @@ func dialRadSecEndpoint(sc ServerConfig, secret []byte, window int, t timing, lo
 // tlsConn is one TLS connection with its 256 Identifiers.
 type tlsConn struct {
 	link *radsecLink
-	c    net.Conn
+	c    *radsec.Conn
 	out  chan []byte // packets for the writer, which coalesces them
 	identifiers
 	lastReply atomic.Int64 // nanoseconds since the endpoint's epoch
@@ -87,7 +86,7 @@ func (l *radsecLink) get(ctx context.Context, dead <-chan struct{}) (*tlsConn, e
 			return nil, net.ErrClosed
 		}
 		for _, tc := range l.conns {
-			if tc.free() {
+			if tc.usable() {
 				l.mu.Unlock()
 				return tc, nil
 			}
@@ -199,15 +198,7 @@ func (l *radsecLink) report(err error) {
 // refused reports whether a dial error is one retrying cannot fix (the
 // handshake failed: certificates, CA, versions), so that the server is
 // marked dead at once instead of after zombie_period.
-func refused(err error) bool {
-	var de *radsec.DialError
-	return errors.As(err, &de) && de.Stage == "handshake" && !isTimeout(de.Err)
-}
-
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout()
-}
+func refused(err error) bool { return radsec.Refused(err) }
 
 func (l *radsecLink) remove(tc *tlsConn) {
 	l.mu.Lock()
@@ -230,8 +221,13 @@ func (l *radsecLink) close() {
 	}
 }
 
-// free reports whether an Identifier is free.
-func (tc *tlsConn) free() bool {
+// usable reports whether the connection is up with an Identifier free.
+func (tc *tlsConn) usable() bool {
+	select {
+	case <-tc.lost:
+		return false
+	default:
+	}
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
 	return tc.inUse < 256
@@ -242,9 +238,11 @@ func (tc *tlsConn) free() bool {
 func (tc *tlsConn) fail(err error) {
 	tc.once.Do(func() {
 		tc.err = err
-		close(tc.lost)
-		tc.c.Close()
 		tc.link.remove(tc)
+		close(tc.lost)
+		// Close may wait for a write stuck on a dead peer; the connection
+		// is out of use already.
+		go tc.c.Close()
 		tc.mu.Lock()
 		busy := tc.inUse
 		tc.mu.Unlock()
@@ -263,27 +261,26 @@ func (tc *tlsConn) send(b []byte) {
 	}
 }
 
-// writeLoop writes queued packets, as many as are waiting in one TLS
-// record and system call: with hundreds in flight that is what keeps
-// RadSec close to UDP's rate.
+// writeLoop writes the queued packets, as many as are waiting at once
+// (each in its own TLS record, all in one system call): with hundreds in
+// flight that is what keeps RadSec close to UDP's rate.
 func (tc *tlsConn) writeLoop() {
-	var buf bytes.Buffer
+	var batch [][]byte
 	for {
 		select {
 		case b := <-tc.out:
-			buf.Reset()
-			buf.Write(b)
+			batch = append(batch[:0], b)
 		more:
-			for buf.Len() < 16<<10 {
+			for len(batch) < 64 {
 				select {
 				case b := <-tc.out:
-					buf.Write(b)
+					batch = append(batch, b)
 				default:
 					break more
 				}
 			}
 			tc.c.SetWriteDeadline(time.Now().Add(radsec.HandshakeTimeout))
-			if _, err := tc.c.Write(buf.Bytes()); err != nil {
+			if err := tc.c.WritePackets(batch...); err != nil {
 				tc.link.e.stats.writeErrors.Add(1)
 				tc.fail(err)
 				return
@@ -302,6 +299,14 @@ func (tc *tlsConn) readLoop() {
 		if err != nil {
 			if errors.Is(err, radsec.ErrFraming) {
 				tc.link.e.stats.malformed.Add(1)
+			}
+			if radsec.Refused(err) {
+				// Under TLS 1.3 a server refuses our certificate after the
+				// handshake: the refusal arrives at the first read.
+				e := tc.link.e
+				e.stats.connectErrors.Add(1)
+				tc.link.report(err)
+				e.markDead(radsec.Explain(err))
 			}
 			tc.fail(err)
 			return

@@ -245,6 +245,9 @@ func TestRadSecOperatorErrors(t *testing.T) {
 			s.CertificateFile, s.PrivateKeyFile = stranger.CertFile, stranger.KeyFile
 			s.TLSMinVersion = "1.2"
 		}, "refused our certificate"},
+		{"handshake refused after it (TLS 1.3)", nil, func(s *ServerConfig) {
+			s.CertificateFile, s.PrivateKeyFile = stranger.CertFile, stranger.KeyFile
+		}, "refused our certificate"},
 		{"wrong server name", nil, func(s *ServerConfig) { s.ServerName = "backup.example.net" }, "set server_name"},
 	}
 	for _, tt := range tests {
