@@ -103,32 +103,3 @@ func BenchmarkAppendRecord(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
-
-// BenchmarkFileWriter appends records to a file with no fsync (one write(2)
-// per record).
-func BenchmarkFileWriter(b *testing.B) {
-	data, _ := benchFile(b, 1)
-	var recs []*Record
-	r := NewReader(bytes.NewReader(data), "bench")
-	for {
-		rec, err := r.Next()
-		if err != nil {
-			break
-		}
-		recs = append(recs, rec)
-	}
-	w, err := NewFileWriter(FileWriterOptions{Template: b.TempDir() + "/detail-%Y%m%d"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer w.Close()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if err := w.Write(recs[i%len(recs)]); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
-}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/radrelay/radrelay/detail"
@@ -69,37 +68,4 @@ func ExampleAppendRecord() {
 	// 	Tunnel-Type:1 = VLAN
 	// 	Class = 0x0102ff00
 	// 	Timestamp = 1795435059
-}
-
-// A FileWriter appends records to one file per client and day, as
-// FreeRADIUS's detail module does.
-func ExampleFileWriter() {
-	dir, _ := os.MkdirTemp("", "radacct")
-	defer os.RemoveAll(dir)
-	w, err := detail.NewFileWriter(detail.FileWriterOptions{
-		Template:   filepath.Join(dir, "%{Client-IP-Address}/detail-%Y%m%d"),
-		Lock:       true,                  // as FreeRADIUS's locking = yes
-		Durability: detail.SyncEachRecord, // fsync before Write returns
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer w.Close()
-	rec := &detail.Record{
-		Attrs: []detail.Attribute{
-			{Name: "Acct-Status-Type", Value: "Start"},
-			{Name: "User-Name", Value: "carl", Quoted: true},
-			{Name: "NAS-IP-Address", Value: "10.0.0.1"},
-		},
-		Timestamp: 1795435059, HasTimestamp: true,
-	}
-	if err := w.Write(rec); err != nil {
-		fmt.Println(err)
-		return
-	}
-	rel, _ := filepath.Rel(dir, w.Path(rec))
-	fmt.Println(filepath.Dir(rel))
-	// Output:
-	// 10.0.0.1
 }

@@ -134,13 +134,26 @@ func (m *maintainer) finish() {
 
 // scan brings the file list up to date; claim allows claiming new work
 // files (not while shutting down). It returns when it wants to look again
-// (a file settling), or zero.
+// (a file settling), or zero. Each phase is a method: list (and claim), mark
+// what left the glob, settle, finish work files (mark, delete), forget
+// finished gone files, publish.
 func (m *maintainer) scan(claim bool) time.Time {
+	found, matched, incomplete := m.listInputs(claim)
+	m.markGone(matched, incomplete)
+	next := m.settleFiles(time.Now())
+	m.finishWorks()
+	m.forgetFinished(found)
+	m.publish(found)
+	return next
+}
+
+// listInputs lists every input's files, taking up and claiming consume work
+// files on the way. It returns the files found in the glob (first seen
+// first), every key still matched (work files included), and whether a
+// listing failed (then nothing may be taken for gone).
+func (m *maintainer) listInputs(claim bool) (found []*openFile, matched map[fileKey]bool, incomplete bool) {
 	t := m.t
-	now := time.Now()
-	matched := map[fileKey]bool{}
-	var found []*openFile
-	incomplete := false
+	matched = map[fileKey]bool{}
 	foreign := map[string]bool{} // directory: has another process's work file
 	for _, in := range t.cfg.Inputs {
 		if in.Mode == Consume {
@@ -189,9 +202,13 @@ func (m *maintainer) scan(claim bool) time.Time {
 	for _, w := range m.works {
 		matched[w.of.key] = true
 	}
+	return found, matched, incomplete
+}
 
-	// Files that left the glob (renamed away, deleted) are read to their
-	// end through the descriptor and forgotten once settled and finished.
+// markGone marks the known files that left the glob (renamed away,
+// deleted): they are read to their end through the descriptor and forgotten
+// once settled and finished. A file back in the glob is followed again.
+func (m *maintainer) markGone(matched map[fileKey]bool, incomplete bool) {
 	for _, of := range m.known {
 		if of.isClaimed() {
 			continue
@@ -208,7 +225,13 @@ func (m *maintainer) scan(claim bool) time.Time {
 		}
 		of.mu.Unlock()
 	}
-	var next time.Time
+}
+
+// settleFiles makes the end of a locked work file or a gone file final once
+// its size stayed the same for SettleTime. It returns when the next file
+// will have settled (zero: none pending).
+func (m *maintainer) settleFiles(now time.Time) (next time.Time) {
+	settleTime := m.t.cfg.SettleTime
 	settleFile := func(of *openFile) {
 		if of.isFinal() {
 			return
@@ -222,12 +245,12 @@ func (m *maintainer) scan(claim bool) time.Time {
 			m.settle[of.key] = &settled{size: size, since: now}
 			s = m.settle[of.key]
 		}
-		if now.Sub(s.since) >= t.cfg.SettleTime {
+		if now.Sub(s.since) >= settleTime {
 			of.setFinal()
 			delete(m.settle, of.key)
 			return
 		}
-		if at := s.since.Add(t.cfg.SettleTime); next.IsZero() || at.Before(next) {
+		if at := s.since.Add(settleTime); next.IsZero() || at.Before(next) {
 			next = at
 		}
 	}
@@ -241,8 +264,12 @@ func (m *maintainer) scan(claim bool) time.Time {
 			settleFile(of)
 		}
 	}
+	return next
+}
 
-	// Work files: mark delivered records, delete finished ones.
+// finishWorks marks delivered records in the work files and deletes the
+// finished ones.
+func (m *maintainer) finishWorks() {
 	kept := m.works[:0]
 	for _, w := range m.works {
 		if m.finishWork(w) {
@@ -251,7 +278,11 @@ func (m *maintainer) scan(claim bool) time.Time {
 		kept = append(kept, w)
 	}
 	m.works = kept
-	// Gone files every sink finished are forgotten.
+}
+
+// forgetFinished forgets gone files every sink finished and deleted work
+// files, and adds the newly found files to the known ones.
+func (m *maintainer) forgetFinished(found []*openFile) {
 	knownKept := m.known[:0]
 	for _, of := range m.known {
 		if of.isGone() && !of.isClaimed() && of.isFinal() && m.allDone(of) {
@@ -269,9 +300,13 @@ func (m *maintainer) scan(claim bool) time.Time {
 			m.known = append(m.known, of)
 		}
 	}
+}
 
-	// Publish: work files first (oldest claim first), then the rest in the
-	// order the glob sorted them (oldest first), files that left the glob first.
+// publish stores the list the readers read: work files first (oldest claim
+// first), then files that left the glob, then the rest in the order the glob
+// sorted them (oldest first). It wakes the readers when something changed
+// that they could act on.
+func (m *maintainer) publish(found []*openFile) {
 	list := make([]*openFile, 0, len(m.known))
 	for _, w := range m.works {
 		list = append(list, w.of)
@@ -286,9 +321,8 @@ func (m *maintainer) scan(claim bool) time.Time {
 			list = append(list, of)
 		}
 	}
-	t.list.Store(&list)
+	m.t.list.Store(&list)
 
-	// Wake the readers when something changed that they could act on.
 	var sig bytes.Buffer
 	for _, of := range list {
 		size, _ := of.size()
@@ -296,9 +330,8 @@ func (m *maintainer) scan(claim bool) time.Time {
 	}
 	if s := sig.String(); s != m.lastSig {
 		m.lastSig = s
-		t.ready.Broadcast()
+		m.t.ready.Broadcast()
 	}
-	return next
 }
 
 // foreignWork reports whether dir has a work file that is not one of ours

@@ -1,5 +1,5 @@
 // Package file is the sink that writes accounting records to files: a detail
-// file (a local copy, a per-realm log; appended through detail.FileWriter,
+// file (a local copy, a per-realm log; appended through spool.Writer,
 // byte-compatible with FreeRADIUS 3.2), JSON Lines, or a comma-delimited
 // accounting log with a header row, to a file or to standard output.
 //

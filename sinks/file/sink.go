@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/detail/spool"
 	"github.com/radrelay/radrelay/sinks"
 )
 
@@ -20,7 +21,7 @@ type Config struct {
 	// Format is detail, jsonl or csv.
 	Format string `toml:"format"`
 	// Path is the file to append to, or "-" for standard output. It is a
-	// detail.FileWriterOptions.Template: time fields (%Y %m %d %H ...) rotate
+	// spool.Options.Template: time fields (%Y %m %d %H ...) rotate
 	// files and %{Attribute} fields choose them per record, e.g.
 	// /var/log/radrelay/%{Client-IP-Address}/detail-%Y%m%d.
 	Path string `toml:"path"`
@@ -120,7 +121,7 @@ func (c Config) validate() error {
 	if c.Path == "" {
 		return errors.New("file sink: empty path (want a file name or - for standard output)")
 	}
-	if _, _, err := detail.ParseDurability(c.Fsync); err != nil {
+	if _, _, err := spool.ParseDurability(c.Fsync); err != nil {
 		return fmt.Errorf("file sink: %w", err)
 	}
 	for _, m := range []string{c.FileMode, c.DirMode} {
@@ -147,7 +148,7 @@ func parseMode(s string) (os.FileMode, error) {
 // it. Writing errors (a full disk) are retryable.
 type Sink struct {
 	enc *Encoder
-	fw  *detail.FileWriter // nil when writing to standard output
+	fw  *spool.Writer // nil when writing to standard output
 
 	mu     sync.Mutex // for stdout
 	out    *bufio.Writer
@@ -173,10 +174,10 @@ func open(cfg Config, stdout io.Writer) (*Sink, error) {
 		s.out = bufio.NewWriterSize(stdout, 64<<10)
 		return s, nil
 	}
-	dur, interval, _ := detail.ParseDurability(cfg.Fsync)
+	dur, interval, _ := spool.ParseDurability(cfg.Fsync)
 	fileMode, _ := parseMode(cfg.FileMode)
 	dirMode, _ := parseMode(cfg.DirMode)
-	s.fw, err = detail.NewFileWriter(detail.FileWriterOptions{
+	s.fw, err = spool.New(spool.Options{
 		Template:     cfg.Path,
 		Lock:         cfg.Lock,
 		Durability:   dur,

@@ -1,7 +1,8 @@
-package detail
+package spool
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/radrelay/radrelay/detail"
 )
 
 // TestMain doubles as a helper process holding a FreeRADIUS-style lock on a
@@ -38,9 +41,34 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func testRecord(user string, ts int64, nas string) *Record {
-	return &Record{
-		Attrs: []Attribute{
+// readAll reads every record and error of a finished file.
+func readAll(t testing.TB, data []byte, name string) (recs []*detail.Record, errs []error) {
+	t.Helper()
+	r := detail.NewReader(bytes.NewReader(data), name)
+	for {
+		rec, err := r.Next()
+		if errors.Is(err, detail.ErrIncomplete) {
+			rec, err = r.Finish()
+		}
+		if err == io.EOF {
+			return recs, errs
+		}
+		if err != nil {
+			var se *detail.SyntaxError
+			var te *detail.TruncatedError
+			if !errors.As(err, &se) && !errors.As(err, &te) {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			errs = append(errs, err)
+			continue
+		}
+		recs = append(recs, rec)
+	}
+}
+
+func testRecord(user string, ts int64, nas string) *detail.Record {
+	return &detail.Record{
+		Attrs: []detail.Attribute{
 			{Name: "Acct-Status-Type", Value: "Start"},
 			{Name: "User-Name", Value: user, Quoted: true},
 			{Name: "NAS-IP-Address", Value: nas},
@@ -50,12 +78,12 @@ func testRecord(user string, ts int64, nas string) *Record {
 	}
 }
 
-func TestFileWriterPath(t *testing.T) {
+func TestWriterPath(t *testing.T) {
 	loc := time.FixedZone("X", 3600)
 	ts := time.Date(2026, 11, 3, 7, 4, 5, 0, loc).Unix()
 	tests := []struct {
 		template string
-		rec      *Record
+		rec      *detail.Record
 		want     string
 	}{
 		{"detail-%Y%m%d", testRecord("a", ts, "10.0.0.1"), "detail-20261103"},
@@ -66,7 +94,7 @@ func TestFileWriterPath(t *testing.T) {
 		{"radacct/%{Calling-Station-Id}/x", testRecord("a", ts, "10.0.0.1"), "radacct/unknown/x"},
 	}
 	for _, tt := range tests {
-		w, err := NewFileWriter(FileWriterOptions{Template: tt.template, Location: loc})
+		w, err := New(Options{Template: tt.template, Location: loc})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,7 +104,7 @@ func TestFileWriterPath(t *testing.T) {
 		w.Close()
 	}
 	for _, bad := range []string{"", "detail-%Q", "detail-%", "x-%{", "x-%{}"} {
-		if _, err := NewFileWriter(FileWriterOptions{Template: bad}); err == nil {
+		if _, err := New(Options{Template: bad}); err == nil {
 			t.Errorf("template %q accepted", bad)
 		}
 	}
@@ -101,17 +129,17 @@ func TestParseDurability(t *testing.T) {
 	}
 }
 
-func TestFileWriterModesAndContent(t *testing.T) {
+func TestWriterModesAndContent(t *testing.T) {
 	for _, dur := range []Durability{NoSync, SyncEachRecord, SyncInterval} {
 		dir := t.TempDir()
-		w, err := NewFileWriter(FileWriterOptions{
+		w, err := New(Options{
 			Template:   filepath.Join(dir, "radacct/%{Client-IP-Address}/detail-%Y%m%d"),
 			Durability: dur, SyncInterval: time.Millisecond, Location: time.UTC,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs := []*Record{testRecord("a", 1795435059, "10.0.0.1"), testRecord("b", 1795435060, "10.0.0.1"), testRecord("c", 1795435061, "10.0.0.2")}
+		recs := []*detail.Record{testRecord("a", 1795435059, "10.0.0.1"), testRecord("b", 1795435060, "10.0.0.1"), testRecord("c", 1795435061, "10.0.0.2")}
 		for _, rec := range recs {
 			if err := w.Write(rec); err != nil {
 				t.Fatal(err)
@@ -125,7 +153,7 @@ func TestFileWriterModesAndContent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := string(AppendRecord(AppendRecord(nil, recs[0]), recs[1]))
+		want := string(detail.AppendRecord(detail.AppendRecord(nil, recs[0]), recs[1]))
 		if string(data) != want {
 			t.Errorf("file content:\n%s\nwant:\n%s", data, want)
 		}
@@ -143,11 +171,11 @@ func TestFileWriterModesAndContent(t *testing.T) {
 	}
 }
 
-// TestFileWriterConcurrent: goroutines write while a Reader follows the
+// TestWriterConcurrent: goroutines write while a Reader follows the
 // file; the reader never sees a partial record, and sees every record.
-func TestFileWriterConcurrent(t *testing.T) {
+func TestWriterConcurrent(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "detail")
-	w, err := NewFileWriter(FileWriterOptions{Template: path, Lock: true})
+	w, err := New(Options{Template: path, Lock: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +210,7 @@ func TestFileWriterConcurrent(t *testing.T) {
 		}
 	}
 	defer f.Close()
-	r := NewReader(f, path)
+	r := detail.NewReader(f, path)
 	seen := map[string]bool{}
 	finished := false
 	for {
@@ -195,14 +223,14 @@ func TestFileWriterConcurrent(t *testing.T) {
 			seen[u.Value] = true
 			continue
 		}
-		if !errors.Is(err, ErrIncomplete) && err != io.EOF {
+		if !errors.Is(err, detail.ErrIncomplete) && err != io.EOF {
 			t.Fatalf("reader saw a bad record while writers were writing: %v", err)
 		}
 		// A read(2) racing a write(2) may see part of the record being
 		// appended (that is what the lock is for); the Reader then waits
-		// with ErrIncomplete. Once the writers are done nothing may remain.
+		// with detail.ErrIncomplete. Once the writers are done nothing may remain.
 		if finished {
-			if errors.Is(err, ErrIncomplete) {
+			if errors.Is(err, detail.ErrIncomplete) {
 				t.Fatalf("partial record at offset %d after the writers finished", r.Offset())
 			}
 			break
@@ -222,14 +250,14 @@ func TestFileWriterConcurrent(t *testing.T) {
 	}
 }
 
-// TestFileWriterRenamedUnderIt: a reader renames the file away (as
+// TestWriterRenamedUnderIt: a reader renames the file away (as
 // FreeRADIUS's detail reader does, to detail.work) or deletes it; the writer
 // must start a new file at the path, not write into the renamed one.
-func TestFileWriterRenamedUnderIt(t *testing.T) {
+func TestWriterRenamedUnderIt(t *testing.T) {
 	for _, lock := range []bool{false, true} {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "detail")
-		w, err := NewFileWriter(FileWriterOptions{Template: path, Lock: lock})
+		w, err := New(Options{Template: path, Lock: lock})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -276,9 +304,9 @@ func TestFileWriterRenamedUnderIt(t *testing.T) {
 	}
 }
 
-// TestFileWriterLock: while another process holds the FreeRADIUS-style lock,
+// TestWriterLock: while another process holds the FreeRADIUS-style lock,
 // Write fails after its tries; once released, Write succeeds.
-func TestFileWriterLock(t *testing.T) {
+func TestWriterLock(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "detail")
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "RADRELAY_TEST_LOCK_FILE="+path)
@@ -292,7 +320,7 @@ func TestFileWriterLock(t *testing.T) {
 	if err != nil || line != "locked\n" {
 		t.Fatalf("helper: %q %v", line, err)
 	}
-	w, err := NewFileWriter(FileWriterOptions{Template: path, Lock: true, LockTries: 2, LockRetryDelay: time.Millisecond})
+	w, err := New(Options{Template: path, Lock: true, LockTries: 2, LockRetryDelay: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,13 +342,13 @@ func TestFileWriterLock(t *testing.T) {
 	}
 }
 
-// TestFileWriterRotationClosesIdleFiles: with a daily template, the previous
+// TestWriterRotationClosesIdleFiles: with a daily template, the previous
 // day's file is closed once it has been idle, so a reader that renames and
 // deletes it gets its disk space back.
-func TestFileWriterRotationClosesIdleFiles(t *testing.T) {
+func TestWriterRotationClosesIdleFiles(t *testing.T) {
 	dir := t.TempDir()
 	now := time.Date(2026, 11, 23, 23, 59, 0, 0, time.UTC)
-	w, err := NewFileWriter(FileWriterOptions{
+	w, err := New(Options{
 		Template: filepath.Join(dir, "detail-%Y%m%d"), Location: time.UTC,
 		Now: func() time.Time { return now },
 	})
@@ -350,67 +378,183 @@ func TestFileWriterRotationClosesIdleFiles(t *testing.T) {
 	}
 }
 
-// TestFileWriterCutRecord: a write(2) that fails part way (a full disk)
-// leaves a fragment; readers must see it as a malformed record, never as a
-// short valid one, and the records written after it must read back whole.
-func TestFileWriterCutRecord(t *testing.T) {
-	for _, termFails := range []bool{false, true} {
-		path := filepath.Join(t.TempDir(), "detail")
-		w, err := NewFileWriter(FileWriterOptions{Template: path})
-		if err != nil {
-			t.Fatal(err)
-		}
-		calls := 0
-		w.write = func(f *os.File, b []byte) (int, error) {
-			calls++
-			switch {
-			case calls == 1: // the record: half of it reaches the disk
+// halfDisk returns a write function that lets the writes numbered in fail
+// (1-based) put only half their bytes on disk and fail with ENOSPC, as a
+// filling disk does, and writes whole otherwise.
+func halfDisk(fail ...int) func(f *os.File, b []byte) (int, error) {
+	calls := 0
+	return func(f *os.File, b []byte) (int, error) {
+		calls++
+		for _, c := range fail {
+			if c == calls {
 				n, _ := f.Write(b[:len(b)/2])
 				return n, syscall.ENOSPC
-			case calls == 2 && termFails: // the terminator: nothing
-				return 0, syscall.ENOSPC
 			}
-			return f.Write(b)
 		}
-		a, b := testRecord("a", 1, "10.0.0.1"), testRecord("b", 2, "10.0.0.1")
-		if err := w.Write(a); !errors.Is(err, syscall.ENOSPC) {
-			t.Fatalf("first write: %v", err)
-		}
-		// The caller retries, then goes on.
-		if err := w.Write(a); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Write(b); err != nil {
-			t.Fatal(err)
-		}
-		w.Close()
-		data, _ := os.ReadFile(path)
-		recs, errs := readAll(t, data, path)
-		if len(errs) != 1 || len(recs) != 2 {
-			t.Fatalf("termFails=%v: %d records, errors %v\n%s", termFails, len(recs), errs, data)
-		}
-		var se *SyntaxError
-		if !errors.As(errs[0], &se) || se.Offset != 0 || !strings.Contains(string(se.Raw), "a failed write cut off this record") {
-			t.Errorf("fragment: %v", errs[0])
-		}
-		if u, _ := recs[0].Get("User-Name"); u.Value != "a" {
-			t.Errorf("first record after the fragment: %v", u)
-		}
+		return f.Write(b)
 	}
 }
 
-// TestFileWriterWriteBatch: consecutive records for one file go out in one
+// users returns the User-Name of every record of the file at path, and its
+// read errors.
+func users(t *testing.T, path string) ([]string, []error) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, errs := readAll(t, data, path)
+	var us []string
+	for _, r := range recs {
+		u, _ := r.Get("User-Name")
+		us = append(us, u.Value)
+	}
+	return us, errs
+}
+
+// TestWriterCutRecord: a write(2) that fails part way (a full disk) leaves
+// nothing of the record in the file, so the record the caller writes again
+// is there once and whole. When the fragment cannot be truncated at once
+// (ftruncate fails), it is ended at once with a line readers reject; when
+// that write fails too, the fragment is dealt with before the next record.
+func TestWriterCutRecord(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		truncateFails int // how many calls of truncate fail
+		termFails     bool
+		malformed     int
+	}{
+		{"truncated at once", 0, false, 0},
+		{"cannot truncate: ended at once", 99, false, 1},
+		{"cannot truncate nor end: truncated before the next record", 1, true, 0},
+		{"cannot truncate nor end: ended before the next record", 99, true, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "detail")
+			w, err := New(Options{Template: path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			writes := 0
+			w.write = func(f *os.File, b []byte) (int, error) {
+				switch writes++; {
+				case writes == 1: // the record: half of it reaches the disk
+					n, _ := f.Write(b[:len(b)/2])
+					return n, syscall.ENOSPC
+				case writes == 2 && tc.termFails && tc.truncateFails > 0: // the terminator: nothing
+					return 0, syscall.ENOSPC
+				}
+				return f.Write(b)
+			}
+			truncates := 0
+			w.truncate = func(f *os.File, size int64) error {
+				if truncates++; truncates <= tc.truncateFails {
+					return syscall.EIO
+				}
+				return f.Truncate(size)
+			}
+			a, b := testRecord("a", 1, "10.0.0.1"), testRecord("b", 2, "10.0.0.1")
+			if err := w.Write(a); !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("first write: %v", err)
+			}
+			if data, _ := os.ReadFile(path); tc.truncateFails == 0 && len(data) != 0 {
+				t.Fatalf("after the failed write the file holds %q", data)
+			}
+			// The caller retries, then goes on.
+			if err := w.Write(a); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Write(b); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			got, errs := users(t, path)
+			if strings.Join(got, ",") != "a,b" || len(errs) != tc.malformed {
+				t.Fatalf("records %v, errors %v; want a,b and %d malformed", got, errs, tc.malformed)
+			}
+			if tc.malformed > 0 {
+				var se *detail.SyntaxError
+				if !errors.As(errs[0], &se) || se.Offset != 0 || !strings.Contains(string(se.Raw), "a failed write cut off this record") {
+					t.Errorf("fragment: %v", errs[0])
+				}
+			}
+		})
+	}
+}
+
+// TestWriterCutOtherFormats: JSON Lines and CSV records (Encode set) cut by
+// a failed write are truncated away too; a CSV header cut off is written
+// again whole.
+func TestWriterCutOtherFormats(t *testing.T) {
+	line := func(dst []byte, rec *detail.Record) []byte {
+		u, _ := rec.Get("User-Name")
+		return append(dst, `{"user":"`+u.Value+`","pad":"`+strings.Repeat("x", 40)+`"}`+"\n"...)
+	}
+	for _, tc := range []struct {
+		name   string
+		header string
+		fail   []int
+		want   string
+	}{
+		{"jsonl", "", []int{2}, "a,b"},
+		{"csv header", "user,pad\r\n", []int{1}, "user,pad|a,b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "out")
+			w, err := New(Options{Template: path, Encode: line, Header: []byte(tc.header)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.write = halfDisk(tc.fail...)
+			for _, u := range []string{"a", "b"} {
+				rec := testRecord(u, 1, "10.0.0.1")
+				if err := w.Write(rec); err != nil {
+					if !errors.Is(err, syscall.ENOSPC) {
+						t.Fatal(err)
+					}
+					if err := w.Write(rec); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			w.Close()
+			data, _ := os.ReadFile(path)
+			var got []string
+			for _, l := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+				l = strings.TrimSuffix(l, "\r")
+				if i := strings.Index(l, `"user":"`); i >= 0 {
+					l = l[i+8 : i+9]
+				} else if l != "user,pad" {
+					t.Errorf("broken line %q", l)
+				}
+				got = append(got, l)
+			}
+			want := strings.Split(strings.ReplaceAll(tc.want, "|", ","), ",")
+			if tc.header == "" {
+				want = strings.Split(tc.want, ",")
+			} else {
+				want = append([]string{"user,pad"}, strings.Split(tc.want[len("user,pad|"):], ",")...)
+			}
+			if strings.Join(got, "|") != strings.Join(want, "|") {
+				t.Errorf("file holds %q", data)
+			}
+		})
+	}
+}
+
+// TestWriterWriteBatch: consecutive records for one file go out in one
 // write(2); records for other files start a new run; a write that fails part
-// way through a run fails only the records it did not write whole.
-func TestFileWriterWriteBatch(t *testing.T) {
+// way through a run fails only the records it did not write whole, and
+// leaves none of them in part.
+func TestWriterWriteBatch(t *testing.T) {
 	dir := t.TempDir()
-	w, err := NewFileWriter(FileWriterOptions{
+	w, err := New(Options{
 		Template: filepath.Join(dir, "%{Client-IP-Address}/detail"), Location: time.UTC,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := []*Record{
+	recs := []*detail.Record{
 		testRecord("a", 1, "10.0.0.1"), testRecord("b", 2, "10.0.0.1"), testRecord("c", 3, "10.0.0.1"),
 		testRecord("d", 4, "10.0.0.2"),
 		testRecord("e", 5, "10.0.0.1"), testRecord("f", 6, "10.0.0.1"),
@@ -419,7 +563,7 @@ func TestFileWriterWriteBatch(t *testing.T) {
 	w.write = func(f *os.File, b []byte) (int, error) {
 		writes = append(writes, len(b))
 		if len(writes) == 3 { // the run e, f: e and half of f reach the disk
-			first := len(AppendRecord(nil, recs[4]))
+			first := len(detail.AppendRecord(nil, recs[4]))
 			n, _ := f.Write(b[:first+(len(b)-first)/2])
 			return n, syscall.ENOSPC
 		}
@@ -427,7 +571,7 @@ func TestFileWriterWriteBatch(t *testing.T) {
 	}
 	errs := make([]error, len(recs))
 	w.WriteBatch(recs, errs)
-	if len(writes) < 3 || writes[0] != len(AppendRecord(AppendRecord(AppendRecord(nil, recs[0]), recs[1]), recs[2])) {
+	if len(writes) < 3 || writes[0] != len(detail.AppendRecord(detail.AppendRecord(detail.AppendRecord(nil, recs[0]), recs[1]), recs[2])) {
 		t.Fatalf("writes %v: want the first three records in one write", writes)
 	}
 	for i, err := range errs {
@@ -442,18 +586,12 @@ func TestFileWriterWriteBatch(t *testing.T) {
 	}
 	w.Close()
 
-	data, _ := os.ReadFile(filepath.Join(dir, "10.0.0.1/detail"))
-	got, rerrs := readAll(t, data, "detail")
-	var names []string
-	for _, r := range got {
-		u, _ := r.Get("User-Name")
-		names = append(names, u.Value)
+	names, rerrs := users(t, filepath.Join(dir, "10.0.0.1/detail"))
+	if strings.Join(names, ",") != "a,b,c,e,f" || len(rerrs) != 0 {
+		t.Errorf("10.0.0.1: records %v, errors %v (want a,b,c,e,f, nothing malformed)", names, rerrs)
 	}
-	if strings.Join(names, ",") != "a,b,c,e,f" || len(rerrs) != 1 {
-		t.Errorf("10.0.0.1: records %v, errors %v (want a,b,c,e,f and the cut fragment of f)", names, rerrs)
-	}
-	data, _ = os.ReadFile(filepath.Join(dir, "10.0.0.2/detail"))
-	if string(data) != string(AppendRecord(nil, recs[3])) {
+	data, _ := os.ReadFile(filepath.Join(dir, "10.0.0.2/detail"))
+	if string(data) != string(detail.AppendRecord(nil, recs[3])) {
 		t.Errorf("10.0.0.2: %q", data)
 	}
 }

@@ -1,0 +1,256 @@
+package tailer
+
+// The reader half of a sink's pipeline: it turns the listed files into items
+// (records, malformed spans, file ends) in file order and feeds them into the
+// window.
+
+import (
+	"context"
+	"errors"
+	"hash/crc32"
+	"io"
+	"os"
+	"time"
+
+	"github.com/radrelay/radrelay/detail"
+)
+
+// fileReader is the reader goroutine's position in one file.
+type fileReader struct {
+	of       *openFile
+	src      offsetReader
+	rd       *detail.Reader
+	off      int64 // position after the last item emitted
+	line     int
+	done     bool // fileEnd emitted
+	lastRead time.Time
+	// fpLen and fp identify the content off refers to: the CRC of the
+	// file's first fpLen bytes as they were when they were read. A file
+	// truncated in place and rewritten past off has the same inode and a
+	// larger size, so only its first bytes tell that off is now meaningless.
+	fpLen int
+	fp    uint32
+}
+
+// rewritten reports whether the file's first bytes differ from those the
+// reader's position belongs to (copytruncate, then new records). It reads
+// them afresh (not the openFile's cached fingerprint) and extends the
+// fingerprint over bytes the reader has passed.
+func (fr *fileReader) rewritten() bool {
+	if fr.off == 0 {
+		return false
+	}
+	var arr [fingerprintLen]byte
+	buf := arr[:]
+	n, err := fr.of.f.ReadAt(buf, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false // the read path reports errors
+	}
+	if fr.fpLen > 0 && (n < fr.fpLen || crc32.Checksum(buf[:fr.fpLen], crcTable) != fr.fp) {
+		return true
+	}
+	if n = int(min(int64(n), fr.off)); n > fr.fpLen {
+		fr.fpLen, fr.fp = n, crc32.Checksum(buf[:n], crcTable)
+	}
+	return false
+}
+
+// offsetReader reads a shared *os.File from its own offset (pread), so that
+// every sink reads through the one descriptor of the file.
+type offsetReader struct {
+	f   *os.File
+	off int64
+}
+
+func (o *offsetReader) Read(p []byte) (int, error) {
+	n, err := o.f.ReadAt(p, o.off)
+	o.off += int64(n)
+	if n > 0 {
+		return n, nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return 0, io.EOF
+	}
+	return 0, err
+}
+
+func (r *sinkRunner) readLoop(ctx context.Context) {
+	defer close(r.items)
+	readers := map[fileKey]*fileReader{}
+	for {
+		wait := r.t.ready.C()
+		if ctx.Err() != nil {
+			return
+		}
+		files := *r.t.list.Load()
+		live := make(map[fileKey]bool, len(files))
+		allDone := true
+		for _, of := range files {
+			live[of.key] = true
+			fr := readers[of.key]
+			if fr == nil || fr.of != of { // new, or a new file with a reused inode
+				c := r.cursorFor(of)
+				fr = &fileReader{of: of, off: c.Offset, line: c.Line, done: c.Done, fpLen: c.FPLen, fp: c.FP}
+				readers[of.key] = fr
+			}
+			if !r.readFile(ctx, fr) {
+				return
+			}
+			if !fr.done {
+				allDone = false
+			}
+		}
+		for k := range readers {
+			if !live[k] {
+				delete(readers, k)
+			}
+		}
+		if r.t.mode == Replay && allDone && r.t.listComplete() {
+			return
+		}
+		// The poll tick is a safety net (e.g. a Replay read error retried).
+		tick := time.NewTimer(r.t.cfg.PollInterval)
+		select {
+		case <-ctx.Done():
+			tick.Stop()
+			return
+		case <-wait:
+		case <-tick.C:
+		}
+		tick.Stop()
+	}
+}
+
+// readFile reads what is available of one file; false means ctx is done.
+func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
+	if fr.done {
+		return true
+	}
+	of := fr.of
+	name := r.t.table.pathOf(of)
+	size, serr := of.size()
+	// Follow: a file truncated in place (copytruncate) starts again. It is
+	// shorter than the position, or (rewritten past it before this look)
+	// its first bytes changed.
+	inPlace := r.t.mode != Replay && !of.isClaimed()
+	if serr == nil && inPlace && (size < fr.off || (size > fr.off && fr.rewritten())) {
+		if !r.restartFile(ctx, fr, name, size) {
+			return false
+		}
+	}
+	if fr.rd == nil && serr == nil && size == fr.off && !of.isFinal() {
+		return true // nothing new (no reader buffer for idle files)
+	}
+	for {
+		final := of.isFinal()
+		if fr.rd == nil {
+			fr.src = offsetReader{f: of.f, off: fr.off}
+			fr.rd = detail.NewReader(&fr.src, name)
+			fr.rd.SetPosition(fr.off, fr.line)
+		}
+		rec, err := fr.rd.Next()
+		if (errors.Is(err, io.EOF) || errors.Is(err, detail.ErrIncomplete)) && final {
+			rec, err = fr.rd.Finish()
+			if errors.Is(err, io.EOF) {
+				fr.done = true
+				fr.rd = nil
+				return r.push(ctx, &item{kind: itemFileEnd, of: of, file: name, end: fr.off, endLine: fr.line})
+			}
+		}
+		var it *item
+		var se *detail.SyntaxError
+		var te *detail.TruncatedError
+		switch {
+		case err == nil:
+			it = r.recordItem(of, rec)
+		case errors.As(err, &se):
+			it = &item{kind: itemBad, of: of, raw: se.Raw, reason: "malformed: " + se.Msg, file: name, line: se.Line, offset: se.Offset}
+		case errors.As(err, &te):
+			it = &item{kind: itemTruncated, of: of, raw: te.Raw, reason: "truncated: the file ends inside this record", file: name, line: te.Line, offset: te.Offset}
+		case errors.Is(err, io.EOF):
+			// Between records: drop the buffer of a file idle for a while
+			// (memory stays small with thousands of followed files).
+			if time.Since(fr.lastRead) > 10*time.Second {
+				fr.rd = nil
+			}
+			return true
+		case errors.Is(err, detail.ErrIncomplete):
+			return true // a record being written: wait for the rest
+		default:
+			r.log.Error("reading file", "file", name, "err", err)
+			fr.rd = nil
+			return true
+		}
+		fr.off, fr.line = fr.rd.Offset(), fr.rd.Line()
+		fr.lastRead = time.Now()
+		it.end, it.endLine = fr.off, fr.line
+		ok, waited := r.pushWaiting(ctx, it)
+		if !ok {
+			return false
+		}
+		// While the window was full the file may have been truncated and
+		// rewritten: what is buffered and the position belong to the old
+		// content.
+		if waited && inPlace && fr.rewritten() {
+			size, _ := of.size()
+			if !r.restartFile(ctx, fr, name, size) {
+				return false
+			}
+		}
+	}
+}
+
+// restartFile starts reading a file truncated in place again at offset 0.
+func (r *sinkRunner) restartFile(ctx context.Context, fr *fileReader, name string, size int64) bool {
+	r.log.Warn("file was truncated; reading it again from the start", "file", name, "offset", fr.off, "size", size)
+	fr.rd, fr.off, fr.line = nil, 0, 1
+	fr.fpLen, fr.fp = 0, 0
+	// The cursor committed with the reset must carry the new content's
+	// fingerprint, not the old one (a restart would not recognise the file).
+	fr.of.resetFingerprint()
+	return r.push(ctx, &item{kind: itemReset, of: fr.of, file: name})
+}
+
+// recordItem turns a record into an item: a Donestamp record in consume mode
+// is skipped (a previous reader delivered it); a quarantined record carrying
+// raw bytes is still unparsable and goes back to quarantine.
+func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record) *item {
+	it := &item{kind: itemRecord, of: of, rec: rec, file: rec.File, line: rec.Line, offset: rec.Offset}
+	if rec.Done && of.consume {
+		it.kind, it.rec = itemSkip, nil
+		return it
+	}
+	if a, ok := rec.Get(QuarantineRawAttr); ok {
+		reason := "still malformed"
+		if why, ok := rec.Get(QuarantineReasonAttr); ok {
+			reason += " (" + why.Value + ")"
+		}
+		it.kind, it.rec, it.raw, it.reason = itemBad, nil, []byte(a.Value), reason
+	}
+	return it
+}
+
+// push puts an item into the pipeline once the window has room.
+func (r *sinkRunner) push(ctx context.Context, it *item) bool {
+	ok, _ := r.pushWaiting(ctx, it)
+	return ok
+}
+
+// pushWaiting is push that also reports whether it had to wait for room.
+func (r *sinkRunner) pushWaiting(ctx context.Context, it *item) (ok, waited bool) {
+	select {
+	case r.tokens <- struct{}{}:
+	default:
+		waited = true
+		select {
+		case r.tokens <- struct{}{}:
+		case <-ctx.Done():
+			return false, true
+		}
+	}
+	if it.kind == itemRecord {
+		r.read.Add(1)
+	}
+	r.items <- it // never blocks: capacity == window
+	return true, waited
+}

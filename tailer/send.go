@@ -1,0 +1,258 @@
+package tailer
+
+// The sender half of a sink's pipeline: batches from the window are handed to
+// the sink (concurrently when it allows), retried with backoff, quarantined
+// when they cannot be delivered, and committed in the order they were read.
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/sinks"
+)
+
+func (r *sinkRunner) sendLoop(ctx context.Context) {
+	// Batches in flight at once: one, unless the sink takes concurrent
+	// Sends. Each is resolved on its own goroutine; the committer commits
+	// them in the order they were read, so the position only ever moves
+	// over records whose every predecessor is resolved too.
+	parallel := 1
+	if c, ok := r.spec.Sink.(sinks.ConcurrentSender); ok {
+		parallel = max(c.ConcurrentSends(), 1)
+	}
+	type job struct {
+		batch []*item
+		head  int64 // Timestamp of the batch's first record, 0 = none
+		n     int   // items resolved, from the start
+		done  chan struct{}
+	}
+	// A slot is taken before a batch is formed and given back once it is
+	// committed, so a batch is formed from what the window holds when it
+	// can be sent, not early and small.
+	slots := make(chan struct{}, parallel)
+	jobs := make(chan *job, parallel)
+	var heads struct {
+		sync.Mutex
+		ts []int64 // heads of the jobs not yet committed, in order
+	}
+	var stopped atomic.Bool
+	committerDone := make(chan struct{})
+	go func() {
+		defer close(committerDone)
+		for j := range jobs {
+			<-j.done
+			if stopped.Load() {
+				<-slots
+				continue // after a shutdown nothing later may be committed
+			}
+			r.commit(j.batch[:j.n])
+			heads.Lock()
+			heads.ts = heads.ts[1:]
+			if len(heads.ts) > 0 && heads.ts[0] != 0 {
+				r.oldest.Store(heads.ts[0])
+			}
+			heads.Unlock()
+			if j.n < len(j.batch) {
+				// Shut down before these could be delivered: leave them
+				// uncommitted (they are read again at the next start).
+				stopped.Store(true)
+				r.oldest.Store(0)
+			}
+			<-slots
+		}
+	}()
+	for !stopped.Load() {
+		slots <- struct{}{}
+		it, ok := <-r.items
+		if !ok {
+			break
+		}
+		batch := make([]*item, 0, min(r.spec.BatchSize, cap(r.items)))
+		batch = append(batch, it)
+		nrec := 0
+		if it.kind == itemRecord {
+			nrec++
+		}
+	fill:
+		for nrec < r.spec.BatchSize {
+			select {
+			case it, ok := <-r.items:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, it)
+				if it.kind == itemRecord {
+					nrec++
+				}
+			default:
+				break fill
+			}
+		}
+		j := &job{batch: batch, done: make(chan struct{})}
+		for _, it := range batch {
+			if it.kind == itemRecord && it.rec.HasTimestamp {
+				j.head = it.rec.Timestamp
+				break
+			}
+		}
+		heads.Lock()
+		heads.ts = append(heads.ts, j.head)
+		if len(heads.ts) == 1 && j.head != 0 {
+			r.oldest.Store(j.head)
+		}
+		heads.Unlock()
+		jobs <- j // never blocks: a job holds a slot
+		go func() {
+			j.n = r.resolve(ctx, j.batch)
+			close(j.done)
+		}()
+	}
+	close(jobs)
+	<-committerDone
+	// Empty the pipeline so the reader can stop.
+	for range r.items {
+	}
+}
+
+// resolve delivers or quarantines the items of a batch and returns how many,
+// from the start, are resolved (all of them unless ctx ended first).
+func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
+	type pend struct {
+		it       *item
+		attempts int
+		first    time.Time
+	}
+	var pending []pend
+	for _, it := range batch {
+		if it.kind == itemRecord {
+			pending = append(pending, pend{it: it})
+		}
+	}
+	unresolved := map[*item]bool{}
+	recs := make([]*detail.Record, 0, len(pending))
+	results := make([]error, 0, len(pending))
+	attempt := 0
+	for len(pending) > 0 {
+		now := time.Now()
+		recs = recs[:0]
+		for _, p := range pending {
+			recs = append(recs, r.prepare(p.it.rec, now))
+		}
+		results = results[:len(recs)]
+		clear(results)
+		r.spec.Sink.Send(ctx, recs, results)
+		var again []pend
+		var lastErr error
+		for i, p := range pending {
+			err := results[i]
+			switch {
+			case err == nil:
+				r.delivered.Add(1)
+			case ctx.Err() != nil:
+				unresolved[p.it] = true
+			case sinks.IsPermanent(err):
+				if !r.quarantineItem(ctx, p.it, "rejected: "+err.Error()) {
+					unresolved[p.it] = true
+				}
+			default:
+				if p.first.IsZero() {
+					p.first = now
+				}
+				p.attempts++
+				if r.spec.Retry.Exhausted(p.attempts, p.first, time.Now()) {
+					if !r.quarantineItem(ctx, p.it, fmt.Sprintf("retries exhausted after %d attempts: %v", p.attempts, err)) {
+						unresolved[p.it] = true
+					}
+					continue
+				}
+				again = append(again, p)
+				lastErr = err
+			}
+		}
+		if len(unresolved) > 0 {
+			break
+		}
+		pending = again
+		if len(pending) == 0 {
+			break
+		}
+		attempt++
+		r.retried.Add(int64(len(pending)))
+		d := r.spec.Retry.Backoff(attempt)
+		// Warn about the first attempts and then every tenth: a sink that
+		// is down for hours must not flood the log.
+		lvl := slog.LevelDebug
+		if attempt <= 3 || attempt%10 == 0 {
+			lvl = slog.LevelWarn
+		}
+		r.log.Log(ctx, lvl, "sink failed; retrying", "records", len(pending), "attempt", attempt,
+			"retry_in", d.Round(time.Millisecond), "file", pending[0].it.file, "line", pending[0].it.line, "err", lastErr)
+		timer := time.NewTimer(d)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			for _, p := range pending {
+				unresolved[p.it] = true
+			}
+		}
+		if len(unresolved) > 0 {
+			break
+		}
+	}
+	// Quarantine what could not be parsed.
+	for i, it := range batch {
+		if unresolved[it] {
+			return i
+		}
+		if it.kind == itemBad || it.kind == itemTruncated {
+			if !r.quarantineItem(ctx, it, it.reason) {
+				return i
+			}
+		}
+	}
+	return len(batch)
+}
+
+// prepare returns the record as the sink gets it: quarantine annotations
+// removed, Acct-Delay-Time raised when configured; rec itself is not changed.
+func (r *sinkRunner) prepare(rec *detail.Record, now time.Time) *detail.Record {
+	out := rec
+	if stripped := stripQuarantine(rec.Attrs); len(stripped) != len(rec.Attrs) {
+		c := *rec
+		c.Attrs = stripped
+		out = &c
+	}
+	if r.t.cfg.RaiseDelayTime {
+		out = raiseDelay(out, now)
+	}
+	return out
+}
+
+// quarantineItem writes an item to the quarantine file, retrying while the
+// disk refuses (it cannot be dropped) until ctx ends.
+func (r *sinkRunner) quarantineItem(ctx context.Context, it *item, reason string) bool {
+	for attempt := 1; ; attempt++ {
+		err := r.q.put(it.rec, it.raw, reason, it.file, it.line, it.offset)
+		if err == nil {
+			r.quarantined.Add(1)
+			r.log.Warn("record quarantined", "file", it.file, "line", it.line, "offset", it.offset,
+				"reason", reason, "quarantine", r.q.dir)
+			return true
+		}
+		d := r.spec.Retry.Backoff(attempt)
+		r.log.Error("cannot quarantine record; retrying (the stream waits)", "file", it.file, "line", it.line, "err", err, "retry_in", d)
+		timer := time.NewTimer(d)
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return false
+		}
+	}
+}
