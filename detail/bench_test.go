@@ -103,3 +103,34 @@ func BenchmarkAppendRecord(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// BenchmarkParallelReader is BenchmarkReader through a ParallelReader (an
+// internal micro-benchmark; "radrelay check" through the binary is measured
+// in docs/benchmarks.md).
+func BenchmarkParallelReader(b *testing.B) {
+	data, nrec := benchFile(b, 50<<20)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		r := NewParallelReader(bytes.NewReader(data), "bench")
+		got := 0
+		for {
+			_, err := r.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			got++
+		}
+		r.Close()
+		if got != nrec {
+			b.Fatalf("%d records, want %d", got, nrec)
+		}
+	}
+	cpu := cpuTime() - cpu0
+	b.ReportMetric(float64(nrec)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
+	b.ReportMetric(float64(len(data))*float64(b.N)/1e6/cpu.Seconds(), "MB/cpu-s")
+}

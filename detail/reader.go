@@ -154,6 +154,18 @@ func NewReader(r io.Reader, name string) *Reader {
 	return &Reader{src: r, name: name, line: 1}
 }
 
+// newBytesReader returns a Reader of the records of data, which it parses
+// in place (it may move bytes within data) instead of copying it into a
+// buffer of its own.
+func newBytesReader(data []byte, name string) *Reader {
+	return &Reader{src: eofReader{}, name: name, line: 1, buf: data[:len(data):len(data)], end: len(data)}
+}
+
+// eofReader is an empty source.
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
 // SetPosition tells the Reader that its source starts at byte offset offset,
 // which is the start of line line (1-based), of the file: a caller resuming
 // from a checkpoint has seeked there. Record offsets and line numbers continue

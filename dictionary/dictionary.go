@@ -1,7 +1,9 @@
 package dictionary
 
 import (
+	"maps"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -24,6 +26,12 @@ type Dictionary struct {
 
 	// pendingValues are VALUE lines seen before their ATTRIBUTE line.
 	pendingValues []pendingValue
+
+	// sharedMaps: the maps above are shared with a copy (Clone) and must be
+	// copied before they are changed (own).
+	sharedMaps bool
+	// frozen: every definition reachable from the maps is frozen.
+	frozen bool
 }
 
 // numKey identifies an attribute by its place: the container it lives in
@@ -46,6 +54,10 @@ type Vendor struct {
 	// Continuation is the ",c" flag of format=1,1,c (WiMAX): a continuation
 	// octet follows the length and long values are split.
 	Continuation bool
+	// frozen: shared between dictionaries; a redefinition replaces it.
+	frozen bool
+	// Source is where the (last) VENDOR line for this number was read.
+	Source Source
 }
 
 // Attribute is an ATTRIBUTE definition.
@@ -75,14 +87,55 @@ type Attribute struct {
 	// top-level numbers above 255 (Acct-Unique-Session-Id, Tmp-*, Packet-*,
 	// Timestamp ...) and FreeRADIUS-Proxied-To.
 	Internal bool
+	// Source is where the ATTRIBUTE line was read.
+	Source Source
 
 	values *valueTable // shared by every name of the same number
+	// frozen: shared between dictionaries (Clone); never changed in place.
+	frozen bool
 }
 
 type valueTable struct {
 	byNumber map[uint64]string // the last name defined for a number is printed
 	byName   map[string]uint64
 	byLower  map[string]uint64
+
+	// pending are generated VALUEs (freeradius_gen.go) not yet in the
+	// maps: a table is filled on first use, so that the thousands of
+	// VALUE names of vendors a process never meets cost nothing.
+	pending []tableValue
+	once    sync.Once
+	// frozen: shared between dictionaries (Clone); never changed in place.
+	frozen bool
+}
+
+// ready fills t's maps with its pending generated VALUEs, once.
+func (t *valueTable) ready() *valueTable {
+	t.once.Do(func() {
+		if len(t.pending) == 0 {
+			return
+		}
+		if t.byNumber == nil {
+			t.byNumber = make(map[uint64]string, len(t.pending))
+			t.byName = make(map[string]uint64, len(t.pending))
+			t.byLower = make(map[string]uint64, len(t.pending))
+		}
+		for _, tv := range t.pending {
+			if tv.Printed {
+				t.byNumber[tv.Number] = tv.Name
+			}
+			t.byName[tv.Name] = tv.Number
+			t.byLower[strings.ToLower(tv.Name)] = tv.Number
+		}
+		t.pending = nil
+	})
+	return t
+}
+
+// copy returns a copy of t that may be changed.
+func (t *valueTable) copy() *valueTable {
+	t.ready()
+	return &valueTable{byNumber: maps.Clone(t.byNumber), byName: maps.Clone(t.byName), byLower: maps.Clone(t.byLower)}
 }
 
 type pendingValue struct {
@@ -201,7 +254,7 @@ func (a *Attribute) ValueName(n uint64) (string, bool) {
 	if a.values == nil {
 		return "", false
 	}
-	s, ok := a.values.byNumber[n]
+	s, ok := a.values.ready().byNumber[n]
 	return s, ok
 }
 
@@ -211,7 +264,7 @@ func (a *Attribute) ValueNumber(name string) (uint64, bool) {
 	if a.values == nil {
 		return 0, false
 	}
-	if n, ok := a.values.byName[name]; ok {
+	if n, ok := a.values.ready().byName[name]; ok {
 		return n, true
 	}
 	n, ok := a.values.byLower[strings.ToLower(name)]
@@ -254,77 +307,62 @@ func appendUint(b []byte, n uint64) []byte {
 	return append(b, buf[i:]...)
 }
 
-// Clone returns a deep copy of d that may be extended without changing d.
+// Clone returns a copy of d that may be extended without changing d. The
+// copy shares d's definitions, which from then on are never changed in
+// place: extending either dictionary copies what it changes (its maps on
+// the first change, a VALUE table when a VALUE is added to it), so a copy
+// costs next to nothing until it is extended.
 func (d *Dictionary) Clone() *Dictionary {
-	c := New()
-	c.Location = d.Location
-	vmap := make(map[*Vendor]*Vendor, len(d.vendors))
-	cloneVendor := func(v *Vendor) *Vendor {
-		if v == nil {
-			return nil
-		}
-		if nv, ok := vmap[v]; ok {
-			return nv
-		}
-		nv := *v
-		vmap[v] = &nv
-		return &nv
+	if !d.frozen {
+		d.freeze()
 	}
-	for id, v := range d.vendors {
-		c.vendors[id] = cloneVendor(v)
-	}
-	for k, v := range d.vendorByName {
-		c.vendorByName[k] = cloneVendor(v)
-	}
-	for k, v := range d.vendorByLower {
-		c.vendorByLower[k] = cloneVendor(v)
-	}
-	amap := make(map[*Attribute]*Attribute)
-	tmap := make(map[*valueTable]*valueTable)
-	var cloneAttr func(a *Attribute) *Attribute
-	cloneAttr = func(a *Attribute) *Attribute {
-		if a == nil {
-			return nil
-		}
-		if na, ok := amap[a]; ok {
-			return na
-		}
-		na := *a
-		amap[a] = &na
-		na.Vendor = cloneVendor(a.Vendor)
-		na.Parent = cloneAttr(a.Parent)
-		if a.values != nil {
-			nt, ok := tmap[a.values]
-			if !ok {
-				nt = &valueTable{
-					byNumber: make(map[uint64]string, len(a.values.byNumber)),
-					byName:   make(map[string]uint64, len(a.values.byName)),
-					byLower:  make(map[string]uint64, len(a.values.byLower)),
-				}
-				for k, v := range a.values.byNumber {
-					nt.byNumber[k] = v
-				}
-				for k, v := range a.values.byName {
-					nt.byName[k] = v
-				}
-				for k, v := range a.values.byLower {
-					nt.byLower[k] = v
-				}
-				tmap[a.values] = nt
-			}
-			na.values = nt
-		}
-		return &na
-	}
-	for k, a := range d.byName {
-		c.byName[k] = cloneAttr(a)
-	}
-	for k, a := range d.byLower {
-		c.byLower[k] = cloneAttr(a)
-	}
-	for k, a := range d.byNum {
-		c.byNum[numKey{cloneAttr(k.parent), k.vendor, k.number}] = cloneAttr(a)
-	}
+	c := *d
 	c.pendingValues = append([]pendingValue(nil), d.pendingValues...)
-	return c
+	return &c
+}
+
+// freeze marks every definition of d as shared, so that no later change
+// is made in place, and d's maps as shared with its copies.
+func (d *Dictionary) freeze() {
+	for _, v := range d.vendors {
+		v.frozen = true
+	}
+	for _, v := range d.vendorByName {
+		v.frozen = true
+	}
+	freezeAttr := func(a *Attribute) {
+		for ; a != nil && !a.frozen; a = a.Parent {
+			a.frozen = true
+			if a.values != nil {
+				a.values.frozen = true
+			}
+			if a.Vendor != nil {
+				a.Vendor.frozen = true
+			}
+		}
+	}
+	for _, a := range d.byNum {
+		freezeAttr(a)
+	}
+	for _, a := range d.byName {
+		freezeAttr(a) // byLower holds no attribute byName does not
+	}
+	d.frozen = true
+	d.sharedMaps = true
+}
+
+// own gives d maps of its own before it changes them, if they are shared
+// with a copy.
+func (d *Dictionary) own() {
+	if !d.sharedMaps {
+		return
+	}
+	d.sharedMaps = false
+	d.frozen = false
+	d.vendors = maps.Clone(d.vendors)
+	d.vendorByName = maps.Clone(d.vendorByName)
+	d.vendorByLower = maps.Clone(d.vendorByLower)
+	d.byName = maps.Clone(d.byName)
+	d.byLower = maps.Clone(d.byLower)
+	d.byNum = maps.Clone(d.byNum)
 }

@@ -1,19 +1,26 @@
 // Package dictionary loads RADIUS dictionaries in FreeRADIUS format, carries a
-// built-in dictionary written from the RFCs and vendor documentation, and
-// converts attribute values between detail-file text, typed values and wire
-// attributes (the codec).
+// built-in dictionary holding every vendor, attribute and VALUE of
+// FreeRADIUS's dictionary tree over attributes written from the RFCs and
+// vendor documentation, and converts attribute values between detail-file
+// text, typed values and wire attributes (the codec).
 //
 // # Dictionaries
 //
-// Builtin returns radrelay's built-in dictionary (IETF attributes, the
-// vendors ISPs meet in accounting, Livingston-era names, FreeRADIUS internal
-// attributes); LoadFile extends it with a user's FreeRADIUS-format file, and
+// Builtin returns radrelay's built-in dictionary: the tables generated from
+// FreeRADIUS's dictionaries (freeradius_gen.go, by go generate and
+// internal/gendict; CC BY 4.0, see NOTICE) applied over the primary-source
+// files of builtin/ (IETF attributes, vendors, Livingston-era names,
+// FreeRADIUS internal attributes), so that FreeRADIUS's spellings are the
+// ones printed. Each copy shares the built dictionary's definitions and
+// copies what it changes. LoadFile extends it with a user's FreeRADIUS-format file, and
 // Load reads one from scratch (e.g. /usr/share/freeradius/dictionary). A
 // later definition of a name or number overrides an earlier one, as in
 // FreeRADIUS. Lookups: Attribute (by name, case-insensitive, allocation-free
 // for names spelled as defined), AttributeByNumber, Child, AttributeByOID,
 // Vendor, VendorByName, and Attribute.ValueName / ValueNumber for VALUE
-// names.
+// names. Listing (radrelay dictionary): Vendors, VendorNames, Attributes,
+// Names, Members, VendorAttributes, Attribute.Values, and the Source of
+// each definition (built-in file or user file and line).
 //
 // # The codec
 //

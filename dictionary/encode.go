@@ -17,10 +17,10 @@ import (
 
 // ErrUnknownAttribute is wrapped by an EncodeError (and returned by Check)
 // for an attribute name the dictionary does not know. Its text says what to
-// do about it: the built-in dictionary carries the common vendors only, and a
-// vendor's FreeRADIUS dictionary file (FreeRADIUS installs them all under
-// /usr/share/freeradius) teaches radrelay the rest.
-var ErrUnknownAttribute = errors.New("unknown attribute (not in the built-in dictionary nor in any loaded with --dictionary or `dictionary =`; e.g. dictionary = \"/usr/share/freeradius/dictionary\")")
+// do about it: the built-in dictionary holds FreeRADIUS's stock tree, so an
+// unknown name comes from a dictionary of the server that wrote the file (a
+// local or newer one), which radrelay can load too.
+var ErrUnknownAttribute = errors.New("unknown attribute (not in the built-in dictionary, which holds FreeRADIUS " + FreeRADIUSVersion + "'s, nor in any loaded with --dictionary or `dictionary =`; load the dictionary of the server that wrote it, e.g. dictionary = \"/etc/freeradius/3.0/dictionary\")")
 
 // EncodeError reports an attribute that cannot be put on the wire: an
 // unknown name, a value not valid for the attribute's type, a value too long

@@ -15,17 +15,26 @@ import (
 // TestFreeRADIUSReadsOurPackets sends records of FreeRADIUS-written detail
 // files, encoded by Encode, to a real FreeRADIUS and checks that the detail
 // file it writes has the same attribute lines: FreeRADIUS's own decoder is
-// the judge of our wire format.
+// the judge of our wire format. It does so with the built-in dictionary
+// (every VSA format of FreeRADIUS's tree, testdata/freeradius/vsa-formats.detail)
+// and with FreeRADIUS's own tree loaded.
 func TestFreeRADIUSReadsOurPackets(t *testing.T) {
 	needFreeRADIUSTree(t)
 	// FreeRADIUS prints dates in its own zone; the comparison reads them in UTC.
 	t.Setenv("TZ", "UTC")
+	t.Run("builtin", func(t *testing.T) { checkFreeRADIUSReadsOurPackets(t, Builtin()) })
+	t.Run("freeradius-tree", func(t *testing.T) {
+		d, err := Load(freeradiusTree)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkFreeRADIUSReadsOurPackets(t, d)
+	})
+}
+
+func checkFreeRADIUSReadsOurPackets(t *testing.T, d *Dictionary) {
 	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{Secret: "testing123"})
 	addr, detailPath := home.Addr, home.DetailFile
-	d, err := Load(freeradiusTree)
-	if err != nil {
-		t.Fatal(err)
-	}
 	d.Location = time.UTC
 	var sent [][]detail.Attribute
 	for _, path := range fixtureFiles(t) {

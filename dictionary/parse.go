@@ -47,6 +47,7 @@ func Load(path string) (*Dictionary, error) {
 // overriding what d already holds: a later definition of a name or number
 // wins, as in FreeRADIUS. $INCLUDE paths are relative to the including file.
 func (d *Dictionary) LoadFile(name string) error {
+	d.own()
 	l := &loader{d: d, open: func(p string) (io.ReadCloser, error) { return os.Open(p) }, join: func(dir, p string) string {
 		if filepath.IsAbs(p) {
 			return p
@@ -62,7 +63,13 @@ func (d *Dictionary) LoadFile(name string) error {
 // LoadFS reads a FreeRADIUS-format dictionary file from fsys; $INCLUDE paths
 // are relative to the including file within fsys.
 func (d *Dictionary) LoadFS(fsys fs.FS, name string) error {
-	l := &loader{d: d, open: func(p string) (io.ReadCloser, error) { return fsys.Open(p) }, join: func(dir, p string) string {
+	return d.loadFS(fsys, name, false)
+}
+
+// loadFS is LoadFS; builtin marks the definitions as the built-in dictionary's.
+func (d *Dictionary) loadFS(fsys fs.FS, name string, builtin bool) error {
+	d.own()
+	l := &loader{d: d, builtin: builtin, open: func(p string) (io.ReadCloser, error) { return fsys.Open(p) }, join: func(dir, p string) string {
 		return path.Join(path.Dir(dir), p)
 	}}
 	if err := l.file(name, 0); err != nil {
@@ -74,6 +81,7 @@ func (d *Dictionary) LoadFS(fsys fs.FS, name string) error {
 // Parse reads dictionary text from r; name is used in messages and $INCLUDE
 // is resolved relative to it on the local file system.
 func (d *Dictionary) Parse(r io.Reader, name string) error {
+	d.own()
 	l := &loader{d: d, open: func(p string) (io.ReadCloser, error) { return os.Open(p) }, join: func(dir, p string) string {
 		if filepath.IsAbs(p) {
 			return p
@@ -90,6 +98,10 @@ type loader struct {
 	d    *Dictionary
 	open func(string) (io.ReadCloser, error)
 	join func(including, included string) string
+	// builtin marks what is read as part of the built-in dictionary.
+	builtin bool
+	// source is the file and line being read, recorded in each definition.
+	source Source
 }
 
 // fileState is what BEGIN-VENDOR and BEGIN-TLV set; like FreeRADIUS, it does
@@ -128,6 +140,7 @@ func (l *loader) parse(r io.Reader, name string, depth int) error {
 		if len(fields) == 0 {
 			continue
 		}
+		l.source = Source{File: name, Line: lineNo, Builtin: l.builtin}
 		perr := func(err error) error {
 			var pe *ParseError
 			if errors.As(err, &pe) {
@@ -250,7 +263,7 @@ func (l *loader) vendor(f []string) error {
 	if err != nil {
 		return fmt.Errorf("VENDOR %s: %w", f[1], err)
 	}
-	v := &Vendor{Name: f[1], ID: uint32(id), TypeLen: 1, LenLen: 1}
+	v := &Vendor{Name: f[1], ID: uint32(id), TypeLen: 1, LenLen: 1, Source: l.source}
 	if len(f) == 4 {
 		spec, ok := strings.CutPrefix(f[3], "format=")
 		if !ok {
@@ -273,9 +286,18 @@ func (l *loader) vendor(f []string) error {
 			v.Continuation = true
 		}
 	}
-	if old, ok := l.d.vendors[v.ID]; ok {
+	if old, ok := l.d.vendors[v.ID]; ok && old.frozen {
+		// Redefinition of a shared vendor: the new definition replaces it,
+		// under its old names too.
+		for name, w := range l.d.vendorByName {
+			if w == old {
+				l.d.vendorByName[name] = v
+				l.d.vendorByLower[strings.ToLower(name)] = v
+			}
+		}
+	} else if ok {
 		// Redefinition: keep the object (attributes point to it), update it.
-		old.Name, old.TypeLen, old.LenLen, old.Continuation = v.Name, v.TypeLen, v.LenLen, v.Continuation
+		old.Name, old.TypeLen, old.LenLen, old.Continuation, old.Source = v.Name, v.TypeLen, v.LenLen, v.Continuation, v.Source
 		v = old
 	}
 	l.d.vendors[v.ID] = v
@@ -315,7 +337,7 @@ func (l *loader) attribute(st *fileState, f []string) error {
 	if len(f) < 4 || len(f) > 5 {
 		return errors.New("ATTRIBUTE needs: ATTRIBUTE name number type [flags]")
 	}
-	a := &Attribute{Name: f[1]}
+	a := &Attribute{Name: f[1], Source: l.source}
 	typ := f[3]
 	if i := strings.IndexByte(typ, '['); i >= 0 && strings.HasSuffix(typ, "]") {
 		n, err := strconv.Atoi(typ[i+1 : len(typ)-1])
@@ -462,7 +484,11 @@ func parseFlags(a *Attribute, s string) error {
 // define adds a, replacing earlier definitions of the same name and number;
 // earlier names of the number stay usable and share its VALUE names.
 func (d *Dictionary) define(a *Attribute, k numKey) {
-	if old, ok := d.byNum[k]; ok {
+	if old, ok := d.byNum[k]; ok && old.values != nil && old.values.frozen {
+		// A shared definition: the new one starts from a copy of its
+		// VALUE names (the old names keep reading the shared ones).
+		a.values = old.values.copy()
+	} else if ok {
 		if old.values == nil {
 			old.values = &valueTable{}
 		}
@@ -479,7 +505,7 @@ func (d *Dictionary) define(a *Attribute, k numKey) {
 		keep := d.pendingValues[:0]
 		for _, pv := range d.pendingValues {
 			if strings.EqualFold(pv.attr, a.Name) {
-				_ = addValue(a, pv.name, pv.number)
+				_ = d.addValue(a, pv.name, pv.number)
 			} else {
 				keep = append(keep, pv)
 			}
@@ -530,10 +556,10 @@ func (l *loader) value(f []string, file string, line int) error {
 		l.d.pendingValues = append(l.d.pendingValues, pendingValue{attr: f[1], name: f[2], number: n, file: file, line: line})
 		return nil
 	}
-	return addValue(a, f[2], n)
+	return l.d.addValue(a, f[2], n)
 }
 
-func addValue(a *Attribute, name string, n uint64) error {
+func (d *Dictionary) addValue(a *Attribute, name string, n uint64) error {
 	switch a.Type {
 	case TypeInteger, TypeShort, TypeByte, TypeInteger64, TypeSigned:
 	default:
@@ -541,7 +567,10 @@ func addValue(a *Attribute, name string, n uint64) error {
 		// vendor files; so do we.
 		return nil
 	}
-	t := a.values
+	if a.values.frozen {
+		a = d.thaw(a)
+	}
+	t := a.values.ready()
 	if t.byNumber == nil {
 		t.byNumber = make(map[uint64]string)
 		t.byName = make(map[string]uint64)
@@ -561,9 +590,42 @@ func (d *Dictionary) resolvePending() error {
 		if !ok {
 			return &ParseError{File: v.file, Line: v.line, Err: fmt.Errorf("VALUE %s for unknown attribute %q", v.name, v.attr)}
 		}
-		if err := addValue(a, v.name, v.number); err != nil {
+		if err := d.addValue(a, v.name, v.number); err != nil {
 			return &ParseError{File: v.file, Line: v.line, Err: err}
 		}
 	}
 	return nil
+}
+
+// thaw makes the VALUE table of a, which is shared with other dictionaries,
+// d's own before a VALUE is added to it: every attribute of d using the
+// table is replaced, in d's maps, by a copy using a copy of the table.
+// It returns a's copy. Only integer attributes have VALUEs, and they have
+// no members, so no number is keyed by a replaced attribute.
+func (d *Dictionary) thaw(a *Attribute) *Attribute {
+	old := a.values
+	nt := old.copy()
+	repl := map[*Attribute]*Attribute{}
+	swap := func(x *Attribute) *Attribute {
+		if x.values != old {
+			return x
+		}
+		if y, ok := repl[x]; ok {
+			return y
+		}
+		y := *x
+		y.values, y.frozen = nt, false
+		repl[x] = &y
+		return &y
+	}
+	for k, x := range d.byNum {
+		d.byNum[k] = swap(x)
+	}
+	for k, x := range d.byName {
+		d.byName[k] = swap(x)
+	}
+	for k, x := range d.byLower {
+		d.byLower[k] = swap(x)
+	}
+	return swap(a)
 }

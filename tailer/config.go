@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -65,9 +66,15 @@ type SinkSpec struct {
 	// MaxOutstanding is the number of records in flight to this sink; when it
 	// is reached, reading for this sink waits (backpressure).
 	MaxOutstanding int
-	// BatchSize is the most records handed to one Sink.Send call.
+	// BatchSize is the most records handed to one Sink.Send call; it may
+	// not exceed MaxOutstanding.
 	BatchSize int
-	Retry     RetryPolicy
+	// Concurrency is how many Send calls may run at once on Sink, each with
+	// its own batch (positions are still committed in order). The caller
+	// declares it from the sink it opened, before any wrapper (see
+	// sinks.Concurrency); 0 reads it from Sink itself.
+	Concurrency int
+	Retry       RetryPolicy
 }
 
 // Config is everything a Tailer needs.
@@ -79,8 +86,8 @@ type Config struct {
 	StateDir string
 	// QuarantineDir receives records that are malformed or that a sink
 	// rejected permanently, in detail format with the reason and source
-	// position (see QuarantineReasonAttr). Default: StateDir/quarantine;
-	// required when there is no StateDir.
+	// position (see QuarantineReasonAttr). Default:
+	// DefaultQuarantineDir(StateDir); required when there is no StateDir.
 	QuarantineDir string
 	// RaiseDelayTime raises Acct-Delay-Time by the time a record waited
 	// (now − its Timestamp), as FreeRADIUS's detail reader does.
@@ -111,10 +118,16 @@ const (
 	DefaultMaxOutstanding  = 256
 	DefaultMaxBatch        = 256 // BatchSize default: min(MaxOutstanding, DefaultMaxBatch)
 	DefaultPollInterval    = time.Second
-	DefaultShutdownTimeout = 10 * time.Second
+	DefaultShutdownTimeout = 30 * time.Second
 	DefaultSettleTime      = 2 * time.Second
 	DefaultSyncInterval    = time.Second
 )
+
+// DefaultQuarantineDir is the quarantine directory of a Config with a
+// state directory and no QuarantineDir.
+func DefaultQuarantineDir(stateDir string) string {
+	return filepath.Join(stateDir, "quarantine")
+}
 
 // Stats is a snapshot of a Tailer's progress, for metrics and progress bars.
 type Stats struct {

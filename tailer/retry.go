@@ -10,7 +10,7 @@ import (
 // gets the backlog within a second and a dead one is not hammered.
 const (
 	DefaultRetryInitial = time.Second
-	DefaultRetryMax     = 5 * time.Minute
+	DefaultRetryMax     = time.Minute
 )
 
 func (p RetryPolicy) withDefaults() RetryPolicy {

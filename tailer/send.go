@@ -21,10 +21,7 @@ func (r *sinkRunner) sendLoop(ctx context.Context) {
 	// Sends. Each is resolved on its own goroutine; the committer commits
 	// them in the order they were read, so the position only ever moves
 	// over records whose every predecessor is resolved too.
-	parallel := 1
-	if c, ok := r.spec.Sink.(sinks.ConcurrentSender); ok {
-		parallel = max(c.ConcurrentSends(), 1)
-	}
+	parallel := max(r.spec.Concurrency, 1)
 	type job struct {
 		batch []*item
 		head  int64 // Timestamp of the batch's first record, 0 = none

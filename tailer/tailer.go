@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/radrelay/radrelay/sinks"
 )
 
 // Tailer follows the inputs of a Config and feeds its sinks.
@@ -82,7 +83,7 @@ func New(cfg Config) (*Tailer, error) {
 		}
 	}
 	seen := map[string]bool{}
-	sinks := make([]SinkSpec, len(cfg.Sinks))
+	specs := make([]SinkSpec, len(cfg.Sinks))
 	for i, s := range cfg.Sinks {
 		if s.Name == "" {
 			return nil, fmt.Errorf("tailer: sink %d has no name", i+1)
@@ -101,21 +102,24 @@ func New(cfg Config) (*Tailer, error) {
 			s.BatchSize = min(s.MaxOutstanding, DefaultMaxBatch)
 		}
 		if s.BatchSize > s.MaxOutstanding {
-			s.BatchSize = s.MaxOutstanding
+			return nil, fmt.Errorf("tailer: sink %q: BatchSize %d is larger than MaxOutstanding %d", s.Name, s.BatchSize, s.MaxOutstanding)
+		}
+		if s.Concurrency <= 0 {
+			s.Concurrency = sinks.Concurrency(s.Sink)
 		}
 		if s.Retry.MaxAttempts < 0 || s.Retry.MaxDuration < 0 {
 			return nil, fmt.Errorf("tailer: sink %q: negative retry limit", s.Name)
 		}
 		s.Retry = s.Retry.withDefaults()
-		sinks[i] = s
+		specs[i] = s
 	}
-	cfg.Sinks = sinks
+	cfg.Sinks = specs
 	cfg.Inputs = append([]Input(nil), cfg.Inputs...)
 	if cfg.QuarantineDir == "" {
 		if cfg.StateDir == "" {
 			return nil, errors.New("tailer: a quarantine directory is required (QuarantineDir) when there is no state directory")
 		}
-		cfg.QuarantineDir = filepath.Join(cfg.StateDir, "quarantine")
+		cfg.QuarantineDir = DefaultQuarantineDir(cfg.StateDir)
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = DefaultPollInterval

@@ -27,7 +27,9 @@ func init() {
 
 Cat reads detail files (FreeRADIUS 1.x to 4, Cistron, Livingston) and prints
 their records on standard output, in file order. FILE "-" reads standard
-input. Files are only read, never changed.
+input. Files are only read, never changed. Files compressed by logrotate
+(gzip, bzip2, xz, zstd) are read decompressed, recognised by their content.
+Records are parsed on every core and printed in file order.
 
 Formats:
   detail  (default) each record re-written by radrelay's writer, byte for
@@ -64,8 +66,14 @@ Malformed records and a record cut off at the end of a file are reported on
 standard error as FILE:LINE: what, and left out of the output; cat goes on
 with the next record.
 
-Exit status: 0 when every record was printed, 1 when a record was malformed
-or truncated or a file could not be read, 2 for a usage error.
+Exit status:
+  0  every record was printed
+  1  a record was malformed or truncated (left out, the rest printed)
+  2  usage error
+  3  a FILE cannot be opened or read: it does not exist, permission is
+     denied, it is binary data (not a detail file nor a gzip, bzip2, xz or
+     zstd file), or its compressed data is damaged. 3 wins over 1: the
+     other files are still printed.
 
 Examples:
   Look at the sample data as JSON (with jq):
@@ -74,6 +82,9 @@ Examples:
   A spreadsheet of one day's Stop records, chosen columns:
     radrelay cat --format csv --columns Date,Time,User-Name,Acct-Session-Time,Acct-Input-Octets,Acct-Output-Octets \
       /var/log/freeradius/radacct/*/detail-20261122 > 2026-11-22.csv
+
+  Last month's rotated files, compressed or not, as one JSON Lines stream:
+    radrelay cat --format json /var/log/freeradius/radacct/*/detail-202611* > 2026-11.jsonl
 
   Drop the damaged records of a file, keeping every good one:
     radrelay cat examples/damaged/detail-damaged > detail-clean
@@ -91,6 +102,7 @@ Examples:
 }
 
 func runCat(e *env, args []string) int {
+	defer parsingGC()()
 	if len(args) == 0 {
 		fmt.Fprintln(e.stderr, "radrelay cat: no FILE given\nrun \"radrelay cat --help\" for usage")
 		return 2
@@ -118,15 +130,8 @@ func runCat(e *env, args []string) int {
 	out := bufio.NewWriterSize(e.stdout, 256<<10)
 	out.Write(enc.Header())
 	status := 0
-	var buf []byte
 	for _, name := range args {
-		if !catFile(e, name, func(rec *detail.Record) error {
-			buf = enc.Append(buf[:0], rec)
-			_, err := out.Write(buf)
-			return err
-		}) {
-			status = 1
-		}
+		status = max(status, catFile(e, name, enc, out))
 	}
 	if err := out.Flush(); err != nil {
 		fmt.Fprintf(e.stderr, "radrelay cat: writing: %v\n", err)
@@ -135,37 +140,39 @@ func runCat(e *env, args []string) int {
 	return status
 }
 
-// catFile passes every record of the file name to emit, reporting bad
-// records on stderr. It returns false when a record was bad or the file
-// could not be read.
-func catFile(e *env, name string, emit func(*detail.Record) error) bool {
+// catFile writes every record of the file name to out, formatted by enc (in
+// the parsing goroutines), reporting bad records on stderr. It returns the exit status the file calls for: 0, 1
+// when a record was bad, exitUnreadable when the file could not be read.
+func catFile(e *env, name string, enc *file.Encoder, out io.Writer) int {
 	src, err := e.openInput(name)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "radrelay cat: %v\n", err)
-		return false
+		fmt.Fprintf(e.stderr, "radrelay cat: %s: %v\n", name, err)
+		return exitUnreadable
 	}
 	defer src.Close()
-	ok := true
-	r := detail.NewReader(src, name)
+	status := 0
+	r := detail.NewParallelReader(src, name)
+	r.Encode = enc.Append
+	defer r.Close()
 	for {
-		rec, err := nextFinished(r)
+		_, err := r.Next()
 		if err == io.EOF {
-			return ok
+			return status
 		}
 		var se *detail.SyntaxError
 		var te *detail.TruncatedError
 		switch {
 		case errors.As(err, &se), errors.As(err, &te):
 			fmt.Fprintf(e.stderr, "radrelay cat: %v (left out)\n", err)
-			ok = false
+			status = 1
 			continue
 		case err != nil:
-			fmt.Fprintf(e.stderr, "radrelay cat: %v\n", err)
-			return false
+			fmt.Fprintf(e.stderr, "radrelay cat: %s: cannot be read after %d bytes: %v\n", name, r.Offset(), err)
+			return exitUnreadable
 		}
-		if err := emit(rec); err != nil {
+		if _, err := out.Write(r.Encoded()); err != nil {
 			fmt.Fprintf(e.stderr, "radrelay cat: writing: %v\n", err)
-			return false
+			return 1
 		}
 	}
 }

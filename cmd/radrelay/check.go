@@ -39,6 +39,12 @@ malformed record with its file, line and what is wrong, and a record cut off
 at the end of the file. FILE "-" reads standard input. Files are only read,
 never changed, and may be of any size: check streams them.
 
+Files compressed by logrotate (gzip, bzip2, xz, zstd) are read as they lie
+on disk, decompressed on the fly; they are recognised by their content, not
+their name. The byte counts are of the decompressed text. Records are parsed
+on every core, the file cut at record boundaries; what is reported is in
+file order, as one reader would see it.
+
 A file is read as finished: a last record whose lines are complete but whose
 empty line is missing counts as a record; one whose last line has no line end
 is reported as truncated (a writer died, or the file is still being written).
@@ -53,21 +59,30 @@ RADIUS sink would reject before relaying a file.
 Problems are printed one per line as FILE:LINE: what, the form editors and
 grep understand. With --json, one JSON object is printed instead:
 
-  {"records": N, "errors": N, "truncated": N, "done": N,
+  {"records": N, "errors": N, "truncated": N, "unreadable": N, "done": N,
    "by_status": {"Start": N, ...}, "first_timestamp": T, "last_timestamp": T,
-   "files": [{"file": ..., "bytes": N, "records": N, ...}, ...],
+   "files": [{"file": ..., "bytes": N, "format": "gzip", "records": N, ...}, ...],
    "problems": [{"file": ..., "line": N, "offset": N, "length": N,
                  "kind": "malformed"|"truncated"|"invalid"|"unreadable",
                  "message": ...}]}
 
 (at most ` + fmt.Sprint(maxCheckProblems) + ` problems are listed; the counts are always complete).
 
-Exit status: 0 when every record of every file is well formed, 1 when a
-record is malformed or truncated or a file cannot be read, 2 for a usage error.
+Exit status:
+  0  every record of every file is well formed
+  1  a record is malformed or truncated (with --strict: or invalid)
+  2  usage error
+  3  a FILE cannot be opened or read: it does not exist, permission is
+     denied, it is binary data (not a detail file nor a gzip, bzip2, xz or
+     zstd file), or its compressed data is damaged. 3 wins over 1: the
+     other files are still checked and reported.
 
 Examples:
   Check today's files of every client:
     radrelay check /var/log/freeradius/radacct/*/detail-$(date +%Y%m%d)
+
+  Check rotated files as logrotate left them, compressed or not:
+    radrelay check /var/log/freeradius/radacct/10.0.0.1/detail-202611*
 
   Check the sample data shipped with radrelay (one clean file, one damaged):
     radrelay check examples/radacct/127.0.0.1/detail-20261123 examples/damaged/detail-damaged
@@ -99,6 +114,8 @@ type checkSummary struct {
 	Errors         int            `json:"errors"`
 	Invalid        int            `json:"invalid,omitempty"`
 	Truncated      int            `json:"truncated"`
+	Unreadable     int            `json:"unreadable,omitempty"`
+	Format         string         `json:"format,omitempty"` // compression, when the file is compressed
 	Done           int            `json:"done"`
 	ByStatus       map[string]int `json:"by_status"`
 	FirstTimestamp *int64         `json:"first_timestamp,omitempty"`
@@ -137,6 +154,7 @@ func (s *checkSummary) add(o *checkSummary) {
 	s.Errors += o.Errors
 	s.Invalid += o.Invalid
 	s.Truncated += o.Truncated
+	s.Unreadable += o.Unreadable
 	s.Done += o.Done
 	for k, v := range o.ByStatus {
 		s.ByStatus[k] += v
@@ -148,6 +166,7 @@ func (s *checkSummary) add(o *checkSummary) {
 }
 
 func runCheck(e *env, args []string) int {
+	defer parsingGC()()
 	if len(args) == 0 {
 		fmt.Fprintln(e.stderr, "radrelay check: no FILE given\nrun \"radrelay check --help\" for usage")
 		return 2
@@ -200,7 +219,10 @@ func runCheck(e *env, args []string) int {
 		report.File = fmt.Sprintf("total of %d files", len(args))
 		printCheckSummary(e.stdout, &report.checkSummary)
 	}
-	if report.Errors > 0 || report.Truncated > 0 || report.Invalid > 0 {
+	switch {
+	case report.Unreadable > 0:
+		return exitUnreadable
+	case report.Errors > 0 || report.Truncated > 0 || report.Invalid > 0:
 		return 1
 	}
 	return 0
@@ -212,14 +234,18 @@ func checkFile(e *env, name string, dict *dictionary.Dictionary, problem func(ch
 	s := checkSummary{File: name, ByStatus: map[string]int{}}
 	src, err := e.openInput(name)
 	if err != nil {
-		s.Errors++
+		s.Unreadable++
 		problem(checkProblem{File: name, Kind: "unreadable", Message: err.Error()})
 		return s
 	}
 	defer src.Close()
-	r := detail.NewReader(src, name)
+	if src.format.Compressed() {
+		s.Format = src.format.String()
+	}
+	r := detail.NewParallelReader(src, name)
+	defer r.Close()
 	for {
-		rec, err := nextFinished(r)
+		rec, err := r.Next()
 		if err == io.EOF {
 			break
 		}
@@ -236,8 +262,9 @@ func checkFile(e *env, name string, dict *dictionary.Dictionary, problem func(ch
 				Message: fmt.Sprintf("truncated record at the end of the file (offset %d, %d bytes; its last line has no line end)", te.Offset, te.Length)})
 			continue
 		case err != nil:
-			s.Errors++
-			problem(checkProblem{File: name, Offset: r.Offset(), Kind: "unreadable", Message: err.Error()})
+			s.Unreadable++
+			problem(checkProblem{File: name, Offset: r.Offset(), Kind: "unreadable",
+				Message: fmt.Sprintf("cannot be read after %d bytes: %v", r.Offset(), err)})
 			s.Bytes = r.Offset()
 			return s
 		}
@@ -272,11 +299,21 @@ func printCheckSummary(w io.Writer, s *checkSummary) {
 	if s.Errors > 0 || s.Truncated > 0 || s.Invalid > 0 {
 		verdict = "NOT OK"
 	}
+	if s.Unreadable > 0 {
+		verdict = "NOT OK: cannot be read"
+		if s.File != "" && strings.HasPrefix(s.File, "total of ") {
+			verdict = fmt.Sprintf("NOT OK: %d cannot be read", s.Unreadable)
+		}
+	}
+	compressed := ""
+	if s.Format != "" {
+		compressed = " (" + s.Format + ", decompressed)"
+	}
 	invalid := ""
 	if s.Invalid > 0 {
 		invalid = fmt.Sprintf(", %d invalid attributes", s.Invalid)
 	}
-	fmt.Fprintf(w, "%s: %s: %d records, %d malformed, %d truncated%s, %d bytes\n", s.File, verdict, s.Records, s.Errors, s.Truncated, invalid, s.Bytes)
+	fmt.Fprintf(w, "%s: %s: %d records, %d malformed, %d truncated%s, %d bytes%s\n", s.File, verdict, s.Records, s.Errors, s.Truncated, invalid, s.Bytes, compressed)
 	if len(s.ByStatus) > 0 {
 		type kv struct {
 			k string

@@ -80,17 +80,17 @@ func TestCheckDamaged(t *testing.T) {
 
 	code, out, _ = runCmd(t, "", "check", "--json", damaged, filepath.Join(dir, "missing"))
 	var rep struct {
-		Records, Errors, Truncated int
-		Problems                   []struct {
+		Records, Errors, Truncated, Unreadable int
+		Problems                               []struct {
 			File, Kind, Message string
 			Line                int
 			Offset              int64
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != 1 {
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || code != exitUnreadable {
 		t.Fatalf("exit %d, %v\n%s", code, err, out)
 	}
-	if rep.Errors != 2 || rep.Truncated != 1 || len(rep.Problems) != 3 || rep.Problems[0].Kind != "malformed" ||
+	if rep.Errors != 1 || rep.Unreadable != 1 || rep.Truncated != 1 || len(rep.Problems) != 3 || rep.Problems[0].Kind != "malformed" ||
 		rep.Problems[1].Kind != "truncated" || rep.Problems[2].Kind != "unreadable" || rep.Problems[1].Offset != int64(len(good))+56 || rep.Problems[0].Line != lines+2 {
 		t.Errorf("report: %+v", rep)
 	}

@@ -15,11 +15,11 @@ func TestCheckStrict(t *testing.T) {
 		"\tUser-Name = \"carl\"\n"+
 		"\tAcct-Status-Type = Begin\n"+ // no such VALUE
 		"\tNAS-IP-Address = 10.0.0.300\n"+ // not an address
-		"\tNo-Such-Attribute = 1\n"+
+		"\tNot-An-Attribute-Anywhere = 1\n"+
 		"\tAcct-Session-Time = 12\n"+
 		"\tTimestamp = 1795435059\n\n"), 0o600)
 	userDict := filepath.Join(dir, "dictionary")
-	os.WriteFile(userDict, []byte("ATTRIBUTE\tNo-Such-Attribute\t3000\tinteger\n"), 0o600)
+	os.WriteFile(userDict, []byte("ATTRIBUTE\tNot-An-Attribute-Anywhere\t3000\tinteger\n"), 0o600)
 
 	tests := []struct {
 		name      string

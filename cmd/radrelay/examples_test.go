@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/radrelay/radrelay/config"
 )
 
 // TestExamplesParse keeps examples/*.toml valid: each parses and passes the
@@ -15,7 +17,7 @@ func TestExamplesParse(t *testing.T) {
 	}
 	for _, f := range files {
 		replay := strings.Contains(filepath.Base(f), "replay")
-		if _, err := loadConfig(f, replay); err != nil {
+		if _, err := config.Load(f, config.Options{Replay: replay, Offline: true}); err != nil {
 			t.Errorf("%v", err)
 		}
 	}

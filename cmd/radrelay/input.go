@@ -2,27 +2,70 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
-	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/archive"
 )
 
-// openInput opens the detail file a command was given; "-" is standard input.
-func (e *env) openInput(name string) (io.ReadCloser, error) {
-	if name == "-" {
-		return io.NopCloser(e.stdin), nil
-	}
-	return os.Open(name)
+// exitUnreadable is the exit status of check and cat when a FILE cannot be
+// opened or read: distinct from 1 (a bad record), so that a script can tell a
+// missing or unreadable file from a damaged one.
+const exitUnreadable = 3
+
+// input is a detail file opened by a command: its text, decompressed when the
+// file is a compressed archive.
+type input struct {
+	io.Reader
+	format  archive.Format
+	closers []io.Closer
 }
 
-// nextFinished returns the next record of a file that is complete (check,
-// cat): at the end of the data a pending record is finished, so a last record
-// without its empty line counts and a cut-off one is a *detail.TruncatedError.
-func nextFinished(r *detail.Reader) (*detail.Record, error) {
-	rec, err := r.Next()
-	if errors.Is(err, detail.ErrIncomplete) {
-		rec, err = r.Finish()
+func (in *input) Close() error {
+	var errs []error
+	for i := len(in.closers) - 1; i >= 0; i-- {
+		errs = append(errs, in.closers[i].Close())
 	}
-	return rec, err
+	return errors.Join(errs...)
+}
+
+// openInput opens the detail file a command was given ("-" is standard
+// input) and reads it through archive.NewReader: a gzip, bzip2, xz or zstd
+// file (logrotate's rotated detail files) is read decompressed, recognised by
+// its content whatever its name. Binary data that is none of these is an
+// error. Errors say "cannot be opened" or "cannot be read".
+func (e *env) openInput(name string) (*input, error) {
+	var src io.Reader = e.stdin
+	in := &input{}
+	if name != "-" {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, fmt.Errorf("cannot be opened: %w", err)
+		}
+		src = f
+		in.closers = append(in.closers, f)
+	}
+	r, format, err := archive.NewReader(src)
+	if err != nil {
+		in.Close()
+		return nil, fmt.Errorf("cannot be read: %w", err)
+	}
+	in.Reader, in.format = r, format
+	in.closers = append(in.closers, r)
+	return in, nil
+}
+
+// parsingGC sets the garbage collector for check and cat, and returns what
+// restores it. Parsing allocates fast and keeps little (a few chunks of the
+// file and their records, a few MB): collecting a quarter as often saves a
+// tenth of the CPU, and the memory limit keeps the heap small all the same.
+func parsingGC() (restore func()) {
+	gc := debug.SetGCPercent(400)
+	limit := debug.SetMemoryLimit(64 << 20)
+	return func() {
+		debug.SetGCPercent(gc)
+		debug.SetMemoryLimit(limit)
+	}
 }

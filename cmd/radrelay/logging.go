@@ -5,23 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
-)
 
-func parseLogLevel(s string) (slog.Level, error) {
-	switch strings.ToLower(s) {
-	case "debug":
-		return slog.LevelDebug, nil
-	case "info", "":
-		return slog.LevelInfo, nil
-	case "warn", "warning":
-		return slog.LevelWarn, nil
-	case "error":
-		return slog.LevelError, nil
-	}
-	return 0, fmt.Errorf("%q is not debug, info, warn or error", s)
-}
+	"github.com/radrelay/radrelay/config"
+)
 
 // logOutput is where logs go: stderr, or a file that SIGHUP reopens (so
 // logrotate can move it away and signal radrelay, as with most daemons).
@@ -83,7 +70,7 @@ func (o *logOutput) Close() error {
 
 // newLogger makes the structured logger a configuration asks for.
 func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	lv, err := parseLogLevel(level)
+	lv, err := config.ParseLogLevel(level)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	_ "github.com/radrelay/radrelay/sinks/all" // every sink type
 )
 
 // command is one subcommand of radrelay.

@@ -3,8 +3,7 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
-	"log/slog"
+	"os"
 	"strings"
 	"sync"
 
@@ -94,16 +93,63 @@ func (s *memorySink) Close() error { return nil }
 func memoryFromURL(raw string) (memoryConfig, error) {
 	rest, ok := strings.CutPrefix(raw, "memory:")
 	if !ok || rest == "" {
-		return memoryConfig{}, fmt.Errorf("want memory:STORE, got %q", raw)
+		return memoryConfig{}, errors.New("want memory:STORE")
 	}
 	return memoryConfig{Store: rest}, nil
 }
 
-func init() {
-	sinkTypes["memory"] = sinkOf(memoryFromURL, func(_ context.Context, c memoryConfig, _ *slog.Logger) (sinks.Sink, error) {
-		if c.Store == "" {
-			return nil, errors.New("memory sink needs a store")
+// The memory type implements sinks.Config as the sink packages do.
+
+func (c *memoryConfig) Validate() error {
+	if c.Store == "" {
+		return sinks.Errorf("store", "a memory sink needs a store")
+	}
+	return nil
+}
+
+func (c *memoryConfig) CheckEnvironment() error {
+	if c.SecretFile != "" {
+		f, err := os.Open(c.SecretFile)
+		if err != nil {
+			return sinks.Errorf("secret_file", "%v", err)
 		}
-		return &memorySink{c}, nil
+		f.Close()
+	}
+	return nil
+}
+
+func (c *memoryConfig) Effective() sinks.Config { d := *c; return &d }
+
+func (c *memoryConfig) Redacted() sinks.Config {
+	r := *c
+	if r.Secret != "" {
+		r.Secret = "xxxxx"
+	}
+	return &r
+}
+
+func (c *memoryConfig) Warnings() []error {
+	if c.Secret != "" {
+		return []error{sinks.Errorf("secret", "the secret is written in the configuration file; prefer secret_file or secret_env")}
+	}
+	return nil
+}
+
+func (c *memoryConfig) Open(context.Context, sinks.Env) (sinks.Sink, error) {
+	return &memorySink{*c}, nil
+}
+
+func init() {
+	sinks.Register(&sinks.Type{
+		Name:      "memory",
+		Schemes:   []string{"memory"},
+		NewConfig: func() sinks.Config { return new(memoryConfig) },
+		FromURL: func(raw string) (sinks.Config, error) {
+			c, err := memoryFromURL(raw)
+			if err != nil {
+				return nil, err
+			}
+			return &c, nil
+		},
 	})
 }

@@ -9,12 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/radrelay/radrelay/config"
 	"github.com/radrelay/radrelay/tailer"
 )
-
-// defaultReplayQuarantine is where a replay without --quarantine, --state or
-// a configured quarantine_dir puts the records it cannot deliver.
-const defaultReplayQuarantine = "radrelay-quarantine"
 
 var replayFlags struct {
 	daemonFlags
@@ -49,7 +46,7 @@ interrupted replay starts from the beginning next time.
 Records that are malformed, or that a sink rejects permanently, are written
 to the quarantine directory (in detail format, with the reason and the
 source file and line): --quarantine DIR, else quarantine_dir of the
-configuration, else DIR/quarantine of --state, else ./` + defaultReplayQuarantine + `.
+configuration, else DIR/quarantine of --state, else ./` + config.DefaultReplayQuarantine + `.
 
 On a terminal, a progress bar shows bytes done of the total, records per
 second and the time left; at the end a summary gives the records read,
@@ -107,9 +104,9 @@ func runReplay(e *env, args []string) int {
 		files = append(files, a)
 	}
 
-	var cfg *Config
+	var cfg *config.Config
 	if f.config != "" {
-		c, err := loadConfig(f.config, true)
+		c, err := config.Load(f.config, config.Options{Replay: true})
 		if err != nil {
 			fmt.Fprintln(e.stderr, err)
 			return 2
@@ -119,7 +116,7 @@ func runReplay(e *env, args []string) int {
 		// metrics port are not the replay's (flags may still set them).
 		cfg.StateDir, cfg.LogFile, cfg.MetricsListen = "", "", ""
 		if len(f.only) > 0 {
-			var kept []SinkConfig
+			var kept []config.Sink
 			for _, name := range f.only {
 				found := false
 				for _, s := range cfg.Sinks {
@@ -145,15 +142,9 @@ func runReplay(e *env, args []string) int {
 				return 2
 			}
 			cfg.Sinks = append(cfg.Sinks, more...)
-		} else if f.maxOutstanding != 0 || f.batchSize != 0 {
+		} else {
 			for i := range cfg.Sinks {
-				if f.maxOutstanding != 0 {
-					cfg.Sinks[i].MaxOutstanding = f.maxOutstanding
-					cfg.Sinks[i].BatchSize = min(cfg.Sinks[i].BatchSize, max(f.maxOutstanding, 1))
-				}
-				if f.batchSize != 0 {
-					cfg.Sinks[i].BatchSize = f.batchSize
-				}
+				cfg.Sinks[i].SetWindow(f.maxOutstanding, f.batchSize)
 			}
 		}
 	} else {
@@ -166,11 +157,8 @@ func runReplay(e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "radrelay replay: %v\nrun \"radrelay replay --help\" for usage\n", err)
 			return 2
 		}
-		cfg = &Config{
-			LogFormat: defaultLogFormat, LogLevel: "warn",
-			ShutdownTimeout: defaultShutdownTimeout, PollInterval: defaultPollInterval,
-			Sinks: sinks,
-		}
+		cfg = config.New()
+		cfg.Replay, cfg.Sinks = true, sinks
 	}
 	if f.config == "" || f.logLevel == "" {
 		cfg.LogLevel = "warn"
@@ -183,15 +171,9 @@ func runReplay(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "radrelay replay: %v\n", err)
 		return 2
 	}
-	if err := checkConfig(cfg); err != nil {
-		fmt.Fprintf(e.stderr, "radrelay replay: %v\n", err)
-		return 2
-	}
-	tc := cfg.tailerConfig()
+	tc := cfg.TailerConfig()
 	tc.Inputs = []tailer.Input{{Files: files, Mode: tailer.Replay}}
-	if tc.QuarantineDir == "" {
-		tc.QuarantineDir = defaultReplayQuarantine
-	}
+	tc.QuarantineDir = cfg.EffectiveQuarantineDir()
 	res := runTailer(e, cfg, tc, true)
 	if res.err != nil && res.stats.Sinks == nil {
 		return res.status

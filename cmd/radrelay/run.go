@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -14,8 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/radrelay/radrelay/sinks"
-	"github.com/radrelay/radrelay/sinks/route"
+	"github.com/radrelay/radrelay/config"
 	"github.com/radrelay/radrelay/tailer"
 )
 
@@ -142,7 +140,7 @@ Examples:
 			fs.Var(&runFlags.inputs, "input", "read the detail files matching `GLOB` (repeat for several)")
 			fs.StringVar(&runFlags.mode, "mode", "", "how inputs are read: consume (rename, read, delete) or follow (read-only) (default consume)")
 			fs.StringVar(&runFlags.state, "state", "", "keep each sink's progress in `DIR` (required)")
-			fs.DurationVar(&runFlags.shutdownTimeout, "shutdown-timeout", 0, "on SIGTERM, wait this long for records in flight (default 30s)")
+			fs.DurationVar(&runFlags.shutdownTimeout, "shutdown-timeout", 0, "on SIGTERM, wait this long for records in flight (default "+tailer.DefaultShutdownTimeout.String()+")")
 		},
 		run: runRun,
 	})
@@ -154,14 +152,14 @@ func runRun(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "radrelay run: unexpected argument %q (inputs are given with --input or in the configuration)\n", args[0])
 		return 2
 	}
-	var cfg *Config
+	var cfg *config.Config
 	if f.config != "" {
 		if len(f.inputs) > 0 || len(f.to) > 0 || f.mode != "" || f.state != "" || f.quarantine != "" ||
 			f.maxOutstanding != 0 || f.batchSize != 0 || f.shutdownTimeout != 0 {
 			fmt.Fprintln(e.stderr, "radrelay run: with -c, the configuration file describes inputs, sinks and directories; only --log-format, --log-level, --log-file, --metrics and --dictionary may be added")
 			return 2
 		}
-		c, err := loadConfig(f.config, false)
+		c, err := config.Load(f.config, config.Options{})
 		if err != nil {
 			fmt.Fprintln(e.stderr, err)
 			return 2
@@ -179,24 +177,26 @@ func runRun(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "radrelay run: %v\n", err)
 		return 2
 	}
-	res := runTailer(e, cfg, cfg.tailerConfig(), false)
+	res := runTailer(e, cfg, cfg.TailerConfig(), false)
 	return res.status
 }
 
-// override applies the logging, metrics and dictionary flags to cfg.
-func (f *daemonFlags) override(cfg *Config) error {
+// override applies the logging, metrics and dictionary flags to cfg and
+// checks the result as a configuration file is checked.
+func (f *daemonFlags) override(cfg *config.Config) error {
 	if f.dictionary != "" {
-		// Checked here, with its file and line, rather than when a sink
-		// opens it.
-		if _, err := loadDictionary(f.dictionary); err != nil {
-			return err
-		}
 		cfg.Dictionary = f.dictionary
 	}
 	if f.logFormat != "" {
+		if f.logFormat != "text" && f.logFormat != "json" {
+			return fmt.Errorf("--log-format %q is not text or json", f.logFormat)
+		}
 		cfg.LogFormat = f.logFormat
 	}
 	if f.logLevel != "" {
+		if _, err := config.ParseLogLevel(f.logLevel); err != nil {
+			return fmt.Errorf("--log-level: %v", err)
+		}
 		cfg.LogLevel = f.logLevel
 	}
 	if f.logFile != "" {
@@ -208,23 +208,14 @@ func (f *daemonFlags) override(cfg *Config) error {
 		}
 		cfg.MetricsListen = f.metrics
 	}
-	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
-		return fmt.Errorf("log format %q is not text or json", cfg.LogFormat)
-	}
-	if _, err := parseLogLevel(cfg.LogLevel); err != nil {
-		return fmt.Errorf("log level: %v", err)
-	}
-	return nil
+	return cfg.Check()
 }
 
 // configFromRunFlags builds the configuration of "radrelay run" without -c.
-func configFromRunFlags() (*Config, error) {
+func configFromRunFlags() (*config.Config, error) {
 	f := &runFlags
-	cfg := &Config{
-		StateDir: f.state, QuarantineDir: f.quarantine,
-		LogFormat: defaultLogFormat, LogLevel: defaultLogLevel,
-		ShutdownTimeout: defaultShutdownTimeout, PollInterval: defaultPollInterval,
-	}
+	cfg := config.New()
+	cfg.StateDir, cfg.QuarantineDir = f.state, f.quarantine
 	if f.shutdownTimeout > 0 {
 		cfg.ShutdownTimeout = f.shutdownTimeout
 	}
@@ -240,7 +231,7 @@ func configFromRunFlags() (*Config, error) {
 		return nil, fmt.Errorf("--mode %q is not consume or follow", f.mode)
 	}
 	for _, g := range f.inputs {
-		cfg.Inputs = append(cfg.Inputs, InputConfig{Glob: g, Mode: mode})
+		cfg.Inputs = append(cfg.Inputs, config.Input{Glob: g, Mode: mode})
 	}
 	if cfg.StateDir == "" {
 		return nil, errors.New("no --state DIR: radrelay keeps each sink's progress there (e.g. --state /var/lib/radrelay)")
@@ -250,43 +241,24 @@ func configFromRunFlags() (*Config, error) {
 		return nil, err
 	}
 	cfg.Sinks = sinks
-	return cfg, checkConfig(cfg)
+	return cfg, nil
 }
 
 // sinksFromFlags makes the sinks of --to, --max-outstanding and --batch-size.
-func sinksFromFlags(f *daemonFlags) ([]SinkConfig, error) {
+func sinksFromFlags(f *daemonFlags) ([]config.Sink, error) {
 	if len(f.to) == 0 {
 		return nil, errors.New("no sink: give --to SINK-URL (e.g. --to jsonl:- or --to detail:/var/log/radrelay/detail)")
 	}
-	var out []SinkConfig
+	var out []config.Sink
 	for _, arg := range f.to {
-		sc, err := sinkFromArg(arg)
+		sc, err := config.SinkFromArg(arg)
 		if err != nil {
 			return nil, err
 		}
-		if f.maxOutstanding != 0 {
-			sc.MaxOutstanding = f.maxOutstanding
-			if f.batchSize == 0 {
-				sc.BatchSize = min(sc.BatchSize, max(f.maxOutstanding, 1))
-			}
-		}
-		if f.batchSize != 0 {
-			sc.BatchSize = f.batchSize
-		}
+		sc.SetWindow(f.maxOutstanding, f.batchSize)
 		out = append(out, sc)
 	}
 	return out, nil
-}
-
-// checkConfig runs the configuration file's checks on a configuration made
-// from flags.
-func checkConfig(cfg *Config) error {
-	p := &configParser{replay: len(cfg.Inputs) == 0}
-	p.check(cfg)
-	if len(p.errs) > 0 {
-		return p.errs
-	}
-	return nil
 }
 
 // metricsListening, when set (by tests), is told the metrics endpoint's address.
@@ -316,68 +288,10 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// openedSink is a sink ready for the tailer.
-type openedSink struct {
-	spec   tailer.SinkSpec
-	filter *route.Sink
-}
-
-// closeOnce makes Close idempotent, so the tailer and radrelay may both close.
-type closeOnce struct {
-	sinks.Sink
-	once sync.Once
-	err  error
-}
-
-func (c *closeOnce) Close() error {
-	c.once.Do(func() { c.err = c.Sink.Close() })
-	return c.err
-}
-
-// openSinks opens every sink of cfg. On error, the ones already open are closed.
-func openSinks(ctx context.Context, cfg *Config, logger *slog.Logger) ([]openedSink, error) {
-	var out []openedSink
-	fail := func(err error) ([]openedSink, error) {
-		for _, o := range out {
-			o.spec.Sink.Close()
-		}
-		return nil, err
-	}
-	for _, sc := range cfg.Sinks {
-		if !sc.kind.available() {
-			return fail(fmt.Errorf("sink %q: %w", sc.Name, errUnavailable(sc.Type)))
-		}
-		s, err := sc.kind.open(ctx, openEnv{logger: logger.With("sink", sc.Name), dictionary: cfg.Dictionary}, sc.Options)
-		if err != nil {
-			msg := err.Error()
-			if sc.URL != "" {
-				msg = redactSecrets(msg, sc.URL)
-			}
-			return fail(fmt.Errorf("opening sink %q (%s): %s", sc.Name, sc.Type, msg))
-		}
-		o := openedSink{}
-		if !sc.Filter.IsZero() {
-			f, err := route.New(sc.Filter)
-			if err != nil {
-				s.Close()
-				return fail(fmt.Errorf("sink %q: filter: %w", sc.Name, err))
-			}
-			o.filter = route.Wrap(s, f).(*route.Sink)
-			s = o.filter
-		}
-		o.spec = tailer.SinkSpec{
-			Name: sc.Name, Sink: &closeOnce{Sink: s},
-			MaxOutstanding: sc.MaxOutstanding, BatchSize: sc.BatchSize, Retry: sc.Retry,
-		}
-		out = append(out, o)
-	}
-	return out, nil
-}
-
 // runTailer opens the sinks of cfg, runs the tailer with tc (whose Sinks it
 // fills) until it ends or a signal stops it, and closes everything. replay
 // draws a progress bar on a terminal and logs less.
-func runTailer(e *env, cfg *Config, tc tailer.Config, replay bool) runResult {
+func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runResult {
 	command := "run"
 	if replay {
 		command = "replay"
@@ -410,29 +324,32 @@ func runTailer(e *env, cfg *Config, tc tailer.Config, replay bool) runResult {
 	defer sinkCancel()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	opened, err := openSinks(sinkCtx, cfg, logger)
+	for _, w := range cfg.SinkWarnings() {
+		logger.Warn(w.Msg)
+	}
+	opened, err := cfg.OpenSinks(sinkCtx, logger)
 	if err != nil {
 		return fail(1, err)
 	}
-	closeSinks := func() {
+	// The tailer never closes the sinks: they are closed here, once.
+	defer func() {
 		for _, o := range opened {
-			if err := o.spec.Sink.Close(); err != nil {
-				logger.Error("closing sink", "sink", o.spec.Name, "err", err)
+			if err := o.Spec.Sink.Close(); err != nil {
+				logger.Error("closing sink", "sink", o.Spec.Name, "err", err)
 			}
 		}
-	}
-	defer closeSinks()
+	}()
 	filtered := func() map[string]int64 {
 		m := map[string]int64{}
 		for _, o := range opened {
-			if o.filter != nil {
-				m[o.spec.Name] = o.filter.Skipped()
+			if o.Filter != nil {
+				m[o.Spec.Name] = o.Filter.Skipped()
 			}
 		}
 		return m
 	}
 	for _, o := range opened {
-		tc.Sinks = append(tc.Sinks, o.spec)
+		tc.Sinks = append(tc.Sinks, o.Spec)
 	}
 	tc.Logger = logger
 	t, err := tailer.New(tc)

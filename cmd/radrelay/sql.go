@@ -148,9 +148,14 @@ func runSQL(e *env, args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
+	connCfg, err := postgres.ParseDSN(dsn)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "radrelay sql: connecting to %s: %s\n", postgres.RedactDSN(dsn), strings.ReplaceAll(err.Error(), dsn, postgres.RedactDSN(dsn)))
+		fmt.Fprintf(e.stderr, "radrelay sql: %v\n", err)
+		return 2
+	}
+	conn, err := pgx.ConnectConfig(ctx, connCfg)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "radrelay sql: connecting to %s: %s\n", postgres.RedactDSN(dsn), postgres.RedactError(err, dsn))
 		return 1
 	}
 	defer conn.Close(context.Background())

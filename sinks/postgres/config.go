@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/radrelay/radrelay/sinks"
 )
 
 // Config configures the PostgreSQL sink. In radrelay's configuration file it
@@ -19,7 +21,7 @@ import (
 //	dsn_file = "/etc/radrelay/pg.dsn"   # or dsn = "postgres://..." or dsn_env = "RADRELAY_PG_DSN"
 //	live_sessions = true                # radacct, as FreeRADIUS keeps it
 //	history = true                      # every record, partitioned by month
-//	batch_size = 5000
+//	transaction_size = 5000
 //	statement_timeout = "60s"
 //
 // Unset booleans take their defaults (live_sessions, history and
@@ -55,8 +57,11 @@ type Config struct {
 	// section is uncommented, so the default is false.
 	StoreClass bool `toml:"store_class"`
 
-	// BatchSize is the most records written in one transaction (default 5000).
-	BatchSize int `toml:"batch_size"`
+	// TransactionSize is the most records written in one transaction
+	// (default 5000). It is the sink's own setting, apart from the tailer's
+	// batch_size (records handed to the sink in one Send, which the sink
+	// splits into transactions of this size).
+	TransactionSize int `toml:"transaction_size"`
 	// StatementTimeout bounds each statement (default 60s); a timeout is
 	// retried by the tailer.
 	StatementTimeout time.Duration `toml:"statement_timeout"`
@@ -68,7 +73,7 @@ type Config struct {
 const (
 	DefaultLiveTable        = "radacct"
 	DefaultHistoryTable     = "radrelay_history"
-	DefaultBatchSize        = 5000
+	DefaultTransactionSize  = 5000
 	DefaultStatementTimeout = 60 * time.Second
 	DefaultConnectTimeout   = 10 * time.Second
 )
@@ -99,10 +104,10 @@ func (c Config) partitionsAhead() int {
 }
 
 func (c Config) batchSize() int {
-	if c.BatchSize <= 0 {
-		return DefaultBatchSize
+	if c.TransactionSize <= 0 {
+		return DefaultTransactionSize
 	}
-	return c.BatchSize
+	return c.TransactionSize
 }
 
 func (c Config) statementTimeout() time.Duration {
@@ -128,7 +133,7 @@ func (c Config) WithDefaults() Config {
 	}
 	c.LiveSessions, c.History, c.CreateSchema = on(c.LiveSessions), on(c.History), on(c.CreateSchema)
 	c.LiveTable, c.HistoryTable = c.liveTable(), c.historyTable()
-	c.PartitionsAhead, c.BatchSize = c.partitionsAhead(), c.batchSize()
+	c.PartitionsAhead, c.TransactionSize = c.partitionsAhead(), c.batchSize()
 	c.StatementTimeout, c.ConnectTimeout = c.statementTimeout(), c.connectTimeout()
 	return c
 }
@@ -137,24 +142,26 @@ func (c Config) WithDefaults() Config {
 // names (name + "_pYYYYMM") fit PostgreSQL's 63-byte identifiers.
 const maxHistoryNameLen = 63 - len("_pYYYYMM")
 
-// validate checks everything but the DSN's reachability.
+// validate checks everything but the DSN's content and reachability, and
+// returns every problem as a *sinks.FieldError.
 func (c Config) validate() error {
+	var errs []error
 	if !c.liveEnabled() && !c.historyEnabled() {
-		return errors.New("postgres sink: live_sessions and history are both off: nothing to store")
+		errs = append(errs, sinks.Errorf("history", "live_sessions and history are both off: nothing to store"))
 	}
 	if _, err := parseTableName(c.liveTable()); err != nil {
-		return fmt.Errorf("postgres sink: live_table: %w", err)
+		errs = append(errs, sinks.Errorf("live_table", "%v", err))
 	}
 	if h, err := parseTableName(c.historyTable()); err != nil {
-		return fmt.Errorf("postgres sink: history_table: %w", err)
+		errs = append(errs, sinks.Errorf("history_table", "%v", err))
 	} else if len(h.name) > maxHistoryNameLen {
 		// Monthly partitions are named <name>_pYYYYMM, and PostgreSQL
 		// cuts names at 63 bytes: two months would get one name.
-		return fmt.Errorf("postgres sink: history_table: %q is %d bytes long; at most %d, so that its monthly partitions (%s_pYYYYMM) fit PostgreSQL's 63-byte names",
-			h.name, len(h.name), maxHistoryNameLen, h.name)
+		errs = append(errs, sinks.Errorf("history_table", "%q is %d bytes long; at most %d, so that its monthly partitions (%s_pYYYYMM) fit PostgreSQL's 63-byte names",
+			h.name, len(h.name), maxHistoryNameLen, h.name))
 	}
 	if c.liveEnabled() && c.historyEnabled() && strings.EqualFold(c.liveTable(), c.historyTable()) {
-		return errors.New("postgres sink: live_table and history_table must differ")
+		errs = append(errs, sinks.Errorf("history_table", "live_table and history_table must differ"))
 	}
 	n := 0
 	for _, s := range []string{c.DSN, c.DSNFile, c.DSNEnv} {
@@ -163,9 +170,17 @@ func (c Config) validate() error {
 		}
 	}
 	if n != 1 {
-		return errors.New("postgres sink: set exactly one of dsn, dsn_file and dsn_env")
+		errs = append(errs, sinks.Errorf("dsn", "set exactly one of dsn, dsn_file and dsn_env"))
 	}
-	return nil
+	for _, d := range []struct {
+		key string
+		v   int64
+	}{{"transaction_size", int64(c.TransactionSize)}, {"partitions_ahead", int64(c.PartitionsAhead)}, {"statement_timeout", int64(c.StatementTimeout)}, {"connect_timeout", int64(c.ConnectTimeout)}} {
+		if d.v < 0 {
+			errs = append(errs, sinks.Errorf(d.key, "cannot be negative"))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ResolveDSN returns the DSN from DSN, DSNFile or DSNEnv.
@@ -211,9 +226,9 @@ var urlParams = map[string]func(c *Config, v string) error{
 		c.PartitionsAhead = n
 		return err
 	},
-	"batch_size": func(c *Config, v string) error {
+	"transaction_size": func(c *Config, v string) error {
 		n, err := strconv.Atoi(v)
-		c.BatchSize = n
+		c.TransactionSize = n
 		return err
 	},
 	"statement_timeout": func(c *Config, v string) error {
@@ -236,15 +251,16 @@ func parseBoolPtr(p **bool, v string) error {
 // a PostgreSQL URL (postgres:// or postgresql://) whose query may also
 // carry the sink's settings, e.g.
 //
-//	postgres://radrelay@db.example.net/radius?sslmode=verify-full&history=false&batch_size=2000
+//	postgres://radrelay@db.example.net/radius?sslmode=verify-full&history=false&transaction_size=2000
 //
 // Settings: live_sessions, live_table, history, history_table, create_schema,
-// store_class, partitions_ahead, batch_size, statement_timeout (a Go
+// store_class, partitions_ahead, transaction_size, statement_timeout (a Go
 // duration such as 30s). Every other parameter stays in the DSN.
 func ConfigFromURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return Config{}, fmt.Errorf("postgres sink URL: %s", redactError(err, raw))
+		// url.Parse quotes its input, password included.
+		return Config{}, errors.New("postgres sink URL: it does not parse as a URL (it is not shown: it may hold a password)")
 	}
 	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
 		return Config{}, fmt.Errorf("postgres sink URL %s: scheme must be postgres:// or postgresql://", RedactDSN(raw))
@@ -264,37 +280,83 @@ func ConfigFromURL(raw string) (Config, error) {
 	u.RawQuery = q.Encode()
 	c.DSN = u.String()
 	if err := c.validate(); err != nil {
-		return Config{}, err
+		return Config{}, fmt.Errorf("postgres sink URL: %w", err)
 	}
 	return c, nil
 }
 
-var kvPassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+// kvPassword finds the password-bearing parameters of a keyword/value DSN
+// ("host=db password=x sslpassword=y").
+var kvPassword = regexp.MustCompile(`(?i)\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
 
-// RedactDSN returns dsn with any password replaced by "xxxxx", for messages.
+// urlSecretParams are the query parameters of a postgres:// URL that carry
+// a password.
+var urlSecretParams = []string{"password", "sslpassword"}
+
+// RedactDSN returns dsn with every password replaced by "xxxxx", for
+// messages. A URL that does not parse is not shown at all: where its
+// password ends cannot be known.
 func RedactDSN(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil && u.Scheme != "" {
-		q := u.Query()
-		if q.Has("password") {
-			q.Set("password", "xxxxx")
-			u.RawQuery = q.Encode()
-		}
-		return u.Redacted()
+	scheme, _, isURL := strings.Cut(dsn, "://")
+	if !isURL {
+		return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
 	}
-	return kvPassword.ReplaceAllString(dsn, "${1}xxxxx")
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		return scheme + "://(a URL that does not parse, not shown)"
+	}
+	q := u.Query()
+	changed := false
+	for k := range q {
+		for _, p := range urlSecretParams {
+			if strings.EqualFold(k, p) {
+				q.Set(k, "xxxxx")
+				changed = true
+			}
+		}
+	}
+	if changed {
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
 }
 
-// redactError formats err without echoing a password from dsn (url.Parse
-// errors quote the whole input).
+// hasInlinePassword reports whether dsn itself carries a password (rather
+// than leaving it to PGPASSFILE or a file).
+func hasInlinePassword(dsn string) bool {
+	return RedactDSN(dsn) != dsn
+}
+
+// redactError formats err without echoing a password from dsn: the whole
+// DSN is replaced by its redacted form, and every password it holds (in the
+// URL's user part, its password and sslpassword parameters, or keyword
+// pairs) by "xxxxx", wherever the message quotes it.
 func redactError(err error, dsn string) string {
 	msg := err.Error()
-	if u, perr := url.Parse(dsn); perr == nil && u.User != nil {
-		if p, ok := u.User.Password(); ok && p != "" {
-			msg = strings.ReplaceAll(msg, p, "xxxxx")
-		}
-	}
 	if strings.Contains(msg, dsn) {
 		msg = strings.ReplaceAll(msg, dsn, RedactDSN(dsn))
+	}
+	var secrets []string
+	if u, perr := url.Parse(dsn); perr == nil && strings.Contains(dsn, "://") {
+		if p, ok := u.User.Password(); ok {
+			secrets = append(secrets, p)
+		}
+		for k, vs := range u.Query() {
+			for _, p := range urlSecretParams {
+				if strings.EqualFold(k, p) {
+					secrets = append(secrets, vs...)
+				}
+			}
+		}
+	} else {
+		for _, m := range kvPassword.FindAllStringSubmatch(dsn, -1) {
+			secrets = append(secrets, m[2], strings.Trim(m[2], "'"))
+		}
+	}
+	for _, p := range secrets {
+		if p != "" {
+			msg = strings.ReplaceAll(msg, p, "xxxxx")
+		}
 	}
 	return msg
 }

@@ -9,11 +9,11 @@ import (
 )
 
 func TestConfigFromURL(t *testing.T) {
-	c, err := ConfigFromURL("postgresql://rr:pw@db.example.net:5433/radius?sslmode=verify-full&history=false&live_table=acct.live&batch_size=200&statement_timeout=5s&store_class=1")
+	c, err := ConfigFromURL("postgresql://rr:pw@db.example.net:5433/radius?sslmode=verify-full&history=false&live_table=acct.live&transaction_size=200&statement_timeout=5s&store_class=1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.historyEnabled() || !c.liveEnabled() || c.LiveTable != "acct.live" || c.BatchSize != 200 ||
+	if c.historyEnabled() || !c.liveEnabled() || c.LiveTable != "acct.live" || c.TransactionSize != 200 ||
 		c.StatementTimeout != 5*time.Second || !c.StoreClass {
 		t.Errorf("settings not taken: %+v", c)
 	}
@@ -22,7 +22,7 @@ func TestConfigFromURL(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"mysql://x/y",
-		"postgres://x/y?batch_size=many",
+		"postgres://x/y?transaction_size=many",
 		"postgres://x/y?history=false&live_sessions=false",
 		"postgres://x/y?live_table=bad-name",
 	} {
@@ -37,7 +37,7 @@ func TestConfigTOML(t *testing.T) {
 	md, err := toml.Decode(`
 dsn_env = "PGDSN"
 history = false
-batch_size = 1000
+transaction_size = 1000
 statement_timeout = "30s"
 `, &c)
 	if err != nil {
@@ -46,7 +46,7 @@ statement_timeout = "30s"
 	if len(md.Undecoded()) != 0 {
 		t.Errorf("undecoded keys: %v", md.Undecoded())
 	}
-	if c.historyEnabled() || !c.liveEnabled() || !c.createSchema() || c.BatchSize != 1000 || c.StatementTimeout != 30*time.Second {
+	if c.historyEnabled() || !c.liveEnabled() || !c.createSchema() || c.TransactionSize != 1000 || c.StatementTimeout != 30*time.Second {
 		t.Errorf("got %+v", c)
 	}
 	t.Setenv("PGDSN", " postgres://a@b/c \n")

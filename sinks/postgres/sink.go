@@ -58,7 +58,7 @@ func newSink(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error
 		logger = slog.Default()
 	}
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres sink: %w", err)
 	}
 	dsn, err := cfg.ResolveDSN()
 	if err != nil {
@@ -66,7 +66,7 @@ func newSink(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error
 	}
 	pcfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("postgres sink: DSN %s: %s", RedactDSN(dsn), redactError(err, dsn))
+		return nil, errDSNSyntax
 	}
 	if pcfg.ConnConfig.RuntimeParams == nil {
 		pcfg.ConnConfig.RuntimeParams = map[string]string{}

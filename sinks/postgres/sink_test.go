@@ -437,8 +437,8 @@ func TestTwoWriters(t *testing.T) {
 	want := dumpLive(t, connect(t, refDSN), "radacct")
 
 	dsn := pg.NewDatabase(t)
-	a := openSink(t, dsn, Config{BatchSize: 100})
-	b := openSink(t, dsn, Config{BatchSize: 100})
+	a := openSink(t, dsn, Config{TransactionSize: 100})
+	b := openSink(t, dsn, Config{TransactionSize: 100})
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	for i, s := range []*Sink{a, b} {
@@ -574,7 +574,7 @@ func TestDatabaseRestart(t *testing.T) {
 	if err := srv.StopPostgres(); err != nil {
 		t.Fatal(err)
 	}
-	s := openSink(t, srv.DSN("restart"), Config{BatchSize: 100})
+	s := openSink(t, srv.DSN("restart"), Config{TransactionSize: 100})
 	for i, err := range sendAll(s, recs[:200]) {
 		if err == nil || sinks.IsPermanent(err) {
 			t.Fatalf("record %d with the database down: got %v, want a retryable error", i, err)

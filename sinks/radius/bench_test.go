@@ -40,7 +40,7 @@ func BenchmarkTransportGoReceiver(b *testing.B) {
 	r := newReceiver(b, testSecret)
 	cfg := fastConfig(r.addr)
 	cfg.InitialRTX, cfg.MaxRTX = 2*time.Second, 16*time.Second
-	cfg.MaxOutstanding = 256
+	cfg.ServerWindow = 256
 	s := openSink(b, cfg)
 	recs := testRecords("bench", b.N)
 	b.ResetTimer()

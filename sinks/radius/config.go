@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/radrelay/radrelay/radsec"
 )
 
 // Policies for several servers.
@@ -44,11 +46,11 @@ const (
 	DefaultMaxRTX         = 16 * time.Second
 	DefaultMaxRTXCount    = 5
 	DefaultMaxRTXDuration = 30 * time.Second
-	DefaultMaxOutstanding = 256
+	DefaultServerWindow   = 256
 	DefaultZombiePeriod   = 20 * time.Second
 	DefaultReviveInterval = 30 * time.Second
 	DefaultFastRetransmit = 32
-	maxMaxOutstanding     = 4096
+	maxServerWindow       = 4096
 )
 
 // Config configures a RADIUS sink: `[[sink]] type = "radius"` in the
@@ -69,8 +71,10 @@ type Config struct {
 	// MaxRTXDuration is how long one server is tried for one record (MRD,
 	// 30s; -1 = no limit).
 	MaxRTXDuration time.Duration `toml:"max_rtx_duration"`
-	// MaxOutstanding is the window: requests in flight per server (256).
-	MaxOutstanding int `toml:"max_outstanding"`
+	// ServerWindow caps the adaptive window of each server: requests in
+	// flight to one server (256). It is the sink's own setting, apart from
+	// the tailer's max_outstanding (records handed to the sink at once).
+	ServerWindow int `toml:"server_window"`
 	// Sockets is the number of UDP sockets per server (0: enough for the
 	// window; 1 when a source port is fixed).
 	Sockets int `toml:"sockets"`
@@ -142,6 +146,8 @@ func (s ServerConfig) secretSource() string {
 		return "env:" + s.SecretEnv
 	case s.Secret != "":
 		return "<inline, redacted>"
+	case s.radsec():
+		return "radsec (RFC 6614 default)"
 	}
 	return "<none>"
 }
@@ -149,7 +155,8 @@ func (s ServerConfig) secretSource() string {
 // GoString keeps %#v from printing the secret.
 func (s ServerConfig) GoString() string { return "radius.ServerConfig{" + s.String() + "}" }
 
-// secret resolves the shared secret. Errors never contain it.
+// secret resolves the shared secret. Errors never contain it; they name
+// the key to fix (secretField).
 func (s ServerConfig) secret() ([]byte, error) {
 	n := 0
 	for _, v := range []string{s.Secret, s.SecretFile, s.SecretEnv} {
@@ -158,29 +165,44 @@ func (s ServerConfig) secret() ([]byte, error) {
 		}
 	}
 	switch {
+	case n == 0 && s.radsec():
+		return []byte(radsec.DefaultSecret), nil
 	case n == 0:
-		return nil, fmt.Errorf("radius server %s: no secret (set secret_file, secret_env or secret)", s.Address)
+		return nil, errors.New("no secret: set secret_file (a file only radrelay may read) or secret_env")
 	case n > 1:
-		return nil, fmt.Errorf("radius server %s: set only one of secret, secret_file, secret_env", s.Address)
+		return nil, errors.New("set only one of secret, secret_file and secret_env")
 	case s.SecretFile != "":
 		b, err := os.ReadFile(s.SecretFile)
 		if err != nil {
-			return nil, fmt.Errorf("radius server %s: secret_file: %w", s.Address, err)
+			return nil, err
 		}
 		line, _, _ := strings.Cut(string(b), "\n")
 		line = strings.TrimRight(line, "\r")
 		if line == "" {
-			return nil, fmt.Errorf("radius server %s: secret_file %s: first line is empty", s.Address, s.SecretFile)
+			return nil, fmt.Errorf("%s: the first line is empty", s.SecretFile)
 		}
 		return []byte(line), nil
 	case s.SecretEnv != "":
 		v, ok := os.LookupEnv(s.SecretEnv)
 		if !ok || v == "" {
-			return nil, fmt.Errorf("radius server %s: secret_env: environment variable %s is not set or empty", s.Address, s.SecretEnv)
+			return nil, fmt.Errorf("environment variable %s is not set or empty", s.SecretEnv)
 		}
 		return []byte(v), nil
 	}
 	return []byte(s.Secret), nil
+}
+
+// secretField is the key a problem with the secret is reported at.
+func (s ServerConfig) secretField() string {
+	switch {
+	case s.SecretFile != "" && s.Secret == "" && s.SecretEnv == "":
+		return "secret_file"
+	case s.SecretEnv != "" && s.Secret == "" && s.SecretFile == "":
+		return "secret_env"
+	case s.Secret != "" || s.SecretFile == "" && s.SecretEnv == "":
+		return "secret"
+	}
+	return "secret_file"
 }
 
 // WithDefaults returns c with every unset key at the value the sink uses,
@@ -194,36 +216,21 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// withDefaults fills in defaults and checks the configuration.
+// withDefaults checks the configuration (check: the rules Validate applies
+// too) and fills in defaults.
 func (c Config) withDefaults() (Config, error) {
-	if len(c.Servers) == 0 {
-		return c, errors.New("radius sink: no servers")
+	if err := c.check(); err != nil {
+		return c, err
 	}
 	for i := range c.Servers {
-		if err := c.Servers[i].radsecDefaults(); err != nil {
-			return c, fmt.Errorf("radius sink: server %d: %w", i+1, err)
-		}
+		c.Servers[i].transportDefaults()
+		c.Servers[i].Address, _ = withDefaultPort(c.Servers[i].Address)
 	}
-	for i := range c.Servers {
-		addr, err := withDefaultPort(c.Servers[i].Address)
-		if err != nil {
-			return c, fmt.Errorf("radius sink: server %d: %w", i+1, err)
-		}
-		c.Servers[i].Address = addr
-	}
-	switch c.Policy {
-	case "":
+	if c.Policy == "" {
 		c.Policy = PolicyFailover
-	case PolicyFailover, PolicyLoadBalance, PolicyBroadcast:
-	default:
-		return c, fmt.Errorf("radius sink: policy %q: want failover, load-balance or broadcast", c.Policy)
 	}
-	switch c.AcctDelayTime {
-	case "":
+	if c.AcctDelayTime == "" {
 		c.AcctDelayTime = DelayUpdate
-	case DelayUpdate, DelayKeep:
-	default:
-		return c, fmt.Errorf("radius sink: acct_delay_time %q: want update or keep", c.AcctDelayTime)
 	}
 	setDuration(&c.InitialRTX, DefaultInitialRTX)
 	setDuration(&c.MaxRTX, DefaultMaxRTX)
@@ -233,20 +240,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxRTXCount == 0 {
 		c.MaxRTXCount = DefaultMaxRTXCount
 	}
-	if c.MaxRTXCount < 0 && c.MaxRTXDuration < 0 {
-		return c, errors.New("radius sink: max_rtx_count and max_rtx_duration cannot both be unlimited")
-	}
 	if c.FastRetransmit == 0 {
 		c.FastRetransmit = DefaultFastRetransmit
 	}
-	if c.MaxOutstanding == 0 {
-		c.MaxOutstanding = DefaultMaxOutstanding
-	}
-	if c.MaxOutstanding < 0 || c.MaxOutstanding > maxMaxOutstanding {
-		return c, fmt.Errorf("radius sink: max_outstanding %d: want 1..%d", c.MaxOutstanding, maxMaxOutstanding)
-	}
-	if c.MaxRTX < c.InitialRTX {
-		return c, fmt.Errorf("radius sink: max_rtx %s is below initial_rtx %s", c.MaxRTX, c.InitialRTX)
+	if c.ServerWindow == 0 {
+		c.ServerWindow = DefaultServerWindow
 	}
 	return c, nil
 }
@@ -278,7 +276,7 @@ func (c Config) sockets(s ServerConfig) int {
 	if fixedSourcePort(s.SourceAddress) {
 		return 1
 	}
-	need := (2*c.MaxOutstanding + 1 + 255) / 256
+	need := (2*c.ServerWindow + 1 + 255) / 256
 	if c.Sockets > need {
 		return c.Sockets
 	}
@@ -301,7 +299,7 @@ func fixedSourcePort(source string) bool {
 // The secret comes from secret_file or secret_env; it is not accepted in the
 // URL itself (command lines end up in ps and shell history). Query keys are
 // the Config keys: policy, initial_rtx, max_rtx, max_rtx_count,
-// max_rtx_duration, max_outstanding, sockets, fast_retransmit, zombie_period,
+// max_rtx_duration, server_window, sockets, fast_retransmit, zombie_period,
 // revive_interval, status_server, acct_delay_time, dictionary,
 // source_address.
 func ConfigFromURL(raw string) (Config, error) {
@@ -335,7 +333,7 @@ func ConfigFromURL(raw string) (Config, error) {
 		case "secret_env":
 			srv.SecretEnv = v
 		case "secret":
-			return c, errors.New("radius URL: secret= is not accepted; use secret_file= or secret_env=")
+			return c, errors.New("radius URL: secret= is not accepted (a command line is visible in ps); use secret_file= or secret_env=")
 		case "source_address":
 			srv.SourceAddress = v
 		case "policy":
@@ -358,8 +356,8 @@ func ConfigFromURL(raw string) (Config, error) {
 			c.ReviveInterval, err = time.ParseDuration(v)
 		case "max_rtx_count":
 			c.MaxRTXCount, err = strconv.Atoi(v)
-		case "max_outstanding":
-			c.MaxOutstanding, err = strconv.Atoi(v)
+		case "server_window":
+			c.ServerWindow, err = strconv.Atoi(v)
 		case "sockets":
 			c.Sockets, err = strconv.Atoi(v)
 		case "fast_retransmit":

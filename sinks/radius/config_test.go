@@ -19,23 +19,23 @@ func TestConfigFromURL(t *testing.T) {
 	}{
 		{url: "radius://10.0.0.2:1813?secret_file=/etc/radrelay/secret", check: func(c Config) bool {
 			return len(c.Servers) == 1 && c.Servers[0].Address == "10.0.0.2:1813" && c.Servers[0].SecretFile == "/etc/radrelay/secret" &&
-				c.Policy == PolicyFailover && c.InitialRTX == 2*time.Second && c.MaxRTX == 16*time.Second && c.MaxOutstanding == 256
+				c.Policy == PolicyFailover && c.InitialRTX == 2*time.Second && c.MaxRTX == 16*time.Second && c.ServerWindow == 256
 		}},
 		{url: "radius://10.0.0.2?secret_env=RADIUS_SECRET", check: func(c Config) bool {
 			return c.Servers[0].Address == "10.0.0.2:1813" && c.Servers[0].SecretEnv == "RADIUS_SECRET"
 		}},
-		{url: "radius://[2001:db8::1]:1913,backup.example.net?secret_file=s&policy=broadcast&max_outstanding=64&initial_rtx=500ms&status_server=true&source_address=192.0.2.10:41813&acct_delay_time=keep", check: func(c Config) bool {
+		{url: "radius://[2001:db8::1]:1913,backup.example.net?secret_file=s&policy=broadcast&server_window=64&initial_rtx=500ms&status_server=true&source_address=192.0.2.10:41813&acct_delay_time=keep", check: func(c Config) bool {
 			return len(c.Servers) == 2 && c.Servers[0].Address == "[2001:db8::1]:1913" && c.Servers[1].Address == "backup.example.net:1813" &&
-				c.Servers[1].SourceAddress == "192.0.2.10:41813" && c.Policy == PolicyBroadcast && c.MaxOutstanding == 64 &&
+				c.Servers[1].SourceAddress == "192.0.2.10:41813" && c.Policy == PolicyBroadcast && c.ServerWindow == 64 &&
 				c.InitialRTX == 500*time.Millisecond && c.StatusServer && c.AcctDelayTime == DelayKeep
 		}},
 		{url: "radius://[::1]?secret_file=s", check: func(c Config) bool { return c.Servers[0].Address == "[::1]:1813" }},
 		{url: "radius://h:1813?secret=plain", wantErr: "secret= is not accepted"},
 		{url: "radius://user:pw@h:1813?secret_file=s", wantErr: "secret in the URL"},
-		{url: "radius://h?secret_file=s&policy=random", wantErr: `policy "random"`},
+		{url: "radius://h?secret_file=s&policy=random", wantErr: `policy: "random"`},
 		{url: "radius://h?secret_file=s&bogus=1", wantErr: `unknown parameter "bogus"`},
-		{url: "radius://h?secret_file=s&max_rtx=1s&initial_rtx=2s", wantErr: "max_rtx 1s is below initial_rtx"},
-		{url: "radius://h?secret_file=s&max_outstanding=100000", wantErr: "max_outstanding"},
+		{url: "radius://h?secret_file=s&max_rtx=1s&initial_rtx=2s", wantErr: "max_rtx: 1s is below initial_rtx"},
+		{url: "radius://h?secret_file=s&server_window=100000", wantErr: "server_window"},
 		{url: "radius://h?secret_file=s&max_rtx_count=-1&max_rtx_duration=-1s", wantErr: "cannot both be unlimited"},
 		{url: "radius://?secret_file=s", wantErr: "no server"},
 		{url: "postgres://h", wantErr: "want radius://"},
@@ -65,7 +65,7 @@ initial_rtx = "1s"
 max_rtx = "8s"
 max_rtx_count = 3
 max_rtx_duration = "20s"
-max_outstanding = 128
+server_window = 128
 status_server = true
 [[servers]]
 address = "10.0.0.2:1813"
@@ -87,7 +87,7 @@ secret_env = "BACKUP_SECRET"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Servers) != 2 || c.Servers[1].Address != "10.0.0.3:1813" || c.InitialRTX != time.Second || c.MaxRTXCount != 3 || c.MaxOutstanding != 128 || !c.StatusServer {
+	if len(c.Servers) != 2 || c.Servers[1].Address != "10.0.0.3:1813" || c.InitialRTX != time.Second || c.MaxRTXCount != 3 || c.ServerWindow != 128 || !c.StatusServer {
 		t.Fatalf("%+v", c)
 	}
 }

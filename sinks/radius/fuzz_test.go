@@ -62,7 +62,7 @@ func FuzzConfigFromURL(f *testing.F) {
 	for _, s := range []string{
 		"radius://10.0.0.2:1813?secret_file=/etc/s",
 		"radius://[::1],h2:1?secret_env=X&policy=broadcast&initial_rtx=1s",
-		"radius://h?secret_file=s&max_outstanding=-1",
+		"radius://h?secret_file=s&server_window=-1",
 		"radius://,,?secret_file=s",
 		"radius://h?%zz",
 		"radius://",
@@ -74,7 +74,7 @@ func FuzzConfigFromURL(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if len(c.Servers) == 0 || c.MaxOutstanding < 1 || c.InitialRTX <= 0 || c.MaxRTX < c.InitialRTX {
+		if len(c.Servers) == 0 || c.ServerWindow < 1 || c.InitialRTX <= 0 || c.MaxRTX < c.InitialRTX {
 			t.Fatalf("accepted %q as %+v", raw, c)
 		}
 	})

@@ -2,12 +2,12 @@ package radius
 
 import (
 	"errors"
-	"fmt"
 	"net"
 	"strconv"
 	"strings"
 
 	"github.com/radrelay/radrelay/radsec"
+	"github.com/radrelay/radrelay/sinks"
 )
 
 // Transports of a server.
@@ -48,34 +48,56 @@ func (s ServerConfig) tls() radsec.TLS {
 	}
 }
 
-// radsecDefaults checks the transport and, for radsec, fills in port 2083
-// and the secret "radsec" (RFC 6614 §2.3) and checks the TLS keys. A UDP
-// server with TLS keys is an error: they would be silently ignored.
-func (s *ServerConfig) radsecDefaults() error {
+// checkTransport reports, as field errors, a transport that is neither udp
+// nor radsec, TLS keys on a UDP server (they would be ignored), and missing
+// or malformed TLS keys on a RadSec server.
+func (s ServerConfig) checkTransport() error {
+	var errs []error
 	switch s.Transport {
 	case "", TransportUDP:
-		var set []string
 		for _, kv := range [][2]string{{"certificate_file", s.CertificateFile}, {"private_key_file", s.PrivateKeyFile}, {"ca_file", s.CAFile}, {"server_name", s.ServerName}, {"tls_min_version", s.TLSMinVersion}} {
 			if kv[1] != "" {
-				set = append(set, kv[0])
+				errs = append(errs, sinks.Errorf(kv[0], "a TLS setting on a UDP server; set transport = \"radsec\" (or use a radsec:// URL)"))
 			}
 		}
-		if len(set) > 0 {
-			return fmt.Errorf("%s: TLS settings for a UDP server; set transport = \"radsec\" (or use a radsec:// URL)", strings.Join(set, ", "))
-		}
-		return nil
 	case TransportRadSec:
+		for _, err := range s.tls().Validate() {
+			key, msg, _ := strings.Cut(err.Error(), ": ")
+			errs = append(errs, sinks.Errorf(key, "%s", msg))
+		}
 	default:
-		return fmt.Errorf("transport %q: want udp or radsec", s.Transport)
+		errs = append(errs, sinks.Errorf("transport", "%q: want udp or radsec", s.Transport))
 	}
-	if _, _, err := net.SplitHostPort(s.Address); err != nil && s.Address != "" {
+	return errors.Join(errs...)
+}
+
+// transportDefaults gives a RadSec server without a port RFC 6614's 2083
+// (the secret "radsec" is secret's default).
+func (s *ServerConfig) transportDefaults() {
+	if !s.radsec() || s.Address == "" {
+		return
+	}
+	if _, _, err := net.SplitHostPort(s.Address); err != nil {
 		s.Address = net.JoinHostPort(strings.Trim(s.Address, "[]"), strconv.Itoa(radsec.DefaultPort))
 	}
-	if s.Secret == "" && s.SecretFile == "" && s.SecretEnv == "" {
-		s.Secret = radsec.DefaultSecret
+}
+
+// checkTLSFiles loads the certificate, key and CA files of a RadSec server,
+// as opening the sink will, and reports a problem at the key to fix.
+func (s ServerConfig) checkTLSFiles() error {
+	if !s.radsec() || s.checkTransport() != nil {
+		return nil
 	}
-	if errs := s.tls().Validate(); len(errs) > 0 {
-		return errors.Join(errs...)
+	host, _, err := net.SplitHostPort(s.Address)
+	if err != nil {
+		host = s.Address
+	}
+	if _, err := s.tls().ClientConfig(host); err != nil {
+		key := "certificate_file"
+		if strings.HasPrefix(err.Error(), "ca_file") {
+			key = "ca_file"
+		}
+		return sinks.Errorf(key, "%s", strings.TrimPrefix(err.Error(), key+": "))
 	}
 	return nil
 }

@@ -416,4 +416,15 @@ func TestRadSecConfig(t *testing.T) {
 	if _, err := ConfigFromURL("radsec://[::1]:12083?certificate_file=/c&private_key_file=/k&ca_file=/ca"); err != nil {
 		t.Fatal(err)
 	}
+	// What validate checks beyond the keys: the files load.
+	missing := Config{Servers: []ServerConfig{{Address: "127.0.0.1", Transport: TransportRadSec,
+		CertificateFile: "/nonexistent.pem", PrivateKeyFile: "/nonexistent.key", CAFile: "/nonexistent-ca.pem"}}}
+	if err := missing.CheckEnvironment(); err == nil || !strings.Contains(err.Error(), "servers[0].ca_file: open /nonexistent-ca.pem") {
+		t.Fatalf("CheckEnvironment: %v", err)
+	}
+	p := newRadsecPKI(t)
+	good := Config{Servers: []ServerConfig{radsecServer(p, "127.0.0.1")}}
+	if err := good.CheckEnvironment(); err != nil {
+		t.Fatalf("CheckEnvironment of a good RadSec server: %v", err)
+	}
 }

@@ -72,13 +72,13 @@ func newSink(cfg Config, logger *slog.Logger, enc encoder) (*Sink, error) {
 		secret, err := sc.secret()
 		if err != nil {
 			s.Close()
-			return nil, err
+			return nil, fmt.Errorf("radius server %s: %s: %w", sc.Address, sc.secretField(), err)
 		}
-		window := cfg.MaxOutstanding
+		window := cfg.ServerWindow
 		sockets := cfg.sockets(sc)
 		if sockets == 1 && 2*window+1 > 256 {
 			window = 127
-			logger.Warn("radius sink: fixed source port allows one socket; max_outstanding lowered", "server", sc.Address, "max_outstanding", window)
+			logger.Warn("radius sink: fixed source port allows one socket; server_window lowered", "server", sc.Address, "server_window", window)
 		}
 		g := slices.IndexFunc(s.secrets, func(b []byte) bool { return string(b) == string(secret) })
 		if g < 0 {
@@ -104,7 +104,7 @@ func newSink(cfg Config, logger *slog.Logger, enc encoder) (*Sink, error) {
 		names[i] = sc.String()
 	}
 	logger.Info("radius sink ready", "servers", names, "policy", cfg.Policy,
-		"max_outstanding", cfg.MaxOutstanding, "initial_rtx", cfg.InitialRTX, "max_rtx", cfg.MaxRTX,
+		"server_window", cfg.ServerWindow, "initial_rtx", cfg.InitialRTX, "max_rtx", cfg.MaxRTX,
 		"max_rtx_count", cfg.MaxRTXCount, "max_rtx_duration", cfg.MaxRTXDuration,
 		"status_server", cfg.StatusServer, "acct_delay_time", cfg.AcctDelayTime)
 	return s, nil

@@ -67,7 +67,7 @@ func fastConfig(addrs ...string) Config {
 		MaxRTX:         80 * time.Millisecond,
 		MaxRTXCount:    8,
 		MaxRTXDuration: 2 * time.Second,
-		MaxOutstanding: 64,
+		ServerWindow:   64,
 		ZombiePeriod:   300 * time.Millisecond,
 		ReviveInterval: 100 * time.Millisecond,
 	}

@@ -2,20 +2,26 @@ package route
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/sinks"
 )
 
-// Sink is a sink behind a Filter (see Wrap).
+// Sink is a sink behind a Filter (see Wrap). Its Send may run on several
+// goroutines at once when the sink behind it takes concurrent Sends: each
+// call works on its own buffers.
 type Sink struct {
 	next    sinks.Sink
 	filter  *Filter
 	skipped atomic.Int64
+	bufs    sync.Pool // *buffers, reused across Send calls
+}
 
-	// Buffers reused across Send calls (Send is called from one goroutine
-	// at a time); they are cleared before Send returns so no record is kept.
+// buffers are one Send call's selection; they are cleared before Send
+// returns so no record is kept.
+type buffers struct {
 	recs    []*detail.Record
 	results []error
 	index   []int
@@ -33,26 +39,35 @@ func Wrap(next sinks.Sink, f *Filter) sinks.Sink {
 
 // Send implements sinks.Sink.
 func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error) {
-	s.recs, s.results, s.index = s.recs[:0], s.results[:0], s.index[:0]
+	b, _ := s.bufs.Get().(*buffers)
+	if b == nil {
+		b = &buffers{}
+	}
+	defer s.bufs.Put(b)
+	b.recs, b.results, b.index = b.recs[:0], b.results[:0], b.index[:0]
 	for i, r := range recs {
 		if !s.filter.Matches(r) {
 			results[i] = nil
 			s.skipped.Add(1)
 			continue
 		}
-		s.recs = append(s.recs, s.filter.Rewrite(r))
-		s.results = append(s.results, nil)
-		s.index = append(s.index, i)
+		b.recs = append(b.recs, s.filter.Rewrite(r))
+		b.results = append(b.results, nil)
+		b.index = append(b.index, i)
 	}
-	if len(s.recs) > 0 {
-		s.next.Send(ctx, s.recs, s.results)
-		for j, i := range s.index {
-			results[i] = s.results[j]
+	if len(b.recs) > 0 {
+		s.next.Send(ctx, b.recs, b.results)
+		for j, i := range b.index {
+			results[i] = b.results[j]
 		}
 	}
-	clear(s.recs)
-	clear(s.results)
+	clear(b.recs)
+	clear(b.results)
 }
+
+// ConcurrentSends forwards the concurrency of the sink behind the filter
+// (see sinks.ConcurrentSender): the filter adds none and hides none.
+func (s *Sink) ConcurrentSends() int { return sinks.Concurrency(s.next) }
 
 // Close implements sinks.Sink.
 func (s *Sink) Close() error { return s.next.Close() }

@@ -1,10 +1,14 @@
 #!/bin/sh
-# Regenerates detail.golden: runs a throwaway FreeRADIUS 3.2 (detail module
-# only) on a random loopback port, sends packets.txt with radclient, and
-# keeps the detail file it writes. Needs: freeradius, radclient.
-#   cd dictionary/testdata/freeradius && ./gen.sh
+# Regenerates a detail fixture: runs a throwaway FreeRADIUS 3.2 (detail
+# module only) on a random loopback port, sends the packets of INPUT with
+# radclient, and keeps the detail file it writes as OUTPUT. Needs:
+# freeradius, radclient, python3.
+#   cd dictionary/testdata/freeradius && ./gen.sh                 # packets.txt -> detail.golden
+#   ./gen.sh vsa-formats.txt vsa-formats.detail                   # every VSA format of the tree
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
+input=$here/${1:-packets.txt}
+output=$here/${2:-detail.golden}
 dir=$(mktemp -d)
 trap 'kill $(cat "$dir/pid" 2>/dev/null) 2>/dev/null || true; [ -n "${KEEP_LOG:-}" ] && cat "$dir/log/out" >&2; rm -rf "$dir"' EXIT
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -69,7 +73,7 @@ until grep -q 'Ready to process requests' "$dir/log/out"; do
 	i=$((i+1)); [ $i -lt 100 ] || { cat "$dir/log/out"; exit 1; }
 	sleep 0.1
 done
-radclient -r 1 -t 3 -f "$here/packets.txt" "127.0.0.1:$port" acct testing123
+radclient -r 1 -t 3 -f "$input" "127.0.0.1:$port" acct testing123
 # FreeRADIUS writes the detail line before replying, so the file is complete.
-cp "$dir/detail" "$here/detail.golden"
-echo "wrote $here/detail.golden"
+cp "$dir/detail" "$output"
+echo "wrote $output"
