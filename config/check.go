@@ -50,6 +50,9 @@ func (cfg *Config) check() Errors {
 			c.errorf(cfg.line("metrics_listen"), "metrics_listen %q is not HOST:PORT (e.g. \"127.0.0.1:9813\" or \":9813\")", cfg.MetricsListen)
 		}
 	}
+	if cfg.ReadyMaxBacklog < 0 {
+		c.errorf(cfg.line("ready_max_backlog"), "ready_max_backlog must be 0 or more bytes")
+	}
 	if cfg.PollInterval <= 0 && !cfg.badKeys["poll_interval"] {
 		c.errorf(cfg.line("poll_interval"), "poll_interval must be more than 0s")
 	}

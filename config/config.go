@@ -37,13 +37,16 @@ const (
 type Config struct {
 	File string // the file it came from, "" for flags
 
-	StateDir        string
-	QuarantineDir   string // "" for the tailer's default (in StateDir)
-	Dictionary      string
-	LogFormat       string // text | json
-	LogLevel        string // debug | info | warn | error
-	LogFile         string // "" = stderr
-	MetricsListen   string // "" = no metrics endpoint
+	StateDir      string
+	QuarantineDir string // "" for the tailer's default (in StateDir)
+	Dictionary    string
+	LogFormat     string // text | json
+	LogLevel      string // debug | info | warn | error
+	LogFile       string // "" = stderr
+	MetricsListen string // "" = no metrics endpoint
+	// ReadyMaxBacklog: /readyz still answers ready while a failing sink
+	// has at most this many bytes behind (0: a failing sink is not ready).
+	ReadyMaxBacklog int64
 	ShutdownTimeout time.Duration
 	PollInterval    time.Duration
 	RaiseDelayTime  bool

@@ -45,6 +45,7 @@ type fileGlobals struct {
 	LogLevel        string           `toml:"log_level"`
 	LogFile         string           `toml:"log_file"`
 	MetricsListen   string           `toml:"metrics_listen"`
+	ReadyMaxBacklog int64            `toml:"ready_max_backlog"`
 	ShutdownTimeout *duration        `toml:"shutdown_timeout"`
 	PollInterval    *duration        `toml:"poll_interval"`
 	RaiseDelayTime  *bool            `toml:"raise_delay_time"`
@@ -222,7 +223,7 @@ func (p *parser) parse(src string, replay bool) *Config {
 	}
 	cfg.StateDir, cfg.QuarantineDir, cfg.Dictionary = g.StateDir, g.QuarantineDir, g.Dictionary
 	cfg.LogFormat, cfg.LogLevel = or(g.LogFormat, DefaultLogFormat), or(g.LogLevel, DefaultLogLevel)
-	cfg.LogFile, cfg.MetricsListen = g.LogFile, g.MetricsListen
+	cfg.LogFile, cfg.MetricsListen, cfg.ReadyMaxBacklog = g.LogFile, g.MetricsListen, g.ReadyMaxBacklog
 	if g.ShutdownTimeout != nil {
 		cfg.ShutdownTimeout = g.ShutdownTimeout.Duration
 	}

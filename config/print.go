@@ -14,16 +14,17 @@ import (
 // every secret redacted by the sink that holds it.
 func (cfg *Config) Print(w io.Writer) error {
 	top := map[string]any{
-		"state_dir":        cfg.StateDir,
-		"quarantine_dir":   cfg.EffectiveQuarantineDir(),
-		"dictionary":       cfg.Dictionary,
-		"log_format":       cfg.LogFormat,
-		"log_level":        cfg.LogLevel,
-		"log_file":         cfg.LogFile,
-		"metrics_listen":   cfg.MetricsListen,
-		"shutdown_timeout": cfg.ShutdownTimeout.String(),
-		"poll_interval":    cfg.PollInterval.String(),
-		"raise_delay_time": cfg.RaiseDelayTime,
+		"state_dir":         cfg.StateDir,
+		"quarantine_dir":    cfg.EffectiveQuarantineDir(),
+		"dictionary":        cfg.Dictionary,
+		"log_format":        cfg.LogFormat,
+		"log_level":         cfg.LogLevel,
+		"log_file":          cfg.LogFile,
+		"metrics_listen":    cfg.MetricsListen,
+		"ready_max_backlog": cfg.ReadyMaxBacklog,
+		"shutdown_timeout":  cfg.ShutdownTimeout.String(),
+		"poll_interval":     cfg.PollInterval.String(),
+		"raise_delay_time":  cfg.RaiseDelayTime,
 	}
 	var inputs []map[string]any
 	for _, in := range cfg.Inputs {

@@ -1,102 +1,407 @@
 package main
 
 import (
-	"bufio"
-	"fmt"
-	"io"
+	"context"
+	"errors"
 	"net/http"
 	"runtime/debug"
 	"sort"
-	"strconv"
-	"strings"
+	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/radius"
 	"github.com/radrelay/radrelay/tailer"
 )
 
-// metricsSource is what the /metrics endpoint reports: the tailer's
-// progress and, per sink, the records its filter let pass without delivery.
-type metricsSource struct {
+// monitor watches a running tailer and its sinks for the metrics endpoint,
+// the status page and the status file: what the tailer counts (Stats), what
+// each sink's Send calls returned (watchedSink), and what RADIUS sinks count
+// per server.
+type monitor struct {
+	started time.Time
+	now     func() time.Time
+
+	// Set by attach once the tailer exists.
 	stats    func() tailer.Stats
-	filtered func() map[string]int64 // per sink name; may be nil
-	now      func() time.Time
-	started  time.Time
+	filtered func() map[string]int64
+
+	latency *prometheus.HistogramVec
+
+	mu     sync.Mutex
+	sinks  []*sinkWatch // in configuration order
+	byName map[string]*sinkWatch
 }
 
-// metricsHandler serves the Prometheus text exposition format (version
-// 0.0.4) without a client library: a handful of counters and gauges.
-func metricsHandler(src metricsSource) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		bw := bufio.NewWriter(w)
-		writeMetrics(bw, src)
-		bw.Flush()
-	})
+// sinkWatch is what the monitor knows of one sink beyond tailer.Stats.
+type sinkWatch struct {
+	name, typ string
+	// servers returns a RADIUS sink's per-server counters (nil otherwise).
+	servers func() []radius.ServerStats
+
+	// Guarded by monitor.mu.
+	lastDelivery time.Time
+	lastError    string
+	lastErrorAt  time.Time
+	failingSince time.Time
+	retryable    int64 // records whose Send failed and will be retried
+	permanent    int64 // records the sink rejected for good
+	// bytesDone is radrelay_bytes_done_total: tailer.SinkStats.BytesDone
+	// counts only files still listed and so falls when a finished file is
+	// deleted; the monitor adds up its rises instead, so the counter never
+	// falls.
+	bytesDone     int64
+	lastBytesSeen int64
+	// rate: delivered records per second over the last samples.
+	samples []deliverySample
 }
 
-type perSink func(s tailer.SinkStats) float64
+type deliverySample struct {
+	at        time.Time
+	delivered int64
+}
 
-func writeMetrics(w io.Writer, src metricsSource) {
-	st := src.stats()
-	now := time.Now()
-	if src.now != nil {
-		now = src.now()
+// rateWindow is how far back the delivery rate looks.
+const rateWindow = 10 * time.Second
+
+func newMonitor(started time.Time) *monitor {
+	return &monitor{
+		started: started,
+		now:     time.Now,
+		byName:  map[string]*sinkWatch{},
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "radrelay_delivery_duration_seconds",
+			Help: "Time a delivery call to the sink took, from handing it a batch to the outcome of its last record.",
+			// 100µs (a file) to 2 minutes (a RADIUS server's retransmissions).
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 11),
+		}, []string{"sink"}),
 	}
-	sinksSorted := append([]tailer.SinkStats(nil), st.Sinks...)
-	sort.Slice(sinksSorted, func(i, j int) bool { return sinksSorted[i].Name < sinksSorted[j].Name })
+}
 
-	family := func(name, typ, help string, value perSink) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-		for _, s := range sinksSorted {
-			fmt.Fprintf(w, "%s{sink=\"%s\"} %s\n", name, escapeLabel(s.Name), formatValue(value(s)))
+// watch wraps s so the monitor sees the outcome and duration of every Send,
+// and finds a RADIUS sink's per-server counters behind any wrapper. The
+// wrapper keeps every capability of s that the tailer looks for
+// (ConcurrentSends).
+func (m *monitor) watch(name, typ string, s sinks.Sink) sinks.Sink {
+	w := &sinkWatch{name: name, typ: typ}
+	for inner := s; inner != nil; {
+		if r, ok := inner.(interface{ Stats() []radius.ServerStats }); ok {
+			w.servers = r.Stats
+			break
+		}
+		u, ok := inner.(interface{ Unwrap() sinks.Sink })
+		if !ok {
+			break
+		}
+		inner = u.Unwrap()
+	}
+	m.mu.Lock()
+	m.sinks = append(m.sinks, w)
+	m.byName[name] = w
+	m.mu.Unlock()
+	ws := &watchedSink{next: s, m: m, w: w, latency: m.latency.WithLabelValues(name)}
+	if cs, ok := s.(sinks.ConcurrentSender); ok {
+		return &watchedConcurrentSink{watchedSink: ws, n: cs.ConcurrentSends()}
+	}
+	return ws
+}
+
+// attach gives the monitor the running tailer's counters.
+func (m *monitor) attach(stats func() tailer.Stats, filtered func() map[string]int64) {
+	m.mu.Lock()
+	m.stats, m.filtered = stats, filtered
+	m.mu.Unlock()
+}
+
+// watchedSink passes Send and Close through to the sink and tells the
+// monitor how each Send went.
+type watchedSink struct {
+	next    sinks.Sink
+	m       *monitor
+	w       *sinkWatch
+	latency prometheus.Observer
+}
+
+func (s *watchedSink) Send(ctx context.Context, recs []*detail.Record, results []error) {
+	start := time.Now()
+	s.next.Send(ctx, recs, results)
+	s.latency.Observe(time.Since(start).Seconds())
+	s.m.outcome(s.w, results)
+}
+
+func (s *watchedSink) Close() error { return s.next.Close() }
+
+// Unwrap returns the wrapped sink.
+func (s *watchedSink) Unwrap() sinks.Sink { return s.next }
+
+// watchedConcurrentSink is a watchedSink of a sinks.ConcurrentSender.
+type watchedConcurrentSink struct {
+	*watchedSink
+	n int
+}
+
+func (s *watchedConcurrentSink) ConcurrentSends() int { return s.n }
+
+// maxErrorLen bounds the last error kept per sink (a status page line).
+const maxErrorLen = 400
+
+// outcome records the results of one Send: a delivery when any record was
+// acknowledged; a failure when none was and one failed retryably (the sink
+// is down or refusing); a rejection for each permanent failure.
+func (m *monitor) outcome(w *sinkWatch, results []error) {
+	now := m.now()
+	var ok, retry, perm int64
+	var last error
+	for _, err := range results {
+		switch {
+		case err == nil:
+			ok++
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			// Shutdown, not the sink's fault.
+		case sinks.IsPermanent(err):
+			perm++
+			last = err
+		default:
+			retry++
+			last = err
 		}
 	}
-	family("radrelay_records_read_total", "counter", "Records read from detail files for the sink.",
-		func(s tailer.SinkStats) float64 { return float64(s.Read) })
-	family("radrelay_records_delivered_total", "counter", "Records the sink acknowledged (including records its filter let pass).",
-		func(s tailer.SinkStats) float64 { return float64(s.Delivered) })
-	family("radrelay_records_retried_total", "counter", "Deliveries retried after a retryable failure.",
-		func(s tailer.SinkStats) float64 { return float64(s.Retried) })
-	family("radrelay_records_quarantined_total", "counter", "Records written to the quarantine (malformed, or rejected permanently by the sink).",
-		func(s tailer.SinkStats) float64 { return float64(s.Quarantined) })
-	if src.filtered != nil {
-		filtered := src.filtered()
-		family("radrelay_records_filtered_total", "counter", "Records the sink's filter acknowledged without delivering them.",
-			func(s tailer.SinkStats) float64 { return float64(filtered[s.Name]) })
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	w.retryable += retry
+	w.permanent += perm
+	if last != nil {
+		msg := last.Error()
+		if len(msg) > maxErrorLen {
+			msg = msg[:maxErrorLen] + "…"
+		}
+		if sinks.IsPermanent(last) {
+			msg = "rejected: " + msg
+		}
+		w.lastError, w.lastErrorAt = msg, now
 	}
-	family("radrelay_records_in_flight", "gauge", "Records sent to the sink and not yet acknowledged.",
-		func(s tailer.SinkStats) float64 { return float64(s.InFlight) })
-	family("radrelay_bytes_done_total", "counter", "Bytes of detail files the sink has passed.",
-		func(s tailer.SinkStats) float64 { return float64(s.BytesDone) })
-	family("radrelay_lag_seconds", "gauge", "Now minus the Timestamp of the oldest record the sink has not acknowledged (0 when none).",
-		func(s tailer.SinkStats) float64 {
-			if s.OldestUndelivered.IsZero() {
-				return 0
-			}
-			return max(now.Sub(s.OldestUndelivered).Seconds(), 0)
+	switch {
+	case ok > 0:
+		w.lastDelivery = now
+		w.failingSince = time.Time{}
+	case retry > 0 && w.failingSince.IsZero():
+		w.failingSince = now
+	}
+}
+
+// sinkSnapshot is the live state of one sink.
+type sinkSnapshot struct {
+	tailer.SinkStats
+	Type         string
+	Filtered     int64
+	BytesDone    int64 // monotonic, unlike SinkStats.BytesDone
+	LastDelivery time.Time
+	LastError    string
+	LastErrorAt  time.Time
+	FailingSince time.Time
+	Retryable    int64
+	Permanent    int64
+	Rate         float64 // records delivered per second, recently
+	Servers      []radius.ServerStats
+}
+
+// liveSnapshot is the live state of the whole run.
+type liveSnapshot struct {
+	At           time.Time
+	Sinks        []sinkSnapshot
+	BacklogBytes int64
+	BacklogFiles int
+}
+
+// sample takes a snapshot and updates what is derived from successive
+// snapshots (the monotonic byte counter, the delivery rate). It is called
+// by every scrape and by the status file writer, so the byte counter loses
+// at most one interval's progress on a file deleted in between.
+func (m *monitor) sample() liveSnapshot {
+	m.mu.Lock()
+	stats, filteredFn := m.stats, m.filtered
+	m.mu.Unlock()
+	var st tailer.Stats
+	if stats != nil {
+		st = stats()
+	}
+	var filtered map[string]int64
+	if filteredFn != nil {
+		filtered = filteredFn()
+	}
+	byName := map[string]tailer.SinkStats{}
+	for _, s := range st.Sinks {
+		byName[s.Name] = s
+	}
+	now := m.now()
+	snap := liveSnapshot{At: now, BacklogBytes: st.BacklogBytes, BacklogFiles: st.BacklogFiles}
+	m.mu.Lock()
+	watches := append([]*sinkWatch(nil), m.sinks...)
+	for _, w := range watches {
+		ss := byName[w.name]
+		ss.Name = w.name
+		if ss.BytesDone > w.lastBytesSeen {
+			w.bytesDone += ss.BytesDone - w.lastBytesSeen
+		}
+		w.lastBytesSeen = ss.BytesDone
+		w.samples = append(w.samples, deliverySample{at: now, delivered: ss.Delivered})
+		for len(w.samples) > 2 && now.Sub(w.samples[1].at) >= rateWindow {
+			w.samples = w.samples[1:]
+		}
+		var rate float64
+		if first := w.samples[0]; now.Sub(first.at) > 0 {
+			rate = float64(ss.Delivered-first.delivered) / now.Sub(first.at).Seconds()
+		}
+		snap.Sinks = append(snap.Sinks, sinkSnapshot{
+			SinkStats: ss, Type: w.typ, Filtered: filtered[w.name], BytesDone: w.bytesDone,
+			LastDelivery: w.lastDelivery, LastError: w.lastError, LastErrorAt: w.lastErrorAt,
+			FailingSince: w.failingSince, Retryable: w.retryable, Permanent: w.permanent, Rate: rate,
 		})
-	gauge := func(name, help string, v float64) {
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n%s %s\n", name, help, name, name, formatValue(v))
 	}
-	gauge("radrelay_backlog_bytes", "Bytes of detail files not yet read by the slowest sink.", float64(st.BacklogBytes))
-	gauge("radrelay_backlog_files", "Detail files not yet finished by the slowest sink.", float64(st.BacklogFiles))
-	if !src.started.IsZero() {
-		gauge("radrelay_start_time_seconds", "Unix time radrelay started.", float64(src.started.UnixNano())/1e9)
+	m.mu.Unlock()
+	for i, w := range watches {
+		if w.servers != nil {
+			snap.Sinks[i].Servers = w.servers()
+		}
 	}
-	fmt.Fprintf(w, "# HELP radrelay_build_info The version of radrelay.\n# TYPE radrelay_build_info gauge\nradrelay_build_info{version=\"%s\"} 1\n", escapeLabel(versionString()))
+	return snap
 }
 
-// escapeLabel escapes a label value for the text format: backslash, double
-// quote and line feed.
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
+// registry returns a Prometheus registry with the Go and process collectors,
+// the delivery-latency histogram and radrelay's own metrics.
+func (m *monitor) registry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.latency,
+		&monitorCollector{m: m},
+	)
+	return reg
 }
 
-func formatValue(v float64) string {
-	if v == float64(int64(v)) && v < 1e15 && v > -1e15 {
-		return strconv.FormatInt(int64(v), 10)
+// metricsHandler serves the registry in the Prometheus exposition formats.
+func (m *monitor) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(m.registry(), promhttp.HandlerOpts{})
+}
+
+// monitorCollector turns a monitor snapshot into metrics at every scrape.
+type monitorCollector struct{ m *monitor }
+
+var (
+	sinkLabel   = []string{"sink"}
+	serverLabel = []string{"sink", "server"}
+
+	descRead        = prometheus.NewDesc("radrelay_records_read_total", "Records read from detail files for the sink.", sinkLabel, nil)
+	descDelivered   = prometheus.NewDesc("radrelay_records_delivered_total", "Records the sink acknowledged (including records its filter let pass).", sinkLabel, nil)
+	descRetried     = prometheus.NewDesc("radrelay_records_retried_total", "Deliveries retried after a retryable failure.", sinkLabel, nil)
+	descQuarantined = prometheus.NewDesc("radrelay_records_quarantined_total", "Records written to the quarantine (malformed, or rejected permanently by the sink).", sinkLabel, nil)
+	descFiltered    = prometheus.NewDesc("radrelay_records_filtered_total", "Records the sink's filter acknowledged without delivering them.", sinkLabel, nil)
+	descInFlight    = prometheus.NewDesc("radrelay_records_in_flight", "Records sent to the sink and not yet acknowledged.", sinkLabel, nil)
+	descBytesDone   = prometheus.NewDesc("radrelay_bytes_done_total", "Bytes of detail files the sink has passed (never falls, also when a finished file is deleted).", sinkLabel, nil)
+	descLag         = prometheus.NewDesc("radrelay_lag_seconds", "Now minus the Timestamp of the oldest record the sink has not acknowledged (0 when none).", sinkLabel, nil)
+	descSinkUp      = prometheus.NewDesc("radrelay_sink_up", "1 while the sink delivers (its last delivery call acknowledged a record, or none failed yet), 0 while every call fails.", sinkLabel, nil)
+	descFailures    = prometheus.NewDesc("radrelay_delivery_failures_total", "Records whose delivery failed: kind=\"retryable\" (tried again) or \"permanent\" (quarantined).", []string{"sink", "kind"}, nil)
+	descLastDeliv   = prometheus.NewDesc("radrelay_last_delivery_timestamp_seconds", "Unix time the sink last acknowledged a record (0: not yet in this run).", sinkLabel, nil)
+	descBacklog     = prometheus.NewDesc("radrelay_backlog_bytes", "Bytes of detail files not yet read by the slowest sink.", nil, nil)
+	descBacklogN    = prometheus.NewDesc("radrelay_backlog_files", "Detail files not yet finished by the slowest sink.", nil, nil)
+	descStart       = prometheus.NewDesc("radrelay_start_time_seconds", "Unix time radrelay started.", nil, nil)
+	descBuild       = prometheus.NewDesc("radrelay_build_info", "The version of radrelay.", []string{"version"}, nil)
+
+	descSrvUp       = prometheus.NewDesc("radrelay_radius_server_up", "1 while the RADIUS server is alive, 0 while it is marked dead or being probed.", serverLabel, nil)
+	descSrvWindow   = prometheus.NewDesc("radrelay_radius_server_window", "The server's adaptive in-flight window (at most max_outstanding).", serverLabel, nil)
+	descSrvOut      = prometheus.NewDesc("radrelay_radius_server_outstanding", "Requests sent to the server and not yet answered.", serverLabel, nil)
+	descSrvReq      = prometheus.NewDesc("radrelay_radius_requests_total", "Exchanges started with the server.", serverLabel, nil)
+	descSrvSent     = prometheus.NewDesc("radrelay_radius_datagrams_sent_total", "Datagrams sent to the server, retransmissions included.", serverLabel, nil)
+	descSrvAcked    = prometheus.NewDesc("radrelay_radius_responses_total", "Accounting-Responses accepted from the server.", serverLabel, nil)
+	descSrvRtx      = prometheus.NewDesc("radrelay_radius_retransmits_total", "Requests sent again to the server.", serverLabel, nil)
+	descSrvTimeouts = prometheus.NewDesc("radrelay_radius_timeouts_total", "Retransmission timers that expired.", serverLabel, nil)
+	descSrvFailed   = prometheus.NewDesc("radrelay_radius_failed_total", "Exchanges that gave up without a reply.", serverLabel, nil)
+	descSrvDropped  = prometheus.NewDesc("radrelay_radius_replies_dropped_total", "Replies dropped: reason=\"bad_authenticator\" (wrong code or Response Authenticator: check the shared secret), \"unknown_id\" (Identifier not in use), \"malformed\".", []string{"sink", "server", "reason"}, nil)
+	descSrvDeaths   = prometheus.NewDesc("radrelay_radius_server_deaths_total", "Times the server was marked dead.", serverLabel, nil)
+	descSrvCuts     = prometheus.NewDesc("radrelay_radius_window_cuts_total", "Times a loss shrank the server's window.", serverLabel, nil)
+)
+
+func (c *monitorCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descRead, descDelivered, descRetried, descQuarantined, descFiltered,
+		descInFlight, descBytesDone, descLag, descSinkUp, descFailures, descLastDeliv, descBacklog, descBacklogN,
+		descStart, descBuild, descSrvUp, descSrvWindow, descSrvOut, descSrvReq, descSrvSent, descSrvAcked, descSrvRtx,
+		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvCuts} {
+		ch <- d
 	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
+	snap := c.m.sample()
+	sort.Slice(snap.Sinks, func(i, j int) bool { return snap.Sinks[i].Name < snap.Sinks[j].Name })
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, s := range snap.Sinks {
+		n := s.Name
+		counter(descRead, float64(s.Read), n)
+		counter(descDelivered, float64(s.Delivered), n)
+		counter(descRetried, float64(s.Retried), n)
+		counter(descQuarantined, float64(s.Quarantined), n)
+		counter(descFiltered, float64(s.Filtered), n)
+		gauge(descInFlight, float64(s.InFlight), n)
+		counter(descBytesDone, float64(s.BytesDone), n)
+		gauge(descLag, lagSeconds(snap.At, s.OldestUndelivered), n)
+		gauge(descSinkUp, boolValue(s.FailingSince.IsZero()), n)
+		counter(descFailures, float64(s.Retryable), n, "retryable")
+		counter(descFailures, float64(s.Permanent), n, "permanent")
+		gauge(descLastDeliv, unixSeconds(s.LastDelivery), n)
+		for _, srv := range s.Servers {
+			a := srv.Address
+			gauge(descSrvUp, boolValue(srv.State == "alive"), n, a)
+			gauge(descSrvWindow, float64(srv.Window), n, a)
+			gauge(descSrvOut, float64(srv.Outstanding), n, a)
+			counter(descSrvReq, float64(srv.Requests), n, a)
+			counter(descSrvSent, float64(srv.Sent), n, a)
+			counter(descSrvAcked, float64(srv.Acked), n, a)
+			counter(descSrvRtx, float64(srv.Retransmits), n, a)
+			counter(descSrvTimeouts, float64(srv.Timeouts), n, a)
+			counter(descSrvFailed, float64(srv.Failed), n, a)
+			counter(descSrvDropped, float64(srv.Forged), n, a, "bad_authenticator")
+			counter(descSrvDropped, float64(srv.Unmatched), n, a, "unknown_id")
+			counter(descSrvDropped, float64(srv.Malformed), n, a, "malformed")
+			counter(descSrvDeaths, float64(srv.Deaths), n, a)
+			counter(descSrvCuts, float64(srv.WindowCuts), n, a)
+		}
+	}
+	gauge(descBacklog, float64(snap.BacklogBytes))
+	gauge(descBacklogN, float64(snap.BacklogFiles))
+	gauge(descStart, unixSeconds(c.m.started))
+	gauge(descBuild, 1, versionString())
+}
+
+func lagSeconds(now, oldest time.Time) float64 {
+	if oldest.IsZero() {
+		return 0
+	}
+	return max(now.Sub(oldest).Seconds(), 0)
+}
+
+func boolValue(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func unixSeconds(t time.Time) float64 {
+	if t.IsZero() {
+		return 0
+	}
+	return float64(t.UnixNano()) / 1e9
 }
 
 // versionString is radrelay's version as "radrelay version" prints it.

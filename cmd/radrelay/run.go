@@ -348,30 +348,43 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 		}
 		return m
 	}
-	for _, o := range opened {
-		tc.Sinks = append(tc.Sinks, o.Spec)
+	started := time.Now()
+	mon := newMonitor(started)
+	for i, o := range opened {
+		spec := o.Spec
+		spec.Sink = mon.watch(spec.Name, cfg.Sinks[i].Type, spec.Sink)
+		tc.Sinks = append(tc.Sinks, spec)
 	}
 	tc.Logger = logger
 	t, err := tailer.New(tc)
 	if err != nil {
 		return fail(2, err)
 	}
+	mon.attach(t.Stats, filtered)
+	pub := newStatusPublisher(mon, command, started, tc)
 
-	started := time.Now()
 	if cfg.MetricsListen != "" {
 		ln, err := net.Listen("tcp", cfg.MetricsListen)
 		if err != nil {
 			return fail(1, fmt.Errorf("metrics endpoint: %w", err))
 		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", metricsHandler(metricsSource{stats: t.Stats, filtered: filtered, started: started}))
-		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		pub.base.MetricsListen = ln.Addr().String()
+		ss := &statusServer{m: mon, pub: pub, readyMaxBacklog: cfg.ReadyMaxBacklog, stateDir: tc.StateDir, quarantineDir: tc.QuarantineDir}
+		srv := &http.Server{Handler: ss.handler(), ReadHeaderTimeout: 10 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
-		logger.Info("serving metrics", "addr", ln.Addr().String(), "path", "/metrics")
+		logger.Info("serving metrics and status", "addr", ln.Addr().String(), "paths", "/ /metrics /healthz /readyz /status.json")
 		if metricsListening != nil {
 			metricsListening(ln.Addr().String())
 		}
+	}
+	if tc.StateDir != "" {
+		pubCtx, pubStop := context.WithCancel(context.Background())
+		pubDone := make(chan struct{})
+		go pub.run(pubCtx, pubDone, func(err error) {
+			logger.Warn("cannot write the status file; radrelay status will show only positions", "err", err)
+		})
+		defer func() { pubStop(); <-pubDone }()
 	}
 
 	var stopSignal struct {

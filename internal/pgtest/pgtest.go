@@ -383,3 +383,19 @@ func (s *Server) DSN(name string) string {
 	u.Path = "/" + name
 	return u.String()
 }
+
+// PID is the throwaway server's postmaster process id (0 when it is not
+// running or the server is external), so that a benchmark can account the
+// CPU time the server used (its backends' time is added to the
+// postmaster's children time when they exit).
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return 0
+	}
+	return s.cmd.Process.Pid
+}
+
+// LogPath is the throwaway server's log file ("" for an external server).
+func (s *Server) LogPath() string { return s.logPath }

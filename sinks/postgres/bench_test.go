@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/internal/freeradiustest"
 	"github.com/radrelay/radrelay/internal/pgtest"
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
@@ -114,9 +115,9 @@ func BenchmarkVersusFreeRADIUS(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		frDSN := newBenchDB(b, srv, 2*i)
 		createStockSchema(b, frDSN)
-		fr := startBufferedSQL(b, srv, dbName(b, frDSN), false)
-		frTime += fr.load(b, path, 30*time.Minute)
-		fr.stop()
+		fr := freeradiustest.StartBufferedSQL(b, srv.Host, srv.Port, dbName(b, frDSN), false)
+		frTime += fr.Load(b, path, 30*time.Minute)
+		fr.Stop()
 
 		// radrelay's side takes about a second; it runs rrRuns times
 		// (each into a fresh database) so that a moment of load from

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/radrelay/radrelay/internal/freeradiustest"
 )
 
 // fixtureDir holds detail files written by a real FreeRADIUS 3.2 (made by
@@ -100,8 +101,8 @@ func TestEquivalenceWithFreeRADIUS(t *testing.T) {
 			frDSN := pg.NewDatabase(t)
 			rrDSN := pg.NewDatabase(t)
 			createStockSchema(t, frDSN)
-			fr := startBufferedSQL(t, pg, dbName(t, frDSN), true)
-			fr.load(t, path, 20*time.Second)
+			fr := freeradiustest.StartBufferedSQL(t, pg.Host, pg.Port, dbName(t, frDSN), true)
+			fr.Load(t, path, 20*time.Second)
 
 			s := openSink(t, rrDSN, Config{})
 			recs := readDetail(t, path)
@@ -115,7 +116,7 @@ func TestEquivalenceWithFreeRADIUS(t *testing.T) {
 			// FreeRADIUS's detail reader gives up on a file at the first
 			// line it cannot parse and deletes the rest of it; those
 			// records are in radrelay's table only.
-			truncated := strings.Contains(fr.logText(), "Failed reading VP")
+			truncated := strings.Contains(fr.LogText(), "Failed reading VP")
 			if truncated {
 				t.Logf("FreeRADIUS failed to parse a line of %s and deleted the rest of the file (its known behaviour); comparing the sessions it loaded", file)
 			}
