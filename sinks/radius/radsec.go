@@ -240,9 +240,9 @@ func (tc *tlsConn) fail(err error) {
 		tc.err = err
 		tc.link.remove(tc)
 		close(tc.lost)
-		// Close may wait for a write stuck on a dead peer; the connection
-		// is out of use already.
-		go tc.c.Close()
+		// The TCP connection itself: tls.Conn.Close would first wait for
+		// a write stuck on a dead peer to send close_notify.
+		tc.c.NetConn().Close()
 		tc.mu.Lock()
 		busy := tc.inUse
 		tc.mu.Unlock()
@@ -380,7 +380,7 @@ func (l *radsecLink) exchange(ctx context.Context, m *message, probe bool, dead 
 					e.markDead(radsec.Explain(err))
 					return err
 				}
-				if errors.Is(err, errServerDead) || errors.Is(err, net.ErrClosed) || ctx.Err() != nil || probe {
+				if errors.Is(err, errServerDead) || errors.Is(err, net.ErrClosed) || errors.Is(err, errNoIdentifier) || ctx.Err() != nil || probe {
 					return err
 				}
 				continue // the backoff is in get; the zombie period ends it
