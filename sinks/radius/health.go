@@ -139,6 +139,14 @@ func (e *endpoint) replied(now time.Time) {
 	}
 }
 
+// heard records a sign of life that is not an acknowledgement (a
+// Status-Server answered on a live RadSec connection).
+func (e *endpoint) heard(now time.Time) {
+	e.mu.Lock()
+	e.lastReply = now
+	e.mu.Unlock()
+}
+
 // answeredWithin reports whether the server answered anything in the last d.
 func (e *endpoint) answeredWithin(now time.Time, d time.Duration) bool {
 	e.mu.Lock()

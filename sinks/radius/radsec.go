@@ -27,7 +27,7 @@ import (
 
 // errSilent closes a connection that answered nothing while a request
 // waited for initial_rtx and longer.
-var errSilent = errors.New("no reply on this connection")
+var errSilent = errors.New("no reply on this connection to a request")
 
 // radsecLink is the set of TLS connections to one RadSec server.
 type radsecLink struct {
@@ -40,7 +40,8 @@ type radsecLink struct {
 	dialing  chan struct{} // closed when the dial in progress ends; nil when none
 	failures int           // consecutive failed dials
 	retryAt  time.Time     // no dial before this (backoff)
-	lastHint string        // the problem last logged, so that a repeat is not
+	lastHint string        // the problem last logged, so that a repeat is not (cleared by an answer)
+	hinted   atomic.Bool   // lastHint is set
 	closed   bool
 }
 
@@ -73,6 +74,7 @@ type tlsConn struct {
 	once      sync.Once
 	err       error
 	forgedLog atomic.Bool
+	watching  atomic.Bool // a watchdog Status-Server is out
 }
 
 // get returns a connection with a free Identifier, dialling one when none
@@ -148,7 +150,7 @@ func (l *radsecLink) get(ctx context.Context, dead <-chan struct{}) (*tlsConn, e
 			return nil, net.ErrClosed
 		}
 		recovered := l.failures > 0
-		l.failures, l.lastHint = 0, ""
+		l.failures = 0
 		l.conns = append(l.conns, tc)
 		l.mu.Unlock()
 		e.stats.connects.Add(1)
@@ -187,6 +189,7 @@ func (l *radsecLink) report(err error) {
 	l.mu.Lock()
 	repeat := hint == l.lastHint
 	l.lastHint = hint
+	l.hinted.Store(true)
 	l.mu.Unlock()
 	if repeat {
 		l.e.log.Debug("radsec: cannot connect", "error", err)
@@ -239,14 +242,14 @@ func (tc *tlsConn) fail(err error) {
 	tc.once.Do(func() {
 		tc.err = err
 		tc.link.remove(tc)
+		tc.mu.Lock()
+		busy := tc.inUse
+		tc.mu.Unlock()
 		close(tc.lost)
 		// The TCP connection itself: tls.Conn.Close would first wait for
 		// a write stuck on a dead peer to send close_notify.
 		tc.c.NetConn().Close()
-		tc.mu.Lock()
-		busy := tc.inUse
-		tc.mu.Unlock()
-		if busy > 0 && !errors.Is(err, net.ErrClosed) {
+		if busy > 0 && !errors.Is(err, net.ErrClosed) && !radsec.Refused(err) {
 			tc.link.e.stats.connectionsLost.Add(1)
 			tc.link.e.log.Info("radsec: connection lost; its requests go out again on a new one", "error", err, "requests", busy)
 		}
@@ -341,6 +344,13 @@ func (tc *tlsConn) handleReply(b []byte) {
 		return
 	}
 	tc.lastReply.Store(int64(time.Since(e.epoch)))
+	if tc.link.hinted.Load() {
+		// The server answers: a problem that comes back is news again.
+		tc.link.mu.Lock()
+		tc.link.lastHint = ""
+		tc.link.hinted.Store(false)
+		tc.link.mu.Unlock()
+	}
 	owner.ack()
 }
 
@@ -441,10 +451,11 @@ func (l *radsecLink) exchange(ctx context.Context, m *message, probe bool, dead 
 				return errServerDead
 			}
 			// The connection watchdog: one that answered nothing since this
-			// request went out is closed, and the request goes out again on
-			// a new connection (never twice on one, RFC 6614 §2.5).
+			// request went out is checked with a Status-Server, and closed
+			// if that goes unanswered too; the request then goes out again
+			// on a new connection (never twice on one, RFC 6614 §2.5).
 			if s != nil && !tc.answeredSince(sentAt) {
-				tc.fail(fmt.Errorf("%w for %s", errSilent, rt.Round(time.Millisecond)))
+				tc.watchdog()
 			}
 			rt = t.backoff.next(rt)
 			if t.maxDuration > 0 && elapsed+rt > t.maxDuration {
@@ -467,6 +478,18 @@ func (l *radsecLink) statusServer() bool {
 	if err != nil {
 		return false
 	}
+	if !tc.statusServer(e.timing.backoff.initial) {
+		e.log.Debug("radsec: no answer to Status-Server")
+		tc.fail(errSilent)
+		return false
+	}
+	return true
+}
+
+// statusServer sends a Status-Server on this connection and reports
+// whether it was answered within timeout.
+func (tc *tlsConn) statusServer(timeout time.Duration) bool {
+	e := tc.link.e
 	p := newPending()
 	id, s, ok := tc.acquire(p)
 	if !ok {
@@ -480,18 +503,38 @@ func (l *radsecLink) statusServer() bool {
 	tc.mu.Unlock()
 	e.stats.sent.Add(1)
 	tc.send(buf)
-	timer := time.NewTimer(e.timing.backoff.initial)
+	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	select {
 	case <-p.acked:
 		return true
 	case <-timer.C:
-		e.log.Debug("radsec: no answer to Status-Server")
-		tc.fail(errSilent)
-		return false
 	case <-tc.lost:
-		return false
-	case <-ctx.Done():
-		return false
+	case <-e.closed:
 	}
+	return false
+}
+
+// watchdog checks a connection that answered nothing since a request went
+// out on it (RFC 6614 §2.6): a Status-Server on it, and no answer within
+// initial_rtx closes it, so that its requests go out again on a new one.
+// An answer keeps it (the server is slow, not gone; the request is not
+// sent again on it, §2.5) and counts as a sign of life for zombie_period.
+func (tc *tlsConn) watchdog() {
+	if tc.watching.Swap(true) {
+		return
+	}
+	e := tc.link.e
+	go func() {
+		defer tc.watching.Store(false)
+		if tc.statusServer(e.timing.backoff.initial) {
+			e.heard(e.now())
+			return
+		}
+		select {
+		case <-e.closed:
+		default:
+			tc.fail(fmt.Errorf("%w, nor to a Status-Server", errSilent))
+		}
+	}()
 }

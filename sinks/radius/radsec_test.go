@@ -428,3 +428,30 @@ func TestRadSecConfig(t *testing.T) {
 		t.Fatalf("CheckEnvironment of a good RadSec server: %v", err)
 	}
 }
+
+// TestRadSecWatchdog: a request the server drops on a live connection is
+// never sent twice on it; the connection, checked with Status-Server and
+// answered, stays up, the server stays alive, and the record fails after
+// the retransmission limits (the tailer retries it later).
+func TestRadSecWatchdog(t *testing.T) {
+	p := newRadsecPKI(t)
+	r := newRadsecReceiver(t, p, radsec.DefaultSecret)
+	r.set(func(r *receiver) { r.drop = func(n int) bool { return n == 1 } })
+	cfg := fastRadsecConfig(radsecServer(p, r.addr))
+	cfg.ZombiePeriod = time.Hour // only the retransmission limits end it
+	s := openSink(t, cfg)
+	errs := send(t, s, testRecords("wd", 1))
+	if errs[0] == nil || !strings.Contains(errs[0].Error(), "no reply after 1 sends") {
+		t.Fatalf("error %v, want no reply after one send", errs[0])
+	}
+	st := s.Stats()[0]
+	if st.ConnectionsLost != 0 || st.Connects != 1 || st.Retransmits != 0 || st.State != "alive" {
+		t.Fatalf("stats %+v: want one connection kept, nothing resent, the server alive", st)
+	}
+	if r.statusCount() == 0 {
+		t.Fatal("the watchdog sent no Status-Server")
+	}
+	if n := r.requestCount(); n != 1 {
+		t.Fatalf("the server got the request %d times, want once", n)
+	}
+}
