@@ -52,6 +52,7 @@ type counters struct {
 // ServerStats is a snapshot of one server's counters.
 type ServerStats struct {
 	Address     string
+	Transport   string // TransportUDP or TransportRadSec
 	State       string
 	Requests    int64 // exchanges started
 	Sent        int64 // datagrams sent, retransmissions included
@@ -247,8 +248,12 @@ func (e *endpoint) snapshot() ServerStats {
 	e.mu.Unlock()
 	s := &e.stats
 	size, _ := e.window.current()
+	transport := TransportUDP
+	if e.link != nil {
+		transport = TransportRadSec
+	}
 	return ServerStats{
-		Address: e.address, State: state.String(), Outstanding: busy,
+		Address: e.address, Transport: transport, State: state.String(), Outstanding: busy,
 		Requests: s.requests.Load(), Sent: s.sent.Load(), Retransmits: s.retransmits.Load(), FastRetransmits: s.fastRetransmits.Load(),
 		NewIDs: s.newIDs.Load(), Acked: s.acked.Load(), Timeouts: s.timeouts.Load(),
 		Failed: s.failed.Load(), Forged: s.forged.Load(), Unmatched: s.unmatched.Load(),
