@@ -25,6 +25,11 @@ import (
 // Health (zombie period, dead, revival, Status-Server) is the endpoint's,
 // as for UDP.
 
+// maxUnanswered is how many connections in a row may be closed by the
+// server before answering anything before the server is marked dead as
+// refusing us.
+const maxUnanswered = 3
+
 // errSilent closes a connection that answered nothing while a request
 // waited for initial_rtx and longer.
 var errSilent = errors.New("no reply on this connection to a request")
@@ -42,7 +47,11 @@ type radsecLink struct {
 	retryAt  time.Time     // no dial before this (backoff)
 	lastHint string        // the problem last logged, so that a repeat is not (cleared by an answer)
 	hinted   atomic.Bool   // lastHint is set
-	closed   bool
+	// unanswered counts the connections in a row that the server closed
+	// before answering anything on them: under TLS 1.3 a refused client
+	// certificate can look like that (the alert lost to a reset).
+	unanswered atomic.Int32
+	closed     bool
 }
 
 // dialRadSecEndpoint makes the endpoint of a RadSec server. Nothing is
@@ -82,6 +91,11 @@ type tlsConn struct {
 func (l *radsecLink) get(ctx context.Context, dead <-chan struct{}) (*tlsConn, error) {
 	e := l.e
 	for {
+		select {
+		case <-dead:
+			return nil, errServerDead
+		default:
+		}
 		l.mu.Lock()
 		if l.closed {
 			l.mu.Unlock()
@@ -245,13 +259,26 @@ func (tc *tlsConn) fail(err error) {
 		tc.mu.Lock()
 		busy := tc.inUse
 		tc.mu.Unlock()
+		e := tc.link.e
+		refusal := false
+		if tc.lastReply.Load() == 0 && !errors.Is(err, net.ErrClosed) && !errors.Is(err, errSilent) && !radsec.Refused(err) {
+			if tc.link.unanswered.Add(1) >= maxUnanswered {
+				tc.link.unanswered.Store(0)
+				e.stats.connectErrors.Add(1)
+				tc.link.report(err)
+				e.markDead(radsec.Explain(err))
+				refusal = true
+			}
+		}
+		// Marked dead first: the requests that wake now fail over rather
+		// than dial again.
 		close(tc.lost)
 		// The TCP connection itself: tls.Conn.Close would first wait for
 		// a write stuck on a dead peer to send close_notify.
 		tc.c.NetConn().Close()
-		if busy > 0 && !errors.Is(err, net.ErrClosed) && !radsec.Refused(err) {
-			tc.link.e.stats.connectionsLost.Add(1)
-			tc.link.e.log.Info("radsec: connection lost; its requests go out again on a new one", "error", err, "requests", busy)
+		if busy > 0 && !refusal && !errors.Is(err, net.ErrClosed) && !radsec.Refused(err) {
+			e.stats.connectionsLost.Add(1)
+			e.log.Info("radsec: connection lost; its requests go out again on a new one", "error", err, "requests", busy)
 		}
 	})
 }
@@ -344,6 +371,9 @@ func (tc *tlsConn) handleReply(b []byte) {
 		return
 	}
 	tc.lastReply.Store(int64(time.Since(e.epoch)))
+	if tc.link.unanswered.Load() != 0 {
+		tc.link.unanswered.Store(0)
+	}
 	if tc.link.hinted.Load() {
 		// The server answers: a problem that comes back is news again.
 		tc.link.mu.Lock()

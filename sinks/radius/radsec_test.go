@@ -455,3 +455,25 @@ func TestRadSecWatchdog(t *testing.T) {
 		t.Fatalf("the server got the request %d times, want once", n)
 	}
 }
+
+// TestRadSecClosedBeforeAnswering: a server that closes every connection
+// before answering anything (how a TLS 1.3 refusal can look when its alert
+// is lost) is marked dead after a few connections, with one WARN, instead
+// of being reconnected to forever.
+func TestRadSecClosedBeforeAnswering(t *testing.T) {
+	p := newRadsecPKI(t)
+	r := newRadsecReceiver(t, p, radsec.DefaultSecret)
+	r.hangUp = func(int) bool { return true }
+	cfg := radsecConfig(radsecServer(p, r.addr))
+	s, logs := openSinkLogged(t, cfg)
+	if errs := send(t, s, testRecords("closed", 1)); errs[0] == nil {
+		t.Fatal("delivered")
+	}
+	st := s.Stats()[0]
+	if st.State != "dead" || st.Connects != maxUnanswered || st.ConnectErrors != 1 {
+		t.Fatalf("stats %+v: want dead after %d connections", st, maxUnanswered)
+	}
+	if out := logs.String(); strings.Count(out, "level=WARN msg=\"radsec: cannot connect\"") != 1 || !strings.Contains(out, "refused our certificate") {
+		t.Fatalf("want one WARN with the fix:\n%s", out)
+	}
+}
