@@ -40,3 +40,13 @@ func TestWriteRadclientInput(t *testing.T) {
 		t.Errorf("a rebooting NAS should leave sessions without Stop: %v", st)
 	}
 }
+
+// TestParseCounters: the harness reads radrelay's counters in both forms
+// the metrics endpoint prints (exponent form from a million on).
+func TestParseCounters(t *testing.T) {
+	page := "# TYPE radrelay_records_read_total counter\nradrelay_records_read_total{sink=\"a\"} 1.43694e+06\n" +
+		"radrelay_records_read_total{sink=\"b\"} 12\nradrelay_records_delivered_total{sink=\"a\"} 999\n"
+	if r, d := parseCounters([]byte(page)); r != 1436952 || d != 999 {
+		t.Errorf("read %d delivered %d, want 1436952 and 999", r, d)
+	}
+}

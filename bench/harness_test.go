@@ -478,7 +478,9 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 	return l.w.Write(b)
 }
 
-var metricLine = regexp.MustCompile(`(?m)^radrelay_records_(read|delivered)_total\{[^}]*\} (\d+)`)
+// metricLine matches the read and delivered counters; the value may be
+// printed in exponent form (1.43694e+06).
+var metricLine = regexp.MustCompile(`(?m)^radrelay_records_(read|delivered)_total\{[^}]*\} (\S+)`)
 
 var scrapeClient = &http.Client{Timeout: time.Second}
 
@@ -493,15 +495,25 @@ func (p *proc) scrape() (sample, bool) {
 		return sample{}, false
 	}
 	s := sample{at: time.Now()}
+	s.read, s.delivered = parseCounters(body)
+	return s, true
+}
+
+// parseCounters sums the read and delivered counters of a /metrics page.
+func parseCounters(body []byte) (read, delivered int64) {
 	for _, m := range metricLine.FindAllSubmatch(body, -1) {
-		n, _ := strconv.ParseInt(string(m[2]), 10, 64)
+		f, err := strconv.ParseFloat(string(m[2]), 64)
+		if err != nil {
+			continue
+		}
+		n := int64(f)
 		if string(m[1]) == "read" {
-			s.read += n
+			read += n
 		} else {
-			s.delivered += n
+			delivered += n
 		}
 	}
-	return s, true
+	return read, delivered
 }
 
 // waitDelivered waits until the delivered counter reaches n (polling the

@@ -201,6 +201,11 @@ func (cfg *Config) checkOutputs(c *collector, s *Sink, label string) {
 	}
 	for _, p := range out.OutputPaths() {
 		abs := absPath(p)
+		for _, f := range cfg.ReplayFiles {
+			if absPath(f) == abs {
+				c.errorf(cfg.fieldLine(s, "path"), "%s: path: it writes %s, which this replay reads: the sink would read its own output, without end", label, f)
+			}
+		}
 		for _, in := range cfg.Inputs {
 			if m, _ := filepath.Match(absPath(in.Glob), abs); m {
 				c.errorf(cfg.fieldLine(s, "path"), "%s: path: the files it writes match the input %q: the sink would read its own output, without end (write outside the input globs)", label, in.Glob)

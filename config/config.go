@@ -10,6 +10,7 @@
 package config
 
 import (
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"regexp"
@@ -60,6 +61,9 @@ type Config struct {
 	// Offline: Check does not look at what the configuration refers to on
 	// this machine (see Options).
 	Offline bool
+	// ReplayFiles are the files a replay reads (from its command line): a
+	// sink may not write into them either.
+	ReplayFiles []string
 
 	lines keyLines // where the keys of File are, nil for flags
 	// badKeys are global keys whose value could not be decoded: the checks
@@ -135,6 +139,18 @@ func defaultBatch(k *sinks.Type, window int) int {
 		b = k.Batch
 	}
 	return max(min(b, window), 1)
+}
+
+// DefaultWindows describes the default max_outstanding and batch_size of
+// every sink type, for help texts: "csv 256/256, ..., radius 1024/256".
+func DefaultWindows() string {
+	var parts []string
+	for _, name := range sinks.TypeNames() {
+		k, _ := sinks.Lookup(name)
+		w := defaultWindow(k)
+		parts = append(parts, fmt.Sprintf("%s %d/%d", name, w, defaultBatch(k, w)))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // SetWindow sets max_outstanding (when window > 0) and batch_size (when

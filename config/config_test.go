@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	_ "github.com/radrelay/radrelay/sinks/all"
@@ -130,6 +131,78 @@ batch_size = 10
 	for _, s := range cfg.Sinks {
 		if got := [2]int{s.MaxOutstanding, s.BatchSize}; got != want[s.Name] {
 			t.Errorf("sink %s: max_outstanding, batch_size = %v, want %v", s.Name, got, want[s.Name])
+		}
+	}
+}
+
+// TestFieldLines: a key of a sink's own configuration is found at its line,
+// in the right element of a nested array of tables, and a missing key at
+// its element's header.
+func TestFieldLines(t *testing.T) {
+	src := `[[sink]]
+name = "a"
+[[sink]]
+name = "b"
+policy = "x"
+[[sink.servers]]
+address = "h1"
+[[sink.servers]]
+secret = "s"
+address = "h2"
+[sink.retry]
+max = "1s"
+`
+	kl := locateKeys(src)
+	for _, tc := range []struct {
+		field string
+		elem  int
+		line  int
+	}{
+		{"policy", 1, 5},
+		{"servers[0].address", 1, 7},
+		{"servers[1].address", 1, 10},
+		{"servers[1].secret", 1, 9},
+		{"servers[0].secret", 1, 6}, // not set: its [[sink.servers]] header
+		{"servers[2].address", 1, 6},
+		{"retry.max", 1, 12},
+		{"policy", 0, 1}, // not in element 0: its [[sink]] header
+	} {
+		if got := kl.field("sink", tc.elem, tc.field); got != tc.line {
+			t.Errorf("field(%q, %d) = %d, want %d", tc.field, tc.elem, got, tc.line)
+		}
+	}
+}
+
+func FuzzSinkFromArg(f *testing.F) {
+	for _, s := range []string{"jsonl:-", "n=detail:/x", "radius://a:1,b:2?secret_file=/x", "postgres://u:p@h/db", "host=db password=x", "=:", "a=b=c:d", "%zz:"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, arg string) {
+		sc, err := SinkFromArg(arg)
+		if err == nil && !ValidSinkName(sc.Name) {
+			t.Fatalf("SinkFromArg(%q) made the invalid name %q", arg, sc.Name)
+		}
+		if err != nil && len(arg) >= 12 && strings.Contains(err.Error(), arg) {
+			t.Fatalf("SinkFromArg's error quotes its argument: %v", err)
+		}
+	})
+}
+
+func TestNameFromURL(t *testing.T) {
+	for raw, want := range map[string]string{
+		"radius://10.0.0.2:1813?secret_file=/etc/s":     "radius-10.0.0.2-1813",
+		"postgres://radius:pw@db.example.net:5432/acct": "postgres-db.example.net-5432-acct",
+		"postgres://u:S3cret@[::1/db":                   "postgres-1-db",
+		"detail:/var/log/radrelay/detail":               "detail-var-log-radrelay-detail",
+		"jsonl:-":                                       "jsonl-stdout",
+		"csv:relative/acct.csv":                         "csv-relative-acct.csv",
+	} {
+		typ := raw[:strings.IndexByte(raw, ':')]
+		if got := NameFromURL(typ, raw); got != want {
+			t.Errorf("NameFromURL(%q) = %q, want %q", raw, got, want)
+		}
+		if !ValidSinkName(NameFromURL(typ, raw)) {
+			t.Errorf("NameFromURL(%q) is not a valid sink name", raw)
 		}
 	}
 }

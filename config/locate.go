@@ -15,7 +15,6 @@ type keyLine struct {
 	path string
 	elem int
 	line int
-	used bool
 }
 
 type keyLines []*keyLine
@@ -49,19 +48,6 @@ func (kl keyLines) table(name string, elem int) int {
 		}
 	}
 	return 0
-}
-
-// nextUndecoded returns the line of the first occurrence of path not yet
-// returned: MetaData.Undecoded lists repeated keys (one per array element) in
-// source order.
-func (kl keyLines) nextUndecoded(path string) int {
-	for _, k := range kl {
-		if k.path == path && !k.used {
-			k.used = true
-			return k.line
-		}
-	}
-	return kl.find(path, -1)
 }
 
 var tableHeaderRE = regexp.MustCompile(`^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(#.*)?$`)
@@ -178,7 +164,7 @@ func (kl keyLines) field(table string, elem int, field string) int {
 	if !strings.Contains(field, "[") {
 		return kl.find(table+"."+field, elem)
 	}
-	path, after, best := table, 0, 0
+	path, after, before, best := table, 0, int(^uint(0)>>1), 0
 	for _, seg := range strings.Split(field, ".") {
 		name, idx := seg, -1
 		if i := strings.IndexByte(seg, '['); i >= 0 && strings.HasSuffix(seg, "]") {
@@ -189,7 +175,7 @@ func (kl keyLines) field(table string, elem int, field string) int {
 		path += "." + name
 		var occ []int
 		for _, k := range kl {
-			if k.path == path && k.elem == elem && k.line > after {
+			if k.path == path && k.elem == elem && k.line > after && k.line < before {
 				occ = append(occ, k.line)
 			}
 		}
@@ -198,6 +184,9 @@ func (kl keyLines) field(table string, elem int, field string) int {
 		}
 		if idx >= 0 && idx < len(occ) {
 			best = occ[idx]
+			if idx+1 < len(occ) {
+				before = occ[idx+1] // the next element's header ends this one
+			}
 		} else {
 			best = occ[0]
 		}

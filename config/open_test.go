@@ -28,8 +28,10 @@ type holdingServer struct {
 	secret []byte
 	hold   int
 
-	mu      sync.Mutex
-	pending []heldRequest
+	mu sync.Mutex
+	// pending is by record (recordKey): a retransmission is the same
+	// record, not one more.
+	pending map[string]heldRequest
 	most    int
 	holding bool
 }
@@ -44,7 +46,7 @@ func startHoldingServer(t *testing.T, secret string, hold int) *holdingServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &holdingServer{conn: conn, secret: []byte(secret), hold: hold, holding: true}
+	s := &holdingServer{conn: conn, secret: []byte(secret), hold: hold, holding: true, pending: map[string]heldRequest{}}
 	t.Cleanup(func() { conn.Close() })
 	giveUp := time.AfterFunc(20*time.Second, func() { s.release(false) })
 	t.Cleanup(func() { giveUp.Stop() })
@@ -64,7 +66,7 @@ func startHoldingServer(t *testing.T, secret string, hold int) *holdingServer {
 				continue
 			}
 			s.mu.Lock()
-			s.pending = append(s.pending, heldRequest{addr, resp})
+			s.pending[recordKey(p)] = heldRequest{addr, resp}
 			s.most = max(s.most, len(s.pending))
 			release := !s.holding || len(s.pending) >= s.hold
 			s.mu.Unlock()
@@ -80,7 +82,7 @@ func startHoldingServer(t *testing.T, secret string, hold int) *holdingServer {
 func (s *holdingServer) release(keepHolding bool) {
 	s.mu.Lock()
 	held := s.pending
-	s.pending = nil
+	s.pending = map[string]heldRequest{}
 	if !keepHolding {
 		s.holding = false
 	}
@@ -104,7 +106,7 @@ func (s *holdingServer) mostUnanswered() int {
 func TestFilteredRadiusSinkGetsConcurrentBatches(t *testing.T) {
 	const batch, records = 4, 64
 	t.Setenv("RADRELAY_TEST_SECRET", "testing123")
-	srv := startHoldingServer(t, "testing123", 3*batch)
+	srv := startHoldingServer(t, "testing123", 2*batch) // two batches: a loaded machine may hand over batches not yet full
 
 	cfg, err := Parse("t.toml", `
 [[sink]]
@@ -155,7 +157,19 @@ drop_attributes = ["Tmp-*"]
 	if st := tl.Stats().Sinks[0]; st.Delivered != records || st.Quarantined != 0 {
 		t.Fatalf("delivered %d, quarantined %d of %d", st.Delivered, st.Quarantined, records)
 	}
-	if most := srv.mostUnanswered(); most < 3*batch {
+	if most := srv.mostUnanswered(); most < 2*batch {
 		t.Errorf("the server saw at most %d requests unanswered at once: one batch (%d) at a time", most, batch)
 	}
+}
+
+// recordKey identifies the record a request carries: its attributes but
+// Acct-Delay-Time, which a retransmission raises (with a new Identifier).
+func recordKey(p *layeh.Packet) string {
+	var b []byte
+	for _, a := range p.Attributes {
+		if a.Type != 41 {
+			b = append(append(b, byte(a.Type), byte(len(a.Attribute))), a.Attribute...)
+		}
+	}
+	return string(b)
 }

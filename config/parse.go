@@ -120,7 +120,6 @@ func Parse(name, src string, opts Options) (*Config, error) {
 type parser struct {
 	collector
 	lines keyLines
-	md    toml.MetaData
 }
 
 // lastKeyRE finds the key in the decoder's type errors ("toml: line 3 (last
@@ -183,7 +182,7 @@ func decodeKey(target any, k string, v any) error {
 func (p *parser) parse(src string, replay bool) *Config {
 	p.lines = locateKeys(src)
 	var top map[string]any
-	md, err := toml.Decode(src, &top)
+	_, err := toml.Decode(src, &top)
 	if err != nil {
 		key, msg := decodeMessage(err)
 		line := 0
@@ -198,7 +197,6 @@ func (p *parser) parse(src string, replay bool) *Config {
 		}
 		return nil
 	}
-	p.md = md
 	cfg := New()
 	cfg.File, cfg.Replay, cfg.lines = p.file, replay, p.lines
 	var g fileGlobals
@@ -397,7 +395,9 @@ func (p *parser) parseSink(t map[string]any, i int) (Sink, bool) {
 		}
 		opts, err := kind.FromURL(fs.URL)
 		if err != nil {
-			p.errorf(where("url"), "%s: url: %v", label, err)
+			for _, fe := range sinks.FieldErrors(err) {
+				p.errorf(where("url"), "%s: url: %v", label, fe)
+			}
 			break
 		}
 		sc.Options = opts

@@ -58,7 +58,11 @@ func SinkFromArg(arg string) (Sink, error) {
 	}
 	opts, err := kind.FromURL(raw)
 	if err != nil {
-		return sc, fmt.Errorf("--to %s: %w", name, err)
+		var msgs []string
+		for _, fe := range sinks.FieldErrors(err) {
+			msgs = append(msgs, fe.Error())
+		}
+		return sc, fmt.Errorf("--to %s: %s", name, strings.Join(msgs, "; "))
 	}
 	sc.Options = opts
 	return sc, nil

@@ -105,6 +105,7 @@ type Reader struct {
 
 	skip    *oversize // non-nil while skipping an oversized record
 	scratch []byte    // reused when unescaping strings
+	eols    []int     // line ends of the record being scanned
 
 	// Records and their attributes are carved from slabs, to allocate
 	// once per many records. A slab is never reused: records only share
@@ -226,9 +227,10 @@ func (r *Reader) next(final bool) (*Record, error) {
 			r.skipBlankLines()
 			b := r.buf[r.start:r.end]
 			if len(b) > 0 {
-				n, lines, ok := scanRecord(b)
+				n, lines, eols, ok := scanRecord(b, r.eols[:0])
+				r.eols = eols
 				if ok && n <= max {
-					return r.emit(n, lines)
+					return r.emit(n, lines, eols)
 				}
 				if len(b) > max {
 					r.startOversize(max)
@@ -266,7 +268,7 @@ func (r *Reader) atEnd(final bool) (*Record, error) {
 		return nil, ErrIncomplete
 	}
 	if b[len(b)-1] == '\n' {
-		return r.emit(len(b), bytes.Count(b, []byte{'\n'}))
+		return r.emit(len(b), bytes.Count(b, []byte{'\n'}), nil)
 	}
 	e := &TruncatedError{File: r.name, Line: r.line, Offset: r.off, Length: int64(len(b)), Raw: bytes.Clone(b)}
 	r.consume(len(b), bytes.Count(b, []byte{'\n'}))
@@ -319,39 +321,42 @@ func (r *Reader) skipBlankLines() {
 // scanRecord finds the end of the record that starts at b[0]: after its
 // first empty line, or before the next line that does not start with white
 // space. It reports the span's length and number of lines, or ok == false
-// when b ends before the record does.
-func scanRecord(b []byte) (n, lines int, ok bool) {
+// when b ends before the record does. The offset in b of each line's line end
+// is appended to eols, for parseRecord.
+func scanRecord(b []byte, eols []int) (n, lines int, _ []int, ok bool) {
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
-		return 0, 0, false
+		return 0, 0, eols, false
 	}
+	eols = append(eols, i)
 	pos, lines := i+1, 1
 	for pos < len(b) {
 		c := b[pos]
 		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
-			return pos, lines, true // the next record's header line
+			return pos, lines, eols, true // the next record's header line
 		}
 		j := bytes.IndexByte(b[pos:], '\n')
 		if j < 0 {
-			return 0, 0, false
+			return 0, 0, eols, false
 		}
+		eols = append(eols, pos+j)
 		line := b[pos : pos+j]
 		pos += j + 1
 		lines++
 		if c == '\n' || isBlank(line) {
-			return pos, lines, true
+			return pos, lines, eols, true
 		}
 	}
-	return 0, 0, false
+	return 0, 0, eols, false
 }
 
 // emit parses the n bytes at the start of the buffer as one record span and
-// consumes them.
-func (r *Reader) emit(n, lines int) (*Record, error) {
+// consumes them. eols, when not nil, holds the offsets of its line ends.
+func (r *Reader) emit(n, lines int, eols []int) (*Record, error) {
 	text := string(r.buf[r.start : r.start+n])
 	off, line := r.off, r.line
 	r.consume(n, lines)
-	return r.parseRecord(text, off, line, lines)
+	return r.parseRecord(text, off, line, lines, eols)
 }
 
 func (r *Reader) startOversize(max int) {
@@ -410,16 +415,23 @@ func (r *Reader) endOversize() error {
 }
 
 // parseRecord parses one record span (see scanRecord) that starts at file
-// offset off and line line.
-func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, error) {
+// offset off and line line. eols, when not nil, holds the offsets in text of
+// its line ends, as scanRecord found them.
+func (r *Reader) parseRecord(text string, off int64, line, lines int, eols []int) (*Record, error) {
+	eol := func(li, pos int) int { // offset of the line end of line li, which starts at pos
+		if li < len(eols) {
+			return eols[li]
+		}
+		return pos + strings.IndexByte(text[pos:], '\n')
+	}
 	fail := func(at int, format string, args ...any) error {
 		return &SyntaxError{
 			File: r.name, Line: at, RecordLine: line, Msg: fmt.Sprintf(format, args...),
 			Offset: off, Length: int64(len(text)), Raw: []byte(text),
 		}
 	}
-	eol := strings.IndexByte(text, '\n')
-	header := text[:eol]
+	hdrEnd := eol(0, 0)
+	header := text[:hdrEnd]
 	rec := r.newRecord(lines - 1)
 	rec.File, rec.Line, rec.Offset, rec.Length, rec.TimestampOffset = r.name, line, off, int64(len(text)), -1
 	if strings.HasSuffix(header, "\r") {
@@ -430,12 +442,12 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, 
 		return nil, fail(line, "attribute line outside a record (no header line before it): %s", quoteLine(header))
 	}
 	rec.Header = header
-	pos, ln := eol+1, line+1
-	for pos < len(text) {
-		j := strings.IndexByte(text[pos:], '\n')
+	pos, ln := hdrEnd+1, line+1
+	for li := 1; pos < len(text); li++ {
+		end := eol(li, pos)
 		start := pos
-		l := text[pos : pos+j]
-		pos += j + 1
+		l := text[pos:end]
+		pos = end + 1
 		if strings.HasSuffix(l, "\r") {
 			l = l[:len(l)-1]
 		}
@@ -467,7 +479,7 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int) (*Record, 
 					return nil, fail(ln, "second Timestamp/Donestamp line in one record")
 				}
 				rec.Timestamp, rec.HasTimestamp, rec.Done = ts, true, strings.EqualFold(a.Name, "Donestamp")
-				if strings.HasPrefix(l, "\t"+a.Name) {
+				if len(l) > len(a.Name) && l[0] == '\t' && l[1:1+len(a.Name)] == a.Name {
 					rec.TimestampOffset = off + int64(lpos)
 				}
 				*a = Attribute{}
@@ -511,10 +523,10 @@ func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string)
 	}
 	colon := -1
 	for k := 0; k < len(name); k++ {
-		switch name[k] {
-		case ' ', '\t', '"':
-			return -1, "attribute name " + quoteLine(name) + " contains white space or a quote"
-		case ':':
+		if c := nameByteClass[name[k]]; c != 0 {
+			if c == nameBad {
+				return -1, "attribute name " + quoteLine(name) + " contains white space or a quote"
+			}
 			colon = k
 		}
 	}
@@ -562,6 +574,16 @@ func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string)
 	a.Value, a.Truncated = r.unquote(v)
 	return restAt, ""
 }
+
+// nameByteClass sorts the bytes of an attribute name: nameBad (white space,
+// a quote) may not appear in one, nameColon may start a tag; every other byte
+// is 0. One load per byte is what parsing names costs.
+var nameByteClass = [256]uint8{' ': nameBad, '\t': nameBad, '"': nameBad, ':': nameColon}
+
+const (
+	nameBad   = 1
+	nameColon = 2
+)
 
 // looksLikeAttribute reports whether s, which starts with a TAB, is an
 // attribute line: "<white space>Name = ...".

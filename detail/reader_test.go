@@ -155,7 +155,9 @@ func checkOffsets(t testing.TB, data []byte, name string) {
 		default:
 			off, length = rec.Offset, rec.Length
 			if rec.TimestampOffset >= 0 {
-				if !bytes.HasPrefix(data[rec.TimestampOffset:], []byte("\tTimestamp")) && !bytes.HasPrefix(data[rec.TimestampOffset:], []byte("\tDonestamp")) {
+				// Names are matched without regard to case, as FreeRADIUS does.
+				at := data[rec.TimestampOffset:min(len(data), int(rec.TimestampOffset)+10)]
+				if !bytes.EqualFold(at, []byte("\tTimestamp")) && !bytes.EqualFold(at, []byte("\tDonestamp")) {
 					t.Errorf("TimestampOffset %d does not point at a Timestamp line", rec.TimestampOffset)
 				}
 			}

@@ -2,6 +2,8 @@ package dictionary
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -180,4 +182,49 @@ VALUE	Ascend-Modem-ShelfNo	Shelf-One	1
 	if _, ok := st.ValueNumber("Begin"); ok {
 		t.Error("a user's VALUE leaked into a fresh copy")
 	}
+}
+
+// TestFreeRADIUSFilesNotLoadedAreListed: the built-in dictionary holds the
+// tree as FreeRADIUS loads it; every file of the tree FreeRADIUS does not
+// $INCLUDE (so neither does the built-in dictionary) must be named in
+// docs/dictionary.md, which says why and what to do instead.
+func TestFreeRADIUSFilesNotLoadedAreListed(t *testing.T) {
+	needFreeRADIUSTree(t)
+	dir := filepath.Dir(freeradiusTree)
+	included := map[string]bool{}
+	var walk func(name string)
+	walk = func(name string) {
+		if included[name] {
+			return
+		}
+		included[name] = true
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return // $INCLUDE- of a missing file
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			f := strings.Fields(l)
+			if len(f) == 2 && (f[0] == "$INCLUDE" || f[0] == "$INCLUDE-") {
+				walk(filepath.Base(f[1]))
+			}
+		}
+	}
+	walk(filepath.Base(freeradiusTree))
+	docs, err := os.ReadFile("../docs/dictionary.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "dictionary.*"))
+	notLoaded := 0
+	for _, f := range files {
+		name := filepath.Base(f)
+		if included[name] {
+			continue
+		}
+		notLoaded++
+		if !strings.Contains(string(docs), "`"+name+"`") {
+			t.Errorf("%s is not loaded by FreeRADIUS (nor built in) and docs/dictionary.md does not say so", name)
+		}
+	}
+	t.Logf("%d files of %d loaded; %d not loaded, all listed", len(files)-notLoaded, len(files), notLoaded)
 }

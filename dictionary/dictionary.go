@@ -105,6 +105,8 @@ type valueTable struct {
 	// VALUE names of vendors a process never meets cost nothing.
 	pending []tableValue
 	once    sync.Once
+	// fresh: made by tableSet.apply, which is still filling it.
+	fresh bool
 	// frozen: shared between dictionaries (Clone); never changed in place.
 	frozen bool
 }

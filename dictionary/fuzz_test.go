@@ -29,6 +29,38 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
+// FuzzParseOverBuiltin: any user dictionary loads over a copy of the
+// built-in dictionary without panicking, and never changes another copy
+// (the copies share definitions copy-on-write).
+func FuzzParseOverBuiltin(f *testing.F) {
+	f.Add("VALUE Acct-Status-Type Begin 1\nVALUE Client-Port-Id Zero 0\n")
+	f.Add("VENDOR Cisco 9 format=2,1\nATTRIBUTE Cisco-Thing 300 string Cisco\n")
+	f.Add("ATTRIBUTE Acct-Status-Type 40 string\nATTRIBUTE User-Name 1 octets\nALIAS Name 1\n")
+	f.Add("VENDOR WiMAX 24757 format=1,1\nBEGIN-VENDOR WiMAX\nATTRIBUTE WiMAX-X 1.12 byte\nVALUE WiMAX-Accounting-Capabilities Q 9\nEND-VENDOR WiMAX\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		d := Builtin()
+		_ = d.Parse(strings.NewReader(text), "fuzz.dict")
+		fresh := Builtin()
+		st, _ := fresh.Attribute("Acct-Status-Type")
+		if n, _ := st.ValueName(1); st.Type != TypeInteger || n != "Start" {
+			t.Fatalf("a fresh copy's Acct-Status-Type changed: %s, 1 = %s", st.TypeAndFlags(), n)
+		}
+		if _, ok := st.ValueNumber("Begin"); ok {
+			t.Fatal("a user's VALUE leaked into a fresh copy")
+		}
+		if v, _ := fresh.Vendor(9); v.Name != "Cisco" || v.Format() != "1,1" {
+			t.Fatalf("a fresh copy's vendor 9 changed: %s %s", v.Name, v.Format())
+		}
+		if a, _ := fresh.AttributeByNumber(0, 1); a.Name != "User-Name" || a.Type != TypeString {
+			t.Fatalf("a fresh copy's attribute 1 changed: %s %s", a.Name, a.Type)
+		}
+		wc, _ := fresh.Attribute("WiMAX-Accounting-Capabilities")
+		if _, ok := wc.ValueNumber("Q"); ok {
+			t.Fatal("a user's VALUE leaked into a fresh copy")
+		}
+	})
+}
+
 // FuzzDecode: any attribute bytes decode without panicking, and what Decode
 // prints encodes again to a packet that decodes to the same text.
 func FuzzDecode(f *testing.F) {

@@ -153,6 +153,23 @@ func (d *Dictionary) Printed(a *Attribute) bool {
 	return d.byNum[a.key()] == a
 }
 
+// PrintedFor returns the definition printed for a's number: a itself, or
+// the later definition that replaced it; false if the number prints as
+// Attr-N.
+func (d *Dictionary) PrintedFor(a *Attribute) (*Attribute, bool) {
+	p, ok := d.byNum[a.key()]
+	return p, ok
+}
+
+// ParseOID reads a numeric attribute path as FreeRADIUS writes it, with or
+// without "Attr-": "40", "26.9.1", "Attr-241.26.11344.1".
+func ParseOID(s string) ([]uint32, bool) {
+	if len(s) >= 5 && strings.EqualFold(s[:5], "Attr-") {
+		s = s[5:]
+	}
+	return parseAttrOID("Attr-" + s)
+}
+
 // Names returns every name an attribute is found by (names and ALIASes,
 // exactly as defined), sorted.
 func (d *Dictionary) Names() []string {

@@ -144,7 +144,7 @@ func (t *tableSet) apply(d *Dictionary, builtin bool) {
 					merged[prevTable] = map[uint64]bool{}
 				}
 			} else {
-				prevTable = &valueTable{}
+				prevTable = &valueTable{fresh: true}
 			}
 		}
 		a.values = prevTable
@@ -168,9 +168,9 @@ func (t *tableSet) apply(d *Dictionary, builtin bool) {
 			n++
 		}
 		vt := attrs[t.values[i].Attr].values
-		if vt.byNumber != nil || merged[vt] != nil {
+		if !vt.fresh {
 			// A table d already had (the primary-source VALUE names of the
-			// number): add to it now.
+			// number), which may be in use already: add to it now.
 			if vt.byNumber == nil {
 				vt.byNumber = make(map[uint64]string, n)
 				vt.byName = make(map[string]uint64, n)
@@ -190,6 +190,9 @@ func (t *tableSet) apply(d *Dictionary, builtin bool) {
 			vt.pending = t.values[i : i+n : i+n]
 		}
 		i += n
+	}
+	for i := range attrs {
+		attrs[i].values.fresh = false
 	}
 	for vt, named := range merged {
 		vt.ready()

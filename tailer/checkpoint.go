@@ -22,7 +22,9 @@ func (r *sinkRunner) cursorFor(of *openFile) cursor {
 		delete(r.saved, of.key)
 		if of.matches(s) {
 			c.Offset, c.Line, c.Done = s.Offset, s.Line, s.Done
-			if size, err := of.size(); err == nil && size < c.Offset {
+			// (A compressed file's positions are in its decompressed
+			// stream: its size says nothing about them.)
+			if size, err := of.size(); err == nil && size < c.Offset && !of.format.Compressed() {
 				r.log.Warn("file is shorter than the saved position (truncated?); reading it from the start",
 					"file", c.Path, "saved_offset", c.Offset, "size", size)
 				c.Offset, c.Line, c.Done = 0, 1, false
@@ -71,6 +73,12 @@ func (r *sinkRunner) commit(items []*item) {
 	if len(items) == 0 {
 		return
 	}
+	var ended []string
+	defer func() {
+		for _, f := range ended {
+			r.endQuarantineLog(f)
+		}
+	}()
 	r.mu.Lock()
 	for _, it := range items {
 		c := r.committed[it.of.key]
@@ -83,6 +91,7 @@ func (r *sinkRunner) commit(items []*item) {
 			c.FPLen, c.FP = 0, 0
 		case itemFileEnd:
 			c.Done = true
+			ended = append(ended, it.file)
 		default:
 			c.Offset, c.Line = it.end, it.endLine
 		}

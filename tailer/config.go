@@ -137,6 +137,10 @@ type Stats struct {
 	BacklogFiles int
 	// TotalBytes is the size of every file a Replay was given (for an ETA).
 	TotalBytes int64
+	// SkippedFiles counts input files left alone because they are not
+	// detail text: compressed or binary files matched by a consume or
+	// follow glob, binary files given to a Replay.
+	SkippedFiles int
 }
 
 // SinkStats is the progress of one sink.

@@ -6,7 +6,8 @@
 //
 // Each sink has its own pipeline over the same files (reader → window →
 // sender → ordered commit → checkpoint), so a sink that is down holds up no
-// other. Damaged records, records a sink rejects permanently and records whose
+// other within a file (in consume mode the next file is claimed once the
+// slowest sink has finished the work file). Damaged records, records a sink rejects permanently and records whose
 // retries are exhausted go to a quarantine file that is itself a valid detail
 // file. docs/tailer.md explains the behaviour and the guarantees for operators.
 package tailer

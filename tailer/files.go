@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/radrelay/radrelay/archive"
 )
 
 // fingerprintLen is how many leading bytes identify a file together with its
@@ -43,6 +45,10 @@ type openFile struct {
 	path string // where it was found last (guarded by table.mu)
 	// consume is set for a file of a consume input (opened read-write).
 	consume bool
+	// format is archive.Text except for a compressed file given to a
+	// Replay, which is read through a decompressor (set before the file is
+	// published).
+	format archive.Format
 
 	mu    sync.Mutex
 	fpLen int
@@ -183,6 +189,20 @@ func (t *fileTable) open(path string, writable bool) (*openFile, error) {
 	o := &openFile{key: k, f: f, path: path, lastSize: fi2.Size(), consume: writable}
 	t.files[k] = o
 	return o, nil
+}
+
+// lookup returns the open file with key k, or nil.
+func (t *fileTable) lookup(k fileKey) *openFile {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.files[k]
+}
+
+// setPath records where a file is now (after a rename).
+func (t *fileTable) setPath(o *openFile, path string) {
+	t.mu.Lock()
+	o.path = path
+	t.mu.Unlock()
 }
 
 func (t *fileTable) pathOf(o *openFile) string {

@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,9 @@ func testConcurrentWriter(t *testing.T, mode Mode, renameEvery int) {
 		SinkSpec{Name: "one", Sink: s1, MaxOutstanding: 50, BatchSize: 16},
 		SinkSpec{Name: "two", Sink: s2, MaxOutstanding: 7})
 	_, stop := runTailer(t, cfg)
-	writer := startWriter(t, dir, 0, n, 500, renameEvery)
+	writer := startWriter(t, dir, 0, n, 500, renameEvery, func(first int) {
+		s1.waitFor(t, fmt.Sprintf("s%08d", first))
+	})
 	waitClosed(t, s1.full, "sink one to get every record")
 	waitClosed(t, s2.full, "sink two to get every record")
 	if err := <-writer; err != nil {
@@ -161,6 +164,15 @@ func TestPartialRecordIsWaitedFor(t *testing.T) {
 		t.Run(mode.String(), func(t *testing.T) {
 			dir := t.TempDir()
 			slow := filepath.Join(dir, "detail-1")
+			newer := filepath.Join(dir, "detail-2")
+			if mode == Consume {
+				// Consume reads only claimed work files, one per
+				// directory: the newer file lives in a second one.
+				for _, d := range []string{"a", "b"} {
+					os.Mkdir(filepath.Join(dir, d), 0o700)
+				}
+				slow, newer = filepath.Join(dir, "a", "detail-1"), filepath.Join(dir, "b", "detail-2")
+			}
 			rec := testRecord(0)
 			half := len(rec) / 2
 			if err := os.WriteFile(slow, rec[:half], 0o600); err != nil {
@@ -171,10 +183,13 @@ func TestPartialRecordIsWaitedFor(t *testing.T) {
 			sink := newMemSink(1)
 			cfg := liveConfig(t, dir, t.TempDir(), mode, SinkSpec{Name: "mem", Sink: sink})
 			cfg.SettleTime = time.Hour // the writer is only slow, not gone
+			if mode == Consume {
+				cfg.Inputs[0].Glob = filepath.Join(dir, "*", "detail-*")
+			}
 			_, stop := runTailer(t, cfg)
 			// A newer file: once its record is delivered, the reader has
 			// been over the half-written one (older files are read first).
-			writeRecords(t, filepath.Join(dir, "detail-2"), 1, 2)
+			writeRecords(t, newer, 1, 2)
 			waitClosed(t, sink.full, "the newer file's record")
 			if got, _ := sink.snapshot(); got[sessionID(0)] != 0 {
 				t.Fatal("a half-written record was delivered")
@@ -184,7 +199,7 @@ func TestPartialRecordIsWaitedFor(t *testing.T) {
 			sink.mu.Unlock()
 			path := slow
 			if mode == Consume {
-				path = filepath.Join(dir, workName) // it was claimed meanwhile
+				path = filepath.Join(filepath.Dir(slow), workName) // it was claimed meanwhile
 			}
 			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 			if err != nil {

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/radrelay/radrelay/archive"
 )
 
 // maintainer owns the list of files every sink reads: it finds them (globs),
@@ -28,6 +30,10 @@ type maintainer struct {
 	lockMsg map[string]bool      // work files locked by someone else (logged once)
 	lastSig string
 	markBuf []byte // reused by markDone
+
+	listErrs map[string]string          // glob: the error of its listing, logged once
+	aside    map[string]*asideFile      // files that cannot be opened, by path
+	archives map[fileKey]archive.Format // compressed or binary files left alone (warned once)
 }
 
 // workFile is a consume work file (<dir>/detail.work) this process claimed.
@@ -45,7 +51,8 @@ type settled struct {
 }
 
 func newMaintainer(t *Tailer) *maintainer {
-	return &maintainer{t: t, wake: newSignal(), settle: map[fileKey]*settled{}, lockMsg: map[string]bool{}}
+	return &maintainer{t: t, wake: newSignal(), settle: map[fileKey]*settled{}, lockMsg: map[string]bool{},
+		aside: map[string]*asideFile{}, archives: map[fileKey]archive.Format{}, listErrs: map[string]string{}}
 }
 
 // start prepares the first file list (and, for Replay, the only one).
@@ -69,6 +76,19 @@ func (m *maintainer) start() error {
 				if slices.Contains(m.known, of) {
 					continue
 				}
+				// Compressed archives are read through a decompressor;
+				// binary data is not a detail file at all.
+				format, err := detectOpen(of.f)
+				if err != nil {
+					return fmt.Errorf("tailer: replay: %s: %w", c.path, err)
+				}
+				if format == archive.Binary {
+					t.log.Error("replay: file is binary data, not a detail file (nor gzip, bzip2, xz or zstd); skipped", "file", c.path)
+					t.skippedFiles.Add(1)
+					t.table.forget(of)
+					continue
+				}
+				of.format = format
 				of.setFinal()
 				m.known = append(m.known, of)
 				total += c.size
@@ -154,16 +174,21 @@ func (m *maintainer) scan(claim bool) time.Time {
 func (m *maintainer) listInputs(claim bool) (found []*openFile, matched map[fileKey]bool, incomplete bool) {
 	t := m.t
 	matched = map[fileKey]bool{}
-	foreign := map[string]bool{} // directory: has another process's work file
+	listed := map[string]bool{} // paths seen, to forget set-aside files that left
 	for _, in := range t.cfg.Inputs {
 		if in.Mode == Consume {
-			m.resumeWorkFiles(in.Glob)
+			// Work files left by someone else count as listed: one
+			// that is set aside or compressed is not looked at afresh
+			// (and logged again) at every scan.
+			for _, p := range m.resumeWorkFiles(in.Glob) {
+				listed[p] = true
+			}
 		}
 		cands, err := globFiles(in.Glob, nil)
+		m.listError(in.Glob, err)
 		if err != nil {
 			// The listing is incomplete: a file not in it may still be
 			// there, so none is taken for gone this time.
-			t.log.Error("listing input files", "glob", in.Glob, "err", err)
 			incomplete = true
 		}
 		// Claim only from a complete listing: the oldest file may be the
@@ -171,26 +196,23 @@ func (m *maintainer) listInputs(claim bool) (found []*openFile, matched map[file
 		if in.Mode == Consume && claim && err == nil {
 			if m.claim(in.Glob, cands) {
 				if cands, err = globFiles(in.Glob, nil); err != nil {
-					t.log.Error("listing input files", "glob", in.Glob, "err", err)
+					m.listError(in.Glob, err)
 					incomplete = true
 				}
 			}
 		}
 		for _, c := range cands {
-			of, err := t.table.open(c.path, in.Mode == Consume)
-			if err != nil {
-				if !errors.Is(err, fs.ErrNotExist) {
-					t.log.Warn("cannot open input file", "file", c.path, "err", err)
-				}
+			listed[c.path] = true
+			if in.Mode == Consume {
+				// Consume delivers only from work files this process
+				// claimed (m.works): a file still in the spool may be
+				// claimed by another reader (FreeRADIUS's detail
+				// listener, a second radrelay) at any moment, and
+				// reading it in place would deliver it twice.
 				continue
 			}
-			if in.Mode == Consume && m.foreignWork(filepath.Dir(c.path), foreign) {
-				// Another reader (FreeRADIUS's detail listener, a second
-				// radrelay) works on this directory and will claim this
-				// file next: reading it in place would deliver it twice.
-				// Still matched (not gone); published once that reader
-				// is done with its work file.
-				matched[of.key] = true
+			of, ok := m.openFollowed(c)
+			if !ok {
 				continue
 			}
 			if !matched[of.key] {
@@ -201,8 +223,39 @@ func (m *maintainer) listInputs(claim bool) (found []*openFile, matched map[file
 	}
 	for _, w := range m.works {
 		matched[w.of.key] = true
+		listed[w.path] = true
+	}
+	if !incomplete {
+		m.pruneSkipped(listed)
 	}
 	return found, matched, incomplete
+}
+
+// openFollowed opens a followed file: one known already, or a new one that
+// holds detail text (a compressed or binary file in the glob is skipped with
+// one warning) and can be opened (one that cannot is set aside, see
+// setAside). An empty new file is left for the next look: logrotate
+// creates its archive empty before it writes the compressed data.
+func (m *maintainer) openFollowed(c candidate) (*openFile, bool) {
+	if m.t.table.lookup(c.key) != nil {
+		of, err := m.t.table.open(c.path, false)
+		return of, err == nil
+	}
+	if c.size == 0 || m.waitingAside(c.path) {
+		return nil, false
+	}
+	if !m.isText(c) {
+		return nil, false
+	}
+	of, err := m.t.table.open(c.path, false)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			m.setAside(c.path, err)
+		}
+		return nil, false
+	}
+	m.readable(c.path)
+	return of, true
 }
 
 // markGone marks the known files that left the glob (renamed away,
@@ -334,32 +387,33 @@ func (m *maintainer) publish(found []*openFile) {
 	}
 }
 
-// foreignWork reports whether dir has a work file that is not one of ours
-// (another process holds it locked: resumeWorkFiles could not take it up),
-// caching the answer in seen for one scan.
-func (m *maintainer) foreignWork(dir string, seen map[string]bool) bool {
-	if v, ok := seen[dir]; ok {
-		return v
-	}
-	work := filepath.Join(dir, workName)
-	_, err := os.Lstat(work)
-	v := err == nil && !slices.ContainsFunc(m.works, func(w *workFile) bool { return w.path == work })
-	seen[dir] = v
-	return v
-}
-
 // resumeWorkFiles takes up existing work files of a consume glob (left by an
 // earlier run of radrelay or by FreeRADIUS): they are read before anything else.
-func (m *maintainer) resumeWorkFiles(pattern string) {
+// It returns the work files it found.
+func (m *maintainer) resumeWorkFiles(pattern string) []string {
 	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(pattern), workName))
 	for _, p := range paths {
 		if slices.ContainsFunc(m.works, func(w *workFile) bool { return w.path == p }) {
 			continue
 		}
-		of, err := m.t.table.open(p, true)
+		if m.waitingAside(p) {
+			continue
+		}
+		fi, err := os.Lstat(p)
 		if err != nil {
 			continue
 		}
+		if !m.isText(candidate{path: p, key: keyOf(fi), size: fi.Size()}) {
+			continue // not ours to read or delete; the directory waits
+		}
+		of, err := m.t.table.open(p, true)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				m.setAside(p, err)
+			}
+			continue
+		}
+		m.readable(p)
 		w := &workFile{of: of, path: p}
 		if !m.lock(w) {
 			continue // someone else works on it; look again later
@@ -373,6 +427,7 @@ func (m *maintainer) resumeWorkFiles(pattern string) {
 			m.lock(w)
 		}
 	}
+	return paths
 }
 
 // lock takes FreeRADIUS's lock on a work file; the file is published even
@@ -414,23 +469,35 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 		if busy[dir] || c.size == 0 {
 			continue // nothing to deliver in an empty file (a writer just created it)
 		}
-		busy[dir] = true
 		work := filepath.Join(dir, workName)
 		if _, err := os.Lstat(work); err == nil {
+			busy[dir] = true
 			continue // someone else's work file (resumeWorkFiles tries to lock it)
 		}
+		// A compressed or binary file is never claimed (renamed, then
+		// deleted), and one that cannot be opened is set aside: in both
+		// cases the next file of the directory is taken instead.
+		if m.waitingAside(c.path) || !m.isText(c) {
+			continue
+		}
+		of, err := m.t.table.open(c.path, true)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				m.setAside(c.path, err)
+			}
+			continue
+		}
+		m.readable(c.path)
+		busy[dir] = true
 		if err := renameNoReplace(c.path, work); err != nil {
+			m.t.table.forget(of)
 			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
 				m.t.log.Error("cannot claim file", "file", c.path, "work_file", work, "err", err)
 			}
 			continue
 		}
 		renamed = true
-		of, err := m.t.table.open(work, true)
-		if err != nil {
-			m.t.log.Error("cannot open work file", "file", work, "err", err)
-			continue
-		}
+		m.t.table.setPath(of, work)
 		w := &workFile{of: of, path: work}
 		m.works = append(m.works, w)
 		m.lock(w)

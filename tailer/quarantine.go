@@ -3,6 +3,7 @@ package tailer
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -34,6 +35,13 @@ const (
 	// other attributes, and replaying it quarantines it again until an
 	// operator repairs it by hand.
 	QuarantineRawAttr = QuarantineAttrPrefix + "Raw"
+	// QuarantineRawFileAttr names a side file holding every byte of an
+	// unparseable span too long to keep inline (an oversized record, a run
+	// of garbage); Raw then holds its first bytes only.
+	QuarantineRawFileAttr = QuarantineAttrPrefix + "Raw-File"
+	// QuarantineRawLengthAttr is the length in bytes of the unparseable span
+	// in its source (set when Raw does not hold all of it).
+	QuarantineRawLengthAttr = QuarantineAttrPrefix + "Raw-Length"
 )
 
 // quarantine appends one sink's quarantined records to
@@ -56,7 +64,7 @@ func (q *quarantine) fileFor(now time.Time) string {
 
 // put writes rec (nil for an unparsable span, whose bytes are raw) with the
 // annotations. It does not fsync; sync does, before a checkpoint moves past it.
-func (q *quarantine) put(rec *detail.Record, raw []byte, reason, file string, line int, offset int64) error {
+func (q *quarantine) put(rec *detail.Record, raw []byte, reason, file string, line int, offset int64, extra ...detail.Attribute) error {
 	if q.dir == "" {
 		return fmt.Errorf("no quarantine directory configured")
 	}
@@ -74,7 +82,7 @@ func (q *quarantine) put(rec *detail.Record, raw []byte, reason, file string, li
 	} else {
 		out = detail.Record{
 			Header:       detail.FormatHeader(now),
-			Attrs:        append(ann, detail.Attribute{Name: QuarantineRawAttr, Value: string(raw), Quoted: true}),
+			Attrs:        append(append(ann, extra...), detail.Attribute{Name: QuarantineRawAttr, Value: string(raw), Quoted: true}),
 			Timestamp:    now.Unix(),
 			HasTimestamp: true,
 		}
@@ -100,6 +108,40 @@ func (q *quarantine) put(rec *detail.Record, raw []byte, reason, file string, li
 	}
 	q.dirty = true
 	return nil
+}
+
+// saveRaw copies length bytes of src from offset into a new side file next
+// to the quarantine files, fsynced, and returns its path. A side file is
+// written before the entry that names it, so an entry never points nowhere.
+func (q *quarantine) saveRaw(src io.ReaderAt, offset, length int64) (string, error) {
+	if q.dir == "" {
+		return "", fmt.Errorf("no quarantine directory configured")
+	}
+	if err := os.MkdirAll(q.dir, 0o700); err != nil {
+		return "", fmt.Errorf("creating quarantine directory: %w", err)
+	}
+	now := time.Now()
+	name := strings.TrimSuffix(stateFileName(q.sink), ".state")
+	path := filepath.Join(q.dir, fmt.Sprintf("%s-%s-%d-%d.raw", name, now.Format("20060102"), now.UnixNano(), offset))
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("writing quarantine side file: %w", err)
+	}
+	n, err := io.Copy(f, io.NewSectionReader(src, offset, length))
+	if err == nil && n < length {
+		err = fmt.Errorf("source ended after %d of %d bytes", n, length)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", fmt.Errorf("writing quarantine side file %s: %w", path, err)
+	}
+	return path, nil
 }
 
 func (q *quarantine) openLocked(now time.Time) error {

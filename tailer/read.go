@@ -7,11 +7,15 @@ package tailer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 	"os"
+	"strconv"
 	"time"
 
+	"github.com/radrelay/radrelay/archive"
 	"github.com/radrelay/radrelay/detail"
 )
 
@@ -19,6 +23,8 @@ import (
 type fileReader struct {
 	of       *openFile
 	src      offsetReader
+	dec      io.ReadCloser // the decompressor of a compressed file
+	run      *item         // unparseable spans read since the last item pushed
 	rd       *detail.Reader
 	off      int64 // position after the last item emitted
 	line     int
@@ -144,16 +150,25 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 	for {
 		final := of.isFinal()
 		if fr.rd == nil {
-			fr.src = offsetReader{f: of.f, off: fr.off}
-			fr.rd = detail.NewReader(&fr.src, name)
+			if of.format.Compressed() {
+				if err := fr.openCompressed(name); err != nil {
+					return r.endUnreadable(ctx, fr, name, err)
+				}
+			} else {
+				fr.src = offsetReader{f: of.f, off: fr.off}
+				fr.rd = detail.NewReader(&fr.src, name)
+			}
 			fr.rd.SetPosition(fr.off, fr.line)
 		}
 		rec, err := fr.rd.Next()
 		if (errors.Is(err, io.EOF) || errors.Is(err, detail.ErrIncomplete)) && final {
 			rec, err = fr.rd.Finish()
 			if errors.Is(err, io.EOF) {
+				if !r.pushRun(ctx, fr) {
+					return false
+				}
 				fr.done = true
-				fr.rd = nil
+				fr.closeReader()
 				return r.push(ctx, &item{kind: itemFileEnd, of: of, file: name, end: fr.off, endLine: fr.line})
 			}
 		}
@@ -164,22 +179,37 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 		case err == nil:
 			it = r.recordItem(of, rec)
 		case errors.As(err, &se):
-			it = &item{kind: itemBad, of: of, raw: se.Raw, reason: "malformed: " + se.Msg, file: name, line: se.Line, offset: se.Offset}
+			// Consecutive unparseable records (a flood of garbage) become
+			// one quarantine entry, not one each.
+			if !r.addToRun(ctx, fr, se, name) {
+				return false
+			}
+			fr.off, fr.line = fr.rd.Offset(), fr.rd.Line()
+			fr.lastRead = time.Now()
+			fr.run.end, fr.run.endLine = fr.off, fr.line
+			continue
 		case errors.As(err, &te):
-			it = &item{kind: itemTruncated, of: of, raw: te.Raw, reason: "truncated: the file ends inside this record", file: name, line: te.Line, offset: te.Offset}
+			it = &item{kind: itemTruncated, of: of, raw: te.Raw, reason: "truncated: the file ends inside this record", file: name, line: te.Line, offset: te.Offset, length: te.Length}
 		case errors.Is(err, io.EOF):
 			// Between records: drop the buffer of a file idle for a while
 			// (memory stays small with thousands of followed files).
 			if time.Since(fr.lastRead) > 10*time.Second {
-				fr.rd = nil
+				fr.closeReader()
 			}
-			return true
+			return r.pushRun(ctx, fr)
 		case errors.Is(err, detail.ErrIncomplete):
-			return true // a record being written: wait for the rest
+			return r.pushRun(ctx, fr) // a record being written: wait for the rest
+		case of.format.Compressed():
+			// Damaged compressed data does not get better by reading it
+			// again: what is left of the file is quarantined as such.
+			return r.pushRun(ctx, fr) && r.endUnreadable(ctx, fr, name, err)
 		default:
 			r.log.Error("reading file", "file", name, "err", err)
-			fr.rd = nil
-			return true
+			fr.closeReader()
+			return r.pushRun(ctx, fr)
+		}
+		if !r.pushRun(ctx, fr) {
+			return false
 		}
 		fr.off, fr.line = fr.rd.Offset(), fr.rd.Line()
 		fr.lastRead = time.Now()
@@ -226,6 +256,14 @@ func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record) *item {
 			reason += " (" + why.Value + ")"
 		}
 		it.kind, it.rec, it.raw, it.reason = itemBad, nil, []byte(a.Value), reason
+		// A side file written earlier still holds every byte: point to it
+		// again rather than copying the quarantine file's bytes.
+		if f, ok := rec.Get(QuarantineRawFileAttr); ok {
+			it.rawFile = f.Value
+		}
+		if l, ok := rec.Get(QuarantineRawLengthAttr); ok {
+			it.length, _ = strconv.ParseInt(l.Value, 10, 64)
+		}
 	}
 	return it
 }
@@ -253,4 +291,103 @@ func (r *sinkRunner) pushWaiting(ctx context.Context, it *item) (ok, waited bool
 	}
 	r.items <- it // never blocks: capacity == window
 	return true, waited
+}
+
+// openCompressed starts reading a compressed file (Replay) at the reader's
+// position: positions are offsets in the decompressed stream, so the stream
+// is decompressed from its start and the bytes before the position skipped.
+func (fr *fileReader) openCompressed(name string) error {
+	dec, _, err := archive.NewReader(io.NewSectionReader(fr.of.f, 0, math.MaxInt64))
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	if fr.off > 0 {
+		if _, err := io.CopyN(io.Discard, dec, fr.off); err != nil {
+			dec.Close()
+			return fmt.Errorf("%s: skipping to the saved position %d: %w", name, fr.off, err)
+		}
+	}
+	fr.dec = dec
+	fr.rd = detail.NewReader(dec, name)
+	return nil
+}
+
+// closeReader drops the file's reader (and decompressor).
+func (fr *fileReader) closeReader() {
+	if fr.dec != nil {
+		fr.dec.Close()
+		fr.dec = nil
+	}
+	fr.rd = nil
+}
+
+// endUnreadable ends a compressed file whose data cannot be decompressed
+// (from the reader's position on): the rest is quarantined as one entry
+// naming the error, and the file is finished.
+func (r *sinkRunner) endUnreadable(ctx context.Context, fr *fileReader, name string, err error) bool {
+	r.log.Error("cannot decompress file; the rest of it is quarantined as unreadable", "file", name, "offset", fr.off, "err", err)
+	fr.closeReader()
+	bad := &item{kind: itemBad, of: fr.of, reason: "unreadable: cannot decompress the rest of the file: " + err.Error(),
+		file: name, line: fr.line, offset: fr.off, end: fr.off, endLine: fr.line}
+	if !r.push(ctx, bad) {
+		return false
+	}
+	fr.done = true
+	return r.push(ctx, &item{kind: itemFileEnd, of: fr.of, file: name, end: fr.off, endLine: fr.line})
+}
+
+// Bounds of a run of unparseable spans (one quarantine entry).
+const (
+	// maxInlineRaw is how many bytes of a run are kept inline, in the
+	// entry's Raw attribute; the rest go to a side file.
+	maxInlineRaw = detail.DefaultMaxRecordSize
+	// maxRunBytes ends a run (and starts the next) in a plain file, so
+	// that one side file stays a manageable size.
+	maxRunBytes = 64 << 20
+)
+
+// addToRun adds an unparseable span to the file's current run, pushing the
+// run first when it is full. A compressed file cannot be read again at an
+// offset, so its runs end when their bytes no longer fit inline.
+func (r *sinkRunner) addToRun(ctx context.Context, fr *fileReader, se *detail.SyntaxError, name string) bool {
+	plain := !fr.of.format.Compressed()
+	if run := fr.run; run != nil {
+		if (plain && run.length >= maxRunBytes) || (!plain && len(run.raw)+len(se.Raw) > maxInlineRaw) {
+			if !r.pushRun(ctx, fr) {
+				return false
+			}
+		}
+	}
+	if fr.run == nil {
+		fr.run = &item{kind: itemBad, of: fr.of, reason: "malformed: " + se.Msg, file: name, line: se.Line, offset: se.Offset}
+	}
+	run := fr.run
+	run.spans++
+	run.lastLine = se.RecordLine
+	run.length = se.Offset + se.Length - run.offset
+	if int64(len(se.Raw)) < se.Length {
+		run.partial = true // an oversized record: only its start was kept
+	}
+	room := maxInlineRaw - len(run.raw)
+	if len(se.Raw) > room {
+		run.partial = true
+		run.raw = append(run.raw, se.Raw[:max(room, 0)]...)
+	} else {
+		run.raw = append(run.raw, se.Raw...)
+	}
+	return true
+}
+
+// pushRun pushes the file's run of unparseable spans, if any.
+func (r *sinkRunner) pushRun(ctx context.Context, fr *fileReader) bool {
+	run := fr.run
+	if run == nil {
+		return true
+	}
+	fr.run = nil
+	if run.spans > 1 {
+		run.reason += fmt.Sprintf(" (one of %d consecutive unparseable records, lines %d to %d, %d bytes)",
+			run.spans, run.line, run.lastLine, run.length)
+	}
+	return r.push(ctx, run)
 }

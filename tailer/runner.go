@@ -26,16 +26,27 @@ const (
 // slot of the sink's window from the moment it is read until the commit that
 // covers it is persisted.
 type item struct {
-	kind    itemKind
-	of      *openFile
-	rec     *detail.Record
-	raw     []byte // itemBad, itemTruncated
-	reason  string
-	file    string
-	line    int
-	offset  int64
-	end     int64 // commit position after this item
-	endLine int
+	kind itemKind
+	of   *openFile
+	rec  *detail.Record
+	raw  []byte // itemBad, itemTruncated
+	// A run of consecutive unparseable spans is one itemBad: length is its
+	// size in the source (from offset), spans how many records it held,
+	// lastLine where the last began. partial says raw does not hold every
+	// byte (an oversized record, a long run): the quarantine copies them
+	// from the source into a side file. rawFile names a side file written
+	// earlier (a quarantine file replayed).
+	length   int64
+	spans    int
+	lastLine int
+	partial  bool
+	rawFile  string
+	reason   string
+	file     string
+	line     int
+	offset   int64
+	end      int64 // commit position after this item
+	endLine  int
 }
 
 // sinkRunner is the pipeline of one sink.
@@ -62,6 +73,11 @@ type sinkRunner struct {
 	syncedSeq  uint64    // ... of the last state fsynced
 	lastSynced time.Time // when
 
+	health sinkHealth // the sink's retry budget (budget.go)
+
+	qlogMu sync.Mutex
+	qlog   map[string]*fileQuarantineLog // by file (quarantinelog.go)
+
 	read, delivered, retried, quarantined atomic.Int64
 	oldest                                atomic.Int64 // Unix time, 0 = none
 }
@@ -77,6 +93,7 @@ func newSinkRunner(t *Tailer, spec SinkSpec) (*sinkRunner, error) {
 		committed: map[fileKey]*cursor{},
 		saved:     map[fileKey]cursor{},
 		flushC:    make(chan struct{}, 1),
+		qlog:      map[string]*fileQuarantineLog{},
 	}
 	if t.cfg.StateDir != "" {
 		r.state = stateFile{dir: t.cfg.StateDir, name: spec.Name}
@@ -137,7 +154,9 @@ func (r *sinkRunner) stats(sizes map[fileKey]int64) (SinkStats, int64, int) {
 		case c.Done:
 			ss.BytesDone += size
 		default:
-			ss.BytesDone += c.Offset
+			// min: a compressed file's position is in its decompressed
+			// stream, larger than its size (progress is approximate).
+			ss.BytesDone += min(c.Offset, size)
 			if size > c.Offset {
 				backlog += size - c.Offset
 				files++

@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -136,6 +137,20 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 	attempt := 0
 	for len(pending) > 0 {
 		now := time.Now()
+		probe := false
+		if r.overBudget(now) {
+			if !r.takeProbe(now) {
+				// Settled at once: the sink is over its retry budget.
+				reason := fmt.Sprintf("retries exhausted: the sink has failed for longer than its retry budget (max_duration %s); not sent", r.spec.Retry.MaxDuration)
+				for _, p := range pending {
+					if !r.quarantineItem(ctx, p.it, reason) {
+						unresolved[p.it] = true
+					}
+				}
+				break
+			}
+			probe = true
+		}
 		recs = recs[:0]
 		for _, p := range pending {
 			recs = append(recs, r.prepare(p.it.rec, now))
@@ -143,6 +158,9 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 		results = results[:len(recs)]
 		clear(results)
 		r.spec.Sink.Send(ctx, recs, results)
+		if probe {
+			r.endProbe(time.Now())
+		}
 		var again []pend
 		var lastErr error
 		for i, p := range pending {
@@ -150,6 +168,7 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 			switch {
 			case err == nil:
 				r.delivered.Add(1)
+				r.noteSuccess()
 			case ctx.Err() != nil:
 				unresolved[p.it] = true
 			case sinks.IsPermanent(err):
@@ -161,7 +180,8 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 					p.first = now
 				}
 				p.attempts++
-				if r.spec.Retry.Exhausted(p.attempts, p.first, time.Now()) {
+				r.noteFailure(now)
+				if end := time.Now(); r.spec.Retry.Exhausted(p.attempts, p.first, end) || r.overBudget(end) {
 					if !r.quarantineItem(ctx, p.it, fmt.Sprintf("retries exhausted after %d attempts: %v", p.attempts, err)) {
 						unresolved[p.it] = true
 					}
@@ -181,6 +201,10 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 		attempt++
 		r.retried.Add(int64(len(pending)))
 		d := r.spec.Retry.Backoff(attempt)
+		if left, ok := r.budgetLeft(time.Now()); ok && left < d {
+			// Wake when the budget runs out, not a whole backoff later.
+			d = max(left, time.Millisecond)
+		}
 		// Warn about the first attempts and then every tenth: a sink that
 		// is down for hours must not flood the log.
 		lvl := slog.LevelDebug
@@ -232,14 +256,15 @@ func (r *sinkRunner) prepare(rec *detail.Record, now time.Time) *detail.Record {
 }
 
 // quarantineItem writes an item to the quarantine file, retrying while the
-// disk refuses (it cannot be dropped) until ctx ends.
+// disk refuses (it cannot be dropped) until ctx ends. The bytes of a long
+// unparseable span that are not kept inline go to a side file first.
 func (r *sinkRunner) quarantineItem(ctx context.Context, it *item, reason string) bool {
 	for attempt := 1; ; attempt++ {
-		err := r.q.put(it.rec, it.raw, reason, it.file, it.line, it.offset)
+		err := r.putQuarantine(it, reason)
 		if err == nil {
-			r.quarantined.Add(1)
-			r.log.Warn("record quarantined", "file", it.file, "line", it.line, "offset", it.offset,
-				"reason", reason, "quarantine", r.q.dir)
+			n := max(it.spans, 1)
+			r.quarantined.Add(int64(n))
+			r.logQuarantined(it, reason, n)
 			return true
 		}
 		d := r.spec.Retry.Backoff(attempt)
@@ -252,4 +277,31 @@ func (r *sinkRunner) quarantineItem(ctx context.Context, it *item, reason string
 			return false
 		}
 	}
+}
+
+// putQuarantine writes the quarantine entry of an item (and its side file).
+func (r *sinkRunner) putQuarantine(it *item, reason string) error {
+	var extra []detail.Attribute
+	rawFile := it.rawFile
+	if it.rec == nil && it.partial && it.length > 0 {
+		if it.of.format.Compressed() {
+			// A compressed source cannot be read again at an offset:
+			// the entry keeps what the reader held; the archive itself
+			// is never changed by radrelay.
+			extra = append(extra, detail.Attribute{Name: QuarantineRawLengthAttr, Value: strconv.FormatInt(it.length, 10)})
+		} else {
+			p, err := r.q.saveRaw(it.of.f, it.offset, it.length)
+			if err != nil {
+				return err
+			}
+			rawFile = p
+		}
+	}
+	if rawFile != "" {
+		extra = append(extra, detail.Attribute{Name: QuarantineRawFileAttr, Value: rawFile, Quoted: true})
+		if it.length > 0 {
+			extra = append(extra, detail.Attribute{Name: QuarantineRawLengthAttr, Value: strconv.FormatInt(it.length, 10)})
+		}
+	}
+	return r.q.put(it.rec, it.raw, reason, it.file, it.line, it.offset, extra...)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +35,10 @@ type Tailer struct {
 	// complete is set (Replay) once the file list is complete.
 	complete   atomic.Bool
 	totalBytes atomic.Int64
-	progress   chan struct{} // a sink committed something (maintenance looks)
+	// skippedFiles counts input files left alone: compressed or binary
+	// files in a consume or follow glob, binary files given to a Replay.
+	skippedFiles atomic.Int64
+	progress     chan struct{} // a sink committed something (maintenance looks)
 
 	statsMu sync.Mutex // guards runners being set
 
@@ -144,17 +146,28 @@ func New(cfg Config) (*Tailer, error) {
 // Run delivers records until ctx is done (Consume, Follow) or every file has
 // been delivered or quarantined (Replay). After ctx is done it stops reading,
 // drains the records in flight for up to ShutdownTimeout, persists progress
-// and returns nil. It returns an error only when it cannot start (state
-// directory, state files) or cannot persist progress.
+// and returns nil. It returns an error only when it cannot start or cannot
+// persist progress: another process holds the state directory (an error
+// matching ErrStateLocked, naming its pid), the state or quarantine
+// directory cannot be written (matching ErrNotWritable; checked before
+// anything is read), a state file cannot be read.
 func (t *Tailer) Run(ctx context.Context) error {
 	if !t.running.CompareAndSwap(false, true) {
 		return errors.New("tailer: Run called twice")
 	}
 	cfg := t.cfg
 	if cfg.StateDir != "" {
-		if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
-			return fmt.Errorf("tailer: state directory: %w", err)
+		if err := checkWritable("state", cfg.StateDir); err != nil {
+			return err
 		}
+		lock, err := lockStateDir(cfg.StateDir)
+		if err != nil {
+			return err
+		}
+		defer lock.Close()
+	}
+	if err := checkWritable("quarantine", cfg.QuarantineDir); err != nil {
+		return err
 	}
 	t.table = newFileTable()
 	defer t.table.closeAll() // releases the work files' locks
@@ -228,6 +241,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 		if err := r.flush(true); err != nil {
 			errs[i] = errors.Join(errs[i], fmt.Errorf("tailer: sink %s: saving state at shutdown: %w", r.spec.Name, err))
 		}
+		r.summariseQuarantine("")
 		r.q.close()
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -253,7 +267,7 @@ func (t *Tailer) Stats() Stats {
 	t.statsMu.Lock()
 	runners := t.runners
 	t.statsMu.Unlock()
-	st := Stats{TotalBytes: t.totalBytes.Load()}
+	st := Stats{TotalBytes: t.totalBytes.Load(), SkippedFiles: int(t.skippedFiles.Load())}
 	files := *t.list.Load()
 	sizes := make(map[fileKey]int64, len(files))
 	for _, of := range files {

@@ -87,8 +87,9 @@ Examples:
   Check the sample data shipped with radrelay (one clean file, one damaged):
     radrelay check examples/radacct/127.0.0.1/detail-20261123 examples/damaged/detail-damaged
 
-  Check every attribute name and value against FreeRADIUS's dictionaries:
-    radrelay check --strict --dictionary /usr/share/freeradius/dictionary detail-20261123
+  Check every attribute name and value against the dictionaries (the
+  built-in one and a FreeRADIUS server's local additions):
+    radrelay check --strict --dictionary /etc/freeradius/3.0/dictionary detail-20261123
 
   Count the Stop records of a file with jq:
     radrelay check --json detail-20261123 | jq .by_status.Stop

@@ -112,6 +112,7 @@ func TestRunUsageErrors(t *testing.T) {
 		{[]string{"run", "-c", "testdata/config/good-minimal.toml", "--metrics", "9813"}, `--metrics "9813" is not HOST:PORT`},
 		{[]string{"run", "--mode", "follow", "--input", "in/detail*", "--state", "/s", "--to", "detail:in/detail-out"}, `sink "detail-in-detail-out": path: the files it writes match the input "in/detail*"`},
 		{[]string{"run", "--input", "/d/*", "--state", "/s", "--to", "detail:/var/x-%Q"}, `sink "detail-var-x-Q": path: file name template "/var/x-%Q": unknown field %Q`},
+		{[]string{"replay", "--to", "detail:testdata/config/good-minimal.toml", "testdata/config/good-minimal.toml"}, `path: it writes testdata/config/good-minimal.toml, which this replay reads`},
 		{[]string{"replay", "--to", "memory:x"}, "no files to replay"},
 		{[]string{"replay", "--to", "memory:x", "/nonexistent/detail"}, "no such file"},
 		{[]string{"replay", "--to", "memory:x", "."}, "is not a regular file"},

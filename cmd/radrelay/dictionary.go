@@ -13,7 +13,7 @@ import (
 )
 
 // dictionaryFlagUsage is the help of the --dictionary flag of check and cat.
-const dictionaryFlagUsage = "a FreeRADIUS-format dictionary `PATH` (with its $INCLUDEs) that extends or overrides the built-in one, e.g. /usr/share/freeradius/dictionary"
+const dictionaryFlagUsage = "a FreeRADIUS-format dictionary `PATH` (with its $INCLUDEs) that extends or overrides the built-in one, e.g. /etc/freeradius/3.0/dictionary"
 
 // addDictionaryFlag declares --dictionary on fs, storing the path in *path.
 func addDictionaryFlag(fs *flag.FlagSet, path *string) {
@@ -59,8 +59,9 @@ line) or the path and line of your own file.
   show      an attribute (by name, any case, or by number: 40, 26.9.1,
             Attr-241.1): its number, type and flags, source, the other names
             and earlier definitions it is read by, and its VALUE names (the
-            printed one first); or a vendor (by name or number): its format,
-            source and all its attributes.
+            printed one first); or a vendor (by name, or by number: 26.9,
+            or 9 when no attribute has the number): its format, source and
+            all its attributes.
 
 Exit status: 0 when everything asked for is known, 1 when a NAME is not,
 2 for a usage error or a dictionary that does not load.
@@ -137,22 +138,21 @@ func runDictionary(e *env, args []string) int {
 }
 
 func printVendors(w io.Writer, d *dictionary.Dictionary) {
+	// Count each vendor's printed attributes, members of its TLVs included,
+	// in one pass.
+	count := map[uint32]int{}
+	for _, a := range d.Attributes() {
+		if a.Vendor != nil && d.Printed(a) {
+			count[a.Vendor.ID]++
+		}
+	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NUMBER\tNAME\tFORMAT\tATTRIBUTES\tSOURCE")
 	for _, v := range d.Vendors() {
 		name := strings.Join(d.VendorNames(v), ", ")
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", v.ID, name, v.Format(), countAttrs(d, d.VendorAttributes(v)), v.Source)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", v.ID, name, v.Format(), count[v.ID], v.Source)
 	}
 	tw.Flush()
-}
-
-// countAttrs counts attrs and, recursively, their members.
-func countAttrs(d *dictionary.Dictionary, attrs []*dictionary.Attribute) int {
-	n := len(attrs)
-	for _, a := range attrs {
-		n += countAttrs(d, d.Members(a))
-	}
-	return n
 }
 
 // showName prints the attribute and/or vendor called name (or numbered
@@ -165,7 +165,10 @@ func showName(w io.Writer, d *dictionary.Dictionary, name string) bool {
 	}
 	v, ok := d.VendorByName(name)
 	if !ok {
-		if n, err := strconv.ParseUint(name, 10, 32); err == nil && !found {
+		// A vendor by number: 26.N (or Attr-26.N), or N when no attribute
+		// has that number.
+		num, vsa := strings.CutPrefix(strings.TrimPrefix(name, "Attr-"), "26.")
+		if n, err := strconv.ParseUint(num, 10, 32); err == nil && (vsa || !found) {
 			v, ok = d.Vendor(uint32(n))
 		}
 	}
@@ -180,28 +183,18 @@ func showName(w io.Writer, d *dictionary.Dictionary, name string) bool {
 }
 
 // lookupAttribute finds an attribute by name or by number path (40,
-// 26.9.1, Attr-241.1).
+// 26.9.1, Attr-241.1). A bare number above 255 that is a vendor's is left
+// to the vendor lookup.
 func lookupAttribute(d *dictionary.Dictionary, name string) (*dictionary.Attribute, bool) {
 	if a, ok := d.Attribute(name); ok {
 		return a, true
 	}
-	path := strings.TrimPrefix(name, "Attr-")
-	if path == "" || path[0] < '0' || path[0] > '9' || strings.Contains(name, "..") {
+	oid, ok := dictionary.ParseOID(name)
+	if !ok {
 		return nil, false
 	}
-	var oid []uint32
-	for _, p := range strings.Split(path, ".") {
-		n, err := strconv.ParseUint(p, 10, 32)
-		if err != nil {
-			return nil, false
-		}
-		oid = append(oid, uint32(n))
-	}
-	if len(oid) == 1 && strings.HasPrefix(name, "Attr-") == false && oid[0] > 255 {
-		// A bare number above 255 may be a vendor number: let the caller try.
-		if _, ok := d.Vendor(oid[0]); ok {
-			return nil, false
-		}
+	if _, isVendor := d.Vendor(oid[0]); len(oid) == 1 && oid[0] > 255 && isVendor && !strings.HasPrefix(name, "Attr-") {
+		return nil, false
 	}
 	return d.AttributeByOID(oid)
 }
@@ -219,7 +212,7 @@ func showAttribute(w io.Writer, d *dictionary.Dictionary, a *dictionary.Attribut
 	fmt.Fprintf(tw, "type\t%s\n", a.TypeAndFlags())
 	fmt.Fprintf(tw, "source\t%s\n", a.Source)
 	if !d.Printed(a) {
-		if p, ok := d.AttributeByOID(parseOID(a.OID())); ok {
+		if p, ok := d.PrintedFor(a); ok {
 			fmt.Fprintf(tw, "printed as\t%s (%s), a later definition of the number\n", p.Name, p.Source)
 		} else {
 			fmt.Fprintf(tw, "printed as\tAttr-%s\n", a.OID())
@@ -269,15 +262,6 @@ func printedValue(a *dictionary.Attribute, n uint64) string {
 	return strconv.FormatUint(n, 10)
 }
 
-func parseOID(s string) []uint32 {
-	var oid []uint32
-	for _, p := range strings.Split(s, ".") {
-		n, _ := strconv.ParseUint(p, 10, 32)
-		oid = append(oid, uint32(n))
-	}
-	return oid
-}
-
 func showVendor(w io.Writer, d *dictionary.Dictionary, v *dictionary.Vendor) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintf(tw, "vendor\t%s\n", v.Name)
@@ -288,9 +272,21 @@ func showVendor(w io.Writer, d *dictionary.Dictionary, v *dictionary.Vendor) {
 		fmt.Fprintf(tw, "also read\t%s\n", strings.Join(names[1:], ", "))
 	}
 	tw.Flush()
-	attrs := d.VendorAttributes(v)
-	fmt.Fprintf(w, "attributes (%d):\n", countAttrs(d, attrs))
-	printAttrTable(w, d, attrs)
+	// Every printed attribute of the vendor, in number order: inside
+	// Vendor-Specific, members of its TLVs, and inside extended
+	// attributes (evs, 241.26.N...).
+	var attrs []*dictionary.Attribute
+	for _, a := range d.Attributes() {
+		if a.Vendor == v && d.Printed(a) {
+			attrs = append(attrs, a)
+		}
+	}
+	fmt.Fprintf(w, "attributes (%d):\n", len(attrs))
+	tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	for _, a := range attrs {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", a.OID(), a.Name, a.TypeAndFlags(), a.Source)
+	}
+	tw.Flush()
 }
 
 // printAttrTable lists attrs and their members, one per line: number

@@ -57,6 +57,7 @@ func TestDictionaryShow(t *testing.T) {
 		{"by number", []string{"show", "26.429.72"}, 0, []string{`(?m)^attribute +USR-DTE-Data-Idle-Timout$`, `(?m)^vendor +USR \(429\), format=4,0$`}},
 		{"vendor", []string{"show", "Lucent"}, 0, []string{`(?m)^vendor +Lucent$`, `(?m)^format +2,1$`,
 			`(?m)^  26\.4846\.\d+ +Lucent-\S+ +\S+ +built-in FreeRADIUS 3\.2\.1 dictionary\.lucent$`}},
+		{"vendor by number", []string{"show", "26.4846"}, 0, []string{`(?m)^vendor +Lucent$`}},
 		{"tlv members", []string{"show", "WiMAX-Capability"}, 0, []string{`(?m)^  26\.24757\.1\.1 +WiMAX-Release +string `}},
 		{"user file", []string{"--dictionary", user, "show", "Example-Class", "Example", "Acct-Status-Type"}, 0, []string{
 			`(?m)^source +` + regexp.QuoteMeta(user) + `:5$`, `(?m)^  1 +Gold$`,

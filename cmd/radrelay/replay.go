@@ -163,7 +163,7 @@ func runReplay(e *env, args []string) int {
 	if f.config == "" || f.logLevel == "" {
 		cfg.LogLevel = "warn"
 	}
-	cfg.StateDir = f.state
+	cfg.StateDir, cfg.ReplayFiles = f.state, files
 	if f.quarantine != "" {
 		cfg.QuarantineDir = f.quarantine
 	}

@@ -42,8 +42,8 @@ func (f *daemonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.config, "c", "", "read the configuration from `FILE` (see docs/configuration.md)")
 	fs.StringVar(&f.config, "config", "", "same as -c `FILE`")
 	fs.Var(&f.to, "to", "deliver to the sink `URL` ([NAME=]TYPE:WHERE; repeat for several sinks)")
-	fs.IntVar(&f.maxOutstanding, "max-outstanding", 0, "records in flight per sink (default by sink type: 256 for files, 1024 for radius, 5000 for postgres)")
-	fs.IntVar(&f.batchSize, "batch-size", 0, "most records per delivery call (default max-outstanding)")
+	fs.IntVar(&f.maxOutstanding, "max-outstanding", 0, "records in flight per sink (default by sink type, max-outstanding/batch-size: "+config.DefaultWindows()+")")
+	fs.IntVar(&f.batchSize, "batch-size", 0, "most records per delivery call (default by sink type, at most max-outstanding)")
 	fs.StringVar(&f.quarantine, "quarantine", "", "write malformed and rejected records under `DIR` (default STATE/quarantine)")
 	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9813)")
 	fs.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
@@ -87,11 +87,12 @@ Without -c, the flags describe a whole setup (one line in a systemd unit).
 With -c, the file describes it, and only the logging, metrics and
 --dictionary flags may be added to override the file.
 
-The built-in dictionary knows the RFC attributes and the common vendors'
-accounting attributes; on a FreeRADIUS host, --dictionary
-/usr/share/freeradius/dictionary (or dictionary = in the file) teaches
-radrelay every vendor FreeRADIUS knows. A record with an attribute no
-dictionary knows cannot be proxied and is quarantined with its name.
+The built-in dictionary knows every vendor, attribute and VALUE of
+FreeRADIUS 3.2's stock dictionaries; --dictionary PATH (or dictionary = in
+the file) adds others, e.g. a FreeRADIUS server's local ones in
+/etc/freeradius/3.0/dictionary. A record with an attribute no dictionary
+knows cannot be proxied and is quarantined with its name; "radrelay
+dictionary show NAME" says what radrelay knows.
 
 Sink URLs:
   detail:/var/log/radrelay/detail   append to a detail file
@@ -114,14 +115,15 @@ Signals:
 
 Exit status: 0 after a clean shutdown, 1 when radrelay could not run
 (a sink could not be opened, a directory is not writable), 2 for a usage or
-configuration error.
+configuration error, or when another radrelay holds the state directory
+(the message names its pid).
 
 Examples:
   Relay every FreeRADIUS detail file to a backup RADIUS server, consuming
   the files as radiusd -n radrelay would:
     radrelay run --input '/var/log/freeradius/radacct/*/detail-*' \
       --to 'backup=radius://10.0.0.2:1813?secret_file=/etc/radrelay/backup.secret' \
-      --state /var/lib/radrelay --dictionary /usr/share/freeradius/dictionary
+      --state /var/lib/radrelay
 
   Follow the files read-only and copy them to JSON lines, with metrics:
     radrelay run --input '/var/log/freeradius/radacct/*/detail-*' --mode follow \
@@ -459,6 +461,9 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	default:
 		res.err = runErr
 		res.status = 1
+		if errors.Is(runErr, tailer.ErrStateLocked) {
+			res.status = 2 // a second instance: restarting it cannot help
+		}
 		logger.Error("radrelay "+command+" failed", "err", runErr)
 		if cfg.LogFile != "" || cfg.LogFormat == "json" {
 			fmt.Fprintf(e.stderr, "radrelay %s: %v\n", command, runErr)

@@ -22,6 +22,9 @@ type sqlFlags struct {
 	keepMonths              int
 	partitionsAhead         int
 	timeout                 time.Duration
+	staleAfter              time.Duration
+	staleCause              string
+	dryRun                  bool
 }
 
 var sqlOpts sqlFlags
@@ -29,10 +32,11 @@ var sqlOpts sqlFlags
 func init() {
 	register(&command{
 		name:    "sql",
-		summary: "create, upgrade or expire the PostgreSQL schema of the postgres sink",
+		summary: "create, upgrade or expire the PostgreSQL schema of the postgres sink; close stale sessions",
 		usage: `Usage:
   radrelay sql init   --dsn DSN [options]
   radrelay sql expire --dsn DSN (--keep-months N | --before YYYY-MM-DD) [options]
+  radrelay sql close-stale --dsn DSN [--after DURATION] [--cause CAUSE] [--dry-run] [options]
 
 "sql init" creates the tables the postgres sink writes, or upgrades them, in
 one transaction; running it again changes nothing. It creates:
@@ -54,6 +58,17 @@ only write.
 months; the month holding the cut-off is kept). Dropping a partition is instant
 and returns the space at once, unlike DELETE. radacct is never touched.
 
+"sql close-stale" closes the sessions of radacct that have had no record for
+too long (the NAS crashed or lost its route, the Stop never came): after three
+of the session's interim intervals, or --after (default 2h) when it reported
+no interim. The row is closed at its last record (not now), with the
+terminate cause --cause (default Stale-Session), and the session time the NAS
+last reported. It prints each session it closed; --dry-run prints them and
+closes nothing. Safe to run from several places at once, and again: a session
+is closed once. A later Interim-Update of such a session reopens it, its real
+Stop closes it for good. The sink does the same by itself with
+close_stale_every (see docs/postgres.md).
+
 The DSN is a libpq connection string, URL or keyword form. Prefer --dsn-file or
 --dsn-env for one with a password; the password is never printed.
 
@@ -61,7 +76,8 @@ Examples:
   radrelay sql init --dsn postgres://radius@db.example.net/radius
   radrelay sql init --dsn-env RADRELAY_PG_DSN --no-history
   radrelay sql init --dsn 'host=/run/postgresql dbname=radius' --live-table acct_live
-  radrelay sql expire --dsn-file /etc/radrelay/pg.dsn --keep-months 24`,
+  radrelay sql expire --dsn-file /etc/radrelay/pg.dsn --keep-months 24
+  radrelay sql close-stale --dsn-file /etc/radrelay/pg.dsn --after 3h --dry-run`,
 		flags: func(fs *flag.FlagSet) { declareSQLFlags(fs, &sqlOpts) },
 		run:   runSQL,
 	})
@@ -80,11 +96,14 @@ func declareSQLFlags(fs *flag.FlagSet, o *sqlFlags) {
 	fs.IntVar(&o.keepMonths, "keep-months", 0, "expire: keep this many whole months before the current one")
 	fs.StringVar(&o.before, "before", "", "expire: drop partitions that end on or before `YYYY-MM-DD`")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
+	fs.DurationVar(&o.staleAfter, "after", postgres.DefaultStaleAfter, "close-stale: a session without interims is stale after this long without a record")
+	fs.StringVar(&o.staleCause, "cause", postgres.DefaultStaleCause, "close-stale: the acctterminatecause of a closed session")
+	fs.BoolVar(&o.dryRun, "dry-run", false, "close-stale: list the stale sessions, close nothing")
 }
 
 func runSQL(e *env, args []string) int {
-	if len(args) == 0 || (args[0] != "init" && args[0] != "expire") {
-		fmt.Fprintln(e.stderr, `radrelay sql: say "init" or "expire"; run "radrelay sql --help" for usage`)
+	if len(args) == 0 || (args[0] != "init" && args[0] != "expire" && args[0] != "close-stale") {
+		fmt.Fprintln(e.stderr, `radrelay sql: say "init", "expire" or "close-stale"; run "radrelay sql --help" for usage`)
 		return 2
 	}
 	// Options may come before or after the verb ("sql --dsn X init" or
@@ -141,6 +160,9 @@ func runSQL(e *env, args []string) int {
 			return 2
 		}
 	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(e.stderr, "radrelay sql: warning: --%s\n", w)
+	}
 	dsn, err := cfg.ResolveDSN()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "radrelay sql: %v\n", err)
@@ -185,6 +207,29 @@ func runSQL(e *env, args []string) int {
 		}
 		if len(dropped) == 0 {
 			fmt.Fprintf(e.stdout, "no history partition ends on or before %s\n", cutoff.Format("2006-01-02"))
+		}
+		return 0
+	case "close-stale":
+		if o.noLive {
+			fmt.Fprintln(e.stderr, "radrelay sql close-stale: closes live sessions; drop --no-live")
+			return 2
+		}
+		closed, err := postgres.CloseStale(ctx, conn, cfg, postgres.StaleOptions{After: o.staleAfter, Cause: o.staleCause, DryRun: o.dryRun})
+		verb := "closed"
+		if o.dryRun {
+			verb = "stale"
+		}
+		for _, c := range closed {
+			fmt.Fprintf(e.stdout, "%s %s session %q user %q NAS %s, last record %s\n", verb, c.UniqueID, c.SessionID, c.UserName, c.NAS, c.LastUpdate.UTC().Format(time.RFC3339))
+		}
+		if err != nil {
+			fmt.Fprintf(e.stderr, "radrelay sql close-stale: %v\n", err)
+			return 1
+		}
+		if o.dryRun {
+			fmt.Fprintf(e.stdout, "%d stale sessions (dry run: none closed)\n", len(closed))
+		} else {
+			fmt.Fprintf(e.stdout, "%d stale sessions closed (cause %s)\n", len(closed), o.staleCause)
 		}
 		return 0
 	}

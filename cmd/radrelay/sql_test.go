@@ -79,3 +79,52 @@ func TestSQLDoesNotPrintPassword(t *testing.T) {
 	}
 	t.Log(errOut)
 }
+
+// TestSQLCloseStale runs "radrelay sql close-stale" as a process: --dry-run
+// lists a session without a record for longer than --after and closes
+// nothing; without it the session is closed at its last record and
+// printed; a second run closes nothing.
+func TestSQLCloseStale(t *testing.T) {
+	srv, err := pgtest.StartServer(pgtest.Options{})
+	if err != nil {
+		pgtest.Unavailable(t, err.Error())
+	}
+	t.Cleanup(func() { srv.Close() })
+	dsn := srv.NewDatabase(t)
+	if code, _, errOut := runBinary(t, nil, "sql", "init", "--dsn", dsn); code != 0 {
+		t.Fatalf("sql init: exit %d: %s", code, errOut)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress, acctstarttime, acctupdatetime, acctsessiontime)
+		VALUES ('old', 'u-old', 'alice', '192.0.2.1', now() - interval '5 hours', now() - interval '4 hours', 3600),
+		       ('new', 'u-new', 'bob', '192.0.2.1', now() - interval '10 minutes', NULL, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runBinary(t, nil, "sql", "close-stale", "--dsn", dsn, "--after", "3h", "--dry-run")
+	if code != 0 || !strings.Contains(out, `stale u-old session "old" user "alice" NAS 192.0.2.1`) || !strings.Contains(out, "1 stale sessions (dry run: none closed)") || strings.Contains(out, "u-new") {
+		t.Fatalf("close-stale --dry-run: exit %d\n%s%s", code, out, errOut)
+	}
+	var open int
+	conn.QueryRow(ctx, "SELECT count(*) FROM radacct WHERE acctstoptime IS NULL").Scan(&open)
+	if open != 2 {
+		t.Fatalf("after a dry run %d sessions are open, want 2", open)
+	}
+	code, out, errOut = runBinary(t, nil, "sql", "close-stale", "--dsn", dsn, "--after", "3h")
+	if code != 0 || !strings.Contains(out, `closed u-old session "old"`) || !strings.Contains(out, "1 stale sessions closed (cause Stale-Session)") {
+		t.Fatalf("close-stale: exit %d\n%s%s", code, out, errOut)
+	}
+	var stoppedAtLastRecord bool
+	if err := conn.QueryRow(ctx, `SELECT acctstoptime = acctupdatetime AND acctterminatecause = 'Stale-Session' AND acctsessiontime = 3600
+		FROM radacct WHERE acctsessionid = 'old'`).Scan(&stoppedAtLastRecord); err != nil || !stoppedAtLastRecord {
+		t.Errorf("the stale session is not closed at its last record with the stale cause (%v)", err)
+	}
+	code, out, _ = runBinary(t, nil, "sql", "close-stale", "--dsn", dsn, "--after", "3h")
+	if code != 0 || !strings.Contains(out, "0 stale sessions closed") {
+		t.Errorf("second close-stale: exit %d\n%s", code, out)
+	}
+}

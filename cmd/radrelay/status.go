@@ -17,6 +17,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/radrelay/radrelay/config"
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/sinks/radius"
 	"github.com/radrelay/radrelay/tailer"
@@ -31,6 +32,7 @@ const statusFileName = "radrelay-status.json"
 const statusInterval = time.Second
 
 var statusFlags struct {
+	config     string
 	state      string
 	quarantine string
 	json       bool
@@ -42,9 +44,11 @@ func init() {
 		summary: "show where each sink stands: position, backlog, lag, errors",
 		usage: `Usage:
   radrelay status --state DIR [--json]
+  radrelay status -c FILE [--json]
 
 Status shows, for every sink with progress saved in the state directory DIR,
-and for every input file: the saved position, the records and bytes behind
+(with -c, the state_dir of that configuration file), and for every input
+file: the saved position, the records and bytes behind
 it, the lag (age of the oldest record not yet delivered), the last delivery,
 the last error and how many records are in the quarantine.
 
@@ -62,9 +66,12 @@ Exit status: 0 when the status was shown, 1 when DIR holds no state,
 
 Examples:
   radrelay status --state /var/lib/radrelay
+  radrelay status -c /etc/radrelay/radrelay.toml
   radrelay status --state /var/lib/radrelay --json | jq '.sinks[].records_behind'`,
 		flags: func(fs *flag.FlagSet) {
-			statusFlags.state, statusFlags.quarantine, statusFlags.json = "", "", false
+			statusFlags.config, statusFlags.state, statusFlags.quarantine, statusFlags.json = "", "", "", false
+			fs.StringVar(&statusFlags.config, "c", "", "take the state and quarantine directories from the configuration `FILE`")
+			fs.StringVar(&statusFlags.config, "config", "", "same as -c `FILE`")
 			fs.StringVar(&statusFlags.state, "state", "", "the state directory of radrelay run (`DIR`, required)")
 			fs.StringVar(&statusFlags.quarantine, "quarantine", "", "the quarantine directory, when run was given one (`DIR`; default: what run published, else STATE/quarantine)")
 			fs.BoolVar(&statusFlags.json, "json", false, "print JSON instead of text")
@@ -79,8 +86,24 @@ func runStatus(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "radrelay status: unexpected argument %q (give the state directory with --state)\n", args[0])
 		return 2
 	}
+	if f.config != "" {
+		if f.state != "" || f.quarantine != "" {
+			fmt.Fprintln(e.stderr, "radrelay status: give -c FILE or --state DIR, not both")
+			return 2
+		}
+		cfg, err := config.Load(f.config, config.Options{Offline: true})
+		if err != nil {
+			fmt.Fprintln(e.stderr, err)
+			return 2
+		}
+		if cfg.StateDir == "" {
+			fmt.Fprintf(e.stderr, "radrelay status: %s has no state_dir\n", f.config)
+			return 2
+		}
+		f.state, f.quarantine = cfg.StateDir, cfg.EffectiveQuarantineDir()
+	}
 	if f.state == "" {
-		fmt.Fprintln(e.stderr, "radrelay status: no --state DIR: give the state directory of radrelay run (e.g. --state /var/lib/radrelay)")
+		fmt.Fprintln(e.stderr, "radrelay status: no --state DIR: give the state directory of radrelay run (e.g. --state /var/lib/radrelay) or its configuration with -c FILE")
 		return 2
 	}
 	rep, err := collectStatus(statusOptions{stateDir: f.state, quarantineDir: f.quarantine, countRecords: true, now: time.Now()})

@@ -74,7 +74,7 @@ func ConfigFromURL(raw string) (Config, error) {
 	var c Config
 	i := strings.IndexByte(raw, ':')
 	if i <= 0 {
-		return c, fmt.Errorf("file sink %q: want FORMAT:PATH, e.g. detail:/var/spool/copy/detail-%%Y%%m%%d or jsonl:-", raw)
+		return c, fmt.Errorf("file sink URL: want FORMAT:PATH, e.g. detail:/var/spool/copy/detail-%%Y%%m%%d or jsonl:-")
 	}
 	c.Format, c.Path = strings.ToLower(raw[:i]), raw[i+1:]
 	if strings.HasPrefix(c.Path, "//") {
@@ -83,7 +83,7 @@ func ConfigFromURL(raw string) (Config, error) {
 	if q := strings.LastIndexByte(c.Path, '?'); q >= 0 {
 		vals, err := url.ParseQuery(c.Path[q+1:])
 		if err != nil {
-			return c, fmt.Errorf("file sink %q: options: %w", raw, err)
+			return c, fmt.Errorf("file sink URL: options: %w", err)
 		}
 		c.Path = c.Path[:q]
 		for k, v := range vals {
@@ -98,7 +98,7 @@ func ConfigFromURL(raw string) (Config, error) {
 				case "no", "false", "0", "off":
 					c.Lock = false
 				default:
-					return c, fmt.Errorf("file sink %q: lock=%q: want yes or no", raw, val)
+					return c, fmt.Errorf("file sink URL: lock=%q: want yes or no", val)
 				}
 			case "columns":
 				c.Columns = strings.Split(val, ",")
@@ -107,7 +107,7 @@ func ConfigFromURL(raw string) (Config, error) {
 			case "dir_mode":
 				c.DirMode = val
 			default:
-				return c, fmt.Errorf("file sink %q: unknown option %q (want fsync, lock, columns, file_mode, dir_mode)", raw, k)
+				return c, fmt.Errorf("file sink URL: unknown option %q (want fsync, lock, columns, file_mode, dir_mode)", k)
 			}
 		}
 	}

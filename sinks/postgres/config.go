@@ -3,9 +3,11 @@ package postgres
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -67,6 +69,18 @@ type Config struct {
 	StatementTimeout time.Duration `toml:"statement_timeout"`
 	// ConnectTimeout bounds connecting (default 10s).
 	ConnectTimeout time.Duration `toml:"connect_timeout"`
+
+	// CloseStaleEvery, when set, closes stale live sessions (see
+	// CloseStale) this often while the sink runs (default: never).
+	CloseStaleEvery time.Duration `toml:"close_stale_every"`
+	// StaleAfter is how long a session without a known interim interval
+	// may go without a record before it is stale (default 2h); a session
+	// with one is stale after three intervals.
+	StaleAfter time.Duration `toml:"stale_after"`
+	// StaleCause is the acctterminatecause of a session closed as stale
+	// (default "Stale-Session"). A later Interim-Update of such a session
+	// reopens it; its real Stop closes it with the real cause.
+	StaleCause string `toml:"stale_cause"`
 }
 
 // Defaults.
@@ -117,6 +131,20 @@ func (c Config) statementTimeout() time.Duration {
 	return c.StatementTimeout
 }
 
+func (c Config) staleAfter() time.Duration {
+	if c.StaleAfter <= 0 {
+		return DefaultStaleAfter
+	}
+	return c.StaleAfter
+}
+
+func (c Config) staleCause() string {
+	if c.StaleCause == "" {
+		return DefaultStaleCause
+	}
+	return c.StaleCause
+}
+
 func (c Config) connectTimeout() time.Duration {
 	if c.ConnectTimeout <= 0 {
 		return DefaultConnectTimeout
@@ -135,6 +163,7 @@ func (c Config) WithDefaults() Config {
 	c.LiveTable, c.HistoryTable = c.liveTable(), c.historyTable()
 	c.PartitionsAhead, c.TransactionSize = c.partitionsAhead(), c.batchSize()
 	c.StatementTimeout, c.ConnectTimeout = c.statementTimeout(), c.connectTimeout()
+	c.StaleAfter, c.StaleCause = c.staleAfter(), c.staleCause()
 	return c
 }
 
@@ -163,6 +192,9 @@ func (c Config) validate() error {
 	if c.liveEnabled() && c.historyEnabled() && strings.EqualFold(c.liveTable(), c.historyTable()) {
 		errs = append(errs, sinks.Errorf("history_table", "live_table and history_table must differ"))
 	}
+	if c.CloseStaleEvery > 0 && !c.liveEnabled() {
+		errs = append(errs, sinks.Errorf("close_stale_every", "closes live sessions: needs live_sessions = true"))
+	}
 	n := 0
 	for _, s := range []string{c.DSN, c.DSNFile, c.DSNEnv} {
 		if s != "" {
@@ -175,7 +207,8 @@ func (c Config) validate() error {
 	for _, d := range []struct {
 		key string
 		v   int64
-	}{{"transaction_size", int64(c.TransactionSize)}, {"partitions_ahead", int64(c.PartitionsAhead)}, {"statement_timeout", int64(c.StatementTimeout)}, {"connect_timeout", int64(c.ConnectTimeout)}} {
+	}{{"transaction_size", int64(c.TransactionSize)}, {"partitions_ahead", int64(c.PartitionsAhead)}, {"statement_timeout", int64(c.StatementTimeout)}, {"connect_timeout", int64(c.ConnectTimeout)},
+		{"close_stale_every", int64(c.CloseStaleEvery)}, {"stale_after", int64(c.StaleAfter)}} {
 		if d.v < 0 {
 			errs = append(errs, sinks.Errorf(d.key, "cannot be negative"))
 		}
@@ -267,7 +300,8 @@ func ConfigFromURL(raw string) (Config, error) {
 	}
 	var c Config
 	q := u.Query()
-	for k, vs := range q {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
+		vs := q[k]
 		set, ok := urlParams[k]
 		if !ok {
 			continue
@@ -280,7 +314,7 @@ func ConfigFromURL(raw string) (Config, error) {
 	u.RawQuery = q.Encode()
 	c.DSN = u.String()
 	if err := c.validate(); err != nil {
-		return Config{}, fmt.Errorf("postgres sink URL: %w", err)
+		return Config{}, err
 	}
 	return c, nil
 }

@@ -105,8 +105,9 @@ func applyStart(row *liveRow, a *acct) *liveRow {
 
 // applyInterim is the type.interim-update queries: UPDATE the open row;
 // without one INSERT an open row (start = update = event time); a closed
-// row is left alone (interim after stop).
-func applyInterim(row *liveRow, a *acct) *liveRow {
+// row is left alone (interim after stop) unless radrelay closed it as stale
+// (its terminate cause is staleCause, "" for none): that one is reopened.
+func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 	if row == nil {
 		row = newRow(a)
 		row.start, row.update = epoch(a.event), epoch(a.event)
@@ -115,7 +116,12 @@ func applyInterim(row *liveRow, a *acct) *liveRow {
 		return row
 	}
 	if row.stop != nil {
-		return row
+		if staleCause == "" || row.term == nil || *row.term != staleCause {
+			return row // interim after stop: FreeRADIUS does not reopen it
+		}
+		// radrelay closed it as stale, but the session is alive: reopen
+		// it, as if it had never been closed.
+		row.stop, row.term = nil, nil
 	}
 	row.framedIP, row.framedIPv6, row.framedIPv6Prefix = a.framedIP, a.framedIPv6, a.framedIPv6Prefix
 	row.framedInterfaceID, row.delegatedPrefix = a.framedInterfaceID, a.delegatedPrefix
@@ -165,7 +171,8 @@ func applyStop(row *liveRow, a *acct) *liveRow {
 
 // liveWriter applies records to the live-session table inside one transaction.
 type liveWriter struct {
-	table tableName
+	table      tableName
+	staleCause string // the cause CloseStale writes; such a row is reopened by an interim
 }
 
 // selectColumns reads a row; inet columns as text (value-preserving).
@@ -298,7 +305,7 @@ func (w *liveWriter) applySessions(ctx context.Context, tx pgx.Tx, accts []*acct
 		case statusStart:
 			row = applyStart(row, a)
 		case statusInterim:
-			row = applyInterim(row, a)
+			row = applyInterim(row, a, w.staleCause)
 		case statusStop:
 			row = applyStop(row, a)
 		}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -39,6 +40,11 @@ type Sink struct {
 	// foreignZoneOnce logs once that Event-Timestamps are in a zone this
 	// machine does not know.
 	foreignZoneOnce sync.Once
+
+	// stopStale stops closeStaleLoop (nil when it does not run), which
+	// closes staleDone when it has.
+	stopStale, staleDone chan struct{}
+	staleClosed          atomic.Int64
 }
 
 var _ sinks.Sink = (*Sink)(nil)
@@ -95,23 +101,71 @@ func newSink(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error
 	s := &Sink{cfg: cfg, log: logger, pool: pool, target: RedactDSN(dsn), months: map[time.Time]bool{}}
 	if cfg.liveEnabled() {
 		t, _ := parseTableName(cfg.liveTable())
-		s.live = &liveWriter{table: t}
+		s.live = &liveWriter{table: t, staleCause: cfg.staleCause()}
 	}
 	if cfg.historyEnabled() {
 		t, _ := parseTableName(cfg.historyTable())
 		s.history = &historyWriter{table: t}
 	}
 	if err := s.setup(ctx); err != nil {
-		if retryable(err) {
-			logger.Warn("postgres sink: database not ready; will retry when records arrive",
-				"target", s.target, "error", err)
-			return s, nil
+		if !retryable(err) {
+			pool.Close()
+			return nil, err
 		}
-		pool.Close()
-		return nil, err
+		logger.Warn("postgres sink: database not ready; will retry when records arrive",
+			"target", s.target, "error", err)
+	}
+	if cfg.CloseStaleEvery > 0 && s.live != nil {
+		s.stopStale = make(chan struct{})
+		s.staleDone = make(chan struct{})
+		go s.closeStaleLoop()
 	}
 	return s, nil
 }
+
+// closeStaleLoop closes stale sessions every close_stale_every until Close.
+func (s *Sink) closeStaleLoop() {
+	defer close(s.staleDone)
+	t := time.NewTicker(s.cfg.CloseStaleEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopStale:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.statementTimeout())
+		n, err := s.CloseStale(ctx)
+		cancel()
+		switch {
+		case err != nil:
+			s.log.Warn("postgres sink: closing stale sessions (will try again)", "target", s.target, "closed", n, "error", err)
+		case n > 0:
+			s.log.Info("postgres sink: closed stale sessions", "target", s.target, "closed", n,
+				"stale_after", s.cfg.staleAfter(), "cause", s.cfg.staleCause())
+		}
+	}
+}
+
+// CloseStale closes the stale sessions of the sink's live-session table
+// once (see the package function CloseStale) and returns how many it
+// closed.
+func (s *Sink) CloseStale(ctx context.Context) (int, error) {
+	if err := s.setup(ctx); err != nil {
+		return 0, err
+	}
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Release()
+	closed, err := CloseStale(ctx, c.Conn(), s.cfg, StaleOptions{After: s.cfg.staleAfter(), Cause: s.cfg.staleCause()})
+	s.staleClosed.Add(int64(len(closed)))
+	return len(closed), err
+}
+
+// StaleClosed is how many sessions the sink has closed as stale.
+func (s *Sink) StaleClosed() int64 { return s.staleClosed.Load() }
 
 // setup creates or checks the schema once.
 func (s *Sink) setup(ctx context.Context) error {
@@ -498,6 +552,10 @@ func (s *Sink) Close() error {
 	s.closed = true
 	s.mu.Unlock()
 	if !closed {
+		if s.stopStale != nil {
+			close(s.stopStale)
+			<-s.staleDone
+		}
 		s.pool.Close()
 	}
 	return nil

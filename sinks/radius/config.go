@@ -3,9 +3,11 @@ package radius
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -324,7 +326,8 @@ func ConfigFromURL(raw string) (Config, error) {
 	if err != nil {
 		return c, fmt.Errorf("radius URL: query: %w", err)
 	}
-	for key, vals := range q {
+	for _, key := range slices.Sorted(maps.Keys(q)) {
+		vals := q[key]
 		v := vals[len(vals)-1]
 		var err error
 		switch key {

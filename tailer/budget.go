@@ -1,0 +1,108 @@
+package tailer
+
+import (
+	"sync"
+	"time"
+)
+
+// The retry budget of a sink (RetryPolicy.MaxDuration) bounds how long a
+// record is retried. Per record alone it would not bound a replay: every
+// batch would spend the whole budget again before its records are
+// quarantined, so a dead destination costs the budget once per batch (hours
+// for a large file). So the budget is also kept per sink: once the sink has
+// failed (retryably, without a single success) for longer than MaxDuration,
+// what it is handed is settled at once — quarantined as "retries
+// exhausted" without being sent — except one probe batch at a time, sent on
+// the retry backoff schedule; the first success ends this.
+
+// sinkHealth is the state of a sink's retry budget.
+type sinkHealth struct {
+	mu           sync.Mutex
+	failingSince time.Time // zero: the last Send outcome was a success
+	over         bool      // over budget (logged once per outage)
+	probing      bool      // a probe batch is being sent
+	nextProbe    time.Time
+	probes       int
+}
+
+// noteSuccess records a delivered record: the sink works.
+func (r *sinkRunner) noteSuccess() {
+	h := &r.health
+	h.mu.Lock()
+	recovered := h.over
+	h.failingSince, h.over, h.probes = time.Time{}, false, 0
+	h.mu.Unlock()
+	if recovered {
+		r.log.Info("sink delivers again; records are sent (and retried) as usual")
+	}
+}
+
+// noteFailure records a retryable failure at now.
+func (r *sinkRunner) noteFailure(now time.Time) {
+	h := &r.health
+	h.mu.Lock()
+	if h.failingSince.IsZero() {
+		h.failingSince = now
+	}
+	h.mu.Unlock()
+}
+
+// overBudget reports whether the sink has been failing for longer than its
+// retry budget.
+func (r *sinkRunner) overBudget(now time.Time) bool {
+	budget := r.spec.Retry.MaxDuration
+	if budget <= 0 {
+		return false
+	}
+	h := &r.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failingSince.IsZero() || now.Sub(h.failingSince) < budget {
+		return false
+	}
+	if !h.over {
+		h.over = true
+		h.nextProbe = now.Add(r.spec.Retry.Backoff(1))
+		r.log.Warn("sink has failed for longer than its retry budget; records are quarantined at once, without being sent, until a probe succeeds",
+			"failing_for", now.Sub(h.failingSince).Round(time.Millisecond), "max_duration", budget, "next_probe_in", h.nextProbe.Sub(now).Round(time.Millisecond))
+	}
+	return true
+}
+
+// budgetLeft is how long the sink may still fail before it is over budget
+// (ok false when there is no budget or it is not failing).
+func (r *sinkRunner) budgetLeft(now time.Time) (time.Duration, bool) {
+	budget := r.spec.Retry.MaxDuration
+	h := &r.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if budget <= 0 || h.failingSince.IsZero() {
+		return 0, false
+	}
+	return h.failingSince.Add(budget).Sub(now), true
+}
+
+// takeProbe reports whether a batch of a sink over budget may be sent, as the
+// one probe in flight, now.
+func (r *sinkRunner) takeProbe(now time.Time) bool {
+	h := &r.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.probing || now.Before(h.nextProbe) {
+		return false
+	}
+	h.probing = true
+	return true
+}
+
+// endProbe ends a probe; a failed one sets the time of the next.
+func (r *sinkRunner) endProbe(now time.Time) {
+	h := &r.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.probing = false
+	if h.over {
+		h.probes++
+		h.nextProbe = now.Add(r.spec.Retry.Backoff(h.probes + 1))
+	}
+}
