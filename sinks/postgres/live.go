@@ -132,7 +132,7 @@ func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 	}
 	row.interval = secondsSince(a.event, last)
 	row.update = epoch(a.event)
-	row.in, row.out = i64(a.inputOctets), i64(a.outputOctets)
+	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords), counterTotal(row.out, a.outputOctets, a.outputGigawords)
 	row.dirty = true
 	return row
 }
@@ -160,13 +160,39 @@ func applyStop(row *liveRow, a *acct) *liveRow {
 	} else {
 		row.sessionTime = secondsSince(a.event, row.start)
 	}
-	row.in, row.out = i64(a.inputOctets), i64(a.outputOctets)
+	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords), counterTotal(row.out, a.outputOctets, a.outputGigawords)
 	row.term = str(a.terminateCause)
 	row.framedIP, row.framedIPv6, row.framedIPv6Prefix = a.framedIP, a.framedIPv6, a.framedIPv6Prefix
 	row.framedInterfaceID, row.delegatedPrefix = a.framedInterfaceID, a.delegatedPrefix
 	row.ciStop = str(a.connectInfo)
 	row.dirty = true
 	return row
+}
+
+// counterTotal is a session's octet total after a record reporting got
+// (gigawords applied), the row holding prev (nil: none yet). Totals never
+// shrink, where FreeRADIUS's queries overwrite them with whatever arrives:
+//
+//   - a NAS that sends no Gigawords attribute has a 32-bit counter, so a
+//     value below the previous one's low 32 bits is a wrap: the total goes
+//     on from the next multiple of 2^32 (and a value within the same wrap
+//     is added to the wraps already counted, so totals above 4 GiB survive
+//     a NAS that never sends Gigawords);
+//   - a 64-bit counter (Gigawords sent) that goes down was reset (a NAS
+//     bug or restart): the total counted so far is kept.
+func counterTotal(prev *int64, got int64, gigawords bool) *int64 {
+	const wrap = int64(1) << 32
+	if prev == nil || got >= *prev {
+		return i64(got)
+	}
+	if !gigawords && got < wrap {
+		low := *prev & (wrap - 1)
+		if got >= low {
+			return i64(*prev - low + got)
+		}
+		return i64(*prev - low + wrap + got)
+	}
+	return i64(*prev)
 }
 
 // liveWriter applies records to the live-session table inside one transaction.
