@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/internal/freeradiustest"
 )
 
@@ -75,6 +77,66 @@ func TestCounterTotal(t *testing.T) {
 	for _, tt := range tests {
 		if got := *counterTotal(tt.prev, tt.got, tt.gigawords); got != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
+		}
+	}
+}
+
+// TestReusedSessionIDIsANewSession: a NAS that reboots and counts its
+// Acct-Session-Ids from the same value again sends a Start whose
+// Acct-Unique-Session-Id is that of a closed session. Written by a real
+// FreeRADIUS 3.2 and loaded twice — in one batch and record by record —
+// the two sessions stay two rows: the old one under "<id>-<start>", the new
+// one under the id. A Start older than the stop (a late Start of the same
+// session) still only moves the start time, as FreeRADIUS does.
+func TestReusedSessionIDIsANewSession(t *testing.T) {
+	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{})
+	var b strings.Builder
+	req := func(status string, event int64, kv ...string) {
+		fmt.Fprintf(&b, "Acct-Status-Type = %s\nUser-Name = \"alice\"\nNAS-IP-Address = 192.0.2.1\nNAS-Port = 7\nAcct-Session-Id = \"00000001\"\nEvent-Timestamp = %d\n", status, event)
+		for i := 0; i+1 < len(kv); i += 2 {
+			fmt.Fprintf(&b, "%s = %s\n", kv[i], kv[i+1])
+		}
+		b.WriteString("\n")
+	}
+	req("Start", base)
+	req("Stop", base+100, "Acct-Session-Time", "100", "Acct-Input-Octets", "11", "Acct-Terminate-Cause", "NAS-Reboot")
+	b.WriteString(fmt.Sprintf("Acct-Status-Type = Accounting-On\nNAS-IP-Address = 192.0.2.1\nAcct-Session-Id = \"00000000\"\nEvent-Timestamp = %d\n\n", base+200))
+	req("Start", base+300)
+	req("Interim-Update", base+900, "Acct-Session-Time", "600", "Acct-Input-Octets", "22")
+	req("Stop", base+1000, "Acct-Session-Time", "700", "Acct-Input-Octets", "33", "Acct-Terminate-Cause", "User-Request")
+	freeradiustest.SendAccounting(t, home.Addr, home.Secret, b.String(), 1)
+	home.WaitRecords(t, 6, 30*time.Second)
+	recs := home.Records(t)
+
+	for _, oneByOne := range []bool{false, true} {
+		dsn := pg.NewDatabase(t)
+		s := openSink(t, dsn, Config{})
+		if oneByOne {
+			for _, r := range recs {
+				mustSend(t, s, []*detail.Record{r})
+			}
+		} else {
+			mustSend(t, s, recs)
+		}
+		rows, err := connect(t, dsn).Query(context.Background(), `SELECT acctuniqueid, extract(epoch FROM acctstarttime)::bigint,
+			extract(epoch FROM acctstoptime)::bigint, acctinputoctets, acctterminatecause FROM radacct ORDER BY acctstarttime`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		var uid string
+		var start, stop, in int64
+		var cause string
+		_, err = pgx.ForEachRow(rows, []any{&uid, &start, &stop, &in, &cause}, func() error {
+			got = append(got, fmt.Sprintf("%d-%d %d %s %v", start-base, stop-base, in, cause, strings.HasSuffix(uid, fmt.Sprintf("-%d", base))))
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"0-100 11 NAS-Reboot true", "300-1000 33 User-Request false"}
+		if strings.Join(got, "; ") != strings.Join(want, "; ") {
+			t.Errorf("one by one %v: rows (start-stop octets cause renamed)\n%s\nwant\n%s", oneByOne, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	}
 }
