@@ -2,6 +2,7 @@ package tailer
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -33,7 +34,9 @@ func testConcurrentWriter(t *testing.T, mode Mode, renameEvery int) {
 		SinkSpec{Name: "one", Sink: s1, MaxOutstanding: 50, BatchSize: 16},
 		SinkSpec{Name: "two", Sink: s2, MaxOutstanding: 7})
 	_, stop := runTailer(t, cfg)
-	writer := startWriter(t, dir, 0, n, 500, renameEvery)
+	writer := startWriter(t, dir, 0, n, 500, renameEvery, func(first int) {
+		s1.waitFor(t, fmt.Sprintf("s%08d", first))
+	})
 	waitClosed(t, s1.full, "sink one to get every record")
 	waitClosed(t, s2.full, "sink two to get every record")
 	if err := <-writer; err != nil {

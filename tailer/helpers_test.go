@@ -80,10 +80,12 @@ type memSink struct {
 	want   int
 	full   chan struct{} // closed when want distinct records arrived
 	sends  int
+	// changed is closed (and replaced) after every Send.
+	changed chan struct{}
 }
 
 func newMemSink(want int) *memSink {
-	return &memSink{counts: map[string]int{}, want: want, full: make(chan struct{})}
+	return &memSink{counts: map[string]int{}, want: want, full: make(chan struct{}), changed: make(chan struct{})}
 }
 
 func (s *memSink) Send(ctx context.Context, recs []*detail.Record, results []error) {
@@ -107,6 +109,29 @@ func (s *memSink) Send(ctx context.Context, recs []*detail.Record, results []err
 		case <-s.full:
 		default:
 			close(s.full)
+		}
+	}
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// waitFor returns once the record with Acct-Session-Id id was delivered. It
+// may run outside the test's goroutine, so it reports a timeout with Errorf.
+func (s *memSink) waitFor(t *testing.T, id string) {
+	t.Helper()
+	timeout := time.After(90 * time.Second) // only a machine far overloaded gets here
+	for {
+		s.mu.Lock()
+		got, changed := s.counts[id] > 0, s.changed
+		s.mu.Unlock()
+		if got {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Errorf("timed out waiting for record %s", id)
+			return
 		}
 	}
 }

@@ -46,10 +46,25 @@ func writerMain() int {
 	dir := os.Getenv("DIR")
 	from, to, rotate := envInt("FROM"), envInt("TO"), envInt("ROTATE")
 	renameEvery, _ := strconv.Atoi(os.Getenv("RENAME_EVERY"))
+	gate := bufio.NewReader(os.Stdin)
+	first := map[string]int{} // the first record appended to each file
 	for i := from; i < to; i++ {
 		path := filepath.Join(dir, fmt.Sprintf("detail-%04d", i/rotate))
 		if renameEvery > 0 && i > from && i%renameEvery == 0 {
+			// A file that leaves the glob before any reader saw it cannot
+			// be followed by anyone; ask the test to wait until the tailer
+			// has the file open (its first record delivered).
+			if f, ok := first[path]; ok && os.Getenv("GATE") != "" {
+				fmt.Printf("rename %d\n", f)
+				if _, err := gate.ReadString('\n'); err != nil {
+					return 1
+				}
+			}
 			os.Rename(path, filepath.Join(dir, fmt.Sprintf("old-%06d", i)))
+			delete(first, path)
+		}
+		if _, ok := first[path]; !ok {
+			first[path] = i
 		}
 		if err := appendLocked(path, testRecord(i)); err != nil {
 			fmt.Fprintln(os.Stderr, "writer:", err)
@@ -59,20 +74,43 @@ func writerMain() int {
 	return 0
 }
 
-// startWriter starts the writer process; the returned channel gets its exit error.
-func startWriter(t *testing.T, dir string, from, to, rotate, renameEvery int) <-chan error {
+// startWriter starts the writer process; the returned channel gets its exit
+// error. With renames, beforeRename (if not nil) is called with the first
+// record of each file before the writer renames it, and the rename waits
+// until it returns.
+func startWriter(t *testing.T, dir string, from, to, rotate, renameEvery int, beforeRename func(first int)) <-chan error {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=writer", "DIR="+dir,
 		"FROM="+strconv.Itoa(from), "TO="+strconv.Itoa(to), "ROTATE="+strconv.Itoa(rotate),
 		"RENAME_EVERY="+strconv.Itoa(renameEvery))
 	cmd.Stderr = os.Stderr
+	var gateOut io.ReadCloser
+	var gateIn io.WriteCloser
+	if beforeRename != nil {
+		cmd.Env = append(cmd.Env, "GATE=1")
+		gateOut, _ = cmd.StdoutPipe()
+		gateIn, _ = cmd.StdinPipe()
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	exited := make(chan struct{})
-	go func() { done <- cmd.Wait(); close(exited) }()
+	go func() {
+		if gateOut != nil {
+			lines := bufio.NewScanner(gateOut)
+			for lines.Scan() {
+				var first int
+				if _, err := fmt.Sscanf(lines.Text(), "rename %d", &first); err == nil {
+					beforeRename(first)
+				}
+				io.WriteString(gateIn, "\n")
+			}
+		}
+		done <- cmd.Wait()
+		close(exited)
+	}()
 	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
 	return done
 }
