@@ -25,9 +25,12 @@ var Type = &sinks.Type{
 		return &c, nil
 	},
 	RedactURL: RedactDSN,
-	// PostgreSQL wants thousands of rows per transaction: a window of one
-	// transaction's worth, handed over whole.
-	Window: DefaultTransactionSize,
+	// PostgreSQL wants thousands of rows per transaction, handed over whole;
+	// a window of two transactions lets the tailer read and parse the next
+	// one while the database writes this one (Send is still called for one
+	// batch at a time, so per-session order holds).
+	Window: 2 * DefaultTransactionSize,
+	Batch:  DefaultTransactionSize,
 }
 
 func init() { sinks.Register(Type) }
