@@ -110,5 +110,9 @@ func (c *Config) Warnings() []error {
 
 // Open implements sinks.Config.
 func (c *Config) Open(ctx context.Context, env sinks.Env) (sinks.Sink, error) {
-	return New(ctx, *c, env.Logger)
+	s, err := New(ctx, *c, env.Logger)
+	if err != nil {
+		return nil, err // not a nil *Sink in a non-nil interface
+	}
+	return s, nil
 }
