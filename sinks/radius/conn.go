@@ -30,7 +30,7 @@ type slot struct {
 	// overtakenLeft is how many more early resends for being overtaken
 	// this round may have.
 	overtakenLeft int
-	status bool   // a Status-Server: answered with Accounting-Response or Access-Accept
+	status        bool // a Status-Server: answered with Accounting-Response or Access-Accept
 }
 
 // conn is one UDP socket to one server with its 256 Identifiers.
