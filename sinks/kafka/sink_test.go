@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/sinks"
@@ -56,23 +58,46 @@ type consumed struct {
 }
 
 // readTopic reads every record of topic from the start, as a consumer
-// would: it polls until a fetch comes back empty.
+// would, up to the end offsets the broker reports now.
 func readTopic(t testing.TB, brokers []string, topic string) []consumed {
 	t.Helper()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(300*time.Millisecond))
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrListOffsetsRequest()
+	rt := kmsg.NewListOffsetsRequestTopic()
+	rt.Topic = topic
+	for p := int32(0); p < 3; p++ {
+		rp := kmsg.NewListOffsetsRequestTopicPartition()
+		rp.Partition, rp.Timestamp = p, -1 // the end
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				t.Fatal(err)
+			}
+			total += rp.Offset
+		}
+	}
 	var out []consumed
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	for int64(len(out)) < total {
 		fs := cl.PollFetches(ctx)
-		cancel()
-		n := 0
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("read %d of the topic's %d records: %v", len(out), total, err)
+		}
 		fs.EachRecord(func(r *kgo.Record) {
-			n++
 			c := consumed{Partition: r.Partition, Key: string(r.Key), Headers: map[string]string{}}
 			for _, h := range r.Headers {
 				c.Headers[h.Key] = string(h.Value)
@@ -86,10 +111,8 @@ func readTopic(t testing.TB, brokers []string, topic string) []consumed {
 			c.Time = int64(ts)
 			out = append(out, c)
 		})
-		if n == 0 {
-			return out
-		}
 	}
+	return out
 }
 
 func openSink(t testing.TB, cfg Config) *Sink {

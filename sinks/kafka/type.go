@@ -108,7 +108,11 @@ func (c *Config) Effective() sinks.Config { d := c.WithDefaults(); return &d }
 
 // Redacted implements sinks.Config: passwords are only named (file or
 // variable), never held.
-func (c *Config) Redacted() sinks.Config { r := *c; r.Brokers = append([]string(nil), c.Brokers...); return &r }
+func (c *Config) Redacted() sinks.Config {
+	r := *c
+	r.Brokers = append([]string(nil), c.Brokers...)
+	return &r
+}
 
 // Open implements sinks.Config.
 func (c *Config) Open(ctx context.Context, env sinks.Env) (sinks.Sink, error) {

@@ -3,8 +3,10 @@ package nats
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -58,13 +60,16 @@ func startCluster(t testing.TB) []*server.Server {
 	for i, p := range ports {
 		opts := &server.Options{
 			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: -1,
-			JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true,
+			JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: os.Getenv("NATS_TEST_LOG") == "",
 			Cluster: server.ClusterOpts{Name: "radrelay-test", Host: "127.0.0.1", Port: p},
 			Routes:  server.RoutesFromStr(strings.Join(routes, ",")),
 		}
 		s, err := server.NewServer(opts)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !opts.NoLog {
+			s.ConfigureLogger()
 		}
 		go s.Start()
 		servers = append(servers, s)
@@ -103,23 +108,41 @@ func readStream(t testing.TB, url, name string) []storedMessage {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, name)
-	if err != nil {
-		if strings.Contains(err.Error(), "not found") {
+	// After a node of a cluster is lost, the stream may be electing a
+	// leader: no responders until it has one. Each attempt is bounded.
+	var st jetstream.Stream
+	var info *jetstream.StreamInfo
+	for {
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		st, err = js.Stream(actx, name)
+		if err == nil {
+			info, err = st.Info(actx)
+		}
+		acancel()
+		if err == nil {
+			break
+		}
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			return nil
 		}
-		t.Fatal(err)
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
 	}
 	if info.State.Msgs == 0 {
 		return nil
 	}
-	cons, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
+	var cons jetstream.Consumer
+	for {
+		actx, acancel := context.WithTimeout(ctx, 5*time.Second)
+		cons, err = st.OrderedConsumer(actx, jetstream.OrderedConsumerConfig{})
+		acancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
 	}
 	var out []storedMessage
 	for uint64(len(out)) < info.State.Msgs {

@@ -74,6 +74,10 @@ func (c Config) options(logger *slog.Logger) ([]nats.Option, error) {
 		nats.Name("radrelay"),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
+		// No buffering while disconnected: a publish then fails at once,
+		// and Send publishes nothing after it (see Send), so a record lost
+		// with a connection is never overtaken by the records after it.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				logger.Warn("nats sink: disconnected", "err", err)
@@ -141,6 +145,10 @@ func (s *Sink) ensureStream(ctx context.Context) error {
 	if s.ready {
 		return nil
 	}
+	// A server whose JetStream is not ready (no meta leader yet) may not
+	// answer at all: each attempt is bounded, and the record retried.
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
 	var err error
 	if s.cfg.CreateStream {
 		_, err = s.js.CreateOrUpdateStream(ctx, s.cfg.streamConfig())
@@ -155,7 +163,9 @@ func (s *Sink) ensureStream(ctx context.Context) error {
 }
 
 // Send publishes recs asynchronously, all in flight at once, in order, and
-// waits for each one's PubAck; see sinks.Sink.
+// waits for each one's PubAck; see sinks.Sink. When a publish fails
+// (disconnected), the records after it are not published: they fail
+// retryably with it and are sent again, in order, after it.
 func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error) {
 	if len(recs) == 0 {
 		return
@@ -170,9 +180,16 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 	}
 	futures := make([]jetstream.PubAckFuture, len(recs))
 	var m stream.Message
+	var stopped error // the failure that stopped publishing this batch
 	for i, rec := range recs {
 		if err := ctx.Err(); err != nil {
 			results[i] = err
+			continue
+		}
+		if stopped != nil {
+			// Publishing the records after one that could not be sent
+			// would store them before it when it is retried.
+			results[i] = fmt.Errorf("nats sink: not sent after an earlier record failed: %w", stopped)
 			continue
 		}
 		if err := s.enc.Encode(rec, &m); err != nil {
@@ -183,9 +200,15 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		for _, h := range m.Headers {
 			msg.Header[h.Name] = []string{h.Value}
 		}
-		f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(s.cfg.Stream))
+		// No retry inside the client: it would republish a message after the
+		// ones behind it (no responders while a leader is elected); the
+		// tailer retries it, in order.
+		f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(s.cfg.Stream), jetstream.WithRetryAttempts(0))
 		if err != nil {
 			results[i] = classify(err)
+			if !sinks.IsPermanent(results[i]) {
+				stopped = err
+			}
 			continue
 		}
 		futures[i] = f

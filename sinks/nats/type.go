@@ -134,7 +134,11 @@ func (c *Config) Effective() sinks.Config { d := c.WithDefaults(); return &d }
 
 // Redacted implements sinks.Config: the configuration holds no secret
 // itself, only the names of the files and variables that do.
-func (c *Config) Redacted() sinks.Config { r := *c; r.Servers = append([]string(nil), c.Servers...); return &r }
+func (c *Config) Redacted() sinks.Config {
+	r := *c
+	r.Servers = append([]string(nil), c.Servers...)
+	return &r
+}
 
 // Open implements sinks.Config.
 func (c *Config) Open(ctx context.Context, env sinks.Env) (sinks.Sink, error) {
