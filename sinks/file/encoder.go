@@ -274,7 +274,20 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
 
 func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute) []byte {
 	if e.opts.Values != nil {
-		if v := e.opts.Values(*a); v != nil {
+		switch v := e.opts.Values(*a).(type) {
+		case nil:
+		case uint64: // the common typed values, without encoding/json's cost
+			return strconv.AppendUint(dst, v, 10)
+		case int64:
+			return strconv.AppendInt(dst, v, 10)
+		case string:
+			if utf8.ValidString(v) {
+				return appendJSONString(dst, v)
+			}
+			if b, err := json.Marshal(v); err == nil {
+				return append(dst, b...)
+			}
+		default:
 			if b, err := json.Marshal(v); err == nil {
 				return append(dst, b...)
 			}
