@@ -177,7 +177,7 @@ func TestContract(t *testing.T) {
 				if !strings.Contains(r.Key, r.Session) && r.Key == "" {
 					t.Errorf("record of %s has key %q", r.Session, r.Key)
 				}
-				if r.Headers[stream.HeaderSchema] != "1" || r.Headers[stream.HeaderStatusType] == "" || !strings.HasPrefix(r.Headers[stream.HeaderSource], "sinktest:") {
+				if r.Headers[stream.HeaderSchema] != "1" || r.Headers[stream.HeaderStatusType] == "" || !strings.HasPrefix(r.Headers[stream.HeaderSource], "sinktest:") || len(r.Headers[stream.HeaderID]) != 32 {
 					t.Errorf("headers %v", r.Headers)
 				}
 				if r.Value["schema_version"] != float64(1) {

@@ -33,6 +33,7 @@ const (
 	HeaderStatusType = "Radrelay-Status-Type"    // Acct-Status-Type: "Start", "Stop", ...; absent when the record has none
 	HeaderSource     = "Radrelay-Source"         // "FILE:OFFSET" of the record's header line
 	HeaderKey        = "Radrelay-Key"            // the key (NATS has no message key of its own)
+	HeaderID         = "Radrelay-Id"             // the record's identity (ID), to de-duplicate on
 )
 
 // ErrTooLarge is the cause of a record whose message exceeds the limit.
@@ -203,7 +204,7 @@ func (e *Encoder) Encode(rec *detail.Record, m *Message) error {
 	if rec.File != "" {
 		m.Headers = append(m.Headers, Header{HeaderSource, rec.File + ":" + strconv.FormatInt(rec.Offset, 10)})
 	}
-	m.Headers = append(m.Headers, Header{HeaderKey, m.Key})
+	m.Headers = append(m.Headers, Header{HeaderKey, m.Key}, Header{HeaderID, m.ID})
 	if n := m.Size(); n > e.maxBytes {
 		return sinks.Permanent(fmt.Errorf("%w: %d bytes, the limit is %d (max_message_bytes)", ErrTooLarge, n, e.maxBytes))
 	}

@@ -150,7 +150,7 @@ func TestHeaders(t *testing.T) {
 	for _, h := range m.Headers {
 		got[h.Name] = h.Value
 	}
-	want := map[string]string{HeaderSchema: "1", HeaderStatusType: "Stop", HeaderSource: "sinktest:" + itoa(rec.Offset), HeaderKey: m.Key}
+	want := map[string]string{HeaderSchema: "1", HeaderStatusType: "Stop", HeaderSource: "sinktest:" + itoa(rec.Offset), HeaderKey: m.Key, HeaderID: ID(rec)}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("header %s = %q, want %q", k, got[k], v)
