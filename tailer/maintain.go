@@ -177,7 +177,12 @@ func (m *maintainer) listInputs(claim bool) (found []*openFile, matched map[file
 	listed := map[string]bool{} // paths seen, to forget set-aside files that left
 	for _, in := range t.cfg.Inputs {
 		if in.Mode == Consume {
-			m.resumeWorkFiles(in.Glob)
+			// Work files left by someone else count as listed: one
+			// that is set aside or compressed is not looked at afresh
+			// (and logged again) at every scan.
+			for _, p := range m.resumeWorkFiles(in.Glob) {
+				listed[p] = true
+			}
 		}
 		cands, err := globFiles(in.Glob, nil)
 		m.listError(in.Glob, err)
@@ -384,7 +389,8 @@ func (m *maintainer) publish(found []*openFile) {
 
 // resumeWorkFiles takes up existing work files of a consume glob (left by an
 // earlier run of radrelay or by FreeRADIUS): they are read before anything else.
-func (m *maintainer) resumeWorkFiles(pattern string) {
+// It returns the work files it found.
+func (m *maintainer) resumeWorkFiles(pattern string) []string {
 	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(pattern), workName))
 	for _, p := range paths {
 		if slices.ContainsFunc(m.works, func(w *workFile) bool { return w.path == p }) {
@@ -410,7 +416,11 @@ func (m *maintainer) resumeWorkFiles(pattern string) {
 		m.readable(p)
 		w := &workFile{of: of, path: p}
 		if !m.lock(w) {
-			continue // someone else works on it; look again later
+			// Someone else works on it; look again later. Our
+			// descriptor is closed meanwhile: it would keep the file's
+			// space once the other reader deletes it.
+			m.t.table.forget(of)
+			continue
 		}
 		m.t.log.Info("resuming work file", "file", p)
 		m.works = append(m.works, w)
@@ -421,6 +431,7 @@ func (m *maintainer) resumeWorkFiles(pattern string) {
 			m.lock(w)
 		}
 	}
+	return paths
 }
 
 // lock takes FreeRADIUS's lock on a work file; the file is published even
@@ -482,8 +493,23 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 		}
 		m.readable(c.path)
 		busy[dir] = true
-		if err := renameNoReplace(c.path, work); err != nil {
+		// Lock before the rename: a detail.work appears only locked, so
+		// another consumer resuming work files can never take it up
+		// between our rename and our lock (both would deliver it). A
+		// writer finishing a record holds the lock: try at the next look.
+		if ok, err := lockFile(of.f); !ok {
 			m.t.table.forget(of)
+			if err != nil {
+				m.t.log.Error("cannot lock file to claim it", "file", c.path, "err", err)
+			} else if !m.lockMsg[c.path] {
+				m.lockMsg[c.path] = true
+				m.t.log.Info("file to claim is locked (a writer finishing a record, or another reader); trying again", "file", c.path)
+			}
+			continue
+		}
+		delete(m.lockMsg, c.path)
+		if err := renameNoReplace(c.path, work); err != nil {
+			m.t.table.forget(of) // closing the descriptor releases the lock
 			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
 				m.t.log.Error("cannot claim file", "file", c.path, "work_file", work, "err", err)
 			}
