@@ -105,7 +105,7 @@ func BenchmarkReplayToNATS(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 	for i := 0; i < b.N; i++ {
 		url := fmt.Sprintf("%s/radius.b%d?stream=B%d&create_stream=yes", srv.ClientURL(), i, i)
-		code, _, stderr := runCLI(b, "replay", "--to", url, src)
+		code, _, stderr := runCLI(b, "replay", "--to", url, "--state", filepath.Join(dir, fmt.Sprintf("state%d", i)), src)
 		if code != 0 {
 			b.Fatalf("status %d: %s", code, stderr)
 		}

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/internal/testpki"
 	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/sinktest"
 	"github.com/radrelay/radrelay/sinks/stream"
@@ -238,6 +240,44 @@ func TestSASL(t *testing.T) {
 			s.Close()
 			for _, err := range results {
 				if err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestTLS: with tls_ca_file the sink verifies the broker and produces over
+// TLS; without the CA it cannot, and the failure is retryable.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, dir, "kafka-ca")
+	pair := ca.Issue(t, "kafka-broker", testpki.Options{})
+	cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := startCluster(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}))
+	for _, tc := range []struct {
+		name  string
+		cfg   Config
+		fails bool
+	}{
+		{"verified", Config{TLSCAFile: ca.File}, false},
+		{"unknown CA", Config{TLS: true, DeliveryTimeout: 2 * time.Second}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Brokers, cfg.Topic = c.ListenAddrs(), newTopic()
+			s := openSink(t, cfg)
+			results := make([]error, 3)
+			s.Send(context.Background(), sinktest.Records(3), results)
+			s.Close()
+			for _, err := range results {
+				if tc.fails && (err == nil || sinks.IsPermanent(err)) {
+					t.Fatalf("outcome %v, want a retryable failure", err)
+				}
+				if !tc.fails && err != nil {
 					t.Fatal(err)
 				}
 			}
