@@ -46,7 +46,7 @@ func TestProcessKill9NATS(t *testing.T) {
 	writeDetail(t, filepath.Join(spool, "detail-20261123"), recs)
 	args := []string{"run", "--input", filepath.Join(spool, "detail-*"), "--mode", "follow",
 		"--to", "acct=" + srv.ClientURL() + "/radius.acct?stream=RADIUS&create_stream=yes",
-		"--max-outstanding", "2000", "--batch-size", "500",
+		"--max-outstanding", "1000", "--batch-size", "250",
 		"--state", filepath.Join(dir, "state"), "--log-format", "json"}
 
 	nc, err := nats.Connect(srv.ClientURL())
@@ -58,8 +58,26 @@ func TestProcessKill9NATS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
+	// A plain subscription sees each publish as it happens: radrelay is
+	// killed once 3,000 of the records were published, far from the end.
+	published := make(chan *nats.Msg, 4096)
+	sub, err := nc.ChanSubscribe("radius.acct", published)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
 	cmd, stderr := startRadrelay(t, args...)
 	go io.Copy(io.Discard, stdoutOf(stderr))
+	for i := 0; i < 3000; i++ {
+		select {
+		case <-published:
+		case <-ctx.Done():
+			t.Fatalf("radrelay published %d records, then nothing", i)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	sub.Unsubscribe()
 	// Wait for the stream to hold some records, then kill radrelay.
 	var cons jetstream.Consumer
 	for cons == nil {
@@ -101,10 +119,11 @@ func TestProcessKill9NATS(t *testing.T) {
 			last[sid] = v.Timestamp
 		}
 	}
-	read(3000)
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
-	t.Logf("killed radrelay with SIGKILL after a consumer read %d records", len(seen))
+	if st, err := js.Stream(ctx, "RADIUS"); err == nil {
+		if info, err := st.Info(ctx); err == nil {
+			t.Logf("killed radrelay with SIGKILL; the stream held %d of %d records", info.State.Msgs, n)
+		}
+	}
 
 	cmd, stderr = startRadrelay(t, args...)
 	read(n)
