@@ -95,7 +95,7 @@ type storedMessage struct {
 
 // readStream reads every message of the stream, in stream order, as a
 // consumer would.
-func readStream(t testing.TB, url, name string) []storedMessage {
+func readStreamOnce(t testing.TB, ctx context.Context, url, name string) ([]storedMessage, error) {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -106,8 +106,6 @@ func readStream(t testing.TB, url, name string) []storedMessage {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	// After a node of a cluster is lost, the stream may be electing a
 	// leader: no responders until it has one. Each attempt is bounded.
 	var st jetstream.Stream
@@ -123,14 +121,14 @@ func readStream(t testing.TB, url, name string) []storedMessage {
 			break
 		}
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
-			return nil
+			return nil, nil
 		}
 		if ctx.Err() != nil {
 			t.Fatal(err)
 		}
 	}
 	if info.State.Msgs == 0 {
-		return nil
+		return nil, nil
 	}
 	var cons jetstream.Consumer
 	for {
@@ -148,7 +146,7 @@ func readStream(t testing.TB, url, name string) []storedMessage {
 	for uint64(len(out)) < info.State.Msgs {
 		batch, err := cons.Fetch(int(min(info.State.Msgs-uint64(len(out)), 1000)), jetstream.FetchMaxWait(10*time.Second))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		n := 0
 		for m := range batch.Messages() {
@@ -169,11 +167,30 @@ func readStream(t testing.TB, url, name string) []storedMessage {
 			out = append(out, sm)
 		}
 		if err := batch.Error(); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		if n == 0 {
-			t.Fatalf("the stream holds %d messages, a consumer read %d", info.State.Msgs, len(out))
+			return nil, fmt.Errorf("the stream holds %d messages, a consumer read %d", info.State.Msgs, len(out))
 		}
 	}
-	return out
+	return out, nil
+}
+
+// readStream reads every message of the stream, in stream order, as a
+// consumer would. After a node of a cluster is lost, reading may fail
+// until the stream has a leader again: it starts over, within a minute.
+func readStream(t testing.TB, url, name string) []storedMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		out, err := readStreamOnce(t, ctx, url, name)
+		if err == nil {
+			return out
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("reading stream %s: %v", name, err)
+		}
+		t.Logf("reading stream %s: %v (reading again)", name, err)
+	}
 }
