@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/radrelay/radrelay/listener"
 	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/route"
 	"github.com/radrelay/radrelay/tailer"
@@ -54,6 +55,9 @@ type Config struct {
 
 	Inputs []Input
 	Sinks  []Sink
+	// Listen are the accounting servers ([[listen]]) whose spools are
+	// relayed like inputs.
+	Listen []Listen
 
 	// Replay: the configuration is read by "radrelay replay", which takes
 	// its files from the command line: inputs and state_dir are not needed.
@@ -204,6 +208,10 @@ func (cfg *Config) TailerConfig() tailer.Config {
 	}
 	for _, in := range cfg.Inputs {
 		tc.Inputs = append(tc.Inputs, tailer.Input{Glob: in.Glob, Mode: in.Mode})
+	}
+	for _, l := range cfg.Listen {
+		lc := listener.Config{SpoolDir: l.SpoolDir}
+		tc.Inputs = append(tc.Inputs, tailer.Input{Glob: lc.InputGlob(), Mode: tailer.Consume})
 	}
 	return tc
 }

@@ -22,7 +22,8 @@ var allowedImports = map[string][]string{
 	"sinks/route":  {"detail", "sinks"},
 	"sinks/all":    {"sinks/*"},
 	"tailer":       {"detail", "archive", "sinks"},
-	"config":       {"detail", "dictionary", "sinks", "sinks/route", "tailer"},
+	"config":       {"detail", "dictionary", "sinks", "sinks/route", "tailer", "listener"},
+	"listener":     {"detail", "detail/spool", "dictionary", "radsec"},
 	"bench":        {"detail"},
 }
 
