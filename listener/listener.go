@@ -315,7 +315,7 @@ func (l *Listener) handle(p []byte, from netip.AddrPort, c *net.UDPConn, reply f
 	if l.overLimit() {
 		l.dedup.forget(key, auth)
 		l.c.drop(DropSpoolFull)
-		l.pause(fmt.Sprintf("the spool holds %d bytes, max_spool_bytes is %d", l.c.spoolBytes.Load(), l.cfg.MaxSpoolBytes), nil)
+		l.pause(fmt.Sprintf(pauseLimit+" %d bytes, max_spool_bytes is %d", l.c.spoolBytes.Load(), l.cfg.MaxSpoolBytes), nil)
 		return
 	}
 	rec, err := buildRecord(l.cfg.Dictionary, p, secret, from.Addr(), now, l.cfg.Attributes)
@@ -365,7 +365,7 @@ func (l *Listener) commitLoop() {
 
 func (l *Listener) commit(batch []*pending) {
 	if l.overLimit() {
-		l.pause(fmt.Sprintf("the spool holds %d bytes, max_spool_bytes is %d", l.c.spoolBytes.Load(), l.cfg.MaxSpoolBytes), nil)
+		l.pause(fmt.Sprintf(pauseLimit+" %d bytes, max_spool_bytes is %d", l.c.spoolBytes.Load(), l.cfg.MaxSpoolBytes), nil)
 		for _, p := range batch {
 			l.dedup.forget(p.key, p.auth)
 			l.c.drop(DropSpoolFull)
@@ -420,12 +420,20 @@ func (l *Listener) commit(batch []*pending) {
 	l.c.fsyncNanos.Add(int64(time.Since(start)))
 	l.c.spoolBytes.Add(bytes)
 	var firstErr error
+	for _, err := range errs {
+		if err != nil {
+			firstErr = err
+			break
+		}
+	}
+	if firstErr != nil {
+		l.pause(pauseWrite, firstErr)
+	} else {
+		l.resume(pauseWrite)
+	}
 	now := time.Now()
 	for i, p := range batch {
 		if errs[i] != nil {
-			if firstErr == nil {
-				firstErr = errs[i]
-			}
 			l.dedup.forget(p.key, p.auth)
 			l.c.drop(DropWriteError)
 			continue
@@ -439,12 +447,13 @@ func (l *Listener) commit(batch []*pending) {
 		l.c.accepted.Add(1)
 		l.c.fsyncRecords.Add(1)
 	}
-	if firstErr != nil {
-		l.pause("cannot write the spool", firstErr)
-	} else {
-		l.resume()
-	}
 }
+
+// pauseLimit is the reason of a pause for max_spool_bytes.
+const pauseLimit = "the spool holds"
+
+// pauseWrite is the reason of a pause for a failed write.
+const pauseWrite = "cannot write the spool"
 
 // pause records that requests are not acknowledged, and says so loudly: at
 // once, then every 10 seconds while it lasts.
@@ -463,10 +472,11 @@ func (l *Listener) pause(why string, err error) {
 	l.paused = why
 }
 
-func (l *Listener) resume() {
+// resume ends a pause whose reason starts with kind.
+func (l *Listener) resume(kind string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.paused != "" {
+	if l.paused != "" && strings.HasPrefix(l.paused, kind) {
 		l.log.Warn("acknowledging accounting requests again: the spool can be written", "was", l.paused)
 		l.paused = ""
 	}
@@ -544,12 +554,7 @@ func (l *Listener) watchSpool(ctx context.Context) {
 		}
 		l.c.spoolBytes.Store(dirSize(l.cfg.SpoolDir))
 		if !l.overLimit() {
-			l.mu.Lock()
-			limited := strings.HasPrefix(l.paused, "the spool holds")
-			l.mu.Unlock()
-			if limited {
-				l.resume()
-			}
+			l.resume(pauseLimit)
 		}
 	}
 }
