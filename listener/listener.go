@@ -405,6 +405,9 @@ func (l *Listener) commit(batch []*pending) {
 		w.WriteBatch(recs, werrs)
 		for k, i := range idx {
 			errs[i] = werrs[k]
+			if werrs[k] == nil {
+				l.c.spoolBytes.Add(recordSize(recs[k]))
+			}
 		}
 		if err := w.Sync(); err != nil {
 			for _, i := range idx {
@@ -440,13 +443,13 @@ func (l *Listener) commit(batch []*pending) {
 			continue
 		}
 		l.dedup.done(p.key, p.auth, p.resp, now)
+		l.c.accepted.Add(1)
+		l.c.fsyncRecords.Add(1)
 		if p.reply != nil {
 			p.reply(p.resp)
 		} else {
 			p.conn.WriteToUDPAddrPort(p.resp, p.to)
 		}
-		l.c.accepted.Add(1)
-		l.c.fsyncRecords.Add(1)
 	}
 }
 
@@ -570,5 +573,15 @@ func dirSize(dir string) int64 {
 		}
 		return nil
 	})
+	return n
+}
+
+// recordSize is about the size of rec in the file (escapes aside): the
+// spool's size between two measurements of watchSpool.
+func recordSize(rec *detail.Record) int64 {
+	n := int64(len("Sun Dec  6 01:58:59 2026\n\tTimestamp = 1796522339\n\n"))
+	for _, a := range rec.Attrs {
+		n += int64(len(a.Name) + len(a.Value) + 6)
+	}
 	return n
 }
