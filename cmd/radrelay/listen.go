@@ -94,3 +94,12 @@ func runSpoolOnly(cfg *config.Config, logger *slog.Logger) error {
 	logger.Info("radrelay run stopped")
 	return err
 }
+
+// stats are the counters of every listener, by its first address.
+func (ls *listeners) stats() map[string]listener.Stats {
+	m := map[string]listener.Stats{}
+	for _, l := range ls.all {
+		m[strings.Join(l.Addrs(), ",")] = l.Stats()
+	}
+	return m
+}

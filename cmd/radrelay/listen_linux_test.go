@@ -5,7 +5,9 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -148,7 +150,14 @@ func TestListenRelaysSpool(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.detail")
 	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, "s3cret"),
-		"--spool", filepath.Join(dir, "spool"), "--state", filepath.Join(dir, "state"), "--to", "detail:"+out)
+		"--spool", filepath.Join(dir, "spool"), "--state", filepath.Join(dir, "state"), "--to", "detail:"+out,
+		"--metrics", "127.0.0.1:0")
+	var metrics string
+	for metrics == "" && sc.Scan() {
+		if m := regexp.MustCompile(`serving metrics.* addr=([0-9.:]+)`).FindStringSubmatch(sc.Text()); m != nil {
+			metrics = m[1]
+		}
+	}
 	addr := listenAddr(t, sc)
 	freeradiustest.SendAccounting(t, addr, "s3cret", interopPackets, 3)
 	deadline := time.Now().Add(60 * time.Second)
@@ -160,6 +169,17 @@ func TestListenRelaysSpool(t *testing.T) {
 			t.Fatal("the sink never got the 3 records")
 		}
 		time.Sleep(50 * time.Millisecond) // polling a file another process writes
+	}
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`radrelay_listen_accepted_total{listen="` + addr + `"} 3`, `radrelay_listen_dropped_total{listen="` + addr + `",reason="bad_authenticator"} 0`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
 

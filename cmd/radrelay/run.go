@@ -479,6 +479,9 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 		if ls, err = startListeners(ctx, cfg, logger); err != nil {
 			return fail(1, err)
 		}
+		mon.mu.Lock()
+		mon.listeners = ls.stats
+		mon.mu.Unlock()
 	}
 	runErr := t.Run(ctx)
 	if ls != nil {
