@@ -34,12 +34,12 @@ type monitor struct {
 
 	latency *prometheus.HistogramVec
 
-	mu     sync.Mutex
+	mu sync.Mutex
 	// listeners returns the [[listen]] servers' counters, by address
 	// (nil without listeners).
 	listeners func() map[string]listener.Stats
 	sinks     []*sinkWatch // in configuration order
-	byName map[string]*sinkWatch
+	byName    map[string]*sinkWatch
 }
 
 // sinkWatch is what the monitor knows of one sink beyond tailer.Stats.
