@@ -40,6 +40,10 @@ type Config struct {
 	// Clients may send; the longest prefix containing a source address is
 	// its client.
 	Clients []Client
+	// RadSec are TCP addresses to serve RadSec (RFC 6614) on; see
+	// RadSecConfig.
+	RadSec []string
+	RadSecConfig
 	// SpoolDir holds one directory per client (its address, as
 	// FreeRADIUS's radacct/<client>/), each holding FileTemplate files.
 	SpoolDir     string
@@ -62,15 +66,16 @@ type Config struct {
 // Validate reports every problem of c at once.
 func (c *Config) Validate() error {
 	var errs []error
-	if len(c.UDP) == 0 {
-		errs = append(errs, errors.New("listen: no address to receive on"))
+	if len(c.UDP) == 0 && len(c.RadSec) == 0 {
+		errs = append(errs, errors.New("listen: no address to receive on (udp or radsec)"))
 	}
+	errs = append(errs, c.validateRadSec()...)
 	for _, a := range c.UDP {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			errs = append(errs, fmt.Errorf("listen %q: not HOST:PORT (e.g. 0.0.0.0:1813 or [::]:1813)", a))
 		}
 	}
-	if len(c.Clients) == 0 {
+	if len(c.Clients) == 0 && len(c.UDP) > 0 {
 		errs = append(errs, errors.New("listen: no client: every request would be dropped (give a client with its secret)"))
 	}
 	for _, cl := range c.Clients {
@@ -112,6 +117,8 @@ type Listener struct {
 	dedup   *dedup
 	c       counters
 	conns   []*net.UDPConn
+	tcp     []net.Listener
+	radsec  *radsecServer
 	queue   chan *pending
 
 	mu      sync.Mutex
@@ -177,6 +184,10 @@ func New(cfg Config) (*Listener, error) {
 		_ = c.SetReadBuffer(4 << 20)
 		l.conns = append(l.conns, c)
 	}
+	if err := l.openRadSec(); err != nil {
+		l.closeConns()
+		return nil, err
+	}
 	l.c.spoolBytes.Store(dirSize(cfg.SpoolDir))
 	return l, nil
 }
@@ -187,6 +198,9 @@ func (l *Listener) Addrs() []string {
 	var out []string
 	for _, c := range l.conns {
 		out = append(out, c.LocalAddr().String())
+	}
+	for _, t := range l.tcp {
+		out = append(out, "radsec:"+t.Addr().String())
 	}
 	return out
 }
@@ -203,6 +217,9 @@ func (l *Listener) Stats() Stats {
 func (l *Listener) closeConns() {
 	for _, c := range l.conns {
 		c.Close()
+	}
+	for _, t := range l.tcp {
+		t.Close()
 	}
 }
 
@@ -225,10 +242,18 @@ func (l *Listener) Run(ctx context.Context) error {
 	watchDone := make(chan struct{})
 	go func() { defer close(watchDone); l.watchSpool(watchCtx) }()
 
+	for _, t := range l.tcp {
+		readers.Add(1)
+		go func() { defer readers.Done(); l.radsec.serve(t) }()
+	}
 	<-ctx.Done()
 	// Stop reading; what was read is written and answered.
 	for _, c := range l.conns {
 		c.SetReadDeadline(time.Now())
+	}
+	l.radsec.stop()
+	for _, t := range l.tcp {
+		t.Close()
 	}
 	readers.Wait()
 	close(l.queue)
@@ -259,26 +284,26 @@ func (l *Listener) readUDP(c *net.UDPConn) {
 		}
 		p := make([]byte, n)
 		copy(p, buf[:n])
-		l.handle(p, from, c, nil)
+		l.c.received.Add(1)
+		cl, ok := l.clients.find(from.Addr())
+		if !ok {
+			l.c.drop(DropUnknownClient)
+			l.log.Debug("dropped a request from an unknown client", "from", from.String())
+			continue
+		}
+		l.handle(p, from, cl, c, nil)
 	}
 }
 
 // handle checks one request and queues it for writing, answers it from the
 // duplicate cache, or drops it.
-func (l *Listener) handle(p []byte, from netip.AddrPort, c *net.UDPConn, reply func([]byte)) {
-	l.c.received.Add(1)
+func (l *Listener) handle(p []byte, from netip.AddrPort, cl *Client, c *net.UDPConn, reply func([]byte)) {
 	send := func(b []byte) {
 		if reply != nil {
 			reply(b)
 		} else {
 			c.WriteToUDPAddrPort(b, from)
 		}
-	}
-	cl, ok := l.clients.find(from.Addr())
-	if !ok {
-		l.c.drop(DropUnknownClient)
-		l.log.Debug("dropped a request from an unknown client", "from", from.String())
-		return
 	}
 	ma, err := checkPacket(p)
 	if err != nil {
