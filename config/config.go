@@ -73,8 +73,10 @@ type Config struct {
 	// badKeys are global keys whose value could not be decoded: the checks
 	// of their values are skipped, so one mistake is reported once.
 	badKeys map[string]bool
-	// sinkTables counts the [[sink]] tables, decodable or not.
-	sinkTables int
+	// sinkTables counts the [[sink]] tables, decodable or not; listenTables
+	// the [[listen]] tables.
+	sinkTables   int
+	listenTables int
 }
 
 // New returns a configuration with every default set and nothing in it,

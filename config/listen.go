@@ -8,6 +8,7 @@ import (
 
 	"github.com/radrelay/radrelay/dictionary"
 	"github.com/radrelay/radrelay/listener"
+	"github.com/radrelay/radrelay/radsec"
 )
 
 // Listen is one [[listen]] table (or the --listen, --client, --spool
@@ -19,7 +20,25 @@ type Listen struct {
 	Attributes    string         `toml:"attributes"`
 	MaxSpoolBytes int64          `toml:"max_spool_bytes"`
 	Clients       []ListenClient `toml:"client"`
-	Line          int            `toml:"-"`
+	// RadSec (RFC 6614): TCP addresses, this server's TLS settings under
+	// FreeRADIUS's names, the clients known by certificate name.
+	RadSec          []string       `toml:"radsec"`
+	CertificateFile string         `toml:"certificate_file"`
+	PrivateKeyFile  string         `toml:"private_key_file"`
+	CAFile          string         `toml:"ca_file"`
+	TLSMinVersion   string         `toml:"tls_min_version"`
+	MaxConnections  int            `toml:"max_connections"`
+	IdleTimeout     duration       `toml:"idle_timeout"`
+	RadSecClients   []RadSecClient `toml:"radsec_client"`
+	Line            int            `toml:"-"`
+}
+
+// RadSecClient is one [[listen.radsec_client]]: a RadSec client known by
+// its certificate's CN or DNS name, with its secret ("radsec" when none).
+type RadSecClient struct {
+	Name       string `toml:"name"`
+	SecretFile string `toml:"secret_file"`
+	SecretEnv  string `toml:"secret_env"`
 }
 
 // ListenClient is one [[listen.client]]: an address or network and where
@@ -84,7 +103,26 @@ func (cfg *Config) ListenerConfig(i int, logger *slog.Logger) (listener.Config, 
 }
 
 func (cfg *Config) listenerConfig(l *Listen, readSecrets bool) (listener.Config, error) {
-	lc := listener.Config{UDP: l.UDP, SpoolDir: l.SpoolDir, Attributes: l.Attributes, MaxSpoolBytes: l.MaxSpoolBytes}
+	lc := listener.Config{UDP: l.UDP, SpoolDir: l.SpoolDir, Attributes: l.Attributes, MaxSpoolBytes: l.MaxSpoolBytes, RadSec: l.RadSec}
+	lc.TLS = radsec.TLS{CertificateFile: l.CertificateFile, PrivateKeyFile: l.PrivateKeyFile, CAFile: l.CAFile, MinVersion: l.TLSMinVersion}
+	lc.MaxConnections, lc.IdleTimeout = l.MaxConnections, l.IdleTimeout.Duration
+	for _, rc := range l.RadSecClients {
+		secret := ""
+		switch {
+		case rc.SecretFile != "" && rc.SecretEnv != "":
+			return lc, fmt.Errorf("radsec_client %s: secret_file and secret_env both set: give one", rc.Name)
+		case rc.SecretFile != "" && readSecrets:
+			var err error
+			if secret, err = listener.ReadSecretFile(rc.SecretFile); err != nil {
+				return lc, fmt.Errorf("radsec_client %s: %w", rc.Name, err)
+			}
+		case rc.SecretEnv != "" && readSecrets:
+			if secret = os.Getenv(rc.SecretEnv); secret == "" {
+				return lc, fmt.Errorf("radsec_client %s: secret_env: $%s is empty or not set", rc.Name, rc.SecretEnv)
+			}
+		}
+		lc.RadSecClients = append(lc.RadSecClients, listener.RadSecClient{Name: rc.Name, Secret: secret})
+	}
 	for _, cl := range l.Clients {
 		pfx, err := listener.ParsePrefix(cl.Address)
 		if err != nil {

@@ -241,6 +241,7 @@ func (p *parser) parse(src string, replay bool) *Config {
 	if v, ok := top["input"]; ok && tables(v) == nil && v != nil {
 		p.errorf(p.lines.find("input", -1), "input: wrong type: want [[input]] tables")
 	}
+	cfg.listenTables = len(tables(top["listen"]))
 	for i, t := range tables(top["listen"]) {
 		if l, ok := p.parseListen(t, i); ok {
 			cfg.Listen = append(cfg.Listen, l)

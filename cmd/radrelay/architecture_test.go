@@ -22,7 +22,7 @@ var allowedImports = map[string][]string{
 	"sinks/route":  {"detail", "sinks"},
 	"sinks/all":    {"sinks/*"},
 	"tailer":       {"detail", "archive", "sinks"},
-	"config":       {"detail", "dictionary", "sinks", "sinks/route", "tailer", "listener"},
+	"config":       {"detail", "dictionary", "sinks", "sinks/route", "tailer", "listener", "radsec"},
 	"listener":     {"detail", "detail/spool", "dictionary", "radsec"},
 	"bench":        {"detail"},
 }
