@@ -226,7 +226,7 @@ func (l *Listener) closeConns() {
 // Run serves until ctx ends, then stops receiving, writes and answers what
 // it has received, and closes the spool files.
 func (l *Listener) Run(ctx context.Context) error {
-	l.log.Info("listening for accounting", "udp", l.Addrs(), "spool", l.cfg.SpoolDir, "clients", len(l.cfg.Clients))
+	l.log.Info("listening for accounting", "addrs", l.Addrs(), "spool", l.cfg.SpoolDir, "clients", len(l.cfg.Clients))
 	var readers sync.WaitGroup
 	for _, c := range l.conns {
 		// Several readers per socket: checking and decoding a request

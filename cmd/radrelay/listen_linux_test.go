@@ -25,7 +25,10 @@ import (
 	"github.com/radrelay/radrelay/internal/freeradiustest"
 )
 
-var listeningRE = regexp.MustCompile(`udp="?\[([0-9.]+:[0-9]+)`)
+var (
+	listeningRE = regexp.MustCompile(`addrs="?\[([0-9.]+:[0-9]+)`)
+	radsecRE    = regexp.MustCompile(`radsec:([0-9.]+:[0-9]+)`)
+)
 
 // listenAddr reads radrelay's log until it says where it listens.
 func listenAddr(t *testing.T, sc *bufio.Scanner) string {
