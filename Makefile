@@ -6,7 +6,7 @@
 #   make bench   runs the micro-benchmarks (internal APIs) of docs/benchmarks.md
 #   make bench-e2e runs the end-to-end harness (bench/): the built binary
 #                side by side with FreeRADIUS on a FreeRADIUS-written corpus;
-#                about 10 minutes, BENCH_E2E_DOCS=1 also rewrites its section
+#                4-7 minutes; BENCH_E2E_DOCS=1 also rewrites its section
 #                of docs/benchmarks.md
 #   make lint    gofmt and go vet
 #   make fuzz    runs every fuzz target briefly (FUZZTIME each)

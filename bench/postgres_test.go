@@ -132,6 +132,9 @@ func prefill(t *testing.T, dsn string, rows int) {
 // replayPG runs radrelay replay of the corpus into dsn and reports the rate
 // overall, over the first and the last tenth, and the CPU split.
 func (h *harness) replayPG(t *testing.T, srv *pgtest.Server, dsn, what string, n int64, sessions, prefilled int, inputs string) {
+	// Let the backends of earlier connections (the prefill's) exit, so
+	// that their CPU time is not counted as this run's.
+	time.Sleep(time.Second)
 	load := loadavg()
 	pgCPU := procCPU(srv.PID())
 	args := []string{"replay", "--to", dsn, "--quarantine", t.TempDir(), h.corpus}

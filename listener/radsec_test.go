@@ -2,7 +2,6 @@ package listener
 
 import (
 	"context"
-	"crypto/tls"
 	"testing"
 	"time"
 
@@ -39,7 +38,7 @@ func startRadSec(t *testing.T, pki radsecPKI, clients []RadSecClient) (*Listener
 	return l, l.tcp[0].Addr().String()
 }
 
-func dialRadSec(t *testing.T, addr string, pair testpki.Pair, ca string) (*tls.Conn, error) {
+func dialRadSec(t *testing.T, addr string, pair testpki.Pair, ca string) (*radsec.Conn, error) {
 	t.Helper()
 	tc, err := radsec.TLS{CertificateFile: pair.CertFile, PrivateKeyFile: pair.KeyFile, CAFile: ca}.ClientConfig("127.0.0.1")
 	if err != nil {
@@ -50,7 +49,7 @@ func dialRadSec(t *testing.T, addr string, pair testpki.Pair, ca string) (*tls.C
 	return radsec.Dial(ctx, addr, tc)
 }
 
-func radsecExchange(t *testing.T, c *tls.Conn, req []byte) ([]byte, error) {
+func radsecExchange(t *testing.T, c *radsec.Conn, req []byte) ([]byte, error) {
 	t.Helper()
 	if _, err := c.Write(req); err != nil {
 		return nil, err

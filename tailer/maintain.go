@@ -177,7 +177,12 @@ func (m *maintainer) listInputs(claim bool) (found []*openFile, matched map[file
 	listed := map[string]bool{} // paths seen, to forget set-aside files that left
 	for _, in := range t.cfg.Inputs {
 		if in.Mode == Consume {
-			m.resumeWorkFiles(in.Glob)
+			// Work files left by someone else count as listed: one
+			// that is set aside or compressed is not looked at afresh
+			// (and logged again) at every scan.
+			for _, p := range m.resumeWorkFiles(in.Glob) {
+				listed[p] = true
+			}
 		}
 		cands, err := globFiles(in.Glob, nil)
 		m.listError(in.Glob, err)
@@ -384,7 +389,8 @@ func (m *maintainer) publish(found []*openFile) {
 
 // resumeWorkFiles takes up existing work files of a consume glob (left by an
 // earlier run of radrelay or by FreeRADIUS): they are read before anything else.
-func (m *maintainer) resumeWorkFiles(pattern string) {
+// It returns the work files it found.
+func (m *maintainer) resumeWorkFiles(pattern string) []string {
 	paths, _ := filepath.Glob(filepath.Join(filepath.Dir(pattern), workName))
 	for _, p := range paths {
 		if slices.ContainsFunc(m.works, func(w *workFile) bool { return w.path == p }) {
@@ -421,6 +427,7 @@ func (m *maintainer) resumeWorkFiles(pattern string) {
 			m.lock(w)
 		}
 	}
+	return paths
 }
 
 // lock takes FreeRADIUS's lock on a work file; the file is published even

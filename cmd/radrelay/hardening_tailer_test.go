@@ -13,6 +13,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -588,5 +589,86 @@ max_duration = "200ms"
 	}
 	if n := strings.Count(stderr, "\n"); n > 40 {
 		t.Errorf("%d lines of log, want quarantine warnings summarised:\n%s", n, tail(stderr, 3000))
+	}
+}
+
+// Two consumers (different state directories) on one spool: each record is
+// delivered by exactly one of them, because a consumer delivers only from a
+// file it claimed; before, one read the next files in place while the other
+// claimed them (issue 11 item 3).
+func TestTailerTwoConsumersNeverShareAFile(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "radacct")
+	os.Mkdir(spool, 0o700)
+	const files, per = 4, 500
+	for i := range files {
+		hWrite(t, filepath.Join(spool, fmt.Sprintf("detail-%d", i+1)), hRecords(i*per, (i+1)*per), 0o600, time.Duration(files-i)*time.Hour)
+	}
+	type result struct {
+		out     strings.Builder
+		deleted int
+	}
+	var mu sync.Mutex
+	deleted := 0
+	allDeleted := make(chan struct{})
+	start := func(name string) (*exec.Cmd, *result, *sync.WaitGroup) {
+		cmd := exec.Command(os.Args[0], "run", "--mode", "consume", "--input", filepath.Join(spool, "detail-*"),
+			"--to", "jsonl:-", "--state", filepath.Join(dir, name))
+		cmd.Env = append(os.Environ(), "RADRELAY_TEST_AS_MAIN=1")
+		stdout, _ := cmd.StdoutPipe()
+		stderr, _ := cmd.StderrPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		watchdog := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
+		t.Cleanup(func() { watchdog.Stop(); cmd.Process.Kill(); cmd.Wait() })
+		res := &result{}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			b, _ := io.ReadAll(stdout)
+			res.out.Write(b)
+		}()
+		go func() {
+			defer wg.Done()
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				if strings.Contains(sc.Text(), "work file delivered to every sink; deleted") {
+					mu.Lock()
+					res.deleted++
+					if deleted++; deleted == files {
+						close(allDeleted)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+		return cmd, res, &wg
+	}
+	a, ra, wa := start("state-a")
+	b, rb, wb := start("state-b")
+	select {
+	case <-allDeleted:
+	case <-time.After(2 * time.Minute): // a deadlock bound
+		t.Fatal("the spool was not consumed within 2 minutes")
+	}
+	for _, c := range []*exec.Cmd{a, b} {
+		c.Process.Signal(syscall.SIGTERM)
+	}
+	wa.Wait()
+	wb.Wait()
+	for _, c := range []*exec.Cmd{a, b} {
+		if code := exitStatus(t, c); code != 0 {
+			t.Errorf("exit status %d after SIGTERM", code)
+		}
+	}
+	got := hIDs(ra.out.String())
+	for id, n := range hIDs(rb.out.String()) {
+		got[id] += n
+	}
+	checkIDs(t, got, 0, files*per)
+	if left, _ := filepath.Glob(filepath.Join(spool, "*")); len(left) != 0 {
+		t.Errorf("files left in the spool: %v", left)
 	}
 }
