@@ -28,6 +28,9 @@ const (
 	DefaultFileTemplate = "detail-%Y%m%d"
 	// maxBatch bounds the records of one group commit.
 	maxBatch = 1024
+	// maxCommitters is how many group commits may run at once: while one
+	// waits for its fsync, the next group is written and fsynced too.
+	maxCommitters = 4
 	// readersPerSocket is how many goroutines read each UDP socket.
 	readersPerSocket = 4
 )
@@ -122,10 +125,18 @@ type Listener struct {
 	queue   chan *pending
 
 	mu      sync.Mutex
-	writers map[string]*spool.Writer // by client directory
+	writers map[writerKey]*spool.Writer
 	known   map[string]bool          // files whose directory entry is fsynced
 	paused  string                   // why requests are not acknowledged, "" when they are
 	loudAt  time.Time
+}
+
+// writerKey names a spool writer: each committer has its own per client
+// directory, so that its fsync covers exactly its own writes and runs while
+// the others write (O_APPEND keeps their records whole in a shared file).
+type writerKey struct {
+	committer int
+	dir       string
 }
 
 // pending is a request waiting for its group commit.
@@ -169,7 +180,7 @@ func New(cfg Config) (*Listener, error) {
 	}
 	l := &Listener{cfg: cfg, log: cfg.Logger.With("component", "listener"), clients: newClientTable(cfg.Clients),
 		dedup: newDedup(cfg.DuplicateWindow), queue: make(chan *pending, 4*maxBatch),
-		writers: map[string]*spool.Writer{}, known: map[string]bool{}}
+		writers: map[writerKey]*spool.Writer{}, known: map[string]bool{}}
 	for _, a := range cfg.UDP {
 		ua, err := net.ResolveUDPAddr("udp", a)
 		if err != nil {
@@ -237,7 +248,15 @@ func (l *Listener) Run(ctx context.Context) error {
 		}
 	}
 	commitDone := make(chan struct{})
-	go func() { defer close(commitDone); l.commitLoop() }()
+	go func() {
+		defer close(commitDone)
+		var wg sync.WaitGroup
+		for i := range maxCommitters {
+			wg.Add(1)
+			go func() { defer wg.Done(); l.commitLoop(i) }()
+		}
+		wg.Wait()
+	}()
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	watchDone := make(chan struct{})
 	go func() { defer close(watchDone); l.watchSpool(watchCtx) }()
@@ -374,7 +393,7 @@ func clientDir(a netip.Addr) string {
 // commitLoop writes the queued requests in groups: each group is written,
 // fsynced once, then answered. While one group is being fsynced the next
 // one gathers in the queue.
-func (l *Listener) commitLoop() {
+func (l *Listener) commitLoop(committer int) {
 	batch := make([]*pending, 0, maxBatch)
 	for p := range l.queue {
 		batch = append(batch[:0], p)
@@ -390,11 +409,11 @@ func (l *Listener) commitLoop() {
 				break gather
 			}
 		}
-		l.commit(batch)
+		l.commit(committer, batch)
 	}
 }
 
-func (l *Listener) commit(batch []*pending) {
+func (l *Listener) commit(committer int, batch []*pending) {
 	if l.overLimit() {
 		l.pause(fmt.Sprintf(pauseLimit+" %d bytes, max_spool_bytes is %d", l.c.spoolBytes.Load(), l.cfg.MaxSpoolBytes), nil)
 		for _, p := range batch {
@@ -415,7 +434,7 @@ func (l *Listener) commit(batch []*pending) {
 	}
 	for _, dir := range order {
 		idx := byDir[dir]
-		w, err := l.writer(dir)
+		w, err := l.writer(committer, dir)
 		if err != nil {
 			for _, i := range idx {
 				errs[i] = err
@@ -512,10 +531,11 @@ func (l *Listener) resume(kind string) {
 }
 
 // writer returns the spool writer of a client directory.
-func (l *Listener) writer(dir string) (*spool.Writer, error) {
+func (l *Listener) writer(committer int, dir string) (*spool.Writer, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if w, ok := l.writers[dir]; ok {
+	key := writerKey{committer, dir}
+	if w, ok := l.writers[key]; ok {
 		return w, nil
 	}
 	w, err := spool.New(spool.Options{
@@ -527,7 +547,7 @@ func (l *Listener) writer(dir string) (*spool.Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.writers[dir] = w
+	l.writers[key] = w
 	return w, nil
 }
 
