@@ -126,8 +126,8 @@ type Listener struct {
 
 	mu      sync.Mutex
 	writers map[writerKey]*spool.Writer
-	known   map[string]bool          // files whose directory entry is fsynced
-	paused  string                   // why requests are not acknowledged, "" when they are
+	known   map[string]bool // files whose directory entry is fsynced
+	paused  string          // why requests are not acknowledged, "" when they are
 	loudAt  time.Time
 }
 
