@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"sort"
@@ -100,6 +101,12 @@ func ReadClientsConf(path string) ([]Client, error) {
 		return nil, fmt.Errorf("clients_conf: %w", err)
 	}
 	defer f.Close()
+	return parseClientsConf(f, path)
+}
+
+// parseClientsConf reads the client blocks of the clients.conf text r
+// (path names it in errors).
+func parseClientsConf(r io.Reader, path string) ([]Client, error) {
 	var (
 		out     []Client
 		errs    []error
@@ -110,7 +117,7 @@ func ReadClientsConf(path string) ([]Client, error) {
 		kv      map[string]string
 		lineNum int
 	)
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		lineNum++
 		line := stripComment(sc.Text())

@@ -174,8 +174,14 @@ func TestDuplicateGetsCachedResponse(t *testing.T) {
 func resign(p []byte, secret string) []byte {
 	q := append([]byte(nil), p...)
 	clear(q[4:20])
-	pkt, _ := radius.Parse(q, []byte(secret))
-	b, _ := pkt.Encode()
+	pkt, err := radius.Parse(q, []byte(secret))
+	if err != nil {
+		return nil
+	}
+	b, err := pkt.Encode()
+	if err != nil {
+		return nil
+	}
 	return b
 }
 
