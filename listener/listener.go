@@ -178,6 +178,13 @@ func New(cfg Config) (*Listener, error) {
 	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
 		return nil, fmt.Errorf("spool directory: %w", err)
 	}
+	cut, err := recoverSpool(cfg.InputGlob())
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cut {
+		cfg.Logger.Warn("cut off the part of a record a killed radrelay left at the end of a spool file (it was never acknowledged; the NAS sends it again)", "cut", c)
+	}
 	l := &Listener{cfg: cfg, log: cfg.Logger.With("component", "listener"), clients: newClientTable(cfg.Clients),
 		dedup: newDedup(cfg.DuplicateWindow), queue: make(chan *pending, 4*maxBatch),
 		writers: map[writerKey]*spool.Writer{}, known: map[string]bool{}}

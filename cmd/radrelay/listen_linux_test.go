@@ -279,6 +279,11 @@ func TestListenKill9LosesNoAcknowledgedRecord(t *testing.T) {
 	}
 	proc.Kill()
 	proc.Wait()
+	// A SIGKILL during a write(2) can leave part of an unacknowledged
+	// record at the end of a file: the next start cuts it off.
+	proc = start()
+	proc.Signal(syscall.SIGTERM)
+	proc.Wait()
 	inSpool := map[string]int{}
 	for _, r := range spooled(t, filepath.Join(dir, "spool", "*", "detail-*")) {
 		a, _ := r.Get("Acct-Session-Id")
