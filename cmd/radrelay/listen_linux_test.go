@@ -306,3 +306,31 @@ func TestListenKill9LosesNoAcknowledgedRecord(t *testing.T) {
 	}
 	t.Logf("%d requests acknowledged across %d kills; %d distinct in the spool", len(acked), kills, len(inSpool))
 }
+
+// TestListenFlagErrors: mistakes in the listener's flags exit 2 with a
+// message that says what to give, before anything is opened.
+func TestListenFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	secret := writeSecret(t, dir, "s3cret")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:" + secret}, "--listen needs --spool DIR"},
+		{[]string{"--client", "127.0.0.0/8:" + secret, "--spool", dir}, "need --listen ADDR"},
+		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8", "--spool", dir}, `--client "127.0.0.0/8" is not PREFIX:SECRET_FILE`},
+		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:" + dir + "/missing", "--spool", dir}, "secret_file: open"},
+		{[]string{"--listen", "127.0.0.1", "--client", "127.0.0.0/8:" + secret, "--spool", dir}, `listen "127.0.0.1": not HOST:PORT`},
+		{[]string{"--listen", "127.0.0.1:0", "--spool", dir}, "no client"},
+		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:" + secret, "--spool", dir, "--to", "jsonl:-"}, "no --state DIR"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runBinary(t, nil, append([]string{"run"}, tt.args...)...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("radrelay run %s: exit %d, stderr %q; want 2 and %q", strings.Join(tt.args, " "), code, stderr, tt.want)
+		}
+		if strings.Contains(stderr, "s3cret") {
+			t.Errorf("a secret was shown: %s", stderr)
+		}
+	}
+}

@@ -70,6 +70,7 @@ func init() {
 		usage: `Usage:
   radrelay run -c FILE
   radrelay run --input GLOB --to SINK-URL [--to SINK-URL]... --state DIR [options]
+  radrelay run --listen ADDR --client PREFIX:SECRET_FILE --spool DIR [--to SINK-URL --state DIR] [options]
 
 Run reads RADIUS accounting detail files as FreeRADIUS writes them and
 delivers every record to every sink, at least once, until it is stopped.
@@ -86,6 +87,14 @@ acknowledged, so a crash or kill -9 loses nothing (records in flight may be
 sent again). Retryable failures are retried with backoff, forever by
 default; malformed records and records a sink rejects go to the quarantine
 directory, are logged and counted, and the stream goes on.
+
+With --listen, radrelay is also the accounting server: it receives
+Accounting-Requests on UDP from the --client networks (secrets in files),
+writes each to a detail file under --spool (one directory per client,
+detail-YYYYMMDD, as FreeRADIUS) and fsyncs it before it sends the
+Accounting-Response; the sinks then get the spool like any input. Without
+--to it only spools. RadSec and clients.conf options are in the file's
+[[listen]] table (docs/listener.md).
 
 Without -c, the flags describe a whole setup (one line in a systemd unit).
 With -c, the file describes it, and only the logging, metrics and
@@ -133,6 +142,11 @@ Examples:
     radrelay run --input '/var/log/freeradius/radacct/*/detail-*' --mode follow \
       --to jsonl:/var/log/radrelay/acct.jsonl --state /var/lib/radrelay \
       --metrics 127.0.0.1:9813
+
+  Be the accounting server for 10.0.0.0/8 and relay to a backup server:
+    radrelay run --listen 0.0.0.0:1813 --client 10.0.0.0/8:/etc/radrelay/nas.secret \
+      --spool /var/spool/radrelay --state /var/lib/radrelay \
+      --to 'backup=radius://10.0.0.2:1813?secret_file=/etc/radrelay/backup.secret'
 
   Run from a configuration file with debug logs:
     radrelay run -c /etc/radrelay/radrelay.toml --log-level debug
