@@ -20,6 +20,8 @@ import (
 
 	"github.com/radrelay/radrelay/internal/freeradiustest"
 	"github.com/radrelay/radrelay/internal/radiusload"
+	"github.com/radrelay/radrelay/internal/testpki"
+	"github.com/radrelay/radrelay/radsec"
 )
 
 // TestListenThroughput (RADRELAY_LISTEN_BENCH=N requests) drives a
@@ -123,4 +125,79 @@ func pacedLatency(t *testing.T, addr, secret string, reqs [][]byte, rate, worker
 		t.Fatal("no answers")
 	}
 	return lat
+}
+
+// TestListenRadSecThroughput (RADRELAY_LISTEN_BENCH=N) sends the same
+// requests to one radrelay over UDP (radiusload, 64 in flight) and over
+// one RadSec connection (64 in flight), and logs both rates.
+func TestListenRadSecThroughput(t *testing.T) {
+	n := 0
+	fmt.Sscan(os.Getenv("RADRELAY_LISTEN_BENCH"), &n)
+	if n <= 0 {
+		t.Skip("set RADRELAY_LISTEN_BENCH=N (requests) to run")
+	}
+	ca := testpki.NewCA(t, t.TempDir(), "BenchCA")
+	udp, tcp, _ := startRadSecListener(t, ca)
+	attrs := benchAttributes(n)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ur, err := radiusload.Run(ctx, radiusload.Options{Addr: udp, Secret: []byte("s3cret"), InFlight: 64}, radiusload.Sign(attrs, []byte("s3cret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := ca.Issue(t, "bench-client", testpki.Options{Client: true})
+	tc, err := radsec.TLS{CertificateFile: client.CertFile, PrivateKeyFile: client.KeyFile, CAFile: ca.File}.ClientConfig("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := radsec.Dial(ctx, tcp, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reqs := radiusload.Sign(attrs, []byte(radsec.DefaultSecret))
+	window := make(chan struct{}, 64)
+	done := make(chan int)
+	go func() {
+		buf := make([]byte, radsec.MaxPacketLength)
+		got := 0
+		for got < len(reqs) {
+			if _, err := radsec.ReadPacket(c, buf); err != nil {
+				break
+			}
+			got++
+			<-window
+		}
+		done <- got
+	}()
+	start := time.Now()
+	for _, r := range reqs {
+		window <- struct{}{}
+		if _, err := c.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := <-done
+	elapsed := time.Since(start)
+	rate := float64(got) / elapsed.Seconds()
+	t.Logf("UDP: %d acks at %.0f/s; RadSec (one connection, 64 in flight): %d acks in %v = %.0f/s, %.0f%% of UDP",
+		ur.Requests, ur.Rate(), got, elapsed.Round(time.Millisecond), rate, 100*rate/ur.Rate())
+}
+
+func benchAttributes(n int) [][]byte {
+	attrs := make([][]byte, n)
+	for i := range attrs {
+		p := radius.New(radius.CodeAccountingRequest, []byte("x"))
+		rfc2865.UserName_SetString(p, fmt.Sprintf("user%d", i%1000))
+		rfc2866.AcctSessionID_SetString(p, fmt.Sprintf("%08x", i))
+		rfc2866.AcctStatusType_Set(p, rfc2866.AcctStatusType_Value_InterimUpdate)
+		rfc2865.NASIPAddress_Set(p, []byte{10, 0, 0, 1})
+		rfc2865.NASPort_Set(p, rfc2865.NASPort(i))
+		rfc2866.AcctInputOctets_Set(p, rfc2866.AcctInputOctets(i*1000))
+		rfc2866.AcctOutputOctets_Set(p, rfc2866.AcctOutputOctets(i*3000))
+		rfc2866.AcctSessionTime_Set(p, rfc2866.AcctSessionTime(i))
+		b, _ := p.Encode()
+		attrs[i] = b[20:]
+	}
+	return attrs
 }
