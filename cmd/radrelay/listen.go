@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/radrelay/radrelay/config"
 	"github.com/radrelay/radrelay/listener"
@@ -78,6 +81,23 @@ func runSpoolOnly(cfg *config.Config, logger *slog.Logger) error {
 		return err
 	}
 	logger.Info("radrelay run starting (spool only: no sink)", "version", versionString())
+	if cfg.MetricsListen != "" {
+		// Only /metrics: the status page and health checks are about sinks.
+		mon := newMonitor(time.Now())
+		mon.listeners = ls.stats
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			cancel()
+			ls.wait()
+			return fmt.Errorf("metrics endpoint: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", mon.metricsHandler())
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		logger.Info("serving metrics", "addr", ln.Addr().String(), "paths", "/metrics")
+	}
 	signalsDone := make(chan struct{})
 	handle := watchSignals(signalsDone,
 		func(sig os.Signal) {

@@ -4,8 +4,11 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,12 +29,25 @@ func TestListenFullDiskStopsAcknowledging(t *testing.T) {
 	disk := tmpfstest.Mount(t, 64<<10)
 	dir := t.TempDir()
 	spool := filepath.Join(disk, "spool")
-	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, "s3cret"), "--spool", spool)
-	var addr string
-	for addr == "" && sc.Scan() {
+	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, "s3cret"), "--spool", spool,
+		"--metrics", "127.0.0.1:0")
+	var addr, metrics string
+	for (addr == "" || metrics == "") && sc.Scan() {
 		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
 			addr = m[1]
 		}
+		if m := regexp.MustCompile(`serving metrics.* addr=([0-9.:]+)`).FindStringSubmatch(sc.Text()); m != nil {
+			metrics = m[1]
+		}
+	}
+	scrape := func() string {
+		resp, err := http.Get("http://" + metrics + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
 	}
 	lines := make(chan string, 1000)
 	go func() {
@@ -83,6 +99,9 @@ func TestListenFullDiskStopsAcknowledging(t *testing.T) {
 		t.Fatal("a request was acknowledged while the disk is full")
 	}
 	waitFor(t, lines, "NOT ACKNOWLEDGING")
+	if m := scrape(); !strings.Contains(m, `radrelay_listen_paused{listen="`+addr+`"} 1`) || strings.Contains(m, `reason="write_error"} 0`) {
+		t.Errorf("/metrics while the disk is full does not say paused with write errors:\n%s", m)
+	}
 	tmpfstest.Resize(t, disk, 64<<20)
 	deadline := time.Now().Add(30 * time.Second)
 	for !send(refused, time.Second) {
@@ -91,6 +110,9 @@ func TestListenFullDiskStopsAcknowledging(t *testing.T) {
 		}
 	}
 	waitFor(t, lines, "acknowledging accounting requests again")
+	if m := scrape(); !strings.Contains(m, `radrelay_listen_paused{listen="`+addr+`"} 0`) {
+		t.Errorf("/metrics still says paused after the disk got room")
+	}
 	acked = append(acked, "refused-then-acked")
 	inSpool := map[string]int{}
 	for _, r := range spooled(t, filepath.Join(spool, "*", "detail-*")) {
