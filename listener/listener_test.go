@@ -307,3 +307,29 @@ func TestSpoolLimitStopsAcknowledging(t *testing.T) {
 		t.Fatal("still paused after acknowledging")
 	}
 }
+
+func TestIPv6ClientGetsItsOwnDirectory(t *testing.T) {
+	if c, err := net.ListenPacket("udp", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		c.Close()
+	}
+	l, addr := startListener(t, func(c *Config) {
+		c.UDP = []string{"[::1]:0"}
+		c.Clients = []Client{{Prefix: netip.MustParsePrefix("::1/128"), Secret: testSecret}}
+	})
+	c := dial(t, addr)
+	if exchange(t, c, accountingRequest(t, testSecret, "v6"), 10*time.Second) == nil {
+		t.Fatal("no answer over IPv6")
+	}
+	recs := spoolRecords(t, l.cfg.SpoolDir)
+	if len(recs) != 1 {
+		t.Fatalf("%d records", len(recs))
+	}
+	if a, _ := recs[0].Get("NAS-IPv6-Address"); a.Value != "::1" {
+		t.Fatalf("NAS-IPv6-Address %q, want ::1 (added from the source, as preprocess does)", a.Value)
+	}
+	if files, _ := filepath.Glob(filepath.Join(l.cfg.SpoolDir, "::1", "detail-*")); len(files) != 1 {
+		t.Fatalf("no ::1/detail-* file")
+	}
+}
