@@ -7,25 +7,25 @@ import (
 
 // Stats are the listener's counters since it started.
 type Stats struct {
-	Received     int64 // datagrams and RadSec packets read
-	Accepted     int64 // requests written, fsynced and acknowledged
-	Duplicates   int64 // retransmissions answered from the cache (or dropped while being written)
-	StatusServer int64 // Status-Server probes answered
+	Received     int64 `json:"received"`      // datagrams and RadSec packets read
+	Accepted     int64 `json:"accepted"`      // requests written, fsynced and acknowledged
+	Duplicates   int64 `json:"duplicates"`    // retransmissions answered from the cache (or dropped while being written)
+	StatusServer int64 `json:"status_server"` // Status-Server probes answered
 	// Dropped counts requests neither written nor answered, by reason:
 	// unknown_client, malformed, bad_authenticator,
 	// bad_message_authenticator, unsupported_code, spool_full, write_error.
-	Dropped map[string]int64
+	Dropped map[string]int64 `json:"dropped"`
 	// SpoolBytes is the size of the spool directory at the last look.
-	SpoolBytes int64
+	SpoolBytes int64 `json:"spool_bytes"`
 	// Paused reports that requests are not acknowledged now (disk full or
 	// spool limit reached); PauseReason says why.
-	Paused      bool
-	PauseReason string
+	Paused      bool   `json:"paused"`
+	PauseReason string `json:"pause_reason,omitempty"`
 	// Fsyncs is the number of group commits, FsyncSeconds their total time,
 	// FsyncRecords the records they made durable.
-	Fsyncs       int64
-	FsyncSeconds float64
-	FsyncRecords int64
+	Fsyncs       int64   `json:"fsyncs"`
+	FsyncSeconds float64 `json:"fsync_seconds"`
+	FsyncRecords int64   `json:"fsync_records"`
 }
 
 // Drop reasons.

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -179,6 +180,21 @@ func TestListenRelaysSpool(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	resp, err = http.Get("http://" + metrics + "/status.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status struct {
+		Listeners map[string]struct {
+			Accepted int64            `json:"accepted"`
+			Dropped  map[string]int64 `json:"dropped"`
+		} `json:"listeners"`
+	}
+	json.NewDecoder(resp.Body).Decode(&status)
+	resp.Body.Close()
+	if l, ok := status.Listeners[addr]; !ok || l.Accepted != 3 {
+		t.Errorf("/status.json listeners %+v: want %s with 3 accepted", status.Listeners, addr)
+	}
 	for _, want := range []string{`radrelay_listen_accepted_total{listen="` + addr + `"} 3`, `radrelay_listen_dropped_total{listen="` + addr + `",reason="bad_authenticator"} 0`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
