@@ -131,7 +131,7 @@ func TestAcknowledgedRecordIsSpooled(t *testing.T) {
 	for _, a := range rec.Attrs {
 		names = append(names, a.Name)
 	}
-	want := "User-Name Acct-Session-Id Acct-Status-Type NAS-IP-Address Acct-Unique-Session-Id"
+	want := "User-Name Acct-Session-Id Acct-Status-Type NAS-IP-Address Event-Timestamp Acct-Unique-Session-Id"
 	if strings.Join(names, " ") != want || !rec.HasTimestamp {
 		t.Fatalf("attributes %q (timestamp %v), want %q and a Timestamp", names, rec.HasTimestamp, want)
 	}

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"crypto/md5"
+	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
 	"regexp"
@@ -17,10 +18,10 @@ import (
 // Attribute sets a record can be written with (Config.Attributes).
 const (
 	// AttributesDefaultSite writes what FreeRADIUS 3.2's default site writes
-	// for the packet: the packet's attributes in order, NAS-IP-Address (or
-	// NAS-IPv6-Address) from the source address when the packet has
-	// neither (preprocess), Acct-Unique-Session-Id (the acct_unique policy),
-	// then Timestamp.
+	// for the packet: the packet's attributes in order, NAS-IP-Address
+	// from an IPv4 source address when the packet has none (NAS-IPv6-Address
+	// from an IPv6 one) and Event-Timestamp when it has none (preprocess),
+	// Acct-Unique-Session-Id (the acct_unique policy), then Timestamp.
 	AttributesDefaultSite = "default-site"
 	// AttributesPacket writes the packet's attributes and Timestamp only,
 	// as a FreeRADIUS site whose preacct section is empty.
@@ -45,14 +46,40 @@ func buildRecord(dict *dictionary.Dictionary, p []byte, secret []byte, src netip
 	if attrs == AttributesPacket {
 		return rec, nil
 	}
+	// What preprocess adds, decoded with the same dictionary so that it is
+	// printed as FreeRADIUS prints it: NAS-IP-Address from an IPv4 source
+	// when the packet has none (NAS-IPv6-Address from an IPv6 one), and
+	// Event-Timestamp (the time received, less Acct-Delay-Time) when it
+	// has none.
+	added := &radius.Packet{Code: pkt.Code, Secret: secret}
 	_, v4 := rec.Get("NAS-IP-Address")
 	_, v6 := rec.Get("NAS-IPv6-Address")
-	if !v4 && !v6 {
-		name := "NAS-IP-Address"
-		if src.Unmap().Is6() {
-			name = "NAS-IPv6-Address"
+	switch a := src.Unmap(); {
+	case a.Is4() && !v4:
+		b := a.As4()
+		added.Add(4, b[:])
+	case a.Is6() && !v6:
+		b := a.As16()
+		added.Add(95, b[:])
+	}
+	if _, ok := rec.Get("Event-Timestamp"); !ok {
+		t := now.Unix()
+		if d, ok := pkt.Lookup(41); ok && len(d) == 4 {
+			delay := int64(binary.BigEndian.Uint32(d))
+			if delay < t {
+				t -= delay
+			}
 		}
-		rec.Attrs = append(rec.Attrs, detail.Attribute{Name: name, Value: src.Unmap().String()})
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], uint32(t))
+		added.Add(55, b[:])
+	}
+	if len(added.Attributes) > 0 {
+		more, err := dict.Decode(added)
+		if err != nil {
+			return nil, err
+		}
+		rec.Attrs = append(rec.Attrs, more...)
 	}
 	rec.Attrs = append(rec.Attrs, detail.Attribute{Name: "Acct-Unique-Session-Id", Value: acctUniqueSessionID(rec), Quoted: true})
 	return rec, nil

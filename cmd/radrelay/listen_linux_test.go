@@ -350,3 +350,64 @@ func TestListenFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestListenDefaultSiteMatchesFreeRADIUS: with the default attributes, the
+// spool holds what a FreeRADIUS 3.2 server running its stock default
+// site's preacct (preprocess, acct_unique, from the installed
+// configuration) writes with detail: NAS-IP-Address added when missing and
+// the same Acct-Unique-Session-Id.
+func TestListenDefaultSiteMatchesFreeRADIUS(t *testing.T) {
+	packets := interopPackets + `
+User-Name = "dave"
+Acct-Status-Type = Start
+Acct-Session-Id = "0004"
+Class = "ai:0123456789abcdef0123456789abcdef"
+NAS-Identifier = "bng-1"
+NAS-Port-Id = "eth0.100"
+
+User-Name = "erin"
+Acct-Status-Type = Stop
+Acct-Session-Id = "0005"
+Acct-Delay-Time = 100
+NAS-IP-Address = 10.0.0.9
+`
+	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{DefaultSitePreacct: true})
+	freeradiustest.SendAccounting(t, home.Addr, home.Secret, packets, 1)
+	home.WaitRecords(t, 5, 30*time.Second)
+	want := home.Records(t)
+
+	dir := t.TempDir()
+	cmd, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, home.Secret), "--spool", filepath.Join(dir, "spool"))
+	addr := listenAddr(t, sc)
+	freeradiustest.SendAccounting(t, addr, home.Secret, packets, 1)
+	got := spooled(t, filepath.Join(dir, "spool", "127.0.0.1", "detail-*"))
+	if len(got) != len(want) {
+		t.Fatalf("%d records spooled, FreeRADIUS wrote %d", len(got), len(want))
+	}
+	for i := range want {
+		if g, w := eventTimeRelative(got[i]), eventTimeRelative(want[i]); g != w {
+			t.Errorf("record %d:\nradrelay:\n%s\nFreeRADIUS:\n%s", i, g, w)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitStatus(t, cmd)
+}
+
+// eventTimeRelative is attrText with an Event-Timestamp near the record's
+// Timestamp (one the server added: the two servers received the packets
+// at different times) written as its distance from the Timestamp.
+func eventTimeRelative(r *detail.Record) string {
+	c := *r
+	c.Attrs = append([]detail.Attribute(nil), r.Attrs...)
+	for i, a := range c.Attrs {
+		if a.Name != "Event-Timestamp" {
+			continue
+		}
+		et, err := time.Parse("Jan _2 2006 15:04:05 MST", a.Value)
+		if d := r.Timestamp - et.Unix(); err == nil && d >= -5 && d < 3600 {
+			// Received within a second or two of the server's clock.
+			c.Attrs[i].Value = fmt.Sprintf("Timestamp-%d", (d+2)/5*5)
+		}
+	}
+	return attrText(&c)
+}
