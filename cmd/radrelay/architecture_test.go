@@ -25,7 +25,8 @@ var allowedImports = map[string][]string{
 	"sinks/kafka":  {"detail", "dictionary", "sinks", "sinks/stream"},
 	"sinks/all":    {"sinks/*"},
 	"tailer":       {"detail", "archive", "sinks"},
-	"config":       {"detail", "dictionary", "sinks", "sinks/route", "tailer"},
+	"config":       {"detail", "dictionary", "sinks", "sinks/route", "tailer", "listener", "radsec"},
+	"listener":     {"detail", "detail/spool", "dictionary", "radsec"},
 	"bench":        {"detail"},
 }
 
