@@ -205,15 +205,60 @@ func (cfg *Config) checkOutputs(c *collector, s *Sink, label string) {
 	}
 	for _, p := range out.OutputPaths() {
 		abs := absPath(p)
+		real := cfg.resolvePath(abs)
 		for _, f := range cfg.ReplayFiles {
-			if absPath(f) == abs {
+			if absPath(f) == abs || cfg.resolvePath(absPath(f)) == real {
 				c.errorf(cfg.fieldLine(s, "path"), "%s: path: it writes %s, which this replay reads: the sink would read its own output, without end", label, f)
 			}
 		}
 		for _, in := range cfg.Inputs {
-			if m, _ := filepath.Match(absPath(in.Glob), abs); m {
+			glob := absPath(in.Glob)
+			m, _ := filepath.Match(glob, abs)
+			if !m {
+				// The same directory reached through a symbolic link
+				// (of the input's or of the output's path) is the same
+				// loop.
+				m, _ = filepath.Match(cfg.resolvePath(glob), real)
+			}
+			if m {
 				c.errorf(cfg.fieldLine(s, "path"), "%s: path: the files it writes match the input %q: the sink would read its own output, without end (write outside the input globs)", label, in.Glob)
 			}
 		}
 	}
+}
+
+// resolvePath returns an absolute path or glob with the symbolic links of
+// its longest existing, wildcard-free leading directories resolved, so
+// that two spellings of one directory compare equal. Offline, or where
+// nothing resolves, it returns p unchanged.
+func (cfg *Config) resolvePath(p string) string {
+	if cfg.Offline {
+		return p
+	}
+	dir, rest := p, ""
+	for {
+		if !hasGlobMeta(dir) {
+			if r, err := filepath.EvalSymlinks(dir); err == nil {
+				if rest == "" {
+					return r
+				}
+				return filepath.Join(r, rest)
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return p
+		}
+		if rest == "" {
+			rest = filepath.Base(dir)
+		} else {
+			rest = filepath.Join(filepath.Base(dir), rest)
+		}
+		dir = parent
+	}
+}
+
+// hasGlobMeta reports whether a path holds a filepath.Match wildcard.
+func hasGlobMeta(p string) bool {
+	return strings.ContainsAny(p, `*?[\`)
 }

@@ -206,3 +206,45 @@ func TestNameFromURL(t *testing.T) {
 		}
 	}
 }
+
+// TestOutputInInputThroughSymlink: a file sink whose path reaches an input
+// directory through a symbolic link (or an input glob that does) is refused
+// like one spelled the same way: it would read its own output for ever.
+func TestOutputInInputThroughSymlink(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in")
+	link := filepath.Join(dir, "link")
+	other := filepath.Join(dir, "other")
+	for _, d := range []string{in, other} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(in, link); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, glob, out string
+		refused         bool
+	}{
+		{"output through link", in + "/detail-*", link + "/detail-out", true},
+		{"input through link", link + "/detail-*", in + "/detail-out", true},
+		{"both plain", in + "/detail-*", in + "/detail-out", true},
+		{"elsewhere", link + "/detail-*", other + "/detail-out", false},
+		{"below the input dir", in + "/detail-*", link + "/sub/detail-out", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := "state_dir = " + strconvQuote(filepath.Join(dir, "state")) + "\n" +
+				"[[input]]\nglob = " + strconvQuote(tt.glob) + "\nmode = \"follow\"\n" +
+				"[[sink]]\nname = \"copy\"\ntype = \"detail\"\npath = " + strconvQuote(tt.out) + "\n"
+			_, err := Parse("t.toml", src, Options{})
+			refused := err != nil && strings.Contains(err.Error(), "would read its own output")
+			if refused != tt.refused {
+				t.Errorf("refused = %v, want %v (err: %v)", refused, tt.refused, err)
+			}
+		})
+	}
+}
+
+func strconvQuote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
