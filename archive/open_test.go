@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
@@ -108,4 +109,30 @@ func FuzzNewReader(f *testing.F) {
 		io.Copy(io.Discard, io.LimitReader(r, 1<<20))
 		r.Close()
 	})
+}
+
+// TestNewReaderTruncated: an archive cut short is an error naming the
+// truncation, never a clean end: readers of detail data take
+// io.ErrUnexpectedEOF for one, so a cut xz, bzip2 or zstd file read as a
+// well-formed file of 0 records ("radrelay check" said ok).
+func TestNewReaderTruncated(t *testing.T) {
+	data := strings.Repeat(sample, 2000)
+	for _, f := range []Format{Gzip, Bzip2, Xz, Zstd} {
+		t.Run(f.String(), func(t *testing.T) {
+			full := compress(t, f, data)
+			cut := full[:len(full)/2]
+			r, _, err := NewReader(bytes.NewReader(cut))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			_, err = io.ReadAll(r)
+			if !errors.Is(err, ErrTruncated) {
+				t.Fatalf("reading the first half of a %v file: err = %v, want ErrTruncated", f, err)
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("err %v still matches io.ErrUnexpectedEOF, which readers take for a clean end", err)
+			}
+		})
+	}
 }

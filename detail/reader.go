@@ -106,6 +106,9 @@ type Reader struct {
 	skip    *oversize // non-nil while skipping an oversized record
 	scratch []byte    // reused when unescaping strings
 	eols    []int     // line ends of the record being scanned
+	// srcErr is an error the source returned (with or after data) that
+	// Next reports once the whole records read before it are returned.
+	srcErr error
 
 	// Records and their attributes are carved from slabs, to allocate
 	// once per many records. A slab is never reused: records only share
@@ -238,12 +241,23 @@ func (r *Reader) next(final bool) (*Record, error) {
 				}
 			}
 		}
+		if err := r.srcErr; err != nil {
+			// The records complete before the failure have been returned;
+			// what is left is not known to be whole. A later Next reads
+			// the source again.
+			r.srcErr = nil
+			return nil, fmt.Errorf("detail: reading %s: %w", r.name, err)
+		}
 		if sawEOF {
 			return r.atEnd(final)
 		}
 		n, err := r.fill()
 		if err != nil && err != io.EOF {
-			return nil, fmt.Errorf("detail: reading %s: %w", r.name, err)
+			// A decompressor returns its last data with the error that
+			// ends it (a truncated or damaged archive): the whole records
+			// in that data are returned first.
+			r.srcErr = err
+			continue
 		}
 		if n == 0 {
 			sawEOF = true

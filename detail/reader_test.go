@@ -456,3 +456,43 @@ func TestReaderEnumOrIPv6(t *testing.T) {
 		}
 	}
 }
+
+// failingSource returns its data together with an error, as a decompressor
+// does with the last data of a truncated or damaged archive.
+type failingSource struct {
+	data []byte
+	err  error
+}
+
+func (s *failingSource) Read(p []byte) (int, error) {
+	if len(s.data) == 0 {
+		return 0, s.err
+	}
+	n := copy(p, s.data)
+	s.data = s.data[n:]
+	if len(s.data) == 0 {
+		return n, s.err
+	}
+	return n, nil
+}
+
+// TestReaderSourceErrorAfterData: the whole records read with a failing
+// read are returned before the error, so a damaged archive's good part is
+// delivered instead of quarantined as unreadable.
+func TestReaderSourceErrorAfterData(t *testing.T) {
+	rec := "Mon Nov 23 00:35:33 2026\n\tAcct-Status-Type = Start\n\tTimestamp = 1795400133\n\n"
+	boom := errors.New("boom")
+	src := &failingSource{data: []byte(rec + rec + "Mon Nov 23 00:35:34 2026\n\tAcct-Sta"), err: boom}
+	r := NewReader(src, "cut.gz")
+	for i := 0; i < 2; i++ {
+		if _, err := r.Next(); err != nil {
+			t.Fatalf("record %d: %v, want the record", i+1, err)
+		}
+	}
+	if _, err := r.Next(); !errors.Is(err, boom) {
+		t.Fatalf("after the whole records: err = %v, want the source's error", err)
+	}
+	if got := r.Offset(); got != int64(2*len(rec)) {
+		t.Fatalf("Offset = %d, want %d (the end of the whole records)", got, 2*len(rec))
+	}
+}

@@ -103,13 +103,22 @@ func TestCheckAndCatUnreadableFiles(t *testing.T) {
 	os.WriteFile(damaged, gz, 0o600)
 	missing := filepath.Join(dir, "nonexist")
 
-	for _, tc := range []struct {
+	cases := []struct {
 		name, file, says string
 	}{
 		{"missing", missing, missing + ": cannot be opened: open " + missing + ": no such file or directory"},
 		{"binary", binary, binary + ": cannot be read: binary data, not a detail file"},
 		{"damaged gzip", damaged, damaged + ": cannot be read after "},
-	} {
+	}
+	// A cut xz file (a copy that did not finish) read as "ok: 0 records".
+	if xzData, err := exec.Command("xz", "-c", sampleDay).Output(); err == nil {
+		truncated := filepath.Join(dir, "truncated.xz")
+		os.WriteFile(truncated, xzData[:len(xzData)/3], 0o600)
+		cases = append(cases, struct{ name, file, says string }{"truncated xz", truncated, truncated + ": cannot be read after 0 bytes: detail: reading " + truncated + ": the compressed data ends before its end marker"})
+	} else {
+		t.Logf("SKIPPED truncated xz: %v", err)
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, _ := runBinary(t, nil, "check", tc.file, sampleDay)
 			if code != exitUnreadable || !strings.Contains(out, tc.says) || strings.Contains(out, tc.file+": NOT OK: 0 records, 1 malformed") ||
