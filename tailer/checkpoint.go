@@ -18,6 +18,10 @@ func (r *sinkRunner) cursorFor(of *openFile) cursor {
 		return *c
 	}
 	c := cursor{Dev: of.key.dev, Ino: of.key.ino, Path: r.t.table.pathOf(of), Line: 1, of: of}
+	if r.fresh && of.startOffset > 0 {
+		// start_at = "end" on this sink's first start.
+		c.Offset, c.Line = of.startOffset, of.startLine
+	}
 	if s, ok := r.saved[of.key]; ok {
 		delete(r.saved, of.key)
 		if of.matches(s) {

@@ -159,7 +159,7 @@ func TestRunConsumeAndStopOnSIGTERM(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		code, _, stderr := runCLI(t, "run", "--input", filepath.Join(spool, "detail-*"), "--to", "memory:run-c",
+		code, _, stderr := runCLI(t, "run", "--input", filepath.Join(spool, "detail-*"), "--mode", "consume", "--to", "memory:run-c",
 			"--state", state, "--log-format", "json", "--shutdown-timeout", "5s")
 		done <- result{code, stderr}
 	}()

@@ -56,6 +56,7 @@ var runFlags struct {
 	daemonFlags
 	inputs          stringList
 	mode            string
+	startAt         string
 	shutdownTimeout time.Duration
 }
 
@@ -65,13 +66,13 @@ func init() {
 		summary: "follow detail files and deliver every record to the sinks",
 		usage: `Usage:
   radrelay run -c FILE
-  radrelay run --input GLOB --to SINK-URL [--to SINK-URL]... --state DIR [options]
+  radrelay run --input GLOB --mode consume|follow --to SINK-URL [--to SINK-URL]... --state DIR [options]
 
 Run reads RADIUS accounting detail files as FreeRADIUS writes them and
 delivers every record to every sink, at least once, until it is stopped.
 
-Files matching each input glob are taken oldest first. In consume mode (the
-default, like FreeRADIUS's radrelay) a file is renamed to a work file, read,
+Files matching each input glob are taken oldest first. --mode is required.
+In consume mode (like FreeRADIUS's radrelay) a file is renamed to a work file, read,
 and deleted once every sink has acknowledged every record in it. In follow
 mode files are never renamed, deleted or written: radrelay follows them as
 they grow and rotate and keeps its position in the state directory.
@@ -121,7 +122,7 @@ configuration error, or when another radrelay holds the state directory
 Examples:
   Relay every FreeRADIUS detail file to a backup RADIUS server, consuming
   the files as radiusd -n radrelay would:
-    radrelay run --input '/var/log/freeradius/radacct/*/detail-*' \
+    radrelay run --input '/var/log/freeradius/radacct/*/detail-*' --mode consume \
       --to 'backup=radius://10.0.0.2:1813?secret_file=/etc/radrelay/backup.secret' \
       --state /var/lib/radrelay
 
@@ -137,10 +138,11 @@ Examples:
     radrelay validate -c /etc/radrelay/radrelay.toml`,
 		flags: func(fs *flag.FlagSet) {
 			runFlags.daemonFlags = daemonFlags{}
-			runFlags.inputs, runFlags.mode, runFlags.shutdownTimeout = nil, "", 0
+			runFlags.inputs, runFlags.mode, runFlags.startAt, runFlags.shutdownTimeout = nil, "", "", 0
 			runFlags.daemonFlags.register(fs)
 			fs.Var(&runFlags.inputs, "input", "read the detail files matching `GLOB` (repeat for several)")
-			fs.StringVar(&runFlags.mode, "mode", "", "how inputs are read: consume (rename, read, delete) or follow (read-only) (default consume)")
+			fs.StringVar(&runFlags.mode, "mode", "", "how inputs are read (required): consume (rename, read, delete) or follow (read-only)")
+			fs.StringVar(&runFlags.startAt, "start-at", "", "follow mode, first start: read the files found from their `beginning` or only what is written from now on (end) (default beginning)")
 			fs.StringVar(&runFlags.state, "state", "", "keep each sink's progress in `DIR` (required)")
 			fs.DurationVar(&runFlags.shutdownTimeout, "shutdown-timeout", 0, "on SIGTERM, wait this long for records in flight (default "+tailer.DefaultShutdownTimeout.String()+")")
 		},
@@ -156,7 +158,7 @@ func runRun(e *env, args []string) int {
 	}
 	var cfg *config.Config
 	if f.config != "" {
-		if len(f.inputs) > 0 || len(f.to) > 0 || f.mode != "" || f.state != "" || f.quarantine != "" ||
+		if len(f.inputs) > 0 || len(f.to) > 0 || f.mode != "" || f.startAt != "" || f.state != "" || f.quarantine != "" ||
 			f.maxOutstanding != 0 || f.batchSize != 0 || f.shutdownTimeout != 0 {
 			fmt.Fprintln(e.stderr, "radrelay run: with -c, the configuration file describes inputs, sinks and directories; only --log-format, --log-level, --log-file, --metrics and --dictionary may be added")
 			return 2
@@ -226,14 +228,27 @@ func configFromRunFlags() (*config.Config, error) {
 	}
 	mode := tailer.Consume
 	switch f.mode {
-	case "", "consume":
+	case "consume":
 	case "follow":
 		mode = tailer.Follow
+	case "":
+		return nil, fmt.Errorf("--mode is required, say how the files are read:\n%s", config.ModeChoices)
 	default:
-		return nil, fmt.Errorf("--mode %q is not consume or follow", f.mode)
+		return nil, fmt.Errorf("--mode %q is not consume or follow:\n%s", f.mode, config.ModeChoices)
+	}
+	atEnd := false
+	switch f.startAt {
+	case "", "beginning":
+	case "end":
+		if mode != tailer.Follow {
+			return nil, errors.New("--start-at end needs --mode follow (consume reads every file whole)")
+		}
+		atEnd = true
+	default:
+		return nil, fmt.Errorf("--start-at %q is not beginning or end", f.startAt)
 	}
 	for _, g := range f.inputs {
-		cfg.Inputs = append(cfg.Inputs, config.Input{Glob: g, Mode: mode})
+		cfg.Inputs = append(cfg.Inputs, config.Input{Glob: g, Mode: mode, StartAtEnd: atEnd})
 	}
 	if cfg.StateDir == "" {
 		return nil, errors.New("no --state DIR: radrelay keeps each sink's progress there (e.g. --state /var/lib/radrelay)")
