@@ -1,0 +1,66 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRunModeIsRequired: run without --mode stops before it touches a file,
+// with the two modes explained, and the spool is left as it was.
+func TestRunModeIsRequired(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "radacct")
+	os.Mkdir(spool, 0o700)
+	hWrite(t, filepath.Join(spool, "detail-20261123"), hRecords(0, 5), 0o600, time.Hour)
+	code, _, stderr := runBin(t, os.Args[0], nil, "run", "--input", filepath.Join(spool, "detail-*"),
+		"--to", "jsonl:-", "--state", filepath.Join(dir, "state"))
+	if code != 2 || !strings.Contains(stderr, "--mode is required") ||
+		!strings.Contains(stderr, "\n  consume  ") || !strings.Contains(stderr, "\n  follow   ") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(spool, "detail-20261123")); err != nil {
+		t.Errorf("the detail file is gone: %v", err)
+	}
+}
+
+// TestRunFollowStartAtEnd: with --start-at end a first start skips what the
+// files hold (down to the last whole record), delivers what is written
+// after, and reads a file that appears later from its start.
+func TestRunFollowStartAtEnd(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "radacct")
+	os.Mkdir(spool, 0o700)
+	first := filepath.Join(spool, "detail-20261122")
+	whole := hRecords(0, 20)
+	partial := hRecord(20)
+	hWrite(t, first, append(whole, partial[:30]...), 0o600, time.Hour)
+	p := startProc(t, os.Args[0], nil, "run", "--mode", "follow", "--start-at", "end",
+		"--input", filepath.Join(spool, "detail-*"), "--to", "jsonl:-", "--state", filepath.Join(dir, "state"))
+	p.waitLog(t, "reading only what is written from now on", 1)
+	f, err := os.OpenFile(first, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(partial[30:])
+	f.Write(hRecords(21, 30))
+	f.Close()
+	os.WriteFile(filepath.Join(spool, "detail-20261123"), hRecords(100, 110), 0o600)
+	p.waitRecords(t, 20)
+	if code := p.stop(t); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+	got := hIDs(p.outBuf.String())
+	for id := range got {
+		n, _ := strconv.Atoi(strings.TrimPrefix(id, "h"))
+		if n < 20 {
+			t.Errorf("record %s was there before the first start and was delivered", id)
+		}
+	}
+	if len(got) != 20 {
+		t.Errorf("%d records delivered, want 20 (h000020-h000029 and h000100-h000109): %v", len(got), got)
+	}
+}
