@@ -41,13 +41,13 @@ func TestValidate(t *testing.T) {
 		stderr string
 	}{
 		{"good", []string{"-c", "testdata/config/good-full.toml"}, 0, "testdata/config/good-full.toml: valid (2 inputs, 2 sinks)"},
-		{"positional file", []string{"testdata/config/good-minimal.toml"}, 0, "valid (1 inputs, 1 sinks)"},
+		{"positional file", []string{"testdata/config/good-minimal.toml"}, 0, "valid (1 input, 1 sink)"},
 		{"bad", []string{"-c", "testdata/config/bad-unknown-keys.toml"}, 2, `bad-unknown-keys.toml:2: unknown key "metrics_listn"`},
 		{"missing file", []string{"-c", "testdata/config/nonexistent.toml"}, 2, "no such file"},
 		{"no file", nil, 2, "give one configuration file"},
 		{"secret file missing", []string{"-c", "testdata/config/env-missing-secret.toml"}, 2,
-			`env-missing-secret.toml:10: sink "mirror": secret_file: open /nonexistent/radrelay-test.secret: no such file or directory`},
-		{"replay file", []string{"--replay", "-c", "testdata/config/good-minimal.toml"}, 0, "valid (0 inputs, 1 sinks)"},
+			`env-missing-secret.toml:11: sink "mirror": secret_file: open /nonexistent/radrelay-test.secret: no such file or directory`},
+		{"replay file", []string{"--replay", "-c", "testdata/config/good-minimal.toml"}, 0, "valid for replay (1 sink; [[input]] and state_dir are not used by replay)"},
 		{"warnings", []string{"-c", "testdata/config/good-full.toml"}, 0, `good-full.toml: warning: input "/srv/other/detail-*": no directory matches /srv/other yet`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,7 +89,7 @@ realm = ["example.net"]
 	if strings.Contains(out+stderr, "s3cr3t") {
 		t.Error("a secret was printed")
 	}
-	if !strings.Contains(stderr, `r.toml:4: warning: sink "x": secret: the secret is written in the configuration file; prefer secret_file or secret_env`) {
+	if !strings.Contains(stderr, `r.toml:5: warning: sink "x": secret: the secret is written in the configuration file; prefer secret_file or secret_env`) {
 		t.Errorf("no warning about the secret in the file:\n%s", stderr)
 	}
 	if !strings.Contains(out, `secret = "xxxxx"`) {

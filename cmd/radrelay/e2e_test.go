@@ -90,7 +90,7 @@ func TestReplayDeliversEveryRecordOnce(t *testing.T) {
 			t.Errorf("sink %s got %d records, want the %d records exactly once", store, len(got), len(ids))
 		}
 	}
-	for _, want := range []string{"replayed 60 records from 2 files", "sink a: 60 delivered, 0 quarantined", "sink memory-replay-b: 60 delivered"} {
+	for _, want := range []string{"read 60 records from 2 files", "sink a: 60 delivered, 0 quarantined", "sink memory-replay-b: 60 delivered"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("summary has no %q:\n%s", want, stderr)
 		}

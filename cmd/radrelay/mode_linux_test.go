@@ -64,3 +64,22 @@ func TestRunFollowStartAtEnd(t *testing.T) {
 		t.Errorf("%d records delivered, want 20 (h000020-h000029 and h000100-h000109): %v", len(got), got)
 	}
 }
+
+// TestValidateReplayFiles: the replay example fails a plain validate with a
+// hint to use --replay, and passes with it without warning about a
+// state_dir replay does not use.
+func TestValidateReplayFiles(t *testing.T) {
+	code, _, stderr := runBin(t, os.Args[0], nil, "validate", "-c", "../../examples/replay-files.toml")
+	if code != 2 || !strings.Contains(stderr, `check it with "radrelay validate --replay -c FILE"`) {
+		t.Errorf("validate without --replay: exit %d, stderr:\n%s", code, stderr)
+	}
+	code, _, stderr = runBin(t, os.Args[0], nil, "validate", "--replay", "-c", "testdata/config/good-minimal.toml")
+	if code != 0 || strings.Contains(stderr, "state_dir") && strings.Contains(stderr, "warning") ||
+		!strings.Contains(stderr, "valid for replay (1 sink;") {
+		t.Errorf("validate --replay: exit %d, stderr:\n%s", code, stderr)
+	}
+	code, _, stderr = runBin(t, os.Args[0], nil, "validate", "-c", "testdata/config/good-minimal.toml")
+	if code != 0 || !strings.Contains(stderr, "valid (1 input, 1 sink)") {
+		t.Errorf("validate: exit %d, stderr:\n%s", code, stderr)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -415,7 +416,13 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 			stopSignal.Lock()
 			stopSignal.sig = sig
 			stopSignal.Unlock()
-			logger.Info("stopping: draining records in flight and saving progress", "signal", sig.String(), "shutdown_timeout", cfg.ShutdownTimeout.String())
+			// Said at a level the default shows (replay's default is
+			// warn): a stuck sink otherwise looks like a hung Ctrl-C.
+			level := slog.LevelInfo
+			if replay {
+				level = slog.LevelWarn
+			}
+			logger.Log(context.Background(), level, stoppingMessage(t.Stats(), cfg.ShutdownTimeout), "signal", sig.String())
 			cancel()
 		},
 		func() {
