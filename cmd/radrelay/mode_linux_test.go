@@ -1,10 +1,12 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -81,5 +83,46 @@ func TestValidateReplayFiles(t *testing.T) {
 	code, _, stderr = runBin(t, os.Args[0], nil, "validate", "-c", "testdata/config/good-minimal.toml")
 	if code != 0 || !strings.Contains(stderr, "valid (1 input, 1 sink)") {
 		t.Errorf("validate: exit %d, stderr:\n%s", code, stderr)
+	}
+}
+
+// TestReplayCtrlCSaysWhatItWaitsFor: a replay stuck on a RADIUS server that
+// never answers says at its default log level, on the first SIGINT, what it
+// waits for and for how long; the second SIGINT exits at once (130), and the
+// summary tells read from delivered.
+func TestReplayCtrlCSaysWhatItWaitsFor(t *testing.T) {
+	dir := t.TempDir()
+	silent, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	secret := filepath.Join(dir, "secret")
+	os.WriteFile(secret, []byte("s3cret\n"), 0o600)
+	file := filepath.Join(dir, "detail-20261123")
+	hWrite(t, file, hRecords(0, 20), 0o600, time.Hour)
+	p := startProc(t, os.Args[0], nil, "replay",
+		"--to", "backup=radius://"+silent.LocalAddr().String()+"?secret_file="+secret, file)
+	// The first request reaching the server means records are in flight.
+	buf := make([]byte, 4096)
+	silent.SetReadDeadline(time.Now().Add(time.Minute)) // a deadlock bound
+	if _, _, err := silent.ReadFrom(buf); err != nil {
+		p.cmd.Process.Kill()
+		for p.errs.Scan() {
+			p.lines = append(p.lines, p.errs.Text())
+		}
+		t.Fatalf("no request reached the server: %v\n%s", err, strings.Join(p.lines, "\n"))
+	}
+	p.cmd.Process.Signal(syscall.SIGINT)
+	p.waitLog(t, "stopping: waiting up to 30s for ", 1)
+	if p.count("a second Ctrl-C (or signal) exits at once") != 1 {
+		t.Errorf("the stopping line does not say how to exit at once:\n%s", strings.Join(p.lines, "\n"))
+	}
+	p.cmd.Process.Signal(syscall.SIGINT)
+	for p.errs.Scan() {
+		p.lines = append(p.lines, p.errs.Text())
+	}
+	if code := exitStatus(t, p.cmd); code != 130 {
+		t.Errorf("exit status %d, want 130:\n%s", code, strings.Join(p.lines, "\n"))
 	}
 }
