@@ -15,13 +15,13 @@ import (
 
 // Dial connects to a RadSec server and completes the TLS handshake. Its
 // errors are *DialError, which say what an operator should fix.
-func Dial(ctx context.Context, addr string, cfg *tls.Config) (*tls.Conn, error) {
+func Dial(ctx context.Context, addr string, cfg *tls.Config) (*Conn, error) {
 	d := net.Dialer{Timeout: HandshakeTimeout, KeepAlive: 30 * time.Second}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, &DialError{Addr: addr, Stage: "connect", Err: err}
 	}
-	c := tls.Client(raw, cfg)
+	c := Client(raw, cfg)
 	hctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	defer cancel()
 	if err := c.HandshakeContext(hctx); err != nil {
@@ -48,6 +48,27 @@ func (e *DialError) Unwrap() error { return e.Err }
 
 // Hint says what to fix, in a few words an operator can act on.
 func (e *DialError) Hint() string { return explain(e.Err, e.serverName) }
+
+// Refused reports whether err is a refusal that retrying cannot fix: a
+// certificate that does not verify, or an alert the peer sent about ours
+// or about the TLS versions. A connection reset or closed during the
+// handshake is not one (a server restarting does that too).
+func Refused(err error) bool {
+	var (
+		unknownCA x509.UnknownAuthorityError
+		invalid   x509.CertificateInvalidError
+		host      x509.HostnameError
+		alert     tls.AlertError
+		verify    *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &unknownCA), errors.As(err, &invalid), errors.As(err, &host), errors.As(err, &verify):
+		return true
+	case errors.As(err, &alert) || remoteAlert(err, &alert):
+		return alert != 0 // close_notify is an orderly end, not a refusal
+	}
+	return false
+}
 
 // Explain says what to fix for an error of a RadSec connection: a failed
 // handshake, or a connection the server closed right after it (which is how

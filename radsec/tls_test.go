@@ -72,7 +72,7 @@ func echoServer(t *testing.T, cfg TLS) string {
 	return ln.Addr().String()
 }
 
-func dial(t *testing.T, addr string, cfg TLS) (*tls.Conn, error) {
+func dial(t *testing.T, addr string, cfg TLS) (*Conn, error) {
 	tc, err := cfg.ClientConfig("127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
@@ -243,5 +243,33 @@ func TestCertificateRotation(t *testing.T) {
 	}
 	if after := serial(); after == before || after != next.Cert.SerialNumber.String() {
 		t.Fatalf("serial %s after rotation, before %s, want %s", after, before, next.Cert.SerialNumber)
+	}
+}
+
+// TestWritePackets: many packets written at once arrive whole and in order.
+func TestWritePackets(t *testing.T) {
+	p := newPKI(t)
+	addr := echoServer(t, p.serverTLS(t, ""))
+	c, err := dial(t, addr, p.clientTLS(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var pkts [][]byte
+	for i := range 50 {
+		pkts = append(pkts, packet(4, byte(i), 20+i*7))
+	}
+	if err := c.WritePackets(pkts...); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, MaxPacketLength)
+	for i, want := range pkts {
+		got, err := ReadPacket(c, buf)
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("packet %d differs", i)
+		}
 	}
 }

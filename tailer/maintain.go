@@ -429,7 +429,11 @@ func (m *maintainer) resumeWorkFiles(pattern string) []string {
 		m.readable(p)
 		w := &workFile{of: of, path: p}
 		if !m.lock(w) {
-			continue // someone else works on it; look again later
+			// Someone else works on it; look again later. Our
+			// descriptor is closed meanwhile: it would keep the file's
+			// space once the other reader deletes it.
+			m.t.table.forget(of)
+			continue
 		}
 		m.t.log.Info("resuming work file", "file", p)
 		m.works = append(m.works, w)
@@ -502,8 +506,23 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 		}
 		m.readable(c.path)
 		busy[dir] = true
-		if err := renameNoReplace(c.path, work); err != nil {
+		// Lock before the rename: a detail.work appears only locked, so
+		// another consumer resuming work files can never take it up
+		// between our rename and our lock (both would deliver it). A
+		// writer finishing a record holds the lock: try at the next look.
+		if ok, err := lockFile(of.f); !ok {
 			m.t.table.forget(of)
+			if err != nil {
+				m.t.log.Error("cannot lock file to claim it", "file", c.path, "err", err)
+			} else if !m.lockMsg[c.path] {
+				m.lockMsg[c.path] = true
+				m.t.log.Info("file to claim is locked (a writer finishing a record, or another reader); trying again", "file", c.path)
+			}
+			continue
+		}
+		delete(m.lockMsg, c.path)
+		if err := renameNoReplace(c.path, work); err != nil {
+			m.t.table.forget(of) // closing the descriptor releases the lock
 			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
 				m.t.log.Error("cannot claim file", "file", c.path, "work_file", work, "err", err)
 			}

@@ -325,13 +325,14 @@ var (
 	descSrvDropped  = prometheus.NewDesc("radrelay_radius_replies_dropped_total", "Replies dropped: reason=\"bad_authenticator\" (wrong code or Response Authenticator: check the shared secret), \"unknown_id\" (Identifier not in use), \"malformed\".", []string{"sink", "server", "reason"}, nil)
 	descSrvDeaths   = prometheus.NewDesc("radrelay_radius_server_deaths_total", "Times the server was marked dead.", serverLabel, nil)
 	descSrvCuts     = prometheus.NewDesc("radrelay_radius_window_cuts_total", "Times a loss shrank the server's window.", serverLabel, nil)
+	descSrvConns    = prometheus.NewDesc("radrelay_radsec_connections_total", "RadSec connections: event=\"opened\", \"failed\" (connect or handshake failed; the log says what to fix), \"lost\" (broke with requests to send again).", []string{"sink", "server", "event"}, nil)
 )
 
 func (c *monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRead, descDelivered, descRetried, descQuarantined, descFiltered,
 		descInFlight, descBytesDone, descLag, descSinkUp, descFailures, descLastDeliv, descBacklog, descBacklogN,
 		descStart, descBuild, descSrvUp, descSrvWindow, descSrvOut, descSrvReq, descSrvSent, descSrvAcked, descSrvRtx,
-		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvCuts} {
+		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvCuts, descSrvConns} {
 		ch <- d
 	}
 }
@@ -375,6 +376,11 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(descSrvDropped, float64(srv.Malformed), n, a, "malformed")
 			counter(descSrvDeaths, float64(srv.Deaths), n, a)
 			counter(descSrvCuts, float64(srv.WindowCuts), n, a)
+			if srv.Transport == radius.TransportRadSec {
+				counter(descSrvConns, float64(srv.Connects), n, a, "opened")
+				counter(descSrvConns, float64(srv.ConnectErrors), n, a, "failed")
+				counter(descSrvConns, float64(srv.ConnectionsLost), n, a, "lost")
+			}
 		}
 	}
 	gauge(descBacklog, float64(snap.BacklogBytes))

@@ -37,6 +37,7 @@ func init() {
   radrelay sql init   --dsn DSN [options]
   radrelay sql expire --dsn DSN (--keep-months N | --before YYYY-MM-DD) [options]
   radrelay sql close-stale --dsn DSN [--after DURATION] [--cause CAUSE] [--dry-run] [options]
+  radrelay sql status --dsn DSN [--after DURATION] [--cause CAUSE] [options]
 
 "sql init" creates the tables the postgres sink writes, or upgrades them, in
 one transaction; running it again changes nothing. It creates:
@@ -69,6 +70,10 @@ is closed once. A later Interim-Update of such a session reopens it, its real
 Stop closes it for good. The sink does the same by itself with
 close_stale_every (see docs/postgres.md).
 
+"sql status" prints, per NAS, its open sessions, how many of them are stale
+by the same rule, and the time of the oldest last record among them; then
+how many sessions were closed as stale (terminate cause --cause).
+
 The DSN is a libpq connection string, URL or keyword form. Prefer --dsn-file or
 --dsn-env for one with a password; the password is never printed.
 
@@ -96,14 +101,14 @@ func declareSQLFlags(fs *flag.FlagSet, o *sqlFlags) {
 	fs.IntVar(&o.keepMonths, "keep-months", 0, "expire: keep this many whole months before the current one")
 	fs.StringVar(&o.before, "before", "", "expire: drop partitions that end on or before `YYYY-MM-DD`")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
-	fs.DurationVar(&o.staleAfter, "after", postgres.DefaultStaleAfter, "close-stale: a session without interims is stale after this long without a record")
-	fs.StringVar(&o.staleCause, "cause", postgres.DefaultStaleCause, "close-stale: the acctterminatecause of a closed session")
+	fs.DurationVar(&o.staleAfter, "after", postgres.DefaultStaleAfter, "close-stale, status: a session without interims is stale after this long without a record")
+	fs.StringVar(&o.staleCause, "cause", postgres.DefaultStaleCause, "close-stale, status: the acctterminatecause of a session closed as stale")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "close-stale: list the stale sessions, close nothing")
 }
 
 func runSQL(e *env, args []string) int {
-	if len(args) == 0 || (args[0] != "init" && args[0] != "expire" && args[0] != "close-stale") {
-		fmt.Fprintln(e.stderr, `radrelay sql: say "init", "expire" or "close-stale"; run "radrelay sql --help" for usage`)
+	if len(args) == 0 || (args[0] != "init" && args[0] != "expire" && args[0] != "close-stale" && args[0] != "status") {
+		fmt.Fprintln(e.stderr, `radrelay sql: say "init", "expire", "close-stale" or "status"; run "radrelay sql --help" for usage`)
 		return 2
 	}
 	// Options may come before or after the verb ("sql --dsn X init" or
@@ -208,6 +213,21 @@ func runSQL(e *env, args []string) int {
 		if len(dropped) == 0 {
 			fmt.Fprintf(e.stdout, "no history partition ends on or before %s\n", cutoff.Format("2006-01-02"))
 		}
+		return 0
+	case "status":
+		nases, closed, err := postgres.SessionStatus(ctx, conn, cfg, postgres.StaleOptions{After: o.staleAfter, Cause: o.staleCause})
+		if err != nil {
+			fmt.Fprintf(e.stderr, "radrelay sql status: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(e.stdout, "%-39s %10s %10s  %s\n", "NAS", "open", "stale", "oldest last record")
+		var open, stale int64
+		for _, n := range nases {
+			fmt.Fprintf(e.stdout, "%-39s %10d %10d  %s\n", n.NAS, n.Open, n.Stale, n.OldestRecord.UTC().Format(time.RFC3339))
+			open, stale = open+n.Open, stale+n.Stale
+		}
+		fmt.Fprintf(e.stdout, "%d open sessions on %d NASes, %d stale (no record for 3 interim intervals, or %s without one)\n", open, len(nases), stale, o.staleAfter)
+		fmt.Fprintf(e.stdout, "%d sessions closed as stale (cause %s)\n", closed, o.staleCause)
 		return 0
 	case "close-stale":
 		if o.noLive {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -80,7 +81,8 @@ func TestSQLDoesNotPrintPassword(t *testing.T) {
 	t.Log(errOut)
 }
 
-// TestSQLCloseStale runs "radrelay sql close-stale" as a process: --dry-run
+// TestSQLCloseStale runs "radrelay sql status" and "close-stale" as a
+// process: status counts open and stale sessions per NAS; --dry-run
 // lists a session without a record for longer than --after and closes
 // nothing; without it the session is closed at its last record and
 // printed; a second run closes nothing.
@@ -105,7 +107,12 @@ func TestSQLCloseStale(t *testing.T) {
 		       ('new', 'u-new', 'bob', '192.0.2.1', now() - interval '10 minutes', NULL, 0)`); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runBinary(t, nil, "sql", "close-stale", "--dsn", dsn, "--after", "3h", "--dry-run")
+	code, out, errOut := runBinary(t, nil, "sql", "status", "--dsn", dsn, "--after", "3h")
+	if code != 0 || !regexp.MustCompile(`(?m)^192\.0\.2\.1 +2 +1  `).MatchString(out) ||
+		!strings.Contains(out, "2 open sessions on 1 NASes, 1 stale") || !strings.Contains(out, "0 sessions closed as stale (cause Stale-Session)") {
+		t.Fatalf("sql status: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = runBinary(t, nil, "sql", "close-stale", "--dsn", dsn, "--after", "3h", "--dry-run")
 	if code != 0 || !strings.Contains(out, `stale u-old session "old" user "alice" NAS 192.0.2.1`) || !strings.Contains(out, "1 stale sessions (dry run: none closed)") || strings.Contains(out, "u-new") {
 		t.Fatalf("close-stale --dry-run: exit %d\n%s%s", code, out, errOut)
 	}
@@ -126,5 +133,9 @@ func TestSQLCloseStale(t *testing.T) {
 	code, out, _ = runBinary(t, nil, "sql", "close-stale", "--dsn", dsn, "--after", "3h")
 	if code != 0 || !strings.Contains(out, "0 stale sessions closed") {
 		t.Errorf("second close-stale: exit %d\n%s", code, out)
+	}
+	code, out, errOut = runBinary(t, nil, "sql", "status", "--dsn", dsn)
+	if code != 0 || !strings.Contains(out, "1 open sessions on 1 NASes, 0 stale") || !strings.Contains(out, "1 sessions closed as stale (cause Stale-Session)") {
+		t.Errorf("sql status after closing: exit %d\n%s%s", code, out, errOut)
 	}
 }

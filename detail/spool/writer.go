@@ -104,10 +104,11 @@ type Writer struct {
 
 	detailFormat bool // Encode is detail.AppendRecord
 
-	// write and truncate are (*os.File).Write and Truncate; tests replace
-	// them to fail as a full disk does.
+	// write, truncate and fsync are (*os.File).Write, Truncate and Sync;
+	// tests replace them to fail as a full or failing disk does.
 	write    func(f *os.File, b []byte) (int, error)
 	truncate func(f *os.File, size int64) error
+	fsync    func(f *os.File) error
 
 	stop chan struct{}
 	done chan struct{}
@@ -161,7 +162,7 @@ func New(opts Options) (*Writer, error) {
 		opts.Encode = detail.AppendRecord
 	}
 	w := &Writer{opts: opts, parts: parts, files: map[string]*openFile{}, cut: map[string]*pendingCut{},
-		write: (*os.File).Write, truncate: (*os.File).Truncate, detailFormat: detailFormat}
+		write: (*os.File).Write, truncate: (*os.File).Truncate, fsync: (*os.File).Sync, detailFormat: detailFormat}
 	if opts.Durability == SyncInterval {
 		w.stop, w.done = make(chan struct{}), make(chan struct{})
 		go w.syncLoop()
@@ -287,7 +288,7 @@ func (w *Writer) appendLocked(path string, buf []byte, ends []int) (int, error) 
 	of.dirty = true
 	of.lastUse = w.opts.Now()
 	if w.opts.Durability == SyncEachRecord {
-		if err := of.f.Sync(); err != nil {
+		if err := w.fsync(of.f); err != nil {
 			// What reached the disk is unknown: take the records back out,
 			// so that writing them again does not write them twice.
 			w.cutBack(path, of, len(buf), 0)

@@ -595,3 +595,36 @@ func TestWriterWriteBatch(t *testing.T) {
 		t.Errorf("10.0.0.2: %q", data)
 	}
 }
+
+// TestWriterFsyncFails: with SyncEachRecord, a record whose fsync fails is
+// reported as not written and taken back out of the file, so that writing
+// it again leaves it there once.
+func TestWriterFsyncFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "detail")
+	w, err := New(Options{Template: path, Durability: SyncEachRecord})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncs := 0
+	w.fsync = func(f *os.File) error {
+		if syncs++; syncs == 2 {
+			return syscall.EIO
+		}
+		return f.Sync()
+	}
+	a, b := testRecord("a", 1, "10.0.0.1"), testRecord("b", 2, "10.0.0.1")
+	if err := w.Write(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(b); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("write with a failing fsync: %v", err)
+	}
+	if err := w.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	got, errs := users(t, path)
+	if strings.Join(got, ",") != "a,b" || len(errs) != 0 {
+		t.Fatalf("records %v, errors %v; want a,b", got, errs)
+	}
+}

@@ -21,6 +21,16 @@ type HomeOptions struct {
 	// Clients are the addresses or networks (CIDR) allowed to send;
 	// 127.0.0.0/8 when empty.
 	Clients []string
+	// TLS, when set, makes the server a RadSec (RFC 6614) accounting server
+	// on TCP instead of UDP: its listener requires a client certificate
+	// signed by TLS.CAFile. FreeRADIUS runs threaded (-f, not -X), as TLS
+	// listeners need.
+	TLS *TLSFiles
+}
+
+// TLSFiles are the PEM files of a TLS listener.
+type TLSFiles struct {
+	CertFile, KeyFile, CAFile string
 }
 
 // HomeServer is a FreeRADIUS 3.2 accounting server that answers every
@@ -73,6 +83,9 @@ func StartHomeServer(tb testing.TB, opt HomeOptions) *HomeServer {
 }
 
 func homeSite(port int, opt HomeOptions) string {
+	if opt.TLS != nil {
+		return radsecHomeSite(port, opt)
+	}
 	var b strings.Builder
 	for i, c := range opt.Clients {
 		key := "ipaddr"
@@ -202,4 +215,55 @@ func ReadDetail(tb testing.TB, path string) []*detail.Record {
 		}
 		recs = append(recs, r)
 	}
+}
+
+// radsecHomeSite is the site of a RadSec home server: the listener of
+// FreeRADIUS's sites-available/tls reduced to accounting.
+func radsecHomeSite(port int, opt HomeOptions) string {
+	var b strings.Builder
+	b.WriteString("clients radsec {\n")
+	for i, c := range opt.Clients {
+		key := "ipaddr"
+		if strings.Contains(c, ":") {
+			key = "ipv6addr"
+		}
+		fmt.Fprintf(&b, "\tclient c%d {\n\t\t%s = %s\n\t\tproto = tls\n\t\tsecret = %q\n\t}\n", i, key, c, opt.Secret)
+	}
+	b.WriteString("}\n")
+	fmt.Fprintf(&b, `server home {
+	listen {
+		type = acct
+		ipaddr = 127.0.0.1
+		port = %d
+		proto = tcp
+		clients = radsec
+		limit {
+			max_connections = 64
+			lifetime = 0
+			idle_timeout = 0
+		}
+		tls {
+			private_key_file = %q
+			certificate_file = %q
+			ca_file = %q
+			require_client_cert = yes
+			fragment_size = 8192
+			tls_min_version = "1.2"
+			tls_max_version = "1.3"
+		}
+	}
+	authorize {
+		Autz-Type Status-Server {
+			ok
+		}
+	}
+	preacct {
+	}
+	accounting {
+		detail
+		ok
+	}
+}
+`, port, opt.TLS.KeyFile, opt.TLS.CertFile, opt.TLS.CAFile)
+	return b.String()
 }

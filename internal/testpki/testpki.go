@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -52,7 +53,7 @@ func NewCA(tb testing.TB, dir, name string) *CA {
 		tb.Fatal(err)
 	}
 	cert, _ := x509.ParseCertificate(der)
-	ca := &CA{Cert: cert, Key: key, dir: dir, File: filepath.Join(dir, name+".ca.pem")}
+	ca := &CA{Cert: cert, Key: key, dir: dir, File: filepath.Join(dir, fileName(name)+".ca.pem")}
 	writePEM(tb, ca.File, "CERTIFICATE", der)
 	return ca
 }
@@ -99,7 +100,7 @@ func (ca *CA) Issue(tb testing.TB, cn string, opt Options) Pair {
 		tb.Fatal(err)
 	}
 	cert, _ := x509.ParseCertificate(der)
-	base := filepath.Join(ca.dir, cn)
+	base := filepath.Join(ca.dir, fileName(cn))
 	p := Pair{CertFile: base + ".pem", KeyFile: base + ".key", Cert: cert}
 	writePEM(tb, p.CertFile, "CERTIFICATE", der)
 	kder, err := x509.MarshalPKCS8PrivateKey(key)
@@ -108,6 +109,17 @@ func (ca *CA) Issue(tb testing.TB, cn string, opt Options) Pair {
 	}
 	writePEM(tb, p.KeyFile, "PRIVATE KEY", kder)
 	return p
+}
+
+// fileName makes a name safe in the configuration files of peers (no
+// spaces or quotes).
+func fileName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' {
+			return r
+		}
+		return '-'
+	}, name)
 }
 
 func newKey(tb testing.TB) *ecdsa.PrivateKey {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -132,7 +133,7 @@ func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 	}
 	row.interval = secondsSince(a.event, last)
 	row.update = epoch(a.event)
-	row.in, row.out = i64(a.inputOctets), i64(a.outputOctets)
+	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords), counterTotal(row.out, a.outputOctets, a.outputGigawords)
 	row.dirty = true
 	return row
 }
@@ -160,13 +161,64 @@ func applyStop(row *liveRow, a *acct) *liveRow {
 	} else {
 		row.sessionTime = secondsSince(a.event, row.start)
 	}
-	row.in, row.out = i64(a.inputOctets), i64(a.outputOctets)
+	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords), counterTotal(row.out, a.outputOctets, a.outputGigawords)
 	row.term = str(a.terminateCause)
 	row.framedIP, row.framedIPv6, row.framedIPv6Prefix = a.framedIP, a.framedIPv6, a.framedIPv6Prefix
 	row.framedInterfaceID, row.delegatedPrefix = a.framedInterfaceID, a.delegatedPrefix
 	row.ciStop = str(a.connectInfo)
 	row.dirty = true
 	return row
+}
+
+// counterTotal is a session's octet total after a record reporting got
+// (gigawords applied), the row holding prev (nil: none yet). Totals never
+// shrink, where FreeRADIUS's queries overwrite them with whatever arrives:
+//
+//   - a NAS that sends no Gigawords attribute has a 32-bit counter, so a
+//     value below the previous one's low 32 bits is a wrap: the total goes
+//     on from the next multiple of 2^32 (and a value within the same wrap
+//     is added to the wraps already counted, so totals above 4 GiB survive
+//     a NAS that never sends Gigawords);
+//   - a 64-bit counter (Gigawords sent) that goes down was reset (a NAS
+//     bug or restart): the total counted so far is kept.
+func counterTotal(prev *int64, got int64, gigawords bool) *int64 {
+	const wrap = int64(1) << 32
+	if prev == nil || got >= *prev {
+		return i64(got)
+	}
+	if !gigawords && got < wrap {
+		low := *prev & (wrap - 1)
+		if got >= low {
+			return i64(*prev - low + got)
+		}
+		return i64(*prev - low + wrap + got)
+	}
+	return i64(*prev)
+}
+
+// reusedSession reports whether a Start for a closed session is a new
+// session that reuses its Acct-Session-Id (a NAS counting session ids
+// from the same value after a reboot gives the same Acct-Unique-Session-Id):
+// the Start is later than the old session's stop. Then it returns a copy
+// of the old row to insert, renamed out of the way (its acctuniqueid gets
+// "-" and its start time in Unix seconds; a new radacctid), and the Start
+// makes the new session's row in its place; FreeRADIUS's
+// queries would instead move the closed row's start time, merging two
+// sessions into one. A Start at or before the stop (a late or replayed
+// Start of the same session) is applied as FreeRADIUS does.
+func reusedSession(row *liveRow, a *acct) *liveRow {
+	if row == nil || row.stop == nil || a.event <= row.stop.Unix() {
+		return nil
+	}
+	old := *row
+	var start int64
+	if old.start != nil {
+		start = old.start.Unix()
+	}
+	old.uniqueID = old.uniqueID + "-" + strconv.FormatInt(start, 10)
+	old.id = 0
+	old.dirty = true
+	return &old
 }
 
 // liveWriter applies records to the live-session table inside one transaction.
@@ -299,10 +351,21 @@ func (w *liveWriter) applySessions(ctx context.Context, tx pgx.Tx, accts []*acct
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading sessions: %w", err)
 	}
+	var retired []*liveRow // rows of sessions whose Acct-Session-Id a NAS reused
 	for _, a := range accts {
 		row := state[a.uniqueID]
 		switch a.status {
 		case statusStart:
+			if old := reusedSession(row, a); old != nil {
+				// The new session takes the row (an update of it, so no
+				// unique conflict whatever order the statements run in);
+				// the old one is inserted under its new name.
+				retired = append(retired, old)
+				id := row.id
+				row = applyStart(nil, a)
+				row.id = id
+				break
+			}
 			row = applyStart(row, a)
 		case statusInterim:
 			row = applyInterim(row, a, w.staleCause)
@@ -312,6 +375,9 @@ func (w *liveWriter) applySessions(ctx context.Context, tx pgx.Tx, accts []*acct
 		state[a.uniqueID] = row
 	}
 	var updates, inserts [][]any
+	for _, r := range retired {
+		inserts = append(inserts, r.values())
+	}
 	for _, k := range keys {
 		r := state[k]
 		if r == nil || !r.dirty {

@@ -141,3 +141,53 @@ func CloseStale(ctx context.Context, conn *pgx.Conn, cfg Config, opt StaleOption
 		}
 	}
 }
+
+// NASSessions is what SessionStatus reports for one NAS.
+type NASSessions struct {
+	NAS string
+	// Open is the number of open sessions, Stale how many of them are
+	// stale now (what CloseStale would close).
+	Open, Stale int64
+	// OldestRecord is the time of the oldest last record among them.
+	OldestRecord time.Time
+}
+
+// SessionStatus reports the open sessions of each NAS (how many, how many
+// are stale by opt's rule, the oldest last record) and how many sessions
+// of the table were closed as stale (acctterminatecause = opt's cause).
+// It reads the open rows through the open-session partial index.
+func SessionStatus(ctx context.Context, conn *pgx.Conn, cfg Config, opt StaleOptions) ([]NASSessions, int64, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, 0, err
+	}
+	table, _ := parseTableName(cfg.liveTable())
+	var now any = opt.Now
+	if opt.Now.IsZero() {
+		now = "now"
+	}
+	rows, err := conn.Query(ctx, `SELECT host(r.nasipaddress), count(*), count(*) FILTER (WHERE `+staleCondition+`),
+		min(coalesce(r.acctupdatetime, r.acctstarttime))
+		FROM `+table.quoted()+` r WHERE r.acctstoptime IS NULL GROUP BY r.nasipaddress ORDER BY r.nasipaddress`,
+		now, int64(opt.after()/time.Second))
+	if err != nil {
+		return nil, 0, fmt.Errorf("counting open sessions: %w", err)
+	}
+	var out []NASSessions
+	var n NASSessions
+	var oldest *time.Time
+	if _, err := pgx.ForEachRow(rows, []any{&n.NAS, &n.Open, &n.Stale, &oldest}, func() error {
+		n.OldestRecord = time.Time{}
+		if oldest != nil {
+			n.OldestRecord = *oldest
+		}
+		out = append(out, n)
+		return nil
+	}); err != nil {
+		return nil, 0, fmt.Errorf("counting open sessions: %w", err)
+	}
+	var closed int64
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+table.quoted()+` WHERE acctterminatecause = $1`, opt.cause()).Scan(&closed); err != nil {
+		return out, 0, fmt.Errorf("counting sessions closed as stale: %w", err)
+	}
+	return out, closed, nil
+}

@@ -86,6 +86,9 @@ type acct struct {
 	class                                                   *string
 	sessionTime                                             *int64 // nil when absent
 	inputOctets, outputOctets                               int64  // gigawords applied
+	// inputGigawords, outputGigawords: the record carries the Gigawords
+	// attribute, so its counter is 64 bits wide and cannot wrap.
+	inputGigawords, outputGigawords bool
 
 	fingerprint []byte
 	foreignZone string // Event-Timestamp's zone name when it is not one this machine knows
@@ -392,6 +395,8 @@ func parseRecord(r *detail.Record, storeClass bool) (*acct, error) {
 	if a.outputOctets, err = counter(set, "Acct-Output-Octets", "Acct-Output-Gigawords"); err != nil {
 		return nil, err
 	}
+	_, a.inputGigawords = set.get("Acct-Input-Gigawords")
+	_, a.outputGigawords = set.get("Acct-Output-Gigawords")
 	a.fingerprint = fingerprint(r)
 	return a, nil
 }

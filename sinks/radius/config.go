@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/radrelay/radrelay/radsec"
 )
 
 // Policies for several servers.
@@ -114,6 +116,19 @@ type ServerConfig struct {
 	// are sent from, e.g. "192.0.2.10" or "192.0.2.10:41813", so that the
 	// server can list radrelay as a client.
 	SourceAddress string `toml:"source_address"`
+
+	// Transport is "udp" (the default) or "radsec": RADIUS over TLS (RFC
+	// 6614) to port 2083 unless the address says otherwise, with the
+	// secret "radsec" unless one is set, and the TLS settings below.
+	Transport string `toml:"transport"`
+	// TLS settings of a radsec server, under FreeRADIUS's names:
+	// certificate_file, private_key_file, ca_file, server_name,
+	// tls_min_version (see radsec.TLS).
+	CertificateFile string `toml:"certificate_file"`
+	PrivateKeyFile  string `toml:"private_key_file"`
+	CAFile          string `toml:"ca_file"`
+	ServerName      string `toml:"server_name"`
+	TLSMinVersion   string `toml:"tls_min_version"`
 }
 
 // String describes the server without its secret.
@@ -133,6 +148,8 @@ func (s ServerConfig) secretSource() string {
 		return "env:" + s.SecretEnv
 	case s.Secret != "":
 		return "<inline, redacted>"
+	case s.radsec():
+		return "radsec (RFC 6614 default)"
 	}
 	return "<none>"
 }
@@ -150,6 +167,8 @@ func (s ServerConfig) secret() ([]byte, error) {
 		}
 	}
 	switch {
+	case n == 0 && s.radsec():
+		return []byte(radsec.DefaultSecret), nil
 	case n == 0:
 		return nil, errors.New("no secret: set secret_file (a file only radrelay may read) or secret_env")
 	case n > 1:
@@ -206,6 +225,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, err
 	}
 	for i := range c.Servers {
+		c.Servers[i].transportDefaults()
 		c.Servers[i].Address, _ = withDefaultPort(c.Servers[i].Address)
 	}
 	if c.Policy == "" {
@@ -287,8 +307,12 @@ func fixedSourcePort(source string) bool {
 func ConfigFromURL(raw string) (Config, error) {
 	var c Config
 	rest, ok := strings.CutPrefix(raw, "radius://")
+	var srv ServerConfig
 	if !ok {
-		return c, fmt.Errorf("radius URL: want radius://HOST:PORT?secret_file=..., got scheme %q", schemeOf(raw))
+		if rest, ok = strings.CutPrefix(raw, "radsec://"); !ok {
+			return c, fmt.Errorf("radius URL: want radius://HOST:PORT?secret_file=... or radsec://HOST?certificate_file=..., got scheme %q", schemeOf(raw))
+		}
+		srv.Transport = TransportRadSec
 	}
 	hosts, query, _ := strings.Cut(rest, "?")
 	hosts = strings.TrimSuffix(hosts, "/")
@@ -302,7 +326,6 @@ func ConfigFromURL(raw string) (Config, error) {
 	if err != nil {
 		return c, fmt.Errorf("radius URL: query: %w", err)
 	}
-	var srv ServerConfig
 	for _, key := range slices.Sorted(maps.Keys(q)) {
 		vals := q[key]
 		v := vals[len(vals)-1]
@@ -343,7 +366,9 @@ func ConfigFromURL(raw string) (Config, error) {
 		case "fast_retransmit":
 			c.FastRetransmit, err = strconv.Atoi(v)
 		default:
-			return c, fmt.Errorf("radius URL: unknown parameter %q", key)
+			if !srv.setTLSKey(key, v) {
+				return c, fmt.Errorf("radius URL: unknown parameter %q", key)
+			}
 		}
 		if err != nil {
 			return c, fmt.Errorf("radius URL: %s: %w", key, err)

@@ -24,6 +24,7 @@ type slot struct {
 	sentAt int64  // when that send was, in nanoseconds since the endpoint opened
 	first  bool   // that send was the request's first (its answer measures the RTT)
 	early  bool   // a fast retransmission was requested for seq
+	status bool   // a Status-Server: answered with Accounting-Response or Access-Accept
 }
 
 // conn is one UDP socket to one server with its 256 Identifiers.
@@ -45,6 +46,11 @@ type conn struct {
 	sendSeq atomic.Uint64
 	acked   atomic.Uint64
 
+	identifiers
+}
+
+// identifiers are the 256 Identifiers of one socket or connection.
+type identifiers struct {
 	mu     sync.Mutex
 	slots  [256]*slot
 	inUse  int
@@ -56,7 +62,7 @@ func newConn(udp *net.UDPConn, server *endpoint) *conn {
 }
 
 // acquire reserves a free Identifier for p.
-func (c *conn) acquire(p *pending) (byte, *slot, bool) {
+func (c *identifiers) acquire(p *pending) (byte, *slot, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.inUse == 256 {
@@ -76,7 +82,7 @@ func (c *conn) acquire(p *pending) (byte, *slot, bool) {
 }
 
 // release gives Identifier id back if s still holds it.
-func (c *conn) release(id byte, s *slot) {
+func (c *identifiers) release(id byte, s *slot) {
 	c.mu.Lock()
 	if c.slots[id] == s {
 		c.slots[id] = nil

@@ -44,11 +44,15 @@ type counters struct {
 	deaths          atomic.Int64
 	revivals        atomic.Int64
 	windowCuts      atomic.Int64
+	connects        atomic.Int64 // RadSec connections opened
+	connectErrors   atomic.Int64 // RadSec connections that failed (connect or handshake)
+	connectionsLost atomic.Int64 // RadSec connections that broke with requests to resend
 }
 
 // ServerStats is a snapshot of one server's counters.
 type ServerStats struct {
 	Address     string
+	Transport   string // TransportUDP or TransportRadSec
 	State       string
 	Requests    int64 // exchanges started
 	Sent        int64 // datagrams sent, retransmissions included
@@ -71,6 +75,11 @@ type ServerStats struct {
 	Window      int
 	WindowCuts  int64
 	Outstanding int
+	// RadSec: connections opened, failed to open (the log says why and
+	// what to fix) and lost.
+	Connects        int64
+	ConnectErrors   int64
+	ConnectionsLost int64
 }
 
 // endpoint is one RADIUS server: its sockets, window and health.
@@ -78,6 +87,7 @@ type endpoint struct {
 	address string
 	secret  []byte
 	conns   []*conn
+	link    *radsecLink // the TLS connections of a radsec server (conns is empty)
 	next    atomic.Uint32
 	window  *window
 	timing  timing
@@ -118,19 +128,9 @@ type endpoint struct {
 	probing    bool          // a Status-Server prober is running
 }
 
-// dialEndpoint opens the socket pool of one server.
-func dialEndpoint(address string, secret []byte, source string, sockets, window int, t timing, log *slog.Logger) (*endpoint, error) {
-	raddr, err := net.ResolveUDPAddr("udp", address)
-	if err != nil {
-		return nil, fmt.Errorf("radius server %s: %w", address, err)
-	}
-	var laddr *net.UDPAddr
-	if source != "" {
-		if laddr, err = net.ResolveUDPAddr("udp", source); err != nil {
-			return nil, fmt.Errorf("radius server %s: source_address %s: %w", address, source, err)
-		}
-	}
-	e := &endpoint{
+// newEndpoint makes the endpoint of one server, without a transport yet.
+func newEndpoint(address string, secret []byte, window int, t timing, log *slog.Logger) *endpoint {
+	return &endpoint{
 		address: address,
 		secret:  secret,
 		window:  newWindow(window, t.backoff.initial),
@@ -145,6 +145,21 @@ func dialEndpoint(address string, secret []byte, source string, sockets, window 
 		},
 		dead: make(chan struct{}),
 	}
+}
+
+// dialEndpoint opens the socket pool of one server.
+func dialEndpoint(address string, secret []byte, source string, sockets, window int, t timing, log *slog.Logger) (*endpoint, error) {
+	raddr, err := net.ResolveUDPAddr("udp", address)
+	if err != nil {
+		return nil, fmt.Errorf("radius server %s: %w", address, err)
+	}
+	var laddr *net.UDPAddr
+	if source != "" {
+		if laddr, err = net.ResolveUDPAddr("udp", source); err != nil {
+			return nil, fmt.Errorf("radius server %s: source_address %s: %w", address, source, err)
+		}
+	}
+	e := newEndpoint(address, secret, window, t, log)
 	for i := 0; i < sockets; i++ {
 		udp, err := dialUDP(laddr, raddr)
 		if err != nil {
@@ -209,6 +224,9 @@ func (e *endpoint) close() {
 	for _, c := range e.conns {
 		c.udp.Close()
 	}
+	if e.link != nil {
+		e.link.close()
+	}
 	e.wg.Wait()
 }
 
@@ -230,13 +248,18 @@ func (e *endpoint) snapshot() ServerStats {
 	e.mu.Unlock()
 	s := &e.stats
 	size, _ := e.window.current()
+	transport := TransportUDP
+	if e.link != nil {
+		transport = TransportRadSec
+	}
 	return ServerStats{
-		Address: e.address, State: state.String(), Outstanding: busy,
+		Address: e.address, Transport: transport, State: state.String(), Outstanding: busy,
 		Requests: s.requests.Load(), Sent: s.sent.Load(), Retransmits: s.retransmits.Load(), FastRetransmits: s.fastRetransmits.Load(),
 		NewIDs: s.newIDs.Load(), Acked: s.acked.Load(), Timeouts: s.timeouts.Load(),
 		Failed: s.failed.Load(), Forged: s.forged.Load(), Unmatched: s.unmatched.Load(),
 		Malformed: s.malformed.Load(), WriteErrors: s.writeErrors.Load(),
 		Deaths: s.deaths.Load(), Revivals: s.revivals.Load(),
 		Window: size, WindowCuts: s.windowCuts.Load(),
+		Connects: s.connects.Load(), ConnectErrors: s.connectErrors.Load(), ConnectionsLost: s.connectionsLost.Load(),
 	}
 }

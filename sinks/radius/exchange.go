@@ -125,6 +125,10 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 	defer e.busyEnd()
 	e.stats.requests.Add(1)
 
+	if e.link != nil {
+		return e.link.exchange(ctx, m, probe, dead, start)
+	}
+
 	p := newPending()
 	buf := make([]byte, 20+len(m.attrs))
 	copy(buf[20:], m.attrs)

@@ -66,6 +66,10 @@ func FuzzConfigFromURL(f *testing.F) {
 		"radius://,,?secret_file=s",
 		"radius://h?%zz",
 		"radius://",
+		"radsec://h?certificate_file=/c&private_key_file=/k&ca_file=/ca&server_name=n&tls_min_version=1.3",
+		"radsec://[::1]?certificate_file=/c",
+		"radius://h:2083?secret_env=X&transport=radsec&ca_file=/ca",
+		"radius://h?secret_env=X&transport=tcp",
 	} {
 		f.Add(s)
 	}

@@ -139,6 +139,14 @@ func (e *endpoint) replied(now time.Time) {
 	}
 }
 
+// heard records a sign of life that is not an acknowledgement (a
+// Status-Server answered on a live RadSec connection).
+func (e *endpoint) heard(now time.Time) {
+	e.mu.Lock()
+	e.lastReply = now
+	e.mu.Unlock()
+}
+
 // answeredWithin reports whether the server answered anything in the last d.
 func (e *endpoint) answeredWithin(now time.Time, d time.Duration) bool {
 	e.mu.Lock()
@@ -199,7 +207,21 @@ func (e *endpoint) zombieCheck() {
 		e.armZombieLocked()
 		return
 	}
-	e.markDeadLocked(now, fmt.Sprintf("no reply for %s", quiet.Round(time.Millisecond)))
+	why := fmt.Sprintf("no reply for %s", quiet.Round(time.Millisecond))
+	if e.link != nil {
+		why += " (a RadSec server drops requests signed with a wrong secret: check it)"
+	}
+	e.markDeadLocked(now, why)
+}
+
+// markDead marks a live server dead at once, for a reason that waiting
+// cannot fix (a RadSec handshake refused).
+func (e *endpoint) markDead(why string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state == stateAlive {
+		e.markDeadLocked(e.now(), why)
+	}
 }
 
 // deadSignal returns a channel closed when the server is marked dead.
@@ -269,6 +291,9 @@ func (e *endpoint) statusProber() {
 // statusServer sends one Status-Server and waits one initial retransmission
 // time for the answer.
 func (e *endpoint) statusServer() bool {
+	if e.link != nil {
+		return e.link.statusServer()
+	}
 	p := newPending()
 	c, id, s, err := e.acquireID(p)
 	if err != nil {

@@ -86,7 +86,12 @@ func newSink(cfg Config, logger *slog.Logger, enc encoder) (*Sink, error) {
 			s.secrets = append(s.secrets, secret)
 		}
 		s.group = append(s.group, g)
-		e, err := dialEndpoint(sc.Address, secret, sc.SourceAddress, sockets, window, t, logger)
+		var e *endpoint
+		if sc.radsec() {
+			e, err = dialRadSecEndpoint(sc, secret, window, t, logger)
+		} else {
+			e, err = dialEndpoint(sc.Address, secret, sc.SourceAddress, sockets, window, t, logger)
+		}
 		if err != nil {
 			s.Close()
 			return nil, err

@@ -11,10 +11,10 @@ import (
 )
 
 // Type is the radius sink as the configuration knows it: [[sink]] type =
-// "radius" or a radius:// URL.
+// "radius", or a radius:// or radsec:// URL.
 var Type = &sinks.Type{
 	Name:      "radius",
-	Schemes:   []string{"radius"},
+	Schemes:   []string{"radius", "radsec"},
 	NewConfig: func() sinks.Config { return new(Config) },
 	FromURL: func(raw string) (sinks.Config, error) {
 		c, err := ConfigFromURL(raw)
@@ -94,6 +94,7 @@ func (s ServerConfig) check() error {
 	} else if err := checkHostPort(addr, false); err != nil {
 		errs = append(errs, sinks.Errorf("address", "%q: %v", s.Address, err))
 	}
+	errs = append(errs, s.checkTransport())
 	if s.SourceAddress != "" {
 		src := s.SourceAddress
 		if _, _, err := net.SplitHostPort(src); err != nil {
@@ -136,6 +137,7 @@ func (c *Config) CheckEnvironment() error {
 		if _, err := s.secret(); err != nil {
 			errs = append(errs, sinks.Errorf("servers["+strconv.Itoa(i)+"]."+s.secretField(), "%v", err))
 		}
+		errs = append(errs, sinks.Prefix("servers["+strconv.Itoa(i)+"]", s.checkTLSFiles()))
 	}
 	if c.Dictionary != "" {
 		if err := dictionary.Builtin().LoadFile(c.Dictionary); err != nil {
