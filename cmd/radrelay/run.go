@@ -113,7 +113,9 @@ Signals:
   SIGTERM, SIGINT  stop reading, drain records in flight for up to
                    --shutdown-timeout, save progress, exit 0; a second
                    signal exits at once (status 143 or 130)
-  SIGHUP           reopen the log file (after logrotate moved it)
+  SIGHUP           reopen the log file (after logrotate moved it); it does
+                   NOT reload the configuration: restart for that (a
+                   restart loses nothing)
 
 Exit status: 0 after a clean shutdown, 1 when radrelay could not run
 (a sink could not be opened, a directory is not writable), 2 for a usage or
