@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,7 +41,7 @@ func TestRunFollowStartAtEnd(t *testing.T) {
 	whole := hRecords(0, 20)
 	partial := hRecord(20)
 	hWrite(t, first, append(whole, partial[:30]...), 0o600, time.Hour)
-	p := startProc(t, os.Args[0], nil, "run", "--mode", "follow", "--start-at", "end",
+	p := startProc(t, os.Args[0], nil, "run", "--mode", "follow", "--start-at", "end", "--log-format", "json", "--log-level", "debug",
 		"--input", filepath.Join(spool, "detail-*"), "--to", "jsonl:-", "--state", filepath.Join(dir, "state"))
 	p.waitLog(t, "reading only what is written from now on", 1)
 	f, err := os.OpenFile(first, os.O_APPEND|os.O_WRONLY, 0)
@@ -54,6 +55,18 @@ func TestRunFollowStartAtEnd(t *testing.T) {
 	p.waitRecords(t, 20)
 	if code := p.stop(t); code != 0 {
 		t.Errorf("exit status %d", code)
+	}
+	// Durations are text in JSON, and the stop is said once at info.
+	if n := p.count(`"timeout":"30s"`); n != 1 {
+		t.Errorf("%d lines with \"timeout\":\"30s\", want 1 (the tailer's debug line)", n)
+	}
+	if n := countWith(p.lines, `"level":"INFO"`, "stopping: "); n != 1 {
+		t.Errorf("%d info lines about stopping, want 1:\n%s", n, strings.Join(p.lines, "\n"))
+	}
+	for _, l := range p.lines {
+		if regexp.MustCompile(`"[a-z_]+":[0-9]{9,}[,}]`).MatchString(l) {
+			t.Errorf("a duration in nanoseconds: %s", l)
+		}
 	}
 	got := hIDs(p.outBuf.String())
 	for id := range got {
