@@ -139,3 +139,36 @@ func TestReplayCtrlCSaysWhatItWaitsFor(t *testing.T) {
 		t.Errorf("exit status %d, want 130:\n%s", code, strings.Join(p.lines, "\n"))
 	}
 }
+
+// TestSinkFailingAndRecoveredLogged: a sink that starts failing is logged
+// once with its cause (not once per retry), and its recovery with how long
+// it was down and how many records waited.
+func TestSinkFailingAndRecoveredLogged(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "detail-20261123")
+	hWrite(t, file, hRecords(0, 5), 0o600, time.Hour)
+	blocker := filepath.Join(dir, "out")
+	os.WriteFile(blocker, nil, 0o600) // a file where the sink needs a directory
+	p := startProc(t, os.Args[0], nil, "replay", "--log-level", "info", "--quarantine", filepath.Join(dir, "q"),
+		"--to", "jsonl:"+filepath.Join(blocker, "acct-%Y.jsonl"), file)
+	p.waitLog(t, "sink is failing; retrying with backoff until it recovers", 1)
+	if p.count("not a directory") != 1 {
+		t.Errorf("the failing line does not give the cause:\n%s", strings.Join(p.lines, "\n"))
+	}
+	os.Remove(blocker)
+	p.waitLog(t, "sink recovered: delivering again", 1)
+	for p.errs.Scan() {
+		p.lines = append(p.lines, p.errs.Text())
+	}
+	if code := exitStatus(t, p.cmd); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+	// (5 records when they were handed over in one batch, fewer when
+	// some were handed over after the recovery.)
+	if countWith(p.lines, "sink recovered", "records_waited=", "down_for=") != 1 || p.count("records_waited=0") != 0 {
+		t.Errorf("the recovery line does not say how many waited and for how long:\n%s", strings.Join(p.lines, "\n"))
+	}
+	if n := p.count("sink is failing"); n != 1 {
+		t.Errorf("%d failing lines, want 1", n)
+	}
+}
