@@ -261,6 +261,9 @@ func (m *maintainer) openFollowed(c candidate, atEnd bool) (*openFile, bool) {
 		return nil, false
 	}
 	m.readable(c.path)
+	if !atEnd {
+		m.t.log.Info("file found; following it", "file", c.path, "size", c.size)
+	}
 	if atEnd {
 		if err := of.markStartAtEnd(); err != nil {
 			m.t.log.Warn("cannot find the end of the file for start_at = \"end\"; reading it from the start", "file", c.path, "err", err)
@@ -352,6 +355,7 @@ func (m *maintainer) forgetFinished(found []*openFile) {
 	knownKept := m.known[:0]
 	for _, of := range m.known {
 		if of.isGone() && !of.isClaimed() && of.isFinal() && m.allDone(of) {
+			m.t.log.Info("file finished: every sink has it, and it left the glob; forgotten", "file", m.t.table.pathOf(of))
 			m.forget(of)
 			continue
 		}

@@ -172,3 +172,36 @@ func TestSinkFailingAndRecoveredLogged(t *testing.T) {
 		t.Errorf("%d failing lines, want 1", n)
 	}
 }
+
+// TestFollowLogsFoundAndResume: follow mode says at info when it finds a
+// file, and at the next start where each sink resumes and what is behind.
+func TestFollowLogsFoundAndResume(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "radacct")
+	os.Mkdir(spool, 0o700)
+	file := filepath.Join(spool, "detail-20261123")
+	hWrite(t, file, hRecords(0, 10), 0o600, time.Hour)
+	args := []string{"run", "--mode", "follow", "--input", filepath.Join(spool, "detail-*"),
+		"--to", "jsonl:-", "--state", filepath.Join(dir, "state")}
+	p := startProc(t, os.Args[0], nil, args...)
+	p.waitLog(t, "file found; following it", 1)
+	p.waitRecords(t, 10)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	if n := countWith(p.lines, "level=INFO", "file found; following it", file); n != 1 {
+		t.Errorf("%d info lines for the file found, want 1:\n%s", n, strings.Join(p.lines, "\n"))
+	}
+	more := hRecords(10, 13)
+	f, _ := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	f.Write(more)
+	f.Close()
+	p = startProc(t, os.Args[0], nil, args...)
+	p.waitRecords(t, 3)
+	if code := p.stop(t); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	if n := countWith(p.lines, "level=INFO", "resuming where this sink stopped", "line=71", "behind_bytes="+strconv.Itoa(len(more))); n != 1 {
+		t.Errorf("%d resume lines with line 71 and %d bytes behind, want 1:\n%s", n, len(more), strings.Join(p.lines, "\n"))
+	}
+}
