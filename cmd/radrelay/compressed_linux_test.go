@@ -3,34 +3,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// runProcess runs radrelay as a real process (the test binary re-executed as
-// radrelay) and returns its exit status, stdout and stderr.
-func runProcess(t *testing.T, args ...string) (int, string, string) {
-	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "RADRELAY_TEST_AS_MAIN=1")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		return ee.ExitCode(), stdout.String(), stderr.String()
-	case err != nil:
-		t.Fatal(err)
-	}
-	return 0, stdout.String(), stderr.String()
-}
 
 // compressedFixtures compresses the FreeRADIUS-written sample day with the
 // command-line tools logrotate uses (gzip, bzip2, xz, zstd) and returns the
@@ -89,11 +68,11 @@ func TestCheckAndCatReadCompressedFiles(t *testing.T) {
 			if strings.Contains(format, "two members") {
 				want, copies = want+want, 2
 			}
-			code, out, errs := runProcess(t, "cat", name)
+			code, out, errs := runBinary(t, nil, "cat", name)
 			if code != 0 || out != want {
 				t.Errorf("cat: exit %d, output equals the plain file: %v\n%s", code, out == want, errs)
 			}
-			code, out, errs = runProcess(t, "check", "--json", name)
+			code, out, errs = runBinary(t, nil, "check", "--json", name)
 			var rep struct {
 				Records, Errors int
 				Files           []struct{ Format string }
@@ -132,22 +111,22 @@ func TestCheckAndCatUnreadableFiles(t *testing.T) {
 		{"damaged gzip", damaged, damaged + ": cannot be read after "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, _ := runProcess(t, "check", tc.file, sampleDay)
+			code, out, _ := runBinary(t, nil, "check", tc.file, sampleDay)
 			if code != exitUnreadable || !strings.Contains(out, tc.says) || strings.Contains(out, tc.file+": NOT OK: 0 records, 1 malformed") ||
 				!strings.Contains(out, sampleDay+": ok: 414 records") {
 				t.Errorf("check: exit %d, want %d and %q\n%s", code, exitUnreadable, tc.says, out)
 			}
-			code, out, errs := runProcess(t, "cat", tc.file, sampleDay)
+			code, out, errs := runBinary(t, nil, "cat", tc.file, sampleDay)
 			if code != exitUnreadable || !strings.Contains(errs, "radrelay cat: "+tc.says) || !strings.HasSuffix(out, "Timestamp = 1795470320\n\n") {
 				t.Errorf("cat: exit %d, want %d and %q\n%s", code, exitUnreadable, tc.says, errs)
 			}
 		})
 	}
-	code, out, _ := runProcess(t, "check", "--help")
+	code, out, _ := runBinary(t, nil, "check", "--help")
 	if code != 0 || !strings.Contains(out, "3  a FILE cannot be opened or read") {
 		t.Errorf("check --help does not document exit status 3:\n%s", out)
 	}
-	code, out, _ = runProcess(t, "cat", "--help")
+	code, out, _ = runBinary(t, nil, "cat", "--help")
 	if code != 0 || !strings.Contains(out, "3  a FILE cannot be opened or read") {
 		t.Errorf("cat --help does not document exit status 3:\n%s", out)
 	}

@@ -156,8 +156,10 @@ type Sink struct {
 	buf    []byte
 }
 
+var _ sinks.Sink = (*Sink)(nil)
+
 // New opens a file sink. Files are created on the first record.
-func New(cfg Config) (sinks.Sink, error) {
+func New(cfg Config) (*Sink, error) {
 	return open(cfg, os.Stdout)
 }
 

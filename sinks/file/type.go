@@ -123,5 +123,9 @@ func (c *typedConfig) Open(_ context.Context, env sinks.Env) (sinks.Sink, error)
 		}
 		r.Values = d.JSONValue
 	}
-	return New(r)
+	s, err := New(r)
+	if err != nil {
+		return nil, err // not a nil *Sink in a non-nil interface
+	}
+	return s, nil
 }

@@ -55,7 +55,7 @@ var _ sinks.Sink = (*Sink)(nil)
 // radrelay waits for the database instead of giving up. Configuration
 // mistakes (both stores off, bad table names, a DSN that does not parse, a
 // radacct without FreeRADIUS 3.2's columns) are returned as errors.
-func New(ctx context.Context, cfg Config, logger *slog.Logger) (sinks.Sink, error) {
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error) {
 	return newSink(ctx, cfg, logger)
 }
 

@@ -25,9 +25,12 @@ var Type = &sinks.Type{
 		return &c, nil
 	},
 	RedactURL: RedactDSN,
-	// PostgreSQL wants thousands of rows per transaction: a window of one
-	// transaction's worth, handed over whole.
-	Window: DefaultTransactionSize,
+	// PostgreSQL wants thousands of rows per transaction, handed over whole;
+	// a window of two transactions lets the tailer read and parse the next
+	// one while the database writes this one (Send is still called for one
+	// batch at a time, so per-session order holds).
+	Window: 2 * DefaultTransactionSize,
+	Batch:  DefaultTransactionSize,
 }
 
 func init() { sinks.Register(Type) }
@@ -107,5 +110,9 @@ func (c *Config) Warnings() []error {
 
 // Open implements sinks.Config.
 func (c *Config) Open(ctx context.Context, env sinks.Env) (sinks.Sink, error) {
-	return New(ctx, *c, env.Logger)
+	s, err := New(ctx, *c, env.Logger)
+	if err != nil {
+		return nil, err // not a nil *Sink in a non-nil interface
+	}
+	return s, nil
 }

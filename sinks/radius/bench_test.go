@@ -64,7 +64,7 @@ func BenchmarkSinkGoReceiver(b *testing.B) {
 	recs := realisticRecords(b, b.N)
 	b.ResetTimer()
 	start := time.Now()
-	sendAll(b, s.(*Sink), recs)
+	sendAll(b, s, recs)
 	reportRate(b, b.N, time.Since(start))
 }
 

@@ -116,7 +116,7 @@ func TestInteropFreeRADIUSHomeServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	s := sink.(*Sink)
+	s := sink
 
 	recs := fixtureRecords(t)
 	results := send(t, s, recs)
@@ -306,7 +306,7 @@ func TestInteropBroadcastKeepsBackupInSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	s := sink.(*Sink)
+	s := sink
 	recs := readFixture(t, "packets-sessions.detail")
 	for i, err := range send(t, s, recs) {
 		if err == nil || sinks.IsPermanent(err) {

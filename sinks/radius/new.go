@@ -6,14 +6,13 @@ import (
 	"log/slog"
 
 	"github.com/radrelay/radrelay/dictionary"
-	"github.com/radrelay/radrelay/sinks"
 )
 
 // New opens a RADIUS sink: it resolves the secrets, loads the dictionary
 // (the built-in one, extended with cfg.Dictionary when set) and opens the
 // sockets. Nothing is sent until Send; a server that is down is found out
 // then. ctx is not kept.
-func New(ctx context.Context, cfg Config, logger *slog.Logger) (sinks.Sink, error) {
+func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

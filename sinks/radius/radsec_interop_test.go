@@ -37,7 +37,7 @@ func openRadsecSink(t *testing.T, cfg Config) *Sink {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { sink.Close() })
-	return sink.(*Sink)
+	return sink
 }
 
 // checkArrived checks that the records whose result is nil are in recs

@@ -184,5 +184,9 @@ func (c *Config) Open(ctx context.Context, env sinks.Env) (sinks.Sink, error) {
 	if cfg.Dictionary == "" {
 		cfg.Dictionary = env.Dictionary
 	}
-	return New(ctx, cfg, env.Logger)
+	s, err := New(ctx, cfg, env.Logger)
+	if err != nil {
+		return nil, err // not a nil *Sink in a non-nil interface
+	}
+	return s, nil
 }
