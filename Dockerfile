@@ -12,7 +12,7 @@
 # Consume mode renames and deletes the detail files: mount radacct
 # read-write and run with --user set to the owner of the files.
 
-FROM golang:1.25-bookworm AS build
+FROM golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

@@ -64,13 +64,17 @@ func (cfg *Config) check() Errors {
 			c.errorf(cfg.line("dictionary"), "dictionary: %v", err)
 		}
 	}
-	if len(cfg.Inputs) == 0 && fromFile && !cfg.Replay {
+	needState := false
+	cfg.checkListen(c)
+	if len(cfg.Listen) > 0 && !cfg.Replay {
+		needState = len(cfg.Sinks) > 0 || cfg.sinkTables > 0
+	}
+	if len(cfg.Inputs) == 0 && cfg.listenTables == 0 && len(cfg.Listen) == 0 && fromFile && !cfg.Replay {
 		c.errorf(0, "no [[input]]: say which detail files to read, e.g.\n\n  [[input]]\n  glob = \"/var/log/freeradius/radacct/*/detail-*\"\n  mode = \"follow\"\n\n(a file for \"radrelay replay -c\", which takes its files from the command line? check it with \"radrelay validate --replay -c FILE\")")
 	}
 	if cfg.Replay {
 		cfg.Inputs = nil // replay reads the files it is given
 	}
-	needState := false
 	seenGlob := map[string]int{}
 	for _, in := range cfg.Inputs {
 		where := func(key string) int {
@@ -103,7 +107,7 @@ func (cfg *Config) check() Errors {
 			c.errorf(0, "no --state DIR: radrelay keeps each sink's progress there (e.g. --state /var/lib/radrelay)")
 		}
 	}
-	if len(cfg.Sinks) == 0 && cfg.sinkTables == 0 {
+	if len(cfg.Sinks) == 0 && cfg.sinkTables == 0 && len(cfg.Listen) == 0 && cfg.listenTables == 0 {
 		if fromFile {
 			c.errorf(0, "no [[sink]]: say where records go, e.g.\n\n  [[sink]]\n  name = \"copy\"\n  type = \"detail\"\n  path = \"/var/log/radrelay/detail\"")
 		} else {

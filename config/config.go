@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/radrelay/radrelay/listener"
 	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/route"
 	"github.com/radrelay/radrelay/tailer"
@@ -54,6 +55,9 @@ type Config struct {
 
 	Inputs []Input
 	Sinks  []Sink
+	// Listen are the accounting servers ([[listen]]) whose spools are
+	// relayed like inputs.
+	Listen []Listen
 
 	// Replay: the configuration is read by "radrelay replay", which takes
 	// its files from the command line: inputs and state_dir are not needed.
@@ -69,8 +73,10 @@ type Config struct {
 	// badKeys are global keys whose value could not be decoded: the checks
 	// of their values are skipped, so one mistake is reported once.
 	badKeys map[string]bool
-	// sinkTables counts the [[sink]] tables, decodable or not.
-	sinkTables int
+	// sinkTables counts the [[sink]] tables, decodable or not; listenTables
+	// the [[listen]] tables.
+	sinkTables   int
+	listenTables int
 }
 
 // New returns a configuration with every default set and nothing in it,
@@ -213,6 +219,10 @@ func (cfg *Config) TailerConfig() tailer.Config {
 	}
 	for _, in := range cfg.Inputs {
 		tc.Inputs = append(tc.Inputs, tailer.Input{Glob: in.Glob, Mode: in.Mode, StartAtEnd: in.StartAtEnd})
+	}
+	for _, l := range cfg.Listen {
+		lc := listener.Config{SpoolDir: l.SpoolDir}
+		tc.Inputs = append(tc.Inputs, tailer.Input{Glob: lc.InputGlob(), Mode: tailer.Consume})
 	}
 	return tc
 }

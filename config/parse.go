@@ -51,6 +51,7 @@ type fileGlobals struct {
 	RaiseDelayTime  *bool            `toml:"raise_delay_time"`
 	Input           []toml.Primitive `toml:"input"`
 	Sink            []toml.Primitive `toml:"sink"`
+	Listen          []toml.Primitive `toml:"listen"`
 }
 
 type fileInput struct {
@@ -204,7 +205,7 @@ func (p *parser) parse(src string, replay bool) *Config {
 	known := knownKeys(reflect.TypeOf(fileGlobals{}))
 	for _, k := range sortedKeys(top) {
 		switch k {
-		case "input", "sink":
+		case "input", "sink", "listen":
 			continue
 		}
 		if !contains(known, k) {
@@ -240,6 +241,15 @@ func (p *parser) parse(src string, replay bool) *Config {
 	}
 	if v, ok := top["input"]; ok && tables(v) == nil && v != nil {
 		p.errorf(p.lines.find("input", -1), "input: wrong type: want [[input]] tables")
+	}
+	cfg.listenTables = len(tables(top["listen"]))
+	for i, t := range tables(top["listen"]) {
+		if l, ok := p.parseListen(t, i); ok {
+			cfg.Listen = append(cfg.Listen, l)
+		}
+	}
+	if v, ok := top["listen"]; ok && tables(v) == nil && v != nil {
+		p.errorf(p.lines.find("listen", -1), "listen: wrong type: want [[listen]] tables")
 	}
 	sinkTables := tables(top["sink"])
 	if _, ok := top["sink"]; ok && sinkTables == nil {

@@ -41,6 +41,20 @@ func (cfg *Config) Print(w io.Writer) error {
 	if len(inputs) > 0 {
 		top["input"] = inputs
 	}
+	var listens []map[string]any
+	for _, l := range cfg.Listen {
+		t := map[string]any{}
+		if err := asTable(l, t); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
+		if l.Attributes == "" {
+			t["attributes"] = "default-site"
+		}
+		listens = append(listens, t)
+	}
+	if len(listens) > 0 {
+		top["listen"] = listens
+	}
 	var sinkTables []map[string]any
 	for _, s := range cfg.Sinks {
 		t := map[string]any{}

@@ -20,9 +20,13 @@ var allowedImports = map[string][]string{
 	"sinks":        {"detail"},
 	"sinks/*":      {"detail", "detail/spool", "dictionary", "sinks", "radsec"},
 	"sinks/route":  {"detail", "sinks"},
+	"sinks/stream": {"detail", "dictionary", "sinks", "sinks/file"},
+	"sinks/nats":   {"detail", "dictionary", "sinks", "sinks/stream"},
+	"sinks/kafka":  {"detail", "dictionary", "sinks", "sinks/stream"},
 	"sinks/all":    {"sinks/*"},
 	"tailer":       {"detail", "archive", "sinks"},
-	"config":       {"detail", "dictionary", "sinks", "sinks/route", "tailer"},
+	"config":       {"detail", "dictionary", "sinks", "sinks/route", "tailer", "listener", "radsec"},
+	"listener":     {"detail", "detail/spool", "dictionary", "radsec"},
 	"bench":        {"detail"},
 }
 

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/internal/pgtest"
@@ -66,6 +70,42 @@ func BenchmarkReplayToPostgres(b *testing.B) {
 		dsn := srv.NewDatabase(b)
 		b.StartTimer()
 		code, _, stderr := runCLI(b, "replay", "--to", dsn, src)
+		if code != 0 {
+			b.Fatalf("status %d: %s", code, stderr)
+		}
+	}
+	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkReplayToNATS measures "radrelay replay --to nats://..." in
+// process, into a nats-server with file storage that the benchmark starts
+// in the same process (so the two share the CPU): 100,000 records. The
+// figure of record is the built binary's against a separate nats-server
+// (docs/benchmarks.md); this one is for profiling.
+func BenchmarkReplayToNATS(b *testing.B) {
+	const n = 100_000
+	srv, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: b.TempDir(), NoSigs: true, NoLog: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		b.Fatal("nats-server did not start")
+	}
+	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
+	dir := b.TempDir()
+	src := filepath.Join(dir, "detail-20261123")
+	var buf []byte
+	for _, r := range sinktest.Records(n) {
+		buf = detail.AppendRecord(buf, r)
+	}
+	if err := os.WriteFile(src, buf, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(buf)))
+	for i := 0; i < b.N; i++ {
+		url := fmt.Sprintf("%s/radius.b%d?stream=B%d&create_stream=yes", srv.ClientURL(), i, i)
+		code, _, stderr := runCLI(b, "replay", "--to", url, "--state", filepath.Join(dir, fmt.Sprintf("state%d", i)), src)
 		if code != 0 {
 			b.Fatalf("status %d: %s", code, stderr)
 		}

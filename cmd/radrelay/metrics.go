@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/listener"
 	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/radius"
 	"github.com/radrelay/radrelay/tailer"
@@ -33,9 +34,12 @@ type monitor struct {
 
 	latency *prometheus.HistogramVec
 
-	mu     sync.Mutex
-	sinks  []*sinkWatch // in configuration order
-	byName map[string]*sinkWatch
+	mu sync.Mutex
+	// listeners returns the [[listen]] servers' counters, by address
+	// (nil without listeners).
+	listeners func() map[string]listener.Stats
+	sinks     []*sinkWatch // in configuration order
+	byName    map[string]*sinkWatch
 }
 
 // sinkWatch is what the monitor knows of one sink beyond tailer.Stats.
@@ -313,6 +317,17 @@ var (
 	descStart       = prometheus.NewDesc("radrelay_start_time_seconds", "Unix time radrelay started.", nil, nil)
 	descBuild       = prometheus.NewDesc("radrelay_build_info", "The version of radrelay.", []string{"version"}, nil)
 
+	listenLabel       = []string{"listen"}
+	descLsnReceived   = prometheus.NewDesc("radrelay_listen_received_total", "Packets the listener received.", listenLabel, nil)
+	descLsnAccepted   = prometheus.NewDesc("radrelay_listen_accepted_total", "Accounting-Requests written, fsynced and acknowledged.", listenLabel, nil)
+	descLsnDuplicates = prometheus.NewDesc("radrelay_listen_duplicates_total", "Retransmissions answered from the duplicate cache (or dropped while being written), never written twice.", listenLabel, nil)
+	descLsnStatus     = prometheus.NewDesc("radrelay_listen_status_server_total", "Status-Server probes answered.", listenLabel, nil)
+	descLsnDropped    = prometheus.NewDesc("radrelay_listen_dropped_total", "Requests neither written nor answered, by reason: unknown_client, malformed, bad_authenticator, bad_message_authenticator, unsupported_code, spool_full, write_error.", []string{"listen", "reason"}, nil)
+	descLsnSpool      = prometheus.NewDesc("radrelay_listen_spool_bytes", "Bytes in the listener's spool directory.", listenLabel, nil)
+	descLsnPaused     = prometheus.NewDesc("radrelay_listen_paused", "1 while the listener does not acknowledge (disk full, write error, max_spool_bytes).", listenLabel, nil)
+	descLsnFsyncs     = prometheus.NewDesc("radrelay_listen_fsyncs_total", "Group commits (one write and fsync for many requests).", listenLabel, nil)
+	descLsnFsyncSec   = prometheus.NewDesc("radrelay_listen_fsync_seconds_total", "Time spent writing and fsyncing group commits.", listenLabel, nil)
+
 	descSrvUp       = prometheus.NewDesc("radrelay_radius_server_up", "1 while the RADIUS server is alive, 0 while it is marked dead or being probed.", serverLabel, nil)
 	descSrvWindow   = prometheus.NewDesc("radrelay_radius_server_window", "The server's adaptive in-flight window (at most max_outstanding).", serverLabel, nil)
 	descSrvOut      = prometheus.NewDesc("radrelay_radius_server_outstanding", "Requests sent to the server and not yet answered.", serverLabel, nil)
@@ -332,7 +347,8 @@ func (c *monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRead, descDelivered, descRetried, descQuarantined, descFiltered,
 		descInFlight, descBytesDone, descLag, descSinkUp, descFailures, descLastDeliv, descBacklog, descBacklogN,
 		descStart, descBuild, descSrvUp, descSrvWindow, descSrvOut, descSrvReq, descSrvSent, descSrvAcked, descSrvRtx,
-		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvCuts, descSrvConns} {
+		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvCuts, descSrvConns,
+		descLsnReceived, descLsnAccepted, descLsnDuplicates, descLsnStatus, descLsnDropped, descLsnSpool, descLsnPaused, descLsnFsyncs, descLsnFsyncSec} {
 		ch <- d
 	}
 }
@@ -381,6 +397,24 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 				counter(descSrvConns, float64(srv.ConnectErrors), n, a, "failed")
 				counter(descSrvConns, float64(srv.ConnectionsLost), n, a, "lost")
 			}
+		}
+	}
+	c.m.mu.Lock()
+	ls := c.m.listeners
+	c.m.mu.Unlock()
+	if ls != nil {
+		for addr, st := range ls() {
+			counter(descLsnReceived, float64(st.Received), addr)
+			counter(descLsnAccepted, float64(st.Accepted), addr)
+			counter(descLsnDuplicates, float64(st.Duplicates), addr)
+			counter(descLsnStatus, float64(st.StatusServer), addr)
+			for reason, n := range st.Dropped {
+				counter(descLsnDropped, float64(n), addr, reason)
+			}
+			gauge(descLsnSpool, float64(st.SpoolBytes), addr)
+			gauge(descLsnPaused, boolValue(st.Paused), addr)
+			counter(descLsnFsyncs, float64(st.Fsyncs), addr)
+			counter(descLsnFsyncSec, st.FsyncSeconds, addr)
 		}
 	}
 	gauge(descBacklog, float64(snap.BacklogBytes))

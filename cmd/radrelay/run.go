@@ -58,6 +58,10 @@ var runFlags struct {
 	inputs          stringList
 	mode            string
 	startAt         string
+	listen          stringList
+	clients         stringList
+	clientsConf     string
+	spool           string
 	shutdownTimeout time.Duration
 }
 
@@ -68,6 +72,7 @@ func init() {
 		usage: `Usage:
   radrelay run -c FILE
   radrelay run --input GLOB --mode consume|follow --to SINK-URL [--to SINK-URL]... --state DIR [options]
+  radrelay run --listen ADDR --client PREFIX:SECRET_FILE --spool DIR [--to SINK-URL --state DIR] [options]
 
 Run reads RADIUS accounting detail files as FreeRADIUS writes them and
 delivers every record to every sink, at least once, until it is stopped.
@@ -84,6 +89,14 @@ acknowledged, so a crash or kill -9 loses nothing (records in flight may be
 sent again). Retryable failures are retried with backoff, forever by
 default; malformed records and records a sink rejects go to the quarantine
 directory, are logged and counted, and the stream goes on.
+
+With --listen, radrelay is also the accounting server: it receives
+Accounting-Requests on UDP from the --client networks (secrets in files),
+writes each to a detail file under --spool (one directory per client,
+detail-YYYYMMDD, as FreeRADIUS) and fsyncs it before it sends the
+Accounting-Response; the sinks then get the spool like any input. Without
+--to it only spools. RadSec and clients.conf options are in the file's
+[[listen]] table (docs/listener.md).
 
 Without -c, the flags describe a whole setup (one line in a systemd unit).
 With -c, the file describes it, and only the logging, metrics and
@@ -134,6 +147,11 @@ Examples:
       --to jsonl:/var/log/radrelay/acct.jsonl --state /var/lib/radrelay \
       --metrics 127.0.0.1:9813
 
+  Be the accounting server for 10.0.0.0/8 and relay to a backup server:
+    radrelay run --listen 0.0.0.0:1813 --client 10.0.0.0/8:/etc/radrelay/nas.secret \
+      --spool /var/spool/radrelay --state /var/lib/radrelay \
+      --to 'backup=radius://10.0.0.2:1813?secret_file=/etc/radrelay/backup.secret'
+
   Run from a configuration file with debug logs:
     radrelay run -c /etc/radrelay/radrelay.toml --log-level debug
 
@@ -142,6 +160,11 @@ Examples:
 		flags: func(fs *flag.FlagSet) {
 			runFlags.daemonFlags = daemonFlags{}
 			runFlags.inputs, runFlags.mode, runFlags.startAt, runFlags.shutdownTimeout = nil, "", "", 0
+			runFlags.listen, runFlags.clients, runFlags.clientsConf, runFlags.spool = nil, nil, "", ""
+			fs.Var(&runFlags.listen, "listen", "receive accounting on UDP `ADDR` (e.g. 0.0.0.0:1813, [::]:1813; repeat for several) and spool it")
+			fs.Var(&runFlags.clients, "client", "accept requests from `PREFIX:SECRET_FILE` (e.g. 10.0.0.0/8:/etc/radrelay/nas.secret; repeatable)")
+			fs.StringVar(&runFlags.clientsConf, "clients-conf", "", "also accept the clients of a FreeRADIUS clients.conf `FILE`")
+			fs.StringVar(&runFlags.spool, "spool", "", "write received records under `DIR` (one directory per client) before acknowledging them")
 			runFlags.daemonFlags.register(fs)
 			fs.Var(&runFlags.inputs, "input", "read the detail files matching `GLOB` (repeat for several)")
 			fs.StringVar(&runFlags.mode, "mode", "", "how inputs are read (required): consume (rename, read, delete) or follow (read-only)")
@@ -162,6 +185,7 @@ func runRun(e *env, args []string) int {
 	var cfg *config.Config
 	if f.config != "" {
 		if len(f.inputs) > 0 || len(f.to) > 0 || f.mode != "" || f.startAt != "" || f.state != "" || f.quarantine != "" ||
+			len(f.listen) > 0 || len(f.clients) > 0 || f.clientsConf != "" || f.spool != "" ||
 			f.maxOutstanding != 0 || f.batchSize != 0 || f.shutdownTimeout != 0 {
 			fmt.Fprintln(e.stderr, "radrelay run: with -c, the configuration file describes inputs, sinks and directories; only --log-format, --log-level, --log-file, --metrics and --dictionary may be added")
 			return 2
@@ -226,8 +250,15 @@ func configFromRunFlags() (*config.Config, error) {
 	if f.shutdownTimeout > 0 {
 		cfg.ShutdownTimeout = f.shutdownTimeout
 	}
-	if len(f.inputs) == 0 {
-		return nil, errors.New("no input: give --input GLOB (e.g. --input '/var/log/freeradius/radacct/*/detail-*') or -c FILE")
+	if len(f.listen) > 0 || len(f.clients) > 0 || f.clientsConf != "" || f.spool != "" {
+		l, err := listenFromFlags()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Listen = append(cfg.Listen, l)
+	}
+	if len(f.inputs) == 0 && len(cfg.Listen) == 0 {
+		return nil, errors.New("no input: give --input GLOB (e.g. --input '/var/log/freeradius/radacct/*/detail-*'), --listen ADDR, or -c FILE")
 	}
 	mode := tailer.Consume
 	switch f.mode {
@@ -235,7 +266,9 @@ func configFromRunFlags() (*config.Config, error) {
 	case "follow":
 		mode = tailer.Follow
 	case "":
-		return nil, fmt.Errorf("--mode is required, say how the files are read:\n%s", config.ModeChoices)
+		if len(f.inputs) > 0 {
+			return nil, fmt.Errorf("--mode is required, say how the files are read:\n%s", config.ModeChoices)
+		}
 	default:
 		return nil, fmt.Errorf("--mode %q is not consume or follow:\n%s", f.mode, config.ModeChoices)
 	}
@@ -252,6 +285,9 @@ func configFromRunFlags() (*config.Config, error) {
 	}
 	for _, g := range f.inputs {
 		cfg.Inputs = append(cfg.Inputs, config.Input{Glob: g, Mode: mode, StartAtEnd: atEnd})
+	}
+	if len(cfg.Listen) > 0 && len(f.to) == 0 {
+		return cfg, nil // spool only: another reader takes the files
 	}
 	if cfg.StateDir == "" {
 		return nil, errors.New("no --state DIR: radrelay keeps each sink's progress there (e.g. --state /var/lib/radrelay)")
@@ -338,6 +374,12 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 		return runResult{status: status, err: err}
 	}
 
+	if len(cfg.Listen) > 0 && len(cfg.Sinks) == 0 {
+		if err := runSpoolOnly(cfg, logger); err != nil {
+			return fail(1, err)
+		}
+		return runResult{}
+	}
 	// The sinks live until they are closed, past the shutdown that ctx
 	// starts: they must deliver the records drained after a SIGTERM.
 	sinkCtx, sinkCancel := context.WithCancel(context.Background())
@@ -470,7 +512,24 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	if replay && e.isTerminal {
 		progressDone = runProgress(e.stderr, t.Stats, stopProgress)
 	}
+	// The listeners stop with ctx too: they stop receiving, and write and
+	// answer what they received, while the tailer drains.
+	var ls *listeners
+	if len(cfg.Listen) > 0 {
+		if ls, err = startListeners(ctx, cfg, logger); err != nil {
+			return fail(1, err)
+		}
+		mon.mu.Lock()
+		mon.listeners = ls.stats
+		mon.mu.Unlock()
+	}
 	runErr := t.Run(ctx)
+	if ls != nil {
+		cancel()
+		if err := ls.wait(); err != nil {
+			logger.Error("closing the spool", "err", err)
+		}
+	}
 	close(stopProgress)
 	if progressDone != nil {
 		<-progressDone

@@ -19,6 +19,7 @@ import (
 
 	"github.com/radrelay/radrelay/config"
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/listener"
 	"github.com/radrelay/radrelay/sinks/radius"
 	"github.com/radrelay/radrelay/tailer"
 )
@@ -135,6 +136,8 @@ type runtimeStatus struct {
 	BacklogBytes  int64         `json:"backlog_bytes"`
 	BacklogFiles  int           `json:"backlog_files"`
 	Sinks         []runtimeSink `json:"sinks"`
+	// Listeners are the [[listen]] servers' counters, by address.
+	Listeners map[string]listener.Stats `json:"listeners,omitempty"`
 }
 
 type statusInput struct {
@@ -230,6 +233,12 @@ func (p *statusPublisher) current(stopped bool) runtimeStatus {
 	rs.Updated = snap.At
 	rs.BacklogBytes, rs.BacklogFiles = snap.BacklogBytes, snap.BacklogFiles
 	rs.Sinks = snap.runtime()
+	p.m.mu.Lock()
+	ls := p.m.listeners
+	p.m.mu.Unlock()
+	if ls != nil {
+		rs.Listeners = ls()
+	}
 	if stopped {
 		rs.Stopped = &rs.Updated
 	}
@@ -310,20 +319,22 @@ func processAlive(pid int) bool {
 
 // statusReport is what "radrelay status" shows and /status.json serves.
 type statusReport struct {
-	StateDir      string         `json:"state_dir"`
-	QuarantineDir string         `json:"quarantine_dir"`
-	Now           time.Time      `json:"now"`
-	Running       bool           `json:"running"`
-	Command       string         `json:"command,omitempty"`
-	PID           int            `json:"pid,omitempty"`
-	Version       string         `json:"version,omitempty"`
-	Started       *time.Time     `json:"started,omitempty"`
-	Updated       *time.Time     `json:"updated,omitempty"`
-	Stopped       *time.Time     `json:"stopped,omitempty"`
-	Ready         *bool          `json:"ready,omitempty"`
-	Sinks         []sinkStatus   `json:"sinks"`
-	Inputs        []statusInput  `json:"inputs,omitempty"`
-	Runtime       *runtimeStatus `json:"-"`
+	StateDir      string        `json:"state_dir"`
+	QuarantineDir string        `json:"quarantine_dir"`
+	Now           time.Time     `json:"now"`
+	Running       bool          `json:"running"`
+	Command       string        `json:"command,omitempty"`
+	PID           int           `json:"pid,omitempty"`
+	Version       string        `json:"version,omitempty"`
+	Started       *time.Time    `json:"started,omitempty"`
+	Updated       *time.Time    `json:"updated,omitempty"`
+	Stopped       *time.Time    `json:"stopped,omitempty"`
+	Ready         *bool         `json:"ready,omitempty"`
+	Sinks         []sinkStatus  `json:"sinks"`
+	Inputs        []statusInput `json:"inputs,omitempty"`
+	// Listeners: the running process's [[listen]] servers.
+	Listeners map[string]listener.Stats `json:"listeners,omitempty"`
+	Runtime   *runtimeStatus            `json:"-"`
 }
 
 // sinkStatus is one sink in a statusReport.
@@ -402,6 +413,9 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 		return nil, fmt.Errorf("no sink has state in %s: radrelay run has not run with --state %s (or state_dir = %q)", opts.stateDir, opts.stateDir, opts.stateDir)
 	}
 	rep := &statusReport{StateDir: opts.stateDir, Now: opts.now, Runtime: rt}
+	if rt != nil {
+		rep.Listeners = rt.Listeners
+	}
 	rep.QuarantineDir = opts.quarantineDir
 	live := map[string]runtimeSink{}
 	var order []string

@@ -21,6 +21,12 @@ type HomeOptions struct {
 	// Clients are the addresses or networks (CIDR) allowed to send;
 	// 127.0.0.0/8 when empty.
 	Clients []string
+	// DefaultSitePreacct runs what the preacct section of FreeRADIUS's
+	// stock default site runs before detail: the preprocess module and the
+	// acct_unique policy, from the installed configuration
+	// (/etc/freeradius/3.0), so that the detail file holds what a stock
+	// server writes.
+	DefaultSitePreacct bool
 	// TLS, when set, makes the server a RadSec (RFC 6614) accounting server
 	// on TCP instead of UDP: its listener requires a client certificate
 	// signed by TLS.CAFile. FreeRADIUS runs threaded (-f, not -X), as TLS
@@ -52,6 +58,9 @@ type HomeServer struct {
 	offset  int64
 }
 
+// stockConfig is the installed FreeRADIUS configuration directory.
+const stockConfig = "/etc/freeradius/3.0"
+
 // StartHomeServer starts a home server; t.Cleanup stops it.
 func StartHomeServer(tb testing.TB, opt HomeOptions) *HomeServer {
 	tb.Helper()
@@ -72,7 +81,13 @@ func StartHomeServer(tb testing.TB, opt HomeOptions) *HomeServer {
 			Dir:        dir,
 			DetailFile: filepath.Join(dir, "radacct", "detail"),
 		}
-		writeConfig(tb, dir, fmt.Sprintf(mainConfig, dir, "no")+homeSite(port, opt), nil)
+		conf := fmt.Sprintf(mainConfig, dir, "no") + homeSite(port, opt)
+		if opt.DefaultSitePreacct {
+			conf = strings.Replace(conf, "modules {\n", fmt.Sprintf("modules {\n\texpr {\n\t}\n\tpreprocess {\n\t\thuntgroups = %[1]s/mods-config/preprocess/huntgroups\n\t\thints = %[1]s/mods-config/preprocess/hints\n\t}\n", stockConfig), 1)
+			conf += fmt.Sprintf("policy {\n$INCLUDE %s/policy.d/accounting\n}\n", stockConfig)
+			conf = strings.Replace(conf, "\tpreacct {\n\t}", "\tpreacct {\n\t\tpreprocess\n\t\tacct_unique\n\t}", 1)
+		}
+		writeConfig(tb, dir, conf, nil)
 		if h.proc, err = startProcess(tb, dir); err == nil {
 			tb.Cleanup(h.Stop)
 			return h

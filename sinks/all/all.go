@@ -8,6 +8,8 @@ package all
 
 import (
 	_ "github.com/radrelay/radrelay/sinks/file"     // detail, jsonl, csv
+	_ "github.com/radrelay/radrelay/sinks/kafka"    // kafka
+	_ "github.com/radrelay/radrelay/sinks/nats"     // nats (JetStream)
 	_ "github.com/radrelay/radrelay/sinks/postgres" // postgres
 	_ "github.com/radrelay/radrelay/sinks/radius"   // radius
 )

@@ -57,6 +57,11 @@ type EncoderOptions struct {
 	// Location is the time zone of the CSV Date and Time columns (default
 	// time.Local, as the detail file's header).
 	Location *time.Location
+	// SchemaVersion, for JSON, when above 0, starts each object with
+	// "schema_version":N, so that a reader of a stream (package
+	// sinks/stream) can tell the layout it reads; the jsonl sink leaves it
+	// 0 and writes what it always wrote.
+	SchemaVersion int
 }
 
 // An Encoder formats records as one of the formats. It is safe for
@@ -195,6 +200,11 @@ func textValue(a *detail.Attribute, printable bool) string {
 // attribute that occurs several times becomes an array.
 func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
 	dst = append(dst, '{')
+	if e.opts.SchemaVersion > 0 {
+		dst = append(dst, `"schema_version":`...)
+		dst = strconv.AppendInt(dst, int64(e.opts.SchemaVersion), 10)
+		dst = append(dst, ',')
+	}
 	if rec.HasTimestamp {
 		dst = append(dst, `"time":"`...)
 		dst = time.Unix(rec.Timestamp, 0).UTC().AppendFormat(dst, time.RFC3339)
@@ -264,7 +274,20 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
 
 func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute) []byte {
 	if e.opts.Values != nil {
-		if v := e.opts.Values(*a); v != nil {
+		switch v := e.opts.Values(*a).(type) {
+		case nil:
+		case uint64: // the common typed values, without encoding/json's cost
+			return strconv.AppendUint(dst, v, 10)
+		case int64:
+			return strconv.AppendInt(dst, v, 10)
+		case string:
+			if utf8.ValidString(v) {
+				return appendJSONString(dst, v)
+			}
+			if b, err := json.Marshal(v); err == nil {
+				return append(dst, b...)
+			}
+		default:
 			if b, err := json.Marshal(v); err == nil {
 				return append(dst, b...)
 			}

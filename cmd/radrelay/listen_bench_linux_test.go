@@ -1,0 +1,203 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2866"
+
+	"github.com/radrelay/radrelay/internal/freeradiustest"
+	"github.com/radrelay/radrelay/internal/radiusload"
+	"github.com/radrelay/radrelay/internal/testpki"
+	"github.com/radrelay/radrelay/radsec"
+)
+
+// TestListenThroughput (RADRELAY_LISTEN_BENCH=N requests) drives a
+// FreeRADIUS 3.2 home server (detail, no fsync) and radrelay's listener
+// (fsync before every acknowledgement, group commit) with the same load
+// generator, 64 requests in flight, and logs both rates. docs/benchmarks.md
+// records its figures.
+func TestListenThroughput(t *testing.T) {
+	n := 0
+	fmt.Sscan(os.Getenv("RADRELAY_LISTEN_BENCH"), &n)
+	if n <= 0 {
+		t.Skip("set RADRELAY_LISTEN_BENCH=N (requests) to run")
+	}
+	const secret = "s3cret"
+	attrs := make([][]byte, n)
+	for i := range attrs {
+		p := radius.New(radius.CodeAccountingRequest, []byte(secret))
+		rfc2865.UserName_SetString(p, fmt.Sprintf("user%d", i%1000))
+		rfc2866.AcctSessionID_SetString(p, fmt.Sprintf("%08x", i))
+		rfc2866.AcctStatusType_Set(p, rfc2866.AcctStatusType_Value_InterimUpdate)
+		rfc2865.NASIPAddress_Set(p, []byte{10, 0, 0, 1})
+		rfc2865.NASPort_Set(p, rfc2865.NASPort(i))
+		rfc2866.AcctInputOctets_Set(p, rfc2866.AcctInputOctets(i*1000))
+		rfc2866.AcctOutputOctets_Set(p, rfc2866.AcctOutputOctets(i*3000))
+		rfc2866.AcctSessionTime_Set(p, rfc2866.AcctSessionTime(i))
+		b, _ := p.Encode()
+		attrs[i] = b[20:]
+	}
+	reqs := radiusload.Sign(attrs, []byte(secret))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{Secret: secret})
+	fr, err := radiusload.Run(ctx, radiusload.Options{Addr: home.Addr, Secret: []byte(secret), InFlight: 64}, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	home.Stop()
+
+	dir := t.TempDir()
+	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, secret), "--spool", filepath.Join(dir, "spool"))
+	addr := listenAddr(t, sc)
+	// Fresh identifiers would be the same: the duplicate cache is keyed by
+	// source port too, and radiusload opens new sockets.
+	rr, err := radiusload.Run(ctx, radiusload.Options{Addr: addr, Secret: []byte(secret), InFlight: 64}, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lat := pacedLatency(t, addr, secret, reqs, 5000, 64)
+	t.Logf("radrelay listener at 5,000 requests/s paced, 64 workers: %d acks, p50 %v, p99 %v, max %v", len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
+	t.Logf("FreeRADIUS 3.2 (detail, no fsync): %d acks in %v = %.0f/s (%d retransmits)", fr.Requests, fr.Elapsed.Round(time.Millisecond), fr.Rate(), fr.Retransmits)
+	t.Logf("radrelay listener (fsync before ack): %d acks in %v = %.0f/s (%d retransmits), ratio %.2f", rr.Requests, rr.Elapsed.Round(time.Millisecond), rr.Rate(), rr.Retransmits, rr.Rate()/fr.Rate())
+}
+
+// pacedLatency sends the requests (5 s worth at most, with fresh
+// identifiers: new sockets) at rate per second from workers sockets, the
+// i-th at start+i/rate, and returns the sorted times to their answers.
+func pacedLatency(t *testing.T, addr, secret string, reqs [][]byte, rate, workers int) []time.Duration {
+	n := min(len(reqs), rate*5)
+	var next atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	start := time.Now().Add(50 * time.Millisecond)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ua, _ := net.ResolveUDPAddr("udp", addr)
+			c, err := net.DialUDP("udp", nil, ua)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 4096)
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				at := start.Add(time.Duration(i) * time.Second / time.Duration(rate))
+				time.Sleep(time.Until(at)) // pacing the load, not synchronising
+				sent := time.Now()
+				c.Write(reqs[i])
+				c.SetReadDeadline(time.Now().Add(5 * time.Second))
+				if _, err := c.Read(buf); err != nil {
+					t.Errorf("request %d: %v", i, err)
+					return
+				}
+				d := time.Since(sent)
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		t.Fatal("no answers")
+	}
+	return lat
+}
+
+// TestListenRadSecThroughput (RADRELAY_LISTEN_BENCH=N) sends the same
+// requests to one radrelay over UDP (radiusload, 64 in flight) and over
+// one RadSec connection (64 in flight), and logs both rates.
+func TestListenRadSecThroughput(t *testing.T) {
+	n := 0
+	fmt.Sscan(os.Getenv("RADRELAY_LISTEN_BENCH"), &n)
+	if n <= 0 {
+		t.Skip("set RADRELAY_LISTEN_BENCH=N (requests) to run")
+	}
+	ca := testpki.NewCA(t, t.TempDir(), "BenchCA")
+	udp, tcp, _ := startRadSecListener(t, ca)
+	attrs := benchAttributes(n)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ur, err := radiusload.Run(ctx, radiusload.Options{Addr: udp, Secret: []byte("s3cret"), InFlight: 64}, radiusload.Sign(attrs, []byte("s3cret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := ca.Issue(t, "bench-client", testpki.Options{Client: true})
+	tc, err := radsec.TLS{CertificateFile: client.CertFile, PrivateKeyFile: client.KeyFile, CAFile: ca.File}.ClientConfig("127.0.0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := radsec.Dial(ctx, tcp, tc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reqs := radiusload.Sign(attrs, []byte(radsec.DefaultSecret))
+	window := make(chan struct{}, 64)
+	done := make(chan int)
+	go func() {
+		buf := make([]byte, radsec.MaxPacketLength)
+		got := 0
+		for got < len(reqs) {
+			if _, err := radsec.ReadPacket(c, buf); err != nil {
+				break
+			}
+			got++
+			<-window
+		}
+		done <- got
+	}()
+	start := time.Now()
+	for _, r := range reqs {
+		window <- struct{}{}
+		if _, err := c.Write(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := <-done
+	elapsed := time.Since(start)
+	rate := float64(got) / elapsed.Seconds()
+	t.Logf("UDP: %d acks at %.0f/s; RadSec (one connection, 64 in flight): %d acks in %v = %.0f/s, %.0f%% of UDP",
+		ur.Requests, ur.Rate(), got, elapsed.Round(time.Millisecond), rate, 100*rate/ur.Rate())
+}
+
+func benchAttributes(n int) [][]byte {
+	attrs := make([][]byte, n)
+	for i := range attrs {
+		p := radius.New(radius.CodeAccountingRequest, []byte("x"))
+		rfc2865.UserName_SetString(p, fmt.Sprintf("user%d", i%1000))
+		rfc2866.AcctSessionID_SetString(p, fmt.Sprintf("%08x", i))
+		rfc2866.AcctStatusType_Set(p, rfc2866.AcctStatusType_Value_InterimUpdate)
+		rfc2865.NASIPAddress_Set(p, []byte{10, 0, 0, 1})
+		rfc2865.NASPort_Set(p, rfc2865.NASPort(i))
+		rfc2866.AcctInputOctets_Set(p, rfc2866.AcctInputOctets(i*1000))
+		rfc2866.AcctOutputOctets_Set(p, rfc2866.AcctOutputOctets(i*3000))
+		rfc2866.AcctSessionTime_Set(p, rfc2866.AcctSessionTime(i))
+		b, _ := p.Encode()
+		attrs[i] = b[20:]
+	}
+	return attrs
+}

@@ -1,0 +1,413 @@
+//go:build linux
+
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"layeh.com/radius"
+	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2866"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/internal/freeradiustest"
+)
+
+var (
+	listeningRE = regexp.MustCompile(`addrs="?\[([0-9.]+:[0-9]+)`)
+	radsecRE    = regexp.MustCompile(`radsec:([0-9.]+:[0-9]+)`)
+)
+
+// listenAddr reads radrelay's log until it says where it listens.
+func listenAddr(t *testing.T, sc *bufio.Scanner) string {
+	t.Helper()
+	for sc.Scan() {
+		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil && strings.Contains(sc.Text(), "listening for accounting") {
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			return m[1]
+		}
+	}
+	t.Fatal("radrelay never said where it listens")
+	return ""
+}
+
+func spooled(t *testing.T, glob string) []*detail.Record {
+	t.Helper()
+	files, _ := filepath.Glob(glob)
+	var out []*detail.Record
+	for _, f := range files {
+		out = append(out, freeradiustest.ReadDetail(t, f)...)
+	}
+	return out
+}
+
+func writeSecret(t *testing.T, dir, secret string) string {
+	t.Helper()
+	p := filepath.Join(dir, "nas.secret")
+	if err := os.WriteFile(p, []byte(secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const interopPackets = `User-Name = "alice"
+Acct-Status-Type = Start
+Acct-Session-Id = "0001"
+NAS-IP-Address = 10.0.0.1
+NAS-Port = 7
+Framed-IP-Address = 192.0.2.10
+Called-Station-Id = "00-11-22-33-44-55:ssid"
+Class = 0x0102ff00
+Event-Timestamp = 1795435059
+Tunnel-Type:1 = VLAN
+Cisco-AVPair = "ip:addr-pool=p1"
+
+User-Name = "bob\"quote"
+Acct-Status-Type = Interim-Update
+Acct-Session-Id = "0002"
+NAS-IPv6-Address = 2001:db8::1
+Framed-IPv6-Prefix = 2001:db8:1::/48
+Acct-Input-Octets = 4294967295
+Acct-Input-Gigawords = 3
+Reply-Message = "tab\there"
+
+User-Name = "carol"
+Acct-Status-Type = Stop
+Acct-Session-Id = "0003"
+Acct-Terminate-Cause = User-Request
+Acct-Session-Time = 3600
+`
+
+// TestListenSpoolMatchesFreeRADIUS sends the same packets with radclient
+// to a FreeRADIUS 3.2 home server and to radrelay's listener (spool only,
+// attributes = "packet", as a site with an empty preacct): the records
+// carry the same attributes, in the same order, with the same values.
+func TestListenSpoolMatchesFreeRADIUS(t *testing.T) {
+	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{})
+	freeradiustest.SendAccounting(t, home.Addr, home.Secret, interopPackets, 1)
+	home.WaitRecords(t, 3, 30*time.Second)
+	want := home.Records(t)
+
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "radrelay.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`
+[[listen]]
+udp = ["127.0.0.1:0"]
+spool_dir = %q
+attributes = "packet"
+  [[listen.client]]
+  address = "127.0.0.1"
+  secret_file = %q
+`, filepath.Join(dir, "spool"), writeSecret(t, dir, home.Secret))), 0o600)
+	cmd, sc := startRadrelay(t, "run", "-c", conf)
+	addr := listenAddr(t, sc)
+	freeradiustest.SendAccounting(t, addr, home.Secret, interopPackets, 1)
+	got := spooled(t, filepath.Join(dir, "spool", "127.0.0.1", "detail-*"))
+	if len(got) != len(want) {
+		t.Fatalf("%d records spooled, FreeRADIUS wrote %d", len(got), len(want))
+	}
+	for i := range want {
+		if g, w := attrText(got[i]), attrText(want[i]); g != w {
+			t.Errorf("record %d:\nradrelay:\n%s\nFreeRADIUS:\n%s", i, g, w)
+		}
+		if !got[i].HasTimestamp {
+			t.Errorf("record %d has no Timestamp", i)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if st := exitStatus(t, cmd); st != 0 {
+		t.Fatalf("exit status %d after SIGTERM", st)
+	}
+}
+
+func attrText(r *detail.Record) string {
+	var b strings.Builder
+	for _, a := range r.Attrs {
+		b.WriteString(a.Name)
+		if a.HasTag {
+			fmt.Fprintf(&b, ":%d", a.Tag)
+		}
+		fmt.Fprintf(&b, " = %q\n", a.Value)
+	}
+	return b.String()
+}
+
+// TestListenRelaysSpool: with --to, the records received are relayed from
+// the spool by the tailer, and the consumed spool files are removed.
+func TestListenRelaysSpool(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.detail")
+	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, "s3cret"),
+		"--spool", filepath.Join(dir, "spool"), "--state", filepath.Join(dir, "state"), "--to", "detail:"+out,
+		"--metrics", "127.0.0.1:0")
+	var metrics string
+	for metrics == "" && sc.Scan() {
+		if m := regexp.MustCompile(`serving metrics.* addr=([0-9.:]+)`).FindStringSubmatch(sc.Text()); m != nil {
+			metrics = m[1]
+		}
+	}
+	addr := listenAddr(t, sc)
+	freeradiustest.SendAccounting(t, addr, "s3cret", interopPackets, 3)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if recs := spooled(t, out); len(recs) == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sink never got the 3 records")
+		}
+		time.Sleep(50 * time.Millisecond) // polling a file another process writes
+	}
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp, err = http.Get("http://" + metrics + "/status.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var status struct {
+		Listeners map[string]struct {
+			Accepted int64            `json:"accepted"`
+			Dropped  map[string]int64 `json:"dropped"`
+		} `json:"listeners"`
+	}
+	json.NewDecoder(resp.Body).Decode(&status)
+	resp.Body.Close()
+	if l, ok := status.Listeners[addr]; !ok || l.Accepted != 3 {
+		t.Errorf("/status.json listeners %+v: want %s with 3 accepted", status.Listeners, addr)
+	}
+	for _, want := range []string{`radrelay_listen_accepted_total{listen="` + addr + `"} 3`, `radrelay_listen_dropped_total{listen="` + addr + `",reason="bad_authenticator"} 0`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestListenKill9LosesNoAcknowledgedRecord kills radrelay with SIGKILL
+// again and again while retrying clients send to it: every request it
+// acknowledged is in the spool afterwards.
+func TestListenKill9LosesNoAcknowledgedRecord(t *testing.T) {
+	dir := t.TempDir()
+	secretFile := writeSecret(t, dir, "s3cret")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	start := func() *os.Process {
+		cmd, sc := startRadrelay(t, "run", "--listen", addr, "--client", "127.0.0.0/8:"+secretFile, "--spool", filepath.Join(dir, "spool"))
+		listenAddr(t, sc)
+		return cmd.Process
+	}
+	const workers, perWorker = 16, 150
+	var (
+		mu    sync.Mutex
+		acked = map[string]bool{}
+		wg    sync.WaitGroup
+	)
+	proc := start()
+	stop := make(chan struct{})
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ua, _ := net.ResolveUDPAddr("udp", addr)
+			c, err := net.DialUDP("udp", nil, ua)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 4096)
+			for i := 0; i < perWorker; i++ {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				p := radius.New(radius.CodeAccountingRequest, []byte("s3cret"))
+				p.Identifier = byte(i)
+				rfc2865.UserName_SetString(p, "load")
+				rfc2866.AcctSessionID_SetString(p, id)
+				rfc2866.AcctStatusType_Set(p, rfc2866.AcctStatusType_Value_InterimUpdate)
+				req, _ := p.Encode()
+				for tries := 0; ; tries++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					c.Write(req)
+					c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+					n, err := c.Read(buf)
+					if err == nil && radius.IsAuthenticResponse(buf[:n], req, []byte("s3cret")) {
+						mu.Lock()
+						acked[id] = true
+						mu.Unlock()
+						break
+					}
+				}
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	kills := 0
+	for kills < 5 {
+		mu.Lock()
+		n := len(acked)
+		mu.Unlock()
+		if n >= (kills+1)*workers*perWorker/7 {
+			proc.Kill()
+			proc.Wait()
+			kills++
+			proc = start()
+			continue
+		}
+		select {
+		case <-done:
+			kills = 99
+		case <-time.After(20 * time.Millisecond): // polling the clients' progress
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(120 * time.Second):
+		close(stop)
+		<-done
+		t.Fatal("the clients did not finish in 2 minutes")
+	}
+	proc.Kill()
+	proc.Wait()
+	// A SIGKILL during a write(2) can leave part of an unacknowledged
+	// record at the end of a file: the next start cuts it off.
+	proc = start()
+	proc.Signal(syscall.SIGTERM)
+	proc.Wait()
+	inSpool := map[string]int{}
+	for _, r := range spooled(t, filepath.Join(dir, "spool", "*", "detail-*")) {
+		a, _ := r.Get("Acct-Session-Id")
+		inSpool[a.Value]++
+	}
+	missing := 0
+	for id := range acked {
+		if inSpool[id] == 0 {
+			missing++
+			if missing < 10 {
+				t.Errorf("request %s was acknowledged but is not in the spool", id)
+			}
+		}
+	}
+	if missing > 0 {
+		t.Fatalf("%d of %d acknowledged requests lost", missing, len(acked))
+	}
+	if len(acked) != workers*perWorker {
+		t.Fatalf("%d of %d requests acknowledged", len(acked), workers*perWorker)
+	}
+	t.Logf("%d requests acknowledged across %d kills; %d distinct in the spool", len(acked), kills, len(inSpool))
+}
+
+// TestListenFlagErrors: mistakes in the listener's flags exit 2 with a
+// message that says what to give, before anything is opened.
+func TestListenFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	secret := writeSecret(t, dir, "s3cret")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:" + secret}, "--listen needs --spool DIR"},
+		{[]string{"--client", "127.0.0.0/8:" + secret, "--spool", dir}, "need --listen ADDR"},
+		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8", "--spool", dir}, `--client "127.0.0.0/8" is not PREFIX:SECRET_FILE`},
+		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:" + dir + "/missing", "--spool", dir}, "secret_file: open"},
+		{[]string{"--listen", "127.0.0.1", "--client", "127.0.0.0/8:" + secret, "--spool", dir}, `listen "127.0.0.1": not HOST:PORT`},
+		{[]string{"--listen", "127.0.0.1:0", "--spool", dir}, "no client"},
+		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:" + secret, "--spool", dir, "--to", "jsonl:-"}, "no --state DIR"},
+	}
+	for _, tt := range tests {
+		code, _, stderr := runBinary(t, nil, append([]string{"run"}, tt.args...)...)
+		if code != 2 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("radrelay run %s: exit %d, stderr %q; want 2 and %q", strings.Join(tt.args, " "), code, stderr, tt.want)
+		}
+		if strings.Contains(stderr, "s3cret") {
+			t.Errorf("a secret was shown: %s", stderr)
+		}
+	}
+}
+
+// TestListenDefaultSiteMatchesFreeRADIUS: with the default attributes, the
+// spool holds what a FreeRADIUS 3.2 server running its stock default
+// site's preacct (preprocess, acct_unique, from the installed
+// configuration) writes with detail: NAS-IP-Address added when missing and
+// the same Acct-Unique-Session-Id.
+func TestListenDefaultSiteMatchesFreeRADIUS(t *testing.T) {
+	packets := interopPackets + `
+User-Name = "dave"
+Acct-Status-Type = Start
+Acct-Session-Id = "0004"
+Class = "ai:0123456789abcdef0123456789abcdef"
+NAS-Identifier = "bng-1"
+NAS-Port-Id = "eth0.100"
+
+User-Name = "erin"
+Acct-Status-Type = Stop
+Acct-Session-Id = "0005"
+Acct-Delay-Time = 100
+NAS-IP-Address = 10.0.0.9
+`
+	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{DefaultSitePreacct: true})
+	freeradiustest.SendAccounting(t, home.Addr, home.Secret, packets, 1)
+	home.WaitRecords(t, 5, 30*time.Second)
+	want := home.Records(t)
+
+	dir := t.TempDir()
+	cmd, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, home.Secret), "--spool", filepath.Join(dir, "spool"))
+	addr := listenAddr(t, sc)
+	freeradiustest.SendAccounting(t, addr, home.Secret, packets, 1)
+	got := spooled(t, filepath.Join(dir, "spool", "127.0.0.1", "detail-*"))
+	if len(got) != len(want) {
+		t.Fatalf("%d records spooled, FreeRADIUS wrote %d", len(got), len(want))
+	}
+	for i := range want {
+		if g, w := eventTimeRelative(got[i]), eventTimeRelative(want[i]); g != w {
+			t.Errorf("record %d:\nradrelay:\n%s\nFreeRADIUS:\n%s", i, g, w)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	exitStatus(t, cmd)
+}
+
+// eventTimeRelative is attrText with an Event-Timestamp near the record's
+// Timestamp (one the server added: the two servers received the packets
+// at different times) written as its distance from the Timestamp.
+func eventTimeRelative(r *detail.Record) string {
+	c := *r
+	c.Attrs = append([]detail.Attribute(nil), r.Attrs...)
+	for i, a := range c.Attrs {
+		if a.Name != "Event-Timestamp" {
+			continue
+		}
+		et, err := time.Parse("Jan _2 2006 15:04:05 MST", a.Value)
+		if d := r.Timestamp - et.Unix(); err == nil && d >= -5 && d < 3600 {
+			// Received within a second or two of the server's clock.
+			c.Attrs[i].Value = fmt.Sprintf("Timestamp-%d", (d+2)/5*5)
+		}
+	}
+	return attrText(&c)
+}

@@ -1,0 +1,162 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"reflect"
+
+	"github.com/radrelay/radrelay/dictionary"
+	"github.com/radrelay/radrelay/listener"
+	"github.com/radrelay/radrelay/radsec"
+)
+
+// Listen is one [[listen]] table (or the --listen, --client, --spool
+// flags): an accounting server whose spool the tailer relays.
+type Listen struct {
+	UDP           []string       `toml:"udp"`
+	SpoolDir      string         `toml:"spool_dir"`
+	ClientsConf   string         `toml:"clients_conf"`
+	Attributes    string         `toml:"attributes"`
+	MaxSpoolBytes int64          `toml:"max_spool_bytes"`
+	Clients       []ListenClient `toml:"client"`
+	// RadSec (RFC 6614): TCP addresses, this server's TLS settings under
+	// FreeRADIUS's names, the clients known by certificate name.
+	RadSec          []string       `toml:"radsec"`
+	CertificateFile string         `toml:"certificate_file"`
+	PrivateKeyFile  string         `toml:"private_key_file"`
+	CAFile          string         `toml:"ca_file"`
+	TLSMinVersion   string         `toml:"tls_min_version"`
+	MaxConnections  int            `toml:"max_connections"`
+	IdleTimeout     duration       `toml:"idle_timeout"`
+	RadSecClients   []RadSecClient `toml:"radsec_client"`
+	Line            int            `toml:"-"`
+}
+
+// RadSecClient is one [[listen.radsec_client]]: a RadSec client known by
+// its certificate's CN or DNS name, with its secret ("radsec" when none).
+type RadSecClient struct {
+	Name       string `toml:"name"`
+	SecretFile string `toml:"secret_file"`
+	SecretEnv  string `toml:"secret_env"`
+}
+
+// ListenClient is one [[listen.client]]: an address or network and where
+// its secret is.
+type ListenClient struct {
+	Address    string `toml:"address"`
+	SecretFile string `toml:"secret_file"`
+	SecretEnv  string `toml:"secret_env"`
+	Name       string `toml:"name"`
+}
+
+func (p *parser) parseListen(t map[string]any, i int) (Listen, bool) {
+	var l Listen
+	l.Line = p.lines.table("listen", i)
+	known := knownKeys(reflect.TypeOf(Listen{}))
+	ok := true
+	for _, k := range sortedKeys(t) {
+		if !contains(known, k) {
+			p.unknownKey("listen: ", k, p.lines.find("listen."+k, i), known)
+			ok = false
+			continue
+		}
+		if err := decodeKey(&l, k, t[k]); err != nil {
+			_, msg := decodeMessage(err)
+			p.errorf(p.lines.find("listen."+k, i), "listen: %s: %s", k, msg)
+			ok = false
+		}
+	}
+	return l, ok
+}
+
+// checkListen adds the problems of the [[listen]] tables to c.
+func (cfg *Config) checkListen(c *collector) {
+	for i := range cfg.Listen {
+		l := &cfg.Listen[i]
+		lc, err := cfg.listenerConfig(l, !cfg.Offline)
+		if err != nil {
+			c.errorf(l.Line, "listen: %v", err)
+			continue
+		}
+		if err := lc.Validate(); err != nil {
+			c.errorf(l.Line, "listen: %v", err)
+		}
+	}
+}
+
+// ListenerConfig is the listener configuration of the i-th [[listen]],
+// with its clients' secrets read.
+func (cfg *Config) ListenerConfig(i int, logger *slog.Logger) (listener.Config, error) {
+	lc, err := cfg.listenerConfig(&cfg.Listen[i], true)
+	if err != nil {
+		return lc, err
+	}
+	d := dictionary.Builtin()
+	if cfg.Dictionary != "" {
+		if err := d.LoadFile(cfg.Dictionary); err != nil {
+			return lc, fmt.Errorf("dictionary: %w", err)
+		}
+	}
+	lc.Dictionary, lc.Logger = d, logger
+	return lc, nil
+}
+
+func (cfg *Config) listenerConfig(l *Listen, readSecrets bool) (listener.Config, error) {
+	lc := listener.Config{UDP: l.UDP, SpoolDir: l.SpoolDir, Attributes: l.Attributes, MaxSpoolBytes: l.MaxSpoolBytes, RadSec: l.RadSec}
+	lc.TLS = radsec.TLS{CertificateFile: l.CertificateFile, PrivateKeyFile: l.PrivateKeyFile, CAFile: l.CAFile, MinVersion: l.TLSMinVersion}
+	lc.MaxConnections, lc.IdleTimeout = l.MaxConnections, l.IdleTimeout.Duration
+	for _, rc := range l.RadSecClients {
+		secret := ""
+		switch {
+		case rc.SecretFile != "" && rc.SecretEnv != "":
+			return lc, fmt.Errorf("radsec_client %s: secret_file and secret_env both set: give one", rc.Name)
+		case rc.SecretFile != "" && readSecrets:
+			var err error
+			if secret, err = listener.ReadSecretFile(rc.SecretFile); err != nil {
+				return lc, fmt.Errorf("radsec_client %s: %w", rc.Name, err)
+			}
+		case rc.SecretEnv != "" && readSecrets:
+			if secret = os.Getenv(rc.SecretEnv); secret == "" {
+				return lc, fmt.Errorf("radsec_client %s: secret_env: $%s is empty or not set", rc.Name, rc.SecretEnv)
+			}
+		}
+		lc.RadSecClients = append(lc.RadSecClients, listener.RadSecClient{Name: rc.Name, Secret: secret})
+	}
+	for _, cl := range l.Clients {
+		pfx, err := listener.ParsePrefix(cl.Address)
+		if err != nil {
+			return lc, err
+		}
+		secret := "unread"
+		switch {
+		case cl.SecretFile != "" && cl.SecretEnv != "":
+			return lc, fmt.Errorf("client %s: secret_file and secret_env both set: give one", cl.Address)
+		case cl.SecretFile != "":
+			if readSecrets {
+				if secret, err = listener.ReadSecretFile(cl.SecretFile); err != nil {
+					return lc, fmt.Errorf("client %s: %w", cl.Address, err)
+				}
+			}
+		case cl.SecretEnv != "":
+			if readSecrets {
+				if secret = os.Getenv(cl.SecretEnv); secret == "" {
+					return lc, fmt.Errorf("client %s: secret_env: $%s is empty or not set", cl.Address, cl.SecretEnv)
+				}
+			}
+		default:
+			return lc, fmt.Errorf("client %s: no secret_file or secret_env (secrets are never written in the configuration)", cl.Address)
+		}
+		lc.Clients = append(lc.Clients, listener.Client{Prefix: pfx, Secret: secret, Name: cl.Name})
+	}
+	if l.ClientsConf != "" && readSecrets {
+		cs, err := listener.ReadClientsConf(l.ClientsConf)
+		if err != nil {
+			return lc, err
+		}
+		lc.Clients = append(lc.Clients, cs...)
+	} else if l.ClientsConf != "" {
+		lc.Clients = append(lc.Clients, listener.Client{Secret: "unread"})
+	}
+	return lc, nil
+}

@@ -1,0 +1,639 @@
+package listener
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/detail/spool"
+	"github.com/radrelay/radrelay/dictionary"
+)
+
+// Defaults of Config.
+const (
+	DefaultPort            = 1813
+	DefaultDuplicateWindow = 30 * time.Second
+	// DefaultFileTemplate is the file of a record under the client's
+	// directory, as FreeRADIUS's detail module names it.
+	DefaultFileTemplate = "detail-%Y%m%d"
+	// maxBatch bounds the records of one group commit.
+	maxBatch = 1024
+	// maxCommitters is how many group commits may run at once: while one
+	// waits for its fsync, the next group is written and fsynced too.
+	maxCommitters = 4
+	// readersPerSocket is how many goroutines read each UDP socket.
+	readersPerSocket = 4
+)
+
+// Config configures a Listener.
+type Config struct {
+	// UDP are the addresses to receive on, host:port ("0.0.0.0:1813",
+	// "[::]:1813", "127.0.0.1:0").
+	UDP []string
+	// Clients may send; the longest prefix containing a source address is
+	// its client.
+	Clients []Client
+	// RadSec are TCP addresses to serve RadSec (RFC 6614) on; see
+	// RadSecConfig.
+	RadSec []string
+	RadSecConfig
+	// SpoolDir holds one directory per client (its address, as
+	// FreeRADIUS's radacct/<client>/), each holding FileTemplate files.
+	SpoolDir     string
+	FileTemplate string
+	// Attributes is AttributesDefaultSite (default) or AttributesPacket.
+	Attributes string
+	// MaxSpoolBytes stops acknowledging while the spool holds more (0: no
+	// limit but the disk's).
+	MaxSpoolBytes int64
+	// DuplicateWindow is how long an answered request's response is kept
+	// for its retransmissions.
+	DuplicateWindow time.Duration
+	// Dictionary names the attributes (dictionary.Builtin() when nil).
+	Dictionary *dictionary.Dictionary
+	Logger     *slog.Logger
+	// Location is the time zone of the file names (time.Local when nil).
+	Location *time.Location
+}
+
+// Validate reports every problem of c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.UDP) == 0 && len(c.RadSec) == 0 {
+		errs = append(errs, errors.New("listen: no address to receive on (udp or radsec)"))
+	}
+	errs = append(errs, c.validateRadSec()...)
+	for _, a := range c.UDP {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("listen %q: not HOST:PORT (e.g. 0.0.0.0:1813 or [::]:1813)", a))
+		}
+	}
+	if len(c.Clients) == 0 && len(c.UDP) > 0 {
+		errs = append(errs, errors.New("listen: no client: every request would be dropped (give a client with its secret)"))
+	}
+	for _, cl := range c.Clients {
+		if cl.Secret == "" {
+			errs = append(errs, fmt.Errorf("client %s: empty secret", cl.Prefix))
+		}
+	}
+	if c.SpoolDir == "" {
+		errs = append(errs, errors.New("spool: no spool directory: received records are written there before they are acknowledged"))
+	}
+	switch c.Attributes {
+	case "", AttributesDefaultSite, AttributesPacket:
+	default:
+		errs = append(errs, fmt.Errorf("attributes %q: want %q or %q", c.Attributes, AttributesDefaultSite, AttributesPacket))
+	}
+	if c.MaxSpoolBytes < 0 {
+		errs = append(errs, errors.New("max_spool_bytes: negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// InputGlob is the glob of the spool's files, for the tailer.
+func (c *Config) InputGlob() string {
+	t := c.FileTemplate
+	if t == "" {
+		t = DefaultFileTemplate
+	}
+	if i := strings.IndexByte(t, '%'); i >= 0 {
+		t = t[:i] + "*"
+	}
+	return filepath.Join(c.SpoolDir, "*", t)
+}
+
+// A Listener receives, spools and acknowledges accounting requests.
+type Listener struct {
+	cfg     Config
+	log     *slog.Logger
+	clients *clientTable
+	dedup   *dedup
+	c       counters
+	conns   []*net.UDPConn
+	tcp     []net.Listener
+	radsec  *radsecServer
+	queue   chan *pending
+
+	mu      sync.Mutex
+	writers map[writerKey]*spool.Writer
+	known   map[string]bool // files whose directory entry is fsynced
+	paused  string          // why requests are not acknowledged, "" when they are
+	loudAt  time.Time
+}
+
+// writerKey names a spool writer: each committer has its own per client
+// directory, so that its fsync covers exactly its own writes and runs while
+// the others write (O_APPEND keeps their records whole in a shared file).
+type writerKey struct {
+	committer int
+	dir       string
+}
+
+// pending is a request waiting for its group commit.
+type pending struct {
+	rec    *detail.Record
+	dir    string
+	conn   *net.UDPConn
+	to     netip.AddrPort
+	key    dedupKey
+	auth   [16]byte
+	resp   []byte
+	reply  func([]byte) // RadSec; conn is nil then
+	closed bool
+}
+
+// New checks cfg and opens its sockets; Run serves them.
+func New(cfg Config) (*Listener, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.FileTemplate == "" {
+		cfg.FileTemplate = DefaultFileTemplate
+	}
+	if cfg.Attributes == "" {
+		cfg.Attributes = AttributesDefaultSite
+	}
+	if cfg.DuplicateWindow <= 0 {
+		cfg.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if cfg.Dictionary == nil {
+		cfg.Dictionary = dictionary.Builtin()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.Local
+	}
+	if err := os.MkdirAll(cfg.SpoolDir, 0o700); err != nil {
+		return nil, fmt.Errorf("spool directory: %w", err)
+	}
+	cut, err := recoverSpool(cfg.InputGlob())
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range cut {
+		cfg.Logger.Warn("cut off the part of a record a killed radrelay left at the end of a spool file (it was never acknowledged; the NAS sends it again)", "cut", c)
+	}
+	l := &Listener{cfg: cfg, log: cfg.Logger.With("component", "listener"), clients: newClientTable(cfg.Clients),
+		dedup: newDedup(cfg.DuplicateWindow), queue: make(chan *pending, 4*maxBatch),
+		writers: map[writerKey]*spool.Writer{}, known: map[string]bool{}}
+	for _, a := range cfg.UDP {
+		ua, err := net.ResolveUDPAddr("udp", a)
+		if err != nil {
+			l.closeConns()
+			return nil, fmt.Errorf("listen %s: %w", a, err)
+		}
+		c, err := net.ListenUDP("udp", ua)
+		if err != nil {
+			l.closeConns()
+			return nil, fmt.Errorf("listen %s: %w", a, err)
+		}
+		_ = c.SetReadBuffer(4 << 20)
+		l.conns = append(l.conns, c)
+	}
+	if err := l.openRadSec(); err != nil {
+		l.closeConns()
+		return nil, err
+	}
+	l.c.spoolBytes.Store(dirSize(cfg.SpoolDir))
+	return l, nil
+}
+
+// Addrs are the addresses the listener receives on (with the ports chosen
+// for ":0").
+func (l *Listener) Addrs() []string {
+	var out []string
+	for _, c := range l.conns {
+		out = append(out, c.LocalAddr().String())
+	}
+	for _, t := range l.tcp {
+		out = append(out, "radsec:"+t.Addr().String())
+	}
+	return out
+}
+
+// Stats returns the counters.
+func (l *Listener) Stats() Stats {
+	s := l.c.snapshot()
+	l.mu.Lock()
+	s.Paused, s.PauseReason = l.paused != "", l.paused
+	l.mu.Unlock()
+	return s
+}
+
+func (l *Listener) closeConns() {
+	for _, c := range l.conns {
+		c.Close()
+	}
+	for _, t := range l.tcp {
+		t.Close()
+	}
+}
+
+// Run serves until ctx ends, then stops receiving, writes and answers what
+// it has received, and closes the spool files.
+func (l *Listener) Run(ctx context.Context) error {
+	l.log.Info("listening for accounting", "addrs", l.Addrs(), "spool", l.cfg.SpoolDir, "clients", len(l.cfg.Clients))
+	var readers sync.WaitGroup
+	for _, c := range l.conns {
+		// Several readers per socket: checking and decoding a request
+		// costs more than reading it.
+		for range readersPerSocket {
+			readers.Add(1)
+			go func() { defer readers.Done(); l.readUDP(c) }()
+		}
+	}
+	commitDone := make(chan struct{})
+	go func() {
+		defer close(commitDone)
+		var wg sync.WaitGroup
+		for i := range maxCommitters {
+			wg.Add(1)
+			go func() { defer wg.Done(); l.commitLoop(i) }()
+		}
+		wg.Wait()
+	}()
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	watchDone := make(chan struct{})
+	go func() { defer close(watchDone); l.watchSpool(watchCtx) }()
+
+	for _, t := range l.tcp {
+		readers.Add(1)
+		go func() { defer readers.Done(); l.radsec.serve(t) }()
+	}
+	<-ctx.Done()
+	// Stop reading; what was read is written and answered.
+	for _, c := range l.conns {
+		c.SetReadDeadline(time.Now())
+	}
+	l.radsec.stop()
+	for _, t := range l.tcp {
+		t.Close()
+	}
+	readers.Wait()
+	close(l.queue)
+	<-commitDone
+	stopWatch()
+	<-watchDone
+	l.closeConns()
+	var errs []error
+	l.mu.Lock()
+	for _, w := range l.writers {
+		if err := w.Close(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	l.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (l *Listener) readUDP(c *net.UDPConn) {
+	buf := make([]byte, 4096+1)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		p := make([]byte, n)
+		copy(p, buf[:n])
+		l.c.received.Add(1)
+		cl, ok := l.clients.find(from.Addr())
+		if !ok {
+			l.c.drop(DropUnknownClient)
+			l.log.Debug("dropped a request from an unknown client", "from", from.String())
+			continue
+		}
+		l.handle(p, from, cl, c, nil)
+	}
+}
+
+// handle checks one request and queues it for writing, answers it from the
+// duplicate cache, or drops it.
+func (l *Listener) handle(p []byte, from netip.AddrPort, cl *Client, c *net.UDPConn, reply func([]byte)) {
+	send := func(b []byte) {
+		if reply != nil {
+			reply(b)
+		} else {
+			c.WriteToUDPAddrPort(b, from)
+		}
+	}
+	ma, err := checkPacket(p)
+	if err != nil {
+		l.c.drop(DropMalformed)
+		l.log.Debug("dropped a malformed packet", "client", cl.Name, "from", from.String())
+		return
+	}
+	p = p[:int(p[2])<<8|int(p[3])]
+	if p[0] != codeAccountingRequest && p[0] != codeStatusServer {
+		l.c.drop(DropUnsupported)
+		l.log.Debug("dropped a packet that is not accounting", "client", cl.Name, "code", p[0])
+		return
+	}
+	secret := []byte(cl.Secret)
+	if err := verifyRequest(p, ma, secret); err != nil {
+		reason := DropBadAuth
+		if errors.Is(err, errBadMsgAuth) || errors.Is(err, errNoMsgAuth) {
+			reason = DropBadMsgAuth
+		}
+		l.c.drop(reason)
+		l.log.Warn("dropped a request that failed verification (wrong shared secret?)", "client", cl.Name, "from", from.String(), "problem", err.Error())
+		return
+	}
+	if p[0] == codeStatusServer {
+		l.c.status.Add(1)
+		send(statusResponse(p, secret))
+		return
+	}
+	var auth [16]byte
+	copy(auth[:], p[4:20])
+	key := dedupKey{src: from, id: p[1]}
+	now := time.Now()
+	if resp, fresh := l.dedup.begin(key, auth, now); !fresh {
+		l.c.duplicates.Add(1)
+		if resp != nil {
+			send(resp)
+		}
+		return
+	}
+	if l.overLimit() {
+		l.dedup.forget(key, auth)
+		l.c.drop(DropSpoolFull)
+		l.pause(fmt.Sprintf(pauseLimit+" %d bytes, max_spool_bytes is %d", l.c.spoolBytes.Load(), l.cfg.MaxSpoolBytes), nil)
+		return
+	}
+	rec, err := buildRecord(l.cfg.Dictionary, p, secret, from.Addr(), now, l.cfg.Attributes)
+	if err != nil {
+		l.dedup.forget(key, auth)
+		l.c.drop(DropMalformed)
+		l.log.Warn("dropped a request that cannot be decoded", "client", cl.Name, "err", err)
+		return
+	}
+	l.queue <- &pending{rec: rec, dir: clientDir(from.Addr()), conn: c, to: from, key: key, auth: auth,
+		resp: response(p, secret), reply: reply}
+}
+
+// overLimit reports whether the spool limit is reached.
+func (l *Listener) overLimit() bool {
+	return l.cfg.MaxSpoolBytes > 0 && l.c.spoolBytes.Load() >= l.cfg.MaxSpoolBytes
+}
+
+// clientDir is the directory of a client's files: its address, as
+// FreeRADIUS's %{%{Packet-Src-IP-Address}:-%{Packet-Src-IPv6-Address}}.
+func clientDir(a netip.Addr) string {
+	return strings.NewReplacer("%", "_", "/", "_").Replace(a.Unmap().WithZone("").String())
+}
+
+// commitLoop writes the queued requests in groups: each group is written,
+// fsynced once, then answered. While one group is being fsynced the next
+// one gathers in the queue.
+func (l *Listener) commitLoop(committer int) {
+	batch := make([]*pending, 0, maxBatch)
+	for p := range l.queue {
+		batch = append(batch[:0], p)
+	gather:
+		for len(batch) < maxBatch {
+			select {
+			case q, ok := <-l.queue:
+				if !ok {
+					break gather
+				}
+				batch = append(batch, q)
+			default:
+				break gather
+			}
+		}
+		l.commit(committer, batch)
+	}
+}
+
+func (l *Listener) commit(committer int, batch []*pending) {
+	if l.overLimit() {
+		l.pause(fmt.Sprintf(pauseLimit+" %d bytes, max_spool_bytes is %d", l.c.spoolBytes.Load(), l.cfg.MaxSpoolBytes), nil)
+		for _, p := range batch {
+			l.dedup.forget(p.key, p.auth)
+			l.c.drop(DropSpoolFull)
+		}
+		return
+	}
+	start := time.Now()
+	errs := make([]error, len(batch))
+	byDir := map[string][]int{}
+	var order []string
+	for i, p := range batch {
+		if _, ok := byDir[p.dir]; !ok {
+			order = append(order, p.dir)
+		}
+		byDir[p.dir] = append(byDir[p.dir], i)
+	}
+	for _, dir := range order {
+		idx := byDir[dir]
+		w, err := l.writer(committer, dir)
+		if err != nil {
+			for _, i := range idx {
+				errs[i] = err
+			}
+			continue
+		}
+		recs := make([]*detail.Record, len(idx))
+		for k, i := range idx {
+			recs[k] = batch[i].rec
+		}
+		werrs := make([]error, len(recs))
+		w.WriteBatch(recs, werrs)
+		for k, i := range idx {
+			errs[i] = werrs[k]
+			if werrs[k] == nil {
+				l.c.spoolBytes.Add(recordSize(recs[k]))
+			}
+		}
+		if err := w.Sync(); err != nil {
+			for _, i := range idx {
+				errs[i] = err
+			}
+			continue
+		}
+		if err := l.syncDirs(w, recs, dir); err != nil {
+			for _, i := range idx {
+				errs[i] = err
+			}
+		}
+	}
+	l.c.fsyncs.Add(1)
+	l.c.fsyncNanos.Add(int64(time.Since(start)))
+	var firstErr error
+	for _, err := range errs {
+		if err != nil {
+			firstErr = err
+			break
+		}
+	}
+	if firstErr != nil {
+		l.pause(pauseWrite, firstErr)
+	} else {
+		l.resume(pauseWrite)
+	}
+	now := time.Now()
+	for i, p := range batch {
+		if errs[i] != nil {
+			l.dedup.forget(p.key, p.auth)
+			l.c.drop(DropWriteError)
+			continue
+		}
+		l.dedup.done(p.key, p.auth, p.resp, now)
+		l.c.accepted.Add(1)
+		l.c.fsyncRecords.Add(1)
+		if p.reply != nil {
+			p.reply(p.resp)
+		} else {
+			p.conn.WriteToUDPAddrPort(p.resp, p.to)
+		}
+	}
+}
+
+// pauseLimit is the reason of a pause for max_spool_bytes.
+const pauseLimit = "the spool holds"
+
+// pauseWrite is the reason of a pause for a failed write.
+const pauseWrite = "cannot write the spool"
+
+// pause records that requests are not acknowledged, and says so loudly: at
+// once, then every 10 seconds while it lasts.
+func (l *Listener) pause(why string, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	if l.paused == "" || now.Sub(l.loudAt) >= 10*time.Second {
+		args := []any{"reason", why, "spool", l.cfg.SpoolDir}
+		if err != nil {
+			args = append(args, "err", err.Error())
+		}
+		l.log.Error("NOT ACKNOWLEDGING accounting requests: they are not recorded; the NAS will send them again and they are accepted as soon as the spool can be written", args...)
+		l.loudAt = now
+	}
+	l.paused = why
+}
+
+// resume ends a pause whose reason starts with kind.
+func (l *Listener) resume(kind string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.paused != "" && strings.HasPrefix(l.paused, kind) {
+		l.log.Warn("acknowledging accounting requests again: the spool can be written", "was", l.paused)
+		l.paused = ""
+	}
+}
+
+// writer returns the spool writer of a client directory.
+func (l *Listener) writer(committer int, dir string) (*spool.Writer, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := writerKey{committer, dir}
+	if w, ok := l.writers[key]; ok {
+		return w, nil
+	}
+	w, err := spool.New(spool.Options{
+		Template:   filepath.Join(strings.ReplaceAll(l.cfg.SpoolDir, "%", "%%"), strings.ReplaceAll(dir, "%", "%%"), l.cfg.FileTemplate),
+		Lock:       true,
+		Durability: spool.NoSync, // the listener fsyncs each group itself
+		Location:   l.cfg.Location,
+	})
+	if err != nil {
+		return nil, err
+	}
+	l.writers[key] = w
+	return w, nil
+}
+
+// syncDirs fsyncs the directories of files written for the first time, so
+// that a new file (and a new client directory) survives a crash too.
+func (l *Listener) syncDirs(w *spool.Writer, recs []*detail.Record, dir string) error {
+	for _, r := range recs {
+		path := w.Path(r)
+		l.mu.Lock()
+		known := l.known[path]
+		l.mu.Unlock()
+		if known {
+			continue
+		}
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			return err
+		}
+		if err := syncDir(l.cfg.SpoolDir); err != nil {
+			return err
+		}
+		l.mu.Lock()
+		if len(l.known) > 4096 {
+			clear(l.known)
+		}
+		l.known[path] = true
+		l.mu.Unlock()
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsync directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// watchSpool measures the spool every second (the tailer shrinks it as it
+// consumes files) and lifts a pause for the spool limit.
+func (l *Listener) watchSpool(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		l.c.spoolBytes.Store(dirSize(l.cfg.SpoolDir))
+		if !l.overLimit() {
+			l.resume(pauseLimit)
+		}
+	}
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
+}
+
+// recordSize is about the size of rec in the file (escapes aside): the
+// spool's size between two measurements of watchSpool.
+func recordSize(rec *detail.Record) int64 {
+	n := int64(len("Sun Dec  6 01:58:59 2026\n\tTimestamp = 1796522339\n\n"))
+	for _, a := range rec.Attrs {
+		n += int64(len(a.Name) + len(a.Value) + 6)
+	}
+	return n
+}

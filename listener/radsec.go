@@ -1,0 +1,233 @@
+package listener
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/radrelay/radrelay/radsec"
+)
+
+// Defaults of RadSecConfig.
+const (
+	DefaultRadSecMaxConnections = 256
+	DefaultRadSecIdleTimeout    = 5 * time.Minute
+)
+
+// RadSecConfig is the RadSec (RFC 6614) side of a listener: TLS on TCP,
+// clients authenticated by certificate.
+type RadSecConfig struct {
+	// TLS is this server's certificate and key and the CA the clients'
+	// certificates must chain to (mutual TLS), under FreeRADIUS's names.
+	TLS radsec.TLS
+	// RadSecClients name the clients: a connection's certificate must
+	// carry one's Name as its subject CN or a DNS SAN, and its requests
+	// are checked with that client's Secret (radsec.DefaultSecret when
+	// empty). With no RadSecClients, every certificate the CA signed is a
+	// client with the secret "radsec".
+	RadSecClients []RadSecClient
+	// MaxConnections bounds the open RadSec connections; IdleTimeout
+	// closes a connection that sent nothing for that long.
+	MaxConnections int
+	IdleTimeout    time.Duration
+}
+
+// RadSecClient is a RadSec client known by its certificate's name.
+type RadSecClient struct {
+	Name   string
+	Secret string
+}
+
+func (c *Config) validateRadSec() []error {
+	if len(c.RadSec) == 0 {
+		return nil
+	}
+	var errs []error
+	for _, a := range c.RadSec {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("radsec %q: not HOST:PORT (e.g. 0.0.0.0:2083)", a))
+		}
+	}
+	errs = append(errs, c.TLS.Validate()...)
+	for _, rc := range c.RadSecClients {
+		if rc.Name == "" {
+			errs = append(errs, errors.New("radsec client: empty name (the certificate's CN or DNS name)"))
+		}
+	}
+	return errs
+}
+
+type radsecServer struct {
+	l    *Listener
+	sem  chan struct{}
+	idle time.Duration
+
+	mu     sync.Mutex
+	conns  map[net.Conn]bool
+	closed bool
+}
+
+func (l *Listener) openRadSec() error {
+	rs := &radsecServer{l: l, conns: map[net.Conn]bool{}}
+	l.radsec = rs
+	if len(l.cfg.RadSec) == 0 {
+		return nil
+	}
+	tc, err := l.cfg.TLS.ServerConfig()
+	if err != nil {
+		return fmt.Errorf("radsec: %w", err)
+	}
+	max := l.cfg.MaxConnections
+	if max <= 0 {
+		max = DefaultRadSecMaxConnections
+	}
+	rs.sem = make(chan struct{}, max)
+	rs.idle = l.cfg.IdleTimeout
+	if rs.idle <= 0 {
+		rs.idle = DefaultRadSecIdleTimeout
+	}
+	for _, a := range l.cfg.RadSec {
+		ln, err := tls.Listen("tcp", a, tc)
+		if err != nil {
+			return fmt.Errorf("radsec %s: %w", a, err)
+		}
+		l.tcp = append(l.tcp, ln)
+	}
+	return nil
+}
+
+func (rs *radsecServer) serve(ln net.Listener) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		select {
+		case rs.sem <- struct{}{}:
+		default:
+			rs.l.log.Warn("radsec: refused a connection: max_connections reached", "from", c.RemoteAddr().String(), "max_connections", cap(rs.sem))
+			c.Close()
+			continue
+		}
+		if !rs.track(c) {
+			c.Close()
+			<-rs.sem
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-rs.sem }()
+			defer rs.untrack(c)
+			rs.conn(c.(*tls.Conn))
+		}()
+	}
+}
+
+func (rs *radsecServer) track(c net.Conn) bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.closed {
+		return false
+	}
+	rs.conns[c] = true
+	return true
+}
+
+func (rs *radsecServer) untrack(c net.Conn) {
+	rs.mu.Lock()
+	delete(rs.conns, c)
+	rs.mu.Unlock()
+	c.Close()
+}
+
+// stop makes every connection's next read fail: requests read before are
+// written and answered.
+func (rs *radsecServer) stop() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	rs.closed = true
+	for c := range rs.conns {
+		c.SetReadDeadline(time.Now())
+	}
+}
+
+// identify finds the client of a connection from its certificate.
+func (rs *radsecServer) identify(c *tls.Conn) (*Client, error) {
+	certs := c.ConnectionState().PeerCertificates
+	if len(certs) == 0 {
+		return nil, errors.New("no client certificate")
+	}
+	names := certNames(certs[0])
+	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	if len(rs.l.cfg.RadSecClients) == 0 {
+		return &Client{Prefix: netip.PrefixFrom(from.Addr(), from.Addr().BitLen()), Secret: radsec.DefaultSecret, Name: names[0]}, nil
+	}
+	for _, rc := range rs.l.cfg.RadSecClients {
+		for _, n := range names {
+			if strings.EqualFold(n, rc.Name) {
+				secret := rc.Secret
+				if secret == "" {
+					secret = radsec.DefaultSecret
+				}
+				return &Client{Prefix: netip.PrefixFrom(from.Addr(), from.Addr().BitLen()), Secret: secret, Name: rc.Name}, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("certificate names %q match no radsec client", names)
+}
+
+func certNames(c *x509.Certificate) []string {
+	names := []string{c.Subject.CommonName}
+	return append(names, c.DNSNames...)
+}
+
+func (rs *radsecServer) conn(c *tls.Conn) {
+	l := rs.l
+	c.SetDeadline(time.Now().Add(radsec.HandshakeTimeout))
+	if err := c.Handshake(); err != nil {
+		l.log.Warn("radsec: handshake failed", "from", c.RemoteAddr().String(), "err", err)
+		return
+	}
+	c.SetDeadline(time.Time{})
+	cl, err := rs.identify(c)
+	if err != nil {
+		l.c.drop(DropUnknownClient)
+		l.log.Warn("radsec: closed a connection from an unknown client", "from", c.RemoteAddr().String(), "err", err)
+		return
+	}
+	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	l.log.Info("radsec: client connected", "client", cl.Name, "from", from.String())
+	var wmu sync.Mutex
+	reply := func(b []byte) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		c.Write(b)
+	}
+	buf := make([]byte, radsec.MaxPacketLength)
+	for {
+		c.SetReadDeadline(time.Now().Add(rs.idle))
+		p, err := radsec.ReadPacket(c, buf)
+		if err != nil {
+			if errors.Is(err, radsec.ErrFraming) {
+				l.c.drop(DropMalformed)
+				l.log.Warn("radsec: closed a connection out of sync", "client", cl.Name, "err", err)
+			}
+			return
+		}
+		l.c.received.Add(1)
+		l.handle(append([]byte(nil), p...), from, cl, nil, reply)
+	}
+}

@@ -1,0 +1,185 @@
+// Package nats is the sink that publishes accounting records to a NATS
+// JetStream stream, as messages of the stream-record contract (package
+// sinks/stream). A record is delivered when the stream's PubAck for it
+// arrives; records are published asynchronously, many in flight, each with a
+// message id derived from its content, so the stream's de-duplication drops
+// the copies an at-least-once restart sends again.
+package nats
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Defaults.
+const (
+	DefaultMaxPending      = 4096
+	DefaultPublishTimeout  = 10 * time.Second
+	DefaultDuplicateWindow = 2 * time.Minute
+)
+
+// Config configures a JetStream sink: the keys of its [[sink]] table.
+type Config struct {
+	// Servers are the NATS URLs (nats://host:4222, tls://host:4222).
+	Servers []string `toml:"servers"`
+	// Subject is where every record is published; Stream is the stream that
+	// captures it.
+	Subject string `toml:"subject"`
+	Stream  string `toml:"stream"`
+	// CreateStream creates the stream (or updates its settings) at start,
+	// with Storage, Replicas, Retention, MaxAge and DuplicateWindow.
+	CreateStream    bool          `toml:"create_stream"`
+	Storage         string        `toml:"storage"`   // file (default) or memory
+	Replicas        int           `toml:"replicas"`  // 1 (default) to 5
+	Retention       string        `toml:"retention"` // limits (default), interest, workqueue
+	MaxAge          time.Duration `toml:"max_age"`   // 0: keep for ever
+	DuplicateWindow time.Duration `toml:"duplicate_window"`
+	// Key, MaxMessageBytes: the stream-record contract (sinks/stream).
+	Key             string `toml:"key"`
+	MaxMessageBytes int    `toml:"max_message_bytes"`
+	// MaxPending is how many publishes may await their PubAck at once;
+	// PublishTimeout how long one may wait before it is retried.
+	MaxPending     int           `toml:"max_pending"`
+	PublishTimeout time.Duration `toml:"publish_timeout"`
+	// Authentication: a credentials file (JWT and NKey seed), an NKey seed
+	// file, or a token (from a file or a variable); at most one.
+	CredentialsFile string `toml:"credentials_file"`
+	NKeyFile        string `toml:"nkey_file"`
+	TokenFile       string `toml:"token_file"`
+	TokenEnv        string `toml:"token_env"`
+	// TLS: a CA bundle to verify the servers with, and a client
+	// certificate; TLS is used when any is set or a URL is tls://.
+	TLSCAFile   string `toml:"tls_ca_file"`
+	TLSCertFile string `toml:"tls_cert_file"`
+	TLSKeyFile  string `toml:"tls_key_file"`
+}
+
+// WithDefaults returns c with every unset key at the value the sink uses.
+func (c Config) WithDefaults() Config {
+	if c.Storage == "" {
+		c.Storage = "file"
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.Retention == "" {
+		c.Retention = "limits"
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = DefaultDuplicateWindow
+	}
+	if c.Key == "" {
+		c.Key = "Acct-Unique-Session-Id"
+	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = 1 << 20
+	}
+	if c.MaxPending == 0 {
+		c.MaxPending = DefaultMaxPending
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = DefaultPublishTimeout
+	}
+	return c
+}
+
+// ConfigFromURL parses the URL form:
+//
+//	nats://host:4222/SUBJECT?stream=NAME
+//	nats://h1:4222,h2:4222/radius.acct?stream=RADIUS&create_stream=yes&replicas=3
+//	tls://host:4222/radius.acct?stream=RADIUS&tls_ca_file=/etc/radrelay/ca.pem
+//
+// Every key of the [[sink]] table but the token may be given as a query
+// parameter; a secret is never accepted in the URL (no user:password, no
+// token): use credentials_file, nkey_file, token_file or token_env.
+func ConfigFromURL(raw string) (Config, error) {
+	var c Config
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
+		return c, fmt.Errorf("nats sink URL: want nats://host:4222/SUBJECT?stream=NAME")
+	}
+	scheme = strings.ToLower(scheme)
+	hosts, pathQuery, _ := strings.Cut(rest, "/")
+	path, query, _ := strings.Cut(pathQuery, "?")
+	if strings.Contains(hosts, "@") {
+		return c, fmt.Errorf("nats sink URL: no user, password or token in the URL (it shows in ps): use credentials_file, nkey_file, token_file or token_env")
+	}
+	if hosts == "" {
+		return c, fmt.Errorf("nats sink URL: no server: want nats://host:4222/SUBJECT?stream=NAME")
+	}
+	for _, h := range strings.Split(hosts, ",") {
+		c.Servers = append(c.Servers, scheme+"://"+h)
+	}
+	subj, err := url.PathUnescape(path)
+	if err != nil {
+		return c, fmt.Errorf("nats sink URL: subject: %w", err)
+	}
+	c.Subject = subj
+	vals, err := url.ParseQuery(query)
+	if err != nil {
+		return c, fmt.Errorf("nats sink URL: options: %w", err)
+	}
+	for k, v := range vals {
+		val := v[len(v)-1]
+		var perr error
+		switch k {
+		case "stream":
+			c.Stream = val
+		case "create_stream":
+			c.CreateStream, perr = parseBool(val)
+		case "storage":
+			c.Storage = val
+		case "replicas":
+			c.Replicas, perr = strconv.Atoi(val)
+		case "retention":
+			c.Retention = val
+		case "max_age":
+			c.MaxAge, perr = time.ParseDuration(val)
+		case "duplicate_window":
+			c.DuplicateWindow, perr = time.ParseDuration(val)
+		case "key":
+			c.Key = val
+		case "max_message_bytes":
+			c.MaxMessageBytes, perr = strconv.Atoi(val)
+		case "max_pending":
+			c.MaxPending, perr = strconv.Atoi(val)
+		case "publish_timeout":
+			c.PublishTimeout, perr = time.ParseDuration(val)
+		case "credentials_file":
+			c.CredentialsFile = val
+		case "nkey_file":
+			c.NKeyFile = val
+		case "token_file":
+			c.TokenFile = val
+		case "token_env":
+			c.TokenEnv = val
+		case "tls_ca_file":
+			c.TLSCAFile = val
+		case "tls_cert_file":
+			c.TLSCertFile = val
+		case "tls_key_file":
+			c.TLSKeyFile = val
+		case "token", "password", "user":
+			return c, fmt.Errorf("nats sink URL: %s is not accepted in a URL (it shows in ps): use token_file or token_env", k)
+		default:
+			return c, fmt.Errorf("nats sink URL: unknown option %q", k)
+		}
+		if perr != nil {
+			return c, fmt.Errorf("nats sink URL: %s=%q: not a valid value", k, val)
+		}
+	}
+	return c, nil
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(s) {
+	case "yes", "true", "1", "on":
+		return true, nil
+	case "no", "false", "0", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("want yes or no")
+}

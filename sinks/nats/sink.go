@@ -1,0 +1,253 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/stream"
+)
+
+// JetStream's error code for a message over the stream's max_msg_size.
+const errCodeMessageTooLarge = 10054
+
+// Sink publishes records to a JetStream stream; see the package comment.
+type Sink struct {
+	cfg    Config
+	enc    *stream.Encoder
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	logger *slog.Logger
+
+	mu    sync.Mutex
+	ready bool // the stream exists (created or found)
+}
+
+// Open connects to the servers (retrying in the background when none
+// answers yet: a record sent meanwhile fails retryably) and returns the
+// sink.
+func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
+	cfg = cfg.WithDefaults()
+	values, err := stream.Values(env)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := stream.NewEncoder(stream.Options{Key: cfg.Key, MaxBytes: cfg.MaxMessageBytes, Values: values})
+	if err != nil {
+		return nil, fmt.Errorf("nats sink: key: %w", err)
+	}
+	logger := env.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts, err := cfg.options(logger)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := nats.Connect(strings.Join(cfg.Servers, ","), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("nats sink: connecting: %w", err)
+	}
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(cfg.MaxPending),
+		jetstream.WithPublishAsyncTimeout(cfg.PublishTimeout))
+	if err != nil {
+		nc.Close()
+		return nil, fmt.Errorf("nats sink: %w", err)
+	}
+	return &Sink{cfg: cfg, enc: enc, nc: nc, js: js, logger: logger}, nil
+}
+
+// options are the connection options: reconnect for ever, TLS and
+// authentication as configured.
+func (c Config) options(logger *slog.Logger) ([]nats.Option, error) {
+	opts := []nats.Option{
+		nats.Name("radrelay"),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		// No buffering while disconnected: a publish then fails at once,
+		// and Send publishes nothing after it (see Send), so a record lost
+		// with a connection is never overtaken by the records after it.
+		nats.ReconnectBufSize(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				logger.Warn("nats sink: disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			logger.Info("nats sink: reconnected", "server", nc.ConnectedUrlRedacted())
+		}),
+	}
+	switch {
+	case c.CredentialsFile != "":
+		opts = append(opts, nats.UserCredentials(c.CredentialsFile))
+	case c.NKeyFile != "":
+		o, err := nats.NkeyOptionFromSeed(c.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats sink: nkey_file: %w", err)
+		}
+		opts = append(opts, o)
+	case c.TokenFile != "":
+		b, err := os.ReadFile(c.TokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("nats sink: token_file: %w", err)
+		}
+		tok, _, _ := strings.Cut(string(b), "\n")
+		opts = append(opts, nats.Token(strings.TrimSpace(tok)))
+	case c.TokenEnv != "":
+		opts = append(opts, nats.Token(os.Getenv(c.TokenEnv)))
+	}
+	if c.TLSCAFile != "" {
+		opts = append(opts, nats.RootCAs(c.TLSCAFile))
+	}
+	if c.TLSCertFile != "" {
+		opts = append(opts, nats.ClientCert(c.TLSCertFile, c.TLSKeyFile))
+	}
+	return opts, nil
+}
+
+// streamConfig is the stream create_stream makes.
+func (c Config) streamConfig() jetstream.StreamConfig {
+	sc := jetstream.StreamConfig{
+		Name:       c.Stream,
+		Subjects:   []string{c.Subject},
+		Replicas:   c.Replicas,
+		MaxAge:     c.MaxAge,
+		Duplicates: c.DuplicateWindow,
+		MaxMsgSize: int32(min(c.MaxMessageBytes, 1<<31-1)),
+	}
+	if strings.EqualFold(c.Storage, "memory") {
+		sc.Storage = jetstream.MemoryStorage
+	}
+	switch strings.ToLower(c.Retention) {
+	case "interest":
+		sc.Retention = jetstream.InterestPolicy
+	case "workqueue":
+		sc.Retention = jetstream.WorkQueuePolicy
+	}
+	return sc
+}
+
+// ensureStream creates the stream (create_stream) or checks that it
+// exists, once; until it succeeds every Send fails retryably.
+func (s *Sink) ensureStream(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ready {
+		return nil
+	}
+	// A server whose JetStream is not ready (no meta leader yet) may not
+	// answer at all: each attempt is bounded, and the record retried.
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
+	defer cancel()
+	var err error
+	if s.cfg.CreateStream {
+		_, err = s.js.CreateOrUpdateStream(ctx, s.cfg.streamConfig())
+	} else {
+		_, err = s.js.Stream(ctx, s.cfg.Stream)
+	}
+	if err != nil {
+		return fmt.Errorf("nats sink: stream %s: %w", s.cfg.Stream, err)
+	}
+	s.ready = true
+	return nil
+}
+
+// Send publishes recs asynchronously, all in flight at once, in order, and
+// waits for each one's PubAck; see sinks.Sink. When a publish fails
+// (disconnected), the records after it are not published: they fail
+// retryably with it and are sent again, in order, after it.
+func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error) {
+	if len(recs) == 0 {
+		return
+	}
+	if err := ctx.Err(); err != nil {
+		fill(results, err)
+		return
+	}
+	if err := s.ensureStream(ctx); err != nil {
+		fill(results, err)
+		return
+	}
+	futures := make([]jetstream.PubAckFuture, len(recs))
+	var m stream.Message
+	var stopped error // the failure that stopped publishing this batch
+	for i, rec := range recs {
+		if err := ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		if stopped != nil {
+			// Publishing the records after one that could not be sent
+			// would store them before it when it is retried.
+			results[i] = fmt.Errorf("nats sink: not sent after an earlier record failed: %w", stopped)
+			continue
+		}
+		if err := s.enc.Encode(rec, &m); err != nil {
+			results[i] = fmt.Errorf("nats sink: %w", err)
+			continue
+		}
+		msg := &nats.Msg{Subject: s.cfg.Subject, Data: append([]byte(nil), m.Value...), Header: make(nats.Header, len(m.Headers)+1)}
+		for _, h := range m.Headers {
+			msg.Header[h.Name] = []string{h.Value}
+		}
+		// No retry inside the client: it would republish a message after the
+		// ones behind it (no responders while a leader is elected); the
+		// tailer retries it, in order.
+		f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(s.cfg.Stream), jetstream.WithRetryAttempts(0))
+		if err != nil {
+			results[i] = classify(err)
+			if !sinks.IsPermanent(results[i]) {
+				stopped = err
+			}
+			continue
+		}
+		futures[i] = f
+	}
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
+		select {
+		case <-f.Ok():
+			results[i] = nil
+		case err := <-f.Err():
+			results[i] = classify(err)
+		case <-ctx.Done():
+			results[i] = ctx.Err()
+		}
+	}
+}
+
+// classify wraps a publish error: permanent when the message is too large
+// for the server or the stream, else retryable (no responders while a
+// leader is elected, a timeout, a lost connection).
+func classify(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.Is(err, nats.ErrMaxPayload) || errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeMessageTooLarge {
+		return sinks.Permanent(fmt.Errorf("nats sink: %w: %w", stream.ErrTooLarge, err))
+	}
+	return fmt.Errorf("nats sink: %w", err)
+}
+
+func fill(results []error, err error) {
+	for i := range results {
+		results[i] = err
+	}
+}
+
+// Close closes the connection; every Send has returned, so nothing is in
+// flight.
+func (s *Sink) Close() error {
+	s.nc.Close()
+	return nil
+}

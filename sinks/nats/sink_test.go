@@ -1,0 +1,160 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/sinktest"
+	"github.com/radrelay/radrelay/sinks/stream"
+)
+
+var streamSeq atomic.Int64
+
+// newStream returns the configuration of a sink to a new stream of srv.
+func newStream(srv *server.Server) Config {
+	n := streamSeq.Add(1)
+	return Config{
+		Servers:      []string{srv.ClientURL()},
+		Subject:      fmt.Sprintf("radius.acct.t%d", n),
+		Stream:       fmt.Sprintf("RADIUS_T%d", n),
+		CreateStream: true,
+	}
+}
+
+func openSink(t testing.TB, cfg Config) *Sink {
+	t.Helper()
+	s, err := Open(context.Background(), cfg, sinks.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	srv := startServer(t, nil)
+	var cur Config
+	sinktest.Run(t, sinktest.Harness{
+		New: func(t *testing.T) sinks.Sink {
+			cur = newStream(srv)
+			return openSink(t, cur)
+		},
+		Delivered: func(t *testing.T) []string {
+			var ids []string
+			for _, m := range readStream(t, srv.ClientURL(), cur.Stream) {
+				ids = append(ids, m.Session)
+			}
+			return ids
+		},
+	})
+}
+
+// deliver sends recs and fails the test unless every one is acknowledged.
+func deliver(t testing.TB, s sinks.Sink, recs []*detail.Record) {
+	t.Helper()
+	results := make([]error, len(recs))
+	s.Send(context.Background(), recs, results)
+	for i, err := range results {
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+	}
+}
+
+// TestResentRecordsAreStoredOnce: what an at-least-once restart sends again
+// (the same records, from a new connection) is dropped by the stream's
+// de-duplication; the stream holds every record once, in order, with the
+// contract's headers.
+func TestResentRecordsAreStoredOnce(t *testing.T) {
+	srv := startServer(t, nil)
+	cfg := newStream(srv)
+	recs := sinktest.Records(300)
+	s := openSink(t, cfg)
+	deliver(t, s, recs[:200])
+	s.Close()
+	s = openSink(t, cfg) // a restart: the last 100 delivered records again
+	deliver(t, s, recs[100:])
+	s.Close()
+
+	got := readStream(t, srv.ClientURL(), cfg.Stream)
+	if len(got) != len(recs) {
+		t.Fatalf("the stream holds %d messages, want %d", len(got), len(recs))
+	}
+	for i, m := range got {
+		want := recs[i]
+		if m.Session != sinktest.SessionID(want) || m.Time != want.Timestamp {
+			t.Fatalf("message %d is %s at %d, want %s at %d", i, m.Session, m.Time, sinktest.SessionID(want), want.Timestamp)
+		}
+		if v := m.Value["schema_version"]; v != float64(stream.SchemaVersion) {
+			t.Errorf("message %d: schema_version %v", i, v)
+		}
+		uniq, _ := want.Get("Acct-Unique-Session-Id")
+		st, _ := want.Get("Acct-Status-Type")
+		for h, v := range map[string]string{
+			stream.HeaderKey:        uniq.Value,
+			stream.HeaderStatusType: st.Value,
+			stream.HeaderSource:     fmt.Sprintf("sinktest:%d", want.Offset),
+			stream.HeaderSchema:     "1",
+			"Nats-Msg-Id":           stream.ID(want),
+		} {
+			if got := m.Header.Get(h); got != v {
+				t.Errorf("message %d: header %s = %q, want %q", i, h, got, v)
+			}
+		}
+	}
+}
+
+// TestTooLargeIsPermanent: a record over the size limit (the sink's own, or
+// the server's max_payload) is a permanent failure, and the others of its
+// batch are delivered.
+func TestTooLargeIsPermanent(t *testing.T) {
+	srv := startServer(t, func(o *server.Options) { o.MaxPayload = 4096 })
+	recs := sinktest.Records(3)
+	big := *recs[1]
+	big.Attrs = append(append([]detail.Attribute(nil), big.Attrs...), detail.Attribute{Name: "Class", Value: strings.Repeat("x", 8000), Quoted: true})
+	recs[1] = &big
+	for _, limit := range []int{0, 1 << 20} { // the sink's limit (1 MiB default) / above the server's
+		cfg := newStream(srv)
+		cfg.MaxMessageBytes = limit
+		if limit == 0 {
+			cfg.MaxMessageBytes = 2048
+		}
+		s := openSink(t, cfg)
+		results := make([]error, len(recs))
+		s.Send(context.Background(), recs, results)
+		s.Close()
+		if results[0] != nil || results[2] != nil {
+			t.Errorf("limit %d: small records failed: %v", limit, results)
+		}
+		if !sinks.IsPermanent(results[1]) || !errors.Is(results[1], stream.ErrTooLarge) {
+			t.Errorf("limit %d: the large record's outcome is %v, want a permanent too-large error", limit, results[1])
+		}
+		if got := readStream(t, srv.ClientURL(), cfg.Stream); len(got) != 2 {
+			t.Errorf("limit %d: the stream holds %d messages, want 2", limit, len(got))
+		}
+	}
+}
+
+// TestServerDownIsRetryable: with no server, a record fails retryably (the
+// tailer retries it), not permanently.
+func TestServerDownIsRetryable(t *testing.T) {
+	cfg := Config{Servers: []string{fmt.Sprintf("nats://127.0.0.1:%d", freePort(t))}, Subject: "a.b", Stream: "S", CreateStream: true, PublishTimeout: 1}
+	s := openSink(t, cfg)
+	defer s.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	results := make([]error, 2)
+	s.Send(ctx, sinktest.Records(2), results)
+	for _, err := range results {
+		if err == nil || sinks.IsPermanent(err) {
+			t.Errorf("outcome %v, want a retryable error", err)
+		}
+	}
+}

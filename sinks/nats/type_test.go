@@ -1,0 +1,63 @@
+package nats
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/radrelay/radrelay/sinks"
+)
+
+func TestConfigFromURL(t *testing.T) {
+	c, err := ConfigFromURL("nats://n1:4222,n2:4222/radius.acct?stream=RADIUS&create_stream=yes&replicas=3&duplicate_window=10m&key=User-Name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Servers) != 2 || c.Servers[1] != "nats://n2:4222" || c.Subject != "radius.acct" || c.Stream != "RADIUS" || !c.CreateStream || c.Replicas != 3 || c.DuplicateWindow.Minutes() != 10 || c.Key != "User-Name" {
+		t.Errorf("parsed %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{
+		"nats://user:secret@n1:4222/a?stream=S", // a secret in the URL
+		"nats://n1:4222/a?stream=S&token=secret",
+		"nats://n1:4222/a?bogus=1",
+		"nats://n1:4222/a?replicas=x",
+		"nats:n1",
+	} {
+		_, err := ConfigFromURL(bad)
+		if err == nil {
+			t.Errorf("%s: accepted", bad)
+		} else if strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: the error quotes the secret: %v", bad, err)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	for _, tc := range []struct {
+		c     Config
+		field string
+	}{
+		{Config{Subject: "a", Stream: "S"}, "servers"},
+		{Config{Servers: []string{"http://x:1"}, Subject: "a", Stream: "S"}, "servers"},
+		{Config{Servers: []string{"nats://x:1"}, Stream: "S"}, "subject"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a.*", Stream: "S"}, "subject"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a"}, "stream"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S.x"}, "stream"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", Storage: "disk"}, "storage"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", Replicas: 7}, "replicas"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", Key: "%{User-Name"}, "key"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", TokenEnv: "A", TokenFile: "b"}, "credentials_file"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", TLSCertFile: "c"}, "tls_cert_file"},
+	} {
+		err := tc.c.Validate()
+		found := false
+		for _, fe := range sinks.FieldErrors(err) {
+			found = found || fe.Field == tc.field
+		}
+		if !found {
+			t.Errorf("%+v: want an error at %s, got %v", tc.c, tc.field, err)
+		}
+	}
+}

@@ -1,0 +1,243 @@
+package stream
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/dictionary"
+	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/file"
+)
+
+// SchemaVersion is the value of "schema_version" in every message. It
+// changes only when a change would break a reader (a field renamed or
+// retyped); fields may be added within a version.
+const SchemaVersion = 1
+
+// DefaultKey is the key template when none is configured.
+const DefaultKey = "Acct-Unique-Session-Id"
+
+// DefaultMaxMessageBytes is the largest message (key, value and headers)
+// sent when none is configured: 1 MiB, the default limit of both a NATS
+// server (max_payload) and a Kafka broker (message.max.bytes).
+const DefaultMaxMessageBytes = 1 << 20
+
+// The headers of every message.
+const (
+	HeaderSchema     = "Radrelay-Schema-Version" // "1"
+	HeaderStatusType = "Radrelay-Status-Type"    // Acct-Status-Type: "Start", "Stop", ...; absent when the record has none
+	HeaderSource     = "Radrelay-Source"         // "FILE:OFFSET" of the record's header line
+	HeaderKey        = "Radrelay-Key"            // the key (NATS has no message key of its own)
+	HeaderID         = "Radrelay-Id"             // the record's identity (ID), to de-duplicate on
+)
+
+// ErrTooLarge is the cause of a record whose message exceeds the limit.
+var ErrTooLarge = errors.New("message too large")
+
+// Options configures an Encoder.
+type Options struct {
+	// Key is the message key: an attribute name ("Acct-Unique-Session-Id",
+	// the default) or a template of %{Attribute} fields and text
+	// ("%{NAS-IP-Address}/%{Acct-Session-Id}").
+	Key string
+	// MaxBytes is the largest message; 0 means DefaultMaxMessageBytes.
+	MaxBytes int
+	// Values types attribute values (a dictionary's JSONValue); nil writes
+	// every value as a string.
+	Values file.ValueFunc
+}
+
+// A Header is one message header.
+type Header struct{ Name, Value string }
+
+// A Message is what one record becomes.
+type Message struct {
+	Key     string
+	Value   []byte
+	Headers []Header
+	// ID identifies the record's content (32 hex digits): the same record
+	// sent again has the same ID.
+	ID string
+}
+
+// Size is the message's size as the limit counts it: key, value, and each
+// header's name and value.
+func (m *Message) Size() int {
+	n := len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += len(h.Name) + len(h.Value)
+	}
+	return n
+}
+
+// An Encoder turns records into messages. It is safe for concurrent use.
+type Encoder struct {
+	json     *file.Encoder
+	key      []keyPart
+	maxBytes int
+}
+
+// keyPart is a piece of the key template: literal text, or an attribute.
+type keyPart struct {
+	text string
+	attr bool
+}
+
+// ParseKey parses a key template; see Options.Key.
+func ParseKey(s string) ([]keyPart, error) {
+	if strings.TrimSpace(s) == "" {
+		s = DefaultKey
+	}
+	if !strings.Contains(s, "%{") {
+		if strings.ContainsAny(s, "{}% \t") {
+			return nil, fmt.Errorf("%q: want an attribute name or a template such as %%{NAS-IP-Address}/%%{Acct-Session-Id}", s)
+		}
+		return []keyPart{{text: s, attr: true}}, nil
+	}
+	var parts []keyPart
+	rest := s
+	for rest != "" {
+		i := strings.Index(rest, "%{")
+		if i < 0 {
+			parts = append(parts, keyPart{text: rest})
+			break
+		}
+		if i > 0 {
+			parts = append(parts, keyPart{text: rest[:i]})
+		}
+		j := strings.IndexByte(rest[i:], '}')
+		if j < 0 {
+			return nil, fmt.Errorf("%q: %%{ without a closing }", s)
+		}
+		name := strings.TrimSpace(rest[i+2 : i+j])
+		if name == "" {
+			return nil, fmt.Errorf("%q: empty %%{}", s)
+		}
+		parts = append(parts, keyPart{text: name, attr: true})
+		rest = rest[i+j+1:]
+	}
+	return parts, nil
+}
+
+// NewEncoder returns an Encoder, or an error naming what is wrong with
+// opts.Key.
+func NewEncoder(opts Options) (*Encoder, error) {
+	key, err := ParseKey(opts.Key)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxBytes < 0 {
+		return nil, fmt.Errorf("max message bytes %d is negative", opts.MaxBytes)
+	}
+	enc, err := file.NewEncoder(file.FormatJSONL, file.EncoderOptions{Values: opts.Values, SchemaVersion: SchemaVersion})
+	if err != nil {
+		return nil, err
+	}
+	e := &Encoder{json: enc, key: key, maxBytes: opts.MaxBytes}
+	if e.maxBytes == 0 {
+		e.maxBytes = DefaultMaxMessageBytes
+	}
+	return e, nil
+}
+
+// Values returns the typing of attribute values the sinks use: the
+// built-in dictionary extended by the file env names, as the jsonl sink.
+func Values(env sinks.Env) (file.ValueFunc, error) {
+	d := dictionary.Builtin()
+	if env.Dictionary != "" {
+		if err := d.LoadFile(env.Dictionary); err != nil {
+			return nil, err
+		}
+	}
+	return d.JSONValue, nil
+}
+
+// Key returns the key of rec. A record without the attributes of the key
+// (no Acct-Unique-Session-Id, say) gets Acct-Session-Id qualified by its
+// NAS, "NAS/Acct-Session-Id", so that its session still keeps one key.
+func (e *Encoder) Key(rec *detail.Record) string {
+	var b strings.Builder
+	found := false
+	for _, p := range e.key {
+		if !p.attr {
+			b.WriteString(p.text)
+			continue
+		}
+		if a, ok := rec.Get(p.text); ok {
+			b.WriteString(a.Value)
+			found = found || a.Value != ""
+		}
+	}
+	if found {
+		return b.String()
+	}
+	nas := ""
+	for _, n := range []string{"NAS-IP-Address", "NAS-IPv6-Address", "NAS-Identifier"} {
+		if a, ok := rec.Get(n); ok && a.Value != "" {
+			nas = a.Value
+			break
+		}
+	}
+	sid, _ := rec.Get("Acct-Session-Id")
+	return nas + "/" + sid.Value
+}
+
+// Encode fills m with the message of rec, reusing m's buffers. Its error is
+// permanent (sinks.Permanent wrapping ErrTooLarge) when the message
+// exceeds the limit: the same record can never be sent.
+func (e *Encoder) Encode(rec *detail.Record, m *Message) error {
+	m.Value = e.json.Append(m.Value[:0], rec)
+	if n := len(m.Value); n > 0 && m.Value[n-1] == '\n' {
+		m.Value = m.Value[:n-1]
+	}
+	m.Key = e.Key(rec)
+	m.ID = ID(rec)
+	m.Headers = append(m.Headers[:0], Header{HeaderSchema, strconv.Itoa(SchemaVersion)})
+	if st, ok := rec.Get("Acct-Status-Type"); ok {
+		m.Headers = append(m.Headers, Header{HeaderStatusType, strings.TrimPrefix(st.Value, "::")})
+	}
+	if rec.File != "" {
+		m.Headers = append(m.Headers, Header{HeaderSource, rec.File + ":" + strconv.FormatInt(rec.Offset, 10)})
+	}
+	m.Headers = append(m.Headers, Header{HeaderKey, m.Key}, Header{HeaderID, m.ID})
+	if n := m.Size(); n > e.maxBytes {
+		return sinks.Permanent(fmt.Errorf("%w: %d bytes, the limit is %d (max_message_bytes)", ErrTooLarge, n, e.maxBytes))
+	}
+	return nil
+}
+
+// MaxBytes is the encoder's message size limit.
+func (e *Encoder) MaxBytes() int { return e.maxBytes }
+
+// ID returns the identity of rec's content: a digest of its timestamp, its
+// header and its attributes (names, tags and values, in order), as 32 hex
+// digits. Where the record was read from is not part of it, so a record
+// resent after a restart (or replayed from a copy of the file) has the
+// same ID; whether it was marked done is not either.
+func ID(rec *detail.Record) string {
+	h := sha256.New()
+	var buf [64]byte
+	b := strconv.AppendInt(buf[:0], rec.Timestamp, 10)
+	b = append(b, 0)
+	h.Write(b)
+	h.Write([]byte(rec.Header))
+	for i := range rec.Attrs {
+		a := &rec.Attrs[i]
+		b = append(buf[:0], 0)
+		if a.HasTag {
+			b = strconv.AppendInt(b, int64(a.Tag), 10)
+		}
+		b = append(b, 0)
+		h.Write(b)
+		h.Write([]byte(a.Name))
+		h.Write([]byte{0})
+		h.Write([]byte(a.Value))
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}

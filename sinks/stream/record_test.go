@@ -1,0 +1,207 @@
+package stream
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/dictionary"
+	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/file"
+	"github.com/radrelay/radrelay/sinks/sinktest"
+)
+
+// TestValueIsTheJSONLDocument: the value is what the jsonl sink writes for
+// the record, with schema_version first and no line end.
+func TestValueIsTheJSONLDocument(t *testing.T) {
+	d := dictionary.Builtin()
+	enc, err := NewEncoder(Options{Values: d.JSONValue})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonl, _ := file.NewEncoder(file.FormatJSONL, file.EncoderOptions{Values: d.JSONValue})
+	for _, rec := range append(sinktest.Records(9), sinktest.HostileRecords()...) {
+		var m Message
+		if err := enc.Encode(rec, &m); err != nil {
+			t.Fatal(err)
+		}
+		line := string(jsonl.Append(nil, rec))
+		want := `{"schema_version":1,` + strings.TrimSuffix(line[1:], "\n")
+		if string(m.Value) != want {
+			t.Fatalf("value\n%s\nwant\n%s", m.Value, want)
+		}
+	}
+}
+
+// TestValueMatchesSchema checks every value against the properties of
+// docs/stream-record.schema.json: required fields present, no field the
+// schema does not describe, types as declared.
+func TestValueMatchesSchema(t *testing.T) {
+	raw, err := os.ReadFile("../../docs/stream-record.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Required   []string                  `json:"required"`
+		Properties map[string]map[string]any `json:"properties"`
+	}
+	if err := json.Unmarshal(raw, &schema); err != nil {
+		t.Fatalf("the schema is not JSON: %v", err)
+	}
+	enc, _ := NewEncoder(Options{Values: dictionary.Builtin().JSONValue})
+	recs := append(sinktest.Records(9), sinktest.HostileRecords()...)
+	done := *recs[0]
+	done.Done = true
+	recs = append(recs, &done, &detail.Record{Header: "Mon Nov 23 11:57:39 2026"})
+	for _, rec := range recs {
+		var m Message
+		if err := enc.Encode(rec, &m); err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(m.Value, &doc); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, m.Value)
+		}
+		for _, k := range schema.Required {
+			if _, ok := doc[k]; !ok {
+				t.Errorf("required %q missing: %s", k, m.Value)
+			}
+		}
+		for k, v := range doc {
+			p, ok := schema.Properties[k]
+			if !ok {
+				t.Errorf("field %q is not in the schema", k)
+				continue
+			}
+			want, _ := p["type"].(string)
+			if c, ok := p["const"]; ok && v != c {
+				t.Errorf("%s = %v, the schema says %v", k, v, c)
+			}
+			var got string
+			switch x := v.(type) {
+			case string:
+				got = "string"
+			case float64:
+				got = "number"
+				if x == float64(int64(x)) {
+					got = "integer"
+				}
+			case map[string]any:
+				got = "object"
+				for name, av := range x {
+					switch av.(type) {
+					case string, float64, bool:
+					case []any:
+					default:
+						t.Errorf("attribute %s has a value of type %T", name, av)
+					}
+				}
+			}
+			if want != "" && got != want {
+				t.Errorf("%s is a %s, the schema says %s", k, got, want)
+			}
+		}
+	}
+}
+
+func TestKey(t *testing.T) {
+	rec := sinktest.Records(1)[0]
+	uniq, _ := rec.Get("Acct-Unique-Session-Id")
+	nas, _ := rec.Get("NAS-IP-Address")
+	sid, _ := rec.Get("Acct-Session-Id")
+	noUniq := &detail.Record{Attrs: []detail.Attribute{nas, sid}}
+	for _, tc := range []struct {
+		key  string
+		rec  *detail.Record
+		want string
+	}{
+		{"", rec, uniq.Value},
+		{"acct-unique-session-id", rec, uniq.Value},
+		{"User-Name", rec, "user0@example.net"},
+		{"%{NAS-IP-Address}/%{Acct-Session-Id}", rec, nas.Value + "/" + sid.Value},
+		{"", noUniq, nas.Value + "/" + sid.Value}, // the fallback
+	} {
+		enc, err := NewEncoder(Options{Key: tc.key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := enc.Key(tc.rec); got != tc.want {
+			t.Errorf("key %q: %q, want %q", tc.key, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"%{User-Name", "%{}", "User Name", "a{b}"} {
+		if _, err := NewEncoder(Options{Key: bad}); err == nil {
+			t.Errorf("key %q accepted", bad)
+		}
+	}
+}
+
+func TestHeaders(t *testing.T) {
+	enc, _ := NewEncoder(Options{})
+	rec := sinktest.Records(3)[2]
+	var m Message
+	if err := enc.Encode(rec, &m); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, h := range m.Headers {
+		got[h.Name] = h.Value
+	}
+	want := map[string]string{HeaderSchema: "1", HeaderStatusType: "Stop", HeaderSource: "sinktest:" + itoa(rec.Offset), HeaderKey: m.Key, HeaderID: ID(rec)}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("header %s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestID: the identity depends on the record's content only: not on where
+// it was read from, nor on its Donestamp.
+func TestID(t *testing.T) {
+	recs := sinktest.Records(4)
+	moved := *recs[0]
+	moved.File, moved.Offset, moved.Line, moved.Done = "elsewhere", 99, 7, true
+	if ID(recs[0]) != ID(&moved) {
+		t.Error("the same record read elsewhere has another ID")
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		id := ID(r)
+		if len(id) != 32 || seen[id] {
+			t.Errorf("ID %q: want 32 hex digits, distinct per record", id)
+		}
+		seen[id] = true
+	}
+	changed := *recs[0]
+	changed.Attrs = append([]detail.Attribute(nil), recs[0].Attrs...)
+	changed.Attrs[0].Value += "x"
+	if ID(&changed) == ID(recs[0]) {
+		t.Error("a changed record keeps its ID")
+	}
+}
+
+func TestTooLargeIsPermanent(t *testing.T) {
+	enc, _ := NewEncoder(Options{MaxBytes: 512})
+	var m Message
+	err := enc.Encode(sinktest.Records(1)[0], &m)
+	if !sinks.IsPermanent(err) || !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a record over 512 bytes: %v, want a permanent ErrTooLarge", err)
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	enc, _ := NewEncoder(Options{Values: dictionary.Builtin().JSONValue})
+	recs := sinktest.Records(100)
+	var m Message
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if err := enc.Encode(recs[i%len(recs)], &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
