@@ -118,7 +118,33 @@ func (cfg *Config) check() Errors {
 	for i := range cfg.Sinks {
 		cfg.checkSink(c, &cfg.Sinks[i], names)
 	}
+	written := map[string]string{}
+	for i := range cfg.Sinks {
+		cfg.checkSharedOutput(c, &cfg.Sinks[i], written)
+	}
 	return c.errs
+}
+
+// checkSharedOutput refuses two sinks that append to one file: their
+// records interleave (a detail sink and a jsonl sink made a file neither
+// format reads), and each one's repair of a short write could cut the
+// other's records. written maps each output path seen to its sink.
+func (cfg *Config) checkSharedOutput(c *collector, s *Sink, written map[string]string) {
+	out, ok := s.Options.(sinks.Outputs)
+	if !ok {
+		return
+	}
+	for _, p := range out.OutputPaths() {
+		if p == "" || p == "-" {
+			continue // standard output
+		}
+		key := cfg.resolvePath(absPath(p))
+		if prev, dup := written[key]; dup && prev != s.Name {
+			c.errorf(cfg.fieldLine(s, "path"), "sink %q: path: sink %q writes %s too: two sinks appending to one file mix their records (give each sink its own file)", s.Name, prev, p)
+			continue
+		}
+		written[key] = s.Name
+	}
 }
 
 func (cfg *Config) checkSink(c *collector, s *Sink, names map[string]int) {

@@ -248,3 +248,20 @@ func TestOutputInInputThroughSymlink(t *testing.T) {
 }
 
 func strconvQuote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }
+
+// TestTwoSinksOneFile: two sinks appending to one file (here a detail and a
+// jsonl sink, which made a file neither format reads) are refused.
+func TestTwoSinksOneFile(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	src := "[[sink]]\nname = \"a\"\ntype = \"jsonl\"\npath = " + strconvQuote(out) + "\n" +
+		"[[sink]]\nname = \"b\"\ntype = \"detail\"\npath = " + strconvQuote(dir+"/./out") + "\n" +
+		"[[sink]]\nname = \"c\"\ntype = \"jsonl\"\npath = " + strconvQuote(filepath.Join(dir, "other")) + "\n"
+	_, err := Parse("t.toml", src, Options{Replay: true})
+	if err == nil || !strings.Contains(err.Error(), `sink "b": path: sink "a" writes`) {
+		t.Fatalf("err = %v, want sink b refused for writing sink a's file", err)
+	}
+	if strings.Contains(err.Error(), `sink "c"`) {
+		t.Errorf("sink c, with its own file, was refused too: %v", err)
+	}
+}
