@@ -57,11 +57,16 @@ func (e *env) openInput(name string) (*input, error) {
 	return in, nil
 }
 
-// parsingGC sets the garbage collector for check and cat, and returns what
-// restores it. Parsing allocates fast and keeps little (a few chunks of the
-// file and their records, a few MB): collecting a quarter as often saves a
-// tenth of the CPU, and the memory limit keeps the heap small all the same.
+// parsingGC sets the garbage collector for check, cat, replay and run, and
+// returns what restores it. Parsing and relaying allocate fast and keep
+// little (a few chunks of the file and their records, the records in
+// flight: a few MB): collecting a quarter as often saves a tenth of the CPU
+// or more, and the memory limit keeps the heap small all the same. GOGC or
+// GOMEMLIMIT in the environment win: the user tuned the collector.
 func parsingGC() (restore func()) {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
 	gc := debug.SetGCPercent(400)
 	limit := debug.SetMemoryLimit(64 << 20)
 	return func() {

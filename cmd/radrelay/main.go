@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strings"
 
@@ -51,7 +52,34 @@ func register(c *command) {
 
 func main() {
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, isTerminal: isTerminal(os.Stderr)}
-	os.Exit(runMain(e, os.Args[1:]))
+	stop := cpuProfile(os.Getenv("RADRELAY_CPUPROFILE"))
+	code := runMain(e, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// cpuProfile writes a CPU profile of the whole process to path when it is
+// set (the hidden RADRELAY_CPUPROFILE variable): how the performance figures
+// of docs/benchmarks.md are explained, on the binary a user runs. It returns
+// what stops the profile.
+func cpuProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "radrelay: RADRELAY_CPUPROFILE: %v\n", err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintf(os.Stderr, "radrelay: RADRELAY_CPUPROFILE: %v\n", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 // runMain dispatches args to a subcommand and returns the exit status:

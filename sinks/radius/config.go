@@ -48,7 +48,11 @@ const (
 	DefaultMaxRTX         = 16 * time.Second
 	DefaultMaxRTXCount    = 5
 	DefaultMaxRTXDuration = 30 * time.Second
-	DefaultServerWindow   = 256
+	// DefaultServerWindow stays below what FreeRADIUS's default socket
+	// buffer (208 KiB) holds, about 150–170 requests: beyond it a saturated
+	// home server drops requests, and every drop costs a resend and a
+	// stall, where 128 in flight already keep it busy (docs/benchmarks.md).
+	DefaultServerWindow   = 128
 	DefaultZombiePeriod   = 20 * time.Second
 	DefaultReviveInterval = 30 * time.Second
 	DefaultFastRetransmit = 32

@@ -19,7 +19,7 @@ func TestConfigFromURL(t *testing.T) {
 	}{
 		{url: "radius://10.0.0.2:1813?secret_file=/etc/radrelay/secret", check: func(c Config) bool {
 			return len(c.Servers) == 1 && c.Servers[0].Address == "10.0.0.2:1813" && c.Servers[0].SecretFile == "/etc/radrelay/secret" &&
-				c.Policy == PolicyFailover && c.InitialRTX == 2*time.Second && c.MaxRTX == 16*time.Second && c.ServerWindow == 256
+				c.Policy == PolicyFailover && c.InitialRTX == 2*time.Second && c.MaxRTX == 16*time.Second && c.ServerWindow == 128
 		}},
 		{url: "radius://10.0.0.2?secret_env=RADIUS_SECRET", check: func(c Config) bool {
 			return c.Servers[0].Address == "10.0.0.2:1813" && c.Servers[0].SecretEnv == "RADIUS_SECRET"

@@ -24,7 +24,13 @@ type slot struct {
 	sentAt int64  // when that send was, in nanoseconds since the endpoint opened
 	first  bool   // that send was the request's first (its answer measures the RTT)
 	early  bool   // a fast retransmission was requested for seq
-	status bool   // a Status-Server: answered with Accounting-Response or Access-Accept
+	// overdueUsed: this retransmission round already had its early resend
+	// for being overdue (a server that answers nothing gets no more).
+	overdueUsed bool
+	// overtakenLeft is how many more early resends for being overtaken
+	// this round may have.
+	overtakenLeft int
+	status        bool // a Status-Server: answered with Accounting-Response or Access-Accept
 }
 
 // conn is one UDP socket to one server with its 256 Identifiers.
@@ -177,7 +183,8 @@ func (c *conn) overtaken(distance uint64, overdue int64) {
 		if s == nil || s.seq == 0 || s.early {
 			continue
 		}
-		if overtaken := s.seq+distance <= acked; overtaken || s.sentAt < overdue {
+		overtaken := s.seq+distance <= acked && s.overtakenLeft > 0
+		if overtaken || (s.sentAt < overdue && !s.overdueUsed) {
 			s.early = true
 			s.owner.overtaken.Store(overtaken)
 			select {

@@ -35,6 +35,10 @@ func (e *endpoint) sampleRTT(sentAt int64) {
 	e.overdueAfter.Store(max(e.srtt+4*e.rttvar, 2*e.srtt, int64(minOverdue)))
 }
 
+// maxOvertaken bounds the early resends of one request per retransmission
+// round for being overtaken by a window-full of later requests.
+const maxOvertaken = 4
+
 // minOverdue is the least time a request waits before an early resend for
 // lack of an answer, however fast the server usually answers.
 const minOverdue = 50 * time.Millisecond
@@ -139,9 +143,17 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 	timer := time.NewTimer(rt)
 	defer timer.Stop()
 	sentDelay := uint32(0)
-	rounds := 0       // retransmission timers expired: what max_rtx_count limits
-	fastUsed := false // one fast retransmission per timer round
-	early := false    // this send is a fast retransmission
+	rounds := 0 // retransmission timers expired: what max_rtx_count limits
+	// Early resends per timer round: one for being overdue (time alone
+	// says little on a busy machine, and a server that answers nothing
+	// gets no more), up to maxOvertaken for being overtaken. The latter are
+	// clocked by answers (a window-full of later requests answered after
+	// the resend), so a resend lost in the same burst of drops as the
+	// original is recovered in a few round trips instead of initial_rtx,
+	// and a server that answers nothing never triggers one.
+	overdueUsed := false
+	overtakenLeft := maxOvertaken
+	early := false // this send is a fast retransmission
 	for sends := 0; ; sends++ {
 		now := time.Now()
 		delay := m.delayAt(e.clock(now))
@@ -173,7 +185,8 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 		e.stats.sent.Add(1)
 		seq := cur.c.sendSeq.Add(1)
 		cur.c.mu.Lock()
-		cur.s.seq, cur.s.early = seq, fastUsed
+		cur.s.seq, cur.s.early = seq, false
+		cur.s.overdueUsed, cur.s.overtakenLeft = overdueUsed, overtakenLeft
 		cur.s.sentAt, cur.s.first = int64(time.Since(e.epoch)), sends == 0
 		cur.c.mu.Unlock()
 		early = false
@@ -183,9 +196,14 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 		select {
 		case <-p.early:
 			// Overtaken by later requests: resend now; the timer keeps running.
-			fastUsed, early = true, true
-			if p.overtaken.Load() && e.window.lost(time.Now()) {
-				e.stats.windowCuts.Add(1)
+			early = true
+			if p.overtaken.Load() {
+				overtakenLeft--
+				if e.window.lost(time.Now()) {
+					e.stats.windowCuts.Add(1)
+				}
+			} else {
+				overdueUsed = true
 			}
 			e.stats.fastRetransmits.Add(1)
 			continue
@@ -201,7 +219,7 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 			return net.ErrClosed
 		case now := <-timer.C:
 			rounds++
-			fastUsed = false
+			overdueUsed, overtakenLeft = false, maxOvertaken
 			isDead := e.timedOut()
 			if !isDead && e.answeredWithin(e.now(), rt) && e.window.lost(now) {
 				size, _ := e.window.current()

@@ -28,13 +28,16 @@ type receiver struct {
 	requests      int
 	statusServers int
 	// faults
-	drop        func(n int) bool // drop the n-th request (1-based)
-	delay       time.Duration    // answer this late
-	wrongAuth   bool             // answer with a bad Response Authenticator
-	noStatus    bool             // ignore Status-Server
-	onRequest   func(n int)      // called after the n-th request is counted
-	otherSecret bool             // requests fail our authenticator check: drop them, as a server with another secret does
-	delays      []uint32         // Acct-Delay-Time of each acknowledged request
+	drop func(n int) bool // drop the n-th request (1-based)
+	// dropCopy drops the k-th datagram (1-based) of a session's request.
+	dropCopy    func(session string, k int) bool
+	copies      map[string]int
+	delay       time.Duration // answer this late
+	wrongAuth   bool          // answer with a bad Response Authenticator
+	noStatus    bool          // ignore Status-Server
+	onRequest   func(n int)   // called after the n-th request is counted
+	otherSecret bool          // requests fail our authenticator check: drop them, as a server with another secret does
+	delays      []uint32      // Acct-Delay-Time of each acknowledged request
 	lastFrom    *net.UDPAddr
 	seen        []seenRequest // every Accounting-Request, dropped ones included
 }
@@ -168,6 +171,13 @@ func (r *receiver) handle(b []byte) []byte {
 	copy(auth[:], b[4:20])
 	r.seen = append(r.seen, seenRequest{id: b[1], auth: auth, delay: delay})
 	drop := r.drop != nil && r.drop(n)
+	if r.dropCopy != nil {
+		if r.copies == nil {
+			r.copies = map[string]int{}
+		}
+		r.copies[session]++
+		drop = drop || r.dropCopy(session, r.copies[session])
+	}
 	if !drop {
 		r.sessions = append(r.sessions, session)
 		if hasDelay {

@@ -557,6 +557,31 @@ func TestEarlyRetransmission(t *testing.T) {
 	}
 }
 
+// TestEarlyRetransmissionLostAgain: a fast retransmission lost in the same
+// burst of drops as the original is resent again once a window-full of
+// later requests was answered, not after the retransmission timer (an
+// hour here: a record delivered at all proves it).
+func TestEarlyRetransmissionLostAgain(t *testing.T) {
+	r := newReceiver(t, testSecret)
+	recs := testRecords("again", 2000)
+	lost, _ := recs[5].Get("Acct-Session-Id")
+	r.set(func(r *receiver) {
+		r.dropCopy = func(session string, k int) bool { return session == lost.Value && k <= 3 }
+	})
+	cfg := fastConfig(r.addr)
+	cfg.InitialRTX, cfg.MaxRTX = time.Hour, time.Hour
+	cfg.MaxRTXDuration = 2 * time.Hour
+	cfg.ZombiePeriod = time.Hour
+	s := openSink(t, cfg)
+	results := send(t, s, recs)
+	t.Logf("stats %+v", s.Stats()[0])
+	mustAllSucceed(t, results)
+	checkHolds(t, r.Delivered(), ids(recs))
+	if st := s.Stats()[0]; st.FastRetransmits < 3 || st.Timeouts != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 func TestEarlyRetransmissionOff(t *testing.T) {
 	r := newReceiver(t, testSecret)
 	r.set(func(r *receiver) { r.drop = func(n int) bool { return n == 3 } })
