@@ -1,7 +1,6 @@
 package radsec
 
 import (
-	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/pbkdf2"
@@ -13,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strings"
 )
 
 // ErrWrongPassphrase is returned when a passphrase does not decrypt a key.
@@ -90,15 +90,17 @@ func DecryptPrivateKeyPEM(keyPEM, passphrase []byte) ([]byte, error) {
 				return nil, err
 			}
 			return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
-		case block.Type == "PRIVATE KEY" || bytes.HasSuffix([]byte(block.Type), []byte(" PRIVATE KEY")):
-			//lint:ignore SA1019 reading OpenSSL's legacy encrypted PEM is what is wanted; it is never written.
-			if !x509.IsEncryptedPEMBlock(block) { //nolint:staticcheck
+		case block.Type == "PRIVATE KEY" || strings.HasSuffix(block.Type, " PRIVATE KEY"):
+			// x509's PEM encryption is deprecated (its format is weak and
+			// unauthenticated); reading keys OpenSSL wrote in it is fine,
+			// and radrelay never writes one.
+			if !x509.IsEncryptedPEMBlock(block) {
 				return pem.EncodeToMemory(&pem.Block{Type: block.Type, Bytes: block.Bytes}), nil
 			}
 			if len(passphrase) == 0 {
 				return nil, ErrKeyEncrypted
 			}
-			der, err := x509.DecryptPEMBlock(block, passphrase) //nolint:staticcheck // see above
+			der, err := x509.DecryptPEMBlock(block, passphrase)
 			if err != nil {
 				return nil, ErrWrongPassphrase
 			}
