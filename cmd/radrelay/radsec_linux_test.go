@@ -109,6 +109,7 @@ func TestReplayOverRadSecEncryptedKey(t *testing.T) {
 quarantine_dir = "`+filepath.Join(dir, "quarantine")+`"
 [[input]]
 glob = "`+filepath.Join(dir, "detail-*")+`"
+mode = "follow"
 [[sink]]
 name = "home"
 type = "radius"
@@ -126,6 +127,6 @@ ca_file = "`+ca.File+`"
 	out = stdout + stderr
 	if code != 0 || !strings.Contains(out, `private_key_password = "xxxxx"`) || strings.Contains(out, passphrase) ||
 		!strings.Contains(out, "private_key_password: the key passphrase is written in the configuration file") {
-		t.Fatalf("validate --print: status %d, want the passphrase redacted and a warning:\n%s", code, out)
+		t.Fatalf("validate --print: status %d, want the passphrase redacted and a warning:\n%s", code, strings.ReplaceAll(out, passphrase, "<PASSPHRASE>"))
 	}
 }
