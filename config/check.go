@@ -70,7 +70,7 @@ func (cfg *Config) check() Errors {
 		needState = len(cfg.Sinks) > 0 || cfg.sinkTables > 0
 	}
 	if len(cfg.Inputs) == 0 && cfg.listenTables == 0 && len(cfg.Listen) == 0 && fromFile && !cfg.Replay {
-		c.errorf(0, "no [[input]]: say which detail files to read, e.g.\n\n  [[input]]\n  glob = \"/var/log/freeradius/radacct/*/detail-*\"")
+		c.errorf(0, "no [[input]]: say which detail files to read, e.g.\n\n  [[input]]\n  glob = \"/var/log/freeradius/radacct/*/detail-*\"\n  mode = \"follow\"\n\n(a file for \"radrelay replay -c\", which takes its files from the command line? check it with \"radrelay validate --replay -c FILE\")")
 	}
 	if cfg.Replay {
 		cfg.Inputs = nil // replay reads the files it is given

@@ -90,12 +90,21 @@ func New() *Config {
 	}
 }
 
+// ModeChoices explains the two modes, in the error of a run that names
+// none: consume deletes the files, so it is never taken by default.
+const ModeChoices = `  consume  rename each file to a work file, read it, and DELETE it once every sink has it (as FreeRADIUS's radrelay)
+  follow   read the files in place and never change them; the position is kept in the state directory`
+
 // Input is one [[input]] table (or --input).
 type Input struct {
 	Glob string
 	Mode tailer.Mode
-	Line int // its line in the file, 0 for a flag
-	elem int
+	// StartAtEnd (start_at = "end", follow only): the files found at the
+	// first start, when the state directory knows none, are read from
+	// their end; files appearing later are read whole.
+	StartAtEnd bool
+	Line       int // its line in the file, 0 for a flag
+	elem       int
 }
 
 // Sink is one [[sink]] table (or one --to URL).
@@ -209,7 +218,7 @@ func (cfg *Config) TailerConfig() tailer.Config {
 		ShutdownTimeout: cfg.ShutdownTimeout,
 	}
 	for _, in := range cfg.Inputs {
-		tc.Inputs = append(tc.Inputs, tailer.Input{Glob: in.Glob, Mode: in.Mode})
+		tc.Inputs = append(tc.Inputs, tailer.Input{Glob: in.Glob, Mode: in.Mode, StartAtEnd: in.StartAtEnd})
 	}
 	for _, l := range cfg.Listen {
 		lc := listener.Config{SpoolDir: l.SpoolDir}

@@ -55,8 +55,9 @@ type fileGlobals struct {
 }
 
 type fileInput struct {
-	Glob string `toml:"glob"`
-	Mode string `toml:"mode"`
+	Glob    string `toml:"glob"`
+	Mode    string `toml:"mode"`
+	StartAt string `toml:"start_at"`
 }
 
 type fileRetry struct {
@@ -234,7 +235,7 @@ func (p *parser) parse(src string, replay bool) *Config {
 	}
 
 	for i, t := range tables(top["input"]) {
-		if in, ok := p.parseInput(t, i); ok {
+		if in, ok := p.parseInput(t, i, replay); ok {
 			cfg.Inputs = append(cfg.Inputs, in)
 		}
 	}
@@ -316,7 +317,7 @@ func (p *parser) unknownKey(label, key string, line int, known []string) {
 	p.errorf(line, "%sunknown key %q", label, key)
 }
 
-func (p *parser) parseInput(t map[string]any, i int) (Input, bool) {
+func (p *parser) parseInput(t map[string]any, i int, replay bool) (Input, bool) {
 	line := p.lines.table("input", i)
 	var in fileInput
 	known := knownKeys(reflect.TypeOf(fileInput{}))
@@ -333,13 +334,28 @@ func (p *parser) parseInput(t map[string]any, i int) (Input, bool) {
 		}
 	}
 	ic := Input{Glob: in.Glob, Line: line, elem: i}
-	switch strings.ToLower(or(in.Mode, "consume")) {
+	switch strings.ToLower(in.Mode) {
 	case "consume":
 		ic.Mode = tailer.Consume
 	case "follow":
 		ic.Mode = tailer.Follow
+	case "":
+		if replay {
+			break // replay ignores [[input]]
+		}
+		p.errorf(line, "input: mode is required, say how the files are read:\n%s", ModeChoices)
 	default:
-		p.errorf(p.lines.find("input.mode", i), "input: mode %q is not consume or follow", in.Mode)
+		p.errorf(p.lines.find("input.mode", i), "input: mode %q is not consume or follow:\n%s", in.Mode, ModeChoices)
+	}
+	switch strings.ToLower(in.StartAt) {
+	case "", "beginning":
+	case "end":
+		if ic.Mode != tailer.Follow {
+			p.errorf(p.lines.find("input.start_at", i), "input: start_at = \"end\" needs mode = \"follow\" (consume reads every file whole)")
+		}
+		ic.StartAtEnd = true
+	default:
+		p.errorf(p.lines.find("input.start_at", i), "input: start_at %q is not \"beginning\" or \"end\"", in.StartAt)
 	}
 	return ic, ok
 }

@@ -32,7 +32,11 @@ func (cfg *Config) Print(w io.Writer) error {
 		if in.Mode == tailer.Follow {
 			mode = "follow"
 		}
-		inputs = append(inputs, map[string]any{"glob": in.Glob, "mode": mode})
+		inp := map[string]any{"glob": in.Glob, "mode": mode}
+		if in.StartAtEnd {
+			inp["start_at"] = "end"
+		}
+		inputs = append(inputs, inp)
 	}
 	if len(inputs) > 0 {
 		top["input"] = inputs

@@ -35,8 +35,8 @@ func (cfg *Config) Warnings() Errors {
 		}
 	}
 	for _, d := range []struct{ key, dir string }{{"state_dir", cfg.StateDir}, {"quarantine_dir", cfg.QuarantineDir}} {
-		if d.dir == "" {
-			continue
+		if d.dir == "" || (cfg.Replay && d.key == "state_dir") {
+			continue // replay ignores state_dir (it takes --state)
 		}
 		st, err := os.Stat(d.dir)
 		switch {

@@ -23,28 +23,55 @@ type sinkHealth struct {
 	probing      bool      // a probe batch is being sent
 	nextProbe    time.Time
 	probes       int
+	// For the operator's log: records that failed at least once during
+	// this outage, and when a reminder was last logged.
+	waited       int
+	lastReminder time.Time
 }
+
+// reminderEvery is how often a sink that stays down is logged again: never
+// silent, never a flood.
+const reminderEvery = time.Minute
 
 // noteSuccess records a delivered record: the sink works.
 func (r *sinkRunner) noteSuccess() {
 	h := &r.health
 	h.mu.Lock()
 	recovered := h.over
-	h.failingSince, h.over, h.probes = time.Time{}, false, 0
+	since, waited := h.failingSince, h.waited
+	h.failingSince, h.over, h.probes, h.waited = time.Time{}, false, 0, 0
 	h.mu.Unlock()
-	if recovered {
-		r.log.Info("sink delivers again; records are sent (and retried) as usual")
+	if !since.IsZero() {
+		r.log.Info("sink recovered: delivering again", "down_for", time.Since(since).Round(time.Second).String(),
+			"records_waited", waited, "over_retry_budget", recovered)
 	}
 }
 
-// noteFailure records a retryable failure at now.
-func (r *sinkRunner) noteFailure(now time.Time) {
+// noteFailure records a retryable failure at now (first: the record's
+// first failure). The first failure of an outage is logged with its cause;
+// while the sink stays down, a reminder every reminderEvery.
+func (r *sinkRunner) noteFailure(now time.Time, first bool, err error) {
 	h := &r.health
 	h.mu.Lock()
-	if h.failingSince.IsZero() {
-		h.failingSince = now
+	starts := h.failingSince.IsZero()
+	if starts {
+		h.failingSince, h.lastReminder = now, now
 	}
+	if first {
+		h.waited++
+	}
+	remind := !starts && now.Sub(h.lastReminder) >= reminderEvery
+	if remind {
+		h.lastReminder = now
+	}
+	since, waited := h.failingSince, h.waited
 	h.mu.Unlock()
+	switch {
+	case starts:
+		r.log.Warn("sink is failing; retrying with backoff until it recovers", "err", err)
+	case remind:
+		r.log.Warn("sink still failing", "down_for", now.Sub(since).Round(time.Second).String(), "records_waiting", waited, "err", err)
+	}
 }
 
 // overBudget reports whether the sink has been failing for longer than its

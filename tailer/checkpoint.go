@@ -4,7 +4,9 @@ package tailer
 // ordered commit and persisted by the flusher before window slots are freed.
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -18,6 +20,10 @@ func (r *sinkRunner) cursorFor(of *openFile) cursor {
 		return *c
 	}
 	c := cursor{Dev: of.key.dev, Ino: of.key.ino, Path: r.t.table.pathOf(of), Line: 1, of: of}
+	if r.fresh && of.startOffset > 0 {
+		// start_at = "end" on this sink's first start.
+		c.Offset, c.Line = of.startOffset, of.startLine
+	}
 	if s, ok := r.saved[of.key]; ok {
 		delete(r.saved, of.key)
 		if of.matches(s) {
@@ -28,6 +34,20 @@ func (r *sinkRunner) cursorFor(of *openFile) cursor {
 				r.log.Warn("file is shorter than the saved position (truncated?); reading it from the start",
 					"file", c.Path, "saved_offset", c.Offset, "size", size)
 				c.Offset, c.Line, c.Done = 0, 1, false
+			}
+			if c.Offset > 0 {
+				// Where the sink resumes, and what is left (per file).
+				// A file already read to its end is a debug line: a
+				// follow glob may hold thousands of them.
+				args := []any{"file", c.Path, "line", c.Line, "offset", c.Offset}
+				level := slog.LevelInfo
+				if size, err := of.size(); err == nil && !of.format.Compressed() {
+					args = append(args, "behind_bytes", size-c.Offset)
+					if size == c.Offset {
+						level = slog.LevelDebug
+					}
+				}
+				r.log.Log(context.Background(), level, "resuming where this sink stopped", args...)
 			}
 		} else {
 			r.log.Info("saved position belongs to an earlier file with the same inode; reading from the start", "file", c.Path)

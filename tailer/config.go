@@ -44,6 +44,11 @@ type Input struct {
 	Glob  string
 	Files []string
 	Mode  Mode
+	// StartAtEnd (Follow only): a file found by the first look of a run
+	// for which a sink has no saved position at all (a first start) is
+	// read from its end at that moment, for that sink. Files that appear
+	// later are read from their start: they are new records.
+	StartAtEnd bool
 }
 
 // RetryPolicy says how a sink's retryable failures are retried: exponential

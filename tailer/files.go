@@ -1,6 +1,7 @@
 package tailer
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -59,6 +60,27 @@ type openFile struct {
 	final    bool
 	gone     bool  // no longer matched or deleted
 	lastSize int64 // last size seen by size()
+
+	// startOffset and startLine (start_at = "end") are where a sink that
+	// has no saved state starts this file; set before it is published.
+	startOffset int64
+	startLine   int
+}
+
+// markStartAtEnd sets the file's start for start_at = "end": the end of its
+// last whole record (a blank line) now, and the line there.
+func (o *openFile) markStartAtEnd() error {
+	data, err := io.ReadAll(io.NewSectionReader(o.f, 0, 1<<62))
+	if err != nil {
+		return err
+	}
+	end := bytes.LastIndex(data, []byte("\n\n"))
+	if end < 0 {
+		return nil // no whole record yet: read it all
+	}
+	end += 2
+	o.startOffset, o.startLine = int64(end), bytes.Count(data[:end], []byte("\n"))+1
+	return nil
 }
 
 // fingerprint returns the file's fingerprint over its first n bytes (n =

@@ -34,6 +34,7 @@ type maintainer struct {
 	listErrs map[string]string          // glob: the error of its listing, logged once
 	aside    map[string]*asideFile      // files that cannot be opened, by path
 	archives map[fileKey]archive.Format // compressed or binary files left alone (warned once)
+	scanned  bool                       // the first scan is done (start_at = "end" applies before)
 }
 
 // workFile is a consume work file (<dir>/detail.work) this process claimed.
@@ -159,6 +160,7 @@ func (m *maintainer) finish() {
 // finished gone files, publish.
 func (m *maintainer) scan(claim bool) time.Time {
 	found, matched, incomplete := m.listInputs(claim)
+	m.scanned = true
 	m.markGone(matched, incomplete)
 	next := m.settleFiles(time.Now())
 	m.finishWorks()
@@ -211,7 +213,7 @@ func (m *maintainer) listInputs(claim bool) (found []*openFile, matched map[file
 				// reading it in place would deliver it twice.
 				continue
 			}
-			of, ok := m.openFollowed(c)
+			of, ok := m.openFollowed(c, in.StartAtEnd && !m.scanned)
 			if !ok {
 				continue
 			}
@@ -236,7 +238,11 @@ func (m *maintainer) listInputs(claim bool) (found []*openFile, matched map[file
 // one warning) and can be opened (one that cannot is set aside, see
 // setAside). An empty new file is left for the next look: logrotate
 // creates its archive empty before it writes the compressed data.
-func (m *maintainer) openFollowed(c candidate) (*openFile, bool) {
+//
+// atEnd (start_at = "end", first scan): a new file's present end, rounded
+// down to the end of its last whole record, is where a sink that has no
+// saved state starts it.
+func (m *maintainer) openFollowed(c candidate, atEnd bool) (*openFile, bool) {
 	if m.t.table.lookup(c.key) != nil {
 		of, err := m.t.table.open(c.path, false)
 		return of, err == nil
@@ -255,6 +261,16 @@ func (m *maintainer) openFollowed(c candidate) (*openFile, bool) {
 		return nil, false
 	}
 	m.readable(c.path)
+	if !atEnd {
+		m.t.log.Info("file found; following it", "file", c.path, "size", c.size)
+	}
+	if atEnd {
+		if err := of.markStartAtEnd(); err != nil {
+			m.t.log.Warn("cannot find the end of the file for start_at = \"end\"; reading it from the start", "file", c.path, "err", err)
+		} else {
+			m.t.log.Info("file found; start_at = \"end\": reading only what is written from now on", "file", c.path, "offset", of.startOffset)
+		}
+	}
 	return of, true
 }
 
@@ -339,6 +355,7 @@ func (m *maintainer) forgetFinished(found []*openFile) {
 	knownKept := m.known[:0]
 	for _, of := range m.known {
 		if of.isGone() && !of.isClaimed() && of.isFinal() && m.allDone(of) {
+			m.t.log.Info("file finished: every sink has it, and it left the glob; forgotten", "file", m.t.table.pathOf(of))
 			m.forget(of)
 			continue
 		}

@@ -60,6 +60,9 @@ type sinkRunner struct {
 
 	q     *quarantine
 	state stateFile // zero when there is no StateDir
+	// fresh: the state directory had no state for this sink (its first
+	// start), so start_at = "end" applies to it.
+	fresh bool
 
 	mu        sync.Mutex
 	committed map[fileKey]*cursor // acknowledged positions
@@ -105,6 +108,7 @@ func newSinkRunner(t *Tailer, spec SinkSpec) (*sinkRunner, error) {
 			r.log.Warn("state file damaged (power cut?); using the other copy (some records may be sent again)", "err", corrupt)
 		}
 		r.seq = seq
+		r.fresh = seq == 0 && len(files) == 0 && corrupt == nil
 		for _, c := range files {
 			r.saved[fileKey{c.Dev, c.Ino}] = c
 		}

@@ -180,7 +180,7 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 					p.first = now
 				}
 				p.attempts++
-				r.noteFailure(now)
+				r.noteFailure(now, p.attempts == 1, err)
 				if end := time.Now(); r.spec.Retry.Exhausted(p.attempts, p.first, end) || r.overBudget(end) {
 					if !r.quarantineItem(ctx, p.it, fmt.Sprintf("retries exhausted after %d attempts: %v", p.attempts, err)) {
 						unresolved[p.it] = true
@@ -205,13 +205,9 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 			// Wake when the budget runs out, not a whole backoff later.
 			d = max(left, time.Millisecond)
 		}
-		// Warn about the first attempts and then every tenth: a sink that
-		// is down for hours must not flood the log.
-		lvl := slog.LevelDebug
-		if attempt <= 3 || attempt%10 == 0 {
-			lvl = slog.LevelWarn
-		}
-		r.log.Log(ctx, lvl, "sink failed; retrying", "records", len(pending), "attempt", attempt,
+		// noteFailure says when the sink starts failing and reminds
+		// while it stays down; each retry is a debug line.
+		r.log.Log(ctx, slog.LevelDebug, "sink failed; retrying", "records", len(pending), "attempt", attempt,
 			"retry_in", d.Round(time.Millisecond), "file", pending[0].it.file, "line", pending[0].it.line, "err", lastErr)
 		timer := time.NewTimer(d)
 		select {

@@ -191,7 +191,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 	drainCtx, cancelDrain := context.WithCancel(context.Background())
 	defer cancelDrain()
 	stopDrain := context.AfterFunc(ctx, func() {
-		t.log.Info("shutting down: draining records in flight", "timeout", cfg.ShutdownTimeout)
+		// The command says what it waits for at the level an operator
+		// sees (radrelay run/replay); this is the library's own trace.
+		t.log.Debug("shutting down: draining records in flight", "timeout", cfg.ShutdownTimeout.String())
 		time.AfterFunc(cfg.ShutdownTimeout, cancelDrain)
 	})
 	defer stopDrain()

@@ -10,12 +10,61 @@ import (
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/sinks/file"
+	"github.com/radrelay/radrelay/sinks/route"
 )
 
 var catFlags struct {
 	format     string
 	columns    string
 	dictionary string
+	filter     filterFlags
+}
+
+// filterFlags are a sink filter ([sink.filter], sinks/route) given as
+// flags: the same criteria, the same meaning.
+type filterFlags struct {
+	statusType, nas, nasIdentifier, realm, keep, drop string
+	match                                             stringList
+}
+
+func (f *filterFlags) register(fs *flag.FlagSet) {
+	*f = filterFlags{}
+	fs.StringVar(&f.statusType, "status-type", "", "only records whose Acct-Status-Type is in `LIST` (e.g. Stop or Start,Stop)")
+	fs.StringVar(&f.nas, "nas", "", "only records from the NAS addresses or CIDR prefixes in `LIST`")
+	fs.StringVar(&f.nasIdentifier, "nas-identifier", "", "only records whose NAS-Identifier is in `LIST`")
+	fs.StringVar(&f.realm, "realm", "", "only records whose User-Name realm is in `LIST` (NULL: no realm)")
+	fs.Var(&f.match, "match", "only records whose attribute matches: `ATTR=REGEXP` (repeat: all must match)")
+	fs.StringVar(&f.keep, "keep-attributes", "", "print only the attributes in `LIST` (shell patterns)")
+	fs.StringVar(&f.drop, "drop-attributes", "", "leave out the attributes in `LIST` (shell patterns)")
+}
+
+// filter returns the filter the flags describe (nil: none).
+func (f *filterFlags) filter() (*route.Filter, error) {
+	list := func(s string) []string {
+		var out []string
+		for _, v := range strings.Split(s, ",") {
+			if v = strings.TrimSpace(v); v != "" {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	c := route.Config{StatusType: list(f.statusType), NAS: list(f.nas), NASIdentifier: list(f.nasIdentifier),
+		Realm: list(f.realm), KeepAttributes: list(f.keep), DropAttributes: list(f.drop)}
+	for _, m := range f.match {
+		name, re, ok := strings.Cut(m, "=")
+		if !ok || name == "" {
+			return nil, fmt.Errorf("--match %q: want ATTR=REGEXP", m)
+		}
+		if c.Match == nil {
+			c.Match = map[string]string{}
+		}
+		c.Match[name] = re
+	}
+	if c.IsZero() {
+		return nil, nil
+	}
+	return route.New(c)
 }
 
 func init() {
@@ -62,6 +111,12 @@ Formats:
           record's Timestamp, in local time, as the header), Timestamp,
           Done, Header, File, Line, Offset, Other-Attributes.
 
+Filters select records with the criteria of a sink's [sink.filter]
+(docs/configuration.md), with the same meaning: --status-type, --nas,
+--nas-identifier, --realm and --match ATTR=REGEXP must all match (a list
+matches when any entry does); --keep-attributes or --drop-attributes
+choose the attributes printed.
+
 Malformed records and a record cut off at the end of a file are reported on
 standard error as FILE:LINE: what, and left out of the output; cat goes on
 with the next record.
@@ -80,7 +135,8 @@ Examples:
     radrelay cat --format json examples/radacct/127.0.0.1/detail-20261123 | jq '.attributes["User-Name"]'
 
   A spreadsheet of one day's Stop records, chosen columns:
-    radrelay cat --format csv --columns Date,Time,User-Name,Acct-Session-Time,Acct-Input-Octets,Acct-Output-Octets \
+    radrelay cat --format csv --status-type Stop \
+      --columns Date,Time,User-Name,Acct-Session-Time,Acct-Input-Octets,Acct-Output-Octets \
       /var/log/freeradius/radacct/*/detail-20261122 > 2026-11-22.csv
 
   Last month's rotated files, compressed or not, as one JSON Lines stream:
@@ -96,6 +152,7 @@ Examples:
 			fs.StringVar(&catFlags.format, "format", "detail", "output `FORMAT`: detail, json (JSON Lines) or csv")
 			fs.StringVar(&catFlags.columns, "columns", "", "csv: comma-separated `LIST` of columns (default: Date,Time,Timestamp, the usual accounting attributes, Other-Attributes)")
 			addDictionaryFlag(fs, &catFlags.dictionary)
+			catFlags.filter.register(fs)
 		},
 		run: runCat,
 	})
@@ -127,11 +184,27 @@ func runCat(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "radrelay cat: --format: %v\n", err)
 		return 2
 	}
+	filter, err := catFlags.filter.filter()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "radrelay cat: %v\n", err)
+		return 2
+	}
+	encode := enc.Append
+	if filter != nil {
+		// Records the filter passes over encode to nothing: they are
+		// left out, in the parallel reader's workers like the rest.
+		encode = func(dst []byte, rec *detail.Record) []byte {
+			if !filter.Matches(rec) {
+				return dst
+			}
+			return enc.Append(dst, filter.Rewrite(rec))
+		}
+	}
 	out := bufio.NewWriterSize(e.stdout, 256<<10)
 	out.Write(enc.Header())
 	status := 0
 	for _, name := range args {
-		status = max(status, catFile(e, name, enc, out))
+		status = max(status, catFile(e, name, encode, out))
 	}
 	if err := out.Flush(); err != nil {
 		fmt.Fprintf(e.stderr, "radrelay cat: writing: %v\n", err)
@@ -143,7 +216,7 @@ func runCat(e *env, args []string) int {
 // catFile writes every record of the file name to out, formatted by enc (in
 // the parsing goroutines), reporting bad records on stderr. It returns the exit status the file calls for: 0, 1
 // when a record was bad, exitUnreadable when the file could not be read.
-func catFile(e *env, name string, enc *file.Encoder, out io.Writer) int {
+func catFile(e *env, name string, encode func([]byte, *detail.Record) []byte, out io.Writer) int {
 	src, err := e.openInput(name)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "radrelay cat: %s: %v\n", name, err)
@@ -152,7 +225,7 @@ func catFile(e *env, name string, enc *file.Encoder, out io.Writer) int {
 	defer src.Close()
 	status := 0
 	r := detail.NewParallelReader(src, name)
-	r.Encode = enc.Append
+	r.Encode = encode
 	defer r.Close()
 	for {
 		_, err := r.Next()

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/radrelay/radrelay/config"
 )
 
 // runCLI runs radrelay in-process and returns its exit status, stdout and stderr.
@@ -39,13 +41,13 @@ func TestValidate(t *testing.T) {
 		stderr string
 	}{
 		{"good", []string{"-c", "testdata/config/good-full.toml"}, 0, "testdata/config/good-full.toml: valid (2 inputs, 2 sinks)"},
-		{"positional file", []string{"testdata/config/good-minimal.toml"}, 0, "valid (1 inputs, 1 sinks)"},
+		{"positional file", []string{"testdata/config/good-minimal.toml"}, 0, "valid (1 input, 1 sink)"},
 		{"bad", []string{"-c", "testdata/config/bad-unknown-keys.toml"}, 2, `bad-unknown-keys.toml:2: unknown key "metrics_listn"`},
 		{"missing file", []string{"-c", "testdata/config/nonexistent.toml"}, 2, "no such file"},
 		{"no file", nil, 2, "give one configuration file"},
 		{"secret file missing", []string{"-c", "testdata/config/env-missing-secret.toml"}, 2,
-			`env-missing-secret.toml:10: sink "mirror": secret_file: open /nonexistent/radrelay-test.secret: no such file or directory`},
-		{"replay file", []string{"--replay", "-c", "testdata/config/good-minimal.toml"}, 0, "valid (0 inputs, 1 sinks)"},
+			`env-missing-secret.toml:11: sink "mirror": secret_file: open /nonexistent/radrelay-test.secret: no such file or directory`},
+		{"replay file", []string{"--replay", "-c", "testdata/config/good-minimal.toml"}, 0, "valid for replay (1 sink; [[input]] and state_dir are not used by replay)"},
 		{"warnings", []string{"-c", "testdata/config/good-full.toml"}, 0, `good-full.toml: warning: input "/srv/other/detail-*": no directory matches /srv/other yet`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,6 +67,7 @@ func TestValidatePrintRedacts(t *testing.T) {
 	os.WriteFile(name, []byte(`state_dir = "/s"
 [[input]]
 glob = "/d/*"
+mode = "consume"
 [[sink]]
 name = "x"
 type = "memory"
@@ -86,7 +89,7 @@ realm = ["example.net"]
 	if strings.Contains(out+stderr, "s3cr3t") {
 		t.Error("a secret was printed")
 	}
-	if !strings.Contains(stderr, `r.toml:4: warning: sink "x": secret: the secret is written in the configuration file; prefer secret_file or secret_env`) {
+	if !strings.Contains(stderr, `r.toml:5: warning: sink "x": secret: the secret is written in the configuration file; prefer secret_file or secret_env`) {
 		t.Errorf("no warning about the secret in the file:\n%s", stderr)
 	}
 	if !strings.Contains(out, `secret = "xxxxx"`) {
@@ -100,18 +103,20 @@ func TestRunUsageErrors(t *testing.T) {
 		stderr string
 	}{
 		{[]string{"run"}, "no input: give --input GLOB"},
-		{[]string{"run", "--input", "/d/*"}, "no --state DIR"},
-		{[]string{"run", "--input", "/d/*", "--state", "/s"}, "no sink: give --to SINK-URL"},
-		{[]string{"run", "--input", "/d/*", "--state", "/s", "--to", "nowhere"}, "not a sink URL"},
+		{[]string{"run", "--input", "/d/*", "--mode", "consume"}, "no --state DIR"},
+		{[]string{"run", "--input", "/d/*", "--mode", "consume", "--state", "/s"}, "no sink: give --to SINK-URL"},
+		{[]string{"run", "--input", "/d/*", "--mode", "consume", "--state", "/s", "--to", "nowhere"}, "not a sink URL"},
 		{[]string{"run", "--input", "/d/*", "--state", "/s", "--to", "memory:x", "--mode", "tail"}, `--mode "tail" is not consume or follow`},
-		{[]string{"run", "--input", "/d/*", "--state", "/s", "--to", "memory:x", "--max-outstanding", "4", "--batch-size", "8"}, "batch_size 8 is larger than max_outstanding 4"},
+		{[]string{"run", "--input", "/d/*", "--state", "/s", "--to", "memory:x"}, "--mode is required, say how the files are read:\n" + config.ModeChoices},
+		{[]string{"run", "--input", "/d/*", "--mode", "consume", "--start-at", "end", "--state", "/s", "--to", "memory:x"}, "--start-at end needs --mode follow"},
+		{[]string{"run", "--input", "/d/*", "--mode", "consume", "--state", "/s", "--to", "memory:x", "--max-outstanding", "4", "--batch-size", "8"}, "batch_size 8 is larger than max_outstanding 4"},
 		{[]string{"run", "-c", "testdata/config/good-minimal.toml", "--to", "memory:x"}, "with -c, the configuration file describes"},
 		{[]string{"run", "-c", "testdata/config/bad-types.toml"}, "bad-types.toml:1: state_dir: wrong type"},
 		{[]string{"run", "extra"}, `unexpected argument "extra"`},
 		{[]string{"run", "-c", "testdata/config/good-minimal.toml", "--log-format", "xml"}, `--log-format "xml" is not text or json`},
 		{[]string{"run", "-c", "testdata/config/good-minimal.toml", "--metrics", "9813"}, `--metrics "9813" is not HOST:PORT`},
 		{[]string{"run", "--mode", "follow", "--input", "in/detail*", "--state", "/s", "--to", "detail:in/detail-out"}, `sink "detail-in-detail-out": path: the files it writes match the input "in/detail*"`},
-		{[]string{"run", "--input", "/d/*", "--state", "/s", "--to", "detail:/var/x-%Q"}, `sink "detail-var-x-Q": path: file name template "/var/x-%Q": unknown field %Q`},
+		{[]string{"run", "--input", "/d/*", "--mode", "consume", "--state", "/s", "--to", "detail:/var/x-%Q"}, `sink "detail-var-x-Q": path: file name template "/var/x-%Q": unknown field %Q`},
 		{[]string{"replay", "--to", "detail:testdata/config/good-minimal.toml", "testdata/config/good-minimal.toml"}, `path: it writes testdata/config/good-minimal.toml, which this replay reads`},
 		{[]string{"replay", "--to", "memory:x"}, "no files to replay"},
 		{[]string{"replay", "--to", "memory:x", "/nonexistent/detail"}, "no such file"},
@@ -129,7 +134,7 @@ func TestValidateWarnsOverlappingInputs(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "detail-20261123"), nil, 0o600)
 	name := filepath.Join(dir, "r.toml")
-	os.WriteFile(name, []byte(fmt.Sprintf("state_dir = %q\n[[input]]\nglob = %q\n[[input]]\nglob = %q\n[[sink]]\nname = \"x\"\nurl = \"memory:x\"\n",
+	os.WriteFile(name, []byte(fmt.Sprintf("state_dir = %q\n[[input]]\nglob = %q\nmode = \"follow\"\n[[input]]\nglob = %q\nmode = \"follow\"\n[[sink]]\nname = \"x\"\nurl = \"memory:x\"\n",
 		dir, filepath.Join(dir, "detail-*"), filepath.Join(dir, "*-20261123"))), 0o644)
 	code, _, stderr := runCLI(t, "validate", "-c", name)
 	if code != 0 || !strings.Contains(stderr, "both match "+filepath.Join(dir, "detail-20261123")+": its records would be read twice") {
@@ -145,6 +150,7 @@ func TestValidatePrintShowsSinkDefaults(t *testing.T) {
 	os.WriteFile(name, []byte(`state_dir = "/s"
 [[input]]
 glob = "/d/*"
+mode = "consume"
 [[sink]]
 name = "backup"
 type = "radius"
@@ -197,7 +203,7 @@ func TestDaemonDictionaryFlag(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "dictionary.bad:1") {
 		t.Errorf("replay with a bad dictionary: status %d, stderr:\n%s", code, stderr)
 	}
-	code, _, stderr = runCLI(t, "run", "--input", filepath.Join(dir, "none-*"), "--state", filepath.Join(dir, "s"), "--to", "jsonl:"+outFile, "--dictionary", bad)
+	code, _, stderr = runCLI(t, "run", "--input", filepath.Join(dir, "none-*"), "--mode", "consume", "--state", filepath.Join(dir, "s"), "--to", "jsonl:"+outFile, "--dictionary", bad)
 	if code != 2 || !strings.Contains(stderr, "dictionary.bad:1") {
 		t.Errorf("run with a bad dictionary: status %d, stderr:\n%s", code, stderr)
 	}

@@ -118,24 +118,31 @@ func TestConfigDefaults(t *testing.T) {
 
 // TestConfigSmall covers single mistakes, each with its exact message.
 func TestConfigSmall(t *testing.T) {
-	const head = "state_dir = \"/s\"\n[[input]]\nglob = \"/d/*\"\n"
+	const head = "state_dir = \"/s\"\n[[input]]\nglob = \"/d/*\"\nmode = \"consume\"\n"
 	for _, tc := range []struct {
 		name, src, want string
 		replay          bool
 	}{
 		{"ok", head + "[[sink]]\nname = \"a\"\ntype = \"memory\"\nstore = \"x\"\n", "", false},
 		{"small max_outstanding lowers default batch", head + "[[sink]]\nname = \"a\"\ntype = \"memory\"\nstore = \"x\"\nmax_outstanding = 8\n", "", false},
-		{"unknown input key", head + "shutdown = 1\n", `t.toml:4: input: unknown key "shutdown"`, false},
+		{"unknown input key", head + "shutdown = 1\n", `t.toml:5: input: unknown key "shutdown"`, false},
 		{"follow without state", "[[input]]\nglob = \"/d/*\"\nmode = \"follow\"\n[[sink]]\nname = \"a\"\nurl = \"memory:x\"\n",
 			"t.toml: state_dir is required to consume or follow files: it holds each sink's progress (e.g. state_dir = \"/var/lib/radrelay\")", false},
+		{"mode is required", "state_dir = \"/s\"\n[[input]]\nglob = \"/d/*\"\n[[sink]]\nname = \"a\"\nurl = \"memory:x\"\n",
+			"t.toml:2: input: mode is required, say how the files are read:\n" + config.ModeChoices, false},
+		{"replay ignores a modeless input", "[[input]]\nglob = \"/d/*\"\n[[sink]]\nname = \"a\"\nurl = \"memory:x\"\n", "", true},
+		{"start_at end needs follow", head + "start_at = \"end\"\n[[sink]]\nname = \"a\"\nurl = \"memory:x\"\n",
+			`t.toml:5: input: start_at = "end" needs mode = "follow" (consume reads every file whole)`, false},
+		{"start_at unknown", "state_dir = \"/s\"\n[[input]]\nglob = \"/d/*\"\nmode = \"follow\"\nstart_at = \"middle\"\n[[sink]]\nname = \"a\"\nurl = \"memory:x\"\n",
+			`t.toml:5: input: start_at "middle" is not "beginning" or "end"`, false},
 		{"replay needs no input or state", "[[sink]]\nname = \"a\"\nurl = \"memory:x\"\n", "", true},
-		{"bad url", head + "[[sink]]\nname = \"a\"\nurl = \"nowhere\"\n", `t.toml:6: sink "a": url: not a sink URL`, false},
-		{"url parse error", head + "[[sink]]\nname = \"a\"\nurl = \"memory:\"\n", `t.toml:6: sink "a": url: want memory:STORE`, false},
-		{"zero batch", head + "[[sink]]\nname = \"a\"\nurl = \"memory:x\"\nbatch_size = 0\n", `t.toml:7: sink "a": batch_size must be at least 1`, false},
+		{"bad url", head + "[[sink]]\nname = \"a\"\nurl = \"nowhere\"\n", `t.toml:7: sink "a": url: not a sink URL`, false},
+		{"url parse error", head + "[[sink]]\nname = \"a\"\nurl = \"memory:\"\n", `t.toml:7: sink "a": url: want memory:STORE`, false},
+		{"zero batch", head + "[[sink]]\nname = \"a\"\nurl = \"memory:x\"\nbatch_size = 0\n", `t.toml:8: sink "a": batch_size must be at least 1`, false},
 		{"negative duration", head + "[[sink]]\nname = \"a\"\nurl = \"memory:x\"\n[sink.retry]\nmax = \"-1s\"\n",
-			`t.toml:8: sink "a": retry.max: "-1s": a duration cannot be negative`, false},
+			`t.toml:9: sink "a": retry.max: "-1s": a duration cannot be negative`, false},
 		{"dotted keys", head + "[[sink]]\nname = \"a\"\nurl = \"memory:x\"\nfilter.realm = [\"x\"]\nfilter.relam = [\"y\"]\n",
-			`t.toml:8: sink "a": unknown key "filter.relam" (did you mean "realm"?)`, false},
+			`t.toml:9: sink "a": unknown key "filter.relam" (did you mean "realm"?)`, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := config.Parse("t.toml", tc.src, config.Options{Replay: tc.replay})

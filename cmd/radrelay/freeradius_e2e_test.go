@@ -48,7 +48,7 @@ func TestRunSyncsBackupFreeRADIUS(t *testing.T) {
 	done := make(chan string, 1)
 	go func() {
 		_, _, stderr := runCLI(t, "run",
-			"--input", primary.DetailFile+"*",
+			"--input", primary.DetailFile+"*", "--mode", "consume",
 			"--to", "backup=radius://"+backup.Addr+"?secret_file="+secretFile,
 			"--state", filepath.Join(dir, "state"), "--max-outstanding", "32")
 		done <- stderr

@@ -92,7 +92,7 @@ func TestProcessSIGTERMExitsZero(t *testing.T) {
 		"--to", "jsonl:"+filepath.Join(dir, "out.jsonl"), "--state", filepath.Join(dir, "state"), "--log-format", "json")
 	waitLine(t, stderr, `"msg":"radrelay run starting"`)
 	cmd.Process.Signal(syscall.SIGTERM)
-	waitLine(t, stderr, `"msg":"stopping: draining records in flight and saving progress"`)
+	waitLine(t, stderr, `"msg":"stopping: `)
 	go io.Copy(io.Discard, stdoutOf(stderr))
 	if code := exitStatus(t, cmd); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0", code)
@@ -158,7 +158,7 @@ func TestProcessSecondSignalExitsAtOnce(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	waitLine(t, stderr, `"msg":"stopping: draining records in flight and saving progress"`)
+	waitLine(t, stderr, `"msg":"stopping: `)
 	cmd.Process.Signal(syscall.SIGTERM)
 	waitLine(t, stderr, `second signal: exiting at once`)
 	go io.Copy(io.Discard, stdoutOf(stderr))

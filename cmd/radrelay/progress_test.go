@@ -112,7 +112,7 @@ func TestReplayOnTerminal(t *testing.T) {
 	if n := len(memoryRecords("terminal")); n != 3000 {
 		t.Errorf("delivered %d records, want 3000", n)
 	}
-	if !strings.Contains(stderr.String(), "replayed 3,000 records from 1 files") {
+	if !strings.Contains(stderr.String(), "read 3,000 records from 1 file in") {
 		t.Errorf("no summary:\n%s", stderr.String())
 	}
 }

@@ -210,11 +210,21 @@ func printReplaySummary(w io.Writer, res runResult, files int) int64 {
 	if secs > 0 {
 		rate = float64(read) / secs
 	}
-	fmt.Fprintf(w, "replayed %s records from %d files in %s (%s records/s)\n",
-		formatCount(read), files, res.duration.Round(time.Millisecond), formatCount(int64(rate)))
+	// "read", not "replayed": what was read is not what was delivered
+	// (a sink down, a stop); each sink's line says what became of them.
+	fmt.Fprintf(w, "read %s from %s in %s (%s records/s)\n",
+		plural(read, "record"), plural(int64(files), "file"), res.duration.Round(time.Millisecond), formatCount(int64(rate)))
 	for _, s := range res.stats.Sinks {
-		line := fmt.Sprintf("  sink %s: %s delivered, %s quarantined, %s retries", s.Name,
-			formatCount(s.Delivered), formatCount(s.Quarantined), formatCount(s.Retried))
+		line := fmt.Sprintf("  sink %s: %s delivered, %s quarantined", s.Name,
+			formatCount(s.Delivered), formatCount(s.Quarantined))
+		if left := s.Read - s.Delivered - s.Quarantined; left > 0 {
+			line += fmt.Sprintf(", %s NOT delivered", formatCount(left))
+		}
+		if s.Retried == 1 {
+			line += ", 1 retry"
+		} else {
+			line += ", " + formatCount(s.Retried) + " retries"
+		}
 		if n := res.filtered[s.Name]; n > 0 {
 			line += fmt.Sprintf(" (%s of the delivered passed over by its filter)", formatCount(n))
 		}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -56,6 +57,7 @@ var runFlags struct {
 	daemonFlags
 	inputs          stringList
 	mode            string
+	startAt         string
 	listen          stringList
 	clients         stringList
 	clientsConf     string
@@ -69,14 +71,14 @@ func init() {
 		summary: "follow detail files and deliver every record to the sinks",
 		usage: `Usage:
   radrelay run -c FILE
-  radrelay run --input GLOB --to SINK-URL [--to SINK-URL]... --state DIR [options]
+  radrelay run --input GLOB --mode consume|follow --to SINK-URL [--to SINK-URL]... --state DIR [options]
   radrelay run --listen ADDR --client PREFIX:SECRET_FILE --spool DIR [--to SINK-URL --state DIR] [options]
 
 Run reads RADIUS accounting detail files as FreeRADIUS writes them and
 delivers every record to every sink, at least once, until it is stopped.
 
-Files matching each input glob are taken oldest first. In consume mode (the
-default, like FreeRADIUS's radrelay) a file is renamed to a work file, read,
+Files matching each input glob are taken oldest first. --mode is required.
+In consume mode (like FreeRADIUS's radrelay) a file is renamed to a work file, read,
 and deleted once every sink has acknowledged every record in it. In follow
 mode files are never renamed, deleted or written: radrelay follows them as
 they grow and rotate and keeps its position in the state directory.
@@ -124,7 +126,9 @@ Signals:
   SIGTERM, SIGINT  stop reading, drain records in flight for up to
                    --shutdown-timeout, save progress, exit 0; a second
                    signal exits at once (status 143 or 130)
-  SIGHUP           reopen the log file (after logrotate moved it)
+  SIGHUP           reopen the log file (after logrotate moved it); it does
+                   NOT reload the configuration: restart for that (a
+                   restart loses nothing)
 
 Exit status: 0 after a clean shutdown, 1 when radrelay could not run
 (a sink could not be opened, a directory is not writable), 2 for a usage or
@@ -134,7 +138,7 @@ configuration error, or when another radrelay holds the state directory
 Examples:
   Relay every FreeRADIUS detail file to a backup RADIUS server, consuming
   the files as radiusd -n radrelay would:
-    radrelay run --input '/var/log/freeradius/radacct/*/detail-*' \
+    radrelay run --input '/var/log/freeradius/radacct/*/detail-*' --mode consume \
       --to 'backup=radius://10.0.0.2:1813?secret_file=/etc/radrelay/backup.secret' \
       --state /var/lib/radrelay
 
@@ -155,7 +159,7 @@ Examples:
     radrelay validate -c /etc/radrelay/radrelay.toml`,
 		flags: func(fs *flag.FlagSet) {
 			runFlags.daemonFlags = daemonFlags{}
-			runFlags.inputs, runFlags.mode, runFlags.shutdownTimeout = nil, "", 0
+			runFlags.inputs, runFlags.mode, runFlags.startAt, runFlags.shutdownTimeout = nil, "", "", 0
 			runFlags.listen, runFlags.clients, runFlags.clientsConf, runFlags.spool = nil, nil, "", ""
 			fs.Var(&runFlags.listen, "listen", "receive accounting on UDP `ADDR` (e.g. 0.0.0.0:1813, [::]:1813; repeat for several) and spool it")
 			fs.Var(&runFlags.clients, "client", "accept requests from `PREFIX:SECRET_FILE` (e.g. 10.0.0.0/8:/etc/radrelay/nas.secret; repeatable)")
@@ -163,7 +167,8 @@ Examples:
 			fs.StringVar(&runFlags.spool, "spool", "", "write received records under `DIR` (one directory per client) before acknowledging them")
 			runFlags.daemonFlags.register(fs)
 			fs.Var(&runFlags.inputs, "input", "read the detail files matching `GLOB` (repeat for several)")
-			fs.StringVar(&runFlags.mode, "mode", "", "how inputs are read: consume (rename, read, delete) or follow (read-only) (default consume)")
+			fs.StringVar(&runFlags.mode, "mode", "", "how inputs are read (required): consume (rename, read, delete) or follow (read-only)")
+			fs.StringVar(&runFlags.startAt, "start-at", "", "follow mode, first start: read the files found from their `beginning` or only what is written from now on (end) (default beginning)")
 			fs.StringVar(&runFlags.state, "state", "", "keep each sink's progress in `DIR` (required)")
 			fs.DurationVar(&runFlags.shutdownTimeout, "shutdown-timeout", 0, "on SIGTERM, wait this long for records in flight (default "+tailer.DefaultShutdownTimeout.String()+")")
 		},
@@ -179,7 +184,7 @@ func runRun(e *env, args []string) int {
 	}
 	var cfg *config.Config
 	if f.config != "" {
-		if len(f.inputs) > 0 || len(f.to) > 0 || f.mode != "" || f.state != "" || f.quarantine != "" ||
+		if len(f.inputs) > 0 || len(f.to) > 0 || f.mode != "" || f.startAt != "" || f.state != "" || f.quarantine != "" ||
 			len(f.listen) > 0 || len(f.clients) > 0 || f.clientsConf != "" || f.spool != "" ||
 			f.maxOutstanding != 0 || f.batchSize != 0 || f.shutdownTimeout != 0 {
 			fmt.Fprintln(e.stderr, "radrelay run: with -c, the configuration file describes inputs, sinks and directories; only --log-format, --log-level, --log-file, --metrics and --dictionary may be added")
@@ -257,14 +262,29 @@ func configFromRunFlags() (*config.Config, error) {
 	}
 	mode := tailer.Consume
 	switch f.mode {
-	case "", "consume":
+	case "consume":
 	case "follow":
 		mode = tailer.Follow
+	case "":
+		if len(f.inputs) > 0 {
+			return nil, fmt.Errorf("--mode is required, say how the files are read:\n%s", config.ModeChoices)
+		}
 	default:
-		return nil, fmt.Errorf("--mode %q is not consume or follow", f.mode)
+		return nil, fmt.Errorf("--mode %q is not consume or follow:\n%s", f.mode, config.ModeChoices)
+	}
+	atEnd := false
+	switch f.startAt {
+	case "", "beginning":
+	case "end":
+		if mode != tailer.Follow {
+			return nil, errors.New("--start-at end needs --mode follow (consume reads every file whole)")
+		}
+		atEnd = true
+	default:
+		return nil, fmt.Errorf("--start-at %q is not beginning or end", f.startAt)
 	}
 	for _, g := range f.inputs {
-		cfg.Inputs = append(cfg.Inputs, config.Input{Glob: g, Mode: mode})
+		cfg.Inputs = append(cfg.Inputs, config.Input{Glob: g, Mode: mode, StartAtEnd: atEnd})
 	}
 	if len(cfg.Listen) > 0 && len(f.to) == 0 {
 		return cfg, nil // spool only: another reader takes the files
@@ -444,7 +464,13 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 			stopSignal.Lock()
 			stopSignal.sig = sig
 			stopSignal.Unlock()
-			logger.Info("stopping: draining records in flight and saving progress", "signal", sig.String(), "shutdown_timeout", cfg.ShutdownTimeout.String())
+			// Said at a level the default shows (replay's default is
+			// warn): a stuck sink otherwise looks like a hung Ctrl-C.
+			level := slog.LevelInfo
+			if replay {
+				level = slog.LevelWarn
+			}
+			logger.Log(context.Background(), level, stoppingMessage(t.Stats(), cfg.ShutdownTimeout), "signal", sig.String())
 			cancel()
 		},
 		func() {

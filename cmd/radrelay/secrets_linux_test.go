@@ -62,7 +62,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		data = detail.AppendRecord(data, r)
 	}
 	input := write("detail-20261123", string(data))
-	const head = "state_dir = %q\n[[input]]\nglob = %q\n"
+	const head = "state_dir = %q\n[[input]]\nglob = %q\nmode = \"consume\"\n"
 	cfgHead := fmt.Sprintf(head, filepath.Join(dir, "state"), filepath.Join(dir, "none-*"))
 	retry := "[sink.retry]\ninitial = \"10ms\"\nmax = \"10ms\"\nmax_attempts = 1\n"
 
@@ -89,9 +89,9 @@ func TestSecretsNeverShown(t *testing.T) {
 	add("run, dsn_file that does not parse", "run", "-c", write("pg-dsn-file.toml", cfgHead+
 		fmt.Sprintf("[[sink]]\nname = \"sql\"\ntype = \"postgres\"\ndsn_file = %q\n", badDSNFile)))
 	// Command lines.
-	add("run --to, URL that does not parse", "run", "--input", filepath.Join(dir, "none-*"), "--state", filepath.Join(dir, "s"),
+	add("run --to, URL that does not parse", "run", "--input", filepath.Join(dir, "none-*"), "--mode", "consume", "--state", filepath.Join(dir, "s"),
 		"--to", fmt.Sprintf("pg=postgres://u:%s@[::1/db", secret()))
-	add("run --to, keyword DSN", "run", "--input", filepath.Join(dir, "none-*"), "--state", filepath.Join(dir, "s"),
+	add("run --to, keyword DSN", "run", "--input", filepath.Join(dir, "none-*"), "--mode", "consume", "--state", filepath.Join(dir, "s"),
 		"--to", fmt.Sprintf("host=db password=%s", secret()))
 	add("replay --to, radius URL with a user part", "replay", "--to", fmt.Sprintf("radius://u:%s@127.0.0.1:1?secret_file=/x", secret()), input)
 	add("sql init, DSN file that does not parse", "sql", "init", "--dsn-file", badDSNFile)

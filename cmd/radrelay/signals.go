@@ -1,9 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+	"time"
+
+	"github.com/radrelay/radrelay/tailer"
 )
 
 // notifySignals delivers SIGINT, SIGTERM and SIGHUP to c until stop is
@@ -55,4 +60,23 @@ func watchSignals(done <-chan struct{}, shutdown func(os.Signal), reopen func(),
 			}
 		}
 	}
+}
+
+// stoppingMessage is the line of the first SIGINT/SIGTERM: what radrelay
+// waits for (the records in flight, per sink) and for how long, and that a
+// second signal exits at once.
+func stoppingMessage(st tailer.Stats, timeout time.Duration) string {
+	total := 0
+	var per []string
+	for _, s := range st.Sinks {
+		total += s.InFlight
+		if s.InFlight > 0 {
+			per = append(per, fmt.Sprintf("%s: %d", s.Name, s.InFlight))
+		}
+	}
+	what := "nothing is in flight"
+	if total > 0 {
+		what = fmt.Sprintf("waiting up to %s for %s in flight (%s) to be acknowledged", timeout, plural(int64(total), "record"), strings.Join(per, ", "))
+	}
+	return "stopping: " + what + ", then saving progress; a second Ctrl-C (or signal) exits at once"
 }

@@ -81,6 +81,10 @@ func runValidate(e *env, args []string) int {
 			return 1
 		}
 	}
-	fmt.Fprintf(e.stderr, "%s: valid (%d inputs, %d sinks)\n", f.config, len(cfg.Inputs), len(cfg.Sinks))
+	if f.replay {
+		fmt.Fprintf(e.stderr, "%s: valid for replay (%s; [[input]] and state_dir are not used by replay)\n", f.config, plural(int64(len(cfg.Sinks)), "sink"))
+		return 0
+	}
+	fmt.Fprintf(e.stderr, "%s: valid (%s, %s)\n", f.config, plural(int64(len(cfg.Inputs)), "input"), plural(int64(len(cfg.Sinks)), "sink"))
 	return 0
 }

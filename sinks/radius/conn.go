@@ -5,6 +5,8 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	layeh "layeh.com/radius"
 )
@@ -107,7 +109,11 @@ func (c *conn) readLoop() {
 				return
 			}
 			// ECONNREFUSED from an ICMP port unreachable and the like:
-			// the request times out and is retransmitted; nothing to do here.
+			// the request times out and is retransmitted; the refusal
+			// is kept to say why the server does not answer.
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				c.server.refusedAt.Store(time.Now().UnixNano())
+			}
 			continue
 		}
 		c.handleReply(buf[:n])
@@ -150,6 +156,7 @@ func (c *conn) handleReply(b []byte) {
 	if layeh.Code(b[0]) != layeh.CodeAccountingResponse ||
 		!layeh.IsAuthenticResponse(b, header[:], c.server.secret) {
 		stats.forged.Add(1)
+		c.server.noteForged()
 		return
 	}
 	c.ackedUpTo(seq)

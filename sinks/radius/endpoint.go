@@ -106,6 +106,14 @@ type endpoint struct {
 	// early resend: max(srtt + 4*rttvar, 2*srtt, minOverdue); 0 until the
 	// first answer.
 	overdueAfter atomic.Int64
+	// refusedAt and forgedAt (Unix ns, 0: never) are the last "connection
+	// refused" (an ICMP port unreachable) and the last reply failing the
+	// authenticator check: they say why a server does not answer
+	// (diagnose.go).
+	refusedAt atomic.Int64
+	forgedAt  atomic.Int64
+	// forgedLoggedAt is when a forged reply was last warned about.
+	forgedLoggedAt atomic.Int64
 
 	// now and afterFunc are the clock of the health checks (the zombie
 	// period, revive_interval); time.Now and time.AfterFunc in production,

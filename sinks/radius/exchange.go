@@ -230,7 +230,7 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 			t := e.timing
 			if (t.maxCount > 0 && rounds > t.maxCount) || (t.maxDuration > 0 && elapsed >= t.maxDuration) {
 				e.stats.failed.Add(1)
-				return fmt.Errorf("%w after %d sends in %s", errNoReply, sends+1, elapsed.Round(time.Millisecond))
+				return fmt.Errorf("%w after %d sends in %s%s", errNoReply, sends+1, elapsed.Round(time.Millisecond), e.noReplyHint())
 			}
 			if isDead && !probe {
 				return errServerDead

@@ -3,6 +3,7 @@ package radius
 import (
 	"crypto/md5"
 	"encoding/binary"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -34,7 +35,7 @@ func FuzzHandleReply(f *testing.F) {
 	forged[10] ^= 1
 	f.Add(forged)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e := &endpoint{secret: secret, window: newWindow(8, time.Second), epoch: time.Now()}
+		e := &endpoint{secret: secret, window: newWindow(8, time.Second), epoch: time.Now(), log: slog.New(slog.DiscardHandler)}
 		c := newConn(nil, e)
 		p := newPending()
 		id, s, ok := c.acquire(p)

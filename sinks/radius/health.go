@@ -208,6 +208,9 @@ func (e *endpoint) zombieCheck() {
 		return
 	}
 	why := fmt.Sprintf("no reply for %s", quiet.Round(time.Millisecond))
+	if e.link == nil {
+		why += e.noReplyHint()
+	}
 	if e.link != nil {
 		why += " (a RadSec server drops requests signed with a wrong secret: check it)"
 	}

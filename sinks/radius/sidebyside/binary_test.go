@@ -64,7 +64,7 @@ func ceilingRequests(tb testing.TB, recs []*detail.Record, secret []byte) [][]by
 //     server's own limit on this machine);
 //   - replay: `radrelay replay --to radius://… FILE`, from process start
 //     to exit;
-//   - run: `radrelay run --input DIR/detail-* --to radius://… --state …`
+//   - run: `radrelay run --mode consume --input DIR/detail-* --to radius://… --state …`
 //     (consume mode), from process start until the home server has every
 //     record;
 //   - freeradius: FreeRADIUS 3.2's own detail reader proxying the file.
@@ -114,7 +114,7 @@ func BenchmarkBinaryRADIUS(b *testing.B) {
 		if err := os.WriteFile(filepath.Join(spool, "detail-1"), data, 0o600); err != nil {
 			b.Fatal(err)
 		}
-		run := exec.Command(bin, "run", "--input", filepath.Join(spool, "detail-*"),
+		run := exec.Command(bin, "run", "--mode", "consume", "--input", filepath.Join(spool, "detail-*"),
 			"--to", "home="+radiusURL(b, home, ""), "--state", b.TempDir(), "--log-level", "warn")
 		var runLog strings.Builder
 		run.Stderr = &runLog
