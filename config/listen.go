@@ -22,15 +22,19 @@ type Listen struct {
 	Clients       []ListenClient `toml:"client"`
 	// RadSec (RFC 6614): TCP addresses, this server's TLS settings under
 	// FreeRADIUS's names, the clients known by certificate name.
-	RadSec          []string       `toml:"radsec"`
-	CertificateFile string         `toml:"certificate_file"`
-	PrivateKeyFile  string         `toml:"private_key_file"`
-	CAFile          string         `toml:"ca_file"`
-	TLSMinVersion   string         `toml:"tls_min_version"`
-	MaxConnections  int            `toml:"max_connections"`
-	IdleTimeout     duration       `toml:"idle_timeout"`
-	RadSecClients   []RadSecClient `toml:"radsec_client"`
-	Line            int            `toml:"-"`
+	RadSec          []string `toml:"radsec"`
+	CertificateFile string   `toml:"certificate_file"`
+	PrivateKeyFile  string   `toml:"private_key_file"`
+	// The passphrase of an encrypted private_key_file, from a file or the
+	// environment (as the clients' secrets).
+	PrivateKeyPasswordFile string         `toml:"private_key_password_file"`
+	PrivateKeyPasswordEnv  string         `toml:"private_key_password_env"`
+	CAFile                 string         `toml:"ca_file"`
+	TLSMinVersion          string         `toml:"tls_min_version"`
+	MaxConnections         int            `toml:"max_connections"`
+	IdleTimeout            duration       `toml:"idle_timeout"`
+	RadSecClients          []RadSecClient `toml:"radsec_client"`
+	Line                   int            `toml:"-"`
 }
 
 // RadSecClient is one [[listen.radsec_client]]: a RadSec client known by
@@ -104,7 +108,8 @@ func (cfg *Config) ListenerConfig(i int, logger *slog.Logger) (listener.Config, 
 
 func (cfg *Config) listenerConfig(l *Listen, readSecrets bool) (listener.Config, error) {
 	lc := listener.Config{UDP: l.UDP, SpoolDir: l.SpoolDir, Attributes: l.Attributes, MaxSpoolBytes: l.MaxSpoolBytes, RadSec: l.RadSec}
-	lc.TLS = radsec.TLS{CertificateFile: l.CertificateFile, PrivateKeyFile: l.PrivateKeyFile, CAFile: l.CAFile, MinVersion: l.TLSMinVersion}
+	lc.TLS = radsec.TLS{CertificateFile: l.CertificateFile, PrivateKeyFile: l.PrivateKeyFile, CAFile: l.CAFile, MinVersion: l.TLSMinVersion,
+		PrivateKeyPasswordFile: l.PrivateKeyPasswordFile, PrivateKeyPasswordEnv: l.PrivateKeyPasswordEnv}
 	lc.MaxConnections, lc.IdleTimeout = l.MaxConnections, l.IdleTimeout.Duration
 	for _, rc := range l.RadSecClients {
 		secret := ""

@@ -13,11 +13,19 @@ import (
 // TLS holds the TLS settings of one end, under FreeRADIUS's key names.
 type TLS struct {
 	// CertificateFile and PrivateKeyFile are this end's certificate (with
-	// any intermediates after it) and its unencrypted key, in PEM. They are
-	// read again when they change, so a rotated certificate is used from
-	// the next handshake on without a restart.
+	// any intermediates after it) and its key, in PEM. They are read again
+	// when they change, so a rotated certificate is used from the next
+	// handshake on without a restart.
 	CertificateFile string
 	PrivateKeyFile  string
+	// The passphrase of an encrypted PrivateKeyFile (PKCS #8 "ENCRYPTED
+	// PRIVATE KEY" with PBES2, or OpenSSL's legacy "Proc-Type: 4,ENCRYPTED"):
+	// at most one of PrivateKeyPassword, PrivateKeyPasswordFile (first
+	// line of the file, read with the key) and PrivateKeyPasswordEnv (name
+	// of an environment variable). See keypass.go.
+	PrivateKeyPassword     string
+	PrivateKeyPasswordFile string
+	PrivateKeyPasswordEnv  string
 	// CAFile holds the CA certificates (PEM) the peer's certificate must
 	// chain to.
 	CAFile string
@@ -38,6 +46,7 @@ func (c TLS) Validate() []error {
 	if c.PrivateKeyFile == "" {
 		errs = append(errs, errors.New("private_key_file: required (the key of certificate_file)"))
 	}
+	errs = append(errs, c.validatePassword()...)
 	if c.CAFile == "" {
 		errs = append(errs, errors.New("ca_file: required (the CA the peer's certificate must be signed by)"))
 	}
@@ -105,7 +114,7 @@ func (c TLS) common() (*tls.Config, *keyPair, error) {
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, nil, fmt.Errorf("ca_file %s: no PEM certificate in it", c.CAFile)
 	}
-	kp := &keyPair{certFile: c.CertificateFile, keyFile: c.PrivateKeyFile}
+	kp := &keyPair{certFile: c.CertificateFile, keyFile: c.PrivateKeyFile, password: c.password}
 	if _, err := kp.get(); err != nil {
 		return nil, nil, err
 	}
@@ -116,6 +125,7 @@ func (c TLS) common() (*tls.Config, *keyPair, error) {
 // file's modification time or size changes.
 type keyPair struct {
 	certFile, keyFile string
+	password          func() ([]byte, string, error)
 
 	mu       sync.Mutex
 	cert     *tls.Certificate
@@ -146,13 +156,46 @@ func (k *keyPair) get() (*tls.Certificate, error) {
 	if k.cert != nil && (err1 != nil || err2 != nil || (cs == k.certStat && ks == k.keyStat)) {
 		return k.cert, nil
 	}
-	cert, err := tls.LoadX509KeyPair(k.certFile, k.keyFile)
+	cert, err := k.load()
 	if err != nil {
 		if k.cert != nil {
 			return k.cert, nil
 		}
+		return nil, err
+	}
+	k.cert, k.certStat, k.keyStat = cert, cs, ks
+	return k.cert, nil
+}
+
+// load reads the pair, decrypting the key when it is encrypted. Errors
+// start with the key to fix and never contain the passphrase.
+func (k *keyPair) load() (*tls.Certificate, error) {
+	certPEM, err := os.ReadFile(k.certFile)
+	if err != nil {
+		return nil, fmt.Errorf("certificate_file: %w", err)
+	}
+	keyPEM, err := os.ReadFile(k.keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("private_key_file: %w", err)
+	}
+	pass, passKey, err := k.password()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", passKey, err)
+	}
+	plain, err := DecryptPrivateKeyPEM(keyPEM, pass)
+	clear(pass)
+	switch {
+	case errors.Is(err, ErrKeyEncrypted):
+		return nil, fmt.Errorf("private_key_password_file: private_key_file %s is encrypted: set private_key_password_file or private_key_password_env to its passphrase", k.keyFile)
+	case errors.Is(err, ErrWrongPassphrase):
+		return nil, fmt.Errorf("%s: does not decrypt private_key_file %s: %w", passKey, k.keyFile, err)
+	case err != nil:
+		return nil, fmt.Errorf("private_key_file %s: %w", k.keyFile, err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, plain)
+	clear(plain)
+	if err != nil {
 		return nil, fmt.Errorf("certificate_file %s / private_key_file %s: %w", k.certFile, k.keyFile, err)
 	}
-	k.cert, k.certStat, k.keyStat = &cert, cs, ks
-	return k.cert, nil
+	return &cert, nil
 }

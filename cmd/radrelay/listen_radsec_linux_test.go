@@ -19,11 +19,17 @@ import (
 // startRadSecListener runs radrelay (spool only) with a UDP listener for
 // 127.0.0.0/8 (secret s3cret) and a RadSec listener whose clients are the
 // certificates clientCA signed; it returns the UDP and RadSec addresses and
-// the spool.
-func startRadSecListener(t *testing.T, ca *testpki.CA) (udp, tcp, spool string) {
+// the spool. With keyEnc, the server's key is encrypted by openssl that
+// way and its passphrase read from private_key_password_file.
+func startRadSecListener(t *testing.T, ca *testpki.CA, keyEnc ...testpki.KeyEncryption) (udp, tcp, spool string) {
 	t.Helper()
 	dir := t.TempDir()
 	server := ca.Issue(t, "localhost", testpki.Options{})
+	keyPass := ""
+	if len(keyEnc) > 0 {
+		server.KeyFile = testpki.EncryptKey(t, server.KeyFile, keyEnc[0], "listener key passphrase")
+		keyPass = fmt.Sprintf("private_key_password_file = %q", writeSecret(t, t.TempDir(), "listener key passphrase"))
+	}
 	spool = filepath.Join(dir, "spool")
 	conf := filepath.Join(dir, "radrelay.toml")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`
@@ -33,11 +39,12 @@ radsec = ["127.0.0.1:0"]
 spool_dir = %q
 certificate_file = %q
 private_key_file = %q
+%s
 ca_file = %q
   [[listen.client]]
   address = "127.0.0.0/8"
   secret_file = %q
-`, spool, server.CertFile, server.KeyFile, ca.File, writeSecret(t, dir, "s3cret"))), 0o600)
+`, spool, server.CertFile, server.KeyFile, keyPass, ca.File, writeSecret(t, dir, "s3cret"))), 0o600)
 	_, sc := startRadrelay(t, "run", "-c", conf)
 	for sc.Scan() {
 		line := sc.Text()
@@ -89,6 +96,21 @@ func TestListenInteropFreeRADIUS(t *testing.T) {
 		freeradiustest.SendAccounting(t, p.Addr, freeradiustest.DefaultSecret, interopPackets, 3)
 		waitSpooled(t, spool, 6, p.Log)
 	})
+}
+
+// TestListenRadSecEncryptedKey: the listener's RadSec server loads a key
+// openssl encrypted in the legacy PEM form (openssl ec -aes256) with the
+// passphrase from private_key_password_file, and FreeRADIUS's RadSec
+// proxy delivers through it.
+func TestListenRadSecEncryptedKey(t *testing.T) {
+	testpki.OpenSSL(t)
+	ca := testpki.NewCA(t, t.TempDir(), "Encrypted Key CA")
+	_, tcp, spool := startRadSecListener(t, ca, testpki.KeyEncryptions[4])
+	client := ca.Issue(t, "freeradius-proxy", testpki.Options{Client: true})
+	p := freeradiustest.StartProxy(t, freeradiustest.ProxyOptions{Home: tcp, Secret: "radsec",
+		TLS: &freeradiustest.ProxyTLS{CertificateFile: client.CertFile, PrivateKeyFile: client.KeyFile, CAFile: ca.File}})
+	freeradiustest.SendAccounting(t, p.Addr, freeradiustest.DefaultSecret, interopPackets, 3)
+	waitSpooled(t, spool, 3, p.Log)
 }
 
 // TestListenInteropRadsecproxy: radsecproxy (Debian's package) takes

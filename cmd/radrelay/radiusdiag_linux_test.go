@@ -65,8 +65,8 @@ func TestRadiusSilenceExplained(t *testing.T) {
 			os.WriteFile(conf, []byte(fmt.Sprintf(`[[sink]]
 name = "backup"
 type = "radius"
-initial_rtx = "20ms"
-max_rtx = "40ms"
+initial_rtx = "300ms"
+max_rtx = "600ms"
 max_rtx_count = 2
 [[sink.servers]]
 address = %q
@@ -74,6 +74,8 @@ secret_file = %q
 [sink.retry]
 max_attempts = 1
 `, tc.server(t), secret)), 0o600)
+			// Retransmission timers long enough for the bad reply to arrive
+			// on a loaded machine (20 ms failed under make test at load 10).
 			code, _, stderr := runBin(t, os.Args[0], nil, "replay", "-c", conf, "--quarantine", filepath.Join(dir, "q"), file)
 			if code != 1 {
 				t.Errorf("exit %d, want 1 (quarantined)", code)

@@ -126,13 +126,18 @@ type ServerConfig struct {
 	// secret "radsec" unless one is set, and the TLS settings below.
 	Transport string `toml:"transport"`
 	// TLS settings of a radsec server, under FreeRADIUS's names:
-	// certificate_file, private_key_file, ca_file, server_name,
-	// tls_min_version (see radsec.TLS).
-	CertificateFile string `toml:"certificate_file"`
-	PrivateKeyFile  string `toml:"private_key_file"`
-	CAFile          string `toml:"ca_file"`
-	ServerName      string `toml:"server_name"`
-	TLSMinVersion   string `toml:"tls_min_version"`
+	// certificate_file, private_key_file (with, when it is encrypted, at
+	// most one of private_key_password, private_key_password_file and
+	// private_key_password_env), ca_file, server_name, tls_min_version
+	// (see radsec.TLS).
+	CertificateFile        string `toml:"certificate_file"`
+	PrivateKeyFile         string `toml:"private_key_file"`
+	PrivateKeyPassword     string `toml:"private_key_password"`
+	PrivateKeyPasswordFile string `toml:"private_key_password_file"`
+	PrivateKeyPasswordEnv  string `toml:"private_key_password_env"`
+	CAFile                 string `toml:"ca_file"`
+	ServerName             string `toml:"server_name"`
+	TLSMinVersion          string `toml:"tls_min_version"`
 }
 
 // String describes the server without its secret.
@@ -341,6 +346,8 @@ func ConfigFromURL(raw string) (Config, error) {
 			srv.SecretEnv = v
 		case "secret":
 			return c, errors.New("radius URL: secret= is not accepted (a command line is visible in ps); use secret_file= or secret_env=")
+		case radsec.KeyPassword:
+			return c, errors.New("radius URL: private_key_password= is not accepted (a command line is visible in ps); use private_key_password_file= or private_key_password_env=")
 		case "source_address":
 			srv.SourceAddress = v
 		case "policy":

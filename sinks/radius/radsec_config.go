@@ -26,6 +26,10 @@ func (s *ServerConfig) setTLSKey(key, v string) bool {
 		s.CertificateFile = v
 	case "private_key_file":
 		s.PrivateKeyFile = v
+	case radsec.KeyPasswordFile:
+		s.PrivateKeyPasswordFile = v
+	case radsec.KeyPasswordEnv:
+		s.PrivateKeyPasswordEnv = v
 	case "ca_file":
 		s.CAFile = v
 	case "server_name":
@@ -44,6 +48,7 @@ func (s ServerConfig) radsec() bool { return s.Transport == TransportRadSec }
 func (s ServerConfig) tls() radsec.TLS {
 	return radsec.TLS{
 		CertificateFile: s.CertificateFile, PrivateKeyFile: s.PrivateKeyFile, CAFile: s.CAFile,
+		PrivateKeyPassword: s.PrivateKeyPassword, PrivateKeyPasswordFile: s.PrivateKeyPasswordFile, PrivateKeyPasswordEnv: s.PrivateKeyPasswordEnv,
 		ServerName: s.ServerName, MinVersion: s.TLSMinVersion,
 	}
 }
@@ -55,7 +60,7 @@ func (s ServerConfig) checkTransport() error {
 	var errs []error
 	switch s.Transport {
 	case "", TransportUDP:
-		for _, kv := range [][2]string{{"certificate_file", s.CertificateFile}, {"private_key_file", s.PrivateKeyFile}, {"ca_file", s.CAFile}, {"server_name", s.ServerName}, {"tls_min_version", s.TLSMinVersion}} {
+		for _, kv := range [][2]string{{"certificate_file", s.CertificateFile}, {"private_key_file", s.PrivateKeyFile}, {radsec.KeyPassword, s.PrivateKeyPassword}, {radsec.KeyPasswordFile, s.PrivateKeyPasswordFile}, {radsec.KeyPasswordEnv, s.PrivateKeyPasswordEnv}, {"ca_file", s.CAFile}, {"server_name", s.ServerName}, {"tls_min_version", s.TLSMinVersion}} {
 			if kv[1] != "" {
 				errs = append(errs, sinks.Errorf(kv[0], "a TLS setting on a UDP server; set transport = \"radsec\" (or use a radsec:// URL)"))
 			}
@@ -94,8 +99,10 @@ func (s ServerConfig) checkTLSFiles() error {
 	}
 	if _, err := s.tls().ClientConfig(host); err != nil {
 		key := "certificate_file"
-		if strings.HasPrefix(err.Error(), "ca_file") {
-			key = "ca_file"
+		for _, k := range []string{"ca_file", "private_key_file", radsec.KeyPassword, radsec.KeyPasswordFile, radsec.KeyPasswordEnv} {
+			if strings.HasPrefix(err.Error(), k+":") || strings.HasPrefix(err.Error(), k+" ") {
+				key = k
+			}
 		}
 		return sinks.Errorf(key, "%s", strings.TrimPrefix(err.Error(), key+": "))
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/radrelay/radrelay/dictionary"
+	"github.com/radrelay/radrelay/radsec"
 	"github.com/radrelay/radrelay/sinks"
 )
 
@@ -153,13 +154,17 @@ func (c *Config) Effective() sinks.Config {
 	return &d
 }
 
-// Redacted implements sinks.Config: inline secrets become "xxxxx".
+// Redacted implements sinks.Config: inline secrets and key passphrases
+// become "xxxxx".
 func (c *Config) Redacted() sinks.Config {
 	r := *c
 	r.Servers = append([]ServerConfig(nil), c.Servers...)
 	for i := range r.Servers {
 		if r.Servers[i].Secret != "" {
 			r.Servers[i].Secret = "xxxxx"
+		}
+		if r.Servers[i].PrivateKeyPassword != "" {
+			r.Servers[i].PrivateKeyPassword = "xxxxx"
 		}
 	}
 	return &r
@@ -172,6 +177,10 @@ func (c *Config) Warnings() []error {
 		if s.Secret != "" {
 			ws = append(ws, sinks.Errorf("servers["+strconv.Itoa(i)+"].secret",
 				"the secret is written in the configuration file; prefer secret_file or secret_env (a file readable only by radrelay, or the environment)"))
+		}
+		if s.PrivateKeyPassword != "" {
+			ws = append(ws, sinks.Errorf("servers["+strconv.Itoa(i)+"]."+radsec.KeyPassword,
+				"the key passphrase is written in the configuration file; prefer private_key_password_file or private_key_password_env (a file readable only by radrelay, or the environment)"))
 		}
 	}
 	return ws
