@@ -106,7 +106,7 @@ func (s *holdingServer) mostUnanswered() int {
 func TestFilteredRadiusSinkGetsConcurrentBatches(t *testing.T) {
 	const batch, records = 4, 64
 	t.Setenv("RADRELAY_TEST_SECRET", "testing123")
-	srv := startHoldingServer(t, "testing123", 2*batch) // two batches: a loaded machine may hand over batches not yet full
+	srv := startHoldingServer(t, "testing123", batch+1) // more than one batch: a loaded machine may hand over batches not yet full
 
 	cfg, err := Parse("t.toml", `
 [[sink]]
@@ -157,7 +157,7 @@ drop_attributes = ["Tmp-*"]
 	if st := tl.Stats().Sinks[0]; st.Delivered != records || st.Quarantined != 0 {
 		t.Fatalf("delivered %d, quarantined %d of %d", st.Delivered, st.Quarantined, records)
 	}
-	if most := srv.mostUnanswered(); most < 2*batch {
+	if most := srv.mostUnanswered(); most <= batch {
 		t.Errorf("the server saw at most %d requests unanswered at once: one batch (%d) at a time", most, batch)
 	}
 }
