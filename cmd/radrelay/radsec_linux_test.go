@@ -59,8 +59,11 @@ func TestReplayOverRadSec(t *testing.T) {
 		if !ok || !strings.Contains(l, "refused our certificate") || !strings.Contains(l, "certificate_file") {
 			t.Fatalf("the refusal was not reported with its fix: %q", l)
 		}
-	case <-time.After(time.Minute):
-		t.Fatal("no report of the refused certificate within a minute")
+	case <-time.After(3 * time.Minute):
+		// Generous: under TLS 1.3 the refusal may reach radrelay only as
+		// connections closed before any answer, which take a few backoff
+		// rounds to count (a minute was not enough at load 10).
+		t.Fatal("no report of the refused certificate within 3 minutes")
 	}
 	cmd.Process.Kill()
 }
