@@ -116,7 +116,9 @@ func explain(err error, serverName string) string {
 		return "the server refused the handshake with alert " + alert.Error()
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "nothing listens there: is the RadSec server running on that port?"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		// EPIPE: under TLS 1.3 the server checks our certificate after our
+		// side of the handshake ended, and may close before our first write.
 		return "the server closed the connection: it probably refused our certificate (its CA must trust certificate_file's issuer) or does not know this client"
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
 		return "no answer in time: check the address, port and firewall, and that the server speaks TLS there"
