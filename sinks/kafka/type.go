@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"strings"
 
 	"github.com/radrelay/radrelay/sinks"
@@ -83,24 +82,10 @@ func (c *Config) Validate() error {
 
 // CheckEnvironment implements sinks.EnvironmentChecker.
 func (c *Config) CheckEnvironment() error {
-	var errs []error
-	for _, f := range []struct{ key, path string }{
+	return stream.CheckEnvironment([][2]string{
 		{"sasl_password_file", c.SASLPasswordFile},
 		{"tls_ca_file", c.TLSCAFile}, {"tls_cert_file", c.TLSCertFile}, {"tls_key_file", c.TLSKeyFile},
-	} {
-		if f.path == "" {
-			continue
-		}
-		if fh, err := os.Open(f.path); err != nil {
-			errs = append(errs, sinks.Errorf(f.key, "%v", err))
-		} else {
-			fh.Close()
-		}
-	}
-	if c.SASLPasswordEnv != "" && os.Getenv(c.SASLPasswordEnv) == "" {
-		errs = append(errs, sinks.Errorf("sasl_password_env", "the environment variable %s is not set", c.SASLPasswordEnv))
-	}
-	return errors.Join(errs...)
+	}, "sasl_password_env", c.SASLPasswordEnv)
 }
 
 // Effective implements sinks.Config.

@@ -3,7 +3,6 @@ package nats
 import (
 	"context"
 	"errors"
-	"os"
 	"regexp"
 	"strings"
 
@@ -109,24 +108,10 @@ func (c *Config) Validate() error {
 // CheckEnvironment implements sinks.EnvironmentChecker: the files it reads
 // are readable and the token variable is set.
 func (c *Config) CheckEnvironment() error {
-	var errs []error
-	for _, f := range []struct{ key, path string }{
+	return stream.CheckEnvironment([][2]string{
 		{"credentials_file", c.CredentialsFile}, {"nkey_file", c.NKeyFile}, {"token_file", c.TokenFile},
 		{"tls_ca_file", c.TLSCAFile}, {"tls_cert_file", c.TLSCertFile}, {"tls_key_file", c.TLSKeyFile},
-	} {
-		if f.path == "" {
-			continue
-		}
-		if fh, err := os.Open(f.path); err != nil {
-			errs = append(errs, sinks.Errorf(f.key, "%v", err))
-		} else {
-			fh.Close()
-		}
-	}
-	if c.TokenEnv != "" && os.Getenv(c.TokenEnv) == "" {
-		errs = append(errs, sinks.Errorf("token_env", "the environment variable %s is not set", c.TokenEnv))
-	}
-	return errors.Join(errs...)
+	}, "token_env", c.TokenEnv)
 }
 
 // Effective implements sinks.Config.
