@@ -42,6 +42,10 @@ type Tailer struct {
 
 	statsMu sync.Mutex // guards runners being set
 
+	// Unparseable spans being quarantined, once for every sink (unparsed.go).
+	unparsedMu sync.Mutex
+	unparsed   map[unparsedKey]*unparsedClaim
+
 	// testWorkDeleted, when set (by tests, before Run), is called after a
 	// work file was deleted.
 	testWorkDeleted func(path string)
@@ -138,7 +142,7 @@ func New(cfg Config) (*Tailer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	t := &Tailer{cfg: cfg, mode: mode, log: cfg.Logger}
+	t := &Tailer{cfg: cfg, mode: mode, log: cfg.Logger, unparsed: map[unparsedKey]*unparsedClaim{}}
 	t.list.Store(new([]*openFile))
 	return t, nil
 }
