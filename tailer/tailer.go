@@ -136,6 +136,9 @@ func New(cfg Config) (*Tailer, error) {
 	if cfg.SettleTime <= 0 {
 		cfg.SettleTime = DefaultSettleTime
 	}
+	if cfg.FailureReminder <= 0 {
+		cfg.FailureReminder = DefaultFailureReminder
+	}
 	if cfg.SyncInterval <= 0 {
 		cfg.SyncInterval = DefaultSyncInterval
 	}
