@@ -26,6 +26,7 @@ type Tailer struct {
 	log  *slog.Logger
 
 	running atomic.Bool
+	started chan struct{} // closed once Run has passed its checks (Started)
 
 	// Set up by Run.
 	table   *fileTable
@@ -145,7 +146,7 @@ func New(cfg Config) (*Tailer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	t := &Tailer{cfg: cfg, mode: mode, log: cfg.Logger, unparsed: map[unparsedKey]*unparsedClaim{}}
+	t := &Tailer{cfg: cfg, mode: mode, log: cfg.Logger, unparsed: map[unparsedKey]*unparsedClaim{}, started: make(chan struct{})}
 	t.list.Store(new([]*openFile))
 	return t, nil
 }
@@ -192,6 +193,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 	t.statsMu.Lock()
 	t.runners = runners
 	t.statsMu.Unlock()
+	close(t.started)
 
 	// drainCtx outlives ctx by ShutdownTimeout: in-flight records are still
 	// sent, retried and committed while the pipeline empties.
@@ -259,6 +261,12 @@ func (t *Tailer) Run(ctx context.Context) error {
 	t.log.Info("tailer stopped")
 	return nil
 }
+
+// Started is closed once Run has locked the state directory, found the
+// directories writable and loaded every sink's state: from then on the
+// state directory is this Tailer's (a caller may write its own files there).
+// It is never closed when Run fails before.
+func (t *Tailer) Started() <-chan struct{} { return t.started }
 
 func (t *Tailer) listComplete() bool { return t.complete.Load() }
 

@@ -293,8 +293,16 @@ func (p *statusPublisher) write(rs runtimeStatus) error {
 
 // run publishes every statusInterval until ctx is done, then once more
 // with Stopped set; it closes done when it has.
-func (p *statusPublisher) run(ctx context.Context, done chan<- struct{}, logf func(error)) {
+func (p *statusPublisher) run(ctx context.Context, started <-chan struct{}, done chan<- struct{}, logf func(error)) {
 	defer close(done)
+	// The state directory is the tailer's once it has locked and checked
+	// it: before, it may be another radrelay's, or not writable (the
+	// tailer's error says so, once).
+	select {
+	case <-started:
+	case <-ctx.Done():
+		return
+	}
 	t := time.NewTicker(statusInterval)
 	defer t.Stop()
 	failed := false
