@@ -120,3 +120,21 @@ secret_file = %q
 	cmd.Process.Signal(syscall.SIGTERM)
 	exitStatus(t, cmd)
 }
+
+// --metrics-listen is --metrics under the name of its key, metrics_listen.
+func TestMetricsListenFlag(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "radacct")
+	os.Mkdir(spool, 0o700)
+	cmd, stderr := startRadrelay(t, "run", "--mode", "follow", "--input", filepath.Join(spool, "detail-*"), "--to", "jsonl:/dev/null",
+		"--state", filepath.Join(dir, "state"), "--metrics-listen", "127.0.0.1:0", "--log-format", "json")
+	base := "http://" + logLine(t, stderr, "serving metrics and status")["addr"].(string)
+	go io.Copy(io.Discard, stdoutOf(stderr))
+	if code, body := httpGet(t, base+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitStatus(t, cmd); code != 0 {
+		t.Errorf("exit status %d after SIGTERM", code)
+	}
+}
