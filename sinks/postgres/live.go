@@ -225,6 +225,11 @@ func reusedSession(row *liveRow, a *acct) *liveRow {
 type liveWriter struct {
 	table      tableName
 	staleCause string // the cause CloseStale writes; such a row is reopened by an interim
+	// detectReboots: a Start reusing the Acct-Session-Id of an open
+	// session of its NAS closes the NAS's older sessions with rebootCause
+	// (reboot.go).
+	detectReboots bool
+	rebootCause   string
 }
 
 // selectColumns reads a row; inet columns as text (value-preserving).
@@ -257,7 +262,7 @@ func (w *liveWriter) apply(ctx context.Context, tx pgx.Tx, accts []*acct) error 
 		case statusStart, statusStop, statusInterim:
 			seg = append(seg, a)
 		case statusAccountingOn, statusAccountingOff:
-			if err := w.applySessions(ctx, tx, seg); err != nil {
+			if err := w.applySegment(ctx, tx, seg); err != nil {
 				return err
 			}
 			seg = seg[:0]
@@ -266,7 +271,7 @@ func (w *liveWriter) apply(ctx context.Context, tx pgx.Tx, accts []*acct) error 
 			}
 		}
 	}
-	return w.applySessions(ctx, tx, seg)
+	return w.applySegment(ctx, tx, seg)
 }
 
 // closeNAS is the type.accounting-on/off query: close every open session of
