@@ -165,3 +165,18 @@ func (s *Sink) countOpenSessions(ctx context.Context) ([]NASOpen, error) {
 	defer c.Release()
 	return CountOpenSessions(ctx, c.Conn(), s.cfg)
 }
+
+// ClosedByCause counts the sessions of the live-session table whose
+// acctterminatecause is cause. It reads the whole table (there is no index
+// on the cause): for "radrelay sql status", not for a periodic metric.
+func ClosedByCause(ctx context.Context, conn *pgx.Conn, cfg Config, cause string) (int64, error) {
+	if err := cfg.validate(); err != nil {
+		return 0, err
+	}
+	table, _ := parseTableName(cfg.liveTable())
+	var n int64
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM `+table.quoted()+` WHERE acctterminatecause = $1`, cause).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting sessions closed with cause %s: %w", cause, err)
+	}
+	return n, nil
+}
