@@ -117,8 +117,13 @@ func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 		return row
 	}
 	if row.stop != nil {
-		if staleCause == "" || row.term == nil || *row.term != staleCause {
-			return row // interim after stop: FreeRADIUS does not reopen it
+		if staleCause == "" || row.term == nil || *row.term != staleCause ||
+			row.stop.Unix() >= a.event {
+			// Interim after stop: FreeRADIUS does not reopen it. Nor is a
+			// stale-closed session reopened by an interim no later than
+			// the record it was closed at (a delayed duplicate of what
+			// is known): only a later one shows it alive.
+			return row
 		}
 		// radrelay closed it as stale, but the session is alive: reopen
 		// it, as if it had never been closed.

@@ -178,3 +178,24 @@ func TestSinkClosesStaleSessionsPeriodically(t *testing.T) {
 		t.Error("the current session was closed")
 	}
 }
+
+// TestOlderInterimDoesNotReopenAStaleClose: a stale-closed session is
+// reopened only by a record later than the one it was closed at; a
+// delayed interim from before (two FreeRADIUS servers writing to two
+// files, say) is history, not a sign of life.
+func TestOlderInterimDoesNotReopenAStaleClose(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	s := openSink(t, dsn, Config{})
+	conn := connect(t, dsn)
+	mustSend(t, s, []*detail.Record{
+		acctRec("Start", "late", base),
+		acctRec("Interim-Update", "late", base+1200, "Acct-Session-Time", "1200"),
+	})
+	if closed, err := CloseStale(context.Background(), conn, Config{DSN: dsn}, StaleOptions{Now: at(base + 9000)}); err != nil || len(closed) != 1 {
+		t.Fatalf("CloseStale: %+v, %v", closed, err)
+	}
+	mustSend(t, s, []*detail.Record{acctRec("Interim-Update", "late", base+600, "Acct-Session-Time", "600")})
+	if r := readStale(t, conn, "late"); r.stop == nil || !r.stop.Equal(at(base+1200)) || *r.sessionTime != 1200 {
+		t.Errorf("an interim older than the stale close reopened or changed the session: stop %v session time %v", r.stop, *r.sessionTime)
+	}
+}
