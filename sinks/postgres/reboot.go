@@ -22,6 +22,9 @@ const DefaultRebootCause = "NAS-Reboot"
 // the same NAS that is still open, and whose last record is older than the
 // Start, shows that the NAS lost its sessions in between: it rebooted at a
 // time R after that session's last record L and at or before the Start.
+// One exception: a session with nothing but its Start recorded, whose
+// Acct-Unique-Session-Id (user, port and id) is the new Start's, is not a
+// signal — a NAS sending a session's Start again looks the same.
 //
 // Every open session of that NAS that started at or before L started
 // before R, so it died with the reboot: it is closed at its own last
@@ -43,6 +46,16 @@ const DefaultRebootCause = "NAS-Reboot"
 // <table>_nas_session_open on (nasipaddress, acctsessionid) WHERE
 // acctstoptime IS NULL, made at start when create_schema is on), and runs
 // only when detect_reboots is on.
+
+// notRepeatedStart is the SQL condition that the open row alias is not
+// the session of the Start whose Acct-Unique-Session-Id is uid with
+// nothing but its Start recorded: a NAS that sends a session's Start again
+// (a new request, with a new Event-Timestamp) looks like that, and must
+// not close the NAS's sessions. A reused id whose old session reported an
+// interim, or that another user or port got, still counts.
+func notRepeatedStart(alias, uid string) string {
+	return `NOT (` + alias + `.acctuniqueid = ` + uid + ` AND coalesce(` + alias + `.acctupdatetime, ` + alias + `.acctstarttime) <= ` + alias + `.acctstarttime)`
+}
 
 // rebootIndexName is the index the collision probe uses.
 func rebootIndexName(t tableName) string { return t.name + "_nas_session_open" }
@@ -102,7 +115,7 @@ func (w *liveWriter) rebootCandidates(ctx context.Context, tx pgx.Tx, seg []*acc
 	type nasSession struct{ nas, sid string }
 	openInSeg := map[nasSession]int64{} // opened (Start/Interim) earlier in seg, at this event
 	cand := make([]bool, len(seg))
-	var nases, sids []string
+	var nases, sids, uids []string
 	var events []int64
 	var idx []int32
 	for i, a := range seg {
@@ -112,7 +125,8 @@ func (w *liveWriter) rebootCandidates(ctx context.Context, tx pgx.Tx, seg []*acc
 			if ev, ok := openInSeg[k]; ok && ev < a.event {
 				cand[i] = true
 			}
-			nases, sids, events, idx = append(nases, a.nas), append(sids, a.sessionID), append(events, a.event), append(idx, int32(i))
+			nases, sids, uids = append(nases, a.nas), append(sids, a.sessionID), append(uids, a.uniqueID)
+			events, idx = append(events, a.event), append(idx, int32(i))
 			openInSeg[k] = a.event
 		case statusInterim:
 			openInSeg[k] = a.event
@@ -125,11 +139,12 @@ func (w *liveWriter) rebootCandidates(ctx context.Context, tx pgx.Tx, seg []*acc
 		// planner hashes every open session instead (on a radacct of 1M
 		// rows with 50,000 open, 5,000 Starts took 211 ms that way and
 		// 8.7 ms this way).
-		rows, err := tx.Query(ctx, `SELECT s.i FROM unnest($1::text[], $2::text[], $3::bigint[], $4::int[]) AS s(nas, sid, ev, i)
+		rows, err := tx.Query(ctx, `SELECT s.i FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[]) AS s(nas, sid, uid, ev, i)
 			CROSS JOIN LATERAL (SELECT 1 FROM `+w.table.quoted()+` r WHERE r.acctstoptime IS NULL
 				AND r.nasipaddress = s.nas::inet AND r.acctsessionid = s.sid
-				AND coalesce(r.acctupdatetime, r.acctstarttime) < to_timestamp(s.ev) LIMIT 1) hit`,
-			pgx.QueryExecModeCacheDescribe, nases, sids, events, idx)
+				AND coalesce(r.acctupdatetime, r.acctstarttime) < to_timestamp(s.ev)
+				AND `+notRepeatedStart("r", "s.uid")+` LIMIT 1) hit`,
+			pgx.QueryExecModeCacheDescribe, nases, sids, uids, events, idx)
 		if err != nil {
 			return nil, fmt.Errorf("looking for NAS reboots: %w", err)
 		}
@@ -157,16 +172,17 @@ func (w *liveWriter) rebootCandidates(ctx context.Context, tx pgx.Tx, seg []*acc
 // session a opens has a last record that is not older than a.
 func (w *liveWriter) closeRebooted(ctx context.Context, tx pgx.Tx, a *acct) error {
 	tag, err := tx.Exec(ctx, `WITH seen AS (
-			SELECT max(coalesce(acctupdatetime, acctstarttime)) AS last FROM `+w.table.quoted()+`
-			WHERE acctstoptime IS NULL AND nasipaddress = $1::inet AND acctsessionid = $2
-				AND coalesce(acctupdatetime, acctstarttime) < to_timestamp($3::bigint))
+			SELECT max(coalesce(o.acctupdatetime, o.acctstarttime)) AS last FROM `+w.table.quoted()+` o
+			WHERE o.acctstoptime IS NULL AND o.nasipaddress = $1::inet AND o.acctsessionid = $2
+				AND coalesce(o.acctupdatetime, o.acctstarttime) < to_timestamp($3::bigint)
+				AND `+notRepeatedStart("o", "$5")+`)
 		UPDATE `+w.table.quoted()+` r SET
 			acctstoptime = coalesce(r.acctupdatetime, r.acctstarttime),
 			acctsessiontime = coalesce(r.acctsessiontime,
 				round(EXTRACT(EPOCH FROM coalesce(r.acctupdatetime, r.acctstarttime) - r.acctstarttime))::bigint),
 			acctterminatecause = $4
 		FROM seen WHERE r.acctstoptime IS NULL AND r.nasipaddress = $1::inet AND r.acctstarttime <= seen.last`,
-		a.nas, a.sessionID, a.event, w.rebootCause)
+		a.nas, a.sessionID, a.event, w.rebootCause, a.uniqueID)
 	if err != nil {
 		return fmt.Errorf("closing the sessions of rebooted NAS %s: %w", a.nas, err)
 	}

@@ -241,3 +241,32 @@ func TestRebootIndexUsed(t *testing.T) {
 		t.Errorf("the reboot probe does not use radacct_nas_session_open:\n%s", plan.String())
 	}
 }
+
+// TestRepeatedStartIsNoReboot: a NAS that sends a session's Start again
+// (a new request with a later Event-Timestamp, nothing else recorded in
+// between) is not rebooting: nothing is closed, in one batch or apart.
+func TestRepeatedStartIsNoReboot(t *testing.T) {
+	for _, oneByOne := range []bool{false, true} {
+		dsn := pg.NewDatabase(t)
+		s := openSink(t, dsn, Config{DetectReboots: true})
+		recs := []*detail.Record{
+			acctRec("Start", "A", base, "User-Name", "ann"),
+			acctRec("Start", "B", base+10),
+			acctRec("Start", "B", base+15),
+		}
+		if oneByOne {
+			for _, r := range recs {
+				mustSend(t, s, []*detail.Record{r})
+			}
+		} else {
+			mustSend(t, s, recs)
+		}
+		var open int
+		if err := connect(t, dsn).QueryRow(context.Background(), "SELECT count(*) FROM radacct WHERE acctstoptime IS NULL").Scan(&open); err != nil || open != 2 {
+			t.Errorf("one by one %v: %d open sessions (%v), want 2: a repeated Start closed sessions", oneByOne, open, err)
+		}
+		if n := s.RebootClosed(); n != 0 {
+			t.Errorf("one by one %v: RebootClosed = %d", oneByOne, n)
+		}
+	}
+}
