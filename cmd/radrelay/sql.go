@@ -62,7 +62,7 @@ and returns the space at once, unlike DELETE. radacct is never touched.
 
 "sql close-stale" closes the sessions of radacct that have had no record for
 too long (the NAS crashed or lost its route, the Stop never came): after three
-of the session's interim intervals, or --after (default 2h) when it reported
+of the session's interim intervals (each at least 60s), or --after (default 2h) when it reported
 no interim. The row is closed at its last record (not now), with the
 terminate cause --cause (default Stale-Session), and the session time the NAS
 last reported. It prints each session it closed; --dry-run prints them and

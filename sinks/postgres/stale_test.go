@@ -199,3 +199,25 @@ func TestOlderInterimDoesNotReopenAStaleClose(t *testing.T) {
 		t.Errorf("an interim older than the stale close reopened or changed the session: stop %v session time %v", r.stop, *r.sessionTime)
 	}
 }
+
+// TestShortIntervalIsFloored: two records seconds apart (an interim sent
+// on an address change) do not make the session stale after three times
+// those seconds: an interval counts as at least 60 s (RFC 2869).
+func TestShortIntervalIsFloored(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	s := openSink(t, dsn, Config{})
+	mustSend(t, s, []*detail.Record{
+		acctRec("Start", "quick", base),
+		acctRec("Interim-Update", "quick", base+5, "Acct-Session-Time", "5"),
+	})
+	conn := connect(t, dsn)
+	for _, tt := range []struct {
+		now  int64
+		want int
+	}{{base + 5 + 16, 0}, {base + 5 + 179, 0}, {base + 5 + 181, 1}} {
+		got, err := CloseStale(context.Background(), conn, Config{DSN: dsn}, StaleOptions{Now: at(tt.now), DryRun: true})
+		if err != nil || len(got) != tt.want {
+			t.Errorf("%d s after the last record: %d stale (%v), want %d", tt.now-base-5, len(got), err, tt.want)
+		}
+	}
+}
