@@ -118,6 +118,13 @@ open_sessions_every = "100ms"
 		}
 	}
 
+	// The status page lists them too.
+	if code, page := httpGet(t, base+"/"); code != 200 || !strings.Contains(page, `<table id="sessions">`) ||
+		!strings.Contains(page, "<td>sql</td><td>192.0.2.2</td><td class=\"num\">2</td>") ||
+		!strings.Contains(page, "<td class=\"num\">1 / 2</td>") {
+		t.Errorf("status page (%d) has no sessions table with 2 open on 192.0.2.2 and 1 / 2 closed:\n%s", code, page)
+	}
+
 	// radrelay status, once the status published every second caught up.
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		code, out, _ := radrelayOutput(t, "status", "--state", state, "--json")

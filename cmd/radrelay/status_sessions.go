@@ -52,7 +52,7 @@ func printSessions(w io.Writer, s *sessionsStatus, ago func(*time.Time) string) 
 			fmt.Fprintf(w, "                  last count failed: %s\n", s.CountError)
 		}
 	}
-	fmt.Fprintf(w, "  closed:         %d stale, %d by NAS reboot detection (this run)\n", s.StaleClosed, s.RebootClosed)
+	fmt.Fprintf(w, "  closed:         %s stale, %s by NAS reboot detection (this run)\n", formatCount(s.StaleClosed), formatCount(s.RebootClosed))
 }
 
 func nasCount(n int) string {
