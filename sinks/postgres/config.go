@@ -303,6 +303,12 @@ var urlParams = map[string]func(c *Config, v string) error{
 		c.StatementTimeout = d
 		return err
 	},
+	"detect_reboots": func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.DetectReboots = b
+		return err
+	},
+	"reboot_cause": func(c *Config, v string) error { c.RebootCause = v; return nil },
 }
 
 func parseBoolPtr(p **bool, v string) error {
@@ -322,7 +328,8 @@ func parseBoolPtr(p **bool, v string) error {
 //
 // Settings: live_sessions, live_table, history, history_table, create_schema,
 // store_class, partitions_ahead, transaction_size, statement_timeout (a Go
-// duration such as 30s). Every other parameter stays in the DSN.
+// duration such as 30s), detect_reboots, reboot_cause. Every other
+// parameter stays in the DSN.
 func ConfigFromURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
