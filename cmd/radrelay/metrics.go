@@ -16,6 +16,7 @@ import (
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/listener"
 	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/postgres"
 	"github.com/radrelay/radrelay/sinks/radius"
 	"github.com/radrelay/radrelay/tailer"
 )
@@ -47,6 +48,8 @@ type sinkWatch struct {
 	name, typ string
 	// servers returns a RADIUS sink's per-server counters (nil otherwise).
 	servers func() []radius.ServerStats
+	// sessions returns a postgres sink's session counts (nil otherwise).
+	sessions func() postgres.SessionStats
 
 	// Guarded by monitor.mu.
 	lastDelivery time.Time
@@ -92,7 +95,7 @@ func newMonitor(started time.Time) *monitor {
 // wrapper keeps every capability of s that the tailer looks for
 // (ConcurrentSends).
 func (m *monitor) watch(name, typ string, s sinks.Sink) sinks.Sink {
-	w := &sinkWatch{name: name, typ: typ}
+	w := &sinkWatch{name: name, typ: typ, sessions: findSessionReporter(s)}
 	for inner := s; inner != nil; {
 		if r, ok := inner.(interface{ Stats() []radius.ServerStats }); ok {
 			w.servers = r.Stats
@@ -212,6 +215,7 @@ type sinkSnapshot struct {
 	Permanent    int64
 	Rate         float64 // records delivered per second, recently
 	Servers      []radius.ServerStats
+	Sessions     *postgres.SessionStats
 }
 
 // liveSnapshot is the live state of the whole run.
@@ -271,6 +275,10 @@ func (m *monitor) sample() liveSnapshot {
 	for i, w := range watches {
 		if w.servers != nil {
 			snap.Sinks[i].Servers = w.servers()
+		}
+		if w.sessions != nil {
+			st := w.sessions()
+			snap.Sinks[i].Sessions = &st
 		}
 	}
 	return snap
@@ -353,6 +361,9 @@ func (c *monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 		descLsnReceived, descLsnAccepted, descLsnDuplicates, descLsnStatus, descLsnDropped, descLsnSpool, descLsnPaused, descLsnFsyncs, descLsnFsyncSec} {
 		ch <- d
 	}
+	for _, d := range sessionDescs {
+		ch <- d
+	}
 }
 
 func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
@@ -378,6 +389,7 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descFailures, float64(s.Retryable), n, "retryable")
 		counter(descFailures, float64(s.Permanent), n, "permanent")
 		gauge(descLastDeliv, unixSeconds(s.LastDelivery), n)
+		collectSessions(ch, n, s.Sessions)
 		for _, srv := range s.Servers {
 			a := srv.Address
 			gauge(descSrvUp, boolValue(srv.State == "alive"), n, a)

@@ -166,6 +166,8 @@ type runtimeSink struct {
 	LastErrorAt       *time.Time     `json:"last_error_at,omitempty"`
 	FailingSince      *time.Time     `json:"failing_since,omitempty"`
 	Servers           []serverStatus `json:"servers,omitempty"`
+	// Sessions: a postgres sink's live-session table.
+	Sessions *sessionsStatus `json:"sessions,omitempty"`
 }
 
 // serverStatus is one RADIUS server of a sink.
@@ -242,7 +244,7 @@ func (s liveSnapshot) runtime() []runtimeSink {
 			Retried: ss.Retried, Quarantined: ss.Quarantined, InFlight: ss.InFlight, BytesDone: ss.BytesDone,
 			Rate: ss.Rate, OldestUndelivered: timePtr(ss.OldestUndelivered), LastDelivery: timePtr(ss.LastDelivery),
 			LastError: ss.LastError, LastErrorAt: timePtr(ss.LastErrorAt), FailingSince: timePtr(ss.FailingSince),
-			Servers: serverStatuses(ss.Servers),
+			Servers: serverStatuses(ss.Servers), Sessions: sessionsStatusOf(ss.Sessions),
 		})
 	}
 	return out
@@ -396,7 +398,9 @@ type sinkStatus struct {
 	QuarantineN   int            `json:"quarantine_files"`
 	Files         []fileStatus   `json:"files"`
 	Servers       []serverStatus `json:"servers,omitempty"`
-	Problem       string         `json:"problem,omitempty"` // a damaged checkpoint
+	// Sessions: a postgres sink's live-session table.
+	Sessions *sessionsStatus `json:"sessions,omitempty"`
+	Problem  string          `json:"problem,omitempty"` // a damaged checkpoint
 }
 
 // fileStatus is one sink's position in one input file.
@@ -505,6 +509,7 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 		if isLive {
 			ss.LastDelivery, ss.LastError, ss.LastErrorAt, ss.FailingSince = ls.LastDelivery, ls.LastError, ls.LastErrorAt, ls.FailingSince
 			ss.InFlight, ss.Delivered, ss.Servers = ls.InFlight, ls.Delivered, ls.Servers
+			ss.Sessions = ls.Sessions
 			switch {
 			case !rep.Running:
 				ss.State = "stopped"
@@ -723,6 +728,7 @@ func printStatus(w io.Writer, rep *statusReport) {
 		if s.Problem != "" {
 			fmt.Fprintf(w, "  checkpoint:     %s\n", s.Problem)
 		}
+		printSessions(w, s.Sessions, ago)
 		for _, srv := range s.Servers {
 			fmt.Fprintf(w, "  server %s: %s, rtt %s, window %d, %d outstanding, %d retransmits, %d timeouts, %d bad authenticator, %d unknown id\n",
 				srv.Address, upDown(srv), formatRTT(srv.RTTSeconds), srv.Window, srv.Outstanding, srv.Retransmits, srv.Timeouts, srv.BadAuth, srv.UnknownID)
