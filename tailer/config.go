@@ -117,6 +117,10 @@ type Config struct {
 	// lose at most SyncInterval of them (those records are sent again).
 	// Default DefaultSyncInterval.
 	SyncInterval time.Duration
+	// FailureReminder is how often a sink that stays down is logged again
+	// ("sink still failing"): never silent, never a flood. Default
+	// DefaultFailureReminder.
+	FailureReminder time.Duration
 }
 
 // Defaults for zero Config and SinkSpec fields.
@@ -125,6 +129,7 @@ const (
 	DefaultMaxBatch        = 256 // BatchSize default: min(MaxOutstanding, DefaultMaxBatch)
 	DefaultPollInterval    = time.Second
 	DefaultShutdownTimeout = 30 * time.Second
+	DefaultFailureReminder = time.Minute
 	DefaultSettleTime      = 2 * time.Second
 	DefaultSyncInterval    = time.Second
 )

@@ -330,6 +330,8 @@ var (
 
 	descSrvUp       = prometheus.NewDesc("radrelay_radius_server_up", "1 while the RADIUS server is alive, 0 while it is marked dead or being probed.", serverLabel, nil)
 	descSrvWindow   = prometheus.NewDesc("radrelay_radius_server_window", "The server's adaptive in-flight window (at most max_outstanding).", serverLabel, nil)
+	descSrvRTT      = prometheus.NewDesc("radrelay_radius_server_rtt_seconds", "Smoothed round-trip time of the server's answers to first sends (RFC 6298; 0 until the first answer).", serverLabel, nil)
+	descSrvRTTVar   = prometheus.NewDesc("radrelay_radius_server_rtt_variation_seconds", "Mean deviation of the round-trip time (0 until the first answer).", serverLabel, nil)
 	descSrvOut      = prometheus.NewDesc("radrelay_radius_server_outstanding", "Requests sent to the server and not yet answered.", serverLabel, nil)
 	descSrvReq      = prometheus.NewDesc("radrelay_radius_requests_total", "Exchanges started with the server.", serverLabel, nil)
 	descSrvSent     = prometheus.NewDesc("radrelay_radius_datagrams_sent_total", "Datagrams sent to the server, retransmissions included.", serverLabel, nil)
@@ -381,6 +383,8 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descSrvUp, boolValue(srv.State == "alive"), n, a)
 			gauge(descSrvWindow, float64(srv.Window), n, a)
 			gauge(descSrvOut, float64(srv.Outstanding), n, a)
+			gauge(descSrvRTT, srv.RTT.Seconds(), n, a)
+			gauge(descSrvRTTVar, srv.RTTVar.Seconds(), n, a)
 			counter(descSrvReq, float64(srv.Requests), n, a)
 			counter(descSrvSent, float64(srv.Sent), n, a)
 			counter(descSrvAcked, float64(srv.Acked), n, a)

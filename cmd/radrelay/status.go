@@ -51,7 +51,9 @@ Status shows, for every sink with progress saved in the state directory DIR,
 (with -c, the state_dir of that configuration file), and for every input
 file: the saved position, the records and bytes behind
 it, the lag (age of the oldest record not yet delivered), the last delivery,
-the last error and how many records are in the quarantine.
+the last error and how many records are in the quarantine; for a RADIUS
+sink of a running radrelay, each server: up or DOWN, its round-trip time,
+window and counters.
 
 It works while "radrelay run" is running (it reads the checkpoints, which
 are replaced atomically, and the status radrelay run publishes every second
@@ -168,34 +170,60 @@ type runtimeSink struct {
 
 // serverStatus is one RADIUS server of a sink.
 type serverStatus struct {
-	Address      string `json:"address"`
-	State        string `json:"state"`
-	Up           bool   `json:"up"`
-	Window       int    `json:"window"`
-	Outstanding  int    `json:"outstanding"`
-	Requests     int64  `json:"requests"`
-	Acked        int64  `json:"acked"`
-	Retransmits  int64  `json:"retransmits"`
-	Timeouts     int64  `json:"timeouts"`
-	BadAuth      int64  `json:"bad_authenticator"`
-	UnknownID    int64  `json:"unknown_id"`
-	Deaths       int64  `json:"deaths"`
-	FailedDeliv  int64  `json:"failed"`
-	WindowCuts   int64  `json:"window_cuts"`
-	MalformedRep int64  `json:"malformed"`
+	Address string `json:"address"`
+	State   string `json:"state"`
+	Up      bool   `json:"up"`
+	// RTTSeconds is the smoothed round-trip time (0: no answer yet).
+	RTTSeconds   float64 `json:"rtt_seconds"`
+	Window       int     `json:"window"`
+	Outstanding  int     `json:"outstanding"`
+	Requests     int64   `json:"requests"`
+	Acked        int64   `json:"acked"`
+	Retransmits  int64   `json:"retransmits"`
+	Timeouts     int64   `json:"timeouts"`
+	BadAuth      int64   `json:"bad_authenticator"`
+	UnknownID    int64   `json:"unknown_id"`
+	Deaths       int64   `json:"deaths"`
+	FailedDeliv  int64   `json:"failed"`
+	WindowCuts   int64   `json:"window_cuts"`
+	MalformedRep int64   `json:"malformed"`
 }
 
 func serverStatuses(in []radius.ServerStats) []serverStatus {
 	var out []serverStatus
 	for _, s := range in {
 		out = append(out, serverStatus{
-			Address: s.Address, State: s.State, Up: s.State == "alive", Window: s.Window, Outstanding: s.Outstanding,
+			Address: s.Address, State: s.State, Up: s.State == "alive", RTTSeconds: s.RTT.Seconds(), Window: s.Window, Outstanding: s.Outstanding,
 			Requests: s.Requests, Acked: s.Acked, Retransmits: s.Retransmits, Timeouts: s.Timeouts,
 			BadAuth: s.Forged, UnknownID: s.Unmatched, Deaths: s.Deaths, FailedDeliv: s.Failed,
 			WindowCuts: s.WindowCuts, MalformedRep: s.Malformed,
 		})
 	}
 	return out
+}
+
+// upDown says whether a server is up, and its state when it is not.
+func upDown(s serverStatus) string {
+	if s.Up {
+		return "up"
+	}
+	return "DOWN (" + s.State + ")"
+}
+
+// formatRTT shows a round-trip time to a useful precision ("-": none yet).
+func formatRTT(seconds float64) string {
+	if seconds <= 0 {
+		return "-"
+	}
+	d := time.Duration(seconds * float64(time.Second))
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	default:
+		return d.Round(time.Microsecond).String()
+	}
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -265,8 +293,16 @@ func (p *statusPublisher) write(rs runtimeStatus) error {
 
 // run publishes every statusInterval until ctx is done, then once more
 // with Stopped set; it closes done when it has.
-func (p *statusPublisher) run(ctx context.Context, done chan<- struct{}, logf func(error)) {
+func (p *statusPublisher) run(ctx context.Context, started <-chan struct{}, done chan<- struct{}, logf func(error)) {
 	defer close(done)
+	// The state directory is the tailer's once it has locked and checked
+	// it: before, it may be another radrelay's, or not writable (the
+	// tailer's error says so, once).
+	select {
+	case <-started:
+	case <-ctx.Done():
+		return
+	}
 	t := time.NewTicker(statusInterval)
 	defer t.Stop()
 	failed := false
@@ -688,8 +724,8 @@ func printStatus(w io.Writer, rep *statusReport) {
 			fmt.Fprintf(w, "  checkpoint:     %s\n", s.Problem)
 		}
 		for _, srv := range s.Servers {
-			fmt.Fprintf(w, "  server %s: %s, window %d, %d outstanding, %d retransmits, %d timeouts, %d bad authenticator, %d unknown id\n",
-				srv.Address, srv.State, srv.Window, srv.Outstanding, srv.Retransmits, srv.Timeouts, srv.BadAuth, srv.UnknownID)
+			fmt.Fprintf(w, "  server %s: %s, rtt %s, window %d, %d outstanding, %d retransmits, %d timeouts, %d bad authenticator, %d unknown id\n",
+				srv.Address, upDown(srv), formatRTT(srv.RTTSeconds), srv.Window, srv.Outstanding, srv.Retransmits, srv.Timeouts, srv.BadAuth, srv.UnknownID)
 		}
 		if len(s.Files) == 0 {
 			fmt.Fprintln(w, "  no files")
