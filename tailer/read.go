@@ -325,6 +325,9 @@ func (fr *fileReader) closeReader() {
 		fr.dec.Close()
 		fr.dec = nil
 	}
+	if fr.rd != nil {
+		fr.rd.Release()
+	}
 	fr.rd = nil
 }
 
