@@ -29,8 +29,12 @@ const (
 	// maxBatch bounds the records of one group commit.
 	maxBatch = 1024
 	// maxCommitters is how many group commits may run at once: while one
-	// waits for its fsync, the next group is written and fsynced too.
-	maxCommitters = 4
+	// waits for its fsync, the next group is written and fsynced too. Two,
+	// not more: ext4 commits its journal one transaction at a time, so a
+	// third commit only waits behind the second while splitting the
+	// requests in flight into smaller groups, each with its own fsync (CPU
+	// in the kernel, and a longer fsync tail); see docs/benchmarks.md.
+	maxCommitters = 2
 	// readersPerSocket is how many goroutines read each UDP socket.
 	readersPerSocket = 4
 )
@@ -49,7 +53,10 @@ type Config struct {
 	RadSecConfig
 	// SpoolDir holds one directory per client (its address, as
 	// FreeRADIUS's radacct/<client>/), each holding FileTemplate files.
-	SpoolDir     string
+	SpoolDir string
+	// FileTemplate names a client's files (DefaultFileTemplate when
+	// empty): time fields only (%Y %m %d %H ...), no '/'; see
+	// checkFileTemplate.
 	FileTemplate string
 	// Attributes is AttributesDefaultSite (default) or AttributesPacket.
 	Attributes string
@@ -89,6 +96,11 @@ func (c *Config) Validate() error {
 	if c.SpoolDir == "" {
 		errs = append(errs, errors.New("spool: no spool directory: received records are written there before they are acknowledged"))
 	}
+	if c.FileTemplate != "" {
+		if err := checkFileTemplate(c.FileTemplate); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	switch c.Attributes {
 	case "", AttributesDefaultSite, AttributesPacket:
 	default:
@@ -106,10 +118,7 @@ func (c *Config) InputGlob() string {
 	if t == "" {
 		t = DefaultFileTemplate
 	}
-	if i := strings.IndexByte(t, '%'); i >= 0 {
-		t = t[:i] + "*"
-	}
-	return filepath.Join(c.SpoolDir, "*", t)
+	return filepath.Join(c.SpoolDir, "*", templateGlob(t))
 }
 
 // A Listener receives, spools and acknowledges accounting requests.

@@ -200,6 +200,27 @@ func TestListenRelaysSpool(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// radrelay status lists the listener with the same counters (from the
+	// status the process publishes every second).
+	var text string
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		_, text, _ = runBinary(t, nil, "status", "--state", filepath.Join(dir, "state"))
+		if strings.Contains(text, "3 accepted") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling what another process publishes
+	}
+	for _, want := range []string{
+		"listener " + addr + ": acknowledging",
+		"received:       3 packets; 3 accepted (written, fsynced, acknowledged), 0 duplicates, 0 Status-Server",
+		"dropped:        none",
+		"spool:          ",
+		"fsync:          ",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("radrelay status lacks %q:\n%s", want, text)
+		}
+	}
 }
 
 // TestListenKill9LosesNoAcknowledgedRecord kills radrelay with SIGKILL
