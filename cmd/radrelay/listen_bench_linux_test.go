@@ -71,9 +71,54 @@ func TestListenThroughput(t *testing.T) {
 		t.Fatal(err)
 	}
 	lat := pacedLatency(t, addr, secret, reqs, 5000, 64)
+	// The disk's own figures, in the same run: a group commit is one
+	// append and one fsync of the spool's file system's journal.
+	probe := fsyncProbe(t, dir, 2000, 64*220)
+	t.Logf("fsync probe (%s): append 64 records' bytes then fsync, 2,000 times one after another: mean %v, p50 %v, p90 %v, p99 %v, max %v; bound for 64 in flight, commits one at a time (64 / 2 fsyncs): %.0f/s",
+		dir, probe.mean, probe.p(50), probe.p(90), probe.p(99), probe.p(100), 64/(2*probe.mean.Seconds()))
 	t.Logf("radrelay listener at 5,000 requests/s paced, 64 workers: %d acks, p50 %v, p99 %v, max %v", len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
 	t.Logf("FreeRADIUS 3.2 (detail, no fsync): %d acks in %v = %.0f/s (%d retransmits)", fr.Requests, fr.Elapsed.Round(time.Millisecond), fr.Rate(), fr.Retransmits)
 	t.Logf("radrelay listener (fsync before ack): %d acks in %v = %.0f/s (%d retransmits), ratio %.2f", rr.Requests, rr.Elapsed.Round(time.Millisecond), rr.Rate(), rr.Retransmits, rr.Rate()/fr.Rate())
+}
+
+// fsyncLatencies are the sorted times of a probe's fsyncs.
+type fsyncLatencies struct {
+	sorted []time.Duration
+	mean   time.Duration
+}
+
+func (l fsyncLatencies) p(pct int) time.Duration {
+	return l.sorted[min(len(l.sorted)-1, len(l.sorted)*pct/100)]
+}
+
+// fsyncProbe appends size bytes to a file in dir and fsyncs it, n times,
+// and returns the fsync times: what one group commit of the listener costs
+// on that file system, without radrelay.
+func fsyncProbe(t *testing.T, dir string, n, size int) fsyncLatencies {
+	f, err := os.CreateTemp(dir, "fsync-probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, size)
+	var out fsyncLatencies
+	var sum time.Duration
+	for range n {
+		if _, err := f.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		d := time.Since(start)
+		sum += d
+		out.sorted = append(out.sorted, d)
+	}
+	slices.Sort(out.sorted)
+	out.mean = sum / time.Duration(n)
+	return out
 }
 
 // pacedLatency sends the requests (5 s worth at most, with fresh
