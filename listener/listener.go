@@ -159,6 +159,7 @@ type pending struct {
 	resp   []byte
 	reply  func([]byte) // RadSec; conn is nil then
 	closed bool
+	at     time.Time // when it was received
 }
 
 // New checks cfg and opens its sockets; Run serves them.
@@ -392,7 +393,7 @@ func (l *Listener) handle(p []byte, from netip.AddrPort, cl *Client, c *net.UDPC
 		return
 	}
 	l.queue <- &pending{rec: rec, dir: clientDir(from.Addr()), conn: c, to: from, key: key, auth: auth,
-		resp: response(p, secret), reply: reply}
+		resp: response(p, secret), reply: reply, at: now}
 }
 
 // overLimit reports whether the spool limit is reached.
@@ -481,8 +482,10 @@ func (l *Listener) commit(committer int, batch []*pending) {
 			}
 		}
 	}
+	took := time.Since(start)
 	l.c.fsyncs.Add(1)
-	l.c.fsyncNanos.Add(int64(time.Since(start)))
+	l.c.fsyncNanos.Add(int64(took))
+	l.c.fsyncLatency.observe(took)
 	var firstErr error
 	for _, err := range errs {
 		if err != nil {
@@ -510,6 +513,7 @@ func (l *Listener) commit(committer int, batch []*pending) {
 		} else {
 			p.conn.WriteToUDPAddrPort(p.resp, p.to)
 		}
+		l.c.ackLatency.observe(time.Since(p.at))
 	}
 }
 

@@ -195,7 +195,8 @@ func TestListenRelaysSpool(t *testing.T) {
 	if l, ok := status.Listeners[addr]; !ok || l.Accepted != 3 {
 		t.Errorf("/status.json listeners %+v: want %s with 3 accepted", status.Listeners, addr)
 	}
-	for _, want := range []string{`radrelay_listen_accepted_total{listen="` + addr + `"} 3`, `radrelay_listen_dropped_total{listen="` + addr + `",reason="bad_authenticator"} 0`} {
+	for _, want := range []string{`radrelay_listen_accepted_total{listen="` + addr + `"} 3`, `radrelay_listen_dropped_total{listen="` + addr + `",reason="bad_authenticator"} 0`,
+		`radrelay_listen_ack_duration_seconds_count{listen="` + addr + `"} 3`, `radrelay_listen_fsync_duration_seconds_bucket{listen="` + addr + `",le="+Inf"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
@@ -216,6 +217,7 @@ func TestListenRelaysSpool(t *testing.T) {
 		"dropped:        none",
 		"spool:          ",
 		"fsync:          ",
+		"ack latency:    p50 ",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("radrelay status lacks %q:\n%s", want, text)

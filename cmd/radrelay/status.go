@@ -769,7 +769,22 @@ func printListeners(w io.Writer, ls map[string]listener.Stats) {
 		} else {
 			fmt.Fprintf(w, "  fsync:          no group commit yet\n")
 		}
+		if st.AckLatency.Count > 0 {
+			fmt.Fprintf(w, "  ack latency:    p50 %s, p99 %s (receipt to Accounting-Response; fsync p99 %s)\n",
+				quantile(st.AckLatency, 0.5), quantile(st.AckLatency, 0.99), quantile(st.FsyncLatency, 0.99))
+		}
 	}
+}
+
+// quantile says which bucket of h holds its q-quantile: "≤ 5ms".
+func quantile(h listener.Histogram, q float64) string {
+	if d, ok := h.Quantile(q); ok {
+		return "≤ " + d.String()
+	}
+	if h.Count == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("> %s", time.Duration(listener.LatencyBuckets[len(listener.LatencyBuckets)-1]*float64(time.Second)))
 }
 
 // humanDuration rounds d for people: 3s, 4m10s, 2h5m, 3d4h.
