@@ -46,11 +46,11 @@ func codec(name string) (kgo.CompressionCodec, error) {
 // Open makes the producer; it connects when the first record is produced.
 func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	cfg = cfg.WithDefaults()
-	values, err := stream.Values(env)
+	dict, err := stream.Dictionary(env)
 	if err != nil {
 		return nil, err
 	}
-	enc, err := stream.NewEncoder(stream.Options{Key: cfg.Key, MaxBytes: cfg.MaxMessageBytes, Values: values})
+	enc, err := stream.NewEncoder(stream.Options{Key: cfg.Key, MaxBytes: cfg.MaxMessageBytes, Dictionary: dict})
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink: key: %w", err)
 	}

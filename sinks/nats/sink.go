@@ -37,11 +37,11 @@ type Sink struct {
 // sink.
 func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	cfg = cfg.WithDefaults()
-	values, err := stream.Values(env)
+	dict, err := stream.Dictionary(env)
 	if err != nil {
 		return nil, err
 	}
-	enc, err := stream.NewEncoder(stream.Options{Key: cfg.Key, MaxBytes: cfg.MaxMessageBytes, Values: values})
+	enc, err := stream.NewEncoder(stream.Options{Key: cfg.Key, MaxBytes: cfg.MaxMessageBytes, Dictionary: dict})
 	if err != nil {
 		return nil, fmt.Errorf("nats sink: key: %w", err)
 	}

@@ -58,8 +58,8 @@ func TestMessagesGolden(t *testing.T) {
 	d := dictionary.Builtin()
 	var out bytes.Buffer
 	for _, o := range []Options{
-		{Values: d.JSONValue},
-		{Key: "%{NAS-IP-Address}/%{Acct-Session-Id}", Values: d.JSONValue},
+		{Dictionary: d},
+		{Key: "%{NAS-IP-Address}/%{Acct-Session-Id}", Dictionary: d},
 		{Key: "User-Name"}, // values untyped
 	} {
 		enc, err := NewEncoder(o)
