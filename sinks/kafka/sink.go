@@ -155,15 +155,24 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 	}
 	var wg sync.WaitGroup
 	var m stream.Message
+	// The batch's records, headers and bytes in a few allocations instead
+	// of several per record; each stays untouched until its promise.
+	records := make([]kgo.Record, len(recs))
+	headers := make([]kgo.RecordHeader, 0, len(recs)*6)
+	var a stream.Arena
 	for i, rec := range recs {
 		if err := s.enc.Encode(rec, &m); err != nil {
 			results[i] = fmt.Errorf("kafka sink: %w", err)
 			continue
 		}
-		r := &kgo.Record{Key: []byte(m.Key), Value: append([]byte(nil), m.Value...), Headers: make([]kgo.RecordHeader, len(m.Headers))}
-		for j, h := range m.Headers {
-			r.Headers[j] = kgo.RecordHeader{Key: h.Name, Value: []byte(h.Value)}
+		r := &records[i]
+		r.Key = a.CopyString(m.Key)
+		r.Value = a.Copy(m.Value)
+		start := len(headers)
+		for _, h := range m.Headers {
+			headers = append(headers, kgo.RecordHeader{Key: h.Name, Value: a.CopyString(h.Value)})
 		}
+		r.Headers = headers[start:len(headers):len(headers)]
 		wg.Add(1)
 		s.client.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			results[i] = classify(err)

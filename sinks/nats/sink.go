@@ -30,7 +30,12 @@ type Sink struct {
 
 	mu    sync.Mutex
 	ready bool // the stream exists (created or found)
+
+	expectStream jetstream.PublishOpt // WithExpectStream(cfg.Stream), made once
 }
+
+// noRetry: see Send.
+var noRetry = jetstream.WithRetryAttempts(0)
 
 // Open connects to the servers (retrying in the background when none
 // answers yet: a record sent meanwhile fails retryably) and returns the
@@ -64,7 +69,7 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats sink: %w", err)
 	}
-	return &Sink{cfg: cfg, enc: enc, nc: nc, js: js, logger: logger}, nil
+	return &Sink{cfg: cfg, enc: enc, nc: nc, js: js, logger: logger, expectStream: jetstream.WithExpectStream(cfg.Stream)}, nil
 }
 
 // options are the connection options: reconnect for ever, TLS and
@@ -180,6 +185,7 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 	}
 	futures := make([]jetstream.PubAckFuture, len(recs))
 	var m stream.Message
+	var a stream.Arena
 	var stopped error // the failure that stopped publishing this batch
 	for i, rec := range recs {
 		if err := ctx.Err(); err != nil {
@@ -196,14 +202,18 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 			results[i] = fmt.Errorf("nats sink: %w", err)
 			continue
 		}
-		msg := &nats.Msg{Subject: s.cfg.Subject, Data: append([]byte(nil), m.Value...), Header: make(nats.Header, len(m.Headers)+1)}
-		for _, h := range m.Headers {
-			msg.Header[h.Name] = []string{h.Value}
+		// The client keeps the message until its PubAck: its bytes come
+		// from the batch's arena, never reused while the batch is out.
+		msg := &nats.Msg{Subject: s.cfg.Subject, Data: a.Copy(m.Value), Header: make(nats.Header, len(m.Headers)+2)}
+		values := make([]string, len(m.Headers))
+		for k, h := range m.Headers {
+			values[k] = h.Value
+			msg.Header[h.Name] = values[k : k+1 : k+1]
 		}
 		// No retry inside the client: it would republish a message after the
 		// ones behind it (no responders while a leader is elected); the
 		// tailer retries it, in order.
-		f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(s.cfg.Stream), jetstream.WithRetryAttempts(0))
+		f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID), s.expectStream, noRetry)
 		if err != nil {
 			results[i] = classify(err)
 			if !sinks.IsPermanent(results[i]) {
