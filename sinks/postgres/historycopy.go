@@ -282,8 +282,20 @@ func appendAttributesJSON(b []byte, attrs []detail.Attribute) []byte {
 		keys = append(keys, k)
 		hashes = append(hashes, keyHash(k))
 	}
-	same := func(i, j int) bool { return hashes[i] == hashes[j] && keys[i] == keys[j] }
 	b = append(b, '{')
+	if len(keys) <= len(keyStack) && !repeatedHash(hashes) {
+		// No two keys alike: each attribute is one member.
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONText(b, k)
+			b = append(b, ':')
+			b = appendJSONText(b, attrs[i].Value)
+		}
+		return append(b, '}')
+	}
+	same := func(i, j int) bool { return hashes[i] == hashes[j] && keys[i] == keys[j] }
 	first := true
 	for i, k := range keys {
 		before, after := false, false
@@ -326,6 +338,25 @@ func appendAttributesJSON(b []byte, attrs []detail.Attribute) []byte {
 	return append(b, '}')
 }
 
+// repeatedHash reports whether two of hashes (at most 64) are equal, with
+// a small open-addressing set.
+func repeatedHash(hashes []uint32) bool {
+	var set [128]uint32 // hash|1; 0 is an empty slot
+	for _, h := range hashes {
+		v := h | 1
+		for i := h & 127; ; i = (i + 1) & 127 {
+			if set[i] == 0 {
+				set[i] = v
+				break
+			}
+			if set[i] == v {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // keyHash is FNV-1a of s.
 func keyHash(s string) uint32 {
 	h := uint32(2166136261)
@@ -338,19 +369,28 @@ func keyHash(s string) uint32 {
 
 // appendJSONText appends text(s) as a JSON string.
 func appendJSONText(b []byte, s string) []byte {
+	mark := len(b)
+	b = append(b, '"')
+	start := 0
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == 0 || c >= 0x80 {
-			// Not plain ASCII: made storable first (text) — rare.
-			return appendJSONString(b, text(s))
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
+			continue
 		}
+		if c == 0 || c >= 0x80 {
+			// Not plain ASCII: made storable first (text) — rare.
+			return appendJSONString(b[:mark], text(s))
+		}
+		b = appendJSONEscape(append(b, s[start:i]...), c)
+		start = i + 1
 	}
-	return appendJSONString(b, s)
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // appendJSONString appends s (valid UTF-8 without NUL, see text) as a JSON
 // string.
 func appendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); i++ {
@@ -358,21 +398,25 @@ func appendJSONString(b []byte, s string) []byte {
 		if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
 			continue
 		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
+		b = appendJSONEscape(append(b, s[start:i]...), c)
 		start = i + 1
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendJSONEscape appends the JSON escape of ASCII byte c.
+func appendJSONEscape(b []byte, c byte) []byte {
+	const hexDigits = "0123456789abcdef"
+	switch c {
+	case '"', '\\':
+		return append(b, '\\', c)
+	case '\n':
+		return append(b, '\\', 'n')
+	case '\r':
+		return append(b, '\\', 'r')
+	case '\t':
+		return append(b, '\\', 't')
+	}
+	return append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 }

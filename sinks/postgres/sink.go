@@ -45,6 +45,8 @@ type Sink struct {
 	// closes staleDone when it has.
 	stopStale, staleDone chan struct{}
 	staleClosed          atomic.Int64
+	// splitBatches counts the batches written over several connections.
+	splitBatches atomic.Int64
 }
 
 var _ sinks.Sink = (*Sink)(nil)
@@ -357,6 +359,7 @@ func (s *Sink) writeParallel(ctx context.Context, accts []*acct, idx []int, resu
 			return err
 		}
 	}
+	s.splitBatches.Add(1)
 	shareAccts := make([][]*acct, n)
 	shareIdx := make([][]int, n)
 	for k, a := range accts {
