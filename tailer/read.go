@@ -276,6 +276,13 @@ func (r *sinkRunner) push(ctx context.Context, it *item) bool {
 
 // pushWaiting is push that also reports whether it had to wait for room.
 func (r *sinkRunner) pushWaiting(ctx context.Context, it *item) (ok, waited bool) {
+	// Once the shutdown began nothing new enters the pipeline, even when the
+	// window has room: the drain delivers what was in flight, and the rest
+	// is read at the next start (without this, how much more was read
+	// depended on which of two ready channels select picked).
+	if ctx.Err() != nil {
+		return false, false
+	}
 	select {
 	case r.tokens <- struct{}{}:
 	default:
@@ -317,6 +324,9 @@ func (fr *fileReader) closeReader() {
 	if fr.dec != nil {
 		fr.dec.Close()
 		fr.dec = nil
+	}
+	if fr.rd != nil {
+		fr.rd.Release()
 	}
 	fr.rd = nil
 }

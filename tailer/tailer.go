@@ -50,6 +50,10 @@ type Tailer struct {
 	// testWorkDeleted, when set (by tests, before Run), is called after a
 	// work file was deleted.
 	testWorkDeleted func(path string)
+	// testWorkOpenElsewhere, when set (by tests, before Run), is called
+	// when a claimed work file was found still open in another process
+	// (so its end is not final yet).
+	testWorkOpenElsewhere func(path string)
 }
 
 // New checks cfg, fills in defaults, and returns a Tailer ready to Run.
