@@ -506,11 +506,15 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 		}
 		inputs = append(inputs, in.Files...)
 	}
+	qdir := tc.QuarantineDir
+	if qdir == "" && tc.StateDir != "" {
+		qdir = tailer.DefaultQuarantineDir(tc.StateDir)
+	}
 	dict := "built-in"
 	if cfg.Dictionary != "" {
 		dict = "built-in + " + cfg.Dictionary
 	}
-	logger.Info("radrelay "+command+" starting", "version", versionString(), "inputs", inputs, "sinks", names, "state_dir", tc.StateDir, "quarantine_dir", tc.QuarantineDir, "dictionary", dict)
+	logger.Info("radrelay "+command+" starting", "version", versionString(), "inputs", inputs, "sinks", names, "state_dir", tc.StateDir, "quarantine_dir", qdir, "dictionary", dict)
 
 	var progressDone <-chan struct{}
 	stopProgress := make(chan struct{})
