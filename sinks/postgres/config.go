@@ -64,6 +64,13 @@ type Config struct {
 	// batch_size (records handed to the sink in one Send, which the sink
 	// splits into transactions of this size).
 	TransactionSize int `toml:"transaction_size"`
+	// Connections is how many connections write one transaction's worth
+	// of records at once (default 2): the records are split by session
+	// (a hash of Acct-Unique-Session-Id), so every session's records are
+	// written in order on one connection, while the database works on
+	// the other sessions on another. 1 writes everything on one
+	// connection, one transaction at a time.
+	Connections int `toml:"connections"`
 	// StatementTimeout bounds each statement (default 60s); a timeout is
 	// retried by the tailer.
 	StatementTimeout time.Duration `toml:"statement_timeout"`
@@ -104,6 +111,7 @@ const (
 	DefaultLiveTable        = "radacct"
 	DefaultHistoryTable     = "radrelay_history"
 	DefaultTransactionSize  = 5000
+	DefaultConnections      = 2
 	DefaultStatementTimeout = 60 * time.Second
 	DefaultConnectTimeout   = 10 * time.Second
 )
@@ -138,6 +146,13 @@ func (c Config) batchSize() int {
 		return DefaultTransactionSize
 	}
 	return c.TransactionSize
+}
+
+func (c Config) connections() int {
+	if c.Connections <= 0 {
+		return DefaultConnections
+	}
+	return c.Connections
 }
 
 func (c Config) statementTimeout() time.Duration {
@@ -192,6 +207,7 @@ func (c Config) WithDefaults() Config {
 	c.LiveSessions, c.History, c.CreateSchema = on(c.LiveSessions), on(c.History), on(c.CreateSchema)
 	c.LiveTable, c.HistoryTable = c.liveTable(), c.historyTable()
 	c.PartitionsAhead, c.TransactionSize = c.partitionsAhead(), c.batchSize()
+	c.Connections = c.connections()
 	c.StatementTimeout, c.ConnectTimeout = c.statementTimeout(), c.connectTimeout()
 	c.StaleAfter, c.StaleCause = c.staleAfter(), c.staleCause()
 	c.RebootCause, c.OpenSessionsEvery = c.rebootCause(), c.openSessionsEvery()
@@ -241,7 +257,7 @@ func (c Config) validate() error {
 	for _, d := range []struct {
 		key string
 		v   int64
-	}{{"transaction_size", int64(c.TransactionSize)}, {"partitions_ahead", int64(c.PartitionsAhead)}, {"statement_timeout", int64(c.StatementTimeout)}, {"connect_timeout", int64(c.ConnectTimeout)},
+	}{{"transaction_size", int64(c.TransactionSize)}, {"connections", int64(c.Connections)}, {"partitions_ahead", int64(c.PartitionsAhead)}, {"statement_timeout", int64(c.StatementTimeout)}, {"connect_timeout", int64(c.ConnectTimeout)},
 		{"close_stale_every", int64(c.CloseStaleEvery)}, {"stale_after", int64(c.StaleAfter)}, {"open_sessions_every", int64(c.OpenSessionsEvery)}} {
 		if d.v < 0 {
 			errs = append(errs, sinks.Errorf(d.key, "cannot be negative"))
@@ -298,6 +314,11 @@ var urlParams = map[string]func(c *Config, v string) error{
 		c.TransactionSize = n
 		return err
 	},
+	"connections": func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		c.Connections = n
+		return err
+	},
 	"statement_timeout": func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		c.StatementTimeout = d
@@ -327,9 +348,9 @@ func parseBoolPtr(p **bool, v string) error {
 //	postgres://radrelay@db.example.net/radius?sslmode=verify-full&history=false&transaction_size=2000
 //
 // Settings: live_sessions, live_table, history, history_table, create_schema,
-// store_class, partitions_ahead, transaction_size, statement_timeout (a Go
-// duration such as 30s), detect_reboots, reboot_cause. Every other
-// parameter stays in the DSN.
+// store_class, partitions_ahead, transaction_size, connections,
+// statement_timeout (a Go duration such as 30s), detect_reboots,
+// reboot_cause. Every other parameter stays in the DSN.
 func ConfigFromURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
