@@ -26,6 +26,7 @@ func (cfg *Config) Print(w io.Writer) error {
 		"shutdown_timeout":  cfg.ShutdownTimeout.String(),
 		"poll_interval":     cfg.PollInterval.String(),
 		"raise_delay_time":  cfg.RaiseDelayTime,
+		"failure_reminder":  cfg.FailureReminder.String(),
 	}
 	var inputs []map[string]any
 	for _, in := range cfg.Inputs {

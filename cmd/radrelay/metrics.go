@@ -16,6 +16,7 @@ import (
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/listener"
 	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/postgres"
 	"github.com/radrelay/radrelay/sinks/radius"
 	"github.com/radrelay/radrelay/tailer"
 )
@@ -47,6 +48,8 @@ type sinkWatch struct {
 	name, typ string
 	// servers returns a RADIUS sink's per-server counters (nil otherwise).
 	servers func() []radius.ServerStats
+	// sessions returns a postgres sink's session counts (nil otherwise).
+	sessions func() postgres.SessionStats
 
 	// Guarded by monitor.mu.
 	lastDelivery time.Time
@@ -92,7 +95,7 @@ func newMonitor(started time.Time) *monitor {
 // wrapper keeps every capability of s that the tailer looks for
 // (ConcurrentSends).
 func (m *monitor) watch(name, typ string, s sinks.Sink) sinks.Sink {
-	w := &sinkWatch{name: name, typ: typ}
+	w := &sinkWatch{name: name, typ: typ, sessions: findSessionReporter(s)}
 	for inner := s; inner != nil; {
 		if r, ok := inner.(interface{ Stats() []radius.ServerStats }); ok {
 			w.servers = r.Stats
@@ -212,6 +215,7 @@ type sinkSnapshot struct {
 	Permanent    int64
 	Rate         float64 // records delivered per second, recently
 	Servers      []radius.ServerStats
+	Sessions     *postgres.SessionStats
 }
 
 // liveSnapshot is the live state of the whole run.
@@ -271,6 +275,10 @@ func (m *monitor) sample() liveSnapshot {
 	for i, w := range watches {
 		if w.servers != nil {
 			snap.Sinks[i].Servers = w.servers()
+		}
+		if w.sessions != nil {
+			st := w.sessions()
+			snap.Sinks[i].Sessions = &st
 		}
 	}
 	return snap
@@ -332,6 +340,8 @@ var (
 
 	descSrvUp       = prometheus.NewDesc("radrelay_radius_server_up", "1 while the RADIUS server is alive, 0 while it is marked dead or being probed.", serverLabel, nil)
 	descSrvWindow   = prometheus.NewDesc("radrelay_radius_server_window", "The server's adaptive in-flight window (at most max_outstanding).", serverLabel, nil)
+	descSrvRTT      = prometheus.NewDesc("radrelay_radius_server_rtt_seconds", "Smoothed round-trip time of the server's answers to first sends (RFC 6298; 0 until the first answer).", serverLabel, nil)
+	descSrvRTTVar   = prometheus.NewDesc("radrelay_radius_server_rtt_variation_seconds", "Mean deviation of the round-trip time (0 until the first answer).", serverLabel, nil)
 	descSrvOut      = prometheus.NewDesc("radrelay_radius_server_outstanding", "Requests sent to the server and not yet answered.", serverLabel, nil)
 	descSrvReq      = prometheus.NewDesc("radrelay_radius_requests_total", "Exchanges started with the server.", serverLabel, nil)
 	descSrvSent     = prometheus.NewDesc("radrelay_radius_datagrams_sent_total", "Datagrams sent to the server, retransmissions included.", serverLabel, nil)
@@ -351,6 +361,9 @@ func (c *monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 		descStart, descBuild, descSrvUp, descSrvWindow, descSrvOut, descSrvReq, descSrvSent, descSrvAcked, descSrvRtx,
 		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvCuts, descSrvConns,
 		descLsnReceived, descLsnAccepted, descLsnDuplicates, descLsnStatus, descLsnDropped, descLsnSpool, descLsnPaused, descLsnFsyncs, descLsnFsyncSec, descLsnFsyncHist, descLsnAckHist} {
+		ch <- d
+	}
+	for _, d := range sessionDescs {
 		ch <- d
 	}
 }
@@ -385,11 +398,14 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descFailures, float64(s.Retryable), n, "retryable")
 		counter(descFailures, float64(s.Permanent), n, "permanent")
 		gauge(descLastDeliv, unixSeconds(s.LastDelivery), n)
+		collectSessions(ch, n, s.Sessions)
 		for _, srv := range s.Servers {
 			a := srv.Address
 			gauge(descSrvUp, boolValue(srv.State == "alive"), n, a)
 			gauge(descSrvWindow, float64(srv.Window), n, a)
 			gauge(descSrvOut, float64(srv.Outstanding), n, a)
+			gauge(descSrvRTT, srv.RTT.Seconds(), n, a)
+			gauge(descSrvRTTVar, srv.RTTVar.Seconds(), n, a)
 			counter(descSrvReq, float64(srv.Requests), n, a)
 			counter(descSrvSent, float64(srv.Sent), n, a)
 			counter(descSrvAcked, float64(srv.Acked), n, a)

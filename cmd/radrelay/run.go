@@ -447,7 +447,7 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	if tc.StateDir != "" {
 		pubCtx, pubStop := context.WithCancel(context.Background())
 		pubDone := make(chan struct{})
-		go pub.run(pubCtx, pubDone, func(err error) {
+		go pub.run(pubCtx, t.Started(), pubDone, func(err error) {
 			logger.Warn("cannot write the status file; radrelay status will show only positions", "err", err)
 		})
 		defer func() { pubStop(); <-pubDone }()

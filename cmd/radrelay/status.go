@@ -51,11 +51,12 @@ Status shows, for every sink with progress saved in the state directory DIR,
 (with -c, the state_dir of that configuration file), and for every input
 file: the saved position, the records and bytes behind
 it, the lag (age of the oldest record not yet delivered), the last delivery,
-the last error and how many records are in the quarantine. When the run
-has [[listen]] servers, each is listed with its counters, as /metrics has
-them: packets received, requests accepted, duplicates, drops by reason,
-the spool's size, the group commits' fsync time and the acknowledgements'
-latency (p50, p99).
+the last error and how many records are in the quarantine; for a RADIUS
+sink of a running radrelay, each server: up or DOWN, its round-trip time,
+window and counters. When the run has [[listen]] servers, each is listed
+with its counters, as /metrics has them: packets received, requests
+accepted, duplicates, drops by reason, the spool's size, the group
+commits' fsync time and the acknowledgements' latency (p50, p99).
 
 It works while "radrelay run" is running (it reads the checkpoints, which
 are replaced atomically, and the status radrelay run publishes every second
@@ -168,38 +169,66 @@ type runtimeSink struct {
 	LastErrorAt       *time.Time     `json:"last_error_at,omitempty"`
 	FailingSince      *time.Time     `json:"failing_since,omitempty"`
 	Servers           []serverStatus `json:"servers,omitempty"`
+	// Sessions: a postgres sink's live-session table.
+	Sessions *sessionsStatus `json:"sessions,omitempty"`
 }
 
 // serverStatus is one RADIUS server of a sink.
 type serverStatus struct {
-	Address      string `json:"address"`
-	State        string `json:"state"`
-	Up           bool   `json:"up"`
-	Window       int    `json:"window"`
-	Outstanding  int    `json:"outstanding"`
-	Requests     int64  `json:"requests"`
-	Acked        int64  `json:"acked"`
-	Retransmits  int64  `json:"retransmits"`
-	Timeouts     int64  `json:"timeouts"`
-	BadAuth      int64  `json:"bad_authenticator"`
-	UnknownID    int64  `json:"unknown_id"`
-	Deaths       int64  `json:"deaths"`
-	FailedDeliv  int64  `json:"failed"`
-	WindowCuts   int64  `json:"window_cuts"`
-	MalformedRep int64  `json:"malformed"`
+	Address string `json:"address"`
+	State   string `json:"state"`
+	Up      bool   `json:"up"`
+	// RTTSeconds is the smoothed round-trip time (0: no answer yet).
+	RTTSeconds   float64 `json:"rtt_seconds"`
+	Window       int     `json:"window"`
+	Outstanding  int     `json:"outstanding"`
+	Requests     int64   `json:"requests"`
+	Acked        int64   `json:"acked"`
+	Retransmits  int64   `json:"retransmits"`
+	Timeouts     int64   `json:"timeouts"`
+	BadAuth      int64   `json:"bad_authenticator"`
+	UnknownID    int64   `json:"unknown_id"`
+	Deaths       int64   `json:"deaths"`
+	FailedDeliv  int64   `json:"failed"`
+	WindowCuts   int64   `json:"window_cuts"`
+	MalformedRep int64   `json:"malformed"`
 }
 
 func serverStatuses(in []radius.ServerStats) []serverStatus {
 	var out []serverStatus
 	for _, s := range in {
 		out = append(out, serverStatus{
-			Address: s.Address, State: s.State, Up: s.State == "alive", Window: s.Window, Outstanding: s.Outstanding,
+			Address: s.Address, State: s.State, Up: s.State == "alive", RTTSeconds: s.RTT.Seconds(), Window: s.Window, Outstanding: s.Outstanding,
 			Requests: s.Requests, Acked: s.Acked, Retransmits: s.Retransmits, Timeouts: s.Timeouts,
 			BadAuth: s.Forged, UnknownID: s.Unmatched, Deaths: s.Deaths, FailedDeliv: s.Failed,
 			WindowCuts: s.WindowCuts, MalformedRep: s.Malformed,
 		})
 	}
 	return out
+}
+
+// upDown says whether a server is up, and its state when it is not.
+func upDown(s serverStatus) string {
+	if s.Up {
+		return "up"
+	}
+	return "DOWN (" + s.State + ")"
+}
+
+// formatRTT shows a round-trip time to a useful precision ("-": none yet).
+func formatRTT(seconds float64) string {
+	if seconds <= 0 {
+		return "-"
+	}
+	d := time.Duration(seconds * float64(time.Second))
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	default:
+		return d.Round(time.Microsecond).String()
+	}
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -218,7 +247,7 @@ func (s liveSnapshot) runtime() []runtimeSink {
 			Retried: ss.Retried, Quarantined: ss.Quarantined, InFlight: ss.InFlight, BytesDone: ss.BytesDone,
 			Rate: ss.Rate, OldestUndelivered: timePtr(ss.OldestUndelivered), LastDelivery: timePtr(ss.LastDelivery),
 			LastError: ss.LastError, LastErrorAt: timePtr(ss.LastErrorAt), FailingSince: timePtr(ss.FailingSince),
-			Servers: serverStatuses(ss.Servers),
+			Servers: serverStatuses(ss.Servers), Sessions: sessionsStatusOf(ss.Sessions),
 		})
 	}
 	return out
@@ -269,8 +298,16 @@ func (p *statusPublisher) write(rs runtimeStatus) error {
 
 // run publishes every statusInterval until ctx is done, then once more
 // with Stopped set; it closes done when it has.
-func (p *statusPublisher) run(ctx context.Context, done chan<- struct{}, logf func(error)) {
+func (p *statusPublisher) run(ctx context.Context, started <-chan struct{}, done chan<- struct{}, logf func(error)) {
 	defer close(done)
+	// The state directory is the tailer's once it has locked and checked
+	// it: before, it may be another radrelay's, or not writable (the
+	// tailer's error says so, once).
+	select {
+	case <-started:
+	case <-ctx.Done():
+		return
+	}
 	t := time.NewTicker(statusInterval)
 	defer t.Stop()
 	failed := false
@@ -364,7 +401,9 @@ type sinkStatus struct {
 	QuarantineN   int            `json:"quarantine_files"`
 	Files         []fileStatus   `json:"files"`
 	Servers       []serverStatus `json:"servers,omitempty"`
-	Problem       string         `json:"problem,omitempty"` // a damaged checkpoint
+	// Sessions: a postgres sink's live-session table.
+	Sessions *sessionsStatus `json:"sessions,omitempty"`
+	Problem  string          `json:"problem,omitempty"` // a damaged checkpoint
 }
 
 // fileStatus is one sink's position in one input file.
@@ -473,6 +512,7 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 		if isLive {
 			ss.LastDelivery, ss.LastError, ss.LastErrorAt, ss.FailingSince = ls.LastDelivery, ls.LastError, ls.LastErrorAt, ls.FailingSince
 			ss.InFlight, ss.Delivered, ss.Servers = ls.InFlight, ls.Delivered, ls.Servers
+			ss.Sessions = ls.Sessions
 			switch {
 			case !rep.Running:
 				ss.State = "stopped"
@@ -692,9 +732,10 @@ func printStatus(w io.Writer, rep *statusReport) {
 		if s.Problem != "" {
 			fmt.Fprintf(w, "  checkpoint:     %s\n", s.Problem)
 		}
+		printSessions(w, s.Sessions, ago)
 		for _, srv := range s.Servers {
-			fmt.Fprintf(w, "  server %s: %s, window %d, %d outstanding, %d retransmits, %d timeouts, %d bad authenticator, %d unknown id\n",
-				srv.Address, srv.State, srv.Window, srv.Outstanding, srv.Retransmits, srv.Timeouts, srv.BadAuth, srv.UnknownID)
+			fmt.Fprintf(w, "  server %s: %s, rtt %s, window %d, %d outstanding, %d retransmits, %d timeouts, %d bad authenticator, %d unknown id\n",
+				srv.Address, upDown(srv), formatRTT(srv.RTTSeconds), srv.Window, srv.Outstanding, srv.Retransmits, srv.Timeouts, srv.BadAuth, srv.UnknownID)
 		}
 		if len(s.Files) == 0 {
 			fmt.Fprintln(w, "  no files")
