@@ -610,12 +610,19 @@ func TestTailerTwoConsumersNeverShareAFile(t *testing.T) {
 	spool := filepath.Join(dir, "radacct")
 	os.Mkdir(spool, 0o700)
 	const files, per = 4, 500
+	// The files are made aside and moved into the spool once both
+	// consumers run: a consumer that finds them on its own drains the
+	// spool before the other one has started (a claimed file is finished
+	// as soon as nobody holds it open), and both must compete.
+	staging := filepath.Join(dir, "staging")
+	os.Mkdir(staging, 0o700)
 	for i := range files {
-		hWrite(t, filepath.Join(spool, fmt.Sprintf("detail-%d", i+1)), hRecords(i*per, (i+1)*per), 0o600, time.Duration(files-i)*time.Hour)
+		hWrite(t, filepath.Join(staging, fmt.Sprintf("detail-%d", i+1)), hRecords(i*per, (i+1)*per), 0o600, time.Duration(files-i)*time.Hour)
 	}
 	type result struct {
 		out     strings.Builder
 		deleted int
+		started chan struct{} // closed at its "tailer started" line
 	}
 	var mu sync.Mutex
 	deleted := 0
@@ -631,7 +638,7 @@ func TestTailerTwoConsumersNeverShareAFile(t *testing.T) {
 		}
 		watchdog := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
 		t.Cleanup(func() { watchdog.Stop(); cmd.Process.Kill(); cmd.Wait() })
-		res := &result{}
+		res := &result{started: make(chan struct{})}
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go func() {
@@ -643,6 +650,9 @@ func TestTailerTwoConsumersNeverShareAFile(t *testing.T) {
 			defer wg.Done()
 			sc := bufio.NewScanner(stderr)
 			for sc.Scan() {
+				if strings.Contains(sc.Text(), "tailer started") {
+					close(res.started)
+				}
 				if strings.Contains(sc.Text(), "work file delivered to every sink; deleted") {
 					mu.Lock()
 					res.deleted++
@@ -657,6 +667,19 @@ func TestTailerTwoConsumersNeverShareAFile(t *testing.T) {
 	}
 	a, ra, wa := start("state-a")
 	b, rb, wb := start("state-b")
+	for _, r := range []*result{ra, rb} {
+		select {
+		case <-r.started:
+		case <-time.After(2 * time.Minute): // only a machine far overloaded gets here
+			t.Fatal("a consumer did not start within 2 minutes")
+		}
+	}
+	for i := range files {
+		name := fmt.Sprintf("detail-%d", i+1)
+		if err := os.Rename(filepath.Join(staging, name), filepath.Join(spool, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	select {
 	case <-allDeleted:
 	case <-time.After(2 * time.Minute): // a deadlock bound
