@@ -590,7 +590,9 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 		w := &workFile{of: of, path: work}
 		m.works = append(m.works, w)
 		m.lock(w)
-		m.t.log.Info("claimed file", "file", c.path, "work_file", work)
+		// Debug, like the deletion: with a writer appending, a work file
+		// is claimed and deleted every few milliseconds.
+		m.t.log.Debug("claimed file", "file", c.path, "work_file", work)
 	}
 	return renamed
 }
@@ -652,7 +654,7 @@ func (m *maintainer) finishWork(w *workFile) bool {
 			return false
 		}
 	}
-	m.t.log.Info("work file delivered to every sink; deleted", "file", w.path)
+	m.t.log.Debug("work file delivered to every sink; deleted", "file", w.path)
 	m.forget(w.of)
 	if m.t.testWorkDeleted != nil {
 		m.t.testWorkDeleted(w.path)

@@ -331,7 +331,7 @@ func TestTailerLeavesArchivesAlone(t *testing.T) {
 			hWrite(t, filepath.Join(spool, "detail-20261122.core"), bin, 0o600, 2*time.Hour)
 			hWrite(t, filepath.Join(spool, "detail-20261123"), hRecords(0, 50), 0o600, time.Hour)
 			p := startProc(t, os.Args[0], nil, "run", "--mode", mode, "--input", filepath.Join(spool, "detail-*"),
-				"--to", "jsonl:-", "--state", filepath.Join(dir, "state"))
+				"--to", "jsonl:-", "--state", filepath.Join(dir, "state"), "--log-level", "debug")
 			p.waitRecords(t, 50)
 			if mode == "consume" {
 				p.waitLog(t, "work file delivered to every sink; deleted", 1)
@@ -629,7 +629,7 @@ func TestTailerTwoConsumersNeverShareAFile(t *testing.T) {
 	allDeleted := make(chan struct{})
 	start := func(name string) (*exec.Cmd, *result, *sync.WaitGroup) {
 		cmd := exec.Command(os.Args[0], "run", "--mode", "consume", "--input", filepath.Join(spool, "detail-*"),
-			"--to", "jsonl:-", "--state", filepath.Join(dir, name))
+			"--to", "jsonl:-", "--state", filepath.Join(dir, name), "--log-level", "debug")
 		cmd.Env = append(os.Environ(), "RADRELAY_TEST_AS_MAIN=1")
 		stdout, _ := cmd.StdoutPipe()
 		stderr, _ := cmd.StderrPipe()
