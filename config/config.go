@@ -225,7 +225,7 @@ func (cfg *Config) TailerConfig() tailer.Config {
 		tc.Inputs = append(tc.Inputs, tailer.Input{Glob: in.Glob, Mode: in.Mode, StartAtEnd: in.StartAtEnd})
 	}
 	for _, l := range cfg.Listen {
-		lc := listener.Config{SpoolDir: l.SpoolDir}
+		lc := listener.Config{SpoolDir: l.SpoolDir, FileTemplate: l.FileTemplate}
 		tc.Inputs = append(tc.Inputs, tailer.Input{Glob: lc.InputGlob(), Mode: tailer.Consume})
 	}
 	return tc

@@ -7,6 +7,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/radrelay/radrelay/listener"
 	"github.com/radrelay/radrelay/tailer"
 )
 
@@ -50,6 +51,9 @@ func (cfg *Config) Print(w io.Writer) error {
 		}
 		if l.Attributes == "" {
 			t["attributes"] = "default-site"
+		}
+		if l.FileTemplate == "" {
+			t["file_template"] = listener.DefaultFileTemplate
 		}
 		listens = append(listens, t)
 	}

@@ -379,7 +379,7 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	}
 
 	if len(cfg.Listen) > 0 && len(cfg.Sinks) == 0 {
-		if err := runSpoolOnly(cfg, logger); err != nil {
+		if err := runSpoolOnly(cfg, logger, out); err != nil {
 			return fail(1, err)
 		}
 		return runResult{}
