@@ -30,6 +30,9 @@ type maintainer struct {
 	lockMsg map[string]bool      // work files locked by someone else (logged once)
 	lastSig string
 	markBuf []byte // reused by markDone
+	// probeFailed is set once the system could not tell whether another
+	// process holds a work file open (logged once per run).
+	probeFailed bool
 
 	listErrs map[string]string          // glob: the error of its listing, logged once
 	aside    map[string]*asideFile      // files that cannot be opened, by path
@@ -43,9 +46,6 @@ type workFile struct {
 	path   string
 	locked bool
 	marked int64 // records before this offset carry a Donestamp
-	// probeErr is the last reason the system could not tell whether
-	// another process holds the file open (logged once per reason).
-	probeErr string
 }
 
 // settled tracks a file whose size must stay the same for SettleTime.
@@ -374,9 +374,9 @@ func (m *maintainer) settleFiles(now time.Time) (next time.Time) {
 func (m *maintainer) workSettled(w *workFile) bool {
 	sole, err := soleOpener(w.of.f)
 	if err != nil {
-		if msg := err.Error(); msg != w.probeErr {
-			w.probeErr = msg
-			m.t.log.Info("cannot tell whether a writer still has the work file open; its end is final after settle_time of silence",
+		if !m.probeFailed {
+			m.probeFailed = true
+			m.t.log.Warn("cannot tell whether a writer still holds a work file open (radrelay needs to own the files or hold CAP_LEASE); work files are finished only after settle_time of silence, which adds up to settle_time of latency (logged once)",
 				"file", w.path, "settle_time", m.t.cfg.SettleTime, "err", err)
 		}
 		return false
