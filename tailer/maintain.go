@@ -46,7 +46,20 @@ type workFile struct {
 	path   string
 	locked bool
 	marked int64 // records before this offset carry a Donestamp
+	// claimedAt is when this process renamed the file to its work name
+	// (zero for a work file resumed at start). See leaseGrace.
+	claimedAt time.Time
 }
+
+// leaseGrace is how long after the rename a claimed work file is left
+// before the lease probe may declare its end final. A writer without
+// locking whose open(2) looked the file name up just before the rename
+// gets its descriptor on the work file a moment later; until it has one
+// the probe cannot see it. That moment is microseconds of kernel work on
+// a cached inode; the grace covers a writer descheduled inside open() for
+// far longer, at the price of this much latency for the records waiting
+// in the next file.
+const leaseGrace = 20 * time.Millisecond
 
 // settled tracks a file whose size must stay the same for SettleTime.
 type settled struct {
@@ -338,6 +351,12 @@ func (m *maintainer) settleFiles(now time.Time) (next time.Time) {
 		if !w.locked || w.of.isFinal() {
 			continue
 		}
+		if !w.claimedAt.IsZero() && now.Sub(w.claimedAt) < leaseGrace {
+			if at := w.claimedAt.Add(leaseGrace); next.IsZero() || at.Before(next) {
+				next = at
+			}
+			continue
+		}
 		if m.workSettled(w) {
 			w.of.setFinal()
 			delete(m.settle, w.of.key)
@@ -587,7 +606,7 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 		}
 		renamed = true
 		m.t.table.setPath(of, work)
-		w := &workFile{of: of, path: work}
+		w := &workFile{of: of, path: work, claimedAt: time.Now()}
 		m.works = append(m.works, w)
 		m.lock(w)
 		// Debug, like the deletion: with a writer appending, a work file
