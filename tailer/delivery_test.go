@@ -213,7 +213,9 @@ func TestShutdownDrainsInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, total := sink.snapshot()
-	if total == 0 || total > 20 {
+	// The window (10) held at most what was read before the shutdown; one
+	// more may pass a reader that checked just before the cancel.
+	if total == 0 || total > 11 {
 		t.Fatalf("delivered %d records during shutdown, want the batch in flight (and what was queued)", total)
 	}
 	// Restart: the rest, nothing twice.

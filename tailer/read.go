@@ -276,6 +276,13 @@ func (r *sinkRunner) push(ctx context.Context, it *item) bool {
 
 // pushWaiting is push that also reports whether it had to wait for room.
 func (r *sinkRunner) pushWaiting(ctx context.Context, it *item) (ok, waited bool) {
+	// Once the shutdown began nothing new enters the pipeline, even when the
+	// window has room: the drain delivers what was in flight, and the rest
+	// is read at the next start (without this, how much more was read
+	// depended on which of two ready channels select picked).
+	if ctx.Err() != nil {
+		return false, false
+	}
 	select {
 	case r.tokens <- struct{}{}:
 	default:
@@ -318,6 +325,9 @@ func (fr *fileReader) closeReader() {
 		fr.dec.Close()
 		fr.dec = nil
 	}
+	if fr.rd != nil {
+		fr.rd.Release()
+	}
 	fr.rd = nil
 }
 
@@ -359,7 +369,10 @@ func (r *sinkRunner) addToRun(ctx context.Context, fr *fileReader, se *detail.Sy
 		}
 	}
 	if fr.run == nil {
-		fr.run = &item{kind: itemBad, of: fr.of, reason: "malformed: " + se.Msg, file: name, line: se.Line, offset: se.Offset}
+		// line and offset are where the record starts (the entry's
+		// Source); the reason names the offending line.
+		fr.run = &item{kind: itemBad, of: fr.of, reason: fmt.Sprintf("malformed: line %d: %s", se.Line, se.Msg),
+			file: name, line: se.RecordLine, offset: se.Offset}
 	}
 	run := fr.run
 	run.spans++

@@ -1,6 +1,7 @@
 package freeradiustest
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +38,12 @@ type HomeOptions struct {
 // TLSFiles are the PEM files of a TLS listener.
 type TLSFiles struct {
 	CertFile, KeyFile, CAFile string
+	// MaxVersion is the highest TLS version the server accepts, "1.2" or
+	// "1.3" ("1.3" when empty). Under TLS 1.2 FreeRADIUS refuses a client
+	// certificate by closing the connection inside the client's handshake;
+	// under TLS 1.3 the client's handshake ends first and the refusal comes
+	// later, on the client's first read or write.
+	MaxVersion string
 }
 
 // HomeServer is a FreeRADIUS 3.2 accounting server that answers every
@@ -264,7 +271,7 @@ func radsecHomeSite(port int, opt HomeOptions) string {
 			require_client_cert = yes
 			fragment_size = 8192
 			tls_min_version = "1.2"
-			tls_max_version = "1.3"
+			tls_max_version = %q
 		}
 	}
 	authorize {
@@ -279,6 +286,6 @@ func radsecHomeSite(port int, opt HomeOptions) string {
 		ok
 	}
 }
-`, port, opt.TLS.KeyFile, opt.TLS.CertFile, opt.TLS.CAFile)
+`, port, opt.TLS.KeyFile, opt.TLS.CertFile, opt.TLS.CAFile, cmp.Or(opt.TLS.MaxVersion, "1.3"))
 	return b.String()
 }

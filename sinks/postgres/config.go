@@ -88,6 +88,22 @@ type Config struct {
 	// (default "Stale-Session"). A later Interim-Update of such a session
 	// reopens it; its real Stop closes it with the real cause.
 	StaleCause string `toml:"stale_cause"`
+
+	// DetectReboots closes the open sessions of a NAS that rebooted
+	// without sending Accounting-On (default false): a Start reusing the
+	// Acct-Session-Id of an open session of its NAS shows the reboot, and
+	// the NAS's sessions that started before that session's last record
+	// are closed at their own last record (see reboot.go and
+	// docs/postgres.md). Leave it off for a NAS whose Acct-Session-Ids are
+	// not unique among its live sessions.
+	DetectReboots bool `toml:"detect_reboots"`
+	// RebootCause is the acctterminatecause of a session closed by
+	// reboot detection (default "NAS-Reboot").
+	RebootCause string `toml:"reboot_cause"`
+	// OpenSessionsEvery is how often the sink counts the open sessions of
+	// each NAS for its metrics and "radrelay status" (default 1m), with one
+	// grouped query on the open-session index.
+	OpenSessionsEvery time.Duration `toml:"open_sessions_every"`
 }
 
 // Defaults.
@@ -160,6 +176,20 @@ func (c Config) staleCause() string {
 	return c.StaleCause
 }
 
+func (c Config) rebootCause() string {
+	if c.RebootCause == "" {
+		return DefaultRebootCause
+	}
+	return c.RebootCause
+}
+
+func (c Config) openSessionsEvery() time.Duration {
+	if c.OpenSessionsEvery <= 0 {
+		return DefaultOpenSessionsEvery
+	}
+	return c.OpenSessionsEvery
+}
+
 func (c Config) connectTimeout() time.Duration {
 	if c.ConnectTimeout <= 0 {
 		return DefaultConnectTimeout
@@ -180,6 +210,7 @@ func (c Config) WithDefaults() Config {
 	c.Connections = c.connections()
 	c.StatementTimeout, c.ConnectTimeout = c.statementTimeout(), c.connectTimeout()
 	c.StaleAfter, c.StaleCause = c.staleAfter(), c.staleCause()
+	c.RebootCause, c.OpenSessionsEvery = c.rebootCause(), c.openSessionsEvery()
 	return c
 }
 
@@ -211,6 +242,9 @@ func (c Config) validate() error {
 	if c.CloseStaleEvery > 0 && !c.liveEnabled() {
 		errs = append(errs, sinks.Errorf("close_stale_every", "closes live sessions: needs live_sessions = true"))
 	}
+	if c.DetectReboots && !c.liveEnabled() {
+		errs = append(errs, sinks.Errorf("detect_reboots", "closes live sessions: needs live_sessions = true"))
+	}
 	n := 0
 	for _, s := range []string{c.DSN, c.DSNFile, c.DSNEnv} {
 		if s != "" {
@@ -224,7 +258,7 @@ func (c Config) validate() error {
 		key string
 		v   int64
 	}{{"transaction_size", int64(c.TransactionSize)}, {"connections", int64(c.Connections)}, {"partitions_ahead", int64(c.PartitionsAhead)}, {"statement_timeout", int64(c.StatementTimeout)}, {"connect_timeout", int64(c.ConnectTimeout)},
-		{"close_stale_every", int64(c.CloseStaleEvery)}, {"stale_after", int64(c.StaleAfter)}} {
+		{"close_stale_every", int64(c.CloseStaleEvery)}, {"stale_after", int64(c.StaleAfter)}, {"open_sessions_every", int64(c.OpenSessionsEvery)}} {
 		if d.v < 0 {
 			errs = append(errs, sinks.Errorf(d.key, "cannot be negative"))
 		}
@@ -290,6 +324,12 @@ var urlParams = map[string]func(c *Config, v string) error{
 		c.StatementTimeout = d
 		return err
 	},
+	"detect_reboots": func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.DetectReboots = b
+		return err
+	},
+	"reboot_cause": func(c *Config, v string) error { c.RebootCause = v; return nil },
 }
 
 func parseBoolPtr(p **bool, v string) error {
@@ -308,8 +348,9 @@ func parseBoolPtr(p **bool, v string) error {
 //	postgres://radrelay@db.example.net/radius?sslmode=verify-full&history=false&transaction_size=2000
 //
 // Settings: live_sessions, live_table, history, history_table, create_schema,
-// store_class, partitions_ahead, transaction_size, connections, statement_timeout (a Go
-// duration such as 30s). Every other parameter stays in the DSN.
+// store_class, partitions_ahead, transaction_size, connections,
+// statement_timeout (a Go duration such as 30s), detect_reboots,
+// reboot_cause. Every other parameter stays in the DSN.
 func ConfigFromURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {

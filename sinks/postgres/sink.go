@@ -45,8 +45,13 @@ type Sink struct {
 	// closes staleDone when it has.
 	stopStale, staleDone chan struct{}
 	staleClosed          atomic.Int64
+	rebootClosed         atomic.Int64
 	// splitBatches counts the batches written over several connections.
 	splitBatches atomic.Int64
+
+	// openSessions is the per-NAS count of open sessions, refreshed every
+	// open_sessions_every (sessions.go).
+	openSessions openSessionsGauge
 }
 
 var _ sinks.Sink = (*Sink)(nil)
@@ -104,7 +109,7 @@ func newSink(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error
 	s := &Sink{cfg: cfg, log: logger, pool: pool, target: RedactDSN(dsn), months: map[time.Time]bool{}}
 	if cfg.liveEnabled() {
 		t, _ := parseTableName(cfg.liveTable())
-		s.live = &liveWriter{table: t, staleCause: cfg.staleCause()}
+		s.live = &liveWriter{table: t, staleCause: cfg.staleCause(), detectReboots: cfg.DetectReboots, rebootCause: cfg.rebootCause()}
 	}
 	if cfg.historyEnabled() {
 		t, _ := parseTableName(cfg.historyTable())
@@ -122,6 +127,9 @@ func newSink(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error
 		s.stopStale = make(chan struct{})
 		s.staleDone = make(chan struct{})
 		go s.closeStaleLoop()
+	}
+	if s.live != nil {
+		s.openSessions.start(s)
 	}
 	return s, nil
 }
@@ -197,6 +205,16 @@ func (s *Sink) setup(ctx context.Context) error {
 	if s.live != nil {
 		if err := checkLiveTable(ctx, c.Conn(), s.live.table); err != nil {
 			return fmt.Errorf("postgres sink on %s: %w", s.target, err)
+		}
+		if s.live.detectReboots {
+			missing, err := ensureRebootIndex(ctx, c.Conn(), s.live.table, s.cfg.createSchema())
+			if err != nil {
+				return fmt.Errorf("postgres sink on %s: %w", s.target, err)
+			}
+			if missing {
+				s.log.Warn("postgres sink: detect_reboots probes open sessions by NAS and Acct-Session-Id; without this index each Start scans its NAS's open sessions",
+					"create", "CREATE INDEX "+rebootIndexName(s.live.table)+" ON "+s.live.table.quoted()+" (nasipaddress, acctsessionid) WHERE acctstoptime IS NULL")
+			}
 		}
 	}
 	if s.history != nil {
@@ -594,7 +612,8 @@ const lookupAfterDuplicate = 16
 
 // writeTx writes accts in one transaction on conn.
 func (s *Sink) writeTx(ctx context.Context, conn *pgx.Conn, accts []*acct, lookup bool) error {
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	ctx, reboots := s.live.withRebootLog(ctx)
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		apply := accts
 		if s.history != nil {
 			isNew, err := s.history.insert(ctx, tx, accts, lookup)
@@ -615,6 +634,10 @@ func (s *Sink) writeTx(ctx context.Context, conn *pgx.Conn, accts []*acct, looku
 		}
 		return nil
 	})
+	if err == nil {
+		s.noteReboots(reboots)
+	}
+	return err
 }
 
 // ensureMonths creates the history partitions the records' months need
@@ -668,6 +691,7 @@ func (s *Sink) Close() error {
 			close(s.stopStale)
 			<-s.staleDone
 		}
+		s.openSessions.stop()
 		s.pool.Close()
 	}
 	return nil

@@ -436,9 +436,22 @@ func TestFailover(t *testing.T) {
 	}
 }
 
+// patientConfig is fastConfig for tests in which no server may be marked
+// dead and no record may fail: requests are retransmitted until answered and
+// no server is ever silent for zombie_period, however loaded the machine.
+func patientConfig(addrs ...string) Config {
+	c := fastConfig(addrs...)
+	c.MaxRTXCount, c.MaxRTXDuration = -1, 10*time.Hour
+	c.ZombiePeriod = time.Hour
+	return c
+}
+
+// TestLoadBalance: both servers take a share. Equal loads take turns, so the
+// first two records go one to each server; no server can die (patient
+// timers), so neither share can be empty.
 func TestLoadBalance(t *testing.T) {
 	a, b := newReceiver(t, testSecret), newReceiver(t, testSecret)
-	cfg := fastConfig(a.addr, b.addr)
+	cfg := patientConfig(a.addr, b.addr)
 	cfg.Policy = PolicyLoadBalance
 	s := openSink(t, cfg)
 	recs := testRecords("lb", 1000)
@@ -447,6 +460,11 @@ func TestLoadBalance(t *testing.T) {
 	checkHolds(t, got, ids(recs))
 	if len(a.Delivered()) == 0 || len(b.Delivered()) == 0 {
 		t.Fatalf("load not spread: %d / %d", len(a.Delivered()), len(b.Delivered()))
+	}
+	for i, st := range s.Stats() {
+		if st.Deaths != 0 {
+			t.Fatalf("server %d marked dead %d times", i, st.Deaths)
+		}
 	}
 }
 
@@ -461,30 +479,54 @@ func TestLoadBalanceSurvivesDeadServer(t *testing.T) {
 	checkHolds(t, a.Delivered(), ids(recs))
 }
 
+// TestBroadcast: a record the backup missed fails (retryably, naming the
+// backup) although the primary has it; once the backup is back, the retry
+// goes only to the backup. The backup's health runs on a manual clock: it
+// is marked dead and becomes eligible for a probe when the test says so,
+// and requests are retransmitted until answered (patient timers), so how
+// loaded the machine is changes nothing.
 func TestBroadcast(t *testing.T) {
 	primary := newReceiver(t, testSecret)
 	backupAddr := reservedAddr(t)
 	backup := newStoppedReceiver(t, testSecret, backupAddr)
-	cfg := fastConfig(primary.addr, backupAddr)
+	cfg := patientConfig(primary.addr, backupAddr)
 	cfg.Policy = PolicyBroadcast
-	cfg.ZombiePeriod = 200 * time.Millisecond
 	s := openSink(t, cfg)
+	clock := newManualClock()
+	s.servers[1].now, s.servers[1].afterFunc = clock.Now, clock.AfterFunc
 
 	recs := testRecords("bc", 200)
-	for i, err := range send(t, s, recs) {
+	sent := make(chan []error, 1)
+	go func() { sent <- send(t, s, recs) }()
+	<-clock.armed                   // a request is on its way to the backup: its zombie timer runs
+	clock.Advance(cfg.ZombiePeriod) // and the backup is marked dead
+	for i, err := range <-sent {
 		if err == nil || sinks.IsPermanent(err) || !strings.Contains(err.Error(), backupAddr) {
 			t.Fatalf("record %d: want a retryable error naming the backup, got %v", i, err)
 		}
 	}
 	checkHolds(t, primary.Delivered(), ids(recs))
 
+	// From here the backup's zombie timer is armed whenever it gets busy
+	// again; nothing waits on that.
+	drained := make(chan struct{})
+	t.Cleanup(func() { close(drained) })
+	go func() {
+		for {
+			select {
+			case <-clock.armed:
+			case <-drained:
+				return
+			}
+		}
+	}()
 	backup.restart()
-	waitAlive(t, s, 1)
-	before := primary.requestCount()
+	clock.Advance(cfg.ReviveInterval) // the next request probes the backup
+	before := s.Stats()[0].Requests
 	mustAllSucceed(t, send(t, s, recs))
 	checkHolds(t, backup.Delivered(), ids(recs))
 	// The retry went only to the server that had missed the records.
-	if n := primary.requestCount() - before; n != 0 {
+	if n := s.Stats()[0].Requests - before; n != 0 {
 		t.Fatalf("primary got %d requests on the retry", n)
 	}
 }
