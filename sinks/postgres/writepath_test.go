@@ -237,3 +237,15 @@ func pairwiseAttributesJSON(attrs []detail.Attribute) string {
 	}
 	return "{" + strings.Join(parts, ",") + "}"
 }
+
+// TestRebootDetectionKeepsBatchesWhole: a Start that shows a NAS reboot
+// closes the NAS's other sessions, whichever share they would be in, so
+// with detect_reboots a batch is written in one transaction.
+func TestRebootDetectionKeepsBatchesWhole(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	s := openSink(t, dsn, Config{DetectReboots: true, Connections: 2})
+	mustSend(t, s, sinktest.Records(1500))
+	if n := s.splitBatches.Load(); n != 0 {
+		t.Errorf("%d batches split over connections with detect_reboots on, want none", n)
+	}
+}
