@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -21,6 +20,7 @@ import (
 	"github.com/radrelay/radrelay/internal/freeradiustest"
 	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/radius"
+	"github.com/radrelay/radrelay/sinks/sinktest"
 	"github.com/radrelay/radrelay/tailer"
 )
 
@@ -65,21 +65,7 @@ func benchRecords() int {
 // session fixture (vendor attributes and all), each with its own
 // Acct-Session-Id.
 func realisticRecords(tb testing.TB, n int) []*detail.Record {
-	base := freeradiustest.ReadDetail(tb, fixture)
-	recs := make([]*detail.Record, 0, n)
-	for i := 0; len(recs) < n; i++ {
-		r := base[i%len(base)]
-		c := *r
-		c.Attrs = slices.Clone(r.Attrs)
-		for j := range c.Attrs {
-			if c.Attrs[j].Name == "Acct-Session-Id" {
-				c.Attrs[j].Value = fmt.Sprintf("%s/%d", c.Attrs[j].Value, i)
-			}
-		}
-		c.Offset = int64(i)
-		recs = append(recs, &c)
-	}
-	return recs
+	return sinktest.Repeat(freeradiustest.ReadDetail(tb, fixture), n)
 }
 
 // freeradiusWrittenFile relays n realistic records to a FreeRADIUS home
