@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -97,10 +98,16 @@ func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
 }
 
-// appendLocked appends data to path as FreeRADIUS's detail module does:
-// open (creating), fcntl write lock, check that the file is still the one
-// at path (a consumer may have renamed it; then open the new one), write,
-// close.
+// appendLocked appends data to path as FreeRADIUS 3.2's detail module does
+// with locking = yes (exfile_open, exfile_close): open the name (creating
+// it), take the fcntl write lock WITHOUT waiting; refused (a consumer
+// renamed the file to its work file and holds its lock), close and open the
+// name again — a fresh file; once locked, a file that is no longer the one
+// at path is opened again; write the record, close (which unlocks).
+// FreeRADIUS gives up after four refusals (the request fails); the harness
+// keeps trying. A writer that waited for the lock (F_SETLKW) instead would
+// hold the claimed file open, and radrelay could then take its end as
+// final only after settle_time.
 func appendLocked(path string, data []byte) error {
 	for {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
@@ -108,8 +115,11 @@ func appendLocked(path string, data []byte) error {
 			return err
 		}
 		lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: io.SeekStart}
-		if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLKW, &lk); err != nil {
+		if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk); err != nil {
 			f.Close()
+			if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) {
+				continue
+			}
 			return err
 		}
 		fi, err1 := f.Stat()

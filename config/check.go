@@ -53,6 +53,9 @@ func (cfg *Config) check() Errors {
 	if cfg.ReadyMaxBacklog < 0 {
 		c.errorf(cfg.line("ready_max_backlog"), "ready_max_backlog must be 0 or more bytes")
 	}
+	if cfg.FailureReminder <= 0 && !cfg.badKeys["failure_reminder"] {
+		c.errorf(cfg.line("failure_reminder"), "failure_reminder must be more than 0s")
+	}
 	if cfg.PollInterval <= 0 && !cfg.badKeys["poll_interval"] {
 		c.errorf(cfg.line("poll_interval"), "poll_interval must be more than 0s")
 	}

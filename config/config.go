@@ -52,6 +52,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	PollInterval    time.Duration
 	RaiseDelayTime  bool
+	// FailureReminder: how often a sink that stays down is logged again.
+	FailureReminder time.Duration
 
 	Inputs []Input
 	Sinks  []Sink
@@ -87,6 +89,7 @@ func New() *Config {
 		LogLevel:        DefaultLogLevel,
 		ShutdownTimeout: tailer.DefaultShutdownTimeout,
 		PollInterval:    tailer.DefaultPollInterval,
+		FailureReminder: tailer.DefaultFailureReminder,
 	}
 }
 
@@ -216,12 +219,13 @@ func (cfg *Config) TailerConfig() tailer.Config {
 		RaiseDelayTime:  cfg.RaiseDelayTime,
 		PollInterval:    cfg.PollInterval,
 		ShutdownTimeout: cfg.ShutdownTimeout,
+		FailureReminder: cfg.FailureReminder,
 	}
 	for _, in := range cfg.Inputs {
 		tc.Inputs = append(tc.Inputs, tailer.Input{Glob: in.Glob, Mode: in.Mode, StartAtEnd: in.StartAtEnd})
 	}
 	for _, l := range cfg.Listen {
-		lc := listener.Config{SpoolDir: l.SpoolDir}
+		lc := listener.Config{SpoolDir: l.SpoolDir, FileTemplate: l.FileTemplate}
 		tc.Inputs = append(tc.Inputs, tailer.Input{Glob: lc.InputGlob(), Mode: tailer.Consume})
 	}
 	return tc

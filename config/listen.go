@@ -16,6 +16,7 @@ import (
 type Listen struct {
 	UDP           []string       `toml:"udp"`
 	SpoolDir      string         `toml:"spool_dir"`
+	FileTemplate  string         `toml:"file_template"`
 	ClientsConf   string         `toml:"clients_conf"`
 	Attributes    string         `toml:"attributes"`
 	MaxSpoolBytes int64          `toml:"max_spool_bytes"`
@@ -85,6 +86,14 @@ func (cfg *Config) checkListen(c *collector) {
 		}
 		if err := lc.Validate(); err != nil {
 			c.errorf(l.Line, "listen: %v", err)
+			continue
+		}
+		if len(lc.RadSec) > 0 && !cfg.Offline {
+			// As the listener will: read the certificate, the CA and the
+			// key, decrypting it with its passphrase.
+			if _, err := lc.TLS.ServerConfig(); err != nil {
+				c.errorf(l.Line, "listen: radsec: %v", err)
+			}
 		}
 	}
 }
@@ -107,7 +116,7 @@ func (cfg *Config) ListenerConfig(i int, logger *slog.Logger) (listener.Config, 
 }
 
 func (cfg *Config) listenerConfig(l *Listen, readSecrets bool) (listener.Config, error) {
-	lc := listener.Config{UDP: l.UDP, SpoolDir: l.SpoolDir, Attributes: l.Attributes, MaxSpoolBytes: l.MaxSpoolBytes, RadSec: l.RadSec}
+	lc := listener.Config{UDP: l.UDP, SpoolDir: l.SpoolDir, FileTemplate: l.FileTemplate, Attributes: l.Attributes, MaxSpoolBytes: l.MaxSpoolBytes, RadSec: l.RadSec}
 	lc.TLS = radsec.TLS{CertificateFile: l.CertificateFile, PrivateKeyFile: l.PrivateKeyFile, CAFile: l.CAFile, MinVersion: l.TLSMinVersion,
 		PrivateKeyPasswordFile: l.PrivateKeyPasswordFile, PrivateKeyPasswordEnv: l.PrivateKeyPasswordEnv}
 	lc.MaxConnections, lc.IdleTimeout = l.MaxConnections, l.IdleTimeout.Duration

@@ -49,6 +49,7 @@ type fileGlobals struct {
 	ShutdownTimeout *duration        `toml:"shutdown_timeout"`
 	PollInterval    *duration        `toml:"poll_interval"`
 	RaiseDelayTime  *bool            `toml:"raise_delay_time"`
+	FailureReminder *duration        `toml:"failure_reminder"`
 	Input           []toml.Primitive `toml:"input"`
 	Sink            []toml.Primitive `toml:"sink"`
 	Listen          []toml.Primitive `toml:"listen"`
@@ -232,6 +233,9 @@ func (p *parser) parse(src string, replay bool) *Config {
 	}
 	if g.RaiseDelayTime != nil {
 		cfg.RaiseDelayTime = *g.RaiseDelayTime
+	}
+	if g.FailureReminder != nil {
+		cfg.FailureReminder = g.FailureReminder.Duration
 	}
 
 	for i, t := range tables(top["input"]) {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/radrelay/radrelay/listener"
 	"github.com/radrelay/radrelay/tailer"
 )
 
@@ -25,6 +26,7 @@ func (cfg *Config) Print(w io.Writer) error {
 		"shutdown_timeout":  cfg.ShutdownTimeout.String(),
 		"poll_interval":     cfg.PollInterval.String(),
 		"raise_delay_time":  cfg.RaiseDelayTime,
+		"failure_reminder":  cfg.FailureReminder.String(),
 	}
 	var inputs []map[string]any
 	for _, in := range cfg.Inputs {
@@ -49,6 +51,9 @@ func (cfg *Config) Print(w io.Writer) error {
 		}
 		if l.Attributes == "" {
 			t["attributes"] = "default-site"
+		}
+		if l.FileTemplate == "" {
+			t["file_template"] = listener.DefaultFileTemplate
 		}
 		listens = append(listens, t)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // DefaultMaxRecordSize is the largest record, in bytes, a Reader accepts
@@ -115,6 +116,11 @@ type Reader struct {
 	// it, they never see each other's data change.
 	recSlab  []Record
 	attrSlab []Attribute
+	// recN and attrN are the sizes of the last slabs: the first ones are
+	// small and they double up to recSlabSize and attrSlabSize, so a
+	// Reader of a file of a few records (a consume work file claimed
+	// moments after the last) does not allocate for 64.
+	recN, attrN int
 }
 
 const (
@@ -122,10 +128,29 @@ const (
 	attrSlabSize = 512
 )
 
+// readerBuffers holds the buffers of Readers that were Released, of size
+// readChunk (the size of a Reader with the default MaxRecordSize).
+var readerBuffers sync.Pool // of *[]byte
+
+// Release gives the Reader's buffer back for the next Reader to use:
+// files read one after another (a consume spool's work files) share a
+// buffer instead of allocating and clearing one each. Records and errors
+// the Reader returned are unaffected (they never refer to the buffer). The
+// Reader must not be used after Release.
+func (r *Reader) Release() {
+	if len(r.buf) == readChunk {
+		b := r.buf
+		readerBuffers.Put(&b)
+	}
+	r.buf, r.src = nil, nil
+	r.start, r.end = 0, 0
+}
+
 // newRecord returns a zeroed Record with room for n attributes.
 func (r *Reader) newRecord(n int) *Record {
 	if len(r.recSlab) == 0 {
-		r.recSlab = make([]Record, recSlabSize)
+		r.recN = min(max(2*r.recN, 8), recSlabSize)
+		r.recSlab = make([]Record, r.recN)
 	}
 	rec := &r.recSlab[0]
 	r.recSlab = r.recSlab[1:]
@@ -134,7 +159,8 @@ func (r *Reader) newRecord(n int) *Record {
 		return rec
 	}
 	if len(r.attrSlab) < n {
-		r.attrSlab = make([]Attribute, attrSlabSize)
+		r.attrN = min(max(2*r.attrN, 64), attrSlabSize)
+		r.attrSlab = make([]Attribute, max(r.attrN, n))
 	}
 	rec.Attrs = r.attrSlab[:0:n]
 	r.attrSlab = r.attrSlab[n:]
@@ -217,7 +243,11 @@ func (r *Reader) next(final bool) (*Record, error) {
 		if m := r.maxRecordSize() + 1; m > size {
 			size = m
 		}
-		r.buf = make([]byte, size)
+		if p, ok := readerBuffers.Get().(*[]byte); ok && size == readChunk {
+			r.buf = *p
+		} else {
+			r.buf = make([]byte, size)
+		}
 	}
 	max := r.maxRecordSize()
 	sawEOF := false

@@ -426,6 +426,42 @@ func TestReaderRecordsOwnMemory(t *testing.T) {
 	}
 }
 
+// A Reader's buffer given back by Release serves the next Reader: what the
+// first one returned stays intact while the second overwrites the buffer.
+func TestReaderReleaseKeepsRecords(t *testing.T) {
+	file := func(tag string) []byte {
+		var b []byte
+		for i := range 300 {
+			b = fmt.Appendf(b, "Mon Nov 23 11:57:39 2026\n\tUser-Name = \"%s%d\"\n\tClass = 0x0102\n\tTimestamp = %d\n\n", tag, i, i)
+		}
+		return b
+	}
+	var kept []*Record
+	for _, tag := range []string{"first", "second", "third"} {
+		rd := NewReader(bytes.NewReader(file(tag)), tag)
+		for {
+			rec, err := rd.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept = append(kept, rec)
+		}
+		rd.Release()
+	}
+	if len(kept) != 900 {
+		t.Fatalf("%d records", len(kept))
+	}
+	for i, rec := range kept {
+		tag := []string{"first", "second", "third"}[i/300]
+		if want := fmt.Sprintf("%s%d", tag, i%300); rec.Attrs[0].Value != want || rec.Attrs[1].Value != "0x0102" || rec.Timestamp != int64(i%300) {
+			t.Fatalf("record %d changed after Release: %+v", i, rec)
+		}
+	}
+}
+
 // TestReaderEnumOrIPv6 checks that a FreeRADIUS 4 enumeration ("::Start") is
 // told from an IPv6 address or prefix that starts with "::".
 func TestReaderEnumOrIPv6(t *testing.T) {

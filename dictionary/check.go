@@ -80,30 +80,54 @@ func (d *Dictionary) Internal(name string) bool {
 // 0x... octets, attributes the dictionary does not know, values not valid
 // for their type) as the text of the record.
 func (d *Dictionary) JSONValue(a detail.Attribute) any {
+	kind, n, s := d.JSONTyped(&a)
+	switch kind {
+	case JSONUnsigned:
+		return n
+	case JSONSigned:
+		return int64(n)
+	}
+	return s
+}
+
+// A JSONKind is what JSONTyped found a value to be.
+type JSONKind uint8
+
+// The kinds of JSONTyped.
+const (
+	JSONString   JSONKind = iota // the string s
+	JSONUnsigned                 // the number n
+	JSONSigned                   // the number int64(n)
+)
+
+// JSONTyped is JSONValue without an interface value: it returns the kind
+// and either the number (n) or the string (s), so that an encoder of many
+// records (the stream sinks') allocates nothing per value.
+func (d *Dictionary) JSONTyped(a *detail.Attribute) (kind JSONKind, n uint64, s string) {
 	da, ok := d.Attribute(a.Name)
 	if !ok {
-		return a.Value
+		return JSONString, 0, a.Value
 	}
-	s := valueText(da, a)
+	s = valueText(da, *a)
 	switch da.Type {
 	case TypeInteger, TypeShort, TypeByte, TypeInteger64:
 		if len(s) > 0 && s[0] >= '0' && s[0] <= '9' {
 			if n, err := strconv.ParseUint(s, 0, 64); err == nil {
-				return n
+				return JSONUnsigned, n, ""
 			}
 		}
 	case TypeSigned:
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-			return n
+			return JSONSigned, uint64(n), ""
 		}
 	case TypeDate:
 		// FreeRADIUS writes dates as text, or as an integer with
 		// dates_as_integer = yes; keep what the file has.
 		if len(s) > 0 && s[0] >= '0' && s[0] <= '9' {
 			if n, err := strconv.ParseUint(s, 10, 64); err == nil {
-				return n
+				return JSONUnsigned, n, ""
 			}
 		}
 	}
-	return s
+	return JSONString, 0, s
 }

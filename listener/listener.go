@@ -29,8 +29,12 @@ const (
 	// maxBatch bounds the records of one group commit.
 	maxBatch = 1024
 	// maxCommitters is how many group commits may run at once: while one
-	// waits for its fsync, the next group is written and fsynced too.
-	maxCommitters = 4
+	// waits for its fsync, the next group is written and fsynced too. Two,
+	// not more: ext4 commits its journal one transaction at a time, so a
+	// third commit only waits behind the second while splitting the
+	// requests in flight into smaller groups, each with its own fsync (CPU
+	// in the kernel, and a longer fsync tail); see docs/benchmarks.md.
+	maxCommitters = 2
 	// readersPerSocket is how many goroutines read each UDP socket.
 	readersPerSocket = 4
 )
@@ -49,7 +53,10 @@ type Config struct {
 	RadSecConfig
 	// SpoolDir holds one directory per client (its address, as
 	// FreeRADIUS's radacct/<client>/), each holding FileTemplate files.
-	SpoolDir     string
+	SpoolDir string
+	// FileTemplate names a client's files (DefaultFileTemplate when
+	// empty): time fields only (%Y %m %d %H ...), no '/'; see
+	// checkFileTemplate.
 	FileTemplate string
 	// Attributes is AttributesDefaultSite (default) or AttributesPacket.
 	Attributes string
@@ -89,6 +96,11 @@ func (c *Config) Validate() error {
 	if c.SpoolDir == "" {
 		errs = append(errs, errors.New("spool: no spool directory: received records are written there before they are acknowledged"))
 	}
+	if c.FileTemplate != "" {
+		if err := checkFileTemplate(c.FileTemplate); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	switch c.Attributes {
 	case "", AttributesDefaultSite, AttributesPacket:
 	default:
@@ -106,10 +118,7 @@ func (c *Config) InputGlob() string {
 	if t == "" {
 		t = DefaultFileTemplate
 	}
-	if i := strings.IndexByte(t, '%'); i >= 0 {
-		t = t[:i] + "*"
-	}
-	return filepath.Join(c.SpoolDir, "*", t)
+	return filepath.Join(c.SpoolDir, "*", templateGlob(t))
 }
 
 // A Listener receives, spools and acknowledges accounting requests.
@@ -150,6 +159,7 @@ type pending struct {
 	resp   []byte
 	reply  func([]byte) // RadSec; conn is nil then
 	closed bool
+	at     time.Time // when it was received
 }
 
 // New checks cfg and opens its sockets; Run serves them.
@@ -383,7 +393,7 @@ func (l *Listener) handle(p []byte, from netip.AddrPort, cl *Client, c *net.UDPC
 		return
 	}
 	l.queue <- &pending{rec: rec, dir: clientDir(from.Addr()), conn: c, to: from, key: key, auth: auth,
-		resp: response(p, secret), reply: reply}
+		resp: response(p, secret), reply: reply, at: now}
 }
 
 // overLimit reports whether the spool limit is reached.
@@ -472,8 +482,10 @@ func (l *Listener) commit(committer int, batch []*pending) {
 			}
 		}
 	}
+	took := time.Since(start)
 	l.c.fsyncs.Add(1)
-	l.c.fsyncNanos.Add(int64(time.Since(start)))
+	l.c.fsyncNanos.Add(int64(took))
+	l.c.fsyncLatency.observe(took)
 	var firstErr error
 	for _, err := range errs {
 		if err != nil {
@@ -501,6 +513,7 @@ func (l *Listener) commit(committer int, batch []*pending) {
 		} else {
 			p.conn.WriteToUDPAddrPort(p.resp, p.to)
 		}
+		l.c.ackLatency.observe(time.Since(p.at))
 	}
 }
 

@@ -26,6 +26,11 @@ type Stats struct {
 	Fsyncs       int64   `json:"fsyncs"`
 	FsyncSeconds float64 `json:"fsync_seconds"`
 	FsyncRecords int64   `json:"fsync_records"`
+	// FsyncLatency is the distribution of the group commits' times (write
+	// and fsync); AckLatency that of the requests' times from receipt to
+	// the Accounting-Response (what the NAS waits, but the network).
+	FsyncLatency Histogram `json:"fsync_latency"`
+	AckLatency   Histogram `json:"ack_latency"`
 }
 
 // Drop reasons.
@@ -46,6 +51,7 @@ type counters struct {
 	dropped                                [7]atomic.Int64
 	spoolBytes                             atomic.Int64
 	fsyncs, fsyncNanos, fsyncRecords       atomic.Int64
+	fsyncLatency, ackLatency               histogram
 }
 
 func (c *counters) drop(reason string) {
@@ -61,6 +67,7 @@ func (c *counters) snapshot() Stats {
 		Received: c.received.Load(), Accepted: c.accepted.Load(), Duplicates: c.duplicates.Load(),
 		StatusServer: c.status.Load(), SpoolBytes: c.spoolBytes.Load(), Dropped: map[string]int64{},
 		Fsyncs: c.fsyncs.Load(), FsyncSeconds: time.Duration(c.fsyncNanos.Load()).Seconds(), FsyncRecords: c.fsyncRecords.Load(),
+		FsyncLatency: c.fsyncLatency.snapshot(), AckLatency: c.ackLatency.snapshot(),
 	}
 	for i, r := range dropReasons {
 		s.Dropped[r] = c.dropped[i].Load()

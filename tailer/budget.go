@@ -29,10 +29,6 @@ type sinkHealth struct {
 	lastReminder time.Time
 }
 
-// reminderEvery is how often a sink that stays down is logged again: never
-// silent, never a flood.
-const reminderEvery = time.Minute
-
 // noteSuccess records a delivered record: the sink works.
 func (r *sinkRunner) noteSuccess() {
 	h := &r.health
@@ -49,7 +45,7 @@ func (r *sinkRunner) noteSuccess() {
 
 // noteFailure records a retryable failure at now (first: the record's
 // first failure). The first failure of an outage is logged with its cause;
-// while the sink stays down, a reminder every reminderEvery.
+// while the sink stays down, a reminder every Config.FailureReminder.
 func (r *sinkRunner) noteFailure(now time.Time, first bool, err error) {
 	h := &r.health
 	h.mu.Lock()
@@ -60,7 +56,7 @@ func (r *sinkRunner) noteFailure(now time.Time, first bool, err error) {
 	if first {
 		h.waited++
 	}
-	remind := !starts && now.Sub(h.lastReminder) >= reminderEvery
+	remind := !starts && now.Sub(h.lastReminder) >= r.t.cfg.FailureReminder
 	if remind {
 		h.lastReminder = now
 	}

@@ -104,11 +104,12 @@ type Config struct {
 	Logger          *slog.Logger
 
 	// SettleTime is how long a file must stay the same size before its end
-	// is taken as final: a consume work file after it was renamed and
-	// locked (so a writer without locking that still holds it open can
-	// finish), or a followed file that left the glob (renamed away or
-	// deleted). Only then is a truncated record at its end quarantined and
-	// the file deleted (Consume) or forgotten (Follow). Default DefaultSettleTime.
+	// is taken as final: a followed file that left the glob (renamed away
+	// or deleted), or a consume work file that radrelay holds locked but
+	// cannot tell is no longer open in another process (a consume work
+	// file is final as soon as it can tell; see docs/tailer.md). Only then
+	// is a truncated record at its end quarantined and the file deleted
+	// (Consume) or forgotten (Follow). Default DefaultSettleTime.
 	SettleTime time.Duration
 	// SyncInterval is how often checkpoints (and quarantine files) are
 	// fsynced. Checkpoints are written after every group of
@@ -116,6 +117,10 @@ type Config struct {
 	// lose at most SyncInterval of them (those records are sent again).
 	// Default DefaultSyncInterval.
 	SyncInterval time.Duration
+	// FailureReminder is how often a sink that stays down is logged again
+	// ("sink still failing"): never silent, never a flood. Default
+	// DefaultFailureReminder.
+	FailureReminder time.Duration
 }
 
 // Defaults for zero Config and SinkSpec fields.
@@ -124,6 +129,7 @@ const (
 	DefaultMaxBatch        = 256 // BatchSize default: min(MaxOutstanding, DefaultMaxBatch)
 	DefaultPollInterval    = time.Second
 	DefaultShutdownTimeout = 30 * time.Second
+	DefaultFailureReminder = time.Minute
 	DefaultSettleTime      = 2 * time.Second
 	DefaultSyncInterval    = time.Second
 )

@@ -100,3 +100,53 @@ func TestConsumeLeavesLockedWorkFileAlone(t *testing.T) {
 		t.Errorf("%d deliveries, want 15", total)
 	}
 }
+
+// A writer without locking that opened the file before radrelay claimed it
+// (FreeRADIUS's detail module with locking = no opens the file name for
+// every record) can write its record after the claim. The work file's end
+// is not final while that writer holds it open — however long it takes:
+// settle_time is set far beyond the test, so nothing but the writer closing
+// the file can finish it — and the record is delivered, not deleted with
+// the work file.
+func TestConsumeClaimWaitsForWriterHoldingTheFile(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	path := filepath.Join(dir, "detail-0000")
+	writeRecords(t, path, 0, 10)
+	write := startHolder(t, path, 10, 12)
+
+	sink := newMemSink(12)
+	cfg := liveConfig(t, dir, state, Consume, SinkSpec{Name: "mem", Sink: sink, MaxOutstanding: 4})
+	cfg.SettleTime = time.Hour
+	openElsewhere := make(chan struct{}, 1)
+	deleted := make(chan string, 1)
+	_, stop := runTailer(t, cfg, func(tl *Tailer) {
+		tl.testWorkOpenElsewhere = func(string) {
+			select {
+			case openElsewhere <- struct{}{}:
+			default:
+			}
+		}
+		tl.testWorkDeleted = func(p string) { deleted <- p }
+	})
+	sink.waitFor(t, sessionID(9)) // claimed, and read to its present end
+	select {
+	case <-openElsewhere:
+	case p := <-deleted:
+		t.Fatalf("work file %s deleted while a writer still had it open", p)
+	case <-time.After(90 * time.Second): // only a machine far overloaded gets here
+		t.Fatal("the claimed work file was never found open in the writer")
+	}
+	write() // records 10 and 11 land in the claimed file; the writer closes it
+	select {
+	case <-deleted:
+	case <-time.After(90 * time.Second):
+		t.Fatal("work file not deleted after the writer closed it")
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, "mem", sink, 12)
+	if names := listDir(t, dir); len(names) != 0 {
+		t.Errorf("left in the directory: %v", names)
+	}
+}

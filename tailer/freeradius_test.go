@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/radrelay/radrelay/internal/freeradiustest"
 )
@@ -13,13 +14,26 @@ import (
 // A real FreeRADIUS 3.2 writes the detail file (radclient sends it
 // Accounting-Requests in several rounds) while the tailer follows or
 // consumes it: every request arrives exactly once, attributes intact. In
-// consume mode FreeRADIUS writes with locking = yes and must move to a fresh
-// file each time radrelay claims the current one.
+// consume mode FreeRADIUS must move to a fresh file each time radrelay
+// claims the current one: with locking = yes it is refused the lock and
+// opens the name again; with locking = no (its default) it opens the name
+// for every record anyway. Either way radrelay sees that FreeRADIUS no
+// longer holds the claimed file open and takes its end as final at once:
+// settle_time is set far beyond the test, so a claimed file waiting for it
+// would hold up the next one and the test.
 func TestRealFreeRADIUSWriter(t *testing.T) {
-	for _, mode := range []Mode{Consume, Follow} {
-		t.Run([]string{"consume", "follow"}[mode], func(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		mode    Mode
+		locking bool
+	}{
+		{"consume", Consume, true},
+		{"consume-nolocking", Consume, false},
+		{"follow", Follow, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			h := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{})
-			if mode == Consume {
+			if tc.locking {
 				h.Stop()
 				conf := filepath.Join(h.Dir, "radiusd.conf")
 				b, err := os.ReadFile(conf)
@@ -34,9 +48,12 @@ func TestRealFreeRADIUSWriter(t *testing.T) {
 			}
 			const rounds, per = 4, 300
 			sink := newMemSink(rounds * per)
-			cfg := liveConfig(t, filepath.Dir(h.DetailFile), t.TempDir(), mode,
+			cfg := liveConfig(t, filepath.Dir(h.DetailFile), t.TempDir(), tc.mode,
 				SinkSpec{Name: "mem", Sink: sink, MaxOutstanding: 32})
 			cfg.Inputs[0].Glob = filepath.Join(filepath.Dir(h.DetailFile), "detail*")
+			if tc.mode == Consume {
+				cfg.SettleTime = time.Hour
+			}
 			_, stop := runTailer(t, cfg)
 			for r := 0; r < rounds; r++ {
 				var packets strings.Builder

@@ -25,6 +25,8 @@ func TestMain(m *testing.M) {
 		os.Exit(crashChildMain())
 	case "locker":
 		os.Exit(lockerMain())
+	case "holder":
+		os.Exit(holderMain())
 	}
 	os.Exit(m.Run())
 }
@@ -156,4 +158,65 @@ func startLockHolder(t *testing.T, path string) chan struct{} {
 	go func() { <-release; stop() }()
 	t.Cleanup(stop)
 	return release
+}
+
+// holderMain is a writer without locking caught between open and write, as
+// FreeRADIUS's detail module with locking = no can be (it opens the file
+// name for every record, writes, closes): it opens FILE for appending,
+// says "open", and when a line arrives on stdin appends records [FROM, TO)
+// in one write, closes the file and says "closed".
+func holderMain() int {
+	f, err := os.OpenFile(os.Getenv("FILE"), os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("open")
+	in := bufio.NewReader(os.Stdin)
+	if _, err := in.ReadString('\n'); err != nil {
+		return 1
+	}
+	var b []byte
+	for i := envInt("FROM"); i < envInt("TO"); i++ {
+		b = append(b, testRecord(i)...)
+	}
+	if _, err := f.Write(b); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := f.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("closed")
+	io.Copy(io.Discard, in)
+	return 0
+}
+
+// startHolder starts holderMain on path and returns once it holds the file
+// open; calling the returned function makes it append records [from, to)
+// and close the file, and returns once it has.
+func startHolder(t *testing.T, path string, from, to int) (write func()) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=holder", "FILE="+path,
+		"FROM="+strconv.Itoa(from), "TO="+strconv.Itoa(to))
+	cmd.Stderr = os.Stderr
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	out := bufio.NewReader(stdout)
+	if line, _ := out.ReadString('\n'); line != "open\n" {
+		t.Fatalf("holder: %q", line)
+	}
+	return func() {
+		t.Helper()
+		io.WriteString(stdin, "go\n")
+		if line, _ := out.ReadString('\n'); line != "closed\n" {
+			t.Fatalf("holder: %q", line)
+		}
+	}
 }

@@ -43,6 +43,9 @@ type workFile struct {
 	path   string
 	locked bool
 	marked int64 // records before this offset carry a Donestamp
+	// probeErr is the last reason the system could not tell whether
+	// another process holds the file open (logged once per reason).
+	probeErr string
 }
 
 // settled tracks a file whose size must stay the same for SettleTime.
@@ -159,14 +162,21 @@ func (m *maintainer) finish() {
 // what left the glob, settle, finish work files (mark, delete), forget
 // finished gone files, publish.
 func (m *maintainer) scan(claim bool) time.Time {
-	found, matched, incomplete := m.listInputs(claim)
-	m.scanned = true
-	m.markGone(matched, incomplete)
-	next := m.settleFiles(time.Now())
-	m.finishWorks()
-	m.forgetFinished(found)
-	m.publish(found)
-	return next
+	for {
+		found, matched, incomplete := m.listInputs(claim)
+		m.scanned = true
+		m.markGone(matched, incomplete)
+		next := m.settleFiles(time.Now())
+		deleted := m.finishWorks()
+		m.forgetFinished(found)
+		m.publish(found)
+		if !deleted || !claim {
+			return next
+		}
+		// A deleted work file frees its directory: the next file is
+		// claimed now, not at the next event or poll (its records are
+		// waiting for it).
+	}
 }
 
 // listInputs lists every input's files, taking up and claiming consume work
@@ -296,9 +306,10 @@ func (m *maintainer) markGone(matched map[fileKey]bool, incomplete bool) {
 	}
 }
 
-// settleFiles makes the end of a locked work file or a gone file final once
-// its size stayed the same for SettleTime. It returns when the next file
-// will have settled (zero: none pending).
+// settleFiles makes the end of a locked work file final as soon as no other
+// process holds it open (see workSettled), and the end of a locked work file
+// or a gone file final once its size stayed the same for SettleTime. It
+// returns when the next file will have settled (zero: none pending).
 func (m *maintainer) settleFiles(now time.Time) (next time.Time) {
 	settleTime := m.t.cfg.SettleTime
 	settleFile := func(of *openFile) {
@@ -324,9 +335,15 @@ func (m *maintainer) settleFiles(now time.Time) (next time.Time) {
 		}
 	}
 	for _, w := range m.works {
-		if w.locked {
-			settleFile(w.of)
+		if !w.locked || w.of.isFinal() {
+			continue
 		}
+		if m.workSettled(w) {
+			w.of.setFinal()
+			delete(m.settle, w.of.key)
+			continue
+		}
+		settleFile(w.of)
 	}
 	for _, of := range m.known {
 		if of.isGone() {
@@ -336,17 +353,53 @@ func (m *maintainer) settleFiles(now time.Time) (next time.Time) {
 	return next
 }
 
+// workSettled reports whether a locked work file's end is final now, long
+// before SettleTime: no writer can append to it any more.
+//
+// The file was locked before it was renamed, so a writer with locking = yes
+// was not in the middle of a record then, and cannot take the lock (held
+// until the file is deleted) to write another: FreeRADIUS 3.2's exfile_open
+// tries the lock without waiting and, refused, opens the file name again —
+// the fresh file. A writer without locking opens the file name for every
+// record (exfile_open without locking: open, write, close), so only a record
+// whose open came before the rename can still land in the work file, and
+// that writer holds the file open until the record is written. Both kinds
+// are therefore done with the file once no other process holds it open;
+// a locking writer lets go of its cached descriptor at its next write, when
+// it is refused the lock and moves to the fresh file.
+//
+// Where the system cannot tell (see soleOpener), or something else keeps
+// the file open (a writer waiting for the lock with F_SETLKW, someone
+// reading it), SettleTime of silence still decides.
+func (m *maintainer) workSettled(w *workFile) bool {
+	sole, err := soleOpener(w.of.f)
+	if err != nil {
+		if msg := err.Error(); msg != w.probeErr {
+			w.probeErr = msg
+			m.t.log.Info("cannot tell whether a writer still has the work file open; its end is final after settle_time of silence",
+				"file", w.path, "settle_time", m.t.cfg.SettleTime, "err", err)
+		}
+		return false
+	}
+	if !sole && m.t.testWorkOpenElsewhere != nil {
+		m.t.testWorkOpenElsewhere(w.path)
+	}
+	return sole
+}
+
 // finishWorks marks delivered records in the work files and deletes the
-// finished ones.
-func (m *maintainer) finishWorks() {
+// finished ones. It reports whether it deleted one.
+func (m *maintainer) finishWorks() (deleted bool) {
 	kept := m.works[:0]
 	for _, w := range m.works {
 		if m.finishWork(w) {
+			deleted = true
 			continue
 		}
 		kept = append(kept, w)
 	}
 	m.works = kept
+	return deleted
 }
 
 // forgetFinished forgets gone files every sink finished and deleted work
@@ -638,16 +691,29 @@ func markDone(f *os.File, from, to int64, buf []byte) error {
 		if _, err := f.ReadAt(chunk, off); err != nil && !errors.Is(err, io.EOF) {
 			return err
 		}
+		// Patch the chunk in memory and write the span from the first
+		// mark to the end of the last in one pwrite: one system call per
+		// chunk instead of one per record (the bytes between the marks
+		// are written back as they were read; only this process writes
+		// below the sinks' positions of a work file it holds locked).
+		first, last := -1, -1
 		for i := 0; ; {
 			j := bytes.Index(chunk[i:], []byte(pat))
 			if j < 0 {
 				break
 			}
-			at := off + int64(i+j) + 1 // the TAB
-			if _, err := f.WriteAt(done, at); err != nil {
+			at := i + j + 1 // the TAB
+			copy(chunk[at:], done)
+			if first < 0 {
+				first = at
+			}
+			last = at + len(done)
+			i += j + len(pat)
+		}
+		if first >= 0 {
+			if _, err := f.WriteAt(chunk[first:last], off+int64(first)); err != nil {
 				return err
 			}
-			i += j + len(pat)
 		}
 		if off+n >= to {
 			break

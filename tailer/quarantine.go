@@ -26,7 +26,9 @@ const (
 	QuarantineReasonAttr = QuarantineAttrPrefix + "Reason"
 	// QuarantineSourceAttr is "file:line:offset" of the record in its source.
 	QuarantineSourceAttr = QuarantineAttrPrefix + "Source"
-	// QuarantineSinkAttr names the sink the record was meant for.
+	// QuarantineSinkAttr names the sink the record was meant for; an
+	// entry of a record that could not be parsed is written once for every
+	// sink, and names them all, comma-separated.
 	QuarantineSinkAttr = QuarantineAttrPrefix + "Sink"
 	// QuarantineTimeAttr is when it was quarantined (Unix seconds).
 	QuarantineTimeAttr = QuarantineAttrPrefix + "Time"
@@ -49,6 +51,9 @@ const (
 // `radrelay replay --to SINK` can send them again to that sink only).
 type quarantine struct {
 	dir, sink string
+	// every names all sinks: the Sink of an entry that could not be
+	// parsed, quarantined once for all of them (unparsed.go).
+	every string
 
 	mu    sync.Mutex
 	f     *os.File
@@ -69,10 +74,14 @@ func (q *quarantine) put(rec *detail.Record, raw []byte, reason, file string, li
 		return fmt.Errorf("no quarantine directory configured")
 	}
 	now := time.Now()
+	sink := q.sink
+	if rec == nil && q.every != "" {
+		sink = q.every
+	}
 	ann := []detail.Attribute{
 		{Name: QuarantineReasonAttr, Value: reason, Quoted: true},
 		{Name: QuarantineSourceAttr, Value: file + ":" + strconv.Itoa(line) + ":" + strconv.FormatInt(offset, 10), Quoted: true},
-		{Name: QuarantineSinkAttr, Value: q.sink, Quoted: true},
+		{Name: QuarantineSinkAttr, Value: sink, Quoted: true},
 		{Name: QuarantineTimeAttr, Value: strconv.FormatInt(now.Unix(), 10)},
 	}
 	var out detail.Record

@@ -42,7 +42,12 @@ func (r *sinkRunner) logQuarantined(it *item, reason string, n int) {
 		if last {
 			args = append(args, "note", "further records of this file quarantined are summarised, at most once a minute")
 		}
-		r.log.Warn("record quarantined", args...)
+		log := r.log
+		if it.rec == nil && len(r.t.runners) > 1 {
+			// Quarantined once for every sink (unparsed.go).
+			log = r.t.log.With("sinks", r.q.every)
+		}
+		log.Warn("record quarantined", args...)
 		return
 	}
 	fl.unlogged += n

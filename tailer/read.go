@@ -325,6 +325,9 @@ func (fr *fileReader) closeReader() {
 		fr.dec.Close()
 		fr.dec = nil
 	}
+	if fr.rd != nil {
+		fr.rd.Release()
+	}
 	fr.rd = nil
 }
 
@@ -366,7 +369,10 @@ func (r *sinkRunner) addToRun(ctx context.Context, fr *fileReader, se *detail.Sy
 		}
 	}
 	if fr.run == nil {
-		fr.run = &item{kind: itemBad, of: fr.of, reason: "malformed: " + se.Msg, file: name, line: se.Line, offset: se.Offset}
+		// line and offset are where the record starts (the entry's
+		// Source); the reason names the offending line.
+		fr.run = &item{kind: itemBad, of: fr.of, reason: fmt.Sprintf("malformed: line %d: %s", se.Line, se.Msg),
+			file: name, line: se.RecordLine, offset: se.Offset}
 	}
 	run := fr.run
 	run.spans++

@@ -92,7 +92,7 @@ func newSinkRunner(t *Tailer, spec SinkSpec) (*sinkRunner, error) {
 		log:       t.log.With("sink", spec.Name),
 		items:     make(chan *item, spec.MaxOutstanding),
 		tokens:    make(chan struct{}, spec.MaxOutstanding),
-		q:         &quarantine{dir: t.cfg.QuarantineDir, sink: spec.Name},
+		q:         &quarantine{dir: t.cfg.QuarantineDir, sink: spec.Name, every: t.sinkList()},
 		committed: map[fileKey]*cursor{},
 		saved:     map[fileKey]cursor{},
 		flushC:    make(chan struct{}, 1),

@@ -228,7 +228,7 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 			return i
 		}
 		if it.kind == itemBad || it.kind == itemTruncated {
-			if !r.quarantineItem(ctx, it, it.reason) {
+			if !r.quarantineUnparsed(ctx, it) {
 				return i
 			}
 		}

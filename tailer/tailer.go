@@ -26,6 +26,7 @@ type Tailer struct {
 	log  *slog.Logger
 
 	running atomic.Bool
+	started chan struct{} // closed once Run has passed its checks (Started)
 
 	// Set up by Run.
 	table   *fileTable
@@ -42,9 +43,17 @@ type Tailer struct {
 
 	statsMu sync.Mutex // guards runners being set
 
+	// Unparseable spans being quarantined, once for every sink (unparsed.go).
+	unparsedMu sync.Mutex
+	unparsed   map[unparsedKey]*unparsedClaim
+
 	// testWorkDeleted, when set (by tests, before Run), is called after a
 	// work file was deleted.
 	testWorkDeleted func(path string)
+	// testWorkOpenElsewhere, when set (by tests, before Run), is called
+	// when a claimed work file was found still open in another process
+	// (so its end is not final yet).
+	testWorkOpenElsewhere func(path string)
 }
 
 // New checks cfg, fills in defaults, and returns a Tailer ready to Run.
@@ -132,13 +141,16 @@ func New(cfg Config) (*Tailer, error) {
 	if cfg.SettleTime <= 0 {
 		cfg.SettleTime = DefaultSettleTime
 	}
+	if cfg.FailureReminder <= 0 {
+		cfg.FailureReminder = DefaultFailureReminder
+	}
 	if cfg.SyncInterval <= 0 {
 		cfg.SyncInterval = DefaultSyncInterval
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	t := &Tailer{cfg: cfg, mode: mode, log: cfg.Logger}
+	t := &Tailer{cfg: cfg, mode: mode, log: cfg.Logger, unparsed: map[unparsedKey]*unparsedClaim{}, started: make(chan struct{})}
 	t.list.Store(new([]*openFile))
 	return t, nil
 }
@@ -185,6 +197,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 	t.statsMu.Lock()
 	t.runners = runners
 	t.statsMu.Unlock()
+	close(t.started)
 
 	// drainCtx outlives ctx by ShutdownTimeout: in-flight records are still
 	// sent, retried and committed while the pipeline empties.
@@ -252,6 +265,12 @@ func (t *Tailer) Run(ctx context.Context) error {
 	t.log.Info("tailer stopped")
 	return nil
 }
+
+// Started is closed once Run has locked the state directory, found the
+// directories writable and loaded every sink's state: from then on the
+// state directory is this Tailer's (a caller may write its own files there).
+// It is never closed when Run fails before.
+func (t *Tailer) Started() <-chan struct{} { return t.started }
 
 func (t *Tailer) listComplete() bool { return t.complete.Load() }
 

@@ -108,6 +108,13 @@ func runDictionary(e *env, args []string) int {
 			fmt.Fprintln(e.stderr, "radrelay dictionary show: give an attribute or vendor NAME or NUMBER")
 			return 2
 		}
+		for _, name := range rest {
+			if strings.TrimSpace(name) == "" {
+				// A usage error (an empty shell variable), not an unknown name.
+				fmt.Fprintln(e.stderr, "radrelay dictionary show: an empty NAME: give an attribute or vendor NAME or NUMBER")
+				return 2
+			}
+		}
 	default:
 		fmt.Fprintf(e.stderr, "radrelay dictionary: unknown subcommand %q (vendors or show)\n", sub)
 		return 2

@@ -67,6 +67,7 @@ func TestDictionaryShow(t *testing.T) {
 		{"flag after the subcommand", []string{"show", "--dictionary", user, "Example-Quota"}, 0, []string{`(?m)^source +` + regexp.QuoteMeta(user) + `:4$`}},
 		{"unknown name", []string{"show", "Not-An-Attribute-Anywhere"}, 1, nil},
 		{"no name", []string{"show"}, 2, nil},
+		{"empty name", []string{"show", ""}, 2, nil},
 		{"no subcommand", nil, 2, nil},
 		{"unknown subcommand", []string{"list"}, 2, nil},
 		{"missing dictionary", []string{"--dictionary", filepath.Join(dir, "missing"), "vendors"}, 2, nil},

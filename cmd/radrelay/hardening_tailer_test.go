@@ -269,6 +269,11 @@ func TestTailerSecondInstanceExitsTwo(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(dir, "second.jsonl")); len(b) > 0 {
 		t.Errorf("the second instance delivered %d bytes", len(b))
 	}
+	// The second instance did not publish its status over the first's.
+	if code, out, _ := runBin(t, os.Args[0], nil, "status", "--state", state); code != 0 ||
+		!strings.Contains(out, fmt.Sprintf("running, pid %d", first.cmd.Process.Pid)) {
+		t.Errorf("status after a second instance was refused: exit %d\n%s", code, out)
+	}
 	if code := first.stop(t); code != 0 {
 		t.Errorf("first instance: exit status %d after SIGTERM", code)
 	}
@@ -296,6 +301,10 @@ func TestTailerReadOnlyStateDirExitsOne(t *testing.T) {
 	}
 	if strings.Contains(stderr, "cannot persist progress") {
 		t.Errorf("radrelay started and failed to save progress:\n%s", tail(stderr, 4000))
+	}
+	// One clear error: no warning about the status file as well.
+	if n := strings.Count(stderr, "level=WARN") + strings.Count(stderr, "level=ERROR"); n != 1 {
+		t.Errorf("%d warnings and errors, want the one error:\n%s", n, tail(stderr, 4000))
 	}
 }
 

@@ -72,8 +72,9 @@ func (ls *listeners) wait() error {
 }
 
 // runSpoolOnly serves the [[listen]] servers of cfg, which has no sink,
-// until SIGTERM or SIGINT: another reader takes the spool's files.
-func runSpoolOnly(cfg *config.Config, logger *slog.Logger) error {
+// until SIGTERM or SIGINT: another reader takes the spool's files. SIGHUP
+// reopens the log file, as in a run with sinks.
+func runSpoolOnly(cfg *config.Config, logger *slog.Logger, out *logOutput) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ls, err := startListeners(ctx, cfg, logger)
@@ -104,7 +105,13 @@ func runSpoolOnly(cfg *config.Config, logger *slog.Logger) error {
 			logger.Info("stopping: answering what was received", "signal", sig.String())
 			cancel()
 		},
-		func() {},
+		func() {
+			if err := out.Reopen(); err != nil {
+				logger.Error("reopening the log file", "err", err)
+				return
+			}
+			logger.Info("reopened the log file", "file", cfg.LogFile)
+		},
 		func(sig os.Signal) { exitNow(signalExitStatus(sig)) })
 	stopped := make(chan struct{})
 	go func() { defer close(stopped); handle() }()

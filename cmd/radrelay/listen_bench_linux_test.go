@@ -5,10 +5,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -62,18 +66,114 @@ func TestListenThroughput(t *testing.T) {
 	home.Stop()
 
 	dir := t.TempDir()
-	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, secret), "--spool", filepath.Join(dir, "spool"))
-	addr := listenAddr(t, sc)
+	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, secret), "--spool", filepath.Join(dir, "spool"),
+		"--metrics", "127.0.0.1:0")
+	// Spool only: "serving metrics" and "listening" come in either order.
+	var addr, metrics string
+	for (addr == "" || metrics == "") && sc.Scan() {
+		if m := regexp.MustCompile(`serving metrics.* addr=([0-9.:]+)`).FindStringSubmatch(sc.Text()); m != nil {
+			metrics = m[1]
+		}
+		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil && strings.Contains(sc.Text(), "listening for accounting") {
+			addr = m[1]
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if addr == "" || metrics == "" {
+		t.Fatal("radrelay never said where it listens and serves metrics")
+	}
 	// Fresh identifiers would be the same: the duplicate cache is keyed by
 	// source port too, and radiusload opens new sockets.
 	rr, err := radiusload.Run(ctx, radiusload.Options{Addr: addr, Secret: []byte(secret), InFlight: 64}, reqs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	before := ackBuckets(t, metrics)
 	lat := pacedLatency(t, addr, secret, reqs, 5000, 64)
+	after := ackBuckets(t, metrics)
+	var server []string
+	for i, le := range after.le {
+		server = append(server, fmt.Sprintf("≤%s: %d", le, after.n[i]-before.n[i]))
+	}
+	t.Logf("radrelay's own receipt-to-response histogram for the paced requests (radrelay_listen_ack_duration_seconds, cumulative): %s", strings.Join(server, ", "))
+	// The disk's own figures, in the same run: a group commit is one
+	// append and one fsync of the spool's file system's journal.
+	probe := fsyncProbe(t, dir, 2000, 64*220)
+	t.Logf("fsync probe (%s): append 64 records' bytes then fsync, 2,000 times one after another: mean %v, p50 %v, p90 %v, p99 %v, max %v; bound for 64 in flight, commits one at a time (64 / 2 fsyncs): %.0f/s",
+		dir, probe.mean, probe.p(50), probe.p(90), probe.p(99), probe.p(100), 64/(2*probe.mean.Seconds()))
 	t.Logf("radrelay listener at 5,000 requests/s paced, 64 workers: %d acks, p50 %v, p99 %v, max %v", len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
 	t.Logf("FreeRADIUS 3.2 (detail, no fsync): %d acks in %v = %.0f/s (%d retransmits)", fr.Requests, fr.Elapsed.Round(time.Millisecond), fr.Rate(), fr.Retransmits)
 	t.Logf("radrelay listener (fsync before ack): %d acks in %v = %.0f/s (%d retransmits), ratio %.2f", rr.Requests, rr.Elapsed.Round(time.Millisecond), rr.Rate(), rr.Retransmits, rr.Rate()/fr.Rate())
+}
+
+// buckets are a cumulative histogram read from /metrics.
+type buckets struct {
+	le []string
+	n  []int64
+}
+
+// ackBuckets reads radrelay_listen_ack_duration_seconds from /metrics.
+func ackBuckets(t *testing.T, metrics string) buckets {
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var b buckets
+	re := regexp.MustCompile(`(?m)^radrelay_listen_ack_duration_seconds_bucket\{.*le="([^"]+)"\} ([0-9]+)$`)
+	for _, m := range re.FindAllStringSubmatch(string(body), -1) {
+		var n int64
+		fmt.Sscan(m[2], &n)
+		b.le, b.n = append(b.le, m[1]), append(b.n, n)
+	}
+	if len(b.le) == 0 {
+		t.Fatalf("no radrelay_listen_ack_duration_seconds in /metrics:\n%s", body)
+	}
+	return b
+}
+
+// fsyncLatencies are the sorted times of a probe's fsyncs.
+type fsyncLatencies struct {
+	sorted []time.Duration
+	mean   time.Duration
+}
+
+func (l fsyncLatencies) p(pct int) time.Duration {
+	return l.sorted[min(len(l.sorted)-1, len(l.sorted)*pct/100)]
+}
+
+// fsyncProbe appends size bytes to a file in dir and fsyncs it, n times,
+// and returns the fsync times: what one group commit of the listener costs
+// on that file system, without radrelay.
+func fsyncProbe(t *testing.T, dir string, n, size int) fsyncLatencies {
+	f, err := os.CreateTemp(dir, "fsync-probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, size)
+	var out fsyncLatencies
+	var sum time.Duration
+	for range n {
+		if _, err := f.Write(buf); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		d := time.Since(start)
+		sum += d
+		out.sorted = append(out.sorted, d)
+	}
+	slices.Sort(out.sorted)
+	out.mean = sum / time.Duration(n)
+	return out
 }
 
 // pacedLatency sends the requests (5 s worth at most, with fresh

@@ -195,9 +195,32 @@ func TestListenRelaysSpool(t *testing.T) {
 	if l, ok := status.Listeners[addr]; !ok || l.Accepted != 3 {
 		t.Errorf("/status.json listeners %+v: want %s with 3 accepted", status.Listeners, addr)
 	}
-	for _, want := range []string{`radrelay_listen_accepted_total{listen="` + addr + `"} 3`, `radrelay_listen_dropped_total{listen="` + addr + `",reason="bad_authenticator"} 0`} {
+	for _, want := range []string{`radrelay_listen_accepted_total{listen="` + addr + `"} 3`, `radrelay_listen_dropped_total{listen="` + addr + `",reason="bad_authenticator"} 0`,
+		`radrelay_listen_ack_duration_seconds_count{listen="` + addr + `"} 3`, `radrelay_listen_fsync_duration_seconds_bucket{listen="` + addr + `",le="+Inf"}`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	// radrelay status lists the listener with the same counters (from the
+	// status the process publishes every second).
+	var text string
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		_, text, _ = runBinary(t, nil, "status", "--state", filepath.Join(dir, "state"))
+		if strings.Contains(text, "3 accepted") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // polling what another process publishes
+	}
+	for _, want := range []string{
+		"listener " + addr + ": acknowledging",
+		"received:       3 packets; 3 accepted (written, fsynced, acknowledged), 0 duplicates, 0 Status-Server",
+		"dropped:        none",
+		"spool:          ",
+		"fsync:          ",
+		"ack latency:    p50 ",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("radrelay status lacks %q:\n%s", want, text)
 		}
 	}
 }

@@ -23,28 +23,11 @@ import (
 // way and its passphrase read from private_key_password_file.
 func startRadSecListener(t *testing.T, ca *testpki.CA, keyEnc ...testpki.KeyEncryption) (udp, tcp, spool string) {
 	t.Helper()
-	dir := t.TempDir()
-	server := ca.Issue(t, "localhost", testpki.Options{})
-	keyPass := ""
+	passphrase := ""
 	if len(keyEnc) > 0 {
-		server.KeyFile = testpki.EncryptKey(t, server.KeyFile, keyEnc[0], "listener key passphrase")
-		keyPass = fmt.Sprintf("private_key_password_file = %q", writeSecret(t, t.TempDir(), "listener key passphrase"))
+		passphrase = "listener key passphrase"
 	}
-	spool = filepath.Join(dir, "spool")
-	conf := filepath.Join(dir, "radrelay.toml")
-	os.WriteFile(conf, []byte(fmt.Sprintf(`
-[[listen]]
-udp = ["127.0.0.1:0"]
-radsec = ["127.0.0.1:0"]
-spool_dir = %q
-certificate_file = %q
-private_key_file = %q
-%s
-ca_file = %q
-  [[listen.client]]
-  address = "127.0.0.0/8"
-  secret_file = %q
-`, spool, server.CertFile, server.KeyFile, keyPass, ca.File, writeSecret(t, dir, "s3cret"))), 0o600)
+	conf, spool := radsecListenConfig(t, ca, keyEnc, passphrase)
 	_, sc := startRadrelay(t, "run", "-c", conf)
 	for sc.Scan() {
 		line := sc.Text()
@@ -60,6 +43,70 @@ ca_file = %q
 	}
 	t.Fatal("radrelay never said where it listens")
 	return
+}
+
+// radsecListenConfig writes the configuration startRadSecListener runs
+// and returns it and its spool. With keyEnc, the server's key is encrypted
+// with "listener key passphrase" and private_key_password_file holds
+// passphrase ("" for no private_key_password_file).
+func radsecListenConfig(t *testing.T, ca *testpki.CA, keyEnc []testpki.KeyEncryption, passphrase string) (conf, spool string) {
+	t.Helper()
+	dir := t.TempDir()
+	server := ca.Issue(t, "localhost", testpki.Options{})
+	keyPass := ""
+	if len(keyEnc) > 0 {
+		server.KeyFile = testpki.EncryptKey(t, server.KeyFile, keyEnc[0], "listener key passphrase")
+	}
+	if passphrase != "" {
+		keyPass = fmt.Sprintf("private_key_password_file = %q", writeSecret(t, t.TempDir(), passphrase))
+	}
+	spool = filepath.Join(dir, "spool")
+	conf = filepath.Join(dir, "radrelay.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`
+[[listen]]
+udp = ["127.0.0.1:0"]
+radsec = ["127.0.0.1:0"]
+spool_dir = %q
+certificate_file = %q
+private_key_file = %q
+%s
+ca_file = %q
+  [[listen.client]]
+  address = "127.0.0.0/8"
+  secret_file = %q
+`, spool, server.CertFile, server.KeyFile, keyPass, ca.File, writeSecret(t, dir, "s3cret"))), 0o600)
+	return conf, spool
+}
+
+// TestValidateListenEncryptedKey: radrelay validate decrypts a RadSec
+// listener's encrypted key with its passphrase, as run does: the right
+// passphrase is valid, a wrong or missing one is reported (exit status 2)
+// at the key to fix, without the passphrase in the message.
+func TestValidateListenEncryptedKey(t *testing.T) {
+	testpki.OpenSSL(t)
+	ca := testpki.NewCA(t, t.TempDir(), "Validate Key CA")
+	enc := []testpki.KeyEncryption{testpki.KeyEncryptions[4]}
+	for _, tc := range []struct {
+		name, passphrase string
+		status           int
+		want             string
+	}{
+		{"right passphrase", "listener key passphrase", 0, "valid"},
+		{"wrong passphrase", "not the passphrase", 2, "private_key_password_file"},
+		{"no passphrase", "", 2, "private_key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf, _ := radsecListenConfig(t, ca, enc, tc.passphrase)
+			code, _, stderr := runBinary(t, nil, "validate", "-c", conf)
+			if code != tc.status || !strings.Contains(stderr, tc.want) {
+				t.Fatalf("status %d, want %d and %q in:\n%s", code, tc.status, tc.want, stderr)
+			}
+			if tc.passphrase != "" && tc.status != 0 && strings.Contains(stderr, tc.passphrase) {
+				t.Fatalf("the passphrase is in the message:\n%s", stderr)
+			}
+			t.Logf("%s: status %d\n%s", tc.name, code, stderr)
+		})
+	}
 }
 
 // waitSpooled waits until the spool holds n records.

@@ -20,6 +20,8 @@ type memoryConfig struct {
 	Secret string `toml:"secret"`
 	// FailUser: records whose User-Name starts with it are rejected permanently.
 	FailUser string `toml:"fail_user"`
+	// DownWhile: every Send fails (retryably) while this file exists.
+	DownWhile string `toml:"down_while"`
 }
 
 // memoryStores holds what the memory sinks of a test received, by store name.
@@ -64,6 +66,14 @@ func memoryRecords(store string) []*detail.Record {
 type memorySink struct{ cfg memoryConfig }
 
 func (s *memorySink) Send(ctx context.Context, recs []*detail.Record, results []error) {
+	if s.cfg.DownWhile != "" {
+		if _, err := os.Stat(s.cfg.DownWhile); err == nil {
+			for i := range results {
+				results[i] = errors.New("memory sink: down (" + s.cfg.DownWhile + " exists)")
+			}
+			return
+		}
+	}
 	memoryStores.Lock()
 	defer memoryStores.Unlock()
 	for i, r := range recs {

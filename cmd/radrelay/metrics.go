@@ -16,6 +16,7 @@ import (
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/listener"
 	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/postgres"
 	"github.com/radrelay/radrelay/sinks/radius"
 	"github.com/radrelay/radrelay/tailer"
 )
@@ -47,6 +48,8 @@ type sinkWatch struct {
 	name, typ string
 	// servers returns a RADIUS sink's per-server counters (nil otherwise).
 	servers func() []radius.ServerStats
+	// sessions returns a postgres sink's session counts (nil otherwise).
+	sessions func() postgres.SessionStats
 
 	// Guarded by monitor.mu.
 	lastDelivery time.Time
@@ -92,7 +95,7 @@ func newMonitor(started time.Time) *monitor {
 // wrapper keeps every capability of s that the tailer looks for
 // (ConcurrentSends).
 func (m *monitor) watch(name, typ string, s sinks.Sink) sinks.Sink {
-	w := &sinkWatch{name: name, typ: typ}
+	w := &sinkWatch{name: name, typ: typ, sessions: findSessionReporter(s)}
 	for inner := s; inner != nil; {
 		if r, ok := inner.(interface{ Stats() []radius.ServerStats }); ok {
 			w.servers = r.Stats
@@ -212,6 +215,7 @@ type sinkSnapshot struct {
 	Permanent    int64
 	Rate         float64 // records delivered per second, recently
 	Servers      []radius.ServerStats
+	Sessions     *postgres.SessionStats
 }
 
 // liveSnapshot is the live state of the whole run.
@@ -272,6 +276,10 @@ func (m *monitor) sample() liveSnapshot {
 		if w.servers != nil {
 			snap.Sinks[i].Servers = w.servers()
 		}
+		if w.sessions != nil {
+			st := w.sessions()
+			snap.Sinks[i].Sessions = &st
+		}
 	}
 	return snap
 }
@@ -327,9 +335,13 @@ var (
 	descLsnPaused     = prometheus.NewDesc("radrelay_listen_paused", "1 while the listener does not acknowledge (disk full, write error, max_spool_bytes).", listenLabel, nil)
 	descLsnFsyncs     = prometheus.NewDesc("radrelay_listen_fsyncs_total", "Group commits (one write and fsync for many requests).", listenLabel, nil)
 	descLsnFsyncSec   = prometheus.NewDesc("radrelay_listen_fsync_seconds_total", "Time spent writing and fsyncing group commits.", listenLabel, nil)
+	descLsnFsyncHist  = prometheus.NewDesc("radrelay_listen_fsync_duration_seconds", "Time of each group commit (write and fsync): its tail is the acknowledgements' tail.", listenLabel, nil)
+	descLsnAckHist    = prometheus.NewDesc("radrelay_listen_ack_duration_seconds", "Time from receiving an accounting request to sending its Accounting-Response (after its fsync).", listenLabel, nil)
 
 	descSrvUp       = prometheus.NewDesc("radrelay_radius_server_up", "1 while the RADIUS server is alive, 0 while it is marked dead or being probed.", serverLabel, nil)
 	descSrvWindow   = prometheus.NewDesc("radrelay_radius_server_window", "The server's adaptive in-flight window (at most max_outstanding).", serverLabel, nil)
+	descSrvRTT      = prometheus.NewDesc("radrelay_radius_server_rtt_seconds", "Smoothed round-trip time of the server's answers to first sends (RFC 6298; 0 until the first answer).", serverLabel, nil)
+	descSrvRTTVar   = prometheus.NewDesc("radrelay_radius_server_rtt_variation_seconds", "Mean deviation of the round-trip time (0 until the first answer).", serverLabel, nil)
 	descSrvOut      = prometheus.NewDesc("radrelay_radius_server_outstanding", "Requests sent to the server and not yet answered.", serverLabel, nil)
 	descSrvReq      = prometheus.NewDesc("radrelay_radius_requests_total", "Exchanges started with the server.", serverLabel, nil)
 	descSrvSent     = prometheus.NewDesc("radrelay_radius_datagrams_sent_total", "Datagrams sent to the server, retransmissions included.", serverLabel, nil)
@@ -348,7 +360,10 @@ func (c *monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 		descInFlight, descBytesDone, descLag, descSinkUp, descFailures, descLastDeliv, descBacklog, descBacklogN,
 		descStart, descBuild, descSrvUp, descSrvWindow, descSrvOut, descSrvReq, descSrvSent, descSrvAcked, descSrvRtx,
 		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvCuts, descSrvConns,
-		descLsnReceived, descLsnAccepted, descLsnDuplicates, descLsnStatus, descLsnDropped, descLsnSpool, descLsnPaused, descLsnFsyncs, descLsnFsyncSec} {
+		descLsnReceived, descLsnAccepted, descLsnDuplicates, descLsnStatus, descLsnDropped, descLsnSpool, descLsnPaused, descLsnFsyncs, descLsnFsyncSec, descLsnFsyncHist, descLsnAckHist} {
+		ch <- d
+	}
+	for _, d := range sessionDescs {
 		ch <- d
 	}
 }
@@ -361,6 +376,13 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	histogram := func(d *prometheus.Desc, h listener.Histogram, labels ...string) {
+		buckets := make(map[float64]uint64, len(h.Buckets))
+		for i, n := range h.Buckets {
+			buckets[listener.LatencyBuckets[i]] = uint64(n)
+		}
+		ch <- prometheus.MustNewConstHistogram(d, uint64(h.Count), h.Seconds, buckets, labels...)
 	}
 	for _, s := range snap.Sinks {
 		n := s.Name
@@ -376,11 +398,14 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descFailures, float64(s.Retryable), n, "retryable")
 		counter(descFailures, float64(s.Permanent), n, "permanent")
 		gauge(descLastDeliv, unixSeconds(s.LastDelivery), n)
+		collectSessions(ch, n, s.Sessions)
 		for _, srv := range s.Servers {
 			a := srv.Address
 			gauge(descSrvUp, boolValue(srv.State == "alive"), n, a)
 			gauge(descSrvWindow, float64(srv.Window), n, a)
 			gauge(descSrvOut, float64(srv.Outstanding), n, a)
+			gauge(descSrvRTT, srv.RTT.Seconds(), n, a)
+			gauge(descSrvRTTVar, srv.RTTVar.Seconds(), n, a)
 			counter(descSrvReq, float64(srv.Requests), n, a)
 			counter(descSrvSent, float64(srv.Sent), n, a)
 			counter(descSrvAcked, float64(srv.Acked), n, a)
@@ -415,6 +440,8 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 			gauge(descLsnPaused, boolValue(st.Paused), addr)
 			counter(descLsnFsyncs, float64(st.Fsyncs), addr)
 			counter(descLsnFsyncSec, st.FsyncSeconds, addr)
+			histogram(descLsnFsyncHist, st.FsyncLatency, addr)
+			histogram(descLsnAckHist, st.AckLatency, addr)
 		}
 	}
 	gauge(descBacklog, float64(snap.BacklogBytes))

@@ -42,13 +42,15 @@ again to that sink ("retry"):
     radrelay replay -c /etc/radrelay/radrelay.toml --sink sql \
       /var/lib/radrelay/quarantine/sql-20261122.detail
 
-A malformed or truncated record is sent again only once repaired: unpack
-it, edit the file, check it, and replay that file:
+A malformed or truncated record is quarantined once for every sink (its
+Radrelay-Quarantine-Sink names them all) and sent again only once repaired:
+unpack it, edit the file, check it, and replay that file (to every sink, or
+to those named with --sink):
     radrelay quarantine unpack -o /tmp/fix.detail \
       /var/lib/radrelay/quarantine/sql-20261122.detail
     $EDITOR /tmp/fix.detail
     radrelay check /tmp/fix.detail
-    radrelay replay -c /etc/radrelay/radrelay.toml --sink sql /tmp/fix.detail
+    radrelay replay -c /etc/radrelay/radrelay.toml /tmp/fix.detail
 
 radrelay never deletes quarantine files: move a file away once done.
 

@@ -379,7 +379,7 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	}
 
 	if len(cfg.Listen) > 0 && len(cfg.Sinks) == 0 {
-		if err := runSpoolOnly(cfg, logger); err != nil {
+		if err := runSpoolOnly(cfg, logger, out); err != nil {
 			return fail(1, err)
 		}
 		return runResult{}
@@ -447,7 +447,7 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	if tc.StateDir != "" {
 		pubCtx, pubStop := context.WithCancel(context.Background())
 		pubDone := make(chan struct{})
-		go pub.run(pubCtx, pubDone, func(err error) {
+		go pub.run(pubCtx, t.Started(), pubDone, func(err error) {
 			logger.Warn("cannot write the status file; radrelay status will show only positions", "err", err)
 		})
 		defer func() { pubStop(); <-pubDone }()

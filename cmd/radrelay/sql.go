@@ -24,6 +24,7 @@ type sqlFlags struct {
 	timeout                 time.Duration
 	staleAfter              time.Duration
 	staleCause              string
+	rebootCause             string
 	dryRun                  bool
 }
 
@@ -37,7 +38,7 @@ func init() {
   radrelay sql init   --dsn DSN [options]
   radrelay sql expire --dsn DSN (--keep-months N | --before YYYY-MM-DD) [options]
   radrelay sql close-stale --dsn DSN [--after DURATION] [--cause CAUSE] [--dry-run] [options]
-  radrelay sql status --dsn DSN [--after DURATION] [--cause CAUSE] [options]
+  radrelay sql status --dsn DSN [--after DURATION] [--cause CAUSE] [--reboot-cause CAUSE] [options]
 
 "sql init" creates the tables the postgres sink writes, or upgrades them, in
 one transaction; running it again changes nothing. It creates:
@@ -61,7 +62,7 @@ and returns the space at once, unlike DELETE. radacct is never touched.
 
 "sql close-stale" closes the sessions of radacct that have had no record for
 too long (the NAS crashed or lost its route, the Stop never came): after three
-of the session's interim intervals, or --after (default 2h) when it reported
+of the session's interim intervals (each at least 60s), or --after (default 2h) when it reported
 no interim. The row is closed at its last record (not now), with the
 terminate cause --cause (default Stale-Session), and the session time the NAS
 last reported. It prints each session it closed; --dry-run prints them and
@@ -72,7 +73,11 @@ close_stale_every (see docs/postgres.md).
 
 "sql status" prints, per NAS, its open sessions, how many of them are stale
 by the same rule, and the time of the oldest last record among them; then
-how many sessions were closed as stale (terminate cause --cause).
+how many sessions were closed as stale (terminate cause --cause) and with
+the cause --reboot-cause (default NAS-Reboot: reboot detection, but also
+Accounting-On/Off and a NAS's own Stop with that cause; give detect_reboots
+its own reboot_cause to tell them apart). Counting by cause reads the whole
+table. A running radrelay shows the same as metrics and in "radrelay status".
 
 The DSN is a libpq connection string, URL or keyword form. Prefer --dsn-file or
 --dsn-env for one with a password; the password is never printed.
@@ -103,6 +108,7 @@ func declareSQLFlags(fs *flag.FlagSet, o *sqlFlags) {
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
 	fs.DurationVar(&o.staleAfter, "after", postgres.DefaultStaleAfter, "close-stale, status: a session without interims is stale after this long without a record")
 	fs.StringVar(&o.staleCause, "cause", postgres.DefaultStaleCause, "close-stale, status: the acctterminatecause of a session closed as stale")
+	fs.StringVar(&o.rebootCause, "reboot-cause", postgres.DefaultRebootCause, "status: the acctterminatecause of a session closed by reboot detection (detect_reboots)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "close-stale: list the stale sessions, close nothing")
 }
 
@@ -228,6 +234,14 @@ func runSQL(e *env, args []string) int {
 		}
 		fmt.Fprintf(e.stdout, "%d open sessions on %d NASes, %d stale (no record for 3 interim intervals, or %s without one)\n", open, len(nases), stale, o.staleAfter)
 		fmt.Fprintf(e.stdout, "%d sessions closed as stale (cause %s)\n", closed, o.staleCause)
+		if o.rebootCause != o.staleCause {
+			rebooted, err := postgres.ClosedByCause(ctx, conn, cfg, o.rebootCause)
+			if err != nil {
+				fmt.Fprintf(e.stderr, "radrelay sql status: %v\n", err)
+				return 1
+			}
+			fmt.Fprintf(e.stdout, "%d sessions closed with cause %s (by NAS reboot detection, Accounting-On/Off or the NAS's own Stop)\n", rebooted, o.rebootCause)
+		}
 		return 0
 	case "close-stale":
 		if o.noLive {

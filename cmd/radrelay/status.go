@@ -51,7 +51,12 @@ Status shows, for every sink with progress saved in the state directory DIR,
 (with -c, the state_dir of that configuration file), and for every input
 file: the saved position, the records and bytes behind
 it, the lag (age of the oldest record not yet delivered), the last delivery,
-the last error and how many records are in the quarantine.
+the last error and how many records are in the quarantine; for a RADIUS
+sink of a running radrelay, each server: up or DOWN, its round-trip time,
+window and counters. When the run has [[listen]] servers, each is listed
+with its counters, as /metrics has them: packets received, requests
+accepted, duplicates, drops by reason, the spool's size and the group
+commits' fsync latency.
 
 It works while "radrelay run" is running (it reads the checkpoints, which
 are replaced atomically, and the status radrelay run publishes every second
@@ -164,38 +169,66 @@ type runtimeSink struct {
 	LastErrorAt       *time.Time     `json:"last_error_at,omitempty"`
 	FailingSince      *time.Time     `json:"failing_since,omitempty"`
 	Servers           []serverStatus `json:"servers,omitempty"`
+	// Sessions: a postgres sink's live-session table.
+	Sessions *sessionsStatus `json:"sessions,omitempty"`
 }
 
 // serverStatus is one RADIUS server of a sink.
 type serverStatus struct {
-	Address      string `json:"address"`
-	State        string `json:"state"`
-	Up           bool   `json:"up"`
-	Window       int    `json:"window"`
-	Outstanding  int    `json:"outstanding"`
-	Requests     int64  `json:"requests"`
-	Acked        int64  `json:"acked"`
-	Retransmits  int64  `json:"retransmits"`
-	Timeouts     int64  `json:"timeouts"`
-	BadAuth      int64  `json:"bad_authenticator"`
-	UnknownID    int64  `json:"unknown_id"`
-	Deaths       int64  `json:"deaths"`
-	FailedDeliv  int64  `json:"failed"`
-	WindowCuts   int64  `json:"window_cuts"`
-	MalformedRep int64  `json:"malformed"`
+	Address string `json:"address"`
+	State   string `json:"state"`
+	Up      bool   `json:"up"`
+	// RTTSeconds is the smoothed round-trip time (0: no answer yet).
+	RTTSeconds   float64 `json:"rtt_seconds"`
+	Window       int     `json:"window"`
+	Outstanding  int     `json:"outstanding"`
+	Requests     int64   `json:"requests"`
+	Acked        int64   `json:"acked"`
+	Retransmits  int64   `json:"retransmits"`
+	Timeouts     int64   `json:"timeouts"`
+	BadAuth      int64   `json:"bad_authenticator"`
+	UnknownID    int64   `json:"unknown_id"`
+	Deaths       int64   `json:"deaths"`
+	FailedDeliv  int64   `json:"failed"`
+	WindowCuts   int64   `json:"window_cuts"`
+	MalformedRep int64   `json:"malformed"`
 }
 
 func serverStatuses(in []radius.ServerStats) []serverStatus {
 	var out []serverStatus
 	for _, s := range in {
 		out = append(out, serverStatus{
-			Address: s.Address, State: s.State, Up: s.State == "alive", Window: s.Window, Outstanding: s.Outstanding,
+			Address: s.Address, State: s.State, Up: s.State == "alive", RTTSeconds: s.RTT.Seconds(), Window: s.Window, Outstanding: s.Outstanding,
 			Requests: s.Requests, Acked: s.Acked, Retransmits: s.Retransmits, Timeouts: s.Timeouts,
 			BadAuth: s.Forged, UnknownID: s.Unmatched, Deaths: s.Deaths, FailedDeliv: s.Failed,
 			WindowCuts: s.WindowCuts, MalformedRep: s.Malformed,
 		})
 	}
 	return out
+}
+
+// upDown says whether a server is up, and its state when it is not.
+func upDown(s serverStatus) string {
+	if s.Up {
+		return "up"
+	}
+	return "DOWN (" + s.State + ")"
+}
+
+// formatRTT shows a round-trip time to a useful precision ("-": none yet).
+func formatRTT(seconds float64) string {
+	if seconds <= 0 {
+		return "-"
+	}
+	d := time.Duration(seconds * float64(time.Second))
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	default:
+		return d.Round(time.Microsecond).String()
+	}
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -214,7 +247,7 @@ func (s liveSnapshot) runtime() []runtimeSink {
 			Retried: ss.Retried, Quarantined: ss.Quarantined, InFlight: ss.InFlight, BytesDone: ss.BytesDone,
 			Rate: ss.Rate, OldestUndelivered: timePtr(ss.OldestUndelivered), LastDelivery: timePtr(ss.LastDelivery),
 			LastError: ss.LastError, LastErrorAt: timePtr(ss.LastErrorAt), FailingSince: timePtr(ss.FailingSince),
-			Servers: serverStatuses(ss.Servers),
+			Servers: serverStatuses(ss.Servers), Sessions: sessionsStatusOf(ss.Sessions),
 		})
 	}
 	return out
@@ -265,8 +298,16 @@ func (p *statusPublisher) write(rs runtimeStatus) error {
 
 // run publishes every statusInterval until ctx is done, then once more
 // with Stopped set; it closes done when it has.
-func (p *statusPublisher) run(ctx context.Context, done chan<- struct{}, logf func(error)) {
+func (p *statusPublisher) run(ctx context.Context, started <-chan struct{}, done chan<- struct{}, logf func(error)) {
 	defer close(done)
+	// The state directory is the tailer's once it has locked and checked
+	// it: before, it may be another radrelay's, or not writable (the
+	// tailer's error says so, once).
+	select {
+	case <-started:
+	case <-ctx.Done():
+		return
+	}
 	t := time.NewTicker(statusInterval)
 	defer t.Stop()
 	failed := false
@@ -360,7 +401,9 @@ type sinkStatus struct {
 	QuarantineN   int            `json:"quarantine_files"`
 	Files         []fileStatus   `json:"files"`
 	Servers       []serverStatus `json:"servers,omitempty"`
-	Problem       string         `json:"problem,omitempty"` // a damaged checkpoint
+	// Sessions: a postgres sink's live-session table.
+	Sessions *sessionsStatus `json:"sessions,omitempty"`
+	Problem  string          `json:"problem,omitempty"` // a damaged checkpoint
 }
 
 // fileStatus is one sink's position in one input file.
@@ -469,6 +512,7 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 		if isLive {
 			ss.LastDelivery, ss.LastError, ss.LastErrorAt, ss.FailingSince = ls.LastDelivery, ls.LastError, ls.LastErrorAt, ls.FailingSince
 			ss.InFlight, ss.Delivered, ss.Servers = ls.InFlight, ls.Delivered, ls.Servers
+			ss.Sessions = ls.Sessions
 			switch {
 			case !rep.Running:
 				ss.State = "stopped"
@@ -658,6 +702,7 @@ func printStatus(w io.Writer, rep *statusReport) {
 	default:
 		fmt.Fprintf(w, "radrelay %s: not running (pid %d is gone: killed or crashed; last status updated %s)\n", rep.Command, rep.PID, ago(rep.Updated))
 	}
+	printListeners(w, rep.Listeners)
 	for _, s := range rep.Sinks {
 		typ := ""
 		if s.Type != "" {
@@ -687,9 +732,10 @@ func printStatus(w io.Writer, rep *statusReport) {
 		if s.Problem != "" {
 			fmt.Fprintf(w, "  checkpoint:     %s\n", s.Problem)
 		}
+		printSessions(w, s.Sessions, ago)
 		for _, srv := range s.Servers {
-			fmt.Fprintf(w, "  server %s: %s, window %d, %d outstanding, %d retransmits, %d timeouts, %d bad authenticator, %d unknown id\n",
-				srv.Address, srv.State, srv.Window, srv.Outstanding, srv.Retransmits, srv.Timeouts, srv.BadAuth, srv.UnknownID)
+			fmt.Fprintf(w, "  server %s: %s, rtt %s, window %d, %d outstanding, %d retransmits, %d timeouts, %d bad authenticator, %d unknown id\n",
+				srv.Address, upDown(srv), formatRTT(srv.RTTSeconds), srv.Window, srv.Outstanding, srv.Retransmits, srv.Timeouts, srv.BadAuth, srv.UnknownID)
 		}
 		if len(s.Files) == 0 {
 			fmt.Fprintln(w, "  no files")
@@ -724,6 +770,63 @@ func printStatus(w io.Writer, rep *statusReport) {
 		}
 		tw.Flush()
 	}
+}
+
+// printListeners writes the [[listen]] servers' counters, as /metrics has
+// them, one block per listener in the order of their addresses.
+func printListeners(w io.Writer, ls map[string]listener.Stats) {
+	addrs := make([]string, 0, len(ls))
+	for a := range ls {
+		addrs = append(addrs, a)
+	}
+	sort.Strings(addrs)
+	for _, a := range addrs {
+		st := ls[a]
+		state := "acknowledging"
+		if st.Paused {
+			state = "NOT ACKNOWLEDGING: " + st.PauseReason
+		}
+		fmt.Fprintf(w, "\nlistener %s: %s\n", a, state)
+		fmt.Fprintf(w, "  received:       %d packets; %d accepted (written, fsynced, acknowledged), %d duplicates, %d Status-Server\n",
+			st.Received, st.Accepted, st.Duplicates, st.StatusServer)
+		var drops []string
+		reasons := make([]string, 0, len(st.Dropped))
+		for r := range st.Dropped {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		for _, r := range reasons {
+			if n := st.Dropped[r]; n > 0 {
+				drops = append(drops, fmt.Sprintf("%d %s", n, r))
+			}
+		}
+		if len(drops) == 0 {
+			drops = []string{"none"}
+		}
+		fmt.Fprintf(w, "  dropped:        %s\n", strings.Join(drops, ", "))
+		fmt.Fprintf(w, "  spool:          %s\n", formatBytes(st.SpoolBytes))
+		if st.Fsyncs > 0 {
+			fmt.Fprintf(w, "  fsync:          %d group commits, %.2f ms each on average, %.1f records each\n",
+				st.Fsyncs, 1000*st.FsyncSeconds/float64(st.Fsyncs), float64(st.FsyncRecords)/float64(st.Fsyncs))
+		} else {
+			fmt.Fprintf(w, "  fsync:          no group commit yet\n")
+		}
+		if st.AckLatency.Count > 0 {
+			fmt.Fprintf(w, "  ack latency:    p50 %s, p99 %s (receipt to Accounting-Response; fsync p99 %s)\n",
+				quantile(st.AckLatency, 0.5), quantile(st.AckLatency, 0.99), quantile(st.FsyncLatency, 0.99))
+		}
+	}
+}
+
+// quantile says which bucket of h holds its q-quantile: "≤ 5ms".
+func quantile(h listener.Histogram, q float64) string {
+	if d, ok := h.Quantile(q); ok {
+		return "≤ " + d.String()
+	}
+	if h.Count == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("> %s", time.Duration(listener.LatencyBuckets[len(listener.LatencyBuckets)-1]*float64(time.Second)))
 }
 
 // humanDuration rounds d for people: 3s, 4m10s, 2h5m, 3d4h.

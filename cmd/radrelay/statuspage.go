@@ -105,6 +105,7 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 	},
 	"seconds": func(s float64) string { return humanDuration(time.Duration(s * float64(time.Second))) },
 	"bytes":   formatBytes,
+	"rtt":     formatRTT,
 	"deref":   func(b *bool) bool { return b != nil && *b },
 	"count":   formatCount,
 	"rate":    func(r float64) string { return fmt.Sprintf("%.1f/s", r) },

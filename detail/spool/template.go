@@ -135,3 +135,13 @@ func attrForPath(rec *detail.Record, name string) string {
 	}
 	return string(b)
 }
+
+// CheckTemplate reports why t is not a valid Options.Template (an unknown
+// field, an unterminated %{...}), as New would.
+func CheckTemplate(t string) error {
+	if t == "" {
+		return fmt.Errorf("spool: empty file name template")
+	}
+	_, err := parseTemplate(t)
+	return err
+}

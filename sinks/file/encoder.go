@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/dictionary"
 )
 
 // The formats an Encoder writes.
@@ -49,6 +50,10 @@ type EncoderOptions struct {
 	// Values, for JSON, types attribute values; nil writes every value as a
 	// string.
 	Values ValueFunc
+	// Dictionary, for JSON, when set, types attribute values as Values
+	// set to its JSONValue would (Values is then not used), without an
+	// allocation per value: what the stream sinks encode with.
+	Dictionary *dictionary.Dictionary
 	// Columns, for CSV, are the columns (default DefaultColumns): attribute
 	// names, and the special columns Date and Time (of the record's
 	// Timestamp, in Location), Timestamp (Unix seconds), Done, Header, File,
@@ -227,44 +232,44 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
 	}
 	dst = append(dst, `,"attributes":{`...)
 	attrs := rec.Attrs
+	// written[j]: attribute j is a repeat, written with the first
+	// occurrence of its name and tag (as an array).
+	var small [64]bool
+	written := small[:0]
+	if len(attrs) <= len(small) {
+		written = small[:len(attrs)]
+	} else {
+		written = make([]bool, len(attrs))
+	}
 	first := true
 	for i := range attrs {
-		key := attrKey(&attrs[i])
-		dup := false
-		for j := 0; j < i; j++ {
-			if attrs[j].HasTag == attrs[i].HasTag && attrs[j].Tag == attrs[i].Tag && attrs[j].Name == attrs[i].Name {
-				dup = true
-				break
-			}
+		if written[i] {
+			continue
 		}
-		if dup {
-			continue // written with the first occurrence
-		}
+		a := &attrs[i]
 		n := 1
 		for j := i + 1; j < len(attrs); j++ {
-			if attrs[j].HasTag == attrs[i].HasTag && attrs[j].Tag == attrs[i].Tag && attrs[j].Name == attrs[i].Name {
+			if sameKey(&attrs[j], a) {
 				n++
+				written[j] = true
 			}
 		}
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONString(dst, key)
+		dst = appendJSONKey(dst, a)
 		dst = append(dst, ':')
 		if n == 1 {
-			dst = e.appendJSONValue(dst, &attrs[i])
+			dst = e.appendJSONValue(dst, a)
 			continue
 		}
 		dst = append(dst, '[')
-		k := 0
-		for j := i; j < len(attrs); j++ {
-			if attrs[j].HasTag == attrs[i].HasTag && attrs[j].Tag == attrs[i].Tag && attrs[j].Name == attrs[i].Name {
-				if k > 0 {
-					dst = append(dst, ',')
-				}
+		dst = e.appendJSONValue(dst, a)
+		for j := i + 1; j < len(attrs); j++ {
+			if sameKey(&attrs[j], a) {
+				dst = append(dst, ',')
 				dst = e.appendJSONValue(dst, &attrs[j])
-				k++
 			}
 		}
 		dst = append(dst, ']')
@@ -272,7 +277,39 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
 	return append(dst, "}}\n"...)
 }
 
+// sameKey reports whether a and b are shown under the same key (attrKey).
+func sameKey(a, b *detail.Attribute) bool {
+	return len(a.Name) == len(b.Name) && a.HasTag == b.HasTag && a.Tag == b.Tag && a.Name == b.Name
+}
+
+// appendJSONKey appends attrKey(a) as a JSON string, without making it.
+func appendJSONKey(dst []byte, a *detail.Attribute) []byte {
+	if !a.HasTag {
+		return appendJSONString(dst, a.Name)
+	}
+	dst = appendJSONString(dst, a.Name)
+	dst = append(dst[:len(dst)-1], ':') // the tag goes inside the quotes
+	dst = strconv.AppendInt(dst, int64(a.Tag), 10)
+	return append(dst, '"')
+}
+
 func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute) []byte {
+	if d := e.opts.Dictionary; d != nil {
+		kind, n, s := d.JSONTyped(a)
+		switch kind {
+		case dictionary.JSONUnsigned:
+			return strconv.AppendUint(dst, n, 10)
+		case dictionary.JSONSigned:
+			return strconv.AppendInt(dst, int64(n), 10)
+		}
+		if out, ok := appendValidJSONString(dst, s); ok {
+			return out
+		}
+		if b, err := json.Marshal(s); err == nil { // not UTF-8: as Values would
+			return append(dst, b...)
+		}
+		return appendJSONString(dst, textValue(a, false))
+	}
 	if e.opts.Values != nil {
 		switch v := e.opts.Values(*a).(type) {
 		case nil:
@@ -298,15 +335,34 @@ func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute) []byte {
 
 // appendJSONString appends s (valid UTF-8) as a JSON string.
 func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD") // callers pass valid UTF-8; make sure
+	if out, ok := appendValidJSONString(dst, s); ok {
+		return out
 	}
+	// Callers pass valid UTF-8; make sure.
+	out, _ := appendValidJSONString(dst, strings.ToValidUTF8(s, "\uFFFD"))
+	return out
+}
+
+// appendValidJSONString appends s as a JSON string and returns true, or
+// returns dst unchanged and false when s is not valid UTF-8: one pass over
+// s for both.
+func appendValidJSONString(dst []byte, s string) ([]byte, bool) {
+	const hex = "0123456789abcdef"
+	mark := len(dst)
 	dst = append(dst, '"')
 	start := 0
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				return dst[:mark], false
+			}
+			i += size
+			continue
+		}
 		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
 			continue
 		}
 		dst = append(dst, s[start:i]...)
@@ -322,10 +378,11 @@ func appendJSONString(dst []byte, s string) []byte {
 		default:
 			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
 		}
-		start = i + 1
+		i++
+		start = i
 	}
 	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, '"'), true
 }
 
 // appendCSV writes one row; fields are quoted when they hold a comma, a

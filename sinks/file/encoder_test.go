@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/dictionary"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -116,5 +117,25 @@ func TestCSVOtherAttributes(t *testing.T) {
 	}
 	if _, err := NewEncoder("xml", EncoderOptions{}); err == nil || !strings.Contains(err.Error(), "jsonl") {
 		t.Errorf("unknown format: %v", err)
+	}
+}
+
+// TestJSONDictionaryIsValues: typing values by EncoderOptions.Dictionary
+// writes the same bytes as typing them by its JSONValue, on the
+// FreeRADIUS-written fixtures (hostile values, repeats, tags, enums).
+func TestJSONDictionaryIsValues(t *testing.T) {
+	d := dictionary.Builtin()
+	byValues, _ := NewEncoder(FormatJSONL, EncoderOptions{Values: d.JSONValue})
+	byDict, _ := NewEncoder(FormatJSONL, EncoderOptions{Dictionary: d})
+	for _, name := range []string{"packets-hostile.detail", "packets-sessions.detail"} {
+		src, err := os.ReadFile("../../detail/testdata/freeradius/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rec := range readDetail(t, src) {
+			if a, b := byValues.Append(nil, rec), byDict.Append(nil, rec); !bytes.Equal(a, b) {
+				t.Fatalf("%s line %d:\nValues:     %s\nDictionary: %s", name, rec.Line, a, b)
+			}
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/dictionary"
 )
 
 // FuzzConfigFromURL: no sink URL panics the parser; an accepted one opens.
@@ -35,6 +36,9 @@ func FuzzConfigFromURL(f *testing.F) {
 func FuzzEncoders(f *testing.F) {
 	f.Add("User-Name", "carl\x00\"\\\n\xff", "0x01", uint8(1), true)
 	f.Add("A", "", "", uint8(0), false)
+	f.Add("Acct-Status-Type", "Start", "12", uint8(0), false)
+	f.Add("Acct-Input-Octets", "x\xffy", "4294967296", uint8(3), false)
+	f.Add("Tunnel-Type", "VLAN", "0x10", uint8(1), false)
 	f.Fuzz(func(t *testing.T, name, quoted, bare string, tag uint8, done bool) {
 		rec := &detail.Record{
 			Header: name,
@@ -49,6 +53,13 @@ func FuzzEncoders(f *testing.F) {
 		line := js.Append(nil, rec)
 		if !json.Valid(line) || bytes.Count(line, []byte("\n")) != 1 {
 			t.Fatalf("invalid JSON line %q", line)
+		}
+		// Typing by Dictionary writes what typing by its JSONValue writes.
+		d := dictionary.Builtin()
+		byValues, _ := NewEncoder("jsonl", EncoderOptions{Values: d.JSONValue})
+		byDict, _ := NewEncoder("jsonl", EncoderOptions{Dictionary: d})
+		if a, b := byValues.Append(nil, rec), byDict.Append(nil, rec); !bytes.Equal(a, b) {
+			t.Fatalf("Values: %s\nDictionary: %s", a, b)
 		}
 		cs, _ := NewEncoder("csv", EncoderOptions{})
 		rows, err := csv.NewReader(bytes.NewReader(append(cs.Header(), cs.Append(nil, rec)...))).ReadAll()

@@ -7,11 +7,10 @@
 package kafka
 
 import (
-	"fmt"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/radrelay/radrelay/sinks/stream"
 )
 
 // DefaultDeliveryTimeout bounds how long one record may wait for its
@@ -71,54 +70,26 @@ func (c Config) WithDefaults() Config {
 // Every key of the [[sink]] table but a password may be a query parameter.
 func ConfigFromURL(raw string) (Config, error) {
 	var c Config
-	rest, ok := strings.CutPrefix(raw, "kafka://")
-	if !ok {
-		if len(raw) >= 8 && strings.EqualFold(raw[:8], "kafka://") {
-			rest = raw[8:]
-		} else {
-			return c, fmt.Errorf("kafka sink URL: want kafka://broker:9092/TOPIC")
-		}
-	}
-	hosts, pathQuery, _ := strings.Cut(rest, "/")
-	path, query, _ := strings.Cut(pathQuery, "?")
-	if strings.Contains(hosts, "@") {
-		return c, fmt.Errorf("kafka sink URL: no user or password in the URL (it shows in ps): use sasl_user with sasl_password_file or sasl_password_env")
-	}
-	if hosts == "" {
-		return c, fmt.Errorf("kafka sink URL: no broker: want kafka://broker:9092/TOPIC")
-	}
-	c.Brokers = strings.Split(hosts, ",")
-	topic, err := url.PathUnescape(path)
+	u, err := stream.ParseURL(urlForm, raw)
 	if err != nil {
-		return c, fmt.Errorf("kafka sink URL: topic: %w", err)
+		return c, err
 	}
-	c.Topic = topic
-	vals, err := url.ParseQuery(query)
-	if err != nil {
-		return c, fmt.Errorf("kafka sink URL: options: %w", err)
-	}
-	for k, v := range vals {
-		val := v[len(v)-1]
-		var perr error
+	c.Brokers, c.Topic = u.Hosts, u.Name
+	err = u.EachOption(func(k, val string) error {
+		var err error
 		switch k {
 		case "key":
 			c.Key = val
 		case "max_message_bytes":
-			c.MaxMessageBytes, perr = strconv.Atoi(val)
+			c.MaxMessageBytes, err = strconv.Atoi(val)
 		case "compression":
 			c.Compression = val
 		case "delivery_timeout":
-			c.DeliveryTimeout, perr = time.ParseDuration(val)
+			c.DeliveryTimeout, err = time.ParseDuration(val)
 		case "linger":
-			c.Linger, perr = time.ParseDuration(val)
+			c.Linger, err = time.ParseDuration(val)
 		case "tls":
-			switch strings.ToLower(val) {
-			case "yes", "true", "1", "on":
-				c.TLS = true
-			case "no", "false", "0", "off":
-			default:
-				perr = fmt.Errorf("want yes or no")
-			}
+			c.TLS, err = stream.ParseBool(val)
 		case "tls_ca_file":
 			c.TLSCAFile = val
 		case "tls_cert_file":
@@ -134,13 +105,21 @@ func ConfigFromURL(raw string) (Config, error) {
 		case "sasl_password_env":
 			c.SASLPasswordEnv = val
 		case "password", "sasl_password":
-			return c, fmt.Errorf("kafka sink URL: %s is not accepted in a URL (it shows in ps): use sasl_password_file or sasl_password_env", k)
+			return &stream.RefusedOption{Reason: "use sasl_password_file or sasl_password_env"}
 		default:
-			return c, fmt.Errorf("kafka sink URL: unknown option %q", k)
+			return stream.ErrUnknownOption
 		}
-		if perr != nil {
-			return c, fmt.Errorf("kafka sink URL: %s=%q: not a valid value", k, val)
-		}
-	}
-	return c, nil
+		return err
+	})
+	return c, err
+}
+
+// urlForm is the kafka sink's URL form.
+var urlForm = stream.URLForm{
+	Sink:     "kafka",
+	Example:  "kafka://broker:9092/TOPIC",
+	Schemes:  []string{"kafka"},
+	Host:     "broker",
+	Path:     "topic",
+	NoSecret: "no user or password in the URL (it shows in ps): use sasl_user with sasl_password_file or sasl_password_env",
 }

@@ -46,11 +46,11 @@ func codec(name string) (kgo.CompressionCodec, error) {
 // Open makes the producer; it connects when the first record is produced.
 func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	cfg = cfg.WithDefaults()
-	values, err := stream.Values(env)
+	dict, err := stream.Dictionary(env)
 	if err != nil {
 		return nil, err
 	}
-	enc, err := stream.NewEncoder(stream.Options{Key: cfg.Key, MaxBytes: cfg.MaxMessageBytes, Values: values})
+	enc, err := stream.NewEncoder(stream.Options{Key: cfg.Key, MaxBytes: cfg.MaxMessageBytes, Dictionary: dict})
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink: key: %w", err)
 	}
@@ -155,15 +155,24 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 	}
 	var wg sync.WaitGroup
 	var m stream.Message
+	// The batch's records, headers and bytes in a few allocations instead
+	// of several per record; each stays untouched until its promise.
+	records := make([]kgo.Record, len(recs))
+	headers := make([]kgo.RecordHeader, 0, len(recs)*6)
+	var a stream.Arena
 	for i, rec := range recs {
 		if err := s.enc.Encode(rec, &m); err != nil {
 			results[i] = fmt.Errorf("kafka sink: %w", err)
 			continue
 		}
-		r := &kgo.Record{Key: []byte(m.Key), Value: append([]byte(nil), m.Value...), Headers: make([]kgo.RecordHeader, len(m.Headers))}
-		for j, h := range m.Headers {
-			r.Headers[j] = kgo.RecordHeader{Key: h.Name, Value: []byte(h.Value)}
+		r := &records[i]
+		r.Key = a.CopyString(m.Key)
+		r.Value = a.Copy(m.Value)
+		start := len(headers)
+		for _, h := range m.Headers {
+			headers = append(headers, kgo.RecordHeader{Key: h.Name, Value: a.CopyString(h.Value)})
 		}
+		r.Headers = headers[start:len(headers):len(headers)]
 		wg.Add(1)
 		s.client.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			results[i] = classify(err)

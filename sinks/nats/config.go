@@ -7,11 +7,10 @@
 package nats
 
 import (
-	"fmt"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/radrelay/radrelay/sinks/stream"
 )
 
 // Defaults.
@@ -97,57 +96,39 @@ func (c Config) WithDefaults() Config {
 // token): use credentials_file, nkey_file, token_file or token_env.
 func ConfigFromURL(raw string) (Config, error) {
 	var c Config
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return c, fmt.Errorf("nats sink URL: want nats://host:4222/SUBJECT?stream=NAME")
-	}
-	scheme = strings.ToLower(scheme)
-	hosts, pathQuery, _ := strings.Cut(rest, "/")
-	path, query, _ := strings.Cut(pathQuery, "?")
-	if strings.Contains(hosts, "@") {
-		return c, fmt.Errorf("nats sink URL: no user, password or token in the URL (it shows in ps): use credentials_file, nkey_file, token_file or token_env")
-	}
-	if hosts == "" {
-		return c, fmt.Errorf("nats sink URL: no server: want nats://host:4222/SUBJECT?stream=NAME")
-	}
-	for _, h := range strings.Split(hosts, ",") {
-		c.Servers = append(c.Servers, scheme+"://"+h)
-	}
-	subj, err := url.PathUnescape(path)
+	u, err := stream.ParseURL(urlForm, raw)
 	if err != nil {
-		return c, fmt.Errorf("nats sink URL: subject: %w", err)
+		return c, err
 	}
-	c.Subject = subj
-	vals, err := url.ParseQuery(query)
-	if err != nil {
-		return c, fmt.Errorf("nats sink URL: options: %w", err)
+	for _, h := range u.Hosts {
+		c.Servers = append(c.Servers, u.Scheme+"://"+h)
 	}
-	for k, v := range vals {
-		val := v[len(v)-1]
-		var perr error
+	c.Subject = u.Name
+	err = u.EachOption(func(k, val string) error {
+		var err error
 		switch k {
 		case "stream":
 			c.Stream = val
 		case "create_stream":
-			c.CreateStream, perr = parseBool(val)
+			c.CreateStream, err = stream.ParseBool(val)
 		case "storage":
 			c.Storage = val
 		case "replicas":
-			c.Replicas, perr = strconv.Atoi(val)
+			c.Replicas, err = strconv.Atoi(val)
 		case "retention":
 			c.Retention = val
 		case "max_age":
-			c.MaxAge, perr = time.ParseDuration(val)
+			c.MaxAge, err = time.ParseDuration(val)
 		case "duplicate_window":
-			c.DuplicateWindow, perr = time.ParseDuration(val)
+			c.DuplicateWindow, err = time.ParseDuration(val)
 		case "key":
 			c.Key = val
 		case "max_message_bytes":
-			c.MaxMessageBytes, perr = strconv.Atoi(val)
+			c.MaxMessageBytes, err = strconv.Atoi(val)
 		case "max_pending":
-			c.MaxPending, perr = strconv.Atoi(val)
+			c.MaxPending, err = strconv.Atoi(val)
 		case "publish_timeout":
-			c.PublishTimeout, perr = time.ParseDuration(val)
+			c.PublishTimeout, err = time.ParseDuration(val)
 		case "credentials_file":
 			c.CredentialsFile = val
 		case "nkey_file":
@@ -163,23 +144,21 @@ func ConfigFromURL(raw string) (Config, error) {
 		case "tls_key_file":
 			c.TLSKeyFile = val
 		case "token", "password", "user":
-			return c, fmt.Errorf("nats sink URL: %s is not accepted in a URL (it shows in ps): use token_file or token_env", k)
+			return &stream.RefusedOption{Reason: "use token_file or token_env"}
 		default:
-			return c, fmt.Errorf("nats sink URL: unknown option %q", k)
+			return stream.ErrUnknownOption
 		}
-		if perr != nil {
-			return c, fmt.Errorf("nats sink URL: %s=%q: not a valid value", k, val)
-		}
-	}
-	return c, nil
+		return err
+	})
+	return c, err
 }
 
-func parseBool(s string) (bool, error) {
-	switch strings.ToLower(s) {
-	case "yes", "true", "1", "on":
-		return true, nil
-	case "no", "false", "0", "off":
-		return false, nil
-	}
-	return false, fmt.Errorf("want yes or no")
+// urlForm is the nats sink's URL form; any scheme nats.go takes (nats,
+// tls, ws, wss) is passed on.
+var urlForm = stream.URLForm{
+	Sink:     "nats",
+	Example:  "nats://host:4222/SUBJECT?stream=NAME",
+	Host:     "server",
+	Path:     "subject",
+	NoSecret: "no user, password or token in the URL (it shows in ps): use credentials_file, nkey_file, token_file or token_env",
 }

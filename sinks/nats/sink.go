@@ -30,18 +30,23 @@ type Sink struct {
 
 	mu    sync.Mutex
 	ready bool // the stream exists (created or found)
+
+	expectStream jetstream.PublishOpt // WithExpectStream(cfg.Stream), made once
 }
+
+// noRetry: see batch.publish.
+var noRetry = jetstream.WithRetryAttempts(0)
 
 // Open connects to the servers (retrying in the background when none
 // answers yet: a record sent meanwhile fails retryably) and returns the
 // sink.
 func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	cfg = cfg.WithDefaults()
-	values, err := stream.Values(env)
+	dict, err := stream.Dictionary(env)
 	if err != nil {
 		return nil, err
 	}
-	enc, err := stream.NewEncoder(stream.Options{Key: cfg.Key, MaxBytes: cfg.MaxMessageBytes, Values: values})
+	enc, err := stream.NewEncoder(stream.Options{Key: cfg.Key, MaxBytes: cfg.MaxMessageBytes, Dictionary: dict})
 	if err != nil {
 		return nil, fmt.Errorf("nats sink: key: %w", err)
 	}
@@ -64,7 +69,7 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats sink: %w", err)
 	}
-	return &Sink{cfg: cfg, enc: enc, nc: nc, js: js, logger: logger}, nil
+	return &Sink{cfg: cfg, enc: enc, nc: nc, js: js, logger: logger, expectStream: jetstream.WithExpectStream(cfg.Stream)}, nil
 }
 
 // options are the connection options: reconnect for ever, TLS and
@@ -162,10 +167,15 @@ func (s *Sink) ensureStream(ctx context.Context) error {
 	return nil
 }
 
-// Send publishes recs asynchronously, all in flight at once, in order, and
-// waits for each one's PubAck; see sinks.Sink. When a publish fails
-// (disconnected), the records after it are not published: they fail
-// retryably with it and are sent again, in order, after it.
+// Send publishes recs asynchronously, in order, many in flight at once but
+// at most one per key (session), and waits for each one's PubAck; see
+// sinks.Sink. A record whose key has an earlier record of the batch
+// awaiting its PubAck is published when that PubAck arrives, and not at
+// all if it fails: a record lost inside a cluster node that dies can then
+// never be overtaken by a later record of its session (sent again, it is
+// stored before them). When a publish fails (disconnected), no record is
+// published after it: they fail retryably with it and are sent again, in
+// order, after it.
 func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error) {
 	if len(recs) == 0 {
 		return
@@ -178,44 +188,37 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		fill(results, err)
 		return
 	}
-	futures := make([]jetstream.PubAckFuture, len(recs))
+	b := batch{s: s, results: results, futures: make([]jetstream.PubAckFuture, len(recs))}
 	var m stream.Message
-	var stopped error // the failure that stopped publishing this batch
+	last := make(map[string]int, len(recs)) // key → its latest record published or waiting
 	for i, rec := range recs {
 		if err := ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		if stopped != nil {
-			// Publishing the records after one that could not be sent
-			// would store them before it when it is retried.
-			results[i] = fmt.Errorf("nats sink: not sent after an earlier record failed: %w", stopped)
+		if b.stopped != nil {
+			results[i] = b.notSent()
 			continue
 		}
 		if err := s.enc.Encode(rec, &m); err != nil {
 			results[i] = fmt.Errorf("nats sink: %w", err)
 			continue
 		}
-		msg := &nats.Msg{Subject: s.cfg.Subject, Data: append([]byte(nil), m.Value...), Header: make(nats.Header, len(m.Headers)+1)}
-		for _, h := range m.Headers {
-			msg.Header[h.Name] = []string{h.Value}
-		}
-		// No retry inside the client: it would republish a message after the
-		// ones behind it (no responders while a leader is elected); the
-		// tailer retries it, in order.
-		f, err := s.js.PublishMsgAsync(msg, jetstream.WithMsgID(m.ID), jetstream.WithExpectStream(s.cfg.Stream), jetstream.WithRetryAttempts(0))
-		if err != nil {
-			results[i] = classify(err)
-			if !sinks.IsPermanent(results[i]) {
-				stopped = err
-			}
+		msg := b.message(&m)
+		if j, ok := last[m.Key]; ok && b.pending(j) {
+			// Published when record j's PubAck arrives.
+			b.wait(j, i, msg, m.ID)
+			last[m.Key] = i
 			continue
 		}
-		futures[i] = f
+		if b.publish(i, msg, m.ID) {
+			last[m.Key] = i
+		}
 	}
-	for i, f := range futures {
+	for i := range b.futures {
+		f := b.futures[i]
 		if f == nil {
-			continue
+			continue // not published: its result is set
 		}
 		select {
 		case <-f.Ok():
@@ -225,6 +228,107 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		case <-ctx.Done():
 			results[i] = ctx.Err()
 		}
+		b.release(ctx, i)
+	}
+}
+
+// batch is the state of one Send: the records waiting for an earlier
+// record of their key, and what stops publishing.
+type batch struct {
+	s       *Sink
+	results []error
+	futures []jetstream.PubAckFuture
+	arena   stream.Arena
+	// next[i]-1 is the record waiting for record i's PubAck (0: none);
+	// waiting[k] its message and identity.
+	next    []int
+	waiting map[int]waitingMsg
+	stopped error // the failure that stopped publishing this batch
+}
+
+type waitingMsg struct {
+	msg *nats.Msg
+	id  string
+}
+
+// message is the NATS message of m. The client keeps it until its PubAck:
+// its bytes come from the batch's arena, never reused while the batch is
+// out.
+func (b *batch) message(m *stream.Message) *nats.Msg {
+	msg := &nats.Msg{Subject: b.s.cfg.Subject, Data: b.arena.Copy(m.Value), Header: make(nats.Header, len(m.Headers)+2)}
+	values := make([]string, len(m.Headers))
+	for k, h := range m.Headers {
+		values[k] = h.Value
+		msg.Header[h.Name] = values[k : k+1 : k+1]
+	}
+	return msg
+}
+
+// pending reports whether record j is published and awaiting its PubAck,
+// or waiting to be published.
+func (b *batch) pending(j int) bool {
+	return b.futures[j] != nil && b.results[j] == nil || b.waiting != nil && b.isWaiting(j)
+}
+
+func (b *batch) isWaiting(j int) bool { _, ok := b.waiting[j]; return ok }
+
+// wait makes record i wait for record j's PubAck.
+func (b *batch) wait(j, i int, msg *nats.Msg, id string) {
+	if b.next == nil {
+		b.next = make([]int, len(b.futures))
+		b.waiting = map[int]waitingMsg{}
+	}
+	b.next[j] = i + 1
+	b.waiting[i] = waitingMsg{msg, id}
+}
+
+// publish publishes record i and reports whether it is in flight. A
+// retryable failure stops the batch.
+func (b *batch) publish(i int, msg *nats.Msg, id string) bool {
+	// No retry inside the client: it would republish a message after the
+	// ones behind it (no responders while a leader is elected); the tailer
+	// retries it, in order.
+	f, err := b.s.js.PublishMsgAsync(msg, jetstream.WithMsgID(id), b.s.expectStream, noRetry)
+	if err != nil {
+		b.results[i] = classify(err)
+		if !sinks.IsPermanent(b.results[i]) {
+			b.stopped = err
+		}
+		return false
+	}
+	b.futures[i] = f
+	return true
+}
+
+func (b *batch) notSent() error {
+	// Publishing the records after one that could not be sent would store
+	// them before it when it is retried.
+	return fmt.Errorf("nats sink: not sent after an earlier record failed: %w", b.stopped)
+}
+
+// release publishes the record that waited for record i, now resolved:
+// when i is delivered, or failed permanently (it will never be stored,
+// so it cannot be overtaken). When i failed retryably, its key's waiting
+// records fail with it, to be sent again after it.
+func (b *batch) release(ctx context.Context, i int) {
+	for b.next != nil && b.next[i] > 0 {
+		k := b.next[i] - 1
+		w := b.waiting[k]
+		delete(b.waiting, k)
+		err := b.results[i]
+		switch {
+		case ctx.Err() != nil:
+			b.results[k] = ctx.Err()
+		case b.stopped != nil:
+			b.results[k] = b.notSent()
+		case err != nil && !sinks.IsPermanent(err):
+			b.results[k] = fmt.Errorf("nats sink: not sent after an earlier record of its key failed: %w", err)
+		default:
+			if b.publish(k, w.msg, w.id) {
+				return // k's own PubAck releases the next
+			}
+		}
+		i = k // k is resolved (failed): release the one after it
 	}
 }
 

@@ -1,6 +1,7 @@
 package nats
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/sinks"
@@ -70,8 +73,8 @@ func deliver(t testing.TB, s sinks.Sink, recs []*detail.Record) {
 
 // TestResentRecordsAreStoredOnce: what an at-least-once restart sends again
 // (the same records, from a new connection) is dropped by the stream's
-// de-duplication; the stream holds every record once, in order, with the
-// contract's headers.
+// de-duplication; the stream holds every record once, each session's in
+// order, with the contract's headers.
 func TestResentRecordsAreStoredOnce(t *testing.T) {
 	srv := startServer(t, nil)
 	cfg := newStream(srv)
@@ -87,10 +90,17 @@ func TestResentRecordsAreStoredOnce(t *testing.T) {
 	if len(got) != len(recs) {
 		t.Fatalf("the stream holds %d messages, want %d", len(got), len(recs))
 	}
+	if n := checkExactlyOnce(t, got, recs); n > 0 {
+		t.Errorf("%d records are stored after a later record of their session", n)
+	}
+	byContent := map[string]*detail.Record{}
+	for _, r := range recs {
+		byContent[fmt.Sprint(sinktest.SessionID(r), r.Timestamp)] = r
+	}
 	for i, m := range got {
-		want := recs[i]
-		if m.Session != sinktest.SessionID(want) || m.Time != want.Timestamp {
-			t.Fatalf("message %d is %s at %d, want %s at %d", i, m.Session, m.Time, sinktest.SessionID(want), want.Timestamp)
+		want := byContent[fmt.Sprint(m.Session, m.Time)]
+		if want == nil {
+			continue // reported by checkExactlyOnce
 		}
 		if v := m.Value["schema_version"]; v != float64(stream.SchemaVersion) {
 			t.Errorf("message %d: schema_version %v", i, v)
@@ -156,5 +166,55 @@ func TestServerDownIsRetryable(t *testing.T) {
 		if err == nil || sinks.IsPermanent(err) {
 			t.Errorf("outcome %v, want a retryable error", err)
 		}
+	}
+}
+
+// TestSessionWaitsForItsEarlierRecord: a record is published only once
+// the earlier record of its session in the batch is stored, and not at
+// all when that one fails retryably. A stream that takes 4 messages and
+// then refuses more (discard new) fails the records in a fixed order:
+// the three sessions' first records, then session 0's second, are stored;
+// the next one of each session is refused by the server; the rest are
+// never published.
+func TestSessionWaitsForItsEarlierRecord(t *testing.T) {
+	srv := startServer(t, nil)
+	cfg := newStream(srv)
+	cfg.CreateStream = false
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: cfg.Stream, Subjects: []string{cfg.Subject}, MaxMsgs: 4, Discard: jetstream.DiscardNew}); err != nil {
+		t.Fatal(err)
+	}
+	s := openSink(t, cfg)
+	defer s.Close()
+	recs := sinktest.Records(9) // sessions 0, 1, 2: records 0-2, 3-5, 6-8
+	results := make([]error, len(recs))
+	s.Send(context.Background(), recs, results)
+	const waited = "not sent after an earlier record of its key failed"
+	for i, want := range []string{"", "", "refused", "", "refused", waited, "", "refused", waited} {
+		err := results[i]
+		switch {
+		case want == "" && err != nil, want != "" && err == nil:
+			t.Errorf("record %d: %v, want %s", i, err, cmp.Or(want, "delivered"))
+		case err != nil && sinks.IsPermanent(err):
+			t.Errorf("record %d: permanent %v, want retryable", i, err)
+		case want == waited && !strings.Contains(err.Error(), waited), want == "refused" && strings.Contains(err.Error(), waited):
+			t.Errorf("record %d: %v, want %s", i, err, want)
+		}
+	}
+	var order []string
+	for _, m := range readStream(t, srv.ClientURL(), cfg.Stream) {
+		order = append(order, fmt.Sprint(m.Session, "@", m.Time))
+	}
+	var want []string
+	for _, i := range []int{0, 3, 6, 1} {
+		want = append(want, fmt.Sprint(sinktest.SessionID(recs[i]), "@", recs[i].Timestamp))
+	}
+	if strings.Join(order, " ") != strings.Join(want, " ") {
+		t.Errorf("stream holds %v, want %v", order, want)
 	}
 }

@@ -64,6 +64,13 @@ type Config struct {
 	// batch_size (records handed to the sink in one Send, which the sink
 	// splits into transactions of this size).
 	TransactionSize int `toml:"transaction_size"`
+	// Connections is how many connections write one transaction's worth
+	// of records at once (default 2): the records are split by session
+	// (a hash of Acct-Unique-Session-Id), so every session's records are
+	// written in order on one connection, while the database works on
+	// the other sessions on another. 1 writes everything on one
+	// connection, one transaction at a time.
+	Connections int `toml:"connections"`
 	// StatementTimeout bounds each statement (default 60s); a timeout is
 	// retried by the tailer.
 	StatementTimeout time.Duration `toml:"statement_timeout"`
@@ -81,6 +88,22 @@ type Config struct {
 	// (default "Stale-Session"). A later Interim-Update of such a session
 	// reopens it; its real Stop closes it with the real cause.
 	StaleCause string `toml:"stale_cause"`
+
+	// DetectReboots closes the open sessions of a NAS that rebooted
+	// without sending Accounting-On (default false): a Start reusing the
+	// Acct-Session-Id of an open session of its NAS shows the reboot, and
+	// the NAS's sessions that started before that session's last record
+	// are closed at their own last record (see reboot.go and
+	// docs/postgres.md). Leave it off for a NAS whose Acct-Session-Ids are
+	// not unique among its live sessions.
+	DetectReboots bool `toml:"detect_reboots"`
+	// RebootCause is the acctterminatecause of a session closed by
+	// reboot detection (default "NAS-Reboot").
+	RebootCause string `toml:"reboot_cause"`
+	// OpenSessionsEvery is how often the sink counts the open sessions of
+	// each NAS for its metrics and "radrelay status" (default 1m), with one
+	// grouped query on the open-session index.
+	OpenSessionsEvery time.Duration `toml:"open_sessions_every"`
 }
 
 // Defaults.
@@ -88,6 +111,7 @@ const (
 	DefaultLiveTable        = "radacct"
 	DefaultHistoryTable     = "radrelay_history"
 	DefaultTransactionSize  = 5000
+	DefaultConnections      = 2
 	DefaultStatementTimeout = 60 * time.Second
 	DefaultConnectTimeout   = 10 * time.Second
 )
@@ -124,6 +148,13 @@ func (c Config) batchSize() int {
 	return c.TransactionSize
 }
 
+func (c Config) connections() int {
+	if c.Connections <= 0 {
+		return DefaultConnections
+	}
+	return c.Connections
+}
+
 func (c Config) statementTimeout() time.Duration {
 	if c.StatementTimeout <= 0 {
 		return DefaultStatementTimeout
@@ -145,6 +176,20 @@ func (c Config) staleCause() string {
 	return c.StaleCause
 }
 
+func (c Config) rebootCause() string {
+	if c.RebootCause == "" {
+		return DefaultRebootCause
+	}
+	return c.RebootCause
+}
+
+func (c Config) openSessionsEvery() time.Duration {
+	if c.OpenSessionsEvery <= 0 {
+		return DefaultOpenSessionsEvery
+	}
+	return c.OpenSessionsEvery
+}
+
 func (c Config) connectTimeout() time.Duration {
 	if c.ConnectTimeout <= 0 {
 		return DefaultConnectTimeout
@@ -162,8 +207,10 @@ func (c Config) WithDefaults() Config {
 	c.LiveSessions, c.History, c.CreateSchema = on(c.LiveSessions), on(c.History), on(c.CreateSchema)
 	c.LiveTable, c.HistoryTable = c.liveTable(), c.historyTable()
 	c.PartitionsAhead, c.TransactionSize = c.partitionsAhead(), c.batchSize()
+	c.Connections = c.connections()
 	c.StatementTimeout, c.ConnectTimeout = c.statementTimeout(), c.connectTimeout()
 	c.StaleAfter, c.StaleCause = c.staleAfter(), c.staleCause()
+	c.RebootCause, c.OpenSessionsEvery = c.rebootCause(), c.openSessionsEvery()
 	return c
 }
 
@@ -195,6 +242,9 @@ func (c Config) validate() error {
 	if c.CloseStaleEvery > 0 && !c.liveEnabled() {
 		errs = append(errs, sinks.Errorf("close_stale_every", "closes live sessions: needs live_sessions = true"))
 	}
+	if c.DetectReboots && !c.liveEnabled() {
+		errs = append(errs, sinks.Errorf("detect_reboots", "closes live sessions: needs live_sessions = true"))
+	}
 	n := 0
 	for _, s := range []string{c.DSN, c.DSNFile, c.DSNEnv} {
 		if s != "" {
@@ -207,8 +257,8 @@ func (c Config) validate() error {
 	for _, d := range []struct {
 		key string
 		v   int64
-	}{{"transaction_size", int64(c.TransactionSize)}, {"partitions_ahead", int64(c.PartitionsAhead)}, {"statement_timeout", int64(c.StatementTimeout)}, {"connect_timeout", int64(c.ConnectTimeout)},
-		{"close_stale_every", int64(c.CloseStaleEvery)}, {"stale_after", int64(c.StaleAfter)}} {
+	}{{"transaction_size", int64(c.TransactionSize)}, {"connections", int64(c.Connections)}, {"partitions_ahead", int64(c.PartitionsAhead)}, {"statement_timeout", int64(c.StatementTimeout)}, {"connect_timeout", int64(c.ConnectTimeout)},
+		{"close_stale_every", int64(c.CloseStaleEvery)}, {"stale_after", int64(c.StaleAfter)}, {"open_sessions_every", int64(c.OpenSessionsEvery)}} {
 		if d.v < 0 {
 			errs = append(errs, sinks.Errorf(d.key, "cannot be negative"))
 		}
@@ -264,11 +314,22 @@ var urlParams = map[string]func(c *Config, v string) error{
 		c.TransactionSize = n
 		return err
 	},
+	"connections": func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		c.Connections = n
+		return err
+	},
 	"statement_timeout": func(c *Config, v string) error {
 		d, err := time.ParseDuration(v)
 		c.StatementTimeout = d
 		return err
 	},
+	"detect_reboots": func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.DetectReboots = b
+		return err
+	},
+	"reboot_cause": func(c *Config, v string) error { c.RebootCause = v; return nil },
 }
 
 func parseBoolPtr(p **bool, v string) error {
@@ -287,8 +348,9 @@ func parseBoolPtr(p **bool, v string) error {
 //	postgres://radrelay@db.example.net/radius?sslmode=verify-full&history=false&transaction_size=2000
 //
 // Settings: live_sessions, live_table, history, history_table, create_schema,
-// store_class, partitions_ahead, transaction_size, statement_timeout (a Go
-// duration such as 30s). Every other parameter stays in the DSN.
+// store_class, partitions_ahead, transaction_size, connections,
+// statement_timeout (a Go duration such as 30s), detect_reboots,
+// reboot_cause. Every other parameter stays in the DSN.
 func ConfigFromURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil {

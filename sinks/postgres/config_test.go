@@ -9,12 +9,12 @@ import (
 )
 
 func TestConfigFromURL(t *testing.T) {
-	c, err := ConfigFromURL("postgresql://rr:pw@db.example.net:5433/radius?sslmode=verify-full&history=false&live_table=acct.live&transaction_size=200&statement_timeout=5s&store_class=1")
+	c, err := ConfigFromURL("postgresql://rr:pw@db.example.net:5433/radius?sslmode=verify-full&history=false&live_table=acct.live&transaction_size=200&statement_timeout=5s&store_class=1&detect_reboots=true&reboot_cause=Lost-NAS")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.historyEnabled() || !c.liveEnabled() || c.LiveTable != "acct.live" || c.TransactionSize != 200 ||
-		c.StatementTimeout != 5*time.Second || !c.StoreClass {
+		c.StatementTimeout != 5*time.Second || !c.StoreClass || !c.DetectReboots || c.RebootCause != "Lost-NAS" {
 		t.Errorf("settings not taken: %+v", c)
 	}
 	if c.DSN != "postgresql://rr:pw@db.example.net:5433/radius?sslmode=verify-full" {
@@ -25,6 +25,8 @@ func TestConfigFromURL(t *testing.T) {
 		"postgres://x/y?transaction_size=many",
 		"postgres://x/y?history=false&live_sessions=false",
 		"postgres://x/y?live_table=bad-name",
+		"postgres://x/y?detect_reboots=maybe",
+		"postgres://x/y?detect_reboots=1&live_sessions=false",
 	} {
 		if _, err := ConfigFromURL(bad); err == nil {
 			t.Errorf("ConfigFromURL(%q) succeeded", bad)

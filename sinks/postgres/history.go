@@ -4,8 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"strconv"
-	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,6 +27,8 @@ const historyLockKeyspace = 0x52524849
 // historyWriter appends records to the history table.
 type historyWriter struct {
 	table tableName
+	// format is the historyFormat of the table, learnt at setup.
+	format atomic.Int32
 }
 
 // insert appends those of accts (fingerprints unique within accts) that the
@@ -40,10 +41,18 @@ type historyWriter struct {
 // the usual case when following a file, and 10-15 % faster. Should one be
 // there after all, the COPY fails with a unique violation, returned as
 // *duplicateError, and the caller retries the batch with lookup.
+//
+// Only a lookup takes the history's lock: without one, a record that
+// another transaction (of this sink or another instance) copies at the same
+// time makes one of the two COPYs fail with a unique violation, which is
+// retried with lookup like any duplicate. So the sink's connections copy
+// side by side.
 func (w *historyWriter) insert(ctx context.Context, tx pgx.Tx, accts []*acct, lookup bool) ([]bool, error) {
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1::int, $2::int)",
-		int32(historyLockKeyspace), lockKey(w.table.String())); err != nil {
-		return nil, fmt.Errorf("locking the history: %w", err)
+	if lookup {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1::int, $2::int)",
+			int32(historyLockKeyspace), lockKey(w.table.String())); err != nil {
+			return nil, fmt.Errorf("locking the history: %w", err)
+		}
 	}
 	fps := make([][]byte, len(accts))
 	times := make([]time.Time, len(accts))
@@ -59,6 +68,12 @@ func (w *historyWriter) insert(ctx context.Context, tx pgx.Tx, accts []*acct, lo
 		if err := w.markKnown(ctx, tx, fps, times, isNew); err != nil {
 			return nil, err
 		}
+	}
+	if historyFormat(w.format.Load()) != historyGeneric {
+		if err := w.copyHistory(ctx, tx, accts, isNew); err != nil {
+			return nil, w.copyError(err)
+		}
+		return isNew, nil
 	}
 	// Rows are built as COPY consumes them, so building the JSON of one
 	// record overlaps with the server inserting the previous ones.
@@ -103,12 +118,20 @@ func (w *historyWriter) insert(ctx context.Context, tx pgx.Tx, accts []*acct, lo
 		return row, nil
 	})
 	if _, err := tx.CopyFrom(ctx, w.table.identifier(), historyColumns, src); err != nil {
-		if !lookup && pgCode(err) == "23505" {
-			return nil, &duplicateError{err}
-		}
-		return nil, fmt.Errorf("appending history: %w", err)
+		return nil, w.copyError(err)
 	}
 	return isNew, nil
+}
+
+// copyError words an error of the history's COPY.
+func (w *historyWriter) copyError(err error) error {
+	if pgCode(err) == "23505" {
+		// Held already (without lookup), or copied by a transaction that
+		// did not take the lock meanwhile (with lookup): the fingerprints
+		// of a batch are unique, so this is never the content of a record.
+		return &duplicateError{err}
+	}
+	return fmt.Errorf("appending history: %w", err)
 }
 
 // markKnown clears isNew[i] for each record (fingerprint fps[i], event
@@ -154,101 +177,4 @@ func inet(s *string) any {
 		return netip.PrefixFrom(a, a.BitLen())
 	}
 	return *s // cannot happen: parseRecord validated it
-}
-
-// attributesJSON is the record's attributes as a JSON object: name (with
-// ":tag" for a tagged attribute) to value, an array of values for an
-// attribute that occurs more than once. Values are the text of the detail
-// file (quoted strings unescaped), made storable as in text.
-func attributesJSON(a *acct) string {
-	attrs := a.rec.Attrs
-	keys := make([]string, len(attrs))
-	for i, at := range attrs {
-		k := at.Name
-		if at.HasTag {
-			k += ":" + strconv.Itoa(int(at.Tag))
-		}
-		keys[i] = k
-	}
-	// Records have a few dozen attributes: finding repeats by scanning is
-	// cheaper than maps.
-	repeated := func(i int) (before, after bool) {
-		for j := range keys {
-			if j != i && keys[j] == keys[i] {
-				if j < i {
-					before = true
-				} else {
-					after = true
-				}
-			}
-		}
-		return
-	}
-	var b strings.Builder
-	b.Grow(48 * len(attrs))
-	b.WriteByte('{')
-	first := true
-	for i, k := range keys {
-		before, after := repeated(i)
-		if before {
-			continue
-		}
-		if !first {
-			b.WriteByte(',')
-		}
-		first = false
-		appendJSONString(&b, text(k))
-		b.WriteByte(':')
-		if !after {
-			appendJSONString(&b, text(attrs[i].Value))
-			continue
-		}
-		b.WriteByte('[')
-		n := 0
-		for j := i; j < len(keys); j++ {
-			if keys[j] != k {
-				continue
-			}
-			if n > 0 {
-				b.WriteByte(',')
-			}
-			n++
-			appendJSONString(&b, text(attrs[j].Value))
-		}
-		b.WriteByte(']')
-	}
-	b.WriteByte('}')
-	return b.String()
-}
-
-// appendJSONString writes s (valid UTF-8 without NUL, see text) as a JSON string.
-func appendJSONString(b *strings.Builder, s string) {
-	const hexDigits = "0123456789abcdef"
-	b.WriteByte('"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c != 0x7f {
-			continue
-		}
-		b.WriteString(s[start:i])
-		switch c {
-		case '"', '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			b.WriteString(`\u00`)
-			b.WriteByte(hexDigits[c>>4])
-			b.WriteByte(hexDigits[c&0xf])
-		}
-		start = i + 1
-	}
-	b.WriteString(s[start:])
-	b.WriteByte('"')
 }

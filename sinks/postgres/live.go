@@ -117,8 +117,13 @@ func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 		return row
 	}
 	if row.stop != nil {
-		if staleCause == "" || row.term == nil || *row.term != staleCause {
-			return row // interim after stop: FreeRADIUS does not reopen it
+		if staleCause == "" || row.term == nil || *row.term != staleCause ||
+			row.stop.Unix() >= a.event {
+			// Interim after stop: FreeRADIUS does not reopen it. Nor is a
+			// stale-closed session reopened by an interim no later than
+			// the record it was closed at (a delayed duplicate of what
+			// is known): only a later one shows it alive.
+			return row
 		}
 		// radrelay closed it as stale, but the session is alive: reopen
 		// it, as if it had never been closed.
@@ -225,6 +230,11 @@ func reusedSession(row *liveRow, a *acct) *liveRow {
 type liveWriter struct {
 	table      tableName
 	staleCause string // the cause CloseStale writes; such a row is reopened by an interim
+	// detectReboots: a Start reusing the Acct-Session-Id of an open
+	// session of its NAS closes the NAS's older sessions with rebootCause
+	// (reboot.go).
+	detectReboots bool
+	rebootCause   string
 }
 
 // selectColumns reads a row; inet columns as text (value-preserving).
@@ -257,7 +267,7 @@ func (w *liveWriter) apply(ctx context.Context, tx pgx.Tx, accts []*acct) error 
 		case statusStart, statusStop, statusInterim:
 			seg = append(seg, a)
 		case statusAccountingOn, statusAccountingOff:
-			if err := w.applySessions(ctx, tx, seg); err != nil {
+			if err := w.applySegment(ctx, tx, seg); err != nil {
 				return err
 			}
 			seg = seg[:0]
@@ -266,7 +276,7 @@ func (w *liveWriter) apply(ctx context.Context, tx pgx.Tx, accts []*acct) error 
 			}
 		}
 	}
-	return w.applySessions(ctx, tx, seg)
+	return w.applySegment(ctx, tx, seg)
 }
 
 // closeNAS is the type.accounting-on/off query: close every open session of

@@ -45,6 +45,13 @@ type Sink struct {
 	// closes staleDone when it has.
 	stopStale, staleDone chan struct{}
 	staleClosed          atomic.Int64
+	rebootClosed         atomic.Int64
+	// splitBatches counts the batches written over several connections.
+	splitBatches atomic.Int64
+
+	// openSessions is the per-NAS count of open sessions, refreshed every
+	// open_sessions_every (sessions.go).
+	openSessions openSessionsGauge
 }
 
 var _ sinks.Sink = (*Sink)(nil)
@@ -84,7 +91,8 @@ func newSink(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error
 	if pcfg.ConnConfig.ConnectTimeout == 0 || pcfg.ConnConfig.ConnectTimeout > cfg.connectTimeout() {
 		pcfg.ConnConfig.ConnectTimeout = cfg.connectTimeout()
 	}
-	pcfg.MaxConns = 2
+	// One connection per writer, and one for closing stale sessions.
+	pcfg.MaxConns = int32(cfg.connections() + 1)
 	pcfg.MinConns = 0
 	if cfg.liveEnabled() {
 		// The staging table of the live writer; a history-only sink
@@ -101,7 +109,7 @@ func newSink(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error
 	s := &Sink{cfg: cfg, log: logger, pool: pool, target: RedactDSN(dsn), months: map[time.Time]bool{}}
 	if cfg.liveEnabled() {
 		t, _ := parseTableName(cfg.liveTable())
-		s.live = &liveWriter{table: t, staleCause: cfg.staleCause()}
+		s.live = &liveWriter{table: t, staleCause: cfg.staleCause(), detectReboots: cfg.DetectReboots, rebootCause: cfg.rebootCause()}
 	}
 	if cfg.historyEnabled() {
 		t, _ := parseTableName(cfg.historyTable())
@@ -119,6 +127,9 @@ func newSink(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error
 		s.stopStale = make(chan struct{})
 		s.staleDone = make(chan struct{})
 		go s.closeStaleLoop()
+	}
+	if s.live != nil {
+		s.openSessions.start(s)
 	}
 	return s, nil
 }
@@ -195,6 +206,16 @@ func (s *Sink) setup(ctx context.Context) error {
 		if err := checkLiveTable(ctx, c.Conn(), s.live.table); err != nil {
 			return fmt.Errorf("postgres sink on %s: %w", s.target, err)
 		}
+		if s.live.detectReboots {
+			missing, err := ensureRebootIndex(ctx, c.Conn(), s.live.table, s.cfg.createSchema())
+			if err != nil {
+				return fmt.Errorf("postgres sink on %s: %w", s.target, err)
+			}
+			if missing {
+				s.log.Warn("postgres sink: detect_reboots probes open sessions by NAS and Acct-Session-Id; without this index each Start scans its NAS's open sessions",
+					"create", "CREATE INDEX "+rebootIndexName(s.live.table)+" ON "+s.live.table.quoted()+" (nasipaddress, acctsessionid) WHERE acctstoptime IS NULL")
+			}
+		}
 	}
 	if s.history != nil {
 		var exists bool
@@ -204,6 +225,11 @@ func (s *Sink) setup(ctx context.Context) error {
 		if !exists {
 			return fmt.Errorf("postgres sink on %s: history table %s does not exist; run \"radrelay sql init\" or set create_schema = true", s.target, s.history.table)
 		}
+		format, err := historyFormatOf(ctx, c.Conn(), s.history.table)
+		if err != nil {
+			return err
+		}
+		s.history.format.Store(int32(format))
 	}
 	s.mu.Lock()
 	s.ready = true
@@ -291,7 +317,7 @@ func (s *Sink) sendChunk(ctx context.Context, recs []*detail.Record, results []e
 		accts = append(accts, a)
 		idx = append(idx, i)
 	}
-	err := s.writeBisect(ctx, accts, idx, results)
+	err := s.writeParallel(ctx, accts, idx, results)
 	for _, d := range dups {
 		results[d[0]] = results[d[1]]
 	}
@@ -322,6 +348,84 @@ func parseAll(recs []*detail.Record, storeClass bool) ([]*acct, []error) {
 	parse(0, h)
 	wg.Wait()
 	return parsed, errs
+}
+
+// writeParallel writes accts on the sink's connections at once, each
+// connection one transaction holding the records of its share of the
+// sessions (by lockKey, so the sessions' advisory locks of two
+// transactions never overlap either), in order. A batch holding an
+// Accounting-On or -Off, which acts on every session of its NAS, or too
+// small to be worth splitting, is written in one transaction.
+//
+// Each share stops at its first failure as writeBisect does: the records
+// of the other shares may be written meanwhile, but a session's records
+// are all in one share, so every session's records are still applied in
+// order, and a record retried after a failure finds its predecessors
+// written or retried with it.
+func (s *Sink) writeParallel(ctx context.Context, accts []*acct, idx []int, results []error) error {
+	n := s.cfg.connections()
+	if n <= 1 || len(accts) < n*minShare || hasNASEvent(accts) {
+		return s.writeBisect(ctx, accts, idx, results)
+	}
+	if s.history != nil {
+		// Create the months' partitions once, before the shares race to.
+		if err := s.withConn(ctx, func(c *pgx.Conn) error { return s.ensureMonths(ctx, c, accts) }); err != nil {
+			err = s.retryableError(ctx, err)
+			for _, i := range idx {
+				results[i] = err
+			}
+			return err
+		}
+	}
+	s.splitBatches.Add(1)
+	shareAccts := make([][]*acct, n)
+	shareIdx := make([][]int, n)
+	for k, a := range accts {
+		p := int(uint32(lockKey(a.uniqueID)) % uint32(n))
+		shareAccts[p] = append(shareAccts[p], a)
+		shareIdx[p] = append(shareIdx[p], idx[k])
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for p := 1; p < n; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[p] = s.writeBisect(ctx, shareAccts[p], shareIdx[p], results)
+		}()
+	}
+	errs[0] = s.writeBisect(ctx, shareAccts[0], shareIdx[0], results)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// minShare is the fewest records a connection gets when a batch is split:
+// below it one transaction does better than several.
+const minShare = 256
+
+// hasNASEvent reports whether accts holds an Accounting-On or -Off.
+func hasNASEvent(accts []*acct) bool {
+	for _, a := range accts {
+		if a.status == statusAccountingOn || a.status == statusAccountingOff {
+			return true
+		}
+	}
+	return false
+}
+
+// withConn runs f on a connection of the pool.
+func (s *Sink) withConn(ctx context.Context, f func(*pgx.Conn) error) error {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Release()
+	return f(c.Conn())
 }
 
 // where names a record for messages.
@@ -382,6 +486,10 @@ func (s *Sink) retryableError(ctx context.Context, err error) error {
 	var detached *detachedPartitionError
 	if errors.As(err, &detached) {
 		return fmt.Errorf("postgres sink %s: waiting for the operator (will retry): %w", s.target, err)
+	}
+	var race *duplicateRaceError
+	if errors.As(err, &race) {
+		return fmt.Errorf("postgres sink %s: %w (will retry)", s.target, err)
 	}
 	switch code := pgCode(err); {
 	case code == "53100":
@@ -449,13 +557,20 @@ func (s *Sink) write(ctx context.Context, accts []*acct) error {
 	s.mu.Unlock()
 	err = s.writeTx(ctx, c.Conn(), accts, lookup)
 	var dup *duplicateError
-	if errors.As(err, &dup) {
+	for attempt := 0; errors.As(err, &dup); attempt++ {
+		if attempt == duplicateAttempts {
+			// Another writer keeps copying the same records: let the
+			// tailer retry later (never a reason to quarantine them).
+			err = &duplicateRaceError{err}
+			break
+		}
 		// Replayed records: look them up for this and the next batches.
 		s.mu.Lock()
 		s.lookupBatches = lookupAfterDuplicate
 		s.mu.Unlock()
 		err = s.writeTx(ctx, c.Conn(), accts, true)
-	} else if err == nil && lookup {
+	}
+	if err == nil && lookup {
 		s.mu.Lock()
 		s.lookupBatches--
 		s.mu.Unlock()
@@ -467,12 +582,27 @@ func (s *Sink) write(ctx context.Context, accts []*acct) error {
 			s.mu.Unlock()
 		}
 		var detached *detachedPartitionError
-		if !contentError_(err) && pgCode(err) == "" && !errors.Is(err, context.Canceled) && !errors.As(err, &detached) {
+		var race *duplicateRaceError
+		if !contentError_(err) && pgCode(err) == "" && !errors.Is(err, context.Canceled) && !errors.As(err, &detached) && !errors.As(err, &race) {
 			// The connection may be broken; do not hand it out again.
 			c.Conn().Close(context.Background())
 		}
 	}
 	return err
+}
+
+// duplicateAttempts is how often a transaction is retried with lookup
+// after its history COPY met a record another transaction copied at the
+// same time.
+const duplicateAttempts = 3
+
+// duplicateRaceError is a batch whose records other writers kept copying
+// while it was retried (see duplicateAttempts): retryable, and not an
+// error of the records' content, so its PostgreSQL error is not unwrapped.
+type duplicateRaceError struct{ err error }
+
+func (e *duplicateRaceError) Error() string {
+	return "other writers are storing the same records at the same time: " + e.err.Error()
 }
 
 // lookupAfterDuplicate is how many batches after one that held a replayed
@@ -482,7 +612,8 @@ const lookupAfterDuplicate = 16
 
 // writeTx writes accts in one transaction on conn.
 func (s *Sink) writeTx(ctx context.Context, conn *pgx.Conn, accts []*acct, lookup bool) error {
-	return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+	ctx, reboots := s.live.withRebootLog(ctx)
+	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 		apply := accts
 		if s.history != nil {
 			isNew, err := s.history.insert(ctx, tx, accts, lookup)
@@ -503,6 +634,10 @@ func (s *Sink) writeTx(ctx context.Context, conn *pgx.Conn, accts []*acct, looku
 		}
 		return nil
 	})
+	if err == nil {
+		s.noteReboots(reboots)
+	}
+	return err
 }
 
 // ensureMonths creates the history partitions the records' months need
@@ -556,6 +691,7 @@ func (s *Sink) Close() error {
 			close(s.stopStale)
 			<-s.staleDone
 		}
+		s.openSessions.stop()
 		s.pool.Close()
 	}
 	return nil

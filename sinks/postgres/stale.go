@@ -58,10 +58,16 @@ type StaleSession struct {
 	LastUpdate time.Time
 }
 
+// minInterimInterval is the shortest interim interval staleness assumes
+// (RFC 2869 5.16: Acct-Interim-Interval SHOULD NOT be smaller than 60): two
+// records a few seconds apart (an interim the NAS sent on an address
+// change, say) do not make a 15-second staleness.
+const minInterimInterval = "60"
+
 // staleCondition selects the open rows of radacct (alias r) that are stale
 // at $1 (a timestamptz) with fallback $2 (seconds).
 const staleCondition = `r.acctstoptime IS NULL AND coalesce(r.acctupdatetime, r.acctstarttime) <
-	$1::timestamptz - CASE WHEN r.acctinterval > 0 THEN r.acctinterval * 3 ELSE $2::bigint END * interval '1 second'`
+	$1::timestamptz - CASE WHEN r.acctinterval > 0 THEN greatest(r.acctinterval, ` + minInterimInterval + `) * 3 ELSE $2::bigint END * interval '1 second'`
 
 // CloseStale closes the live sessions that have had no record for too
 // long — the NAS crashed or lost its route to the RADIUS server, and the

@@ -178,3 +178,46 @@ func TestSinkClosesStaleSessionsPeriodically(t *testing.T) {
 		t.Error("the current session was closed")
 	}
 }
+
+// TestOlderInterimDoesNotReopenAStaleClose: a stale-closed session is
+// reopened only by a record later than the one it was closed at; a
+// delayed interim from before (two FreeRADIUS servers writing to two
+// files, say) is history, not a sign of life.
+func TestOlderInterimDoesNotReopenAStaleClose(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	s := openSink(t, dsn, Config{})
+	conn := connect(t, dsn)
+	mustSend(t, s, []*detail.Record{
+		acctRec("Start", "late", base),
+		acctRec("Interim-Update", "late", base+1200, "Acct-Session-Time", "1200"),
+	})
+	if closed, err := CloseStale(context.Background(), conn, Config{DSN: dsn}, StaleOptions{Now: at(base + 9000)}); err != nil || len(closed) != 1 {
+		t.Fatalf("CloseStale: %+v, %v", closed, err)
+	}
+	mustSend(t, s, []*detail.Record{acctRec("Interim-Update", "late", base+600, "Acct-Session-Time", "600")})
+	if r := readStale(t, conn, "late"); r.stop == nil || !r.stop.Equal(at(base+1200)) || *r.sessionTime != 1200 {
+		t.Errorf("an interim older than the stale close reopened or changed the session: stop %v session time %v", r.stop, *r.sessionTime)
+	}
+}
+
+// TestShortIntervalIsFloored: two records seconds apart (an interim sent
+// on an address change) do not make the session stale after three times
+// those seconds: an interval counts as at least 60 s (RFC 2869).
+func TestShortIntervalIsFloored(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	s := openSink(t, dsn, Config{})
+	mustSend(t, s, []*detail.Record{
+		acctRec("Start", "quick", base),
+		acctRec("Interim-Update", "quick", base+5, "Acct-Session-Time", "5"),
+	})
+	conn := connect(t, dsn)
+	for _, tt := range []struct {
+		now  int64
+		want int
+	}{{base + 5 + 16, 0}, {base + 5 + 179, 0}, {base + 5 + 181, 1}} {
+		got, err := CloseStale(context.Background(), conn, Config{DSN: dsn}, StaleOptions{Now: at(tt.now), DryRun: true})
+		if err != nil || len(got) != tt.want {
+			t.Errorf("%d s after the last record: %d stale (%v), want %d", tt.now-base-5, len(got), err, tt.want)
+		}
+	}
+}

@@ -75,6 +75,10 @@ type ServerStats struct {
 	Window      int
 	WindowCuts  int64
 	Outstanding int
+	// RTT is the smoothed round-trip time of the server's answers to first
+	// sends (RFC 6298; retransmitted requests are not sampled), RTTVar its
+	// mean deviation; both 0 until the first answer.
+	RTT, RTTVar time.Duration
 	// RadSec: connections opened, failed to open (the log says why and
 	// what to fix) and lost.
 	Connects        int64
@@ -256,6 +260,9 @@ func (e *endpoint) snapshot() ServerStats {
 	e.mu.Unlock()
 	s := &e.stats
 	size, _ := e.window.current()
+	e.rttMu.Lock()
+	srtt, rttvar := e.srtt, e.rttvar
+	e.rttMu.Unlock()
 	transport := TransportUDP
 	if e.link != nil {
 		transport = TransportRadSec
@@ -268,6 +275,7 @@ func (e *endpoint) snapshot() ServerStats {
 		Malformed: s.malformed.Load(), WriteErrors: s.writeErrors.Load(),
 		Deaths: s.deaths.Load(), Revivals: s.revivals.Load(),
 		Window: size, WindowCuts: s.windowCuts.Load(),
+		RTT: time.Duration(srtt), RTTVar: time.Duration(rttvar),
 		Connects: s.connects.Load(), ConnectErrors: s.connectErrors.Load(), ConnectionsLost: s.connectionsLost.Load(),
 	}
 }

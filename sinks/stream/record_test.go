@@ -18,7 +18,7 @@ import (
 // the record, with schema_version first and no line end.
 func TestValueIsTheJSONLDocument(t *testing.T) {
 	d := dictionary.Builtin()
-	enc, err := NewEncoder(Options{Values: d.JSONValue})
+	enc, err := NewEncoder(Options{Dictionary: d})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +51,7 @@ func TestValueMatchesSchema(t *testing.T) {
 	if err := json.Unmarshal(raw, &schema); err != nil {
 		t.Fatalf("the schema is not JSON: %v", err)
 	}
-	enc, _ := NewEncoder(Options{Values: dictionary.Builtin().JSONValue})
+	enc, _ := NewEncoder(Options{Dictionary: dictionary.Builtin()})
 	recs := append(sinktest.Records(9), sinktest.HostileRecords()...)
 	done := *recs[0]
 	done.Done = true
@@ -195,7 +195,7 @@ func TestTooLargeIsPermanent(t *testing.T) {
 }
 
 func BenchmarkEncode(b *testing.B) {
-	enc, _ := NewEncoder(Options{Values: dictionary.Builtin().JSONValue})
+	enc, _ := NewEncoder(Options{Dictionary: dictionary.Builtin()})
 	recs := sinktest.Records(100)
 	var m Message
 	b.ReportAllocs()
