@@ -175,14 +175,24 @@ func TestPartialRecordIsWaitedFor(t *testing.T) {
 			}
 			rec := testRecord(0)
 			half := len(rec) / 2
-			if err := os.WriteFile(slow, rec[:half], 0o600); err != nil {
+			// The writer holds the file open while its record is half
+			// written, as FreeRADIUS's does: a claimed work file's end is
+			// final as soon as no one holds it open (consume).
+			w, err := os.OpenFile(slow, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			if _, err := w.Write(rec[:half]); err != nil {
 				t.Fatal(err)
 			}
 			old := time.Now().Add(-time.Hour)
 			os.Chtimes(slow, old, old)
 			sink := newMemSink(1)
 			cfg := liveConfig(t, dir, t.TempDir(), mode, SinkSpec{Name: "mem", Sink: sink})
-			cfg.SettleTime = time.Hour // the writer is only slow, not gone
+			// The writer is only slow, not gone: far longer than the file's
+			// age (an hour), or the half record would be settled, hence final.
+			cfg.SettleTime = 24 * time.Hour
 			if mode == Consume {
 				cfg.Inputs[0].Glob = filepath.Join(dir, "*", "detail-*")
 			}
@@ -197,16 +207,12 @@ func TestPartialRecordIsWaitedFor(t *testing.T) {
 			sink.mu.Lock()
 			sink.want, sink.full = 2, make(chan struct{})
 			sink.mu.Unlock()
-			path := slow
-			if mode == Consume {
-				path = filepath.Join(filepath.Dir(slow), workName) // it was claimed meanwhile
-			}
-			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
+			// The rest, through the same descriptor (in consume mode the
+			// file was claimed, renamed, meanwhile).
+			if _, err := w.Write(rec[half:]); err != nil {
 				t.Fatal(err)
 			}
-			f.Write(rec[half:])
-			f.Close()
+			w.Close()
 			waitClosed(t, sink.full, "the completed record")
 			if err := stop(); err != nil {
 				t.Fatal(err)
