@@ -77,6 +77,28 @@ func (ls *listeners) wait() error {
 func runSpoolOnly(cfg *config.Config, logger *slog.Logger, out *logOutput) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// Signals first: a SIGHUP (logrotate) or SIGTERM that arrives once the
+	// listeners say they listen must be handled, not kill the process.
+	signalsDone := make(chan struct{})
+	handle := watchSignals(signalsDone,
+		func(sig os.Signal) {
+			logger.Info("stopping: answering what was received", "signal", sig.String())
+			cancel()
+		},
+		func() {
+			if err := out.Reopen(); err != nil {
+				logger.Error("reopening the log file", "err", err)
+				return
+			}
+			logger.Info("reopened the log file", "file", cfg.LogFile)
+		},
+		func(sig os.Signal) { exitNow(signalExitStatus(sig)) })
+	stopped := make(chan struct{})
+	go func() { defer close(stopped); handle() }()
+	defer func() {
+		close(signalsDone)
+		<-stopped
+	}()
 	ls, err := startListeners(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -99,25 +121,7 @@ func runSpoolOnly(cfg *config.Config, logger *slog.Logger, out *logOutput) error
 		defer srv.Close()
 		logger.Info("serving metrics", "addr", ln.Addr().String(), "paths", "/metrics")
 	}
-	signalsDone := make(chan struct{})
-	handle := watchSignals(signalsDone,
-		func(sig os.Signal) {
-			logger.Info("stopping: answering what was received", "signal", sig.String())
-			cancel()
-		},
-		func() {
-			if err := out.Reopen(); err != nil {
-				logger.Error("reopening the log file", "err", err)
-				return
-			}
-			logger.Info("reopened the log file", "file", cfg.LogFile)
-		},
-		func(sig os.Signal) { exitNow(signalExitStatus(sig)) })
-	stopped := make(chan struct{})
-	go func() { defer close(stopped); handle() }()
 	err = ls.wait()
-	close(signalsDone)
-	<-stopped
 	logger.Info("radrelay run stopped")
 	return err
 }

@@ -53,10 +53,11 @@ file: the saved position, the records and bytes behind
 it, the lag (age of the oldest record not yet delivered), the last delivery,
 the last error and how many records are in the quarantine; for a RADIUS
 sink of a running radrelay, each server: up or DOWN, its round-trip time,
-window and counters. When the run has [[listen]] servers, each is listed
+window and counters; for a postgres sink, its open sessions (per NAS in
+--json) and the sessions it closed as stale or by NAS reboot detection. When the run has [[listen]] servers, each is listed
 with its counters, as /metrics has them: packets received, requests
-accepted, duplicates, drops by reason, the spool's size and the group
-commits' fsync latency.
+accepted, duplicates, drops by reason, the spool's size, the group
+commits' fsync time and the acknowledgements' latency (p50, p99).
 
 It works while "radrelay run" is running (it reads the checkpoints, which
 are replaced atomically, and the status radrelay run publishes every second
