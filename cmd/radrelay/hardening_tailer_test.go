@@ -414,6 +414,58 @@ func TestTailerReplayReadsArchives(t *testing.T) {
 	checkIDs(t, hIDs(out), 0, n)
 }
 
+// A damaged gzip archive in a replay. The policy: what decompressed before
+// the damage is read as usual (each record delivered is whole: the reader
+// takes only complete records), and the rest of the file is quarantined as
+// one "unreadable" entry naming the file, its offset and the error; exit 1.
+// A bad checksum is found only at the end of the gzip member, once every
+// record has been read: the entry then holds nothing, but says so.
+func TestTailerReplayDamagedGzip(t *testing.T) {
+	dir := t.TempDir()
+	badSum := compressGzip(hRecords(0, 100))
+	badSum[len(badSum)-8] ^= 0xff // the CRC-32 of the trailer
+	// Two members, as "cat a.gz b.gz" makes; the second is cut short.
+	second := compressGzip(hRecords(100, 200))
+	cut := append(compressGzip(hRecords(0, 100)), second[:len(second)/2]...)
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		says     string
+		min, max int // records delivered: a prefix 0..n of the file's with min <= n <= max
+	}{
+		{"bad checksum", badSum, "gzip: invalid checksum", 100, 100},
+		{"second member cut short", cut, "the archive is truncated", 100, 199},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".gz")
+			hWrite(t, in, tc.data, 0o600, 0)
+			q := filepath.Join(dir, "q-"+filepath.Base(in))
+			code, out, stderr := runBin(t, os.Args[0], nil, "replay", "--to", "jsonl:-", "--quarantine", q, in)
+			if code != 1 {
+				t.Errorf("exit status %d, want 1 (the rest of the file quarantined); stderr:\n%s", code, tail(stderr, 3000))
+			}
+			got := hIDs(out)
+			if n := len(got); n < tc.min || n > tc.max {
+				t.Errorf("%d records delivered, want %d to %d", n, tc.min, tc.max)
+			}
+			checkIDs(t, got, 0, len(got)) // a prefix, each once
+			entries, _ := readQuarantine(t, q)
+			if len(entries) != 1 {
+				t.Fatalf("%d quarantine entries, want 1 for the rest of the file", len(entries))
+			}
+			e := string(entries[0])
+			for _, want := range []string{"unreadable: cannot decompress the rest of the file", tc.says, "Radrelay-Quarantine-Source = \"" + in + ":"} {
+				if !strings.Contains(e, want) {
+					t.Errorf("the quarantine entry does not say %q:\n%s", want, e)
+				}
+			}
+			if countWith(strings.Split(stderr, "\n"), "level=ERROR", "cannot decompress", in) != 1 {
+				t.Errorf("want one error naming %s; stderr:\n%s", in, tail(stderr, 3000))
+			}
+		})
+	}
+}
+
 // An unreadable file (mode 000, radrelay not its owner) is set aside with one
 // error saying what to fix; the other files flow; it is tried again with
 // backoff and taken once it can be read (issue 11 item 4).
