@@ -190,7 +190,7 @@ func TestPartialRecordIsWaitedFor(t *testing.T) {
 			os.Chtimes(slow, old, old)
 			sink := newMemSink(1)
 			cfg := liveConfig(t, dir, t.TempDir(), mode, SinkSpec{Name: "mem", Sink: sink})
-			cfg.SettleTime = time.Hour // the writer is only slow, not gone
+			cfg.SettleTime = 24 * time.Hour // the writer is only slow, not gone
 			if mode == Consume {
 				cfg.Inputs[0].Glob = filepath.Join(dir, "*", "detail-*")
 			}
