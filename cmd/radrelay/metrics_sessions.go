@@ -31,7 +31,7 @@ func findSessionReporter(s sinks.Sink) func() postgres.SessionStats {
 var (
 	descPgOpen      = prometheus.NewDesc("radrelay_postgres_open_sessions", "Open sessions (acctstoptime NULL) of the NAS in the sink's live-session table, as last counted (every open_sessions_every; at most the 1,000 NASes with the most).", []string{"sink", "nas"}, nil)
 	descPgCountedAt = prometheus.NewDesc("radrelay_postgres_open_sessions_counted_timestamp_seconds", "Unix time radrelay_postgres_open_sessions was last counted (0: not yet).", sinkLabel, nil)
-	descPgClosed    = prometheus.NewDesc("radrelay_postgres_sessions_closed_total", "Sessions this radrelay closed without a Stop: reason=\"stale\" (no record for stale_after, close_stale_every) or \"reboot\" (their NAS rebooted without Accounting-On, detect_reboots).", []string{"sink", "reason"}, nil)
+	descPgClosed    = prometheus.NewDesc("radrelay_postgres_sessions_closed_total", "Sessions this radrelay closed without a Stop: reason=\"stale\" (no record for 3 of its interim intervals, or stale_after without one; close_stale_every) or \"reboot\" (their NAS rebooted without Accounting-On, detect_reboots).", []string{"sink", "reason"}, nil)
 )
 
 var sessionDescs = []*prometheus.Desc{descPgOpen, descPgCountedAt, descPgClosed}

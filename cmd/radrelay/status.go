@@ -47,15 +47,16 @@ func init() {
   radrelay status --state DIR [--json]
   radrelay status -c FILE [--json]
 
-Status shows, for every sink with progress saved in the state directory DIR,
-(with -c, the state_dir of that configuration file), and for every input
-file: the saved position, the records and bytes behind
-it, the lag (age of the oldest record not yet delivered), the last delivery,
-the last error and how many records are in the quarantine; for a RADIUS
-sink of a running radrelay, each server: up or DOWN, its round-trip time,
-window and counters; for a postgres sink, its open sessions (per NAS in
---json) and the sessions it closed as stale or by NAS reboot detection. When the run has [[listen]] servers, each is listed
-with its counters, as /metrics has them: packets received, requests
+Status shows, for every sink with progress saved in the state directory DIR
+(with -c, the state_dir of that configuration file) and for every input
+file: the saved position, the records and bytes behind it, the lag (age of
+the oldest record not yet delivered), the last delivery, the last error and
+how many records are in the quarantine; for a RADIUS sink of a running
+radrelay, each server: up or DOWN, its round-trip time, window and
+counters; for a postgres sink of a running radrelay, its open sessions (per
+NAS in --json) and the sessions it closed as stale or by NAS reboot
+detection. When the run has [[listen]] servers, each is listed with its
+counters, as /metrics has them: packets received, requests
 accepted, duplicates, drops by reason, the spool's size, the group
 commits' fsync time and the acknowledgements' latency (p50, p99).
 
