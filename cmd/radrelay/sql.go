@@ -146,6 +146,10 @@ func runSQL(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "radrelay sql: give the database with --dsn, --dsn-file or --dsn-env")
 		return 2
 	}
+	if o.staleAfter <= 0 {
+		fmt.Fprintf(e.stderr, "radrelay sql %s: --after must be positive (got %s); a session without interims is stale after this long without a record\n", args[0], o.staleAfter)
+		return 2
+	}
 	var cutoff time.Time
 	if args[0] == "expire" {
 		var err error

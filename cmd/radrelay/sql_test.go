@@ -62,7 +62,10 @@ func TestSQLInitAndExpire(t *testing.T) {
 }
 
 func TestSQLUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{}, {"frobnicate"}, {"init"}, {"expire", "--dsn", "postgres://x@127.0.0.1:1/db"}} {
+	for _, args := range [][]string{{}, {"frobnicate"}, {"init"}, {"expire", "--dsn", "postgres://x@127.0.0.1:1/db"},
+		{"close-stale", "--dsn", "postgres://x@127.0.0.1:1/db", "--after", "-1h", "--dry-run"},
+		{"close-stale", "--dsn", "postgres://x@127.0.0.1:1/db", "--after", "0"},
+		{"status", "--dsn", "postgres://x@127.0.0.1:1/db", "--after", "-5m"}} {
 		code, _, errOut := runSQLCommand(t, args...)
 		if code != 2 {
 			t.Errorf("sql %q: exit %d, want 2 (%s)", args, code, errOut)
