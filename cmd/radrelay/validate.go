@@ -45,7 +45,7 @@ Exit status: 0 when the configuration is valid, 2 when it is not (as
 
 Examples:
   radrelay validate -c /etc/radrelay/radrelay.toml
-  radrelay validate --print -c examples/radius-backup.toml
+  radrelay validate --print -c examples/minimal.toml
   ExecStartPre=/usr/bin/radrelay validate -c /etc/radrelay/radrelay.toml   (systemd)`,
 		flags: func(fs *flag.FlagSet) {
 			validateFlags.config, validateFlags.print, validateFlags.replay = "", false, false
