@@ -129,6 +129,15 @@ func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 		// it, as if it had never been closed.
 		row.stop, row.term = nil, nil
 	}
+	if row.update != nil && a.event < row.update.Unix() {
+		// Older than a record already applied (out of order, e.g. from a
+		// second FreeRADIUS server, or a late interim of an earlier
+		// session that reused the id): the row already holds later
+		// truth. Applying it would move the update and session times
+		// back and make the counters look wrapped (+4 GiB). The history
+		// keeps the record.
+		return row
+	}
 	row.framedIP, row.framedIPv6, row.framedIPv6Prefix = a.framedIP, a.framedIPv6, a.framedIPv6Prefix
 	row.framedInterfaceID, row.delegatedPrefix = a.framedInterfaceID, a.delegatedPrefix
 	row.sessionTime = a.sessionTime
@@ -138,7 +147,7 @@ func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 	}
 	row.interval = secondsSince(a.event, last)
 	row.update = epoch(a.event)
-	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords), counterTotal(row.out, a.outputOctets, a.outputGigawords)
+	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords, false), counterTotal(row.out, a.outputOctets, a.outputGigawords, false)
 	row.dirty = true
 	return row
 }
@@ -160,13 +169,14 @@ func applyStop(row *liveRow, a *acct) *liveRow {
 		row.term = str(a.terminateCause)
 		return row
 	}
+	older := row.update != nil && a.event < row.update.Unix() // out of order: not a wrap
 	row.stop, row.update = epoch(a.event), epoch(a.event)
 	if a.sessionTime != nil {
 		row.sessionTime = i64(*a.sessionTime)
 	} else {
 		row.sessionTime = secondsSince(a.event, row.start)
 	}
-	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords), counterTotal(row.out, a.outputOctets, a.outputGigawords)
+	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords, older), counterTotal(row.out, a.outputOctets, a.outputGigawords, older)
 	row.term = str(a.terminateCause)
 	row.framedIP, row.framedIPv6, row.framedIPv6Prefix = a.framedIP, a.framedIPv6, a.framedIPv6Prefix
 	row.framedInterfaceID, row.delegatedPrefix = a.framedInterfaceID, a.delegatedPrefix
@@ -185,11 +195,16 @@ func applyStop(row *liveRow, a *acct) *liveRow {
 //     is added to the wraps already counted, so totals above 4 GiB survive
 //     a NAS that never sends Gigawords);
 //   - a 64-bit counter (Gigawords sent) that goes down was reset (a NAS
-//     bug or restart): the total counted so far is kept.
-func counterTotal(prev *int64, got int64, gigawords bool) *int64 {
+//     bug or restart): the total counted so far is kept;
+//   - a record older than the row's last one (older: out of order) that
+//     reports less is neither: the total counted so far is kept.
+func counterTotal(prev *int64, got int64, gigawords, older bool) *int64 {
 	const wrap = int64(1) << 32
 	if prev == nil || got >= *prev {
 		return i64(got)
+	}
+	if older {
+		return i64(*prev)
 	}
 	if !gigawords && got < wrap {
 		low := *prev & (wrap - 1)
