@@ -116,6 +116,7 @@ func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 		row.in, row.out = i64(a.inputOctets), i64(a.outputOctets)
 		return row
 	}
+	reopened := false
 	if row.stop != nil {
 		if staleCause == "" || row.term == nil || *row.term != staleCause ||
 			row.stop.Unix() >= a.event {
@@ -128,6 +129,7 @@ func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 		// radrelay closed it as stale, but the session is alive: reopen
 		// it, as if it had never been closed.
 		row.stop, row.term = nil, nil
+		reopened = true
 	}
 	if row.update != nil && a.event < row.update.Unix() {
 		// Older than a record already applied (out of order, e.g. from a
@@ -145,7 +147,13 @@ func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 	if last == nil {
 		last = row.start
 	}
-	row.interval = secondsSince(a.event, last)
+	if !reopened || row.interval == nil || *row.interval <= 0 {
+		// The time since the last record is the interim interval —
+		// except across the silence that got a session closed as stale:
+		// that gap would make the reopened session's staleness three
+		// outages long, so it keeps the interval it had.
+		row.interval = secondsSince(a.event, last)
+	}
 	row.update = epoch(a.event)
 	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords, false), counterTotal(row.out, a.outputOctets, a.outputGigawords, false)
 	row.dirty = true

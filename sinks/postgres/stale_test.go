@@ -127,6 +127,32 @@ func TestLateRecordsCorrectAStaleClose(t *testing.T) {
 	}
 }
 
+// TestReopenedSessionKeepsItsInterval: an Interim-Update that reopens a
+// session closed as stale comes after the silence that closed it; taking
+// that gap as the session's interim interval made it stale only after three
+// such gaps (hours instead of 15 minutes here). It keeps its interval.
+func TestReopenedSessionKeepsItsInterval(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	s := openSink(t, dsn, Config{})
+	conn := connect(t, dsn)
+	ctx := context.Background()
+	mustSend(t, s, []*detail.Record{
+		acctRec("Start", "gap", base),
+		acctRec("Interim-Update", "gap", base+300, "Acct-Session-Time", "300"),
+	})
+	if closed, err := CloseStale(ctx, conn, Config{DSN: dsn}, StaleOptions{Now: at(base + 5000)}); err != nil || len(closed) != 1 {
+		t.Fatalf("CloseStale: %+v, %v", closed, err)
+	}
+	mustSend(t, s, []*detail.Record{acctRec("Interim-Update", "gap", base+4000, "Acct-Session-Time", "4000")})
+	var interval int64
+	if err := conn.QueryRow(ctx, "SELECT acctinterval FROM radacct WHERE acctsessionid = 'gap' AND acctstoptime IS NULL").Scan(&interval); err != nil || interval != 300 {
+		t.Fatalf("reopened session: interval %d (%v), want 300", interval, err)
+	}
+	if closed, err := CloseStale(ctx, conn, Config{DSN: dsn}, StaleOptions{Now: at(base + 4000 + 901)}); err != nil || len(closed) != 1 {
+		t.Errorf("three intervals after the reopening interim: closed %+v, %v; want the session closed again", closed, err)
+	}
+}
+
 // TestCloseStaleConcurrently: two instances closing at once close every
 // stale session exactly once between them.
 func TestCloseStaleConcurrently(t *testing.T) {
