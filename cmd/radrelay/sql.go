@@ -227,6 +227,10 @@ func runSQL(e *env, args []string) int {
 		}
 		return 0
 	case "status":
+		if o.noLive {
+			fmt.Fprintln(e.stderr, "radrelay sql status: shows live sessions; drop --no-live")
+			return 2
+		}
 		nases, closed, err := postgres.SessionStatus(ctx, conn, cfg, postgres.StaleOptions{After: o.staleAfter, Cause: o.staleCause})
 		if err != nil {
 			fmt.Fprintf(e.stderr, "radrelay sql status: %v\n", err)

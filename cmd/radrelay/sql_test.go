@@ -85,6 +85,15 @@ func TestSQLAfterMustBePositive(t *testing.T) {
 			t.Errorf("%q: exit %d, want 2 and a clear error; stderr: %s", args, code, errOut)
 		}
 	}
+	// --no-live was ignored by "sql status", which read radacct anyway.
+	for _, args := range [][]string{
+		{"sql", "status", "--dsn", "postgres://x@127.0.0.1:1/db", "--no-live"},
+	} {
+		code, _, errOut := runBinary(t, nil, args...)
+		if code != 2 || !strings.Contains(errOut, "drop --no-live") {
+			t.Errorf("%q: exit %d, want 2 and a clear error; stderr: %s", args, code, errOut)
+		}
+	}
 }
 
 func TestSQLDoesNotPrintPassword(t *testing.T) {

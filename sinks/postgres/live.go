@@ -177,6 +177,15 @@ func applyStop(row *liveRow, a *acct) *liveRow {
 		row.term = str(a.terminateCause)
 		return row
 	}
+	if row.start != nil && a.event < row.start.Unix() {
+		// The Stop ended before this row's session started: it is a late
+		// Stop of an earlier session that the NAS gave the same
+		// Acct-Unique-Session-Id (a reused id, renamed out of the way by
+		// reusedSession). Applying it would close the live session with
+		// a stop time before its start and the old session's counters.
+		// The history keeps it.
+		return row
+	}
 	older := row.update != nil && a.event < row.update.Unix() // out of order: not a wrap
 	row.stop, row.update = epoch(a.event), epoch(a.event)
 	if a.sessionTime != nil {

@@ -153,6 +153,28 @@ func TestReopenedSessionKeepsItsInterval(t *testing.T) {
 	}
 }
 
+// TestLateStopOfAReusedIDLeavesTheNewSessionOpen: a NAS rebooted without
+// Accounting-On and gave the same user, port and Acct-Session-Id to a new
+// session (reboot detection closed the old one, renamed); a Stop of the old
+// session arriving late (relayed by a second server) used to close the new,
+// live session with a stop time before its start.
+func TestLateStopOfAReusedIDLeavesTheNewSessionOpen(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	s := openSink(t, dsn, Config{DetectReboots: true})
+	conn := connect(t, dsn)
+	mustSend(t, s, []*detail.Record{
+		acctRec("Start", "0001", base),
+		acctRec("Interim-Update", "0001", base+300, "Acct-Session-Time", "300", "Acct-Input-Octets", "5000"),
+		acctRec("Start", "0001", base+2000),
+		acctRec("Interim-Update", "0001", base+2300, "Acct-Session-Time", "300", "Acct-Input-Octets", "100"),
+	})
+	mustSend(t, s, []*detail.Record{acctRec("Stop", "0001", base+400, "Acct-Session-Time", "400", "Acct-Input-Octets", "6000", "Acct-Terminate-Cause", "User-Request")})
+	var open, in int64
+	if err := conn.QueryRow(context.Background(), "SELECT count(*), max(acctinputoctets) FROM radacct WHERE acctsessionid = '0001' AND acctstoptime IS NULL AND acctstarttime = $1", at(base+2000)).Scan(&open, &in); err != nil || open != 1 || in != 100 {
+		t.Errorf("new session: %d open rows with %d input octets (%v), want 1 with 100", open, in, err)
+	}
+}
+
 // TestCloseStaleConcurrently: two instances closing at once close every
 // stale session exactly once between them.
 func TestCloseStaleConcurrently(t *testing.T) {
