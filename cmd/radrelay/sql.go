@@ -146,6 +146,10 @@ func runSQL(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "radrelay sql: give the database with --dsn, --dsn-file or --dsn-env")
 		return 2
 	}
+	if args[0] == "status" && o.noLive {
+		fmt.Fprintln(e.stderr, "radrelay sql status: shows live sessions; drop --no-live")
+		return 2
+	}
 	if (args[0] == "close-stale" || args[0] == "status") && o.staleAfter <= 0 {
 		// StaleOptions would silently read 0 or a negative value as the
 		// 2h default, while status printed the value given.
@@ -227,10 +231,6 @@ func runSQL(e *env, args []string) int {
 		}
 		return 0
 	case "status":
-		if o.noLive {
-			fmt.Fprintln(e.stderr, "radrelay sql status: shows live sessions; drop --no-live")
-			return 2
-		}
 		nases, closed, err := postgres.SessionStatus(ctx, conn, cfg, postgres.StaleOptions{After: o.staleAfter, Cause: o.staleCause})
 		if err != nil {
 			fmt.Fprintf(e.stderr, "radrelay sql status: %v\n", err)
