@@ -3,7 +3,6 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -18,7 +17,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/internal/testpki"
 	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/sinktest"
@@ -54,9 +52,7 @@ type consumed struct {
 	Partition int32
 	Key       string
 	Headers   map[string]string
-	Session   string
-	Time      int64
-	Value     map[string]any
+	sinktest.Document
 }
 
 // readTopic reads every record of topic from the start, as a consumer
@@ -104,13 +100,10 @@ func readTopic(t testing.TB, brokers []string, topic string) []consumed {
 			for _, h := range r.Headers {
 				c.Headers[h.Key] = string(h.Value)
 			}
-			if err := json.Unmarshal(r.Value, &c.Value); err != nil {
+			var err error
+			if c.Document, err = sinktest.ParseDocument(r.Value); err != nil {
 				t.Fatalf("record is not JSON: %v", err)
 			}
-			attrs, _ := c.Value["attributes"].(map[string]any)
-			c.Session, _ = attrs["Acct-Session-Id"].(string)
-			ts, _ := c.Value["timestamp"].(float64)
-			c.Time = int64(ts)
 			out = append(out, c)
 		})
 	}
@@ -182,8 +175,8 @@ func TestContract(t *testing.T) {
 				if r.Headers[stream.HeaderSchema] != "1" || r.Headers[stream.HeaderStatusType] == "" || !strings.HasPrefix(r.Headers[stream.HeaderSource], "sinktest:") || len(r.Headers[stream.HeaderID]) != 32 {
 					t.Errorf("headers %v", r.Headers)
 				}
-				if r.Value["schema_version"] != float64(1) {
-					t.Errorf("schema_version %v", r.Value["schema_version"])
+				if r.Fields["schema_version"] != float64(1) {
+					t.Errorf("schema_version %v", r.Fields["schema_version"])
 				}
 			}
 		})
@@ -196,9 +189,7 @@ func TestContract(t *testing.T) {
 func TestTooLargeIsPermanent(t *testing.T) {
 	c := startCluster(t, kfake.BrokerConfigs(map[string]string{"message.max.bytes": "4096"}))
 	recs := sinktest.Records(3)
-	big := *recs[1]
-	big.Attrs = append(append([]detail.Attribute(nil), big.Attrs...), detail.Attribute{Name: "Class", Value: strings.Repeat("x", 8000), Quoted: true})
-	recs[1] = &big
+	recs[1] = sinktest.Oversized(recs[1], 8000)
 	for _, limit := range []int{2048, 4096} { // below the broker's, the broker's
 		topic := newTopic()
 		s := openSink(t, Config{Brokers: c.ListenAddrs(), Topic: topic, MaxMessageBytes: limit, Compression: "none"})

@@ -2,7 +2,6 @@ package nats
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +13,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/radrelay/radrelay/sinks/sinktest"
 )
 
 // startServer starts a real nats-server with JetStream (file storage in a
@@ -85,12 +86,9 @@ func startCluster(t testing.TB) []*server.Server {
 
 // storedMessage is one message read back from a stream.
 type storedMessage struct {
-	Seq     uint64
-	Header  nats.Header
-	Value   map[string]any
-	Session string // attributes.Acct-Session-Id
-	Status  string // attributes.Acct-Status-Type
-	Time    int64  // timestamp
+	Seq    uint64
+	Header nats.Header
+	sinktest.Document
 }
 
 // readStream reads every message of the stream, in stream order, as a
@@ -156,14 +154,9 @@ func readStreamOnce(t testing.TB, ctx context.Context, url, name string) ([]stor
 			if md != nil {
 				sm.Seq = md.Sequence.Stream
 			}
-			if err := json.Unmarshal(m.Data(), &sm.Value); err != nil {
+			if sm.Document, err = sinktest.ParseDocument(m.Data()); err != nil {
 				t.Fatalf("message %d is not JSON: %v", sm.Seq, err)
 			}
-			attrs, _ := sm.Value["attributes"].(map[string]any)
-			sm.Session, _ = attrs["Acct-Session-Id"].(string)
-			sm.Status, _ = attrs["Acct-Status-Type"].(string)
-			ts, _ := sm.Value["timestamp"].(float64)
-			sm.Time = int64(ts)
 			out = append(out, sm)
 		}
 		if err := batch.Error(); err != nil {

@@ -102,7 +102,7 @@ func TestResentRecordsAreStoredOnce(t *testing.T) {
 		if want == nil {
 			continue // reported by checkExactlyOnce
 		}
-		if v := m.Value["schema_version"]; v != float64(stream.SchemaVersion) {
+		if v := m.Fields["schema_version"]; v != float64(stream.SchemaVersion) {
 			t.Errorf("message %d: schema_version %v", i, v)
 		}
 		uniq, _ := want.Get("Acct-Unique-Session-Id")
@@ -127,9 +127,7 @@ func TestResentRecordsAreStoredOnce(t *testing.T) {
 func TestTooLargeIsPermanent(t *testing.T) {
 	srv := startServer(t, func(o *server.Options) { o.MaxPayload = 4096 })
 	recs := sinktest.Records(3)
-	big := *recs[1]
-	big.Attrs = append(append([]detail.Attribute(nil), big.Attrs...), detail.Attribute{Name: "Class", Value: strings.Repeat("x", 8000), Quoted: true})
-	recs[1] = &big
+	recs[1] = sinktest.Oversized(recs[1], 8000)
 	for _, limit := range []int{0, 1 << 20} { // the sink's limit (1 MiB default) / above the server's
 		cfg := newStream(srv)
 		cfg.MaxMessageBytes = limit

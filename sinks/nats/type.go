@@ -23,9 +23,10 @@ var Type = &sinks.Type{
 		}
 		return &c, nil
 	},
-	// One batch at a time (publishes of one connection reach the stream in
-	// order, so a session's records keep theirs); the whole batch is in
-	// flight at once, asynchronously.
+	// One batch at a time (a session's next record waits for the PubAck of
+	// the one before it, within a batch; the next batch waits for the
+	// whole of this one); the rest of the batch is in flight at once,
+	// asynchronously.
 	Window: 4096,
 	Batch:  4096,
 }
