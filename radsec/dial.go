@@ -95,11 +95,7 @@ func explain(err error, serverName string) string {
 	case errors.As(err, &invalid):
 		return "the server's certificate is not valid for a RadSec server (" + invalid.Error() + "): it needs the serverAuth key usage and a CA that may sign it"
 	case errors.As(err, &host):
-		names := strings.Join(host.Certificate.DNSNames, ", ")
-		for _, ip := range host.Certificate.IPAddresses {
-			names += ", " + ip.String()
-		}
-		return fmt.Sprintf("the server's certificate is for %s, not %q: set server_name to one of those names", strings.TrimPrefix(names, ", "), host.Host)
+		return hostnameHint(host)
 	case errors.As(err, &verify):
 		return "the server's certificate could not be verified against ca_file"
 	case errors.As(err, &alert) || remoteAlert(err, &alert):
@@ -124,6 +120,29 @@ func explain(err error, serverName string) string {
 		return "no answer in time: check the address, port and firewall, and that the server speaks TLS there"
 	}
 	return "check the server's address and TLS settings"
+}
+
+// hostnameHint says which names the server's certificate is for. A name
+// only in the subject's common name does not count (TLS clients have
+// ignored it since SANs became required), so such a certificate is for no
+// name at all and must be reissued: no server_name helps.
+func hostnameHint(host x509.HostnameError) string {
+	var names []string
+	cn := ""
+	if c := host.Certificate; c != nil {
+		names = append(names, c.DNSNames...)
+		for _, ip := range c.IPAddresses {
+			names = append(names, ip.String())
+		}
+		cn = c.Subject.CommonName
+	}
+	if len(names) == 0 {
+		if cn == "" {
+			return fmt.Sprintf("the server's certificate names no host (no subject alternative name, no common name), so it is not valid for %q: reissue it with a DNS or IP subject alternative name", host.Host)
+		}
+		return fmt.Sprintf("the server's certificate names %q only as its common name, which is not checked (a subject alternative name is required), so it is not valid for %q: reissue it with a DNS or IP subject alternative name (e.g. DNS:%s)", cn, host.Host, cn)
+	}
+	return fmt.Sprintf("the server's certificate is for %s, not %q: set server_name to one of those names", strings.Join(names, ", "), host.Host)
 }
 
 // remoteAlert finds the alert a peer sent: crypto/tls reports it over TCP

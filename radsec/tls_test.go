@@ -124,6 +124,7 @@ func TestOperatorErrors(t *testing.T) {
 	other := testpki.NewCA(t, t.TempDir(), "Other CA")
 	expired := p.ca.Issue(t, "expired.radsec.test", testpki.Options{NotAfter: time.Now().Add(-time.Hour)})
 	strangerClient := other.Issue(t, "stranger.radsec.test", testpki.Options{Client: true})
+	cnOnly := p.ca.Issue(t, "cn-only.radsec.test", testpki.Options{CommonNameOnly: true})
 
 	tests := []struct {
 		name   string
@@ -137,6 +138,9 @@ func TestOperatorErrors(t *testing.T) {
 			TLS{CertificateFile: expired.CertFile, PrivateKeyFile: expired.KeyFile, CAFile: p.ca.File}, p.clientTLS(t), "expired"},
 		{"server certificate for another name", p.serverTLS(t, ""),
 			TLS{CertificateFile: p.client.CertFile, PrivateKeyFile: p.client.KeyFile, CAFile: p.ca.File, ServerName: "backup.example.net"}, "set server_name"},
+		{"server certificate with only a common name",
+			TLS{CertificateFile: cnOnly.CertFile, PrivateKeyFile: cnOnly.KeyFile, CAFile: p.ca.File}, p.clientTLS(t),
+			`names "cn-only.radsec.test" only as its common name, which is not checked (a subject alternative name is required), so it is not valid for "127.0.0.1": reissue it`},
 		{"server refuses our certificate (TLS 1.2)", TLS{CertificateFile: p.server.CertFile, PrivateKeyFile: p.server.KeyFile, CAFile: p.ca.File, MinVersion: "1.2"},
 			TLS{CertificateFile: strangerClient.CertFile, PrivateKeyFile: strangerClient.KeyFile, CAFile: p.ca.File, MinVersion: "1.2"}, "refused our certificate"},
 		{"server refuses our certificate (TLS 1.3)", p.serverTLS(t, "1.3"),

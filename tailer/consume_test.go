@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -149,4 +150,61 @@ func TestConsumeClaimWaitsForWriterHoldingTheFile(t *testing.T) {
 	if names := listDir(t, dir); len(names) != 0 {
 		t.Errorf("left in the directory: %v", names)
 	}
+}
+
+// A writer appending as FreeRADIUS does (lock tried without waiting, the
+// file name opened again when refused) while the tailer consumes: the
+// tailer claims a work file every few records, and each one is finished
+// only because the writer no longer holds it open — settle_time is set far
+// beyond the test — yet every record arrives exactly once at both sinks and
+// every work file is deleted.
+func TestConsumeClaimsBehindAFreeRADIUSWriter(t *testing.T) {
+	dir, state := t.TempDir(), t.TempDir()
+	const n = 3000
+	s1, s2 := newMemSink(n), newMemSink(n)
+	cfg := liveConfig(t, dir, state, Consume,
+		SinkSpec{Name: "one", Sink: s1, MaxOutstanding: 50, BatchSize: 16},
+		SinkSpec{Name: "two", Sink: s2, MaxOutstanding: 7})
+	cfg.SettleTime = time.Hour
+	var mu sync.Mutex
+	deleted := 0
+	deletedC := make(chan struct{}, 1)
+	_, stop := runTailer(t, cfg, func(tl *Tailer) {
+		tl.testWorkDeleted = func(string) {
+			mu.Lock()
+			deleted++
+			mu.Unlock()
+			select {
+			case deletedC <- struct{}{}:
+			default:
+			}
+		}
+	})
+	// The writer waits for each claim every 25 records: 120 claims.
+	writer := startWriterEnv(t, dir, 0, n, n, []string{"NOWAIT=1", "CLAIM_EVERY=25"})
+	if err := <-writer; err != nil {
+		t.Fatalf("writer: %v", err)
+	}
+	waitClosed(t, s1.full, "sink one to get every record")
+	waitClosed(t, s2.full, "sink two to get every record")
+	// The writer has exited: the last work file is finished and deleted
+	// (once both sinks' positions are committed).
+	for names := listDir(t, dir); len(names) > 0; names = listDir(t, dir) {
+		if len(names) > 1 || names[0] != workName {
+			t.Fatalf("left in the spool: %v", names)
+		}
+		select {
+		case <-deletedC:
+		case <-time.After(90 * time.Second): // only a machine far overloaded gets here
+			t.Fatalf("the last work file was not deleted")
+		}
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, "one", s1, n)
+	checkExactlyOnce(t, "two", s2, n)
+	mu.Lock()
+	t.Logf("%d work files claimed and deleted for %d records", deleted, n)
+	mu.Unlock()
 }

@@ -175,14 +175,22 @@ func TestPartialRecordIsWaitedFor(t *testing.T) {
 			}
 			rec := testRecord(0)
 			half := len(rec) / 2
-			if err := os.WriteFile(slow, rec[:half], 0o600); err != nil {
+			// The slow writer keeps the file open between the halves, as
+			// a writer in the middle of a record does (in consume mode
+			// the claimed file is final as soon as nobody holds it open).
+			f, err := os.OpenFile(slow, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.Write(rec[:half]); err != nil {
 				t.Fatal(err)
 			}
 			old := time.Now().Add(-time.Hour)
 			os.Chtimes(slow, old, old)
 			sink := newMemSink(1)
 			cfg := liveConfig(t, dir, t.TempDir(), mode, SinkSpec{Name: "mem", Sink: sink})
-			cfg.SettleTime = time.Hour // the writer is only slow, not gone
+			cfg.SettleTime = 24 * time.Hour // the writer is only slow, not gone
 			if mode == Consume {
 				cfg.Inputs[0].Glob = filepath.Join(dir, "*", "detail-*")
 			}
@@ -197,15 +205,11 @@ func TestPartialRecordIsWaitedFor(t *testing.T) {
 			sink.mu.Lock()
 			sink.want, sink.full = 2, make(chan struct{})
 			sink.mu.Unlock()
-			path := slow
-			if mode == Consume {
-				path = filepath.Join(filepath.Dir(slow), workName) // it was claimed meanwhile
-			}
-			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-			if err != nil {
+			// (In consume mode the file was claimed meanwhile: the
+			// writer's descriptor now writes to the work file.)
+			if _, err := f.Write(rec[half:]); err != nil {
 				t.Fatal(err)
 			}
-			f.Write(rec[half:])
 			f.Close()
 			waitClosed(t, sink.full, "the completed record")
 			if err := stop(); err != nil {

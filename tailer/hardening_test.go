@@ -37,45 +37,8 @@ func TestReplayResumesCompressed(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "detail-a.gz")
 	gzipRecords(t, a, 0, 300)
-	state := filepath.Join(dir, "state")
-	first := newMemSink(100)
-	var n atomic.Int64
-	first.fail = func(string) error {
-		if n.Add(1) > 100 {
-			return errTemporary
-		}
-		return nil
-	}
-	cfg := Config{
-		Inputs:          []Input{{Files: []string{a}, Mode: Replay}},
-		Sinks:           []SinkSpec{{Name: "mem", Sink: first, MaxOutstanding: 10, Retry: RetryPolicy{Initial: time.Millisecond, Max: time.Millisecond}}},
-		StateDir:        state,
-		ShutdownTimeout: 10 * time.Millisecond,
-		Logger:          testLogger(t),
-	}
-	_, stop := runTailer(t, cfg)
-	waitClosed(t, first.full, "100 records")
-	if err := stop(); err != nil {
-		t.Fatal(err)
-	}
-	got1, _ := first.snapshot()
-	second := newMemSink(0)
-	cfg.Sinks[0].Sink = second
-	tl, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tl.Run(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	got2, _ := second.snapshot()
-	for i := 0; i < 300; i++ {
-		id := sessionID(i)
-		if got1[id]+got2[id] != 1 {
-			t.Fatalf("record %s delivered %d+%d times", id, got1[id], got2[id])
-		}
-	}
-	if st := tl.Stats(); st.Sinks[0].Quarantined != 0 {
+	st := replayInterruptedAndResumed(t, a, filepath.Join(dir, "state"))
+	if st.Sinks[0].Quarantined != 0 {
 		t.Errorf("quarantined %d records of a valid gzip file", st.Sinks[0].Quarantined)
 	}
 }

@@ -2,14 +2,17 @@ package tailer
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // The test binary doubles as the helper processes of the tests: a detail
@@ -68,7 +71,25 @@ func writerMain() int {
 		if _, ok := first[path]; !ok {
 			first[path] = i
 		}
-		if err := appendLocked(path, testRecord(i)); err != nil {
+		write := appendLocked
+		if os.Getenv("NOWAIT") != "" {
+			write = appendNoWait
+		}
+		if k, _ := strconv.Atoi(os.Getenv("CLAIM_EVERY")); k > 0 && i > from && i%k == 0 {
+			// Wait until a reader has claimed (renamed away) the file
+			// the last k records went to, so that the next ones start a
+			// fresh file: one claim per k records.
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) { // polling the directory
+				if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+					break
+				}
+				if time.Now().After(deadline) {
+					fmt.Fprintln(os.Stderr, "writer: file not claimed within a minute:", path)
+					return 1
+				}
+			}
+		}
+		if err := write(path, testRecord(i)); err != nil {
 			fmt.Fprintln(os.Stderr, "writer:", err)
 			return 1
 		}
@@ -82,10 +103,23 @@ func writerMain() int {
 // until it returns.
 func startWriter(t *testing.T, dir string, from, to, rotate, renameEvery int, beforeRename func(first int)) <-chan error {
 	t.Helper()
+	return startWriterWith(t, dir, from, to, rotate, renameEvery, beforeRename, nil)
+}
+
+// startWriterEnv starts the writer without renames, with extra environment
+// (NOWAIT=1: it locks as FreeRADIUS does, see appendNoWait).
+func startWriterEnv(t *testing.T, dir string, from, to, rotate int, env []string) <-chan error {
+	t.Helper()
+	return startWriterWith(t, dir, from, to, rotate, 0, nil, env)
+}
+
+func startWriterWith(t *testing.T, dir string, from, to, rotate, renameEvery int, beforeRename func(first int), env []string) <-chan error {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"=writer", "DIR="+dir,
 		"FROM="+strconv.Itoa(from), "TO="+strconv.Itoa(to), "ROTATE="+strconv.Itoa(rotate),
 		"RENAME_EVERY="+strconv.Itoa(renameEvery))
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stderr = os.Stderr
 	var gateOut io.ReadCloser
 	var gateIn io.WriteCloser

@@ -30,6 +30,9 @@ type maintainer struct {
 	lockMsg map[string]bool      // work files locked by someone else (logged once)
 	lastSig string
 	markBuf []byte // reused by markDone
+	// probeFailed is set once the system could not tell whether another
+	// process holds a work file open (logged once per run).
+	probeFailed bool
 
 	listErrs map[string]string          // glob: the error of its listing, logged once
 	aside    map[string]*asideFile      // files that cannot be opened, by path
@@ -43,10 +46,20 @@ type workFile struct {
 	path   string
 	locked bool
 	marked int64 // records before this offset carry a Donestamp
-	// probeErr is the last reason the system could not tell whether
-	// another process holds the file open (logged once per reason).
-	probeErr string
+	// claimedAt is when this process renamed the file to its work name
+	// (zero for a work file resumed at start). See leaseGrace.
+	claimedAt time.Time
 }
+
+// leaseGrace is how long after the rename a claimed work file is left
+// before the lease probe may declare its end final. A writer without
+// locking whose open(2) looked the file name up just before the rename
+// gets its descriptor on the work file a moment later; until it has one
+// the probe cannot see it. That moment is microseconds of kernel work on
+// a cached inode; the grace covers a writer descheduled inside open() for
+// far longer, at the price of this much latency for the records waiting
+// in the next file.
+const leaseGrace = 20 * time.Millisecond
 
 // settled tracks a file whose size must stay the same for SettleTime.
 type settled struct {
@@ -338,6 +351,12 @@ func (m *maintainer) settleFiles(now time.Time) (next time.Time) {
 		if !w.locked || w.of.isFinal() {
 			continue
 		}
+		if !w.claimedAt.IsZero() && now.Sub(w.claimedAt) < leaseGrace {
+			if at := w.claimedAt.Add(leaseGrace); next.IsZero() || at.Before(next) {
+				next = at
+			}
+			continue
+		}
 		if m.workSettled(w) {
 			w.of.setFinal()
 			delete(m.settle, w.of.key)
@@ -374,9 +393,9 @@ func (m *maintainer) settleFiles(now time.Time) (next time.Time) {
 func (m *maintainer) workSettled(w *workFile) bool {
 	sole, err := soleOpener(w.of.f)
 	if err != nil {
-		if msg := err.Error(); msg != w.probeErr {
-			w.probeErr = msg
-			m.t.log.Info("cannot tell whether a writer still has the work file open; its end is final after settle_time of silence",
+		if !m.probeFailed {
+			m.probeFailed = true
+			m.t.log.Warn("cannot tell whether a writer still holds a work file open (radrelay needs to own the files or hold CAP_LEASE); work files are finished only after settle_time of silence, which adds up to settle_time of latency (logged once)",
 				"file", w.path, "settle_time", m.t.cfg.SettleTime, "err", err)
 		}
 		return false
@@ -587,10 +606,12 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 		}
 		renamed = true
 		m.t.table.setPath(of, work)
-		w := &workFile{of: of, path: work}
+		w := &workFile{of: of, path: work, claimedAt: time.Now()}
 		m.works = append(m.works, w)
 		m.lock(w)
-		m.t.log.Info("claimed file", "file", c.path, "work_file", work)
+		// Debug, like the deletion: with a writer appending, a work file
+		// is claimed and deleted every few milliseconds.
+		m.t.log.Debug("claimed file", "file", c.path, "work_file", work)
 	}
 	return renamed
 }
@@ -652,7 +673,7 @@ func (m *maintainer) finishWork(w *workFile) bool {
 			return false
 		}
 	}
-	m.t.log.Info("work file delivered to every sink; deleted", "file", w.path)
+	m.t.log.Debug("work file delivered to every sink; deleted", "file", w.path)
 	m.forget(w.of)
 	if m.t.testWorkDeleted != nil {
 		m.t.testWorkDeleted(w.path)

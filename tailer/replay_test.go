@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,21 +81,25 @@ func TestReplayResumesWithStateDir(t *testing.T) {
 	dir := t.TempDir()
 	a := filepath.Join(dir, "detail-a")
 	writeRecords(t, a, 0, 300)
-	state := filepath.Join(dir, "state")
-	// First run: the sink takes 100 records and then fails permanently
-	// with a retryable error; shut down; second run with a healthy sink
-	// must deliver exactly the rest.
+	replayInterruptedAndResumed(t, a, filepath.Join(dir, "state"))
+}
+
+// replayInterruptedAndResumed replays file (records 0 to 299) with state in
+// state: the first run's sink takes 100 records and then fails every one
+// retryably, and is shut down; a second run with a healthy sink must
+// deliver exactly the rest. It returns the second run's statistics.
+func replayInterruptedAndResumed(t *testing.T, file, state string) Stats {
+	t.Helper()
 	first := newMemSink(100)
-	n := 0
+	var n atomic.Int64
 	first.fail = func(string) error {
-		n++
-		if n > 100 {
+		if n.Add(1) > 100 {
 			return errTemporary
 		}
 		return nil
 	}
 	cfg := Config{
-		Inputs:          []Input{{Files: []string{a}, Mode: Replay}},
+		Inputs:          []Input{{Files: []string{file}, Mode: Replay}},
 		Sinks:           []SinkSpec{{Name: "mem", Sink: first, MaxOutstanding: 10, Retry: RetryPolicy{Initial: time.Millisecond, Max: time.Millisecond}}},
 		StateDir:        state,
 		ShutdownTimeout: 10 * time.Millisecond,
@@ -122,6 +127,7 @@ func TestReplayResumesWithStateDir(t *testing.T) {
 			t.Fatalf("record %s delivered %d+%d times", id, got1[id], got2[id])
 		}
 	}
+	return tl.Stats()
 }
 
 var errTemporary = errors.New("temporarily unavailable")

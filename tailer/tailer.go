@@ -238,6 +238,9 @@ func (t *Tailer) Run(ctx context.Context) error {
 		t.log.Info("tailer started", append([]any{"mode", in.Mode.String()}, append(source,
 			"sinks", len(runners), "state_dir", cfg.StateDir, "quarantine_dir", cfg.QuarantineDir)...)...)
 	}
+	if t.mode != Replay {
+		t.logStartPositions()
+	}
 	var wg sync.WaitGroup
 	errs := make([]error, len(runners))
 	for i, r := range runners {

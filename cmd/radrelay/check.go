@@ -314,7 +314,7 @@ func printCheckSummary(w io.Writer, s *checkSummary) {
 	if s.Invalid > 0 {
 		invalid = fmt.Sprintf(", %d invalid attributes", s.Invalid)
 	}
-	fmt.Fprintf(w, "%s: %s: %d records, %d malformed, %d truncated%s, %d bytes%s\n", s.File, verdict, s.Records, s.Errors, s.Truncated, invalid, s.Bytes, compressed)
+	fmt.Fprintf(w, "%s: %s: %s, %d malformed, %d truncated%s, %s%s\n", s.File, verdict, plural(int64(s.Records), "record"), s.Errors, s.Truncated, invalid, plural(s.Bytes, "byte"), compressed)
 	if len(s.ByStatus) > 0 {
 		type kv struct {
 			k string

@@ -2,16 +2,12 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
-
-	layeh "layeh.com/radius"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/internal/holdingserver"
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
 
@@ -28,56 +24,7 @@ func TestReplayFilteredRadiusConcurrentBatches(t *testing.T) {
 	// loaded machine the tailer hands over batches before they fill, so a
 	// bound of whole batches failed: 4, 7 and 11 seen.)
 	const batch, records, hold = 2, 64, 2 + 1
-	conn, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var mu sync.Mutex
-	type held struct {
-		addr net.Addr
-		resp []byte
-	}
-	// pending is by record (recordKey): a retransmission is the same
-	// record, not one more.
-	pending := map[string]held{}
-	most, holding := 0, true
-	release := func() {
-		mu.Lock()
-		h := pending
-		pending, holding = map[string]held{}, false
-		mu.Unlock()
-		for _, r := range h {
-			conn.WriteTo(r.resp, r.addr)
-		}
-	}
-	giveUp := time.AfterFunc(20*time.Second, release)
-	defer giveUp.Stop()
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, addr, err := conn.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			p, err := layeh.Parse(buf[:n], []byte("testing123"))
-			if err != nil {
-				continue
-			}
-			resp, err := p.Response(layeh.CodeAccountingResponse).Encode()
-			if err != nil {
-				continue
-			}
-			mu.Lock()
-			pending[recordKey(p)] = held{addr, resp}
-			most = max(most, len(pending))
-			now := !holding || len(pending) >= hold
-			mu.Unlock()
-			if now {
-				release()
-			}
-		}
-	}()
+	srv := holdingserver.Start(t, "testing123", hold)
 
 	dir := t.TempDir()
 	var data []byte
@@ -96,27 +43,13 @@ max_outstanding = 64
 batch_size = %d
 [sink.filter]
 drop_attributes = ["Tmp-*"]
-`, conn.LocalAddr(), secret, batch)), 0o600)
+`, srv.Addr(), secret, batch)), 0o600)
 
 	code, _, stderr := runCLI(t, "replay", "-c", cfg, "--quarantine", filepath.Join(dir, "q"), input)
 	if code != 0 {
 		t.Fatalf("replay: status %d:\n%s", code, stderr)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if most < hold {
+	if most := srv.MostUnanswered(); most < hold {
 		t.Errorf("the server saw at most %d requests unanswered at once: batches of %d went one at a time", most, batch)
 	}
-}
-
-// recordKey identifies the record a request carries: its attributes but
-// Acct-Delay-Time, which a retransmission raises (with a new Identifier).
-func recordKey(p *layeh.Packet) string {
-	var b []byte
-	for _, a := range p.Attributes {
-		if a.Type != 41 {
-			b = append(append(b, byte(a.Type), byte(len(a.Attribute))), a.Attribute...)
-		}
-	}
-	return string(b)
 }

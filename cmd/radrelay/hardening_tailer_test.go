@@ -331,7 +331,7 @@ func TestTailerLeavesArchivesAlone(t *testing.T) {
 			hWrite(t, filepath.Join(spool, "detail-20261122.core"), bin, 0o600, 2*time.Hour)
 			hWrite(t, filepath.Join(spool, "detail-20261123"), hRecords(0, 50), 0o600, time.Hour)
 			p := startProc(t, os.Args[0], nil, "run", "--mode", mode, "--input", filepath.Join(spool, "detail-*"),
-				"--to", "jsonl:-", "--state", filepath.Join(dir, "state"))
+				"--to", "jsonl:-", "--state", filepath.Join(dir, "state"), "--log-level", "debug")
 			p.waitRecords(t, 50)
 			if mode == "consume" {
 				p.waitLog(t, "work file delivered to every sink; deleted", 1)
@@ -412,6 +412,58 @@ func TestTailerReplayReadsArchives(t *testing.T) {
 		t.Errorf("exit status %d; stderr:\n%s", code, tail(stderr, 4000))
 	}
 	checkIDs(t, hIDs(out), 0, n)
+}
+
+// A damaged gzip archive in a replay. The policy: what decompressed before
+// the damage is read as usual (each record delivered is whole: the reader
+// takes only complete records), and the rest of the file is quarantined as
+// one "unreadable" entry naming the file, its offset and the error; exit 1.
+// A bad checksum is found only at the end of the gzip member, once every
+// record has been read: the entry then holds nothing, but says so.
+func TestTailerReplayDamagedGzip(t *testing.T) {
+	dir := t.TempDir()
+	badSum := compressGzip(hRecords(0, 100))
+	badSum[len(badSum)-8] ^= 0xff // the CRC-32 of the trailer
+	// Two members, as "cat a.gz b.gz" makes; the second is cut short.
+	second := compressGzip(hRecords(100, 200))
+	cut := append(compressGzip(hRecords(0, 100)), second[:len(second)/2]...)
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		says     string
+		min, max int // records delivered: a prefix 0..n of the file's with min <= n <= max
+	}{
+		{"bad checksum", badSum, "gzip: invalid checksum", 100, 100},
+		{"second member cut short", cut, "the archive is truncated", 100, 199},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".gz")
+			hWrite(t, in, tc.data, 0o600, 0)
+			q := filepath.Join(dir, "q-"+filepath.Base(in))
+			code, out, stderr := runBin(t, os.Args[0], nil, "replay", "--to", "jsonl:-", "--quarantine", q, in)
+			if code != 1 {
+				t.Errorf("exit status %d, want 1 (the rest of the file quarantined); stderr:\n%s", code, tail(stderr, 3000))
+			}
+			got := hIDs(out)
+			if n := len(got); n < tc.min || n > tc.max {
+				t.Errorf("%d records delivered, want %d to %d", n, tc.min, tc.max)
+			}
+			checkIDs(t, got, 0, len(got)) // a prefix, each once
+			entries, _ := readQuarantine(t, q)
+			if len(entries) != 1 {
+				t.Fatalf("%d quarantine entries, want 1 for the rest of the file", len(entries))
+			}
+			e := string(entries[0])
+			for _, want := range []string{"unreadable: cannot decompress the rest of the file", tc.says, "Radrelay-Quarantine-Source = \"" + in + ":"} {
+				if !strings.Contains(e, want) {
+					t.Errorf("the quarantine entry does not say %q:\n%s", want, e)
+				}
+			}
+			if countWith(strings.Split(stderr, "\n"), "level=ERROR", "cannot decompress", in) != 1 {
+				t.Errorf("want one error naming %s; stderr:\n%s", in, tail(stderr, 3000))
+			}
+		})
+	}
 }
 
 // An unreadable file (mode 000, radrelay not its owner) is set aside with one
@@ -610,19 +662,26 @@ func TestTailerTwoConsumersNeverShareAFile(t *testing.T) {
 	spool := filepath.Join(dir, "radacct")
 	os.Mkdir(spool, 0o700)
 	const files, per = 4, 500
+	// The files are made aside and moved into the spool once both
+	// consumers run: a consumer that finds them on its own drains the
+	// spool before the other one has started (a claimed file is finished
+	// as soon as nobody holds it open), and both must compete.
+	staging := filepath.Join(dir, "staging")
+	os.Mkdir(staging, 0o700)
 	for i := range files {
-		hWrite(t, filepath.Join(spool, fmt.Sprintf("detail-%d", i+1)), hRecords(i*per, (i+1)*per), 0o600, time.Duration(files-i)*time.Hour)
+		hWrite(t, filepath.Join(staging, fmt.Sprintf("detail-%d", i+1)), hRecords(i*per, (i+1)*per), 0o600, time.Duration(files-i)*time.Hour)
 	}
 	type result struct {
 		out     strings.Builder
 		deleted int
+		started chan struct{} // closed at its "tailer started" line
 	}
 	var mu sync.Mutex
 	deleted := 0
 	allDeleted := make(chan struct{})
 	start := func(name string) (*exec.Cmd, *result, *sync.WaitGroup) {
 		cmd := exec.Command(os.Args[0], "run", "--mode", "consume", "--input", filepath.Join(spool, "detail-*"),
-			"--to", "jsonl:-", "--state", filepath.Join(dir, name))
+			"--to", "jsonl:-", "--state", filepath.Join(dir, name), "--log-level", "debug")
 		cmd.Env = append(os.Environ(), "RADRELAY_TEST_AS_MAIN=1")
 		stdout, _ := cmd.StdoutPipe()
 		stderr, _ := cmd.StderrPipe()
@@ -631,7 +690,7 @@ func TestTailerTwoConsumersNeverShareAFile(t *testing.T) {
 		}
 		watchdog := time.AfterFunc(2*time.Minute, func() { cmd.Process.Kill() })
 		t.Cleanup(func() { watchdog.Stop(); cmd.Process.Kill(); cmd.Wait() })
-		res := &result{}
+		res := &result{started: make(chan struct{})}
 		var wg sync.WaitGroup
 		wg.Add(2)
 		go func() {
@@ -643,6 +702,9 @@ func TestTailerTwoConsumersNeverShareAFile(t *testing.T) {
 			defer wg.Done()
 			sc := bufio.NewScanner(stderr)
 			for sc.Scan() {
+				if strings.Contains(sc.Text(), "tailer started") {
+					close(res.started)
+				}
 				if strings.Contains(sc.Text(), "work file delivered to every sink; deleted") {
 					mu.Lock()
 					res.deleted++
@@ -657,6 +719,19 @@ func TestTailerTwoConsumersNeverShareAFile(t *testing.T) {
 	}
 	a, ra, wa := start("state-a")
 	b, rb, wb := start("state-b")
+	for _, r := range []*result{ra, rb} {
+		select {
+		case <-r.started:
+		case <-time.After(2 * time.Minute): // only a machine far overloaded gets here
+			t.Fatal("a consumer did not start within 2 minutes")
+		}
+	}
+	for i := range files {
+		name := fmt.Sprintf("detail-%d", i+1)
+		if err := os.Rename(filepath.Join(staging, name), filepath.Join(spool, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	select {
 	case <-allDeleted:
 	case <-time.After(2 * time.Minute): // a deadlock bound

@@ -151,7 +151,7 @@ open_sessions_every = "100ms"
 		}
 	}
 	code, out, errOut = radrelayOutput(t, "sql", "status", "--dsn-file", dsnFile)
-	for _, w := range []string{"3 open sessions on 2 NASes", "1 sessions closed as stale", "2 sessions closed with cause NAS-Reboot (by NAS reboot detection"} {
+	for _, w := range []string{"3 open sessions on 2 NASes", "1 session closed as stale", "2 sessions closed with cause NAS-Reboot (by NAS reboot detection"} {
 		if code != 0 || !strings.Contains(out, w) {
 			t.Errorf("sql status (exit %d, %s) has no %q:\n%s", code, errOut, w, out)
 		}

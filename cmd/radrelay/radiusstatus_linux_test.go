@@ -61,7 +61,14 @@ secret_file = %q
 `, state, filepath.Join(spool, "detail-*"), good.addr, secretFile, silent.LocalAddr().String(), secretFile)), 0o600)
 	cmd, stderr := startRadrelay(t, "run", "-c", conf)
 	base := "http://" + logLine(t, stderr, "serving metrics and status")["addr"].(string)
-	go io.Copy(io.Discard, stdoutOf(stderr))
+	var rest strings.Builder
+	logDone := make(chan struct{})
+	go func() {
+		defer close(logDone)
+		for stderr.Scan() {
+			rest.WriteString(stderr.Text() + "\n")
+		}
+	}()
 
 	// Another process: poll with a deadline until the good server has
 	// answered and the silent one is marked dead.
@@ -119,4 +126,27 @@ secret_file = %q
 
 	cmd.Process.Signal(syscall.SIGTERM)
 	exitStatus(t, cmd)
+	<-logDone
+	// A broadcast server's outage is logged, naming the server.
+	if !regexp.MustCompile(`"msg":"radius server: marked dead"[^\n]*` + s).MatchString(rest.String()) {
+		t.Errorf("the silent server's death is not logged:\n%s", rest.String())
+	}
+}
+
+// --metrics-listen is --metrics under the name of its key, metrics_listen.
+func TestMetricsListenFlag(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "radacct")
+	os.Mkdir(spool, 0o700)
+	cmd, stderr := startRadrelay(t, "run", "--mode", "follow", "--input", filepath.Join(spool, "detail-*"), "--to", "jsonl:/dev/null",
+		"--state", filepath.Join(dir, "state"), "--metrics-listen", "127.0.0.1:0", "--log-format", "json")
+	base := "http://" + logLine(t, stderr, "serving metrics and status")["addr"].(string)
+	go io.Copy(io.Discard, stdoutOf(stderr))
+	if code, body := httpGet(t, base+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if code := exitStatus(t, cmd); code != 0 {
+		t.Errorf("exit status %d after SIGTERM", code)
+	}
 }

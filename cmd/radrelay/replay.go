@@ -47,6 +47,18 @@ Records that are malformed, or that a sink rejects permanently, are written
 to the quarantine directory (in detail format, with the reason and the
 source file and line): --quarantine DIR, else quarantine_dir of the
 configuration, else DIR/quarantine of --state, else ./` + config.DefaultReplayQuarantine + `.
+A damaged compressed file: the records decompressed before the damage are
+delivered (each whole), the rest of the file is quarantined as one
+"unreadable" entry naming the file and offset (gzip's checksum is checked
+only at the end, after its records were delivered; "radrelay check" first
+if in doubt).
+
+A sink that stays down is retried for ever with --to URLs; with -c, its
+[sink.retry] max_duration quarantines what it could not deliver once it has
+failed that long, counted from the first failed attempt. A radius sink
+fails a record only once its servers are marked dead (zombie_period, 20 s
+by default, of silence each), so a replay into dead RADIUS servers takes at
+least that long, whatever max_duration says.
 
 On a terminal, a progress bar shows bytes done of the total, records per
 second and the time left; at the end a summary gives the records read,

@@ -46,7 +46,8 @@ func (f *daemonFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxOutstanding, "max-outstanding", 0, "records in flight per sink (default by sink type, max-outstanding/batch-size: "+config.DefaultWindows()+")")
 	fs.IntVar(&f.batchSize, "batch-size", 0, "most records per delivery call (default by sink type, at most max-outstanding)")
 	fs.StringVar(&f.quarantine, "quarantine", "", "write malformed and rejected records under `DIR` (default STATE/quarantine)")
-	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9813)")
+	fs.StringVar(&f.metrics, "metrics", "", "serve Prometheus metrics, the status page and health checks on `ADDR` (e.g. 127.0.0.1:9813; key metrics_listen)")
+	fs.StringVar(&f.metrics, "metrics-listen", "", "same as --metrics `ADDR` (named as the key metrics_listen)")
 	fs.StringVar(&f.logFormat, "log-format", "", "log format: text or json (default text)")
 	fs.StringVar(&f.logLevel, "log-level", "", "log level: debug, info, warn, error (default info; replay: warn)")
 	fs.StringVar(&f.logFile, "log-file", "", "write logs to `FILE` instead of stderr (SIGHUP reopens it)")
@@ -187,7 +188,7 @@ func runRun(e *env, args []string) int {
 		if len(f.inputs) > 0 || len(f.to) > 0 || f.mode != "" || f.startAt != "" || f.state != "" || f.quarantine != "" ||
 			len(f.listen) > 0 || len(f.clients) > 0 || f.clientsConf != "" || f.spool != "" ||
 			f.maxOutstanding != 0 || f.batchSize != 0 || f.shutdownTimeout != 0 {
-			fmt.Fprintln(e.stderr, "radrelay run: with -c, the configuration file describes inputs, sinks and directories; only --log-format, --log-level, --log-file, --metrics and --dictionary may be added")
+			fmt.Fprintln(e.stderr, "radrelay run: with -c, the configuration file describes inputs, sinks and directories; only --log-format, --log-level, --log-file, --metrics (--metrics-listen) and --dictionary may be added")
 			return 2
 		}
 		c, err := config.Load(f.config, config.Options{})
@@ -505,11 +506,15 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 		}
 		inputs = append(inputs, in.Files...)
 	}
+	qdir := tc.QuarantineDir
+	if qdir == "" && tc.StateDir != "" {
+		qdir = tailer.DefaultQuarantineDir(tc.StateDir)
+	}
 	dict := "built-in"
 	if cfg.Dictionary != "" {
 		dict = "built-in + " + cfg.Dictionary
 	}
-	logger.Info("radrelay "+command+" starting", "version", versionString(), "inputs", inputs, "sinks", names, "state_dir", tc.StateDir, "quarantine_dir", tc.QuarantineDir, "dictionary", dict)
+	logger.Info("radrelay "+command+" starting", "version", versionString(), "inputs", inputs, "sinks", names, "state_dir", tc.StateDir, "quarantine_dir", qdir, "dictionary", dict)
 
 	var progressDone <-chan struct{}
 	stopProgress := make(chan struct{})

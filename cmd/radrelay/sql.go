@@ -236,21 +236,30 @@ func runSQL(e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "radrelay sql status: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(e.stdout, "%-39s %10s %10s  %s\n", "NAS", "open", "stale", "oldest last record")
 		var open, stale int64
-		for _, n := range nases {
-			fmt.Fprintf(e.stdout, "%-39s %10d %10d  %s\n", n.NAS, n.Open, n.Stale, n.OldestRecord.UTC().Format(time.RFC3339))
-			open, stale = open+n.Open, stale+n.Stale
+		if len(nases) == 0 {
+			fmt.Fprintln(e.stdout, "no open sessions")
+		} else {
+			fmt.Fprintf(e.stdout, "%-39s %10s %10s  %s\n", "NAS", "open", "stale", "oldest last record")
+			for _, n := range nases {
+				fmt.Fprintf(e.stdout, "%-39s %10d %10d  %s\n", n.NAS, n.Open, n.Stale, n.OldestRecord.UTC().Format(time.RFC3339))
+				open, stale = open+n.Open, stale+n.Stale
+			}
+			nasWord := "NASes"
+			if len(nases) == 1 {
+				nasWord = "NAS"
+			}
+			fmt.Fprintf(e.stdout, "%s on %d %s, %d stale (no record for 3 interim intervals, or %s without one)\n",
+				plural(open, "open session"), len(nases), nasWord, stale, o.staleAfter)
 		}
-		fmt.Fprintf(e.stdout, "%d open sessions on %d NASes, %d stale (no record for 3 interim intervals, or %s without one)\n", open, len(nases), stale, o.staleAfter)
-		fmt.Fprintf(e.stdout, "%d sessions closed as stale (cause %s)\n", closed, o.staleCause)
+		fmt.Fprintf(e.stdout, "%s closed as stale (cause %s)\n", plural(closed, "session"), o.staleCause)
 		if o.rebootCause != o.staleCause {
 			rebooted, err := postgres.ClosedByCause(ctx, conn, cfg, o.rebootCause)
 			if err != nil {
 				fmt.Fprintf(e.stderr, "radrelay sql status: %v\n", err)
 				return 1
 			}
-			fmt.Fprintf(e.stdout, "%d sessions closed with cause %s (by NAS reboot detection, Accounting-On/Off or the NAS's own Stop)\n", rebooted, o.rebootCause)
+			fmt.Fprintf(e.stdout, "%s closed with cause %s (by NAS reboot detection, Accounting-On/Off or the NAS's own Stop)\n", plural(rebooted, "session"), o.rebootCause)
 		}
 		return 0
 	case "close-stale":

@@ -122,6 +122,11 @@ func TestSQLCloseStale(t *testing.T) {
 	if code, _, errOut := runBinary(t, nil, "sql", "init", "--dsn", dsn); code != 0 {
 		t.Fatalf("sql init: exit %d: %s", code, errOut)
 	}
+	// Nothing yet: said plainly, no table header over nothing.
+	code, out, errOut := runBinary(t, nil, "sql", "status", "--dsn", dsn)
+	if code != 0 || !strings.HasPrefix(out, "no open sessions\n") || strings.Contains(out, "oldest last record") || !strings.Contains(out, "0 sessions closed as stale") {
+		t.Errorf("sql status of an empty database: exit %d\n%s%s", code, out, errOut)
+	}
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -133,9 +138,9 @@ func TestSQLCloseStale(t *testing.T) {
 		       ('new', 'u-new', 'bob', '192.0.2.1', now() - interval '10 minutes', NULL, 0)`); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runBinary(t, nil, "sql", "status", "--dsn", dsn, "--after", "3h")
+	code, out, errOut = runBinary(t, nil, "sql", "status", "--dsn", dsn, "--after", "3h")
 	if code != 0 || !regexp.MustCompile(`(?m)^192\.0\.2\.1 +2 +1  `).MatchString(out) ||
-		!strings.Contains(out, "2 open sessions on 1 NASes, 1 stale") || !strings.Contains(out, "0 sessions closed as stale (cause Stale-Session)") {
+		!strings.Contains(out, "2 open sessions on 1 NAS, 1 stale") || !strings.Contains(out, "0 sessions closed as stale (cause Stale-Session)") {
 		t.Fatalf("sql status: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, errOut = runBinary(t, nil, "sql", "close-stale", "--dsn", dsn, "--after", "3h", "--dry-run")
@@ -161,7 +166,7 @@ func TestSQLCloseStale(t *testing.T) {
 		t.Errorf("second close-stale: exit %d\n%s", code, out)
 	}
 	code, out, errOut = runBinary(t, nil, "sql", "status", "--dsn", dsn)
-	if code != 0 || !strings.Contains(out, "1 open sessions on 1 NASes, 0 stale") || !strings.Contains(out, "1 sessions closed as stale (cause Stale-Session)") {
+	if code != 0 || !strings.Contains(out, "1 open session on 1 NAS, 0 stale") || !strings.Contains(out, "1 session closed as stale (cause Stale-Session)") {
 		t.Errorf("sql status after closing: exit %d\n%s%s", code, out, errOut)
 	}
 }

@@ -66,10 +66,13 @@ type Options struct {
 	// NotAfter is the end of validity (48 hours from now when zero); a time
 	// in the past makes an expired certificate.
 	NotAfter time.Time
+	// CommonNameOnly leaves out the subject alternative names: the name is
+	// only in the subject's common name, which TLS clients no longer check.
+	CommonNameOnly bool
 }
 
 // Issue makes a certificate for cn (also a DNS SAN, with localhost and
-// 127.0.0.1) signed by the CA.
+// 127.0.0.1, unless opt.CommonNameOnly) signed by the CA.
 func (ca *CA) Issue(tb testing.TB, cn string, opt Options) Pair {
 	tb.Helper()
 	key := newKey(tb)
@@ -94,6 +97,9 @@ func (ca *CA) Issue(tb testing.TB, cn string, opt Options) Pair {
 		ExtKeyUsage:  []x509.ExtKeyUsage{eku},
 		DNSNames:     []string{cn, "localhost"},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	if opt.CommonNameOnly {
+		tmpl.DNSNames, tmpl.IPAddresses = nil, nil
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
 	if err != nil {

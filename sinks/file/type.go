@@ -3,6 +3,7 @@ package file
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 
 	"github.com/radrelay/radrelay/detail"
@@ -86,6 +87,18 @@ func (c *typedConfig) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckEnvironment implements sinks.EnvironmentChecker: an output path that
+// is a directory is a configuration mistake, refused at start (writing
+// into it would otherwise fail, and be retried, for ever).
+func (c *typedConfig) CheckEnvironment() error {
+	for _, p := range c.OutputPaths() {
+		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+			return sinks.Errorf("path", "%s is a directory: give the name of a file to write (or a template such as %s/detail-%%Y%%m%%d)", p, strings.TrimSuffix(p, "/"))
+		}
+	}
+	return nil
 }
 
 // Effective implements sinks.Config.

@@ -1,7 +1,9 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"sort"
@@ -416,61 +418,147 @@ func (w *liveWriter) applySessions(ctx context.Context, tx pgx.Tx, accts []*acct
 		}
 		state[a.uniqueID] = row
 	}
-	var updates, inserts [][]any
+	// Every changed row goes to the staging table in one binary COPY
+	// (retired rows and new ones with a NULL radacctid), and one
+	// round trip of three statements moves them into the table.
+	var stage []*liveRow
+	updates, inserts := 0, 0
 	for _, r := range retired {
-		inserts = append(inserts, r.values())
+		stage = append(stage, r)
+		inserts++
 	}
 	for _, k := range keys {
 		r := state[k]
 		if r == nil || !r.dirty {
 			continue
 		}
+		stage = append(stage, r)
 		if r.id != 0 {
-			updates = append(updates, r.values())
+			updates++
 		} else {
-			inserts = append(inserts, r.values())
+			inserts++
 		}
 	}
-	stage := []string{"radacctid"}
-	stage = append(stage, liveColumns...)
-	if len(updates) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{liveStage}, stage, pgx.CopyFromRows(updates)); err != nil {
-			return fmt.Errorf("staging session updates: %w", err)
-		}
-		set := make([]string, len(liveColumns))
-		for i, c := range liveColumns {
-			set[i] = c + " = " + stageExpr("s", c)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE `+w.table.quoted()+` r SET `+strings.Join(set, ", ")+
-			` FROM `+liveStage+` s WHERE r.radacctid = s.radacctid`); err != nil {
-			return fmt.Errorf("updating sessions: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `TRUNCATE `+liveStage); err != nil {
-			return err
-		}
+	if len(stage) == 0 {
+		return nil
 	}
-	if len(inserts) > 0 {
-		if _, err := tx.CopyFrom(ctx, pgx.Identifier{liveStage}, stage, pgx.CopyFromRows(inserts)); err != nil {
-			return fmt.Errorf("staging new sessions: %w", err)
-		}
-		exprs := make([]string, len(liveColumns))
-		set := make([]string, len(liveColumns))
-		for i, c := range liveColumns {
-			exprs[i] = stageExpr("s", c)
-			set[i] = c + " = excluded." + c
-		}
-		// A conflict here means another writer (FreeRADIUS itself, say)
-		// inserted the session after we looked: our row, computed from
-		// the records in order, wins.
-		if _, err := tx.Exec(ctx, `INSERT INTO `+w.table.quoted()+` (`+strings.Join(liveColumns, ", ")+`) SELECT `+
-			strings.Join(exprs, ", ")+` FROM `+liveStage+` s ON CONFLICT (acctuniqueid) DO UPDATE SET `+strings.Join(set, ", ")); err != nil {
-			return fmt.Errorf("inserting sessions: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `TRUNCATE `+liveStage); err != nil {
-			return err
-		}
+	buf := append([]byte(nil), copyHeader...)
+	for _, r := range stage {
+		buf = r.appendStageTuple(buf)
+	}
+	buf = append(buf, 0xff, 0xff)
+	if _, err := tx.Conn().PgConn().CopyFrom(ctx, bytes.NewReader(buf), stageCopySQL); err != nil {
+		return fmt.Errorf("staging sessions: %w", err)
+	}
+	var stmts []string
+	if updates > 0 {
+		// The staging table is never analyzed, and holds the new rows too:
+		// with a few thousand rows in it the planner picks a hash join
+		// over a sequential scan of the whole radacct (measured: PostgreSQL's
+		// CPU for a replay up 15-25 %, growing with the table), where
+		// looking each row up by radacctid is what it should do.
+		stmts = append(stmts, "SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off",
+			w.updateSQL(), "RESET enable_hashjoin", "RESET enable_mergejoin")
+	}
+	if inserts > 0 {
+		stmts = append(stmts, w.insertSQL())
+	}
+	stmts = append(stmts, "TRUNCATE "+liveStage)
+	// No arguments: pgx sends them as one simple query, one round trip.
+	if _, err := tx.Exec(ctx, strings.Join(stmts, ";\n")); err != nil {
+		return fmt.Errorf("writing sessions: %w", err)
 	}
 	return nil
+}
+
+// updateSQL updates the rows staged with a radacctid.
+func (w *liveWriter) updateSQL() string {
+	set := make([]string, len(liveColumns))
+	for i, c := range liveColumns {
+		set[i] = c + " = " + stageExpr("s", c)
+	}
+	return `UPDATE ` + w.table.quoted() + ` r SET ` + strings.Join(set, ", ") +
+		` FROM ` + liveStage + ` s WHERE r.radacctid = s.radacctid`
+}
+
+// insertSQL inserts the rows staged without a radacctid. A conflict means
+// another writer (FreeRADIUS itself, say) inserted the session after we
+// looked: our row, computed from the records in order, wins.
+func (w *liveWriter) insertSQL() string {
+	exprs := make([]string, len(liveColumns))
+	set := make([]string, len(liveColumns))
+	for i, c := range liveColumns {
+		exprs[i] = stageExpr("s", c)
+		set[i] = c + " = excluded." + c
+	}
+	return `INSERT INTO ` + w.table.quoted() + ` (` + strings.Join(liveColumns, ", ") + `) SELECT ` +
+		strings.Join(exprs, ", ") + ` FROM ` + liveStage + ` s WHERE s.radacctid IS NULL ON CONFLICT (acctuniqueid) DO UPDATE SET ` + strings.Join(set, ", ")
+}
+
+// stageCopySQL copies rows into the staging table (appendStageTuple's format).
+var stageCopySQL = "COPY " + liveStage + " (radacctid, " + strings.Join(liveColumns, ", ") + ") FROM STDIN (FORMAT binary)"
+
+// appendStageTuple appends r as a binary COPY tuple of the staging table
+// (liveStageDDL, whose types radrelay owns): radacctid (NULL for a new
+// row), then liveColumns.
+func (r *liveRow) appendStageTuple(b []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(1+len(liveColumns)))
+	if r.id != 0 {
+		b = appendInt8(b, r.id)
+	} else {
+		b = appendNull(b)
+	}
+	b = appendText(b, r.sessionID)
+	b = appendText(b, r.uniqueID)
+	b = appendTextPtr(b, r.userName)
+	b = appendTextPtr(b, r.realm)
+	b = appendText(b, r.nas)
+	b = appendTextPtr(b, r.nasPortID)
+	b = appendTextPtr(b, r.nasPortType)
+	b = appendTimePtr(b, r.start)
+	b = appendTimePtr(b, r.update)
+	b = appendTimePtr(b, r.stop)
+	b = appendInt8Ptr(b, r.interval)
+	b = appendInt8Ptr(b, r.sessionTime)
+	b = appendTextPtr(b, r.authentic)
+	b = appendTextPtr(b, r.ciStart)
+	b = appendTextPtr(b, r.ciStop)
+	b = appendInt8Ptr(b, r.in)
+	b = appendInt8Ptr(b, r.out)
+	b = appendTextPtr(b, r.called)
+	b = appendTextPtr(b, r.calling)
+	b = appendTextPtr(b, r.term)
+	b = appendTextPtr(b, r.service)
+	b = appendTextPtr(b, r.fproto)
+	b = appendTextPtr(b, r.framedIP)
+	b = appendTextPtr(b, r.framedIPv6)
+	b = appendTextPtr(b, r.framedIPv6Prefix)
+	b = appendTextPtr(b, r.framedInterfaceID)
+	b = appendTextPtr(b, r.delegatedPrefix)
+	return appendTextPtr(b, r.class)
+}
+
+func appendTextPtr(b []byte, v *string) []byte {
+	if v == nil {
+		return appendNull(b)
+	}
+	return appendText(b, *v)
+}
+
+func appendInt8Ptr(b []byte, v *int64) []byte {
+	if v == nil {
+		return appendNull(b)
+	}
+	return appendInt8(b, *v)
+}
+
+// appendTimePtr appends t as a timestamptz (microseconds since 2000-01-01
+// UTC); nil is NULL.
+func appendTimePtr(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return appendNull(b)
+	}
+	return appendInt8(b, t.UnixMicro()-pgEpoch*1000000)
 }
 
 // stageExpr reads column c of the staging table, cast to radacct's type.
@@ -496,15 +584,3 @@ const liveStageDDL = `CREATE TEMP TABLE IF NOT EXISTS ` + liveStage + ` (
 	acctterminatecause text, servicetype text, framedprotocol text, framedipaddress text,
 	framedipv6address text, framedipv6prefix text, framedinterfaceid text,
 	delegatedipv6prefix text, class text)`
-
-// values is the staging row: radacctid (NULL for a new row), then liveColumns.
-func (r *liveRow) values() []any {
-	var id *int64
-	if r.id != 0 {
-		id = &r.id
-	}
-	return []any{id, r.sessionID, r.uniqueID, r.userName, r.realm, r.nas, r.nasPortID,
-		r.nasPortType, r.start, r.update, r.stop, r.interval, r.sessionTime, r.authentic,
-		r.ciStart, r.ciStop, r.in, r.out, r.called, r.calling, r.term, r.service, r.fproto,
-		r.framedIP, r.framedIPv6, r.framedIPv6Prefix, r.framedInterfaceID, r.delegatedPrefix, r.class}
-}

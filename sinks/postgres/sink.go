@@ -355,7 +355,9 @@ func parseAll(recs []*detail.Record, storeClass bool) ([]*acct, []error) {
 // sessions (by lockKey, so the sessions' advisory locks of two
 // transactions never overlap either), in order. A batch holding an
 // Accounting-On or -Off, which acts on every session of its NAS, or too
-// small to be worth splitting, is written in one transaction.
+// small to be worth splitting, is written in one transaction; so is every
+// batch when reboot detection is on (a Start may close its NAS's other
+// sessions, whichever share they would be in).
 //
 // Each share stops at its first failure as writeBisect does: the records
 // of the other shares may be written meanwhile, but a session's records
@@ -364,7 +366,7 @@ func parseAll(recs []*detail.Record, storeClass bool) ([]*acct, []error) {
 // written or retried with it.
 func (s *Sink) writeParallel(ctx context.Context, accts []*acct, idx []int, results []error) error {
 	n := s.cfg.connections()
-	if n <= 1 || len(accts) < n*minShare || hasNASEvent(accts) {
+	if n <= 1 || len(accts) < n*minShare || hasNASEvent(accts) || (s.live != nil && s.live.detectReboots) {
 		return s.writeBisect(ctx, accts, idx, results)
 	}
 	if s.history != nil {

@@ -525,6 +525,10 @@ func TestRetryableFailures(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dsn := pg.NewDatabase(t)
+			// The schema first, without the short timeout: under load
+			// creating it can take longer than 300 ms, and the trigger
+			// below needs radacct.
+			openSink(t, dsn, Config{}).Close()
 			s := openSink(t, dsn, Config{StatementTimeout: 300_000_000})
 			conn := connect(t, dsn)
 			ctx := context.Background()

@@ -188,15 +188,6 @@ var wantedNames = []string{
 	"Acct-Input-Octets", "Acct-Input-Gigawords", "Acct-Output-Octets", "Acct-Output-Gigawords",
 }
 
-// wantedIndex maps the lower-case name of a wanted attribute to its index.
-var wantedIndex = func() map[string]int {
-	m := make(map[string]int, len(wantedNames))
-	for i, n := range wantedNames {
-		m[strings.ToLower(n)] = i
-	}
-	return m
-}()
-
 // wantedExact maps each wanted name as spelled in wantedNames to its index.
 var wantedExact = func() map[string]int {
 	m := make(map[string]int, len(wantedNames))
@@ -214,24 +205,36 @@ type attrSet struct {
 
 func newAttrSet(r *detail.Record) *attrSet {
 	s := &attrSet{}
-	var buf [64]byte
 	for i := range r.Attrs {
 		a := &r.Attrs[i]
-		if len(a.Name) > len(buf) {
+		if len(a.Name) >= len(wantedByLen) {
 			continue
 		}
-		n := copy(buf[:], a.Name)
-		for j := 0; j < n; j++ {
-			if c := buf[j]; c >= 'A' && c <= 'Z' {
-				buf[j] = c + 'a' - 'A'
+		// Only the wanted names of the same length are compared: most
+		// attributes are not wanted, and most lengths have one or two
+		// (this was a map lookup of a lower-cased copy per attribute).
+		for _, k := range wantedByLen[len(a.Name)] {
+			if s.attrs[k] == nil && strings.EqualFold(a.Name, wantedNames[k]) {
+				s.attrs[k] = a
+				break
 			}
-		}
-		if k, ok := wantedIndex[string(buf[:n])]; ok && s.attrs[k] == nil {
-			s.attrs[k] = a
 		}
 	}
 	return s
 }
+
+// wantedByLen lists the indexes of wantedNames by the names' length.
+var wantedByLen = func() [][]int {
+	longest := 0
+	for _, n := range wantedNames {
+		longest = max(longest, len(n))
+	}
+	byLen := make([][]int, longest+1)
+	for i, n := range wantedNames {
+		byLen[len(n)] = append(byLen[len(n)], i)
+	}
+	return byLen
+}()
 
 // get returns the first attribute called name (one of wantedNames).
 func (s *attrSet) get(name string) (detail.Attribute, bool) {

@@ -237,3 +237,67 @@ func pairwiseAttributesJSON(attrs []detail.Attribute) string {
 	}
 	return "{" + strings.Join(parts, ",") + "}"
 }
+
+// TestRebootDetectionKeepsBatchesWhole: a Start that shows a NAS reboot
+// closes the NAS's other sessions, whichever share they would be in, so
+// with detect_reboots a batch is written in one transaction.
+func TestRebootDetectionKeepsBatchesWhole(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	s := openSink(t, dsn, Config{DetectReboots: true, Connections: 2})
+	mustSend(t, s, sinktest.Records(1500))
+	if n := s.splitBatches.Load(); n != 0 {
+		t.Errorf("%d batches split over connections with detect_reboots on, want none", n)
+	}
+}
+
+// TestSessionUpdateLooksRowsUp: the staging table is never analyzed and
+// holds the new rows too, so with thousands of rows staged the planner
+// would join it to radacct by hashing a sequential scan of the whole table.
+// The sink turns hash and merge joins off for its UPDATE (and back on):
+// each staged row is looked up by radacctid.
+func TestSessionUpdateLooksRowsUp(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	ctx := context.Background()
+	s := openSink(t, dsn, Config{Connections: 1})
+	conn := connect(t, dsn)
+	if _, err := conn.Exec(ctx, liveStageDDL+`;
+		INSERT INTO radacct (acctsessionid, acctuniqueid, nasipaddress, acctstarttime, acctstoptime)
+		SELECT 'old' || i, md5('old' || i), '192.0.2.9', now() - interval '2 days', now() - interval '1 day'
+		FROM generate_series(1, 30000) i;
+		ANALYZE radacct;
+		INSERT INTO `+liveStage+` (radacctid, acctsessionid, acctuniqueid, nasipaddress)
+		SELECT CASE WHEN i % 2 = 0 THEN radacctid END, acctsessionid, acctuniqueid, nasipaddress::text
+		FROM radacct r, generate_series(1, 1) i WHERE radacctid % 5 = 0`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	for _, q := range []string{"SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off"} {
+		if _, err := tx.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := tx.Query(ctx, "EXPLAIN "+s.live.updateSQL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if strings.Contains(text, "Seq Scan on radacct") || !strings.Contains(text, "Index Scan using radacct_pkey") {
+		t.Errorf("the session UPDATE does not look rows up by radacctid:\n%s", text)
+	}
+	// And the statements the sink sends turn the settings back.
+	if _, err := tx.Exec(ctx, "RESET enable_hashjoin; RESET enable_mergejoin"); err != nil {
+		t.Fatal(err)
+	}
+	var on string
+	if err := tx.QueryRow(ctx, "SHOW enable_hashjoin").Scan(&on); err != nil || on != "on" {
+		t.Errorf("enable_hashjoin after RESET: %q, %v", on, err)
+	}
+}

@@ -2,13 +2,12 @@ package radius
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/dictionary"
+	"github.com/radrelay/radrelay/sinks/sinktest"
 )
 
 // benchBatch is how many records one Send gets, as the tailer's
@@ -90,19 +89,5 @@ func BenchmarkEncode(b *testing.B) {
 // session fixture (vendor attributes and all), each with its own
 // Acct-Session-Id.
 func realisticRecords(tb testing.TB, n int) []*detail.Record {
-	base := readFixture(tb, "packets-sessions.detail")
-	recs := make([]*detail.Record, 0, n)
-	for i := 0; len(recs) < n; i++ {
-		r := base[i%len(base)]
-		c := *r
-		c.Attrs = slices.Clone(r.Attrs)
-		for j := range c.Attrs {
-			if c.Attrs[j].Name == "Acct-Session-Id" {
-				c.Attrs[j].Value = fmt.Sprintf("%s/%d", c.Attrs[j].Value, i)
-			}
-		}
-		c.Offset = int64(i)
-		recs = append(recs, &c)
-	}
-	return recs
+	return sinktest.Repeat(readFixture(tb, "packets-sessions.detail"), n)
 }

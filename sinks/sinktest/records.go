@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -168,4 +169,25 @@ func escape(value string) string {
 		i++
 	}
 	return string(append(b, '"'))
+}
+
+// Repeat returns n records made from the records of from, in turn and again
+// from the start, each a copy with its own Acct-Session-Id (the original's
+// with "/i" added) and Offset i: many distinct records from a small real
+// fixture.
+func Repeat(from []*detail.Record, n int) []*detail.Record {
+	recs := make([]*detail.Record, 0, n)
+	for i := 0; len(recs) < n; i++ {
+		r := from[i%len(from)]
+		c := *r
+		c.Attrs = slices.Clone(r.Attrs)
+		for j := range c.Attrs {
+			if c.Attrs[j].Name == "Acct-Session-Id" {
+				c.Attrs[j].Value = fmt.Sprintf("%s/%d", c.Attrs[j].Value, i)
+			}
+		}
+		c.Offset = int64(i)
+		recs = append(recs, &c)
+	}
+	return recs
 }

@@ -131,20 +131,7 @@ func BenchmarkBinaryRADIUS(b *testing.B) {
 		home.Stop()
 
 		// FreeRADIUS 3.2's detail reader.
-		home = freeradiustest.StartHomeServer(b, freeradiustest.HomeOptions{})
-		relay := freeradiustest.StartRelay(b, freeradiustest.RelayOptions{Home: home.Addr, Secret: home.Secret})
-		staged := filepath.Join(b.TempDir(), "detail-staged")
-		if err := os.WriteFile(staged, data, 0o600); err != nil {
-			b.Fatal(err)
-		}
-		start = time.Now()
-		if err := os.Rename(staged, filepath.Join(relay.SpoolDir, "detail-1")); err != nil {
-			b.Fatal(err)
-		}
-		home.WaitRecords(b, n, 10*time.Minute)
-		relayTime := time.Since(start)
-		relay.Stop()
-		home.Stop()
+		relayTime := freeradiusRelayTime(b, data, n)
 
 		rate := func(d time.Duration) float64 { return float64(n) / d.Seconds() }
 		b.ReportMetric(rate(ceiling), "ceiling-rec/s")
