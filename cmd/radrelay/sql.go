@@ -146,8 +146,14 @@ func runSQL(e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "radrelay sql: give the database with --dsn, --dsn-file or --dsn-env")
 		return 2
 	}
-	if o.staleAfter <= 0 {
-		fmt.Fprintf(e.stderr, "radrelay sql %s: --after must be positive (got %s); a session without interims is stale after this long without a record\n", args[0], o.staleAfter)
+	if args[0] == "status" && o.noLive {
+		fmt.Fprintln(e.stderr, "radrelay sql status: shows live sessions; drop --no-live")
+		return 2
+	}
+	if (args[0] == "close-stale" || args[0] == "status") && o.staleAfter <= 0 {
+		// StaleOptions would silently read 0 or a negative value as the
+		// 2h default, while status printed the value given.
+		fmt.Fprintf(e.stderr, "radrelay sql %s: --after %s: want a positive duration (e.g. 2h)\n", args[0], o.staleAfter)
 		return 2
 	}
 	var cutoff time.Time

@@ -73,6 +73,32 @@ func TestSQLUsageErrors(t *testing.T) {
 	}
 }
 
+// TestSQLAfterMustBePositive: --after 0 or a negative duration used to
+// mean the 2h default without a word (and "sql status" printed the value
+// given next to counts made with 2h); it is a usage error, checked before
+// connecting.
+func TestSQLAfterMustBePositive(t *testing.T) {
+	for _, args := range [][]string{
+		{"sql", "close-stale", "--dsn", "postgres://x@127.0.0.1:1/db", "--after", "0"},
+		{"sql", "close-stale", "--dsn", "postgres://x@127.0.0.1:1/db", "--after", "-5h", "--dry-run"},
+		{"sql", "status", "--dsn", "postgres://x@127.0.0.1:1/db", "--after", "0s"},
+	} {
+		code, _, errOut := runBinary(t, nil, args...)
+		if code != 2 || !strings.Contains(errOut, "want a positive duration") {
+			t.Errorf("%q: exit %d, want 2 and a clear error; stderr: %s", args, code, errOut)
+		}
+	}
+	// --no-live was ignored by "sql status", which read radacct anyway.
+	for _, args := range [][]string{
+		{"sql", "status", "--dsn", "postgres://x@127.0.0.1:1/db", "--no-live"},
+	} {
+		code, _, errOut := runBinary(t, nil, args...)
+		if code != 2 || !strings.Contains(errOut, "drop --no-live") {
+			t.Errorf("%q: exit %d, want 2 and a clear error; stderr: %s", args, code, errOut)
+		}
+	}
+}
+
 func TestSQLDoesNotPrintPassword(t *testing.T) {
 	code, out, errOut := runSQLCommand(t, "init", "--dsn", "postgres://u:s3cret-pw@127.0.0.1:1/db?connect_timeout=2", "--timeout", "5s")
 	if code != 1 {

@@ -65,17 +65,19 @@ func TestCounterTotal(t *testing.T) {
 		prev      *int64
 		got       int64
 		gigawords bool
+		older     bool
 		want      int64
 	}{
-		{"first value", nil, 5, false, 5},
-		{"going up", i64(5), 9, true, 9},
-		{"32-bit wrap", i64(4_000_000_000), 100, false, gw + 100},
-		{"within a counted wrap", i64(gw + 100), 500, false, gw + 500},
-		{"second wrap", i64(gw + 4_000_000_000), 7, false, 2*gw + 7},
-		{"64-bit reset keeps the total", i64(gw + 5000), 10, true, gw + 5000},
+		{"first value", nil, 5, false, false, 5},
+		{"going up", i64(5), 9, true, false, 9},
+		{"32-bit wrap", i64(4_000_000_000), 100, false, false, gw + 100},
+		{"within a counted wrap", i64(gw + 100), 500, false, false, gw + 500},
+		{"second wrap", i64(gw + 4_000_000_000), 7, false, false, 2*gw + 7},
+		{"64-bit reset keeps the total", i64(gw + 5000), 10, true, false, gw + 5000},
+		{"older record reporting less is no wrap", i64(2_000_000), 1_000_000, false, true, 2_000_000},
 	}
 	for _, tt := range tests {
-		if got := *counterTotal(tt.prev, tt.got, tt.gigawords); got != tt.want {
+		if got := *counterTotal(tt.prev, tt.got, tt.gigawords, tt.older); got != tt.want {
 			t.Errorf("%s: %d, want %d", tt.name, got, tt.want)
 		}
 	}
@@ -138,5 +140,60 @@ func TestReusedSessionIDIsANewSession(t *testing.T) {
 		if strings.Join(got, "; ") != strings.Join(want, "; ") {
 			t.Errorf("one by one %v: rows (start-stop octets cause renamed)\n%s\nwant\n%s", oneByOne, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
+	}
+}
+
+// TestOutOfOrderRecordsKeepTotals: records of a session that arrive out of
+// order (a delayed Interim-Update relayed by a second FreeRADIUS, written
+// by a real FreeRADIUS 3.2 after a later one) neither move the row's times
+// back nor look like a 32-bit counter wrap (which added 4 GiB to the
+// totals); a Stop older than the last interim that reports less keeps the
+// totals counted so far. FreeRADIUS's queries would store the older values.
+func TestOutOfOrderRecordsKeepTotals(t *testing.T) {
+	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{})
+	var b strings.Builder
+	req := func(status, sid string, event int64, kv ...string) {
+		fmt.Fprintf(&b, "Acct-Status-Type = %s\nUser-Name = \"olga\"\nNAS-IP-Address = 192.0.2.9\nNAS-Port = 3\nAcct-Session-Id = \"%s\"\nEvent-Timestamp = %d\n", status, sid, event)
+		for i := 0; i+1 < len(kv); i += 2 {
+			fmt.Fprintf(&b, "%s = %s\n", kv[i], kv[i+1])
+		}
+		b.WriteString("\n")
+	}
+	req("Start", "late-interim", base)
+	req("Interim-Update", "late-interim", base+600, "Acct-Session-Time", "600", "Acct-Input-Octets", "2000000", "Acct-Output-Octets", "3000000")
+	req("Interim-Update", "late-interim", base+300, "Acct-Session-Time", "300", "Acct-Input-Octets", "1000000", "Acct-Output-Octets", "1500000")
+	req("Start", "late-stop", base)
+	req("Interim-Update", "late-stop", base+600, "Acct-Session-Time", "600", "Acct-Input-Octets", "2000000", "Acct-Output-Octets", "3000000")
+	req("Stop", "late-stop", base+300, "Acct-Session-Time", "300", "Acct-Input-Octets", "1000000", "Acct-Output-Octets", "1500000")
+	freeradiustest.SendAccounting(t, home.Addr, home.Secret, b.String(), 1)
+	home.WaitRecords(t, 6, 30*time.Second)
+	recs := home.Records(t)
+
+	for _, mode := range []string{"one batch", "one record per transaction"} {
+		t.Run(mode, func(t *testing.T) {
+			dsn := pg.NewDatabase(t)
+			s := openSink(t, dsn, Config{})
+			if mode == "one batch" {
+				mustSend(t, s, recs)
+			} else {
+				for _, r := range recs {
+					mustSend(t, s, []*detail.Record{r})
+				}
+			}
+			conn := connect(t, dsn)
+			for _, sid := range []string{"late-interim", "late-stop"} {
+				var in, out, st int64
+				var update time.Time
+				if err := conn.QueryRow(context.Background(), "SELECT acctinputoctets, acctoutputoctets, acctsessiontime, acctupdatetime FROM radacct WHERE acctsessionid = $1", sid).Scan(&in, &out, &st, &update); err != nil {
+					t.Fatalf("session %s: %v", sid, err)
+				}
+				if in != 2000000 || out != 3000000 {
+					t.Errorf("session %s: input %d output %d octets, want 2000000 and 3000000", sid, in, out)
+				}
+				if sid == "late-interim" && (st != 600 || update.Unix() != base+600) {
+					t.Errorf("session %s: session time %d, update %v; want 600 and the later interim's time", sid, st, update.UTC())
+				}
+			}
+		})
 	}
 }

@@ -118,6 +118,7 @@ func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 		row.in, row.out = i64(a.inputOctets), i64(a.outputOctets)
 		return row
 	}
+	reopened := false
 	if row.stop != nil {
 		if staleCause == "" || row.term == nil || *row.term != staleCause ||
 			row.stop.Unix() >= a.event {
@@ -130,6 +131,16 @@ func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 		// radrelay closed it as stale, but the session is alive: reopen
 		// it, as if it had never been closed.
 		row.stop, row.term = nil, nil
+		reopened = true
+	}
+	if row.update != nil && a.event < row.update.Unix() {
+		// Older than a record already applied (out of order, e.g. from a
+		// second FreeRADIUS server, or a late interim of an earlier
+		// session that reused the id): the row already holds later
+		// truth. Applying it would move the update and session times
+		// back and make the counters look wrapped (+4 GiB). The history
+		// keeps the record.
+		return row
 	}
 	row.framedIP, row.framedIPv6, row.framedIPv6Prefix = a.framedIP, a.framedIPv6, a.framedIPv6Prefix
 	row.framedInterfaceID, row.delegatedPrefix = a.framedInterfaceID, a.delegatedPrefix
@@ -138,9 +149,15 @@ func applyInterim(row *liveRow, a *acct, staleCause string) *liveRow {
 	if last == nil {
 		last = row.start
 	}
-	row.interval = secondsSince(a.event, last)
+	if !reopened || row.interval == nil || *row.interval <= 0 {
+		// The time since the last record is the interim interval —
+		// except across the silence that got a session closed as stale:
+		// that gap would make the reopened session's staleness three
+		// outages long, so it keeps the interval it had.
+		row.interval = secondsSince(a.event, last)
+	}
 	row.update = epoch(a.event)
-	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords), counterTotal(row.out, a.outputOctets, a.outputGigawords)
+	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords, false), counterTotal(row.out, a.outputOctets, a.outputGigawords, false)
 	row.dirty = true
 	return row
 }
@@ -162,13 +179,23 @@ func applyStop(row *liveRow, a *acct) *liveRow {
 		row.term = str(a.terminateCause)
 		return row
 	}
+	if row.start != nil && a.event < row.start.Unix() {
+		// The Stop ended before this row's session started: it is a late
+		// Stop of an earlier session that the NAS gave the same
+		// Acct-Unique-Session-Id (a reused id, renamed out of the way by
+		// reusedSession). Applying it would close the live session with
+		// a stop time before its start and the old session's counters.
+		// The history keeps it.
+		return row
+	}
+	older := row.update != nil && a.event < row.update.Unix() // out of order: not a wrap
 	row.stop, row.update = epoch(a.event), epoch(a.event)
 	if a.sessionTime != nil {
 		row.sessionTime = i64(*a.sessionTime)
 	} else {
 		row.sessionTime = secondsSince(a.event, row.start)
 	}
-	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords), counterTotal(row.out, a.outputOctets, a.outputGigawords)
+	row.in, row.out = counterTotal(row.in, a.inputOctets, a.inputGigawords, older), counterTotal(row.out, a.outputOctets, a.outputGigawords, older)
 	row.term = str(a.terminateCause)
 	row.framedIP, row.framedIPv6, row.framedIPv6Prefix = a.framedIP, a.framedIPv6, a.framedIPv6Prefix
 	row.framedInterfaceID, row.delegatedPrefix = a.framedInterfaceID, a.delegatedPrefix
@@ -187,11 +214,16 @@ func applyStop(row *liveRow, a *acct) *liveRow {
 //     is added to the wraps already counted, so totals above 4 GiB survive
 //     a NAS that never sends Gigawords);
 //   - a 64-bit counter (Gigawords sent) that goes down was reset (a NAS
-//     bug or restart): the total counted so far is kept.
-func counterTotal(prev *int64, got int64, gigawords bool) *int64 {
+//     bug or restart): the total counted so far is kept;
+//   - a record older than the row's last one (older: out of order) that
+//     reports less is neither: the total counted so far is kept.
+func counterTotal(prev *int64, got int64, gigawords, older bool) *int64 {
 	const wrap = int64(1) << 32
 	if prev == nil || got >= *prev {
 		return i64(got)
+	}
+	if older {
+		return i64(*prev)
 	}
 	if !gigawords && got < wrap {
 		low := *prev & (wrap - 1)

@@ -127,6 +127,54 @@ func TestLateRecordsCorrectAStaleClose(t *testing.T) {
 	}
 }
 
+// TestReopenedSessionKeepsItsInterval: an Interim-Update that reopens a
+// session closed as stale comes after the silence that closed it; taking
+// that gap as the session's interim interval made it stale only after three
+// such gaps (hours instead of 15 minutes here). It keeps its interval.
+func TestReopenedSessionKeepsItsInterval(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	s := openSink(t, dsn, Config{})
+	conn := connect(t, dsn)
+	ctx := context.Background()
+	mustSend(t, s, []*detail.Record{
+		acctRec("Start", "gap", base),
+		acctRec("Interim-Update", "gap", base+300, "Acct-Session-Time", "300"),
+	})
+	if closed, err := CloseStale(ctx, conn, Config{DSN: dsn}, StaleOptions{Now: at(base + 5000)}); err != nil || len(closed) != 1 {
+		t.Fatalf("CloseStale: %+v, %v", closed, err)
+	}
+	mustSend(t, s, []*detail.Record{acctRec("Interim-Update", "gap", base+4000, "Acct-Session-Time", "4000")})
+	var interval int64
+	if err := conn.QueryRow(ctx, "SELECT acctinterval FROM radacct WHERE acctsessionid = 'gap' AND acctstoptime IS NULL").Scan(&interval); err != nil || interval != 300 {
+		t.Fatalf("reopened session: interval %d (%v), want 300", interval, err)
+	}
+	if closed, err := CloseStale(ctx, conn, Config{DSN: dsn}, StaleOptions{Now: at(base + 4000 + 901)}); err != nil || len(closed) != 1 {
+		t.Errorf("three intervals after the reopening interim: closed %+v, %v; want the session closed again", closed, err)
+	}
+}
+
+// TestLateStopOfAReusedIDLeavesTheNewSessionOpen: a NAS rebooted without
+// Accounting-On and gave the same user, port and Acct-Session-Id to a new
+// session (reboot detection closed the old one, renamed); a Stop of the old
+// session arriving late (relayed by a second server) used to close the new,
+// live session with a stop time before its start.
+func TestLateStopOfAReusedIDLeavesTheNewSessionOpen(t *testing.T) {
+	dsn := pg.NewDatabase(t)
+	s := openSink(t, dsn, Config{DetectReboots: true})
+	conn := connect(t, dsn)
+	mustSend(t, s, []*detail.Record{
+		acctRec("Start", "0001", base),
+		acctRec("Interim-Update", "0001", base+300, "Acct-Session-Time", "300", "Acct-Input-Octets", "5000"),
+		acctRec("Start", "0001", base+2000),
+		acctRec("Interim-Update", "0001", base+2300, "Acct-Session-Time", "300", "Acct-Input-Octets", "100"),
+	})
+	mustSend(t, s, []*detail.Record{acctRec("Stop", "0001", base+400, "Acct-Session-Time", "400", "Acct-Input-Octets", "6000", "Acct-Terminate-Cause", "User-Request")})
+	var open, in int64
+	if err := conn.QueryRow(context.Background(), "SELECT count(*), max(acctinputoctets) FROM radacct WHERE acctsessionid = '0001' AND acctstoptime IS NULL AND acctstarttime = $1", at(base+2000)).Scan(&open, &in); err != nil || open != 1 || in != 100 {
+		t.Errorf("new session: %d open rows with %d input octets (%v), want 1 with 100", open, in, err)
+	}
+}
+
 // TestCloseStaleConcurrently: two instances closing at once close every
 // stale session exactly once between them.
 func TestCloseStaleConcurrently(t *testing.T) {
