@@ -86,6 +86,10 @@ func runSpoolOnly(cfg *config.Config, logger *slog.Logger, out *logOutput) error
 			cancel()
 		},
 		func() {
+			if cfg.LogFile == "" {
+				logger.Info("SIGHUP: no log_file to reopen (logging to standard error); the configuration is not reloaded, restart for that")
+				return
+			}
 			if err := out.Reopen(); err != nil {
 				logger.Error("reopening the log file", "err", err)
 				return

@@ -134,7 +134,7 @@ func runQuarantine(e *env, args []string) int {
 			fmt.Fprintf(e.stderr, "radrelay quarantine: %v\n", err)
 			return 1
 		} else {
-			fmt.Fprintf(e.stderr, "unpacked to %s: edit it, then \"radrelay check %s\" and \"radrelay replay --sink SINK %s\"\n",
+			fmt.Fprintf(e.stderr, "unpacked to %s: edit it, then \"radrelay check %s\" and \"radrelay replay -c CONFIG %s\" (a malformed record goes to every sink; --sink NAME for one)\n",
 				quarantineFlags.output, quarantineFlags.output, quarantineFlags.output)
 		}
 	}

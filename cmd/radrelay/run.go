@@ -475,6 +475,10 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 			cancel()
 		},
 		func() {
+			if cfg.LogFile == "" {
+				logger.Info("SIGHUP: no log_file to reopen (logging to standard error); the configuration is not reloaded, restart for that")
+				return
+			}
 			if err := out.Reopen(); err != nil {
 				logger.Error("reopening the log file", "err", err)
 				return
