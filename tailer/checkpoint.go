@@ -113,6 +113,9 @@ func (r *sinkRunner) commit(items []*item) {
 			c.Done = true
 			ended = append(ended, it.file)
 		default:
+			if it.end > c.Offset {
+				r.bytesPassed.Add(it.end - c.Offset)
+			}
 			c.Offset, c.Line = it.end, it.endLine
 		}
 		if c.FPLen < fingerprintLen {

@@ -160,6 +160,11 @@ type SinkStats struct {
 	Read, Delivered, Retried, Quarantined int64
 	InFlight                              int
 	BytesDone                             int64
+	// BytesPassed counts the bytes the sink's position has advanced over
+	// this run (decompressed bytes for a compressed file). Unlike
+	// BytesDone it never falls: a consumed file's deletion does not take
+	// its bytes away.
+	BytesPassed int64
 	// OldestUndelivered is the Timestamp of the oldest record not yet
 	// acknowledged (zero when none); lag = now − OldestUndelivered.
 	OldestUndelivered time.Time

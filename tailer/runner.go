@@ -83,6 +83,9 @@ type sinkRunner struct {
 
 	read, delivered, retried, quarantined atomic.Int64
 	oldest                                atomic.Int64 // Unix time, 0 = none
+	// bytesPassed only grows: bytes committed this run, kept apart from
+	// the positions, which vanish with a consumed file.
+	bytesPassed atomic.Int64
 }
 
 func newSinkRunner(t *Tailer, spec SinkSpec) (*sinkRunner, error) {
@@ -142,6 +145,7 @@ func (r *sinkRunner) stats(sizes map[fileKey]int64) (SinkStats, int64, int) {
 		Retried:     r.retried.Load(),
 		Quarantined: r.quarantined.Load(),
 		InFlight:    len(r.tokens),
+		BytesPassed: r.bytesPassed.Load(),
 	}
 	if ts := r.oldest.Load(); ts != 0 {
 		ss.OldestUndelivered = time.Unix(ts, 0)

@@ -58,12 +58,11 @@ type sinkWatch struct {
 	failingSince time.Time
 	retryable    int64 // records whose Send failed and will be retried
 	permanent    int64 // records the sink rejected for good
-	// bytesDone is radrelay_bytes_done_total: tailer.SinkStats.BytesDone
-	// counts only files still listed and so falls when a finished file is
-	// deleted; the monitor adds up its rises instead, so the counter never
-	// falls.
-	bytesDone     int64
-	lastBytesSeen int64
+	// bytesDone is radrelay_bytes_done_total: tailer.SinkStats.BytesPassed
+	// (BytesDone counts only files still listed, so it falls when a
+	// consumed file is deleted, and sampling its rises misses every file
+	// consumed between two samples).
+	bytesDone int64
 	// rate: delivered records per second over the last samples.
 	samples []deliverySample
 }
@@ -206,7 +205,7 @@ type sinkSnapshot struct {
 	tailer.SinkStats
 	Type         string
 	Filtered     int64
-	BytesDone    int64 // monotonic, unlike SinkStats.BytesDone
+	BytesDone    int64 // monotonic (SinkStats.BytesPassed), unlike SinkStats.BytesDone
 	LastDelivery time.Time
 	LastError    string
 	LastErrorAt  time.Time
@@ -228,8 +227,7 @@ type liveSnapshot struct {
 
 // sample takes a snapshot and updates what is derived from successive
 // snapshots (the monotonic byte counter, the delivery rate). It is called
-// by every scrape and by the status file writer, so the byte counter loses
-// at most one interval's progress on a file deleted in between.
+// by every scrape and by the status file writer.
 func (m *monitor) sample() liveSnapshot {
 	m.mu.Lock()
 	stats, filteredFn := m.stats, m.filtered
@@ -253,10 +251,7 @@ func (m *monitor) sample() liveSnapshot {
 	for _, w := range watches {
 		ss := byName[w.name]
 		ss.Name = w.name
-		if ss.BytesDone > w.lastBytesSeen {
-			w.bytesDone += ss.BytesDone - w.lastBytesSeen
-		}
-		w.lastBytesSeen = ss.BytesDone
+		w.bytesDone = max(w.bytesDone, ss.BytesPassed)
 		w.samples = append(w.samples, deliverySample{at: now, delivered: ss.Delivered})
 		for len(w.samples) > 2 && now.Sub(w.samples[1].at) >= rateWindow {
 			w.samples = w.samples[1:]

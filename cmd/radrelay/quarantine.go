@@ -90,8 +90,14 @@ func runQuarantine(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "radrelay quarantine %s: give a quarantine file\n", action)
 		return 2
 	}
+	for _, n := range names {
+		if strings.HasPrefix(n, "-") && n != "-" {
+			fmt.Fprintf(e.stderr, "radrelay quarantine %s: unknown flag %s (give quarantine files or directories)\nrun \"radrelay quarantine --help\" for usage\n", action, n)
+			return 2
+		}
+	}
 	if action == "list" {
-		names = quarantineFiles(names)
+		names = quarantineFiles(e, names)
 	}
 	var out strings.Builder
 	status := 0
@@ -142,12 +148,23 @@ func runQuarantine(e *env, args []string) int {
 }
 
 // quarantineFiles expands the directories among names to their quarantine
-// files (*.detail), oldest name first.
-func quarantineFiles(names []string) []string {
+// files (*.detail), oldest name first. A state directory stands for its
+// quarantine subdirectory; a directory without any says so (an empty
+// answer looked like a wrong path).
+func quarantineFiles(e *env, names []string) []string {
 	var out []string
 	for _, n := range names {
 		if st, err := os.Stat(n); err == nil && st.IsDir() {
 			m, _ := filepath.Glob(filepath.Join(n, "*.detail"))
+			if sub := filepath.Join(n, "quarantine"); len(m) == 0 {
+				if st, err := os.Stat(sub); err == nil && st.IsDir() {
+					n = sub
+					m, _ = filepath.Glob(filepath.Join(n, "*.detail"))
+				}
+			}
+			if len(m) == 0 {
+				fmt.Fprintf(e.stdout, "%s: no quarantine files (nothing quarantined)\n", n)
+			}
 			sort.Strings(m)
 			out = append(out, m...)
 			continue
