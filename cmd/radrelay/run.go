@@ -169,7 +169,7 @@ Examples:
 			runFlags.daemonFlags.register(fs)
 			fs.Var(&runFlags.inputs, "input", "read the detail files matching `GLOB` (repeat for several)")
 			fs.StringVar(&runFlags.mode, "mode", "", "how inputs are read (required): consume (rename, read, delete) or follow (read-only)")
-			fs.StringVar(&runFlags.startAt, "start-at", "", "follow mode, first start: read the files found from their `beginning` or only what is written from now on (end) (default beginning)")
+			fs.StringVar(&runFlags.startAt, "start-at", "", "follow mode, first start: `where` to read the files found: beginning, or end (only what is written from now on) (default beginning)")
 			fs.StringVar(&runFlags.state, "state", "", "keep each sink's progress in `DIR` (required)")
 			fs.DurationVar(&runFlags.shutdownTimeout, "shutdown-timeout", 0, "on SIGTERM, wait this long for records in flight (default "+tailer.DefaultShutdownTimeout.String()+")")
 		},
