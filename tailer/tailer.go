@@ -207,7 +207,23 @@ func (t *Tailer) Run(ctx context.Context) error {
 		// The command says what it waits for at the level an operator
 		// sees (radrelay run/replay); this is the library's own trace.
 		t.log.Debug("shutting down: draining records in flight", "timeout", cfg.ShutdownTimeout.String())
-		time.AfterFunc(cfg.ShutdownTimeout, cancelDrain)
+		time.AfterFunc(cfg.ShutdownTimeout, func() {
+			// Said once, at the level an operator sees: the wait is
+			// over and what was not acknowledged goes out again.
+			var waiting []any
+			total := 0
+			for _, st := range t.Stats().Sinks {
+				if st.InFlight > 0 {
+					waiting = append(waiting, st.Name, st.InFlight)
+					total += st.InFlight
+				}
+			}
+			if total > 0 {
+				t.log.Warn("shutdown timeout ran out: records in flight were not acknowledged; they will be sent again at the next start",
+					append([]any{"timeout", cfg.ShutdownTimeout.String(), "records", total}, waiting...)...)
+			}
+			cancelDrain()
+		})
 	})
 	defer stopDrain()
 

@@ -1,0 +1,64 @@
+package tailer
+
+import (
+	"bytes"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lockedBuffer is a log destination several goroutines write to.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestShutdownTimeoutIsSaid: when the shutdown timeout runs out with
+// records still unacknowledged, one WARN line says so, with how many and
+// that they go out again at the next start.
+func TestShutdownTimeoutIsSaid(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "detail-a")
+	writeRecords(t, src, 0, 20)
+	sink := newMemSink(0)
+	sink.fail = func(string) error { return errTemporary }
+	var logs lockedBuffer
+	cfg := Config{
+		Inputs:          []Input{{Files: []string{src}, Mode: Replay}},
+		Sinks:           []SinkSpec{{Name: "stuck", Sink: sink, MaxOutstanding: 10, Retry: RetryPolicy{Initial: time.Millisecond, Max: time.Millisecond}}},
+		StateDir:        filepath.Join(dir, "state"),
+		ShutdownTimeout: 10 * time.Millisecond,
+		Logger:          slog.New(slog.NewTextHandler(&logs, nil)),
+	}
+	tl, stop := runTailer(t, cfg)
+	// Wait until records are in flight (failing and retried).
+	for deadline := time.Now().Add(time.Minute); tl.Stats().Sinks == nil || tl.Stats().Sinks[0].InFlight == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("no record ever in flight")
+		}
+		time.Sleep(time.Millisecond) // polling a counter, not synchronising
+	}
+	stop()
+	out := logs.String()
+	if n := strings.Count(out, "shutdown timeout ran out"); n != 1 {
+		t.Fatalf("%d shutdown-timeout lines, want 1:\n%s", n, out)
+	}
+	if !strings.Contains(out, "level=WARN") || !strings.Contains(out, "stuck=") {
+		t.Errorf("the line should be a WARN naming the sink:\n%s", out)
+	}
+}
