@@ -29,7 +29,7 @@ func TestProcessBytesDoneCountsConsumedFiles(t *testing.T) {
 	}
 	cmd, stderr := startRadrelay(t, "run", "--input", filepath.Join(spool, "detail-*"), "--mode", "consume",
 		"--to", "ok=jsonl:"+filepath.Join(dir, "out.jsonl"), "--state", filepath.Join(dir, "state"),
-		"--metrics", "127.0.0.1:0", "--log-format", "json")
+		"--metrics", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug") // debug: the deletion line
 	base := "http://" + logLine(t, stderr, "serving metrics and status")["addr"].(string)
 	for range files {
 		logLine(t, stderr, "work file delivered to every sink; deleted")
