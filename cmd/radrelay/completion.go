@@ -16,9 +16,10 @@ func init() {
 		usage: `Usage:
   radrelay completion bash|zsh|fish
 
-Completion prints a script that completes radrelay's commands, their options
-and the values of the options that take a fixed set (--mode, --log-format,
---log-level, --format) in the given shell. The Debian package installs all
+Completion prints a script that completes radrelay's commands, their actions
+(quarantine list|show|unpack, sql init|expire|close-stale|status), their
+options and the values of the options that take a fixed set (--mode,
+--log-format, --log-level, --format) in the given shell. The Debian package installs all
 three; by hand:
 
 Examples:
@@ -150,7 +151,8 @@ _radrelay() {
 `, strings.Join(names, " "))
 	for _, n := range names {
 		fl := commandFlags(commands[n])
-		if len(fl) == 0 {
+		actions := commands[n].actions
+		if len(fl) == 0 && len(actions) == 0 {
 			continue
 		}
 		var all, valued []string
@@ -165,6 +167,10 @@ _radrelay() {
 			}
 		}
 		fmt.Fprintf(w, "        %s)\n", n)
+		if len(actions) > 0 {
+			// The action is the first word after the command.
+			fmt.Fprintf(w, "            if [[ $COMP_CWORD -eq 2 && \"$cur\" != -* ]]; then\n                COMPREPLY=( $(compgen -W %q -- \"$cur\") ); return\n            fi\n", strings.Join(actions, " "))
+		}
 		if len(choices) > 0 {
 			fmt.Fprintf(w, "            case \"$prev\" in\n%s\n            esac\n", strings.Join(choices, "\n"))
 		}
@@ -217,7 +223,8 @@ _radrelay() {
 `)
 	for _, n := range names {
 		fl := commandFlags(commands[n])
-		if len(fl) == 0 {
+		actions := commands[n].actions
+		if len(fl) == 0 && len(actions) == 0 {
 			continue
 		}
 		fmt.Fprintf(w, "        %s)\n            _arguments \\\n", n)
@@ -231,6 +238,9 @@ _radrelay() {
 				spec += ":" + f.name + ":" + action
 			}
 			fmt.Fprintf(w, "                '%s' \\\n", spec)
+		}
+		if len(actions) > 0 {
+			fmt.Fprintf(w, "                '1:action:(%s)' \\\n", strings.Join(actions, " "))
 		}
 		fmt.Fprint(w, "                '*:file:_files' ;;\n")
 	}
@@ -255,6 +265,10 @@ func writeFishCompletion(w io.Writer) {
 	fmt.Fprintf(w, "complete -c radrelay -n \"__fish_seen_subcommand_from completion\" -a 'bash zsh fish'\n")
 	for _, n := range names {
 		cond := fmt.Sprintf("-n \"__fish_seen_subcommand_from %s\"", n)
+		if a := commands[n].actions; len(a) > 0 {
+			all := strings.Join(a, " ")
+			fmt.Fprintf(w, "complete -c radrelay -n \"__fish_seen_subcommand_from %s; and not __fish_seen_subcommand_from %s\" -a %s\n", n, all, fishQuote(all))
+		}
 		fl := commandFlags(commands[n])
 		if len(fl) > 0 && n != "completion" && n != "help" && n != "version" {
 			// Commands that take files as arguments.

@@ -26,6 +26,9 @@ type command struct {
 	// "radrelay NAME --help": synopsis, description, examples. The flag
 	// defaults are printed after it.
 	usage string
+	// actions are the words the command takes as its first argument
+	// (quarantine list|show|unpack), offered by shell completion.
+	actions []string
 	// flags declares the command's flags on fs; it may be nil.
 	flags func(fs *flag.FlagSet)
 	// run executes the command with the arguments left after the flags and

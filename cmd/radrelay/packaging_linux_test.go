@@ -51,6 +51,10 @@ func TestCompletionScripts(t *testing.T) {
 		{[]string{"radrelay", "cat", "--format", ""}, "detail json csv"},
 		{[]string{"radrelay", "completion", "z"}, "zsh"},
 		{[]string{"radrelay", "help", "valid"}, "validate"},
+		{[]string{"radrelay", "quarantine", ""}, "list show unpack"},
+		{[]string{"radrelay", "quarantine", "un"}, "unpack"},
+		{[]string{"radrelay", "quarantine", "-"}, "-o --help"},
+		{[]string{"radrelay", "sql", "cl"}, "close-stale"},
 	} {
 		var quoted []string
 		for _, w := range tc.words {
@@ -62,6 +66,9 @@ func TestCompletionScripts(t *testing.T) {
 		if err != nil || strings.TrimSpace(string(out)) != tc.want {
 			t.Errorf("bash completes %q to %q (%v), want %q", tc.words, strings.TrimSpace(string(out)), err, tc.want)
 		}
+	}
+	if z, _ := os.ReadFile(filepath.Join(dir, "zsh")); !strings.Contains(string(z), "'1:action:(list show unpack)'") {
+		t.Error("the zsh script does not complete the actions of radrelay quarantine")
 	}
 	if zsh, err := exec.LookPath("zsh"); err == nil {
 		if out, err := exec.Command(zsh, "-n", filepath.Join(dir, "zsh")).CombinedOutput(); err != nil {
@@ -77,6 +84,12 @@ func TestCompletionScripts(t *testing.T) {
 		out, err := exec.Command(fish, "--no-config", "-c", "source "+filepath.Join(dir, "fish")+"; complete -C 'radrelay run --mode '").CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "consume\t") || !strings.Contains(string(out), "follow\t") {
 			t.Errorf("fish completes radrelay run --mode to %q (%v)", out, err)
+		}
+		out, err = exec.Command(fish, "--no-config", "-c", "source "+filepath.Join(dir, "fish")+"; complete -C 'radrelay quarantine '").CombinedOutput()
+		for _, a := range []string{"list", "show", "unpack"} {
+			if err != nil || !strings.Contains(string(out), a+"\n") {
+				t.Errorf("fish completes radrelay quarantine to %q (%v), want %s", out, err, a)
+			}
 		}
 	} else {
 		t.Log("SKIP: fish is not installed: the fish script was not syntax-checked")

@@ -19,6 +19,7 @@ func init() {
 	register(&command{
 		name:    "quarantine",
 		summary: "list, show and unpack quarantined records for repair",
+		actions: []string{"list", "show", "unpack"},
 		usage: `Usage:
   radrelay quarantine list DIR|FILE...
   radrelay quarantine show FILE...

@@ -34,6 +34,7 @@ func init() {
 	register(&command{
 		name:    "sql",
 		summary: "create, upgrade or expire the PostgreSQL schema of the postgres sink; close stale sessions",
+		actions: []string{"init", "expire", "close-stale", "status"},
 		usage: `Usage:
   radrelay sql init   --dsn DSN [options]
   radrelay sql expire --dsn DSN (--keep-months N | --before YYYY-MM-DD) [options]
