@@ -120,6 +120,10 @@ func runStatus(e *env, args []string) int {
 		return 1
 	}
 	if f.json {
+		// (The text report shows its warnings at its top.)
+		for _, warning := range rep.Warnings {
+			fmt.Fprintf(e.stderr, "radrelay status: warning: %s\n", warning)
+		}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		enc.Encode(rep)
@@ -377,7 +381,9 @@ type statusReport struct {
 	Inputs        []statusInput `json:"inputs,omitempty"`
 	// Listeners: the running process's [[listen]] servers.
 	Listeners map[string]listener.Stats `json:"listeners,omitempty"`
-	Runtime   *runtimeStatus            `json:"-"`
+	// Warnings: what could not be read, so the report is partial.
+	Warnings []string       `json:"warnings,omitempty"`
+	Runtime  *runtimeStatus `json:"-"`
 }
 
 // sinkStatus is one sink in a statusReport.
@@ -406,6 +412,9 @@ type sinkStatus struct {
 	// Sessions: a postgres sink's live-session table.
 	Sessions *sessionsStatus `json:"sessions,omitempty"`
 	Problem  string          `json:"problem,omitempty"` // a damaged checkpoint
+	// BehindUnknown: no copy of the checkpoint could be read, so neither
+	// the position nor what is behind it is known (bytes_behind is 0).
+	BehindUnknown bool `json:"behind_unknown,omitempty"`
 }
 
 // fileStatus is one sink's position in one input file.
@@ -448,16 +457,25 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 		return nil, err
 	}
 	rt := opts.live
+	var statusFileProblem string
 	if rt == nil {
 		rt, err = readRuntimeStatus(opts.stateDir)
 		if err != nil {
-			return nil, err
+			if len(saved) == 0 {
+				return nil, err
+			}
+			// A damaged status file (a full disk, an editor) hides only the
+			// counters: the checkpoints still say where each sink stands.
+			statusFileProblem = fmt.Sprintf("the status file is unreadable (%v): whether radrelay runs is unknown; positions from the checkpoints", err)
 		}
 	}
 	if len(saved) == 0 && rt == nil {
 		return nil, fmt.Errorf("no sink has state in %s: radrelay run has not run with --state %s (or state_dir = %q)", opts.stateDir, opts.stateDir, opts.stateDir)
 	}
 	rep := &statusReport{StateDir: opts.stateDir, Now: opts.now, Runtime: rt}
+	if statusFileProblem != "" {
+		rep.Warnings = append(rep.Warnings, statusFileProblem)
+	}
 	if rt != nil {
 		rep.Listeners = rt.Listeners
 	}
@@ -510,6 +528,7 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 		ss := sinkStatus{Name: name, Type: ls.Type, State: "unknown", Checkpoint: timePtr(sv.Saved)}
 		if sv.Corrupt != nil {
 			ss.Problem = sv.Corrupt.Error()
+			ss.BehindUnknown = len(sv.Files) == 0 && sv.Saved.IsZero()
 		}
 		if isLive {
 			ss.LastDelivery, ss.LastError, ss.LastErrorAt, ss.FailingSince = ls.LastDelivery, ls.LastError, ls.LastErrorAt, ls.FailingSince
@@ -528,7 +547,7 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 			if rep.Running {
 				ss.Rate = ls.Rate
 			}
-		} else if rt == nil {
+		} else if rt == nil && statusFileProblem == "" {
 			ss.State = "stopped"
 		}
 		if ss.LastDelivery == nil && ss.Checkpoint != nil {
@@ -542,7 +561,7 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 			ss.Files = append(ss.Files, fileStatusOf(p.Path, p.Offset, p.Line, p.Done, false, opts))
 		}
 		for _, path := range inputFiles {
-			if !seen[path] {
+			if !seen[path] && !ss.BehindUnknown {
 				seen[path] = true
 				if fst := fileStatusOf(path, 0, 1, false, true, opts); !fst.Missing {
 					ss.Files = append(ss.Files, fst)
@@ -563,7 +582,7 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 				oldest = *f.OldestPending
 			}
 		}
-		if opts.countRecords && ss.RecordsBehind == nil {
+		if opts.countRecords && ss.RecordsBehind == nil && !ss.BehindUnknown {
 			ss.RecordsBehind = new(int64)
 		}
 		if isLive && rep.Running && ls.OldestUndelivered != nil {
@@ -690,7 +709,11 @@ func printStatus(w io.Writer, rep *statusReport) {
 		}
 		return humanDuration(rep.Now.Sub(*t)) + " ago"
 	}
+	for _, warning := range rep.Warnings {
+		fmt.Fprintf(w, "WARNING: %s\n", warning)
+	}
 	switch {
+	case rep.Runtime == nil && len(rep.Warnings) > 0:
 	case rep.Runtime == nil:
 		fmt.Fprintf(w, "radrelay: not running (no status published in %s; positions from the checkpoints)\n", rep.StateDir)
 	case rep.Running:
@@ -723,7 +746,11 @@ func printStatus(w io.Writer, rep *statusReport) {
 		if s.RecordsBehind != nil {
 			behind = plural(*s.RecordsBehind, "record") + ", " + behind
 		}
-		fmt.Fprintf(w, "  behind:         %s; lag %s\n", behind, humanDuration(time.Duration(s.LagSeconds*float64(time.Second))))
+		if s.BehindUnknown {
+			fmt.Fprintf(w, "  behind:         unknown (no readable checkpoint); lag unknown\n")
+		} else {
+			fmt.Fprintf(w, "  behind:         %s; lag %s\n", behind, humanDuration(time.Duration(s.LagSeconds*float64(time.Second))))
+		}
 		fmt.Fprintf(w, "  last delivery:  %s\n", ago(s.LastDelivery))
 		if s.LastError != "" {
 			fmt.Fprintf(w, "  last error:     %s: %s\n", ago(s.LastErrorAt), s.LastError)

@@ -282,3 +282,52 @@ func deref(p *int64) int64 {
 	}
 	return *p
 }
+
+// TestStatusDamagedFiles: a damaged status file (radrelay-status.json)
+// hides only what a run published: radrelay status warns, shows the
+// positions from the checkpoints and exits 0. A sink none of whose
+// checkpoint copies can be read is shown as behind by an unknown amount,
+// not by 0.
+func TestStatusDamagedFiles(t *testing.T) {
+	dir := t.TempDir()
+	files, _ := replayFiles(t, dir, false)
+	state := filepath.Join(dir, "state")
+	args := append([]string{"replay", "--state", state, "--to", "a=jsonl:" + filepath.Join(dir, "a.jsonl"), "--to", "b=jsonl:" + filepath.Join(dir, "b.jsonl")}, files...)
+	if code, _, errOut := radrelayOutput(t, args...); code != 0 {
+		t.Fatalf("replay: exit %d\n%s", code, errOut)
+	}
+	if err := os.WriteFile(filepath.Join(state, statusFileName), []byte("garbage\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := radrelayOutput(t, "status", "--state", state)
+	if code != 0 || !strings.Contains(out, "WARNING: the status file is unreadable (") || !strings.Contains(out, "invalid character 'g'") ||
+		!strings.Contains(out, "positions from the checkpoints") || !strings.Contains(out, "sink a: unknown\n") ||
+		!strings.Contains(out, "behind:         0 records, 0 B; lag 0s") || errOut != "" {
+		t.Errorf("status with a garbage status file: exit %d\n%s\nstderr: %s", code, out, errOut)
+	}
+
+	// Both copies of sink b's checkpoint are garbage.
+	for _, suffix := range []string{"", ".synced"} {
+		if err := os.WriteFile(filepath.Join(state, "b.state"+suffix), []byte("junk\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, _ = radrelayOutput(t, "status", "--state", state)
+	_, b, _ := strings.Cut(out, "sink b:")
+	if code != 0 || !strings.Contains(b, "behind:         unknown (no readable checkpoint); lag unknown") || !strings.Contains(b, "checkpoint:     state file ") ||
+		strings.Contains(b, "0 B; lag") {
+		t.Errorf("status with sink b's checkpoint unreadable: exit %d\n%s", code, out)
+	}
+	code, out, errOut = radrelayOutput(t, "status", "--state", state, "--json")
+	var js statusReport
+	if err := json.Unmarshal([]byte(out), &js); err != nil || code != 0 {
+		t.Fatalf("status --json: exit %d, %v\n%s", code, err, out)
+	}
+	if len(js.Warnings) != 1 || !strings.Contains(errOut, "radrelay status: warning: the status file is unreadable") {
+		t.Errorf("status --json: warnings %q, stderr %q", js.Warnings, errOut)
+	}
+	if len(js.Sinks) != 2 || js.Sinks[0].BehindUnknown || js.Sinks[0].RecordsBehind == nil ||
+		!js.Sinks[1].BehindUnknown || js.Sinks[1].RecordsBehind != nil || js.Sinks[1].Problem == "" {
+		t.Errorf("status --json sinks: %+v", js.Sinks)
+	}
+}
