@@ -19,8 +19,8 @@ func init() {
 Completion prints a script that completes radrelay's commands, their actions
 (quarantine list|show|unpack, sql init|expire|close-stale|status), their
 options and the values of the options that take a fixed set (--mode,
---log-format, --log-level, --format) in the given shell. The Debian package installs all
-three; by hand:
+--log-format, --log-level, --format) in the given shell. The Debian package
+installs all three; by hand:
 
 Examples:
   bash (current shell, or for every new one):

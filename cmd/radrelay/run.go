@@ -79,10 +79,11 @@ Run reads RADIUS accounting detail files as FreeRADIUS writes them and
 delivers every record to every sink, at least once, until it is stopped.
 
 Files matching each input glob are taken oldest first. --mode is required.
-In consume mode (like FreeRADIUS's radrelay) a file is renamed to a work file, read,
-and deleted once every sink has acknowledged every record in it. In follow
-mode files are never renamed, deleted or written: radrelay follows them as
-they grow and rotate and keeps its position in the state directory.
+In consume mode (like FreeRADIUS's radrelay) a file is renamed to a work
+file, read, and deleted once every sink has acknowledged every record in it.
+In follow mode files are never renamed, deleted or written: radrelay
+follows them as they grow and rotate and keeps its position in the state
+directory.
 
 Up to --max-outstanding records are in flight to each sink; a sink's
 progress is saved only up to the last record it and every record before it

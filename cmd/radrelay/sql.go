@@ -63,14 +63,14 @@ and returns the space at once, unlike DELETE. radacct is never touched.
 
 "sql close-stale" closes the sessions of radacct that have had no record for
 too long (the NAS crashed or lost its route, the Stop never came): after three
-of the session's interim intervals (each at least 60s), or --after (default 2h) when it reported
-no interim. The row is closed at its last record (not now), with the
-terminate cause --cause (default Stale-Session), and the session time the NAS
-last reported. It prints each session it closed; --dry-run prints them and
-closes nothing. Safe to run from several places at once, and again: a session
-is closed once. A later Interim-Update of such a session reopens it, its real
-Stop closes it for good. The sink does the same by itself with
-close_stale_every (see docs/postgres.md).
+of the session's interim intervals (each at least 60s), or --after (default
+2h) when it reported no interim. The row is closed at its last record (not
+now), with the terminate cause --cause (default Stale-Session), and the
+session time the NAS last reported. It prints each session it closed;
+--dry-run prints them and closes nothing. Safe to run from several places at
+once, and again: a session is closed once. A later Interim-Update of such a
+session reopens it, its real Stop closes it for good. The sink does the same
+by itself with close_stale_every (see docs/postgres.md).
 
 "sql status" prints, per NAS, its open sessions, how many of them are stale
 by the same rule, and the time of the oldest last record among them; then

@@ -51,23 +51,26 @@ Status shows, for every sink with progress saved in the state directory DIR
 (with -c, the state_dir of that configuration file) and for every input
 file: the saved position, the records and bytes behind it, the lag (age of
 the oldest record not yet delivered), the last delivery, the last error and
-how many records are in the quarantine; for a RADIUS sink of a running
-radrelay, each server: up or DOWN, its round-trip time, window and
-counters; for a postgres sink of a running radrelay, its open sessions (per
-NAS in --json) and the sessions it closed as stale or by NAS reboot
-detection. When the run has [[listen]] servers, each is listed with its
-counters, as /metrics has them: packets received, requests
-accepted, duplicates, drops by reason, the spool's size, the group
+how many records are in the quarantine.
+
+For a RADIUS sink of a running radrelay, it shows each server: up or DOWN,
+its round-trip time, window and counters. For a postgres sink of a running
+radrelay, it shows the open sessions (per NAS in --json) and the sessions
+closed as stale or by NAS reboot detection. When the run has [[listen]]
+servers, each is listed with the counters /metrics has: packets received,
+requests accepted, duplicates, drops by reason, the spool's size, the group
 commits' fsync time and the acknowledgements' latency (p50, p99).
 
 It works while "radrelay run" is running (it reads the checkpoints, which
 are replaced atomically, and the status radrelay run publishes every second
 in DIR/` + statusFileName + `) and when it is not (the last published status
-is shown as such). It changes nothing.
+is shown as such). It changes nothing. When the status file cannot be read,
+status warns and shows the positions from the checkpoints.
 
 A sink is "delivering" when its last delivery call acknowledged a record,
 "failing" when every call since its last delivery failed, "starting" until
-its first delivery call ends, "stopped" when radrelay is not running.
+its first delivery call ends, "stopped" when radrelay is not running, and
+"unknown" when the status file cannot be read.
 
 Exit status: 0 when the status was shown, 1 when DIR holds no state,
 2 for a usage error.
@@ -81,7 +84,7 @@ Examples:
 			fs.StringVar(&statusFlags.config, "c", "", "take the state and quarantine directories from the configuration `FILE`")
 			fs.StringVar(&statusFlags.config, "config", "", "same as -c `FILE`")
 			fs.StringVar(&statusFlags.state, "state", "", "the state directory of radrelay run (`DIR`, required)")
-			fs.StringVar(&statusFlags.quarantine, "quarantine", "", "the quarantine directory, when run was given one (`DIR`; default: what run published, else STATE/quarantine)")
+			fs.StringVar(&statusFlags.quarantine, "quarantine", "", "the quarantine `DIR` (default: the one run published, else STATE/quarantine)")
 			fs.BoolVar(&statusFlags.json, "json", false, "print JSON instead of text")
 		},
 		run: runStatus,
