@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/radrelay/radrelay/sinks/postgres"
 )
@@ -234,7 +236,7 @@ func runSQL(e *env, args []string) int {
 	case "status":
 		nases, closed, err := postgres.SessionStatus(ctx, conn, cfg, postgres.StaleOptions{After: o.staleAfter, Cause: o.staleCause})
 		if err != nil {
-			fmt.Fprintf(e.stderr, "radrelay sql status: %v\n", err)
+			fmt.Fprintf(e.stderr, "radrelay sql status: %v\n%s", err, missingTableHint(err))
 			return 1
 		}
 		var open, stale int64
@@ -257,7 +259,7 @@ func runSQL(e *env, args []string) int {
 		if o.rebootCause != o.staleCause {
 			rebooted, err := postgres.ClosedByCause(ctx, conn, cfg, o.rebootCause)
 			if err != nil {
-				fmt.Fprintf(e.stderr, "radrelay sql status: %v\n", err)
+				fmt.Fprintf(e.stderr, "radrelay sql status: %v\n%s", err, missingTableHint(err))
 				return 1
 			}
 			fmt.Fprintf(e.stdout, "%s closed with cause %s (by NAS reboot detection, Accounting-On/Off or the NAS's own Stop)\n", plural(rebooted, "session"), o.rebootCause)
@@ -277,7 +279,7 @@ func runSQL(e *env, args []string) int {
 			fmt.Fprintf(e.stdout, "%s %s session %q user %q NAS %s, last record %s\n", verb, c.UniqueID, c.SessionID, c.UserName, c.NAS, c.LastUpdate.UTC().Format(time.RFC3339))
 		}
 		if err != nil {
-			fmt.Fprintf(e.stderr, "radrelay sql close-stale: %v\n", err)
+			fmt.Fprintf(e.stderr, "radrelay sql close-stale: %v\n%s", err, missingTableHint(err))
 			return 1
 		}
 		if o.dryRun {
@@ -288,4 +290,22 @@ func runSQL(e *env, args []string) int {
 		return 0
 	}
 	return 2
+}
+
+// missingTableHint says what to do when err is PostgreSQL's "relation does
+// not exist" (SQLSTATE 42P01): "sql init" never ran on the database, or it
+// is not the one the sink writes. It is "" for any other error.
+func missingTableHint(err error) string {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "42P01" {
+		return ""
+	}
+	table := "a table radrelay needs"
+	if _, rest, ok := strings.Cut(pgErr.Message, `"`); ok {
+		if name, _, ok := strings.Cut(rest, `"`); ok {
+			table = "table " + name
+		}
+	}
+	return fmt.Sprintf("hint: %s does not exist in this database: create it with \"radrelay sql init\" "+
+		"(same --dsn and --live-table), or check that --dsn names the database the postgres sink writes\n", table)
 }
