@@ -431,30 +431,9 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	mon.attach(t.Stats, filtered)
 	pub := newStatusPublisher(mon, command, started, tc)
 
-	if cfg.MetricsListen != "" {
-		ln, err := net.Listen("tcp", cfg.MetricsListen)
-		if err != nil {
-			return fail(1, fmt.Errorf("metrics endpoint: %w", err))
-		}
-		pub.base.MetricsListen = ln.Addr().String()
-		ss := &statusServer{m: mon, pub: pub, readyMaxBacklog: cfg.ReadyMaxBacklog, stateDir: tc.StateDir, quarantineDir: tc.QuarantineDir}
-		srv := &http.Server{Handler: ss.handler(), ReadHeaderTimeout: 10 * time.Second}
-		go srv.Serve(ln)
-		defer srv.Close()
-		logger.Info("serving metrics and status", "addr", ln.Addr().String(), "paths", "/ /metrics /healthz /readyz /status.json")
-		if metricsListening != nil {
-			metricsListening(ln.Addr().String())
-		}
-	}
-	if tc.StateDir != "" {
-		pubCtx, pubStop := context.WithCancel(context.Background())
-		pubDone := make(chan struct{})
-		go pub.run(pubCtx, t.Started(), pubDone, func(err error) {
-			logger.Warn("cannot write the status file; radrelay status will show only positions", "err", err)
-		})
-		defer func() { pubStop(); <-pubDone }()
-	}
-
+	// Signals are caught before the metrics endpoint answers: whoever sees
+	// it (a supervisor, a test) may send SIGTERM at once, and that must
+	// drain and exit 0, not kill the process by the default action.
 	var stopSignal struct {
 		sync.Mutex
 		sig os.Signal
@@ -499,6 +478,30 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 		close(signalsDone)
 		<-signalsStopped
 	}()
+
+	if cfg.MetricsListen != "" {
+		ln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fail(1, fmt.Errorf("metrics endpoint: %w", err))
+		}
+		pub.base.MetricsListen = ln.Addr().String()
+		ss := &statusServer{m: mon, pub: pub, readyMaxBacklog: cfg.ReadyMaxBacklog, stateDir: tc.StateDir, quarantineDir: tc.QuarantineDir}
+		srv := &http.Server{Handler: ss.handler(), ReadHeaderTimeout: 10 * time.Second}
+		go srv.Serve(ln)
+		defer srv.Close()
+		logger.Info("serving metrics and status", "addr", ln.Addr().String(), "paths", "/ /metrics /healthz /readyz /status.json")
+		if metricsListening != nil {
+			metricsListening(ln.Addr().String())
+		}
+	}
+	if tc.StateDir != "" {
+		pubCtx, pubStop := context.WithCancel(context.Background())
+		pubDone := make(chan struct{})
+		go pub.run(pubCtx, t.Started(), pubDone, func(err error) {
+			logger.Warn("cannot write the status file; radrelay status will show only positions", "err", err)
+		})
+		defer func() { pubStop(); <-pubDone }()
+	}
 
 	var names []string
 	for _, s := range tc.Sinks {
