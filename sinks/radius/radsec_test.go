@@ -74,6 +74,13 @@ func (r *radsecReceiver) start() {
 				return
 			}
 			r.mu.Lock()
+			if r.ln != ln {
+				// stop ran between Accept and here: it closed the
+				// connections it knew of, not this one.
+				r.mu.Unlock()
+				c.Close()
+				return
+			}
 			r.conns[c] = true
 			r.mu.Unlock()
 			r.served.Add(1)
