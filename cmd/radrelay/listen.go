@@ -85,17 +85,7 @@ func runSpoolOnly(cfg *config.Config, logger *slog.Logger, out *logOutput) error
 			logger.Info("stopping: answering what was received", "signal", sig.String())
 			cancel()
 		},
-		func() {
-			if cfg.LogFile == "" {
-				logger.Info("SIGHUP: no log_file to reopen (logging to standard error); the configuration is not reloaded, restart for that")
-				return
-			}
-			if err := out.Reopen(); err != nil {
-				logger.Error("reopening the log file", "err", err)
-				return
-			}
-			logger.Info("reopened the log file", "file", cfg.LogFile)
-		},
+		func() { reopenLog(logger, out, cfg.LogFile) },
 		func(sig os.Signal) { exitNow(signalExitStatus(sig)) })
 	stopped := make(chan struct{})
 	go func() { defer close(stopped); handle() }()

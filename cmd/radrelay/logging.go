@@ -92,3 +92,17 @@ func durationText(_ []string, a slog.Attr) slog.Attr {
 	}
 	return a
 }
+
+// reopenLog is what SIGHUP does in run and in a spool-only listener: reopen
+// log_file after logrotate moved it, or say there is none.
+func reopenLog(logger *slog.Logger, out *logOutput, logFile string) {
+	if logFile == "" {
+		logger.Info("SIGHUP: no log_file to reopen (logging to standard error); the configuration is not reloaded, restart for that")
+		return
+	}
+	if err := out.Reopen(); err != nil {
+		logger.Error("reopening the log file", "err", err)
+		return
+	}
+	logger.Info("reopened the log file", "file", logFile)
+}

@@ -454,17 +454,7 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 			logger.Log(context.Background(), level, stoppingMessage(t.Stats(), cfg.ShutdownTimeout), "signal", sig.String())
 			cancel()
 		},
-		func() {
-			if cfg.LogFile == "" {
-				logger.Info("SIGHUP: no log_file to reopen (logging to standard error); the configuration is not reloaded, restart for that")
-				return
-			}
-			if err := out.Reopen(); err != nil {
-				logger.Error("reopening the log file", "err", err)
-				return
-			}
-			logger.Info("reopened the log file", "file", cfg.LogFile)
-		},
+		func() { reopenLog(logger, out, cfg.LogFile) },
 		func(sig os.Signal) {
 			logger.Warn("second signal: exiting at once; records in flight will be sent again on the next start", "signal", sig.String())
 			immediateExit(signalExitStatus(sig))
