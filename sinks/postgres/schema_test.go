@@ -7,6 +7,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/radrelay/radrelay/detail"
 )
 
 // lockedBuffer is a bytes.Buffer safe for a logger's goroutines.
@@ -172,4 +176,43 @@ func TestHistoryAttributesType(t *testing.T) {
 			t.Errorf("json and jsonb histories differ:\n%s\n---\n%s", strings.Join(dumps[0], "\n"), strings.Join(dumps[1], "\n"))
 		}
 	})
+}
+
+// TestHistoryIndexMayBeDropped checks what docs/postgres.md promises a
+// site that only archives: a secondary index of the history dropped from
+// the parent table stays dropped (the sink's start-up does not make it
+// again, nor do the partitions it creates later), and records are still
+// stored.
+func TestHistoryIndexMayBeDropped(t *testing.T) {
+	ctx := context.Background()
+	dsn := pg.NewDatabase(t)
+	openSink(t, dsn, Config{}).Close()
+	conn := connect(t, dsn)
+	if _, err := conn.Exec(ctx, "DROP INDEX radrelay_history_user_idx"); err != nil {
+		t.Fatal(err)
+	}
+	s := openSink(t, dsn, Config{})
+	// A month without a partition yet: the sink creates it.
+	const old = 1546300800 // 2019-01-01 00:00:00 UTC
+	mustSend(t, s, []*detail.Record{acctRec("Start", "d1", old), acctRec("Stop", "d1", old+60)})
+	var n int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM radrelay_history WHERE acctsessionid = 'd1'`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("%d history rows of the session, %v; want 2", n, err)
+	}
+	rows, err := conn.Query(ctx, `SELECT tablename || ': ' || indexdef FROM pg_indexes
+		WHERE tablename LIKE 'radrelay_history%' AND indexdef LIKE '%username%'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) > 0 {
+		t.Errorf("the dropped index came back:\n%s", strings.Join(left, "\n"))
+	}
+	var session int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_indexes WHERE tablename = 'radrelay_history_p201901' AND indexdef LIKE '%(acctuniqueid)%'`).Scan(&session); err != nil || session != 1 {
+		t.Errorf("the new partition has %d session indexes, %v; want 1", session, err)
+	}
 }
