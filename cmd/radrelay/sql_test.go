@@ -116,12 +116,7 @@ func TestSQLDoesNotPrintPassword(t *testing.T) {
 // nothing; without it the session is closed at its last record and
 // printed; a second run closes nothing.
 func TestSQLCloseStale(t *testing.T) {
-	srv, err := pgtest.StartServer(pgtest.Options{})
-	if err != nil {
-		pgtest.Unavailable(t, err.Error())
-	}
-	t.Cleanup(func() { srv.Close() })
-	dsn := srv.NewDatabase(t)
+	dsn := postgresDatabase(t)
 	if code, _, errOut := runBinary(t, nil, "sql", "init", "--dsn", dsn); code != 0 {
 		t.Fatalf("sql init: exit %d: %s", code, errOut)
 	}
