@@ -69,22 +69,11 @@ func TestListenThroughput(t *testing.T) {
 	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, secret), "--spool", filepath.Join(dir, "spool"),
 		"--metrics", "127.0.0.1:0")
 	// Spool only: "serving metrics" and "listening" come in either order.
-	var addr, metrics string
-	for (addr == "" || metrics == "") && sc.Scan() {
-		if m := regexp.MustCompile(`serving metrics.* addr=([0-9.:]+)`).FindStringSubmatch(sc.Text()); m != nil {
-			metrics = m[1]
-		}
-		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil && strings.Contains(sc.Text(), "listening for accounting") {
-			addr = m[1]
-		}
-	}
+	addr, metrics := listenAndMetricsAddrs(t, sc)
 	go func() {
 		for sc.Scan() {
 		}
 	}()
-	if addr == "" || metrics == "" {
-		t.Fatal("radrelay never said where it listens and serves metrics")
-	}
 	// Fresh identifiers would be the same: the duplicate cache is keyed by
 	// source port too, and radiusload opens new sockets.
 	rr, err := radiusload.Run(ctx, radiusload.Options{Addr: addr, Secret: []byte(secret), InFlight: 64}, reqs)

@@ -135,12 +135,10 @@ func TestSecretsNeverShown(t *testing.T) {
 		"--metrics", addr, "--log-level", "debug", "--shutdown-timeout", "1s",
 		"--to", fmt.Sprintf("sql=postgres://u:%s@127.0.0.1:1/db?sslpassword=%s&connect_timeout=2", secret(), secret()))
 	var logs strings.Builder
-	for sc.Scan() {
-		logs.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "serving metrics") {
-			break
-		}
-	}
+	scanUntil(t, sc, "serving metrics", func(line []byte) bool {
+		logs.WriteString(string(line) + "\n")
+		return strings.Contains(string(line), "serving metrics")
+	})
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatalf("metrics: %v\n%s", err, logs.String())
