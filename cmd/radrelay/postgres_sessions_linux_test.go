@@ -67,7 +67,7 @@ name = "sql"
 type = "postgres"
 dsn_file = %q
 detect_reboots = true
-close_stale_every = "200ms"
+close_stale_every = "1s"
 stale_after = "1h"
 open_sessions_every = "100ms"
 `, state, filepath.Join(spool, "detail-*"), dsnFile)), 0o600)
