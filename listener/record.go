@@ -41,6 +41,7 @@ type packetScratch struct {
 	addedAVPs  [2]radius.AVP
 	addedPtrs  [2]*radius.AVP
 	addedData  [2][16]byte
+	unique     []byte // acct_unique's input
 }
 
 // parse is radius.Parse for p (cut to its Length), with its attributes in
@@ -124,11 +125,18 @@ func buildRecord(s *packetScratch, dict *dictionary.Dictionary, p []byte, secret
 		binary.BigEndian.PutUint32(b[:], uint32(t))
 		s.add(55, b[:])
 	}
+	var more []detail.Attribute
 	if len(added.Attributes) > 0 {
-		more, err := dict.Decode(added)
-		if err != nil {
+		if more, err = dict.Decode(added); err != nil {
 			return nil, err
 		}
+	}
+	// One slice for the packet's attributes, preprocess's and
+	// Acct-Unique-Session-Id.
+	all := make([]detail.Attribute, len(as), len(as)+len(more)+1)
+	copy(all, as)
+	rec.Attrs = all
+	if len(more) > 0 {
 		n := len(rec.Attrs)
 		rec.Attrs = append(rec.Attrs, more...)
 		for i, j := range findAttrs(more) {
@@ -137,7 +145,7 @@ func buildRecord(s *packetScratch, dict *dictionary.Dictionary, p []byte, secret
 			}
 		}
 	}
-	rec.Attrs = append(rec.Attrs, detail.Attribute{Name: "Acct-Unique-Session-Id", Value: acctUniqueSessionID(rec.Attrs, f), Quoted: true})
+	rec.Attrs = append(rec.Attrs, detail.Attribute{Name: "Acct-Unique-Session-Id", Value: s.acctUniqueSessionID(rec.Attrs, f), Quoted: true})
 	return rec, nil
 }
 
@@ -185,30 +193,43 @@ func findAttrs(attrs []detail.Attribute) found {
 // (policy.d/accounting), for a record's attributes whose names findAttrs
 // has found.
 func acctUniqueSessionID(attrs []detail.Attribute, f found) string {
+	var s packetScratch
+	return s.acctUniqueSessionID(attrs, f)
+}
+
+func (s *packetScratch) acctUniqueSessionID(attrs []detail.Attribute, f found) string {
 	get := func(k int) string {
 		if f[k] < 0 {
 			return ""
 		}
 		return attrs[f[k]].Value
 	}
-	var in string
+	in := s.unique[:0]
 	if m := classUnique.FindStringSubmatch(get(fClass)); m != nil {
-		in = m[1] + "," + get(fAcctSessionID)
+		in = append(append(append(in, m[1]...), ','), get(fAcctSessionID)...)
 	} else if c := get(fClass); strings.HasPrefix(c, "0x") {
 		// Class is octets: printed as hex, its text is the bytes.
 		if b, err := hex.DecodeString(c[2:]); err == nil {
 			if m := classUnique.FindStringSubmatch(string(b)); m != nil {
-				in = m[1] + "," + get(fAcctSessionID)
+				in = append(append(append(in, m[1]...), ','), get(fAcctSessionID)...)
 			}
 		}
 	}
-	if in == "" {
+	if len(in) == 0 {
 		nas := get(fNASIPv6)
 		if nas == "" {
 			nas = get(fNASIP)
 		}
-		in = strings.Join([]string{get(fUserName), get(fAcctSessionID), nas, get(fNASIdentifier), get(fNASPortID), get(fNASPort)}, ",")
+		for i, v := range [...]string{get(fUserName), get(fAcctSessionID), nas, get(fNASIdentifier), get(fNASPortID), get(fNASPort)} {
+			if i > 0 {
+				in = append(in, ',')
+			}
+			in = append(in, v...)
+		}
 	}
-	sum := md5.Sum([]byte(in))
-	return hex.EncodeToString(sum[:])
+	s.unique = in
+	sum := md5.Sum(in)
+	var h [2 * md5.Size]byte
+	hex.Encode(h[:], sum[:])
+	return string(h[:])
 }
