@@ -42,6 +42,8 @@ type packetScratch struct {
 	addedPtrs  [2]*radius.AVP
 	addedData  [2][16]byte
 	unique     []byte // acct_unique's input
+	headerAt   int64  // the second header is for
+	header     string // detail.FormatHeader of headerAt
 }
 
 // parse is radius.Parse for p (cut to its Length), with its attributes in
@@ -94,6 +96,12 @@ func buildRecord(s *packetScratch, dict *dictionary.Dictionary, p []byte, secret
 		return nil, err
 	}
 	rec := &detail.Record{Attrs: as, Timestamp: now.Unix(), HasTimestamp: true}
+	// The header the writer would format, once a second rather than once
+	// a record.
+	if s.header == "" || s.headerAt != rec.Timestamp {
+		s.headerAt, s.header = rec.Timestamp, detail.FormatHeader(time.Unix(rec.Timestamp, 0))
+	}
+	rec.Header = s.header
 	if attrs == AttributesPacket {
 		return rec, nil
 	}
