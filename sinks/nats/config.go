@@ -39,6 +39,11 @@ type Config struct {
 	// Key, MaxMessageBytes: the stream-record contract (sinks/stream).
 	Key             string `toml:"key"`
 	MaxMessageBytes int    `toml:"max_message_bytes"`
+	// BatchPublish publishes each batch of records as a JetStream fast
+	// batch (one PubAck per batch; the stream must allow it, which
+	// create_stream does); false, or a stream that does not allow it,
+	// publishes with a PubAck per record. Default true.
+	BatchPublish *bool `toml:"batch_publish"`
 	// MaxPending is how many publishes may await their PubAck at once;
 	// PublishTimeout how long one may wait before it is retried.
 	MaxPending     int           `toml:"max_pending"`
@@ -82,8 +87,13 @@ func (c Config) WithDefaults() Config {
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = DefaultPublishTimeout
 	}
+	on := c.batchPublish()
+	c.BatchPublish = &on
 	return c
 }
+
+// batchPublish is batch_publish with its default (true).
+func (c Config) batchPublish() bool { return c.BatchPublish == nil || *c.BatchPublish }
 
 // ConfigFromURL parses the URL form:
 //
@@ -125,6 +135,10 @@ func ConfigFromURL(raw string) (Config, error) {
 			c.Key = val
 		case "max_message_bytes":
 			c.MaxMessageBytes, err = strconv.Atoi(val)
+		case "batch_publish":
+			var on bool
+			on, err = stream.ParseBool(val)
+			c.BatchPublish = &on
 		case "max_pending":
 			c.MaxPending, err = strconv.Atoi(val)
 		case "publish_timeout":
