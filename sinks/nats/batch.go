@@ -261,7 +261,7 @@ func (s *Sink) publishBatch(ctx context.Context, recs []*detail.Record, results 
 		if seq == 1 {
 			op = fastBatchOpStart
 		}
-		err := p.publish(s.nc, s.cfg.Subject, b.replyTo, seq, op, &m)
+		err := p.publish(s.nc, s.cfg.Subject, s.cfg.Stream, b.replyTo, seq, op, &m)
 		if err != nil {
 			err = classify(err)
 			if sinks.IsPermanent(err) { // over the server's max_payload: never sent
@@ -288,7 +288,7 @@ func (s *Sink) publishBatch(ctx context.Context, recs []*detail.Record, results 
 	if publishErr == nil {
 		// Commit without storing the commit message itself, so that the
 		// last record need not be known in advance.
-		publishErr = classify(p.publish(s.nc, s.cfg.Subject, b.replyTo, sent+1, fastBatchOpCommitEOB, nil))
+		publishErr = classify(p.publish(s.nc, s.cfg.Subject, s.cfg.Stream, b.replyTo, sent+1, fastBatchOpCommitEOB, nil))
 	}
 	if publishErr != nil {
 		// The batch cannot be committed: what it stored is not
@@ -334,7 +334,7 @@ func firstSent(seqOf []uint64) int {
 }
 
 // publish sends one message of the batch, m's or (m nil) the empty commit.
-func (p *batchPublisher) publish(nc *nats.Conn, subject, replyTo string, seq uint64, op int, m *stream.Message) error {
+func (p *batchPublisher) publish(nc *nats.Conn, subject, streamName, replyTo string, seq uint64, op int, m *stream.Message) error {
 	msg := &p.msg
 	msg.Subject = subject
 	msg.Reply = replyTo + strconv.FormatUint(seq, 10) + "." + strconv.Itoa(op) + ".$FI"
@@ -350,6 +350,8 @@ func (p *batchPublisher) publish(nc *nats.Conn, subject, replyTo string, seq uin
 			p.setHeader(h.Name, h.Value)
 		}
 		p.setHeader(jetstream.MsgIDHeader, m.ID)
+		// Refused, not stored, if another stream captures the subject.
+		p.setHeader(jetstream.ExpectedStreamHeader, streamName)
 	}
 	return nc.PublishMsg(msg)
 }
