@@ -85,7 +85,7 @@ func main() {
 	start := time.Now()
 	switch *mode {
 	case "async":
-		err = publishAsync(ctx, js, msgs, *streamName)
+		err = publishAsync(ctx, js, msgs, *streamName, *batch)
 	case "core":
 		err = publishCore(nc, msgs, *batch)
 	case "fast":
@@ -152,26 +152,31 @@ func load(path, subject, streamName string, limit int) ([]*nats.Msg, error) {
 	return msgs, nil
 }
 
-func publishAsync(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg, streamName string) error {
-	futures := make([]jetstream.PubAckFuture, len(msgs))
+// publishAsync publishes window messages at a time and waits for their
+// PubAcks, as the sink did with a batch.
+func publishAsync(ctx context.Context, js jetstream.JetStream, msgs []*nats.Msg, streamName string, window int) error {
+	futures := make([]jetstream.PubAckFuture, 0, window)
 	expect := jetstream.WithExpectStream(streamName)
-	for i, m := range msgs {
-		id := m.Header.Get(jetstream.MsgIDHeader)
-		m.Header.Del(jetstream.MsgIDHeader)
-		m.Header.Del(jetstream.ExpectedStreamHeader)
-		f, err := js.PublishMsgAsync(m, jetstream.WithMsgID(id), expect)
-		if err != nil {
-			return err
+	for start := 0; start < len(msgs); start += window {
+		futures = futures[:0]
+		for _, m := range msgs[start:min(start+window, len(msgs))] {
+			id := m.Header.Get(jetstream.MsgIDHeader)
+			m.Header.Del(jetstream.MsgIDHeader)
+			m.Header.Del(jetstream.ExpectedStreamHeader)
+			f, err := js.PublishMsgAsync(m, jetstream.WithMsgID(id), expect)
+			if err != nil {
+				return err
+			}
+			futures = append(futures, f)
 		}
-		futures[i] = f
-	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return err
-		case <-ctx.Done():
-			return ctx.Err()
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 	}
 	return nil

@@ -1,9 +1,12 @@
 // Package nats is the sink that publishes accounting records to a NATS
 // JetStream stream, as messages of the stream-record contract (package
-// sinks/stream). A record is delivered when the stream's PubAck for it
-// arrives; records are published asynchronously, many in flight, each with a
-// message id derived from its content, so the stream's de-duplication drops
-// the copies an at-least-once restart sends again.
+// sinks/stream). A batch of records is published as one JetStream fast
+// batch (batch.go): the stream stores a prefix of it, in order, and one
+// PubAck says how long; a record is delivered when that PubAck covers it.
+// A stream that takes no fast batches gets a PubAck per record, many in
+// flight. Every message has an id derived from its content, so the
+// stream's de-duplication drops the copies an at-least-once restart sends
+// again.
 package nats
 
 import (

@@ -169,8 +169,7 @@ func TestServerDownIsRetryable(t *testing.T) {
 
 // TestSessionWaitsForItsEarlierRecord: publishing a PubAck per record (the
 // stream, made without allow_batched, takes no fast batches), a record is
-// published only once
-// the earlier record of its session in the batch is stored, and not at
+// published only once the earlier record of its session in the batch is stored, and not at
 // all when that one fails retryably. A stream that takes 4 messages and
 // then refuses more (discard new) fails the records in a fixed order:
 // the three sessions' first records, then session 0's second, are stored;
