@@ -83,14 +83,22 @@ type batchPublisher struct {
 	cur *fastBatch
 
 	// msg is reused for every message: PublishMsg copies it into the
-	// connection's buffer. values holds a one-element slice per header
-	// name, so that filling msg.Header allocates nothing.
-	msg    nats.Msg
-	values map[string][]string
+	// connection's buffer; so are reply, its reply subject's bytes, and
+	// slots, the one-element value slices of its headers (setHeader).
+	msg     nats.Msg
+	reply   []byte
+	slots   []headerSlot
+	n       int  // headers set of the message being made
+	changed bool // and their names are not the message before's
+}
+
+type headerSlot struct {
+	name  string
+	value []string
 }
 
 func newBatchPublisher(nc *nats.Conn) (*batchPublisher, error) {
-	p := &batchPublisher{inbox: nats.NewInbox()}
+	p := &batchPublisher{inbox: nats.NewInbox(), msg: nats.Msg{Header: nats.Header{}}}
 	sub, err := nc.Subscribe(p.inbox+".>", p.handle)
 	if err != nil {
 		return nil, err
@@ -337,13 +345,14 @@ func firstSent(seqOf []uint64) int {
 func (p *batchPublisher) publish(nc *nats.Conn, subject, streamName, replyTo string, seq uint64, op int, m *stream.Message) error {
 	msg := &p.msg
 	msg.Subject = subject
-	msg.Reply = replyTo + strconv.FormatUint(seq, 10) + "." + strconv.Itoa(op) + ".$FI"
-	if msg.Header == nil {
-		msg.Header = make(nats.Header, 8)
-		p.values = make(map[string][]string, 8)
-	}
-	clear(msg.Header)
+	r := append(p.reply[:0], replyTo...)
+	r = strconv.AppendUint(r, seq, 10)
+	r = append(r, '.', byte('0'+op))
+	r = append(r, ".$FI"...)
+	p.reply = r
+	msg.Reply = string(r)
 	msg.Data = nil
+	p.n, p.changed = 0, false
 	if m != nil {
 		msg.Data = m.Value
 		for _, h := range m.Headers {
@@ -353,17 +362,31 @@ func (p *batchPublisher) publish(nc *nats.Conn, subject, streamName, replyTo str
 		// Refused, not stored, if another stream captures the subject.
 		p.setHeader(jetstream.ExpectedStreamHeader, streamName)
 	}
+	if p.changed || p.n != len(msg.Header) {
+		clear(msg.Header)
+		for _, sl := range p.slots[:p.n] {
+			msg.Header[sl.name] = sl.value
+		}
+	}
 	return nc.PublishMsg(msg)
 }
 
+// setHeader sets the next header of p.msg in its slot. Messages have the
+// same headers in the same order (but for one lacking some): when the
+// names are those of the message before, the header map holds the slots'
+// value slices already, and only the values change.
 func (p *batchPublisher) setHeader(name, value string) {
-	v, ok := p.values[name]
-	if !ok {
-		v = make([]string, 1)
-		p.values[name] = v
+	k := p.n
+	p.n++
+	if k < len(p.slots) && p.slots[k].name == name {
+		p.slots[k].value[0] = value
+		return
 	}
-	v[0] = value
-	p.msg.Header[name] = v
+	if k == len(p.slots) {
+		p.slots = append(p.slots, headerSlot{})
+	}
+	p.slots[k] = headerSlot{name: name, value: []string{value}}
+	p.changed = true
 }
 
 // deadline is publish_timeout without a response: each response moves it.

@@ -167,3 +167,55 @@ func TestSinglePublishConformance(t *testing.T) {
 		},
 	})
 }
+
+// TestBatchMessageHeaders: the reused message of a batch carries exactly
+// the headers of each record, also when one lacks some that the one
+// before had, and after the (empty) commit.
+func TestBatchMessageHeaders(t *testing.T) {
+	srv := startServer(t, nil)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	got := make(chan *nats.Msg, 16)
+	if _, err := nc.ChanSubscribe("hdr.test", got); err != nil {
+		t.Fatal(err)
+	}
+	p, err := newBatchPublisher(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := []stream.Header{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}, {Name: "C", Value: "3"}}
+	for i, hs := range [][]stream.Header{
+		full,
+		{{Name: "A", Value: "4"}, {Name: "B", Value: "5"}, {Name: "C", Value: "6"}},
+		{{Name: "A", Value: "7"}, {Name: "C", Value: "8"}}, // no B
+		nil, // the commit
+		full,
+		{{Name: "A", Value: "9"}, {Name: "B", Value: "10"}}, // no C
+	} {
+		var m *stream.Message
+		if hs != nil {
+			m = &stream.Message{Value: []byte(fmt.Sprint(i)), Headers: hs, ID: fmt.Sprint("id", i)}
+		}
+		if err := p.publish(nc, "hdr.test", "S", "reply.", uint64(i+1), fastBatchOpAppend, m); err != nil {
+			t.Fatal(err)
+		}
+		msg := <-got
+		want := nats.Header{}
+		if m != nil {
+			for _, h := range hs {
+				want.Set(h.Name, h.Value)
+			}
+			want.Set("Nats-Msg-Id", m.ID)
+			want.Set("Nats-Expected-Stream", "S")
+		}
+		if fmt.Sprint(msg.Header) != fmt.Sprint(want) && !(len(msg.Header) == 0 && len(want) == 0) {
+			t.Errorf("message %d: headers %v, want %v", i, msg.Header, want)
+		}
+		if wantReply := fmt.Sprintf("reply.%d.1.$FI", i+1); msg.Reply != wantReply {
+			t.Errorf("message %d: reply %q, want %q", i, msg.Reply, wantReply)
+		}
+	}
+}
