@@ -145,7 +145,7 @@ func (p *batchPublisher) handle(m *nats.Msg) {
 		// A message went missing; with "fail" the PubAck follows.
 	case "err":
 		b.refused(r.Seq, r.Error)
-	default:
+	case "":
 		switch {
 		case r.Error == nil:
 			b.count, b.done = r.Count, true
@@ -161,6 +161,8 @@ func (p *batchPublisher) handle(m *nats.Msg) {
 			b.refused(seq, r.Error)
 			b.done = op == fastBatchOpCommitEOB
 		}
+	default:
+		return // a kind of response this sink does not know: informational
 	}
 	select {
 	case b.wake <- struct{}{}:
