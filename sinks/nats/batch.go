@@ -50,6 +50,14 @@ const (
 // the server's own maximum.
 const fastBatchFlow = 500
 
+// publishChunk is how many records are encoded before they are published
+// back to back (see publishBatch).
+const publishChunk = 64
+
+// notEncoded marks, while a chunk is published, a record that failed to
+// encode (its result is set).
+const notEncoded = ^uint64(0)
+
 // batchReply is a response to a message of a fast batch.
 type batchReply struct {
 	Type  string              `json:"type"` // "ack", "gap", "err"; "" for a PubAck
@@ -88,8 +96,9 @@ type batchPublisher struct {
 	msg     nats.Msg
 	reply   []byte
 	slots   []headerSlot
-	n       int  // headers set of the message being made
-	changed bool // and their names are not the message before's
+	chunk   []stream.Message // the records being published, encoded
+	n       int              // headers set of the message being made
+	changed bool             // and their names are not the message before's
 }
 
 type headerSlot struct {
@@ -245,46 +254,66 @@ func (s *Sink) publishBatch(ctx context.Context, recs []*detail.Record, results 
 	// seqOf[k] is the batch sequence of record k; 0 for a record that
 	// failed before it was published.
 	seqOf := make([]uint64, len(recs))
-	var m stream.Message
 	var publishErr error
 	deadline := newDeadline(s.cfg.PublishTimeout)
 	defer deadline.stop()
-	for k, rec := range recs {
-		if err := ctx.Err(); err != nil {
-			publishErr = err
-			break
+	// Records are encoded a chunk at a time and the chunk published back
+	// to back: the connection then writes, and the server reads, many
+	// messages at once, which costs the server less per message than a
+	// trickle of them.
+	if p.chunk == nil {
+		p.chunk = make([]stream.Message, publishChunk)
+	}
+	for base := 0; base < len(recs) && publishErr == nil; base += publishChunk {
+		end := min(base+publishChunk, len(recs))
+		for k := base; k < end; k++ {
+			if err := s.enc.Encode(recs[k], &p.chunk[k-base]); err != nil {
+				results[k] = fmt.Errorf("nats sink: %w", err)
+				seqOf[k] = notEncoded
+			}
 		}
-		if err := s.enc.Encode(rec, &m); err != nil {
-			results[k] = fmt.Errorf("nats sink: %w", err)
-			continue
-		}
-		// Keep at most max_pending messages beyond the last flow
-		// acknowledgement.
-		if err := b.waitWindow(ctx, uint64(s.cfg.MaxPending), deadline); err != nil {
-			publishErr = err
-			break
-		}
-		b.mu.Lock()
-		seq := b.sent + 1
-		b.mu.Unlock()
-		op := fastBatchOpAppend
-		if seq == 1 {
-			op = fastBatchOpStart
-		}
-		err := p.publish(s.nc, s.cfg.Subject, s.cfg.Stream, b.replyTo, seq, op, &m)
-		if err != nil {
-			err = classify(err)
-			if sinks.IsPermanent(err) { // over the server's max_payload: never sent
-				results[k] = err
+		for k := base; k < end; k++ {
+			if seqOf[k] == notEncoded {
+				seqOf[k] = 0
 				continue
 			}
-			publishErr = err
-			break
+			if err := ctx.Err(); err != nil {
+				publishErr = err
+				break
+			}
+			// Keep at most max_pending messages beyond the last flow
+			// acknowledgement.
+			if err := b.waitWindow(ctx, uint64(s.cfg.MaxPending), deadline); err != nil {
+				publishErr = err
+				break
+			}
+			b.mu.Lock()
+			seq := b.sent + 1
+			b.mu.Unlock()
+			op := fastBatchOpAppend
+			if seq == 1 {
+				op = fastBatchOpStart
+			}
+			err := p.publish(s.nc, s.cfg.Subject, s.cfg.Stream, b.replyTo, seq, op, &p.chunk[k-base])
+			if err != nil {
+				err = classify(err)
+				if sinks.IsPermanent(err) { // over the server's max_payload: never sent
+					results[k] = err
+					continue
+				}
+				publishErr = err
+				break
+			}
+			b.mu.Lock()
+			b.sent = seq
+			b.mu.Unlock()
+			seqOf[k] = seq
 		}
-		b.mu.Lock()
-		b.sent = seq
-		b.mu.Unlock()
-		seqOf[k] = seq
+	}
+	for k := range seqOf {
+		if seqOf[k] == notEncoded {
+			seqOf[k] = 0 // encoded, its chunk not published: no result yet
+		}
 	}
 	b.mu.Lock()
 	sent := b.sent
