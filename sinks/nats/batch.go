@@ -46,8 +46,10 @@ const (
 	fastBatchOpCommitEOB // commit without storing this (empty) message
 )
 
-// fastBatchFlow is the flow acknowledgement interval the sink asks for:
-// the server's own maximum.
+// fastBatchFlow is the longest flow acknowledgement interval the sink
+// asks for: the server's own maximum. It asks for at most half of
+// max_pending, so that the publisher, stopping at max_pending messages
+// beyond the last acknowledgement, always has one more coming.
 const fastBatchFlow = 500
 
 // publishChunk is how many records are encoded before they are published
@@ -241,7 +243,8 @@ func (s *Sink) sendBatched(ctx context.Context, recs []*detail.Record, results [
 func (s *Sink) publishBatch(ctx context.Context, recs []*detail.Record, results []error) (int, error) {
 	p := s.batches
 	b := &fastBatch{id: nats.NewInbox()[len(nats.InboxPrefix):], errs: map[uint64]error{}, wake: make(chan struct{}, 1)}
-	b.replyTo = p.inbox + "." + b.id + "." + strconv.Itoa(fastBatchFlow) + ".fail."
+	flow := min(fastBatchFlow, max(1, s.cfg.MaxPending/2))
+	b.replyTo = p.inbox + "." + b.id + "." + strconv.Itoa(flow) + ".fail."
 	p.mu.Lock()
 	p.cur = b
 	p.mu.Unlock()

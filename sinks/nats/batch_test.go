@@ -219,3 +219,19 @@ func TestBatchMessageHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchSmallWindow: with max_pending below the server's flow
+// acknowledgement interval, a batch still goes through: the sink asks
+// for acknowledgements often enough to keep publishing.
+func TestBatchSmallWindow(t *testing.T) {
+	srv := startServer(t, nil)
+	cfg := newStream(srv)
+	cfg.MaxPending = 3
+	s := openSink(t, cfg)
+	defer s.Close()
+	recs := sinktest.Records(100)
+	deliver(t, s, recs)
+	if got := readStream(t, srv.ClientURL(), cfg.Stream); len(got) != len(recs) {
+		t.Errorf("the stream holds %d messages, want %d", len(got), len(recs))
+	}
+}
