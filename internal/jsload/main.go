@@ -267,7 +267,7 @@ func publishFast(nc *nats.Conn, msgs []*nats.Msg, size, flow int) error {
 		case data := <-ack:
 			var pa struct {
 				Error *struct{ Description string } `json:"error"`
-				Count int                          `json:"count"`
+				Count int                           `json:"count"`
 			}
 			if err := json.Unmarshal(data, &pa); err != nil {
 				return err

@@ -16,13 +16,7 @@ var Type = &sinks.Type{
 	Name:      "nats",
 	Schemes:   []string{"nats"},
 	NewConfig: func() sinks.Config { return new(Config) },
-	FromURL: func(raw string) (sinks.Config, error) {
-		c, err := ConfigFromURL(raw)
-		if err != nil {
-			return nil, err
-		}
-		return &c, nil
-	},
+	FromURL:   sinks.URLParser(ConfigFromURL),
 	// One batch at a time, all of it in flight at once: a fast batch
 	// (the next waits for this one's PubAck, so that the stream keeps the
 	// file's order), or with a PubAck per record, where a session's next
