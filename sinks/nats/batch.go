@@ -315,9 +315,10 @@ func (s *Sink) publishBatch(ctx context.Context, recs []*detail.Record, results 
 	}
 	for k := range seqOf {
 		if seqOf[k] == notEncoded {
-			seqOf[k] = 0 // encoded, its chunk not published: no result yet
+			seqOf[k] = 0 // failed to encode (its result is set), after publishing stopped
 		}
 	}
+	p.forget()
 	b.mu.Lock()
 	sent := b.sent
 	b.mu.Unlock()
@@ -373,6 +374,19 @@ func firstSent(seqOf []uint64) int {
 		}
 	}
 	return len(seqOf)
+}
+
+// forget drops what the reused messages hold of the records (keys and
+// header values are strings of the records'), so that no record is kept
+// alive after Send.
+func (p *batchPublisher) forget() {
+	for i := range p.chunk {
+		p.chunk[i].Key = ""
+		clear(p.chunk[i].Headers)
+	}
+	for _, sl := range p.slots {
+		sl.value[0] = ""
+	}
 }
 
 // publish sends one message of the batch, m's or (m nil) the empty commit.
