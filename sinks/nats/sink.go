@@ -130,7 +130,9 @@ func (c Config) streamConfig() jetstream.StreamConfig {
 		MaxAge:     c.MaxAge,
 		Duplicates: c.DuplicateWindow,
 		MaxMsgSize: int32(min(c.MaxMessageBytes, 1<<31-1)),
-		// Fast batches (batch_publish); a server older than 2.14 ignores it.
+		// Fast batches (batch_publish): when the stream as created does
+		// not allow them (a server before 2.14), ensureStream falls back
+		// to a PubAck per record.
 		AllowBatchPublish: c.batchPublish(),
 	}
 	if strings.EqualFold(c.Storage, "memory") {
