@@ -44,8 +44,9 @@ type Config struct {
 	MaxMessageBytes int    `toml:"max_message_bytes"`
 	// BatchPublish publishes each batch of records as a JetStream fast
 	// batch (one PubAck per batch; the stream must allow it, which
-	// create_stream does); false, or a stream that does not allow it,
-	// publishes with a PubAck per record. Default true.
+	// create_stream does); false, a replicated stream (see Open) or a
+	// stream that does not allow it publishes with a PubAck per record.
+	// Default true.
 	BatchPublish *bool `toml:"batch_publish"`
 	// MaxPending is how many publishes may await their PubAck at once;
 	// PublishTimeout how long one may wait before it is retried.

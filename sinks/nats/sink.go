@@ -176,13 +176,22 @@ func (s *Sink) ensureStream(ctx context.Context) error {
 		return fmt.Errorf("nats sink: stream %s: %w", s.cfg.Stream, err)
 	}
 	if s.cfg.batchPublish() {
-		if info != nil && info.Config.AllowBatchPublish {
+		switch {
+		case info != nil && info.Config.Replicas > 1:
+			// A fast batch counts a resent record as stored when the
+			// leader still holds its first copy in flight to the
+			// replicas, where a single publish is refused and retried:
+			// were the leader to die then, the record would be lost.
+			// Replicated streams keep a PubAck per record.
+			s.logger.Info("nats sink: replicated stream: publishing with a PubAck per message (fast batches only on single-replica streams)",
+				"stream", s.cfg.Stream, "replicas", info.Config.Replicas)
+		case info != nil && info.Config.AllowBatchPublish:
 			if s.batches == nil {
 				if s.batches, err = newBatchPublisher(s.nc); err != nil {
 					return fmt.Errorf("nats sink: %w", err)
 				}
 			}
-		} else {
+		default:
 			s.logger.Warn("nats sink: the stream does not allow batched publishing (allow_batched; nats-server 2.14 or later): publishing with a PubAck per message",
 				"stream", s.cfg.Stream)
 		}
