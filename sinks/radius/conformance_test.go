@@ -16,7 +16,9 @@ func TestConformance(t *testing.T) {
 	sinktest.Run(t, sinktest.Harness{
 		New: func(t *testing.T) sinks.Sink {
 			r = newReceiver(t, testSecret)
-			cfg := fastConfig(r.addr)
+			// Patient timers: a loaded machine must not make the only
+			// server look dead (fastConfig's 300 ms zombie_period did).
+			cfg := patientConfig(r.addr)
 			s, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
 			if err != nil {
 				t.Fatal(err)
