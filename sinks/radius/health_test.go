@@ -75,6 +75,22 @@ func (c *manualClock) Advance(d time.Duration) {
 	}
 }
 
+// drainArmed consumes c.armed until the test ends, for a test that no
+// longer waits for timers to be set (AfterFunc blocks on a full armed).
+func drainArmed(t testing.TB, c *manualClock) {
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case <-c.armed:
+			case <-done:
+				return
+			}
+		}
+	}()
+}
+
 // silentServer takes datagrams and answers none (no ICMP errors either).
 func silentServer(t *testing.T) string {
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})

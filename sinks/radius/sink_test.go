@@ -326,12 +326,19 @@ func TestSlowServer(t *testing.T) {
 	}
 }
 
+// TestWrongAuthenticatorNeverBelieved: replies with a wrong Response
+// Authenticator acknowledge nothing, and the retry succeeds once the same
+// server answers correctly. The server's health runs on a clock that never
+// moves, so a loaded machine cannot get it marked dead on the way.
 func TestWrongAuthenticatorNeverBelieved(t *testing.T) {
 	r := newReceiver(t, testSecret)
 	r.set(func(r *receiver) { r.wrongAuth = true })
 	cfg := fastConfig(r.addr)
 	cfg.MaxRTXCount = 2
 	s := openSink(t, cfg)
+	frozen := newManualClock()
+	useClock(s, frozen)
+	drainArmed(t, frozen)
 	recs := testRecords("forged", 20)
 	for i, err := range send(t, s, recs) {
 		if err == nil || sinks.IsPermanent(err) {
@@ -341,36 +348,27 @@ func TestWrongAuthenticatorNeverBelieved(t *testing.T) {
 	if st := s.Stats()[0]; st.Forged == 0 || st.Acked != 0 {
 		t.Fatalf("stats %+v", st)
 	}
-	// The same server answering correctly: the retry succeeds.
+	// The same server answering correctly: the retry succeeds, however
+	// long the answers take (no retransmission limit from here on; no
+	// exchange runs while it is changed).
 	r.set(func(r *receiver) { r.wrongAuth = false })
-	waitAlive(t, s, 0)
+	s.servers[0].timing.maxCount, s.servers[0].timing.maxDuration = 0, 0
 	mustAllSucceed(t, send(t, s, recs))
 }
 
-// waitAlive sends nothing; it waits until the revive interval lets server i
-// be probed again (no Status-Server: admit flips it to probing).
-func waitAlive(t testing.TB, s *Sink, i int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		e := s.servers[i]
-		e.mu.Lock()
-		st, since := e.state, e.deadSince
-		e.mu.Unlock()
-		if st == stateAlive || time.Since(since) >= e.timing.reviveInterval {
-			return
-		}
-		time.Sleep(10 * time.Millisecond) // polling with a deadline
-	}
-	t.Fatal("server never became eligible again")
-}
-
+// TestServerDownAtStart: records for a server that is not up fail
+// retryably (without the secret in the error) and are delivered once it is.
+// Its health runs on a clock that never moves: the records fail by the
+// retransmission limit, and once the server is up nothing can mark it dead.
 func TestServerDownAtStart(t *testing.T) {
 	addr := reservedAddr(t)
 	r := newStoppedReceiver(t, testSecret, addr)
 	cfg := fastConfig(addr)
 	cfg.MaxRTXDuration = 200 * time.Millisecond
 	s := openSink(t, cfg)
+	frozen := newManualClock()
+	useClock(s, frozen)
+	drainArmed(t, frozen)
 	recs := testRecords("down", 50)
 	for i, err := range send(t, s, recs) {
 		if err == nil || sinks.IsPermanent(err) {
@@ -381,7 +379,9 @@ func TestServerDownAtStart(t *testing.T) {
 		t.Fatal("secret in an error")
 	}
 	r.restart()
-	waitAlive(t, s, 0)
+	// No retransmission limit from here on (no exchange runs while it is
+	// changed): a loaded machine may take long to read the answers.
+	s.servers[0].timing.maxCount, s.servers[0].timing.maxDuration = 0, 0
 	mustAllSucceed(t, send(t, s, recs))
 	checkHolds(t, r.Delivered(), ids(recs))
 }
@@ -414,19 +414,34 @@ func TestServerKilledMidStreamAndRestarted(t *testing.T) {
 	checkHolds(t, r.Delivered(), ids(recs))
 }
 
+// TestFailover: records fail over to the backup when the primary is marked
+// dead; Status-Server revives the primary once it is back, and it takes
+// all the traffic again. Health runs on a manual clock (the primary is
+// marked dead when the test says so, and nothing else ever is) and requests
+// are retransmitted until answered, so how loaded the machine is changes
+// nothing.
 func TestFailover(t *testing.T) {
 	primaryAddr := reservedAddr(t)
 	primary := newStoppedReceiver(t, testSecret, primaryAddr)
 	backup := newReceiver(t, testSecret)
-	cfg := fastConfig(primaryAddr, backup.addr)
-	cfg.InitialRTX = 100 * time.Millisecond // a loaded machine must not look like a dead primary
-	cfg.MaxRTX = 200 * time.Millisecond
-	cfg.ZombiePeriod = time.Second
+	cfg := patientConfig(primaryAddr, backup.addr)
+	// How long a Status-Server waits for its answer; unanswered, it is
+	// sent again every revive_interval.
+	cfg.InitialRTX, cfg.MaxRTX = time.Second, 2*time.Second
 	cfg.StatusServer = true
 	s := openSink(t, cfg)
+	clock := newManualClock()
+	useClock(s, clock)
 
 	recs := testRecords("fo", 300)
-	mustAllSucceed(t, send(t, s, recs))
+	sent := make(chan []error, 1)
+	go func() { sent <- send(t, s, recs) }()
+	// Failover order: the first zombie timer is the primary's (the backup
+	// gets nothing before the primary fails).
+	<-clock.armed
+	drainArmed(t, clock)
+	clock.Advance(cfg.ZombiePeriod) // the primary is marked dead
+	mustAllSucceed(t, <-sent)
 	checkHolds(t, backup.Delivered(), ids(recs))
 	if st := s.Stats()[0]; st.State != "dead" || st.Deaths != 1 {
 		t.Fatalf("primary %+v", st)
@@ -434,7 +449,7 @@ func TestFailover(t *testing.T) {
 
 	// The primary comes back: Status-Server revives it and it takes the traffic again.
 	primary.restart()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(time.Minute) // a hang guard, not a threshold
 	for s.Stats()[0].State != "alive" {
 		if time.Now().After(deadline) {
 			t.Fatalf("primary not revived: %+v", s.Stats()[0])
@@ -482,15 +497,28 @@ func TestLoadBalance(t *testing.T) {
 	}
 }
 
+// TestLoadBalanceSurvivesDeadServer: records sent to a server that is down
+// go to the live one once it is marked dead. The live server's health runs
+// on a clock that never moves and requests are retransmitted until
+// answered, so it can neither be marked dead nor fail a record however
+// loaded the machine is; the dead one is never probed again (an hour's
+// revive_interval: a probe of it would never end).
 func TestLoadBalanceSurvivesDeadServer(t *testing.T) {
 	a := newReceiver(t, testSecret)
-	cfg := fastConfig(a.addr, reservedAddr(t))
+	cfg := patientConfig(a.addr, reservedAddr(t))
 	cfg.Policy = PolicyLoadBalance
 	cfg.ZombiePeriod = 200 * time.Millisecond
+	cfg.ReviveInterval = time.Hour
 	s := openSink(t, cfg)
+	frozen := newManualClock()
+	s.servers[0].now, s.servers[0].afterFunc = frozen.Now, frozen.AfterFunc
+	drainArmed(t, frozen)
 	recs := testRecords("lbdead", 300)
 	mustAllSucceed(t, send(t, s, recs))
 	checkHolds(t, a.Delivered(), ids(recs))
+	if st := s.Stats(); st[0].Deaths != 0 || st[1].Deaths != 1 {
+		t.Fatalf("deaths: live %d, down %d; want 0 and 1", st[0].Deaths, st[1].Deaths)
+	}
 }
 
 // TestBroadcast: a record the backup missed fails (retryably, naming the
@@ -523,17 +551,7 @@ func TestBroadcast(t *testing.T) {
 
 	// From here the backup's zombie timer is armed whenever it gets busy
 	// again; nothing waits on that.
-	drained := make(chan struct{})
-	t.Cleanup(func() { close(drained) })
-	go func() {
-		for {
-			select {
-			case <-clock.armed:
-			case <-drained:
-				return
-			}
-		}
-	}()
+	drainArmed(t, clock)
 	backup.restart()
 	clock.Advance(cfg.ReviveInterval) // the next request probes the backup
 	before := s.Stats()[0].Requests
@@ -655,33 +673,48 @@ func TestEarlyRetransmissionOff(t *testing.T) {
 
 // TestFailoverRevivesWithoutStatusServer: a dead primary is probed with a
 // real record after revive_interval (others go to the backup meanwhile) and
-// takes the traffic again once it answers.
+// takes the traffic again once it answers. Health runs on a manual clock
+// (the primary dies and becomes eligible for a probe when the test says so,
+// nothing else ever dies) and requests are retransmitted until answered, so
+// how loaded the machine is changes nothing.
 func TestFailoverRevivesWithoutStatusServer(t *testing.T) {
 	primaryAddr := reservedAddr(t)
 	primary := newStoppedReceiver(t, testSecret, primaryAddr)
 	backup := newReceiver(t, testSecret)
-	cfg := fastConfig(primaryAddr, backup.addr)
+	cfg := patientConfig(primaryAddr, backup.addr)
 	cfg.ZombiePeriod = 200 * time.Millisecond
-	cfg.MaxRTXDuration = 300 * time.Millisecond
+	cfg.ReviveInterval = 100 * time.Millisecond // less than the zombie period: the backup's timer stays put
 	s := openSink(t, cfg)
+	clock := newManualClock()
+	useClock(s, clock)
 
 	recs := testRecords("nss", 100)
-	mustAllSucceed(t, send(t, s, recs))
+	sent := make(chan []error, 1)
+	go func() { sent <- send(t, s, recs) }()
+	<-clock.armed // the primary's zombie timer (failover order: the backup has nothing yet)
+	drainArmed(t, clock)
+	clock.Advance(cfg.ZombiePeriod) // the primary is marked dead
+	mustAllSucceed(t, <-sent)
 	checkHolds(t, backup.Delivered(), ids(recs))
+	if st := s.Stats()[0]; st.State != "dead" || st.Deaths != 1 {
+		t.Fatalf("primary %+v", st)
+	}
 
 	primary.restart()
-	deadline := time.Now().Add(10 * time.Second)
-	for round := 0; primary.requestCount() == 0 || s.Stats()[0].State != "alive"; round++ {
-		if time.Now().After(deadline) {
-			t.Fatalf("primary not revived: %+v", s.Stats()[0])
-		}
-		more := testRecords(fmt.Sprintf("nss%d", round), 10)
-		mustAllSucceed(t, send(t, s, more))
-		got := append(primary.Delivered(), backup.Delivered()...)
-		checkHolds(t, got, ids(more))
+	clock.Advance(cfg.ReviveInterval) // the next record probes the primary
+	more := testRecords("nss-revived", 10)
+	mustAllSucceed(t, send(t, s, more))
+	checkHolds(t, append(primary.Delivered(), backup.Delivered()...), ids(more))
+	if st := s.Stats()[0]; st.State != "alive" || st.Revivals != 1 || primary.requestCount() == 0 {
+		t.Fatalf("primary %+v, %d requests", st, primary.requestCount())
 	}
-	if st := s.Stats()[0]; st.Revivals != 1 {
-		t.Fatalf("primary %+v", st)
+	// Alive again, it takes the traffic.
+	before := backup.requestCount()
+	last := testRecords("nss-after", 10)
+	mustAllSucceed(t, send(t, s, last))
+	checkHolds(t, primary.Delivered(), ids(last))
+	if n := backup.requestCount() - before; n != 0 {
+		t.Fatalf("backup got %d requests after the primary came back", n)
 	}
 }
 
