@@ -39,7 +39,9 @@ func TestRadSecEncryptedKey(t *testing.T) {
 	if err := cfg.CheckEnvironment(); err != nil {
 		t.Fatal(err)
 	}
-	s := openSink(t, fastRadsecConfig(srv))
+	patient := patientConfig() // the records must be delivered however loaded the machine is
+	patient.Servers = []ServerConfig{srv}
+	s := openSink(t, patient)
 	recs := testRecords("enc", 20)
 	mustAllSucceed(t, send(t, s, recs))
 	checkHolds(t, r.Delivered(), ids(recs))

@@ -309,8 +309,20 @@ func TestRadSecWrongSecret(t *testing.T) {
 	t.Run("requests dropped", func(t *testing.T) {
 		r := newRadsecReceiver(t, p, "not-the-same")
 		r.set(func(r *receiver) { r.otherSecret = true })
-		s, logs := openSinkLogged(t, fastRadsecConfig(radsecServer(p, r.addr)))
-		for _, err := range send(t, s, testRecords("ws", 3)) {
+		// Only the zombie timer ends the requests (no retransmission
+		// limit), and it fires when the test says so: a loaded machine
+		// cannot let the requests give up before the server is marked dead.
+		cfg := fastRadsecConfig(radsecServer(p, r.addr))
+		cfg.MaxRTXCount, cfg.MaxRTXDuration = -1, 10*time.Hour
+		s, logs := openSinkLogged(t, cfg)
+		clock := newManualClock()
+		useClock(s, clock)
+		sent := make(chan []error, 1)
+		go func() { sent <- send(t, s, testRecords("ws", 3)) }()
+		<-clock.armed
+		drainArmed(t, clock)
+		clock.Advance(cfg.ZombiePeriod)
+		for _, err := range <-sent {
 			if err == nil {
 				t.Fatal("delivered with a wrong secret")
 			}
@@ -352,8 +364,17 @@ func TestRadSecMixedPool(t *testing.T) {
 		gone := ln.Addr().String()
 		ln.Close()
 		backup := newReceiver(t, testSecret)
-		cfg := fastRadsecConfig(radsecServer(p, gone), ServerConfig{Address: backup.addr, Secret: testSecret})
+		// The backup's health runs on a clock that never moves and its
+		// requests are retransmitted until answered: however loaded the
+		// machine, it cannot die or fail a record. The RadSec server dies
+		// by its (real) zombie timer, however late, and is not probed again.
+		cfg := patientConfig()
+		cfg.Servers = []ServerConfig{radsecServer(p, gone), {Address: backup.addr, Secret: testSecret}}
+		cfg.ZombiePeriod, cfg.ReviveInterval = 300*time.Millisecond, time.Hour
 		s := openSink(t, cfg)
+		frozen := newManualClock()
+		s.servers[1].now, s.servers[1].afterFunc = frozen.Now, frozen.AfterFunc
+		drainArmed(t, frozen)
 		recs := testRecords("mixfo", 200)
 		mustAllSucceed(t, send(t, s, recs))
 		checkHolds(t, backup.Delivered(), ids(recs))
