@@ -68,16 +68,19 @@ func (r *regionReader) Read(p []byte) (int, error) {
 // fr.off, ends: the start of the last header line before size; -1 when
 // there is none within backlogLookBack.
 func (fr *fileReader) backlogEnd(size int64) int64 {
-	from := max(fr.off, size-backlogLookBack)
-	buf := make([]byte, size-from)
-	if n, _ := fr.of.f.ReadAt(buf, from); n < len(buf) {
-		return -1 // shrunk meanwhile: the read path sees it
+	for look := int64(64 << 10); ; look = backlogLookBack {
+		from := max(fr.off, size-look)
+		buf := make([]byte, size-from)
+		if n, _ := fr.of.f.ReadAt(buf, from); n < len(buf) {
+			return -1 // shrunk meanwhile: the read path sees it
+		}
+		if cut := detail.LastRecordStart(buf); cut > 0 {
+			return from + int64(cut)
+		}
+		if from == fr.off || look == backlogLookBack {
+			return -1
+		}
 	}
-	cut := detail.LastRecordStart(buf)
-	if cut <= 0 {
-		return -1
-	}
-	return from + int64(cut)
 }
 
 // startBacklog starts parsing the plain file's backlog in parallel when it

@@ -347,3 +347,39 @@ func TestRegionReaderShrunk(t *testing.T) {
 		t.Errorf("region [4,20) of a 10-byte file: %q, %v; want the 6 bytes, then errShrunk", got, err)
 	}
 }
+
+// A backlog region ends at the last header line before the file's size,
+// looked for up to backlogLookBack back.
+func TestBacklogEnd(t *testing.T) {
+	rec := string(testRecord(0))
+	for _, tc := range []struct {
+		name string
+		data string
+		off  int64
+		want int64
+	}{
+		{"records", rec + rec + rec, 0, int64(2 * len(rec))},
+		{"header being written", rec + rec + "Mon Nov 2", 0, int64(2 * len(rec))},
+		{"from the position", rec + rec + rec, int64(len(rec)), int64(2 * len(rec))},
+		{"no header after the position", rec + rec, int64(len(rec)), -1},
+		{"long last record", rec + "H\n\tA = \"" + strings.Repeat("x", 200<<10) + "\"\n", 0, int64(len(rec))},
+		{"nothing but one line", strings.Repeat("x", backlogLookBack+10), 0, -1},
+		{"header too far back", rec + "H\n\t" + strings.Repeat("x", backlogLookBack+10), 0, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "detail")
+			if err := os.WriteFile(path, []byte(tc.data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			fr := &fileReader{of: &openFile{f: f}, off: tc.off}
+			if got := fr.backlogEnd(int64(len(tc.data))); got != tc.want {
+				t.Errorf("backlogEnd = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
