@@ -119,6 +119,11 @@ Sink URLs:
                                     proxy to a RADIUS accounting server
   postgres:///radius?host=/run/postgresql
                                     upsert into a FreeRADIUS radacct table
+  nats://127.0.0.1:4222/radius.accounting?stream=RADIUS_ACCT
+                                    publish to a NATS JetStream stream (tls://
+                                    for TLS; docs/streams.md)
+  kafka://kafka1:9092,kafka2:9092/radius-accounting
+                                    produce to a Kafka topic
   Prefix a URL with NAME= to name the sink (the name keys its progress in
   the state directory; by default it is made from the URL).
   Secrets are never written on the command line: use secret_file= or

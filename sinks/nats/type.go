@@ -3,7 +3,10 @@ package nats
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/radrelay/radrelay/sinks"
@@ -13,8 +16,10 @@ import (
 // Type is the JetStream sink as the configuration knows it: [[sink]] type =
 // "nats" or a nats:// (tls://) URL.
 var Type = &sinks.Type{
-	Name:      "nats",
-	Schemes:   []string{"nats"},
+	Name: "nats",
+	// tls:// is the URL of a NATS server over TLS (docs/streams.md); no
+	// other sink has a URL of that scheme.
+	Schemes:   []string{"nats", "tls"},
 	NewConfig: func() sinks.Config { return new(Config) },
 	FromURL: func(raw string) (sinks.Config, error) {
 		c, err := ConfigFromURL(raw)
@@ -47,6 +52,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, sinks.Errorf("servers", "server %d: want nats://host:port or tls://host:port", i+1))
 		} else if strings.Contains(s, "@") {
 			errs = append(errs, sinks.Errorf("servers", "server %d: no user, password or token in a server URL: use credentials_file, nkey_file, token_file or token_env", i+1))
+		} else if err := checkHostPort(s[strings.Index(s, "://")+3:]); err != nil {
+			// Found here, not when the client first dials: a server
+			// that can never be reached is a configuration error.
+			errs = append(errs, sinks.Errorf("servers", "server %d (%q): %v", i+1, s, err))
 		}
 	}
 	switch {
@@ -104,6 +113,29 @@ func (c *Config) Validate() error {
 		errs = append(errs, sinks.Errorf("tls_cert_file", "tls_cert_file and tls_key_file go together"))
 	}
 	return errors.Join(errs...)
+}
+
+// checkHostPort checks a server's host[:port] (the port may be left out:
+// 4222).
+func checkHostPort(hp string) error {
+	hp, _, _ = strings.Cut(hp, "/")
+	if hp == "" {
+		return errors.New("no host: want nats://host:port")
+	}
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			return nil // nats://host: the default port
+		}
+		return fmt.Errorf("want host:port")
+	}
+	if host == "" {
+		return errors.New("no host: want nats://host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
+	}
+	return nil
 }
 
 // CheckEnvironment implements sinks.EnvironmentChecker: the files it reads

@@ -18,6 +18,13 @@ func TestConfigFromURL(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Error(err)
 	}
+	for _, good := range []string{"nats://n1/a?stream=S", "tls://[::1]:4222/a?stream=S", "NATS://n1:4222,n2:4222/a?stream=S"} {
+		if c, err := ConfigFromURL(good); err != nil {
+			t.Errorf("%s: %v", good, err)
+		} else if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", good, err)
+		}
+	}
 	for _, bad := range []string{
 		"nats://user:secret@n1:4222/a?stream=S", // a secret in the URL
 		"nats://n1:4222/a?stream=S&token=secret",
@@ -41,6 +48,9 @@ func TestValidate(t *testing.T) {
 	}{
 		{Config{Subject: "a", Stream: "S"}, "servers"},
 		{Config{Servers: []string{"http://x:1"}, Subject: "a", Stream: "S"}, "servers"},
+		{Config{Servers: []string{"nats://x:abc"}, Subject: "a", Stream: "S"}, "servers"},
+		{Config{Servers: []string{"nats://:4222"}, Subject: "a", Stream: "S"}, "servers"},
+		{Config{Servers: []string{"nats://"}, Subject: "a", Stream: "S"}, "servers"},
 		{Config{Servers: []string{"nats://x:1"}, Stream: "S"}, "subject"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a.*", Stream: "S"}, "subject"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a"}, "stream"},

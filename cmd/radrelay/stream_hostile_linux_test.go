@@ -1,0 +1,87 @@
+//go:build linux
+
+package main
+
+import (
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/radrelay/radrelay/internal/testpki"
+	"github.com/radrelay/radrelay/sinks/sinktest"
+)
+
+// Hostile checks of the stream sinks through the built binary: what an
+// operator sees when a URL, a server or the credentials are wrong.
+
+// startNATS starts a nats-server with JetStream in the test process, on a
+// loopback port, changed by mod.
+func startNATS(t *testing.T, mod func(*server.Options)) *server.Server {
+	t.Helper()
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true}
+	if mod != nil {
+		mod(opts)
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv
+}
+
+// TestNATSTLSURL: docs/streams.md gives tls://host:4222/SUBJECT?stream=NAME
+// as the URL form of a JetStream sink over TLS; radrelay replay takes it
+// and delivers through a TLS-only nats-server.
+func TestNATSTLSURL(t *testing.T) {
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, dir, "nats-ca")
+	pair := ca.Issue(t, "nats-server", testpki.Options{})
+	srv := startNATS(t, func(o *server.Options) {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: pair.CertFile, KeyFile: pair.KeyFile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.TLSConfig, o.TLS = tc, true
+	})
+	file := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(20))
+	url := "js=tls://" + strings.TrimPrefix(srv.ClientURL(), "tls://") + "/radius.acct?stream=RADIUS&create_stream=yes&tls_ca_file=" + ca.File
+	code, stdout, stderr := runBinary(t, nil, "replay", "--to", url, file)
+	if code != 0 || !strings.Contains(stdout+stderr, "20 delivered") {
+		t.Fatalf("exit status %d, want 0 and 20 delivered:\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestNATSServerURLChecked: a server URL that can never connect (a port
+// that is no number) is a configuration error, exit status 2 before
+// anything is opened, like every other wrong key.
+func TestNATSServerURLChecked(t *testing.T) {
+	dir := t.TempDir()
+	for _, url := range []string{
+		"nats://127.0.0.1:abc/radius.acct?stream=RADIUS",
+		"nats://127.0.0.1:4222,/radius.acct?stream=RADIUS",
+	} {
+		cmd, stderr := startRadrelay(t, "run", "--input", filepath.Join(dir, "detail-*"), "--mode", "follow",
+			"--to", "js="+url, "--state", filepath.Join(dir, "state"))
+		// A deadlock bound only: a radrelay that started runs until
+		// stopped.
+		stop := time.AfterFunc(time.Minute, func() { cmd.Process.Signal(syscall.SIGTERM) })
+		var lines []string
+		for stderr.Scan() {
+			lines = append(lines, stderr.Text())
+		}
+		code := exitStatus(t, cmd)
+		stop.Stop()
+		if code != 2 || !strings.Contains(strings.Join(lines, "\n"), "servers") {
+			t.Errorf("%s: exit status %d, want 2 and an error at servers:\n%s", url, code, strings.Join(lines, "\n"))
+		}
+	}
+}
