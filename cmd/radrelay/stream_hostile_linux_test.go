@@ -3,6 +3,7 @@
 package main
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -84,4 +85,21 @@ func TestNATSServerURLChecked(t *testing.T) {
 			t.Errorf("%s: exit status %d, want 2 and an error at servers:\n%s", url, code, strings.Join(lines, "\n"))
 		}
 	}
+}
+
+// TestNATSWrongTokenLogged: with a token the server refuses, radrelay
+// keeps retrying (the operator may fix the server), and its log says why:
+// the server's authorization violation, not a client buffer's name.
+func TestNATSWrongTokenLogged(t *testing.T) {
+	srv := startNATS(t, func(o *server.Options) { o.Authorization = "t0ken" })
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	os.WriteFile(token, []byte("wrong\n"), 0o600)
+	file := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(3))
+	cmd, stderr := startRadrelay(t, "replay", "--to", "js="+srv.ClientURL()+"/radius.acct?stream=RADIUS&create_stream=yes&token_file="+token, file)
+	// A deadlock bound only: without the line, stderr would never end.
+	stop := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	defer stop.Stop()
+	waitLine(t, stderr, "Authorization Violation")
+	cmd.Process.Signal(syscall.SIGKILL)
 }

@@ -27,6 +27,7 @@ type Sink struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	logger *slog.Logger
+	conn   *connState // why the connection is down, for errors and logs
 
 	mu    sync.Mutex
 	ready bool // the stream exists (created or found)
@@ -54,7 +55,8 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	opts, err := cfg.options(logger)
+	conn := newConnState(logger, cfg.Servers)
+	opts, err := cfg.options(logger, conn)
 	if err != nil {
 		return nil, err
 	}
@@ -69,12 +71,12 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats sink: %w", err)
 	}
-	return &Sink{cfg: cfg, enc: enc, nc: nc, js: js, logger: logger, expectStream: jetstream.WithExpectStream(cfg.Stream)}, nil
+	return &Sink{cfg: cfg, enc: enc, nc: nc, js: js, logger: logger, conn: conn, expectStream: jetstream.WithExpectStream(cfg.Stream)}, nil
 }
 
 // options are the connection options: reconnect for ever, TLS and
-// authentication as configured.
-func (c Config) options(logger *slog.Logger) ([]nats.Option, error) {
+// authentication as configured; conn hears how connecting goes.
+func (c Config) options(logger *slog.Logger, conn *connState) ([]nats.Option, error) {
 	opts := []nats.Option{
 		nats.Name("radrelay"),
 		nats.RetryOnFailedConnect(true),
@@ -89,8 +91,18 @@ func (c Config) options(logger *slog.Logger) ([]nats.Option, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			conn.connected()
 			logger.Info("nats sink: reconnected", "server", nc.ConnectedUrlRedacted())
 		}),
+		// Called when the first connection comes up, also late (after
+		// failed attempts, which ReconnectErrHandler hears).
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			if conn.down() {
+				logger.Info("nats sink: connected", "server", nc.ConnectedUrlRedacted())
+			}
+			conn.connected()
+		}),
+		nats.ReconnectErrHandler(conn.failed),
 	}
 	switch {
 	case c.CredentialsFile != "":
@@ -182,6 +194,12 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 	}
 	if err := ctx.Err(); err != nil {
 		fill(results, err)
+		return
+	}
+	if !s.nc.IsConnected() {
+		// Said here with its cause: a publish would fail with "outbound
+		// buffer limit exceeded" (no reconnect buffer).
+		fill(results, s.conn.notConnected())
 		return
 	}
 	if err := s.ensureStream(ctx); err != nil {
