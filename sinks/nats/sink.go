@@ -155,7 +155,8 @@ func (c Config) streamConfig() jetstream.StreamConfig {
 }
 
 // ensureStream creates the stream (create_stream) or checks that it
-// exists, once; until it succeeds every Send fails retryably.
+// exists and captures the subject (openStream), once; until it succeeds
+// every Send fails retryably.
 func (s *Sink) ensureStream(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -166,12 +167,7 @@ func (s *Sink) ensureStream(ctx context.Context) error {
 	// answer at all: each attempt is bounded, and the record retried.
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
 	defer cancel()
-	var err error
-	if s.cfg.CreateStream {
-		_, err = s.js.CreateOrUpdateStream(ctx, s.cfg.streamConfig())
-	} else {
-		_, err = s.js.Stream(ctx, s.cfg.Stream)
-	}
+	_, err := s.openStream(ctx)
 	if err != nil {
 		return fmt.Errorf("nats sink: stream %s: %w", s.cfg.Stream, err)
 	}
