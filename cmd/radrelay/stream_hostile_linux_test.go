@@ -103,3 +103,46 @@ func TestNATSWrongTokenLogged(t *testing.T) {
 	waitLine(t, stderr, "Authorization Violation")
 	cmd.Process.Signal(syscall.SIGKILL)
 }
+
+// TestStreamSinkFilesCheckedByValidate: a CA file with no certificate, a
+// client certificate that does not load, an NKey file with no seed made
+// radrelay run exit 1 when it opened the sink, while radrelay validate
+// said the configuration was valid. validate makes the checks run makes:
+// each is now a configuration error (exit 2) at its key.
+func TestStreamSinkFilesCheckedByValidate(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.pem")
+	os.WriteFile(empty, nil, 0o600)
+	garbage := filepath.Join(dir, "user.nk")
+	os.WriteFile(garbage, []byte("not a seed\n"), 0o600)
+	for _, tc := range []struct{ name, sink, want string }{
+		{"nats CA", `type = "nats"
+servers = ["tls://127.0.0.1:4222"]
+subject = "radius.acct"
+stream = "RADIUS"
+tls_ca_file = "` + empty + `"`, "tls_ca_file"},
+		{"nats NKey", `type = "nats"
+servers = ["nats://127.0.0.1:4222"]
+subject = "radius.acct"
+stream = "RADIUS"
+nkey_file = "` + garbage + `"`, "nkey_file"},
+		{"kafka CA", `type = "kafka"
+brokers = ["127.0.0.1:9092"]
+topic = "radius-accounting"
+tls_ca_file = "` + empty + `"`, "tls_ca_file"},
+		{"kafka client certificate", `type = "kafka"
+brokers = ["127.0.0.1:9092"]
+topic = "radius-accounting"
+tls_cert_file = "` + empty + `"
+tls_key_file = "` + empty + `"`, "tls_cert_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := filepath.Join(dir, "radrelay.toml")
+			os.WriteFile(conf, []byte("[[sink]]\nname = \"s\"\n"+tc.sink+"\n"), 0o600)
+			code, _, stderr := runBinary(t, nil, "validate", "--replay", "-c", conf)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("validate: exit status %d, want 2 and an error at %s:\n%s", code, tc.want, stderr)
+			}
+		})
+	}
+}

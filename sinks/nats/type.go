@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/stream"
@@ -141,10 +144,18 @@ func checkHostPort(hp string) error {
 // CheckEnvironment implements sinks.EnvironmentChecker: the files it reads
 // are readable and the token variable is set.
 func (c *Config) CheckEnvironment() error {
-	return stream.CheckEnvironment([][2]string{
+	err := stream.CheckEnvironment([][2]string{
 		{"credentials_file", c.CredentialsFile}, {"nkey_file", c.NKeyFile}, {"token_file", c.TokenFile},
 		{"tls_ca_file", c.TLSCAFile}, {"tls_cert_file", c.TLSCertFile}, {"tls_key_file", c.TLSKeyFile},
 	}, "token_env", c.TokenEnv)
+	if c.NKeyFile != "" {
+		// The seed is read when the sink opens: a file without one
+		// would stop radrelay run there. (nkeys' errors quote no key.)
+		if _, serr := nats.NkeyOptionFromSeed(c.NKeyFile); serr != nil && !errors.Is(serr, os.ErrNotExist) && !errors.Is(serr, os.ErrPermission) {
+			err = errors.Join(err, sinks.Errorf("nkey_file", "%v", serr))
+		}
+	}
+	return err
 }
 
 // Effective implements sinks.Config.
