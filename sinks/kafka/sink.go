@@ -180,6 +180,16 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		})
 	}
 	wg.Wait()
+	for _, err := range results {
+		if errors.Is(err, kerr.UnknownTopicID) {
+			// The topic was deleted and created again (a new id):
+			// franz-go keeps the old id, failing every record, until the
+			// topic is purged from the client; then the retried records
+			// load the new one.
+			s.client.PurgeTopicsFromClient(s.topic)
+			break
+		}
+	}
 }
 
 // classify: a record too large for the broker is permanent; anything else
