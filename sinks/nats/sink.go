@@ -188,6 +188,7 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 	if len(recs) == 0 {
 		return
 	}
+	defer s.recheckStream(results)
 	if err := ctx.Err(); err != nil {
 		fill(results, err)
 		return

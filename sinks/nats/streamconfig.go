@@ -83,3 +83,19 @@ func subjectCaptured(f, subject string) bool {
 	}
 	return len(ft) == len(st)
 }
+
+// recheckStream makes the next Send look for the stream again
+// (ensureStream) when a publish found no stream to answer it: the stream
+// was deleted, or a memory-storage stream went with a server restart.
+// With create_stream it is then created again; without, the records fail
+// saying the stream is not found until it exists.
+func (s *Sink) recheckStream(results []error) {
+	for _, err := range results {
+		if errors.Is(err, jetstream.ErrNoStreamResponse) {
+			s.mu.Lock()
+			s.ready = false
+			s.mu.Unlock()
+			return
+		}
+	}
+}

@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -122,5 +123,44 @@ func TestSubjectCaptured(t *testing.T) {
 		if got := subjectCaptured(tc.filter, tc.subject); got != tc.want {
 			t.Errorf("subjectCaptured(%q, %q) = %v, want %v", tc.filter, tc.subject, got, tc.want)
 		}
+	}
+}
+
+// TestStreamDeletedIsCreatedAgain: a stream that goes away while radrelay
+// runs (deleted by an operator, or a memory-storage stream lost with a
+// server restart) was never looked for again: every record failed with
+// "no response from stream" for ever. With create_stream it is created
+// again and the retried records are stored.
+func TestStreamDeletedIsCreatedAgain(t *testing.T) {
+	srv := startServer(t, nil)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	cfg := newStream(srv)
+	cfg.PublishTimeout = 2 * time.Second
+	s := openSink(t, cfg)
+	defer s.Close()
+	recs := sinktest.Records(20)
+	deliver(t, s, recs[:10])
+	if err := js.DeleteStream(context.Background(), cfg.Stream); err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	for attempt := 0; attempt < 3; attempt++ { // the tailer's retries
+		results := make([]error, 10)
+		s.Send(context.Background(), recs[10:], results)
+		last = errors.Join(results...)
+		if last == nil {
+			break
+		}
+	}
+	if last != nil {
+		t.Fatalf("records still fail after the stream was deleted: %v", last)
+	}
+	if got := readStream(t, srv.ClientURL(), cfg.Stream); len(got) != 10 {
+		t.Errorf("the stream created again holds %d records, want 10", len(got))
 	}
 }
