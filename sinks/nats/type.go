@@ -85,6 +85,11 @@ func (c *Config) Validate() error {
 	if c.DuplicateWindow < 0 {
 		errs = append(errs, sinks.Errorf("duplicate_window", "cannot be negative"))
 	}
+	if d := c.WithDefaults().DuplicateWindow; c.CreateStream && c.MaxAge > 0 && d > c.MaxAge {
+		// The server refuses such a stream: create_stream would fail
+		// (retryably) for ever.
+		errs = append(errs, sinks.Errorf("duplicate_window", "%v is longer than max_age %v: a stream cannot remember message ids longer than it keeps messages", d, c.MaxAge))
+	}
 	if _, err := stream.ParseKey(c.Key); err != nil {
 		errs = append(errs, sinks.Errorf("key", "%v", err))
 	}

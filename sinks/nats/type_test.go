@@ -3,6 +3,7 @@ package nats
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
@@ -50,6 +51,8 @@ func TestValidate(t *testing.T) {
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S.x"}, "stream"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", Storage: "disk"}, "storage"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", Replicas: 7}, "replicas"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", CreateStream: true, MaxAge: time.Minute}, "duplicate_window"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", CreateStream: true, MaxAge: time.Hour, DuplicateWindow: 2 * time.Hour}, "duplicate_window"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", Key: "%{User-Name"}, "key"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", TokenEnv: "A", TokenFile: "b"}, "credentials_file"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", TLSCertFile: "c"}, "tls_cert_file"},
