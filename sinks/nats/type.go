@@ -58,7 +58,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Subject == "":
 		errs = append(errs, sinks.Errorf("subject", "no subject: want e.g. radius.accounting"))
-	case strings.ContainsAny(c.Subject, " \t*>") || strings.HasPrefix(c.Subject, ".") || strings.HasSuffix(c.Subject, ".") || strings.Contains(c.Subject, ".."):
+	case strings.ContainsAny(c.Subject, " \t\r\n*>") || strings.HasPrefix(c.Subject, ".") || strings.HasSuffix(c.Subject, ".") || strings.Contains(c.Subject, ".."):
 		errs = append(errs, sinks.Errorf("subject", "%q: want a literal subject (tokens separated by dots, no wildcards)", c.Subject))
 	}
 	if c.Stream == "" {

@@ -47,6 +47,7 @@ func TestValidate(t *testing.T) {
 		{Config{Servers: []string{"nats://"}, Subject: "a", Stream: "S"}, "servers"},
 		{Config{Servers: []string{"nats://x:1"}, Stream: "S"}, "subject"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a.*", Stream: "S"}, "subject"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a\r\nPUB b 1", Stream: "S"}, "subject"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a"}, "stream"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S.x"}, "stream"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", Storage: "disk"}, "storage"},
