@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -46,7 +47,8 @@ func (s *Sink) openStream(ctx context.Context) (jetstream.Stream, error) {
 
 // managedStreamConfig is cur, an existing stream's configuration, with the
 // settings create_stream manages set as configured (storage, replicas,
-// retention, max_age, duplicate_window) and the subject added when no
+// retention, max_age, duplicate_window, fast batches allowed with
+// batch_publish) and the subject added when no
 // subject of the stream captures it. Everything else is the operator's and
 // kept: other subjects, limits (max_bytes, max_msgs, max_msg_size),
 // placement, sources. changed reports whether it differs from cur.
@@ -56,6 +58,12 @@ func (c Config) managedStreamConfig(cur jetstream.StreamConfig) (next jetstream.
 	next.Storage, next.Replicas, next.Retention, next.MaxAge, next.Duplicates = want.Storage, want.Replicas, want.Retention, want.MaxAge, want.Duplicates
 	changed = next.Storage != cur.Storage || next.Replicas != cur.Replicas || next.Retention != cur.Retention ||
 		next.MaxAge != cur.MaxAge || next.Duplicates != cur.Duplicates
+	if want.AllowBatchPublish && !cur.AllowBatchPublish {
+		// batch_publish: allowed, never disallowed (another publisher
+		// may use fast batches).
+		next.AllowBatchPublish = true
+		changed = true
+	}
 	if !captured(cur.Subjects, c.Subject) {
 		next.Subjects = append(slices.Clone(cur.Subjects), c.Subject)
 		changed = true
@@ -91,7 +99,9 @@ func subjectCaptured(f, subject string) bool {
 // saying the stream is not found until it exists.
 func (s *Sink) recheckStream(results []error) {
 	for _, err := range results {
-		if errors.Is(err, jetstream.ErrNoStreamResponse) {
+		var apiErr *jetstream.APIError
+		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+			errors.As(err, &apiErr) && apiErr.Code == 503 { // no responders, as a fast batch reports it
 			s.mu.Lock()
 			s.ready = false
 			s.mu.Unlock()
