@@ -70,6 +70,9 @@ func TestCreateStreamKeepsAnExistingStream(t *testing.T) {
 			if got.MaxAge != time.Hour || got.Duplicates != DefaultDuplicateWindow {
 				t.Errorf("max_age %v, duplicate_window %v: want radrelay's 1h, %v", got.MaxAge, got.Duplicates, DefaultDuplicateWindow)
 			}
+			if !got.AllowBatchPublish {
+				t.Error("fast batches not allowed (batch_publish is on by default)")
+			}
 		})
 	}
 }
