@@ -147,7 +147,7 @@ const pgEpoch = 946684800
 func appendHistoryTuple(b []byte, a *acct, jsonb bool) []byte {
 	b = binary.BigEndian.AppendUint16(b, uint16(len(historyColumns)))
 	b = appendTimestamp(b, a.event)
-	b = appendField(b, a.fingerprint)
+	b = appendField(b, a.fingerprint[:])
 	if a.received != 0 {
 		b = appendTimestamp(b, a.received)
 	} else {

@@ -285,7 +285,7 @@ func fill(results []error, err error) {
 func (s *Sink) sendChunk(ctx context.Context, recs []*detail.Record, results []error) error {
 	accts := make([]*acct, 0, len(recs))
 	idx := make([]int, 0, len(recs))
-	seen := make(map[string]int, len(recs))
+	seen := make(map[[fingerprintSize]byte]int, len(recs))
 	var dups [][2]int
 	parsed, errs := parseAll(recs, s.cfg.StoreClass)
 	for i, r := range recs {
@@ -306,14 +306,14 @@ func (s *Sink) sendChunk(ctx context.Context, recs []*detail.Record, results []e
 					"record", where(r), "zone", a.foreignZone)
 			})
 		}
-		if j, dup := seen[string(a.fingerprint)]; dup && s.history != nil {
+		if j, dup := seen[a.fingerprint]; dup && s.history != nil {
 			// The same record twice in one batch (a retransmission): the
 			// history keeps one copy and it is applied once; the copy
 			// shares the first one's outcome.
 			dups = append(dups, [2]int{i, j})
 			continue
 		}
-		seen[string(a.fingerprint)] = i
+		seen[a.fingerprint] = i
 		accts = append(accts, a)
 		idx = append(idx, i)
 	}
