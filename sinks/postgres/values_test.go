@@ -1,15 +1,18 @@
 package postgres
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/sinks/sinktest"
 )
 
 func TestParseEventTime(t *testing.T) {
@@ -212,4 +215,48 @@ func FuzzUTCEventTime(f *testing.F) {
 			t.Errorf("%q: fast path %d, general parser %d, %q, %v", v, got, want, foreign, err)
 		}
 	})
+}
+
+// TestHistoryRowsRead: the COPY data is the same whatever sizes the
+// connection reads it in (rows are encoded in place when they fit, else
+// split across reads), and skips the records that are not new.
+func TestHistoryRowsRead(t *testing.T) {
+	var accts []*acct
+	for _, r := range sinktest.Records(400) {
+		a, err := parseRecord(r, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accts = append(accts, a)
+	}
+	isNew := make([]bool, len(accts))
+	want := append([]byte(nil), copyHeader...)
+	for i, a := range accts {
+		isNew[i] = i%7 != 3
+		if isNew[i] {
+			want = appendHistoryTuple(want, a, true)
+		}
+	}
+	want = append(want, 0xff, 0xff)
+	for _, size := range []int{1, 7, 100, 4095, 4096, 5000, 65531, 1 << 20} {
+		h := &historyRows{accts: accts, isNew: isNew, jsonb: true}
+		var got []byte
+		p := make([]byte, size)
+		for {
+			n, err := h.Read(p)
+			got = append(got, p[:n]...)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				t.Fatalf("reads of %d bytes: Read returned 0 bytes without EOF", size)
+			}
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("reads of %d bytes: %d bytes of COPY data, want %d (or different bytes)", size, len(got), len(want))
+		}
+	}
 }

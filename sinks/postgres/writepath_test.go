@@ -114,24 +114,39 @@ func TestConnectionsGiveTheSameTables(t *testing.T) {
 	on := acctRec("Accounting-On", "", base+20, "-Acct-Session-Id", "", "-User-Name", "")
 	recs = append(recs[:600], append([]*detail.Record{on}, recs[600:]...)...)
 	var live, hist [][]string
-	for _, n := range []int{1, 3} {
+	variants := []struct {
+		name                string
+		connections, txSize int
+		send                int // records per Send
+	}{
+		{"one connection", 1, 1000, 1000},
+		{"three connections", 3, 1000, 1000},
+		// One Send of every record in transactions of 800: the writers
+		// go from one transaction to the next without waiting for each
+		// other, and the one with the Accounting-On is written whole
+		// between them.
+		{"three connections, one Send of several transactions", 3, 800, len(recs)},
+	}
+	for _, v := range variants {
 		dsn := pg.NewDatabase(t)
-		s := openSink(t, dsn, Config{Connections: n, TransactionSize: 1000})
-		for lo := 0; lo < len(recs); lo += 1000 {
-			mustSend(t, s, recs[lo:min(lo+1000, len(recs))])
+		s := openSink(t, dsn, Config{Connections: v.connections, TransactionSize: v.txSize})
+		for lo := 0; lo < len(recs); lo += v.send {
+			mustSend(t, s, recs[lo:min(lo+v.send, len(recs))])
 		}
-		if split := s.splitBatches.Load(); n > 1 && split < 2 {
-			t.Errorf("%d batches split over %d connections, want the 2 without Accounting-On", split, n)
+		if split := s.splitBatches.Load(); v.connections > 1 && split < 2 {
+			t.Errorf("%s: %d batches split over %d connections, want at least the 2 without Accounting-On", v.name, split, v.connections)
 		}
 		conn := connect(t, dsn)
 		live = append(live, dumpLive(t, conn, "radacct"))
 		hist = append(hist, dumpHistory(t, conn))
 	}
-	if strings.Join(live[0], "\n") != strings.Join(live[1], "\n") {
-		t.Errorf("radacct differs between one and three connections (%d vs %d rows)", len(live[0]), len(live[1]))
-	}
-	if strings.Join(hist[0], "\n") != strings.Join(hist[1], "\n") {
-		t.Errorf("history differs between one and three connections (%d vs %d rows)", len(hist[0]), len(hist[1]))
+	for i := 1; i < len(variants); i++ {
+		if strings.Join(live[0], "\n") != strings.Join(live[i], "\n") {
+			t.Errorf("radacct differs between %s and %s (%d vs %d rows)", variants[0].name, variants[i].name, len(live[0]), len(live[i]))
+		}
+		if strings.Join(hist[0], "\n") != strings.Join(hist[i], "\n") {
+			t.Errorf("history differs between %s and %s (%d vs %d rows)", variants[0].name, variants[i].name, len(hist[0]), len(hist[i]))
+		}
 	}
 }
 
