@@ -5,8 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
-	"hash/fnv"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -350,10 +349,17 @@ func (w *liveWriter) closeNAS(ctx context.Context, tx pgx.Tx, a *acct) error {
 	return nil
 }
 
+// lockKey is the second key of a session's advisory lock: FNV-1a (32
+// bits) of its Acct-Unique-Session-Id, computed in place (hash/fnv's
+// Write wanted a copy of the string per call). Other radrelay instances
+// lock the same sessions by it: it must not change.
 func lockKey(uniqueID string) int32 {
-	h := fnv.New32a()
-	h.Write([]byte(uniqueID))
-	return int32(h.Sum32())
+	h := uint32(2166136261)
+	for i := 0; i < len(uniqueID); i++ {
+		h ^= uint32(uniqueID[i])
+		h *= 16777619
+	}
+	return int32(h)
 }
 
 // applySessions applies Start/Interim/Stop records: it locks the sessions,
@@ -379,7 +385,7 @@ func (w *liveWriter) applySessions(ctx context.Context, tx pgx.Tx, accts []*acct
 		}
 	}
 	// Sorted, so two instances locking overlapping sets cannot deadlock.
-	sort.Slice(locks, func(i, j int) bool { return locks[i] < locks[j] })
+	slices.Sort(locks)
 	if _, err := tx.Exec(ctx, `SELECT count(pg_advisory_xact_lock($1::int, k))
 		FROM (SELECT unnest($2::int[]) AS k ORDER BY 1) s`, int32(lockKeyspace), locks); err != nil {
 		return fmt.Errorf("locking sessions: %w", err)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"io"
 	"strings"
 	"testing"
@@ -257,6 +258,19 @@ func TestHistoryRowsRead(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("reads of %d bytes: %d bytes of COPY data, want %d (or different bytes)", size, len(got), len(want))
+		}
+	}
+}
+
+// TestLockKeyIsFNV1a: the sessions' advisory lock keys are FNV-1a of
+// Acct-Unique-Session-Id; radrelay instances of different versions on one
+// database must lock a session by the same key.
+func TestLockKeyIsFNV1a(t *testing.T) {
+	for _, id := range []string{"", "a", "2061053dd2fafc59c201521bef3bcf58", "日本語\x00\xff"} {
+		h := fnv.New32a()
+		h.Write([]byte(id))
+		if got, want := lockKey(id), int32(h.Sum32()); got != want {
+			t.Errorf("lockKey(%q) = %d, want %d", id, got, want)
 		}
 	}
 }
