@@ -715,14 +715,24 @@ func recordFingerprint(r *detail.Record, hasEvent bool) [fingerprintSize]byte {
 // Acct-Unique-Session-Id being derived, two records with equal NAS
 // attributes have equal ids; leaving it out loses nothing.
 func fingerprintSkips(name string) bool {
-	if len(name) >= 7 && strings.EqualFold(name[:7], "Packet-") {
-		return true
+	if name == "" {
+		return false
 	}
-	if len(name) >= 7 && strings.EqualFold(name[:7], "Client-") {
-		return true
-	}
-	if len(name) >= 9 && strings.EqualFold(name[:9], "Stripped-") {
-		return true
+	// The prefixes by their first letter: most names start with none of
+	// them, and are compared with nothing.
+	switch name[0] | 0x20 {
+	case 'p':
+		if len(name) >= 7 && strings.EqualFold(name[:7], "Packet-") {
+			return true
+		}
+	case 'c':
+		if len(name) >= 7 && strings.EqualFold(name[:7], "Client-") {
+			return true
+		}
+	case 's':
+		if len(name) >= 9 && strings.EqualFold(name[:9], "Stripped-") {
+			return true
+		}
 	}
 	// By length first: no allocation, and most names are compared with
 	// nothing.

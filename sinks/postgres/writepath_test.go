@@ -168,6 +168,27 @@ func TestAppendAttributesJSONMatchesPairwise(t *testing.T) {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
 	}
+	// Untagged repeats (the one-pass grouping), names that share their
+	// length and first and last eight bytes (keyHash's collisions),
+	// and 32 and 33 attributes (the one-pass limit).
+	repeats := &detail.Record{Attrs: []detail.Attribute{
+		{Name: "Cisco-AVPair", Value: "a=1", Quoted: true}, {Name: "User-Name", Value: "bob"},
+		{Name: "Cisco-AVPair", Value: "b=2", Quoted: true}, {Name: "Class", Value: "0x01"},
+		{Name: "Acct-Input-Octets-X", Value: "1"}, {Name: "Acct-InpZt-Octets-X", Value: "2"},
+		{Name: "Class", Value: "0x02"}, {Name: "cisco-avpair", Value: "c=3"}, {Name: "Cisco-AVPair", Value: "d\"4"},
+	}}
+	for _, size := range []int{0, 1, 32, 33} {
+		r := &detail.Record{}
+		for i := 0; i < size; i++ {
+			r.Attrs = append(r.Attrs, detail.Attribute{Name: fmt.Sprint("Attr-With-A-Long-Name-", i%9), Value: fmt.Sprint(i)})
+		}
+		if got, want := attributesJSON(&acct{rec: r}), pairwiseAttributesJSON(r.Attrs); got != want {
+			t.Errorf("%d attributes: got %s\nwant %s", size, got, want)
+		}
+	}
+	if got, want := attributesJSON(&acct{rec: repeats}), pairwiseAttributesJSON(repeats.Attrs); got != want {
+		t.Errorf("repeats: got %s\nwant %s", got, want)
+	}
 	many := &detail.Record{}
 	for i := 0; i < 70; i++ { // more than the stack arrays hold
 		many.Attrs = append(many.Attrs, detail.Attribute{Name: fmt.Sprint("A-", i%50), Value: fmt.Sprint(i)})
