@@ -65,10 +65,10 @@ func (e *env) openInput(name string) (*input, error) {
 // limit grows with inFlight, the records the sinks' windows may hold at
 // once (max_outstanding, summed), by parsingGCPerRecord each: below what
 // they need, the collector runs whenever the heap reaches the limit, far
-// more often than GOGC says (a postgres sink's window of 10,000 records
-// with a batch of 10,000 and a 64 MiB limit: radrelay's CPU for a replay
-// went from 3.6 to 6 s, two thirds of it collecting). GOGC or GOMEMLIMIT
-// in the environment win: the user tuned the collector.
+// more often than GOGC says (a replay into PostgreSQL with a window of
+// 20,000 records under a 64 MiB limit: radrelay's CPU went from 3.5-4.4
+// to 10-12 s, half of it collecting; see docs/benchmarks.md). GOGC or
+// GOMEMLIMIT in the environment win: the user tuned the collector.
 func parsingGC(inFlight int) (restore func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
