@@ -354,7 +354,11 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	// Relaying allocates per record and keeps little beyond the records in
 	// flight: the parsing GC setting saves a fifth of the CPU per record
 	// (see docs/benchmarks.md, RADIUS through the built binary).
-	defer parsingGC()()
+	inFlight := 0
+	for _, sc := range cfg.Sinks {
+		inFlight += sc.MaxOutstanding
+	}
+	defer parsingGC(inFlight)()
 	command := "run"
 	if replay {
 		command = "replay"
