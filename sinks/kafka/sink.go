@@ -249,6 +249,12 @@ func classify(err error) error {
 	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
 		return sinks.Permanent(fmt.Errorf("kafka sink: %w: %w", stream.ErrTooLarge, err))
 	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		// Retryable: the operator may create it while radrelay waits. The
+		// broker's words ("does not host this topic-partition") left a
+		// newcomer wondering whether radrelay should have made it.
+		return fmt.Errorf("kafka sink: the topic does not exist on the brokers: create it (radrelay does not create topics): %w", err)
+	}
 	return fmt.Errorf("kafka sink: %w", err)
 }
 
