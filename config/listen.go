@@ -72,6 +72,28 @@ func (p *parser) parseListen(t map[string]any, i int) (Listen, bool) {
 			ok = false
 		}
 	}
+	// The keys of [[listen.client]] and [[listen.radsec_client]]: the
+	// decoder ignores a key it does not know, and a "secret" (or a typo of
+	// secret_file) left unread would leave a client without its secret,
+	// or a RadSec client with the default one.
+	for key, typ := range map[string]reflect.Type{"client": reflect.TypeOf(ListenClient{}), "radsec_client": reflect.TypeOf(RadSecClient{})} {
+		elems, _ := t[key].([]map[string]any)
+		known := knownKeys(typ)
+		for j, elem := range elems {
+			for _, k := range sortedKeys(elem) {
+				if contains(known, k) {
+					continue
+				}
+				line := p.lines.field("listen", i, fmt.Sprintf("%s[%d].%s", key, j, k))
+				if k == "secret" {
+					p.errorf(line, "listen: %s: secret: a secret is never written in the configuration: give secret_file (a file only radrelay may read) or secret_env", key)
+				} else {
+					p.unknownKey("listen: "+key+": ", k, line, known)
+				}
+				ok = false
+			}
+		}
+	}
 	return l, ok
 }
 

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -81,12 +82,15 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validateRadSec()...)
 	for _, a := range c.UDP {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			errs = append(errs, fmt.Errorf("listen %q: not HOST:PORT (e.g. 0.0.0.0:1813 or [::]:1813)", a))
+		if err := checkHostPort("udp", a); err != nil {
+			errs = append(errs, fmt.Errorf("listen %q: %w (e.g. 0.0.0.0:1813 or [::]:1813)", a, err))
 		}
 	}
 	if len(c.Clients) == 0 && len(c.UDP) > 0 {
 		errs = append(errs, errors.New("listen: no client: every request would be dropped (give a client with its secret)"))
+	}
+	if err := duplicateClients(c.Clients, nil); err != nil {
+		errs = append(errs, err)
 	}
 	for _, cl := range c.Clients {
 		if cl.Secret == "" {
@@ -110,6 +114,22 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("max_spool_bytes: negative"))
 	}
 	return errors.Join(errs...)
+}
+
+// checkHostPort checks a listening address: HOST:PORT with a port number
+// (or a service name of /etc/services), as net.Listen would take it.
+func checkHostPort(network, a string) error {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return errors.New("not HOST:PORT")
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err == nil {
+		return nil
+	}
+	if _, err := net.LookupPort(network, port); err != nil {
+		return fmt.Errorf("port %q is not a port number (0-65535)", port)
+	}
+	return nil
 }
 
 // InputGlob is the glob of the spool's files, for the tailer.

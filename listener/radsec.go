@@ -50,8 +50,8 @@ func (c *Config) validateRadSec() []error {
 	}
 	var errs []error
 	for _, a := range c.RadSec {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			errs = append(errs, fmt.Errorf("radsec %q: not HOST:PORT (e.g. 0.0.0.0:2083)", a))
+		if err := checkHostPort("tcp", a); err != nil {
+			errs = append(errs, fmt.Errorf("radsec %q: %w (e.g. 0.0.0.0:2083)", a, err))
 		}
 	}
 	errs = append(errs, c.TLS.Validate()...)
