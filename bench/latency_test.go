@@ -2,15 +2,15 @@ package bench
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/radrelay/radrelay/internal/freeradiustest"
 )
 
 // latency measures append → delivered through "radrelay run" in follow and
@@ -59,7 +59,7 @@ func (h *harness) latencyMode(t *testing.T, mode string) {
 		if d := time.Until(t0.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d) // pacing the writer, not synchronising
 		}
-		if err := appendLocked(input, rec); err != nil {
+		if err := freeradiustest.AppendDetail(input, rec); err != nil {
 			t.Fatal(err)
 		}
 		appended[i] = time.Now()
@@ -96,42 +96,6 @@ func (h *harness) latencyMode(t *testing.T, mode string) {
 
 func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
-}
-
-// appendLocked appends data to path as FreeRADIUS 3.2's detail module does
-// with locking = yes (exfile_open, exfile_close): open the name (creating
-// it), take the fcntl write lock WITHOUT waiting; refused (a consumer
-// renamed the file to its work file and holds its lock), close and open the
-// name again — a fresh file; once locked, a file that is no longer the one
-// at path is opened again; write the record, close (which unlocks).
-// FreeRADIUS gives up after four refusals (the request fails); the harness
-// keeps trying. A writer that waited for the lock (F_SETLKW) instead would
-// hold the claimed file open, and radrelay could then take its end as
-// final only after settle_time.
-func appendLocked(path string, data []byte) error {
-	for {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			return err
-		}
-		lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: io.SeekStart}
-		if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk); err != nil {
-			f.Close()
-			if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) {
-				continue
-			}
-			return err
-		}
-		fi, err1 := f.Stat()
-		pi, err2 := os.Stat(path)
-		if err1 != nil || err2 != nil || !os.SameFile(fi, pi) {
-			f.Close()
-			continue
-		}
-		_, err = f.Write(data)
-		f.Close()
-		return err
-	}
 }
 
 // watchLines reads path as it grows, every millisecond, and appends the

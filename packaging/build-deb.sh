@@ -31,11 +31,30 @@ install -d "$root/usr/share/bash-completion/completions" "$root/usr/share/zsh/ve
 "$bin" completion zsh >"$root/usr/share/zsh/vendor-completions/_radrelay"
 "$bin" completion fish >"$root/usr/share/fish/vendor_completions.d/radrelay.fish"
 
+# The documentation keeps the repository's layout (README.md beside docs/
+# and examples/), so that its relative links resolve where it is installed:
+# every file of docs/ (the JSON Schema of the stream record too) and of
+# examples/ (its README, the configurations, the FreeRADIUS-written sample
+# data). A link that would not resolve there fails the build.
 doc="$root/usr/share/doc/radrelay"
-install -d "$doc/examples"
-install -m 0644 "$here/../LICENSE" "$doc/copyright"
-install -m 0644 "$here/../README.md" "$here"/../docs/*.md "$doc/"
-install -m 0644 "$here"/../examples/*.toml "$doc/examples/"
+src=$(cd "$here/.." && pwd)
+install -d "$doc"
+install -m 0644 "$src/LICENSE" "$doc/copyright"
+install -m 0644 "$src/README.md" "$doc/"
+(cd "$src" && find docs examples -type f) | while read -r f; do
+	install -D -m 0644 "$src/$f" "$doc/$f"
+done
+broken=$(find "$doc" -name '*.md' | while read -r md; do
+	grep -o '](\([^)#][^)]*\))' "$md" | sed 's/^](//; s/)$//; s/#.*//' | while read -r target; do
+		case $target in http://* | https://* | mailto:*) continue ;; esac
+		[ -e "$(dirname "$md")/$target" ] || echo "${md#"$doc"/}: $target"
+	done
+done)
+if [ -n "$broken" ]; then
+	echo "build-deb.sh: links that do not resolve under /usr/share/doc/radrelay:" >&2
+	echo "$broken" >&2
+	exit 1
+fi
 
 mkdir -p "$root/DEBIAN"
 cat >"$root/DEBIAN/control" <<CONTROL

@@ -39,6 +39,22 @@ type Type struct {
 	Window, Batch int
 }
 
+// URLParser makes a Type's FromURL of a sink package's ConfigFromURL, which
+// returns the package's Config struct: the Config it returns is a pointer
+// to that struct.
+func URLParser[C any, P interface {
+	*C
+	Config
+}](parse func(raw string) (C, error)) func(raw string) (Config, error) {
+	return func(raw string) (Config, error) {
+		c, err := parse(raw)
+		if err != nil {
+			return nil, err
+		}
+		return P(&c), nil
+	}
+}
+
 // Config is the configuration of one sink of some Type, decoded from a
 // [[sink]] table or a URL. It is a pointer to the sink package's Config.
 type Config interface {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/internal/freeradiustest"
 )
 
 // nopSink acknowledges everything.
@@ -231,7 +232,7 @@ func BenchmarkTailerLatency(b *testing.B) {
 				for j := 0; j < total; j++ {
 					<-tick.C
 					rec := fmt.Appendf(nil, "Mon Nov 23 11:57:39 2026\n\tUser-Name = \"u\"\n\tAcct-Session-Id = \"%d\"\n\tTimestamp = 1795435059\n\n", time.Now().UnixNano())
-					if err := appendNoWait(path, rec); err != nil {
+					if err := freeradiustest.AppendDetail(path, rec); err != nil {
 						b.Fatal(err)
 					}
 				}

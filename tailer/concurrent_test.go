@@ -12,10 +12,15 @@ import (
 
 // slowHeadSink is a sinks.ConcurrentSender that holds the batch holding
 // the first record until release is closed, and acknowledges every other
-// batch at once.
+// batch once the held one is in its Send: then each of them overlaps it,
+// however the goroutines are scheduled (a Send that ran and returned
+// before the held one was even called would have shown no overlap, and the
+// test failed under load).
 type slowHeadSink struct {
 	*memSink
 	release  chan struct{}
+	heldIn   chan struct{} // closed when the held batch's Send began
+	heldOnce sync.Once
 	mu       sync.Mutex
 	active   int
 	peak     int
@@ -43,7 +48,10 @@ func (s *slowHeadSink) Send(ctx context.Context, recs []*detail.Record, results 
 		}
 	}
 	if held {
+		s.heldOnce.Do(func() { close(s.heldIn) })
 		<-s.release
+	} else {
+		<-s.heldIn
 	}
 	s.memSink.Send(ctx, recs, results)
 	if !held {
@@ -70,7 +78,7 @@ func TestConcurrentSender(t *testing.T) {
 	src := filepath.Join(dir, "detail-a")
 	const n = 400
 	writeRecords(t, src, 0, n)
-	sink := &slowHeadSink{memSink: newMemSink(n), release: make(chan struct{}), othersOK: make(chan struct{}), want: 3}
+	sink := &slowHeadSink{memSink: newMemSink(n), release: make(chan struct{}), heldIn: make(chan struct{}), othersOK: make(chan struct{}), want: 3}
 	cfg := Config{
 		Inputs:   []Input{{Files: []string{src}, Mode: Replay}},
 		Sinks:    []SinkSpec{{Name: "mem", Sink: sink, MaxOutstanding: 40, BatchSize: 10}},

@@ -47,7 +47,8 @@ func writeRecords(t testing.TB, path string, from, to int) {
 // appendLocked appends data to path the way FreeRADIUS's rlm_detail does with
 // locking = yes: open, take the POSIX write lock, and if the file was renamed
 // or deleted meanwhile (a reader claimed it), open the path again; then one
-// write of the whole record.
+// write of the whole record. It waits for the lock (F_SETLKW), which
+// FreeRADIUS does not: freeradiustest.AppendDetail is FreeRADIUS's way.
 func appendLocked(path string, data []byte) error {
 	for {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
@@ -62,37 +63,6 @@ func appendLocked(path string, data []byte) error {
 		fi, err1 := f.Stat()
 		pi, err2 := os.Stat(path)
 		if err1 != nil || err2 != nil || !os.SameFile(fi, pi) || fi.Sys().(*syscall.Stat_t).Nlink == 0 {
-			f.Close()
-			continue
-		}
-		_, err = f.Write(data)
-		f.Close()
-		return err
-	}
-}
-
-// appendNoWait appends data to path exactly as FreeRADIUS 3.2's exfile_open
-// does with locking = yes: the lock is tried WITHOUT waiting, and when it is
-// refused (a reader renamed the file and holds its lock) the file name is
-// opened again — the fresh file. Unlike appendLocked's writer, this one
-// never holds a claimed file open while it waits.
-func appendNoWait(path string, data []byte) error {
-	for {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			return err
-		}
-		lk := syscall.Flock_t{Type: syscall.F_WRLCK, Whence: io.SeekStart}
-		if err := syscall.FcntlFlock(f.Fd(), syscall.F_SETLK, &lk); err != nil {
-			f.Close()
-			if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EACCES) {
-				continue
-			}
-			return err
-		}
-		fi, err1 := f.Stat()
-		pi, err2 := os.Stat(path)
-		if err1 != nil || err2 != nil || !os.SameFile(fi, pi) {
 			f.Close()
 			continue
 		}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/radrelay/radrelay/internal/freeradiustest"
 )
 
 // The test binary doubles as the helper processes of the tests: a detail
@@ -73,7 +75,7 @@ func writerMain() int {
 		}
 		write := appendLocked
 		if os.Getenv("NOWAIT") != "" {
-			write = appendNoWait
+			write = freeradiustest.AppendDetail
 		}
 		if k, _ := strconv.Atoi(os.Getenv("CLAIM_EVERY")); k > 0 && i > from && i%k == 0 {
 			// Wait until a reader has claimed (renamed away) the file
@@ -107,7 +109,7 @@ func startWriter(t *testing.T, dir string, from, to, rotate, renameEvery int, be
 }
 
 // startWriterEnv starts the writer without renames, with extra environment
-// (NOWAIT=1: it locks as FreeRADIUS does, see appendNoWait).
+// (NOWAIT=1: it locks as FreeRADIUS does, see freeradiustest.AppendDetail).
 func startWriterEnv(t *testing.T, dir string, from, to, rotate int, env []string) <-chan error {
 	t.Helper()
 	return startWriterWith(t, dir, from, to, rotate, 0, nil, env)

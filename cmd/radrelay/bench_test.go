@@ -9,7 +9,6 @@ import (
 
 	natsserver "github.com/nats-io/nats-server/v2/server"
 
-	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/internal/pgtest"
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
@@ -21,17 +20,11 @@ import (
 func BenchmarkReplayToFileSink(b *testing.B) {
 	const n = 100_000
 	dir := b.TempDir()
-	src := filepath.Join(dir, "detail-20261123")
-	var buf []byte
-	for _, r := range sinktest.Records(n) {
-		buf = detail.AppendRecord(buf, r)
-	}
-	if err := os.WriteFile(src, buf, 0o600); err != nil {
-		b.Fatal(err)
-	}
+	src := writeDetail(b, filepath.Join(dir, "detail-20261123"), sinktest.Records(n))
+	size := fileSize(b, src)
 	for _, format := range []string{"detail", "jsonl", "csv"} {
 		b.Run(format, func(b *testing.B) {
-			b.SetBytes(int64(len(buf)))
+			b.SetBytes(size)
 			for i := 0; i < b.N; i++ {
 				out := filepath.Join(dir, "out."+format)
 				os.Remove(out)
@@ -55,15 +48,9 @@ func BenchmarkReplayToPostgres(b *testing.B) {
 	const n = 99_999
 	srv := pgtest.Start(b, pgtest.Options{Durable: true})
 	dir := b.TempDir()
-	src := filepath.Join(dir, "detail-20261123")
-	var buf []byte
-	for _, r := range sinktest.Records(n) {
-		buf = detail.AppendRecord(buf, r)
-	}
-	if err := os.WriteFile(src, buf, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(buf)))
+	src := writeDetail(b, filepath.Join(dir, "detail-20261123"), sinktest.Records(n))
+	size := fileSize(b, src)
+	b.SetBytes(size)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
@@ -94,15 +81,9 @@ func BenchmarkReplayToNATS(b *testing.B) {
 	}
 	defer func() { srv.Shutdown(); srv.WaitForShutdown() }()
 	dir := b.TempDir()
-	src := filepath.Join(dir, "detail-20261123")
-	var buf []byte
-	for _, r := range sinktest.Records(n) {
-		buf = detail.AppendRecord(buf, r)
-	}
-	if err := os.WriteFile(src, buf, 0o600); err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(buf)))
+	src := writeDetail(b, filepath.Join(dir, "detail-20261123"), sinktest.Records(n))
+	size := fileSize(b, src)
+	b.SetBytes(size)
 	for i := 0; i < b.N; i++ {
 		url := fmt.Sprintf("%s/radius.b%d?stream=B%d&create_stream=yes", srv.ClientURL(), i, i)
 		code, _, stderr := runCLI(b, "replay", "--to", url, "--state", filepath.Join(dir, fmt.Sprintf("state%d", i)), src)
@@ -111,4 +92,12 @@ func BenchmarkReplayToNATS(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*n)/b.Elapsed().Seconds(), "records/s")
+}
+
+func fileSize(b *testing.B, path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return fi.Size()
 }

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/internal/holdingserver"
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
@@ -27,12 +26,7 @@ func TestReplayFilteredRadiusConcurrentBatches(t *testing.T) {
 	srv := holdingserver.Start(t, "testing123", hold)
 
 	dir := t.TempDir()
-	var data []byte
-	for _, r := range sinktest.Records(records) {
-		data = detail.AppendRecord(data, r)
-	}
-	input := filepath.Join(dir, "detail-20261123")
-	os.WriteFile(input, data, 0o600)
+	input := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(records))
 	secret := filepath.Join(dir, "secret")
 	os.WriteFile(secret, []byte("testing123\n"), 0o600)
 	cfg := filepath.Join(dir, "r.toml")

@@ -21,7 +21,7 @@ import (
 // in-test memory sink.
 
 // writeDetail writes recs to a new detail file and returns its name.
-func writeDetail(t *testing.T, name string, recs []*detail.Record) string {
+func writeDetail(t testing.TB, name string, recs []*detail.Record) string {
 	t.Helper()
 	var b []byte
 	for _, r := range recs {

@@ -163,11 +163,14 @@ func startProc(t *testing.T, bin string, cred *syscall.Credential, args ...strin
 	return p
 }
 
-// waitLog reads stderr until a line contains want, n times in all.
+// waitLog reads stderr until a line contains want, n times in all; it
+// fails the test at the end of stderr or after lineWait.
 func (p *proc) waitLog(t *testing.T, want string, n int) {
 	t.Helper()
+	deadline := time.NewTimer(lineWait)
+	defer deadline.Stop()
 	for p.count(want) < n {
-		if !p.errs.Scan() {
+		if !scanBefore(t, p.errs, deadline.C, fmt.Sprintf("%s (%d times)", want, n), p.lines) {
 			t.Fatalf("radrelay never logged %q %d times; it logged:\n%s", want, n, strings.Join(p.lines, "\n"))
 		}
 		p.lines = append(p.lines, p.errs.Text())
@@ -187,8 +190,10 @@ func (p *proc) count(want string) int {
 // waitRecords reads stdout until n records arrived.
 func (p *proc) waitRecords(t *testing.T, n int) {
 	t.Helper()
+	deadline := time.NewTimer(lineWait)
+	defer deadline.Stop()
 	for len(hIDs(p.outBuf.String())) < n {
-		if !p.out.Scan() {
+		if !scanBefore(t, p.out, deadline.C, fmt.Sprintf("%d records on stdout", n), p.lines) {
 			t.Fatalf("stdout ended after %d records, want %d; stderr:\n%s", len(hIDs(p.outBuf.String())), n, strings.Join(p.lines, "\n"))
 		}
 		p.outBuf.WriteString(p.out.Text() + "\n")

@@ -40,21 +40,7 @@ func TestListenThroughput(t *testing.T) {
 		t.Skip("set RADRELAY_LISTEN_BENCH=N (requests) to run")
 	}
 	const secret = "s3cret"
-	attrs := make([][]byte, n)
-	for i := range attrs {
-		p := radius.New(radius.CodeAccountingRequest, []byte(secret))
-		rfc2865.UserName_SetString(p, fmt.Sprintf("user%d", i%1000))
-		rfc2866.AcctSessionID_SetString(p, fmt.Sprintf("%08x", i))
-		rfc2866.AcctStatusType_Set(p, rfc2866.AcctStatusType_Value_InterimUpdate)
-		rfc2865.NASIPAddress_Set(p, []byte{10, 0, 0, 1})
-		rfc2865.NASPort_Set(p, rfc2865.NASPort(i))
-		rfc2866.AcctInputOctets_Set(p, rfc2866.AcctInputOctets(i*1000))
-		rfc2866.AcctOutputOctets_Set(p, rfc2866.AcctOutputOctets(i*3000))
-		rfc2866.AcctSessionTime_Set(p, rfc2866.AcctSessionTime(i))
-		b, _ := p.Encode()
-		attrs[i] = b[20:]
-	}
-	reqs := radiusload.Sign(attrs, []byte(secret))
+	reqs := radiusload.Sign(benchAttributes(n), []byte(secret))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
@@ -69,22 +55,11 @@ func TestListenThroughput(t *testing.T) {
 	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, secret), "--spool", filepath.Join(dir, "spool"),
 		"--metrics", "127.0.0.1:0")
 	// Spool only: "serving metrics" and "listening" come in either order.
-	var addr, metrics string
-	for (addr == "" || metrics == "") && sc.Scan() {
-		if m := regexp.MustCompile(`serving metrics.* addr=([0-9.:]+)`).FindStringSubmatch(sc.Text()); m != nil {
-			metrics = m[1]
-		}
-		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil && strings.Contains(sc.Text(), "listening for accounting") {
-			addr = m[1]
-		}
-	}
+	addr, metrics := listenAndMetricsAddrs(t, sc)
 	go func() {
 		for sc.Scan() {
 		}
 	}()
-	if addr == "" || metrics == "" {
-		t.Fatal("radrelay never said where it listens and serves metrics")
-	}
 	// Fresh identifiers would be the same: the duplicate cache is keyed by
 	// source port too, and radiusload opens new sockets.
 	rr, err := radiusload.Run(ctx, radiusload.Options{Addr: addr, Secret: []byte(secret), InFlight: 64}, reqs)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -31,15 +30,7 @@ func TestListenFullDiskStopsAcknowledging(t *testing.T) {
 	spool := filepath.Join(disk, "spool")
 	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, "s3cret"), "--spool", spool,
 		"--metrics", "127.0.0.1:0")
-	var addr, metrics string
-	for (addr == "" || metrics == "") && sc.Scan() {
-		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
-			addr = m[1]
-		}
-		if m := regexp.MustCompile(`serving metrics.* addr=([0-9.:]+)`).FindStringSubmatch(sc.Text()); m != nil {
-			metrics = m[1]
-		}
-	}
+	addr, metrics := listenAndMetricsAddrs(t, sc)
 	scrape := func() string {
 		resp, err := http.Get("http://" + metrics + "/metrics")
 		if err != nil {

@@ -31,20 +31,39 @@ var (
 	radsecRE    = regexp.MustCompile(`radsec:([0-9.]+:[0-9]+)`)
 )
 
-// listenAddr reads radrelay's log until it says where it listens.
+// listenAddr reads radrelay's log until it says where it listens, and
+// then reads the rest of it in the background.
 func listenAddr(t *testing.T, sc *bufio.Scanner) string {
 	t.Helper()
-	for sc.Scan() {
-		if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil && strings.Contains(sc.Text(), "listening for accounting") {
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return m[1]
+	line := scanUntil(t, sc, "listening for accounting", isListening)
+	addr := listeningRE.FindStringSubmatch(string(line))[1]
+	go func() {
+		for sc.Scan() {
 		}
-	}
-	t.Fatal("radrelay never said where it listens")
-	return ""
+	}()
+	return addr
+}
+
+func isListening(line []byte) bool {
+	return listeningRE.Match(line) && strings.Contains(string(line), "listening for accounting")
+}
+
+var metricsRE = regexp.MustCompile(`serving metrics.* addr=([0-9.:]+)`)
+
+// listenAndMetricsAddrs reads radrelay's log until it has said where it
+// listens for accounting and where it serves metrics, in either order.
+func listenAndMetricsAddrs(t *testing.T, sc *bufio.Scanner) (addr, metrics string) {
+	t.Helper()
+	scanUntil(t, sc, "listening for accounting and serving metrics", func(line []byte) bool {
+		if m := metricsRE.FindSubmatch(line); m != nil {
+			metrics = string(m[1])
+		}
+		if isListening(line) {
+			addr = string(listeningRE.FindSubmatch(line)[1])
+		}
+		return addr != "" && metrics != ""
+	})
+	return addr, metrics
 }
 
 func spooled(t *testing.T, glob string) []*detail.Record {
@@ -156,13 +175,11 @@ func TestListenRelaysSpool(t *testing.T) {
 	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, "s3cret"),
 		"--spool", filepath.Join(dir, "spool"), "--state", filepath.Join(dir, "state"), "--to", "detail:"+out,
 		"--metrics", "127.0.0.1:0")
-	var metrics string
-	for metrics == "" && sc.Scan() {
-		if m := regexp.MustCompile(`serving metrics.* addr=([0-9.:]+)`).FindStringSubmatch(sc.Text()); m != nil {
-			metrics = m[1]
+	addr, metrics := listenAndMetricsAddrs(t, sc)
+	go func() {
+		for sc.Scan() {
 		}
-	}
-	addr := listenAddr(t, sc)
+	}()
 	freeradiustest.SendAccounting(t, addr, "s3cret", interopPackets, 3)
 	deadline := time.Now().Add(60 * time.Second)
 	for {

@@ -29,20 +29,16 @@ func startRadSecListener(t *testing.T, ca *testpki.CA, keyEnc ...testpki.KeyEncr
 	}
 	conf, spool := radsecListenConfig(t, ca, keyEnc, passphrase)
 	_, sc := startRadrelay(t, "run", "-c", conf)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.Contains(line, "listening for accounting") {
-			udp = listeningRE.FindStringSubmatch(line)[1]
-			tcp = radsecRE.FindStringSubmatch(line)[1]
-			go func() {
-				for sc.Scan() {
-				}
-			}()
-			return udp, tcp, spool
+	line := string(scanUntil(t, sc, "listening for accounting", func(line []byte) bool {
+		return strings.Contains(string(line), "listening for accounting")
+	}))
+	udp = listeningRE.FindStringSubmatch(line)[1]
+	tcp = radsecRE.FindStringSubmatch(line)[1]
+	go func() {
+		for sc.Scan() {
 		}
-	}
-	t.Fatal("radrelay never said where it listens")
-	return
+	}()
+	return udp, tcp, spool
 }
 
 // radsecListenConfig writes the configuration startRadSecListener runs

@@ -90,21 +90,16 @@ func newMonitor(started time.Time) *monitor {
 }
 
 // watch wraps s so the monitor sees the outcome and duration of every Send,
-// and finds a RADIUS sink's per-server counters behind any wrapper. The
-// wrapper keeps every capability of s that the tailer looks for
-// (ConcurrentSends).
+// and finds the status a sink reports (a RADIUS sink's per-server
+// counters, a postgres sink's sessions) behind any wrapper. The wrapper
+// keeps every capability of s that the tailer looks for (ConcurrentSends).
 func (m *monitor) watch(name, typ string, s sinks.Sink) sinks.Sink {
-	w := &sinkWatch{name: name, typ: typ, sessions: findSessionReporter(s)}
-	for inner := s; inner != nil; {
-		if r, ok := inner.(interface{ Stats() []radius.ServerStats }); ok {
-			w.servers = r.Stats
-			break
-		}
-		u, ok := inner.(interface{ Unwrap() sinks.Sink })
-		if !ok {
-			break
-		}
-		inner = u.Unwrap()
+	w := &sinkWatch{name: name, typ: typ}
+	if r, ok := behindWrappers[serverReporter](s); ok {
+		w.servers = r.Stats
+	}
+	if r, ok := behindWrappers[sessionReporter](s); ok {
+		w.sessions = r.SessionStats
 	}
 	m.mu.Lock()
 	m.sinks = append(m.sinks, w)
@@ -115,6 +110,29 @@ func (m *monitor) watch(name, typ string, s sinks.Sink) sinks.Sink {
 		return &watchedConcurrentSink{watchedSink: ws, n: cs.ConcurrentSends()}
 	}
 	return ws
+}
+
+// serverReporter is a sink that reports the counters of each of its
+// servers (the radius sink).
+type serverReporter interface {
+	Stats() []radius.ServerStats
+}
+
+// behindWrappers returns s, or the first sink behind its wrappers (sinks
+// with Unwrap, as sinks/route's filter), that is a T.
+func behindWrappers[T any](s sinks.Sink) (T, bool) {
+	for inner := s; inner != nil; {
+		if r, ok := inner.(T); ok {
+			return r, true
+		}
+		u, ok := inner.(interface{ Unwrap() sinks.Sink })
+		if !ok {
+			break
+		}
+		inner = u.Unwrap()
+	}
+	var none T
+	return none, false
 }
 
 // attach gives the monitor the running tailer's counters.

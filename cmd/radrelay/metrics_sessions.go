@@ -3,7 +3,6 @@ package main
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/postgres"
 )
 
@@ -11,21 +10,6 @@ import (
 // table (the postgres sink).
 type sessionReporter interface {
 	SessionStats() postgres.SessionStats
-}
-
-// findSessionReporter finds a sessionReporter behind any wrapper of s.
-func findSessionReporter(s sinks.Sink) func() postgres.SessionStats {
-	for inner := s; inner != nil; {
-		if r, ok := inner.(sessionReporter); ok {
-			return r.SessionStats
-		}
-		u, ok := inner.(interface{ Unwrap() sinks.Sink })
-		if !ok {
-			return nil
-		}
-		inner = u.Unwrap()
-	}
-	return nil
 }
 
 var (

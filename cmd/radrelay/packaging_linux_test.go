@@ -173,7 +173,13 @@ func TestDebPackage(t *testing.T) {
 		"./usr/lib/tmpfiles.d/radrelay.conf", "./etc/radrelay/radrelay.toml", "./usr/share/man/man1/radrelay.1.gz",
 		"./usr/share/man/man1/radrelay-status.1.gz", "./usr/share/bash-completion/completions/radrelay",
 		"./usr/share/zsh/vendor-completions/_radrelay", "./usr/share/fish/vendor_completions.d/radrelay.fish",
-		"./usr/share/doc/radrelay/copyright"} {
+		"./usr/share/doc/radrelay/copyright", "./usr/share/doc/radrelay/README.md",
+		// The documents keep the repository's layout, so that README's
+		// links (docs/..., examples/...) resolve where they are installed.
+		"./usr/share/doc/radrelay/docs/configuration.md", "./usr/share/doc/radrelay/docs/stream-record.schema.json",
+		"./usr/share/doc/radrelay/examples/README.md", "./usr/share/doc/radrelay/examples/minimal.toml",
+		"./usr/share/doc/radrelay/examples/radacct/127.0.0.1/detail-20261123",
+		"./usr/share/doc/radrelay/examples/damaged/detail-damaged"} {
 		if !strings.Contains(string(list), " "+p+"\n") {
 			t.Errorf("the package has no %s:\n%s", p, list)
 		}

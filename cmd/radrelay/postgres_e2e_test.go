@@ -24,18 +24,12 @@ func TestReplayIntoPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIP: -short")
 	}
-	srv, err := pgtest.StartServer(pgtest.Options{})
-	if err != nil {
-		pgtest.Unavailable(t, err.Error())
-	}
-	t.Cleanup(func() { srv.Close() })
-	dsn := srv.NewDatabase(t)
+	dsn := postgresDatabase(t)
 
 	dir := t.TempDir()
 	const sessions = 100
 	src := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(3*sessions))
-	dsnFile := filepath.Join(dir, "postgres.dsn")
-	os.WriteFile(dsnFile, []byte(dsn+"\n"), 0o600)
+	dsnFile := writeDSNFile(t, dir, dsn)
 	cfg := filepath.Join(dir, "sql.toml")
 	// raise_delay_time = false (the default, spelled out): a raised
 	// Acct-Delay-Time would change the record on every replay.
@@ -83,4 +77,29 @@ batch_size = 500
 	if history != 3*sessions {
 		t.Errorf("radrelay_history has %d rows, want %d (one per record, none twice)", history, 3*sessions)
 	}
+}
+
+// postgresDatabase starts a throwaway PostgreSQL server for the test (or
+// uses RADRELAY_TEST_PG_DSN's) and returns the DSN of a new database on
+// it. Without PostgreSQL the test is skipped, or fails when
+// RADRELAY_REQUIRE_SERVERS=1.
+func postgresDatabase(t *testing.T) string {
+	t.Helper()
+	srv, err := pgtest.StartServer(pgtest.Options{})
+	if err != nil {
+		pgtest.Unavailable(t, err.Error())
+	}
+	t.Cleanup(func() { srv.Close() })
+	return srv.NewDatabase(t)
+}
+
+// writeDSNFile writes dsn to dir/postgres.dsn (mode 0600), as a postgres
+// sink's dsn_file, and returns its path.
+func writeDSNFile(t *testing.T, dir, dsn string) string {
+	t.Helper()
+	p := filepath.Join(dir, "postgres.dsn")
+	if err := os.WriteFile(p, []byte(dsn+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

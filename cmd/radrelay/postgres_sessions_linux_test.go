@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/radrelay/radrelay/detail"
-	"github.com/radrelay/radrelay/internal/pgtest"
 )
 
 // sessionRecord is an accounting record of a session on a NAS at event.
@@ -37,12 +36,7 @@ func TestPostgresSessionMetrics(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SKIP: -short")
 	}
-	srv, err := pgtest.StartServer(pgtest.Options{})
-	if err != nil {
-		pgtest.Unavailable(t, err.Error())
-	}
-	t.Cleanup(func() { srv.Close() })
-	dsn := srv.NewDatabase(t)
+	dsn := postgresDatabase(t)
 
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "radacct")
@@ -59,8 +53,7 @@ func TestPostgresSessionMetrics(t *testing.T) {
 		// 192.0.2.1 rebooted without Accounting-On: its session ids start over.
 		sessionRecord("Start", "192.0.2.1", "00000001", "carol", 9, now-10),
 	})
-	dsnFile := filepath.Join(dir, "postgres.dsn")
-	os.WriteFile(dsnFile, []byte(dsn+"\n"), 0o600)
+	dsnFile := writeDSNFile(t, dir, dsn)
 	state := filepath.Join(dir, "state")
 	conf := filepath.Join(dir, "radrelay.toml")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`state_dir = %q
@@ -74,7 +67,7 @@ name = "sql"
 type = "postgres"
 dsn_file = %q
 detect_reboots = true
-close_stale_every = "200ms"
+close_stale_every = "1s"
 stale_after = "1h"
 open_sessions_every = "100ms"
 `, state, filepath.Join(spool, "detail-*"), dsnFile)), 0o600)

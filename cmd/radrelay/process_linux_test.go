@@ -50,17 +50,50 @@ func startRadrelay(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner) {
 }
 
 // waitLine reads stderr lines until one contains want; it fails the test at
-// the end of stderr.
+// the end of stderr or after lineWait.
 func waitLine(t *testing.T, sc *bufio.Scanner, want string) {
 	t.Helper()
+	scanUntil(t, sc, want, func(line []byte) bool { return strings.Contains(string(line), want) })
+}
+
+// lineWait bounds each wait for a line of radrelay's output. It is a
+// failure bound, never a way to synchronise: a radrelay that does not
+// write the line fails the test with what it wrote, instead of hanging
+// until the package's timeout.
+const lineWait = 2 * time.Minute
+
+// scanUntil reads lines of sc until match accepts one, and returns it. At the
+// end of the output, or when no line was accepted within lineWait, it fails
+// the test, naming want and every line seen so far.
+func scanUntil(t *testing.T, sc *bufio.Scanner, want string, match func(line []byte) bool) []byte {
+	t.Helper()
+	deadline := time.NewTimer(lineWait)
+	defer deadline.Stop()
 	var seen []string
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), want) {
-			return
+	for scanBefore(t, sc, deadline.C, want, seen) {
+		if match(sc.Bytes()) {
+			return sc.Bytes()
 		}
 		seen = append(seen, sc.Text())
 	}
 	t.Fatalf("radrelay never logged %q; it logged:\n%s", want, strings.Join(seen, "\n"))
+	return nil
+}
+
+// scanBefore is sc.Scan, unless deadline fires first: then it fails the
+// test, naming want and the lines seen. The Scan left waiting ends when
+// the test's cleanup kills radrelay (its output then ends).
+func scanBefore(t *testing.T, sc *bufio.Scanner, deadline <-chan time.Time, want string, seen []string) bool {
+	t.Helper()
+	scanned := make(chan bool, 1)
+	go func() { scanned <- sc.Scan() }()
+	select {
+	case ok := <-scanned:
+		return ok
+	case <-deadline:
+		t.Fatalf("radrelay did not log %q within %s; it logged:\n%s", want, lineWait, strings.Join(seen, "\n"))
+		return false
+	}
 }
 
 func exitStatus(t *testing.T, cmd *exec.Cmd) int {

@@ -13,15 +13,10 @@ import (
 // delivers it instead of quarantining it again with the old reason.
 func TestQuarantineUnpackEditReplay(t *testing.T) {
 	dir := t.TempDir()
-	src := filepath.Join(dir, "detail-20261123")
-	bad := "Mon Nov 23 11:57:39 2026\n\tUser-Name = \"u\"\n\tAcct-Status-Type = Stop\n\tAcct-Session-Id = \"h000001\"\n\tAcct-Session-Time 300\n\tTimestamp = 1795435059\n\n"
-	os.WriteFile(src, []byte(bad+string(hRecord(2))), 0o600)
 	q := filepath.Join(dir, "q")
 	out := filepath.Join(dir, "out.jsonl")
-	code, _, stderr := runBin(t, os.Args[0], nil, "replay", "--quarantine", q, "--to", "a=jsonl:"+out, src)
-	if code != 1 {
-		t.Fatalf("replay of a damaged file: exit %d, want 1:\n%s", code, stderr)
-	}
+	quarantineMalformed(t, dir, q, out)
+	bad := malformedRecord
 	files, _ := filepath.Glob(filepath.Join(q, "a-*.detail"))
 	if len(files) != 1 {
 		t.Fatalf("quarantine files %v, want one", files)
@@ -49,5 +44,22 @@ func TestQuarantineUnpackEditReplay(t *testing.T) {
 	got, _ := os.ReadFile(out)
 	if ids := hIDs(string(got)); ids["h000001"] != 1 || ids["h000002"] != 1 {
 		t.Errorf("delivered %v, want h000001 (repaired) and h000002 once each", ids)
+	}
+}
+
+// malformedRecord is a record of session h000001 that the reader cannot
+// parse: its Acct-Session-Time line has no "=".
+const malformedRecord = "Mon Nov 23 11:57:39 2026\n\tUser-Name = \"u\"\n\tAcct-Status-Type = Stop\n\tAcct-Session-Id = \"h000001\"\n\tAcct-Session-Time 300\n\tTimestamp = 1795435059\n\n"
+
+// quarantineMalformed replays, through the built binary, a detail file in
+// dir holding malformedRecord and then the good record h000002 to a jsonl
+// sink "a" writing out, with the quarantine in q: the replay must exit 1,
+// having quarantined the malformed record.
+func quarantineMalformed(t *testing.T, dir, q, out string) {
+	t.Helper()
+	src := filepath.Join(dir, "detail-20261123")
+	hWrite(t, src, append([]byte(malformedRecord), hRecord(2)...), 0o600, 0)
+	if code, _, stderr := runBin(t, os.Args[0], nil, "replay", "--quarantine", q, "--to", "a=jsonl:"+out, src); code != 1 {
+		t.Fatalf("replay of a damaged file: exit %d, want 1:\n%s", code, stderr)
 	}
 }

@@ -13,14 +13,8 @@ import (
 // usage error, not a file that cannot be opened.
 func TestQuarantineListDirectories(t *testing.T) {
 	dir := t.TempDir()
-	src := filepath.Join(dir, "detail-20261123")
-	bad := "Mon Nov 23 11:57:39 2026\n\tUser-Name = \"u\"\n\tAcct-Session-Time 300\n\tTimestamp = 1795435059\n\n"
-	os.WriteFile(src, []byte(bad+string(hRecord(2))), 0o600)
 	state := filepath.Join(dir, "state")
-	q := filepath.Join(state, "quarantine")
-	if code, _, stderr := runBin(t, os.Args[0], nil, "replay", "--quarantine", q, "--to", "a=jsonl:"+filepath.Join(dir, "out.jsonl"), src); code != 1 {
-		t.Fatalf("replay of a damaged file: exit %d, want 1:\n%s", code, stderr)
-	}
+	quarantineMalformed(t, dir, filepath.Join(state, "quarantine"), filepath.Join(dir, "out.jsonl"))
 	empty := filepath.Join(dir, "empty")
 	os.Mkdir(empty, 0o700)
 	for _, tc := range []struct {

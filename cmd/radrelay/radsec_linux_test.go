@@ -56,19 +56,13 @@ func TestReplayOverRadSec(t *testing.T) {
 	// Without a retry budget the replay retries for ever: its first report
 	// is what the operator sees, and it must say what to fix.
 	cmd, lines := startRadrelay(t, "replay", "--to", bad, "--quarantine", filepath.Join(dir, "q2"), src)
-	var seen []string
-	for lines.Scan() {
-		l := lines.Text()
-		seen = append(seen, l)
-		if strings.Contains(l, "radsec: cannot connect") {
-			if !strings.Contains(l, "refused our certificate") || !strings.Contains(l, "certificate_file") {
-				t.Fatalf("refused certificate reported without its fix (certificate_file): %q", l)
-			}
-			cmd.Process.Kill()
-			return
-		}
+	l := string(scanUntil(t, lines, "radsec: cannot connect", func(line []byte) bool {
+		return strings.Contains(string(line), "radsec: cannot connect")
+	}))
+	cmd.Process.Kill()
+	if !strings.Contains(l, "refused our certificate") || !strings.Contains(l, "certificate_file") {
+		t.Fatalf("refused certificate reported without its fix (certificate_file): %q", l)
 	}
-	t.Fatalf("radrelay ended without reporting the refused certificate; it logged:\n%s", strings.Join(seen, "\n"))
 }
 
 // TestReplayOverRadSecEncryptedKey replays through the built binary to

@@ -15,7 +15,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
 
@@ -57,11 +56,7 @@ func TestSecretsNeverShown(t *testing.T) {
 		}
 		return p
 	}
-	var data []byte
-	for _, r := range sinktest.Records(5) {
-		data = detail.AppendRecord(data, r)
-	}
-	input := write("detail-20261123", string(data))
+	input := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(5))
 	const head = "state_dir = %q\n[[input]]\nglob = %q\nmode = \"consume\"\n"
 	cfgHead := fmt.Sprintf(head, filepath.Join(dir, "state"), filepath.Join(dir, "none-*"))
 	retry := "[sink.retry]\ninitial = \"10ms\"\nmax = \"10ms\"\nmax_attempts = 1\n"
@@ -135,12 +130,10 @@ func TestSecretsNeverShown(t *testing.T) {
 		"--metrics", addr, "--log-level", "debug", "--shutdown-timeout", "1s",
 		"--to", fmt.Sprintf("sql=postgres://u:%s@127.0.0.1:1/db?sslpassword=%s&connect_timeout=2", secret(), secret()))
 	var logs strings.Builder
-	for sc.Scan() {
-		logs.WriteString(sc.Text() + "\n")
-		if strings.Contains(sc.Text(), "serving metrics") {
-			break
-		}
-	}
+	scanUntil(t, sc, "serving metrics", func(line []byte) bool {
+		logs.WriteString(string(line) + "\n")
+		return strings.Contains(string(line), "serving metrics")
+	})
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatalf("metrics: %v\n%s", err, logs.String())

@@ -109,7 +109,7 @@ func declareSQLFlags(fs *flag.FlagSet, o *sqlFlags) {
 	fs.IntVar(&o.keepMonths, "keep-months", 0, "expire: keep this many whole months before the current one")
 	fs.StringVar(&o.before, "before", "", "expire: drop partitions that end on or before `YYYY-MM-DD`")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
-	fs.DurationVar(&o.staleAfter, "after", postgres.DefaultStaleAfter, "close-stale, status: a session without interims is stale after this long without a record")
+	fs.DurationVar(&o.staleAfter, "after", postgres.DefaultStaleAfter, "close-stale, status: a session without interims is stale after this long without a record (at least 1s)")
 	fs.StringVar(&o.staleCause, "cause", postgres.DefaultStaleCause, "close-stale, status: the acctterminatecause of a session closed as stale")
 	fs.StringVar(&o.rebootCause, "reboot-cause", postgres.DefaultRebootCause, "status: the acctterminatecause of a session closed by reboot detection (detect_reboots)")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "close-stale: list the stale sessions, close nothing")
@@ -157,6 +157,12 @@ func runSQL(e *env, args []string) int {
 		// StaleOptions would silently read 0 or a negative value as the
 		// 2h default, while status printed the value given.
 		fmt.Fprintf(e.stderr, "radrelay sql %s: --after %s: want a positive duration (e.g. 2h)\n", args[0], o.staleAfter)
+		return 2
+	}
+	if (args[0] == "close-stale" || args[0] == "status") && o.staleAfter < time.Second {
+		// Staleness is counted in whole seconds: under one, every open
+		// session would be stale at once.
+		fmt.Fprintf(e.stderr, "radrelay sql %s: --after %s is less than a second (staleness is counted in whole seconds): want e.g. 2h\n", args[0], o.staleAfter)
 		return 2
 	}
 	var cutoff time.Time

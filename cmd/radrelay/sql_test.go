@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -116,12 +118,7 @@ func TestSQLDoesNotPrintPassword(t *testing.T) {
 // nothing; without it the session is closed at its last record and
 // printed; a second run closes nothing.
 func TestSQLCloseStale(t *testing.T) {
-	srv, err := pgtest.StartServer(pgtest.Options{})
-	if err != nil {
-		pgtest.Unavailable(t, err.Error())
-	}
-	t.Cleanup(func() { srv.Close() })
-	dsn := srv.NewDatabase(t)
+	dsn := postgresDatabase(t)
 	if code, _, errOut := runBinary(t, nil, "sql", "init", "--dsn", dsn); code != 0 {
 		t.Fatalf("sql init: exit %d: %s", code, errOut)
 	}
@@ -171,5 +168,42 @@ func TestSQLCloseStale(t *testing.T) {
 	code, out, errOut = runBinary(t, nil, "sql", "status", "--dsn", dsn)
 	if code != 0 || !strings.Contains(out, "1 open session on 1 NAS, 0 stale") || !strings.Contains(out, "1 session closed as stale (cause Stale-Session)") {
 		t.Errorf("sql status after closing: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// TestSubSecondStaleDurations: staleness is counted in whole seconds, so a
+// --after, stale_after or close_stale_every under one second (every open
+// session stale at once; closing them hundreds of times a second) was
+// accepted silently. It is a usage error naming the flag or key, from
+// "sql", "validate" and "run" alike, before anything connects.
+func TestSubSecondStaleDurations(t *testing.T) {
+	for _, args := range [][]string{
+		{"sql", "close-stale", "--dsn", "postgres://x@127.0.0.1:1/db", "--after", "500ms"},
+		{"sql", "status", "--dsn", "postgres://x@127.0.0.1:1/db", "--after", "999ms"},
+	} {
+		code, _, errOut := runBinary(t, nil, args...)
+		if code != 2 || !strings.Contains(errOut, "--after "+args[len(args)-1]+" is less than a second") {
+			t.Errorf("%q: exit %d, want 2 and an error naming --after; stderr: %s", args, code, errOut)
+		}
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "radrelay.toml")
+	os.WriteFile(conf, []byte(`state_dir = "`+filepath.Join(dir, "state")+`"
+[[input]]
+glob = "`+filepath.Join(dir, "detail-*")+`"
+mode = "follow"
+[[sink]]
+name = "sql"
+type = "postgres"
+dsn = "postgres://x@127.0.0.1:1/db"
+close_stale_every = "500ms"
+stale_after = "10ms"
+`), 0o600)
+	for _, verb := range []string{"validate", "run"} {
+		code, _, errOut := runBinary(t, nil, verb, "-c", conf)
+		if code != 2 || !strings.Contains(errOut, "close_stale_every") || !strings.Contains(errOut, "500ms is less than a second") ||
+			!strings.Contains(errOut, "stale_after") || !strings.Contains(errOut, "10ms is less than a second") {
+			t.Errorf("%s: exit %d, want 2 and errors naming close_stale_every and stale_after; stderr: %s", verb, code, errOut)
+		}
 	}
 }

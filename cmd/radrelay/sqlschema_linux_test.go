@@ -5,20 +5,13 @@ package main
 import (
 	"strings"
 	"testing"
-
-	"github.com/radrelay/radrelay/internal/pgtest"
 )
 
 // TestSQLWithoutSchema: "sql status" and "sql close-stale" against a
 // database "sql init" never ran on exit 1 with PostgreSQL's error and a hint
 // naming the missing table and "radrelay sql init"; once it ran, no hint.
 func TestSQLWithoutSchema(t *testing.T) {
-	srv, err := pgtest.StartServer(pgtest.Options{})
-	if err != nil {
-		pgtest.Unavailable(t, err.Error())
-	}
-	t.Cleanup(func() { srv.Close() })
-	dsn := srv.NewDatabase(t)
+	dsn := postgresDatabase(t)
 	for _, tc := range []struct {
 		args  []string
 		table string

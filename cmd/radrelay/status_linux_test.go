@@ -18,19 +18,16 @@ import (
 )
 
 // logLine reads stderr lines (JSON logs) until one has msg == want and
-// returns it decoded; it fails the test at the end of stderr.
+// returns it decoded; it fails the test at the end of stderr or after
+// lineWait.
 func logLine(t *testing.T, sc *bufio.Scanner, want string) map[string]any {
 	t.Helper()
-	var seen []string
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil && m["msg"] == want {
-			return m
-		}
-		seen = append(seen, sc.Text())
-	}
-	t.Fatalf("radrelay never logged %q; it logged:\n%s", want, strings.Join(seen, "\n"))
-	return nil
+	var m map[string]any
+	scanUntil(t, sc, want, func(line []byte) bool {
+		clear(m)
+		return json.Unmarshal(line, &m) == nil && m["msg"] == want
+	})
+	return m
 }
 
 // radrelayOutput runs radrelay (the test binary as radrelay) to completion.

@@ -16,13 +16,7 @@ var Type = &sinks.Type{
 	Name:      "kafka",
 	Schemes:   []string{"kafka"},
 	NewConfig: func() sinks.Config { return new(Config) },
-	FromURL: func(raw string) (sinks.Config, error) {
-		c, err := ConfigFromURL(raw)
-		if err != nil {
-			return nil, err
-		}
-		return &c, nil
-	},
+	FromURL:   sinks.URLParser(ConfigFromURL),
 	// One batch at a time, all of it in flight: records produced in order
 	// keep their order per partition (the producer is idempotent).
 	Window: 4096,

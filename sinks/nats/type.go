@@ -16,13 +16,7 @@ var Type = &sinks.Type{
 	Name:      "nats",
 	Schemes:   []string{"nats"},
 	NewConfig: func() sinks.Config { return new(Config) },
-	FromURL: func(raw string) (sinks.Config, error) {
-		c, err := ConfigFromURL(raw)
-		if err != nil {
-			return nil, err
-		}
-		return &c, nil
-	},
+	FromURL:   sinks.URLParser(ConfigFromURL),
 	// One batch at a time (a session's next record waits for the PubAck of
 	// the one before it, within a batch; the next batch waits for the
 	// whole of this one); the rest of the batch is in flight at once,

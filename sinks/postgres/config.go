@@ -242,6 +242,17 @@ func (c Config) validate() error {
 	if c.CloseStaleEvery > 0 && !c.liveEnabled() {
 		errs = append(errs, sinks.Errorf("close_stale_every", "closes live sessions: needs live_sessions = true"))
 	}
+	// Staleness is counted in whole seconds: a stale_after under one
+	// would make every open session stale at once, and closing stale
+	// sessions more than once a second only loads the database.
+	for _, d := range []struct {
+		key, example string
+		v            time.Duration
+	}{{"close_stale_every", "5m", c.CloseStaleEvery}, {"stale_after", "2h", c.StaleAfter}} {
+		if d.v > 0 && d.v < time.Second {
+			errs = append(errs, sinks.Errorf(d.key, "%s is less than a second (staleness is counted in whole seconds): want e.g. %q", d.v, d.example))
+		}
+	}
 	if c.DetectReboots && !c.liveEnabled() {
 		errs = append(errs, sinks.Errorf("detect_reboots", "closes live sessions: needs live_sessions = true"))
 	}

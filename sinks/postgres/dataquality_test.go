@@ -9,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/radrelay/radrelay/detail"
-	"github.com/radrelay/radrelay/internal/freeradiustest"
 )
 
 // TestCountersNeverShrink sends sessions whose counters go down through a
@@ -19,14 +18,9 @@ import (
 // was reset, and the total counted so far is kept. FreeRADIUS's stock
 // queries would store the last value as it came (100 and 10 here).
 func TestCountersNeverShrink(t *testing.T) {
-	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{})
-	var b strings.Builder
+	var rq requests
 	req := func(status, sid string, event int64, kv ...string) {
-		fmt.Fprintf(&b, "Acct-Status-Type = %s\nUser-Name = \"alice\"\nNAS-IP-Address = 192.0.2.1\nNAS-Port = 7\nAcct-Session-Id = \"%s\"\nEvent-Timestamp = %d\n", status, sid, event)
-		for i := 0; i+1 < len(kv); i += 2 {
-			fmt.Fprintf(&b, "%s = %s\n", kv[i], kv[i+1])
-		}
-		b.WriteString("\n")
+		rq.add(fmt.Sprintf("Acct-Status-Type = %s\nUser-Name = \"alice\"\nNAS-IP-Address = 192.0.2.1\nNAS-Port = 7\nAcct-Session-Id = \"%s\"\nEvent-Timestamp = %d\n", status, sid, event), kv...)
 	}
 	req("Start", "wrap", base)
 	req("Interim-Update", "wrap", base+600, "Acct-Input-Octets", "4000000000", "Acct-Output-Octets", "7")
@@ -37,9 +31,7 @@ func TestCountersNeverShrink(t *testing.T) {
 	req("Interim-Update", "reset", base+1200, "Acct-Input-Octets", "10", "Acct-Input-Gigawords", "0")
 	req("Stop", "reset", base+1500, "Acct-Input-Octets", "20", "Acct-Input-Gigawords", "0", "Acct-Session-Time", "1500")
 	// One request at a time: the records of a session must arrive in order.
-	freeradiustest.SendAccounting(t, home.Addr, home.Secret, b.String(), 1)
-	home.WaitRecords(t, 8, 30*time.Second)
-	recs := home.Records(t)
+	recs := rq.viaFreeRADIUS(t)
 
 	dsn := pg.NewDatabase(t)
 	s := openSink(t, dsn, Config{})
@@ -91,24 +83,17 @@ func TestCounterTotal(t *testing.T) {
 // one under the id. A Start older than the stop (a late Start of the same
 // session) still only moves the start time, as FreeRADIUS does.
 func TestReusedSessionIDIsANewSession(t *testing.T) {
-	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{})
-	var b strings.Builder
+	var rq requests
 	req := func(status string, event int64, kv ...string) {
-		fmt.Fprintf(&b, "Acct-Status-Type = %s\nUser-Name = \"alice\"\nNAS-IP-Address = 192.0.2.1\nNAS-Port = 7\nAcct-Session-Id = \"00000001\"\nEvent-Timestamp = %d\n", status, event)
-		for i := 0; i+1 < len(kv); i += 2 {
-			fmt.Fprintf(&b, "%s = %s\n", kv[i], kv[i+1])
-		}
-		b.WriteString("\n")
+		rq.add(fmt.Sprintf("Acct-Status-Type = %s\nUser-Name = \"alice\"\nNAS-IP-Address = 192.0.2.1\nNAS-Port = 7\nAcct-Session-Id = \"00000001\"\nEvent-Timestamp = %d\n", status, event), kv...)
 	}
 	req("Start", base)
 	req("Stop", base+100, "Acct-Session-Time", "100", "Acct-Input-Octets", "11", "Acct-Terminate-Cause", "NAS-Reboot")
-	b.WriteString(fmt.Sprintf("Acct-Status-Type = Accounting-On\nNAS-IP-Address = 192.0.2.1\nAcct-Session-Id = \"00000000\"\nEvent-Timestamp = %d\n\n", base+200))
+	rq.add(fmt.Sprintf("Acct-Status-Type = Accounting-On\nNAS-IP-Address = 192.0.2.1\nAcct-Session-Id = \"00000000\"\nEvent-Timestamp = %d\n", base+200))
 	req("Start", base+300)
 	req("Interim-Update", base+900, "Acct-Session-Time", "600", "Acct-Input-Octets", "22")
 	req("Stop", base+1000, "Acct-Session-Time", "700", "Acct-Input-Octets", "33", "Acct-Terminate-Cause", "User-Request")
-	freeradiustest.SendAccounting(t, home.Addr, home.Secret, b.String(), 1)
-	home.WaitRecords(t, 6, 30*time.Second)
-	recs := home.Records(t)
+	recs := rq.viaFreeRADIUS(t)
 
 	for _, oneByOne := range []bool{false, true} {
 		dsn := pg.NewDatabase(t)
@@ -150,14 +135,9 @@ func TestReusedSessionIDIsANewSession(t *testing.T) {
 // totals); a Stop older than the last interim that reports less keeps the
 // totals counted so far. FreeRADIUS's queries would store the older values.
 func TestOutOfOrderRecordsKeepTotals(t *testing.T) {
-	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{})
-	var b strings.Builder
+	var rq requests
 	req := func(status, sid string, event int64, kv ...string) {
-		fmt.Fprintf(&b, "Acct-Status-Type = %s\nUser-Name = \"olga\"\nNAS-IP-Address = 192.0.2.9\nNAS-Port = 3\nAcct-Session-Id = \"%s\"\nEvent-Timestamp = %d\n", status, sid, event)
-		for i := 0; i+1 < len(kv); i += 2 {
-			fmt.Fprintf(&b, "%s = %s\n", kv[i], kv[i+1])
-		}
-		b.WriteString("\n")
+		rq.add(fmt.Sprintf("Acct-Status-Type = %s\nUser-Name = \"olga\"\nNAS-IP-Address = 192.0.2.9\nNAS-Port = 3\nAcct-Session-Id = \"%s\"\nEvent-Timestamp = %d\n", status, sid, event), kv...)
 	}
 	req("Start", "late-interim", base)
 	req("Interim-Update", "late-interim", base+600, "Acct-Session-Time", "600", "Acct-Input-Octets", "2000000", "Acct-Output-Octets", "3000000")
@@ -165,9 +145,7 @@ func TestOutOfOrderRecordsKeepTotals(t *testing.T) {
 	req("Start", "late-stop", base)
 	req("Interim-Update", "late-stop", base+600, "Acct-Session-Time", "600", "Acct-Input-Octets", "2000000", "Acct-Output-Octets", "3000000")
 	req("Stop", "late-stop", base+300, "Acct-Session-Time", "300", "Acct-Input-Octets", "1000000", "Acct-Output-Octets", "1500000")
-	freeradiustest.SendAccounting(t, home.Addr, home.Secret, b.String(), 1)
-	home.WaitRecords(t, 6, 30*time.Second)
-	recs := home.Records(t)
+	recs := rq.viaFreeRADIUS(t)
 
 	for _, mode := range []string{"one batch", "one record per transaction"} {
 		t.Run(mode, func(t *testing.T) {

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
@@ -33,15 +32,7 @@ func dbName(t testing.TB, dsn string) string {
 // keyed by acctuniqueid.
 func liveRows(t testing.TB, dsn string) map[string]map[string]any {
 	t.Helper()
-	conn := connect(t, dsn)
-	rows, err := conn.Query(context.Background(), `SELECT (to_jsonb(r) - 'radacctid')::text FROM radacct r`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
+	texts := dumpLive(t, connect(t, dsn), "radacct")
 	out := map[string]map[string]any{}
 	for _, s := range texts {
 		m := map[string]any{}

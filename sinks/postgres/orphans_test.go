@@ -2,11 +2,7 @@ package postgres
 
 import (
 	"fmt"
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/radrelay/radrelay/internal/freeradiustest"
 )
 
 // TestOrphanAndLateRecords: the remaining data-quality rules, with records
@@ -22,25 +18,16 @@ import (
 //   - an Interim-Update after the Stop does not reopen the session nor
 //     change it (the history keeps it).
 func TestOrphanAndLateRecords(t *testing.T) {
-	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{})
-	var b strings.Builder
-	n := 0
+	var rq requests
 	req := func(status, sid string, event int64, kv ...string) {
-		fmt.Fprintf(&b, "Acct-Status-Type = %s\nUser-Name = \"alice\"\nNAS-IP-Address = 192.0.2.1\nNAS-Port = 7\nAcct-Session-Id = \"%s\"\nEvent-Timestamp = %d\n", status, sid, event)
-		for i := 0; i+1 < len(kv); i += 2 {
-			fmt.Fprintf(&b, "%s = %s\n", kv[i], kv[i+1])
-		}
-		b.WriteString("\n")
-		n++
+		rq.add(fmt.Sprintf("Acct-Status-Type = %s\nUser-Name = \"alice\"\nNAS-IP-Address = 192.0.2.1\nNAS-Port = 7\nAcct-Session-Id = \"%s\"\nEvent-Timestamp = %d\n", status, sid, event), kv...)
 	}
 	req("Interim-Update", "interim-only", base+600, "Acct-Session-Time", "600", "Acct-Input-Octets", "100")
 	req("Stop", "stop-only", base+900, "Acct-Session-Time", "900", "Acct-Input-Octets", "200", "Acct-Terminate-Cause", "User-Request")
 	req("Start", "after-stop", base)
 	req("Stop", "after-stop", base+300, "Acct-Session-Time", "300", "Acct-Input-Octets", "300", "Acct-Terminate-Cause", "Idle-Timeout")
 	req("Interim-Update", "after-stop", base+600, "Acct-Session-Time", "600", "Acct-Input-Octets", "999")
-	freeradiustest.SendAccounting(t, home.Addr, home.Secret, b.String(), 1)
-	home.WaitRecords(t, n, 30*time.Second)
-	recs := home.Records(t)
+	recs := rq.viaFreeRADIUS(t)
 
 	dsn := pg.NewDatabase(t)
 	mustSend(t, openSink(t, dsn, Config{}), recs)

@@ -6,12 +6,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/radrelay/radrelay/detail"
-	"github.com/radrelay/radrelay/internal/freeradiustest"
 	"github.com/radrelay/radrelay/sinks"
 )
 
@@ -33,17 +31,10 @@ import (
 //	base+650   Stop 00000002 bob, late (Lost-Carrier, 640 s)
 func rebootRecords(t *testing.T) []*detail.Record {
 	t.Helper()
-	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{})
-	var b strings.Builder
-	n := 0
+	var rq requests
 	req := func(status, nas, sid, user string, port int, event int64, kv ...string) {
-		fmt.Fprintf(&b, "Acct-Status-Type = %s\nUser-Name = \"%s\"\nNAS-IP-Address = %s\nNAS-Port = %d\nAcct-Session-Id = \"%s\"\nEvent-Timestamp = %d\n",
-			status, user, nas, port, sid, event)
-		for i := 0; i+1 < len(kv); i += 2 {
-			fmt.Fprintf(&b, "%s = %s\n", kv[i], kv[i+1])
-		}
-		b.WriteString("\n")
-		n++
+		rq.add(fmt.Sprintf("Acct-Status-Type = %s\nUser-Name = \"%s\"\nNAS-IP-Address = %s\nNAS-Port = %d\nAcct-Session-Id = \"%s\"\nEvent-Timestamp = %d\n",
+			status, user, nas, port, sid, event), kv...)
 	}
 	const nas, other = "192.0.2.1", "192.0.2.2"
 	req("Start", nas, "00000001", "alice", 1, base)
@@ -57,9 +48,7 @@ func rebootRecords(t *testing.T) []*detail.Record {
 	req("Start", nas, "00000003", "frank", 6, base+1300)
 	req("Stop", nas, "00000002", "bob", 2, base+650, "Acct-Session-Time", "640", "Acct-Input-Octets", "2500", "Acct-Terminate-Cause", "Lost-Carrier")
 	// One request at a time: the records must arrive in this order.
-	freeradiustest.SendAccounting(t, home.Addr, home.Secret, b.String(), 1)
-	home.WaitRecords(t, n, 30*time.Second)
-	return home.Records(t)
+	return rq.viaFreeRADIUS(t)
 }
 
 // rebootRows lists radacct as "user start-stop cause session-time octets

@@ -73,7 +73,13 @@ func mustSend(t testing.TB, s sinks.Sink, recs []*detail.Record) {
 // dumpLive returns every radacct row but radacctid, as JSON, ordered by acctuniqueid.
 func dumpLive(t testing.TB, conn *pgx.Conn, table string) []string {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), `SELECT (to_jsonb(r) - 'radacctid')::text FROM `+table+` r ORDER BY acctuniqueid`)
+	return queryStrings(t, conn, `SELECT (to_jsonb(r) - 'radacctid')::text FROM `+table+` r ORDER BY acctuniqueid`)
+}
+
+// queryStrings returns the one text column of the rows sql selects.
+func queryStrings(t testing.TB, conn *pgx.Conn, sql string) []string {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), sql)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,16 +109,7 @@ func TestConformance(t *testing.T) {
 			mu.Lock()
 			d := dsn
 			mu.Unlock()
-			conn := connect(t, d)
-			rows, err := conn.Query(context.Background(), `SELECT coalesce(acctsessionid, '') FROM radrelay_history ORDER BY id`)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				t.Fatal(err)
-			}
-			return ids
+			return queryStrings(t, connect(t, d), `SELECT coalesce(acctsessionid, '') FROM radrelay_history ORDER BY id`)
 		},
 	})
 }
@@ -432,22 +429,26 @@ func TestIdempotentReplay(t *testing.T) {
 // radrelay instances on one database) and compares with one writer.
 func TestTwoWriters(t *testing.T) {
 	recs := sinktest.Records(1500)
-	refDSN := pg.NewDatabase(t)
-	mustSend(t, openSink(t, refDSN, Config{}), recs)
-	want := dumpLive(t, connect(t, refDSN), "radacct")
-
 	dsn := pg.NewDatabase(t)
-	a := openSink(t, dsn, Config{TransactionSize: 100})
-	b := openSink(t, dsn, Config{TransactionSize: 100})
+	writers := []*Sink{openSink(t, dsn, Config{TransactionSize: 100}), openSink(t, dsn, Config{TransactionSize: 100})}
+	sendConcurrently(t, writers, recs, func(i int) int { return 50 + i*33 })
+	checkAsOneWriter(t, dsn, recs)
+}
+
+// sendConcurrently sends recs through every writer at once, each in its
+// own goroutine and in parts of step(i) records, and fails the test on any
+// record's error.
+func sendConcurrently(t *testing.T, writers []*Sink, recs []*detail.Record, step func(i int) int) {
+	t.Helper()
 	var wg sync.WaitGroup
-	errs := make(chan error, 2)
-	for i, s := range []*Sink{a, b} {
+	errs := make(chan error, len(writers))
+	for i, s := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			step := 50 + i*33
-			for lo := 0; lo < len(recs); lo += step {
-				part := recs[lo:min(lo+step, len(recs))]
+			n := step(i)
+			for lo := 0; lo < len(recs); lo += n {
+				part := recs[lo:min(lo+n, len(recs))]
 				for j, err := range sendAll(s, part) {
 					if err != nil {
 						errs <- fmt.Errorf("writer %d record %d: %w", i, lo+j, err)
@@ -462,12 +463,23 @@ func TestTwoWriters(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	got := dumpLive(t, connect(t, dsn), "radacct")
-	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+}
+
+// checkAsOneWriter checks that dsn holds what one writer sending recs
+// leaves: the same radacct, and every record once in the history.
+func checkAsOneWriter(t *testing.T, dsn string, recs []*detail.Record) {
+	t.Helper()
+	refDSN := pg.NewDatabase(t)
+	mustSend(t, openSink(t, refDSN, Config{Connections: 1}), recs)
+	want := dumpLive(t, connect(t, refDSN), "radacct")
+	conn := connect(t, dsn)
+	if got := dumpLive(t, conn, "radacct"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("two writers left a different radacct than one (%d vs %d rows)", len(got), len(want))
 	}
 	var n int
-	connect(t, dsn).QueryRow(context.Background(), "SELECT count(*) FROM radrelay_history").Scan(&n)
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM radrelay_history").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
 	if n != len(recs) {
 		t.Errorf("history holds %d records, want %d", n, len(recs))
 	}

@@ -17,13 +17,7 @@ var Type = &sinks.Type{
 	Name:      "postgres",
 	Schemes:   []string{"postgres", "postgresql"},
 	NewConfig: func() sinks.Config { return new(Config) },
-	FromURL: func(raw string) (sinks.Config, error) {
-		c, err := ConfigFromURL(raw)
-		if err != nil {
-			return nil, err
-		}
-		return &c, nil
-	},
+	FromURL:   sinks.URLParser(ConfigFromURL),
 	RedactURL: RedactDSN,
 	// PostgreSQL wants thousands of rows per transaction, handed over whole;
 	// a window of two transactions lets the tailer read and parse the next

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/sinktest"
 )
 
 // TestRedactEveryPassword: every password-bearing parameter of both DSN
@@ -67,11 +67,7 @@ func TestNeverEchoUnparsable(t *testing.T) {
 func TestValidateFieldPaths(t *testing.T) {
 	f := false
 	c := &Config{LiveSessions: &f, History: &f, HistoryTable: strings.Repeat("h", 60), TransactionSize: -1}
-	var fields []string
-	for _, fe := range sinks.FieldErrors(c.Validate()) {
-		fields = append(fields, fe.Field)
-	}
-	if got := strings.Join(fields, ","); got != "history,history_table,dsn,transaction_size" {
+	if got := strings.Join(sinktest.ErrorFields(c.Validate()), ","); got != "history,history_table,dsn,transaction_size" {
 		t.Errorf("fields %s", got)
 	}
 }

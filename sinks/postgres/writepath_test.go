@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -17,16 +16,8 @@ import (
 // (attributes as jsonb, whatever the column's type), in a fixed order.
 func dumpHistory(t testing.TB, conn *pgx.Conn) []string {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), `SELECT (to_jsonb(h) - 'id' - 'inserted_at' || jsonb_build_object('attributes', h.attributes::jsonb))::text
+	return queryStrings(t, conn, `SELECT (to_jsonb(h) - 'id' - 'inserted_at' || jsonb_build_object('attributes', h.attributes::jsonb))::text
 		FROM radrelay_history h ORDER BY event_time, fingerprint`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // awkwardRecords are records whose history values take every branch of the
@@ -142,51 +133,15 @@ func TestConnectionsGiveTheSameTables(t *testing.T) {
 // what one writer makes.
 func TestTwoWritersSplitBatches(t *testing.T) {
 	recs := sinktest.Records(4500)
-	refDSN := pg.NewDatabase(t)
-	mustSend(t, openSink(t, refDSN, Config{Connections: 1}), recs)
-	want := dumpLive(t, connect(t, refDSN), "radacct")
-
 	dsn := pg.NewDatabase(t)
 	writers := []*Sink{openSink(t, dsn, Config{TransactionSize: 1000}), openSink(t, dsn, Config{TransactionSize: 1000})}
-	var wg sync.WaitGroup
-	errs := make(chan error, len(writers))
-	for i, s := range writers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			step := 600 + i*333
-			for lo := 0; lo < len(recs); lo += step {
-				part := recs[lo:min(lo+step, len(recs))]
-				for j, err := range sendAll(s, part) {
-					if err != nil {
-						errs <- fmt.Errorf("writer %d record %d: %w", i, lo+j, err)
-						return
-					}
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	sendConcurrently(t, writers, recs, func(i int) int { return 600 + i*333 })
 	for i, s := range writers {
 		if s.splitBatches.Load() == 0 {
 			t.Errorf("writer %d never split a batch over its connections", i)
 		}
 	}
-	conn := connect(t, dsn)
-	if got := dumpLive(t, conn, "radacct"); strings.Join(got, "\n") != strings.Join(want, "\n") {
-		t.Errorf("two writers left a different radacct than one (%d vs %d rows)", len(got), len(want))
-	}
-	var n int
-	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM radrelay_history").Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	if n != len(recs) {
-		t.Errorf("history holds %d records, want %d", n, len(recs))
-	}
+	checkAsOneWriter(t, dsn, recs)
 }
 
 func TestAppendAttributesJSONMatchesPairwise(t *testing.T) {

@@ -17,13 +17,7 @@ var Type = &sinks.Type{
 	Name:      "radius",
 	Schemes:   []string{"radius", "radsec"},
 	NewConfig: func() sinks.Config { return new(Config) },
-	FromURL: func(raw string) (sinks.Config, error) {
-		c, err := ConfigFromURL(raw)
-		if err != nil {
-			return nil, err
-		}
-		return &c, nil
-	},
+	FromURL:   sinks.URLParser(ConfigFromURL),
 	// Measured against FreeRADIUS (docs/benchmarks.md): the sink takes
 	// four batches at once (Sink.ConcurrentSends), so a batch of a quarter
 	// of the window keeps requests flowing while a late one is answered;

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/sinktest"
 )
 
 // TestCheckReportsEveryProblem: Validate reports every problem of a
@@ -17,10 +18,7 @@ func TestCheckReportsEveryProblem(t *testing.T) {
 			{Address: "10.0.0.1:99999", SecretEnv: "X", SourceAddress: "not-an-ip"},
 		},
 	}
-	var got []string
-	for _, fe := range sinks.FieldErrors(c.Validate()) {
-		got = append(got, fe.Field)
-	}
+	got := sinktest.ErrorFields(c.Validate())
 	want := "servers[1].address,servers[1].source_address,policy,acct_delay_time,server_window,max_rtx"
 	if strings.Join(got, ",") != want {
 		t.Errorf("fields %v, want %s", got, want)
