@@ -158,6 +158,8 @@ type Listener struct {
 	known   map[string]bool // files whose directory entry is fsynced
 	paused  string          // why requests are not acknowledged, "" when they are
 	loudAt  time.Time
+
+	drops dropLog // says why requests are dropped, not for each one
 }
 
 // writerKey names a spool writer: each committer has its own per client
@@ -344,7 +346,7 @@ func (l *Listener) readUDP(c *net.UDPConn) {
 		cl, ok := l.clients.find(from.Addr())
 		if !ok {
 			l.c.drop(DropUnknownClient)
-			l.log.Debug("dropped a request from an unknown client", "from", from.String())
+			l.drops.warn(l.log, DropUnknownClient, from, "dropped a request from an unknown client: its source address is in no client's prefix (add it as a client, or check the NAS's source address)")
 			continue
 		}
 		l.handle(p, from, cl, c, nil)
@@ -364,13 +366,13 @@ func (l *Listener) handle(p []byte, from netip.AddrPort, cl *Client, c *net.UDPC
 	ma, err := checkPacket(p)
 	if err != nil {
 		l.c.drop(DropMalformed)
-		l.log.Debug("dropped a malformed packet", "client", cl.Name, "from", from.String())
+		l.drops.warn(l.log, DropMalformed, from, "dropped a malformed packet (its length and attributes do not add up)", "client", cl.Name)
 		return
 	}
 	p = p[:int(p[2])<<8|int(p[3])]
 	if p[0] != codeAccountingRequest && p[0] != codeStatusServer {
 		l.c.drop(DropUnsupported)
-		l.log.Debug("dropped a packet that is not accounting", "client", cl.Name, "code", p[0])
+		l.drops.warn(l.log, DropUnsupported, from, "dropped a packet that is not accounting (only Accounting-Request and Status-Server are handled: is an authentication port pointed here?)", "client", cl.Name, "code", p[0])
 		return
 	}
 	secret := []byte(cl.Secret)
@@ -380,7 +382,7 @@ func (l *Listener) handle(p []byte, from netip.AddrPort, cl *Client, c *net.UDPC
 			reason = DropBadMsgAuth
 		}
 		l.c.drop(reason)
-		l.log.Warn("dropped a request that failed verification (wrong shared secret?)", "client", cl.Name, "from", from.String(), "problem", err.Error())
+		l.drops.warn(l.log, reason, from, "dropped a request that failed verification (wrong shared secret?)", "client", cl.Name, "problem", err.Error())
 		return
 	}
 	if p[0] == codeStatusServer {
