@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"strings"
 
 	"github.com/radrelay/radrelay/dictionary"
 	"github.com/radrelay/radrelay/listener"
@@ -99,6 +100,27 @@ func (p *parser) parseListen(t map[string]any, i int) (Listen, bool) {
 
 // checkListen adds the problems of the [[listen]] tables to c.
 func (cfg *Config) checkListen(c *collector) {
+	// The same address twice (in one [[listen]] or two) fails at run with
+	// "address already in use", as if another program held the port.
+	seen := map[string]bool{}
+	for i := range cfg.Listen {
+		l := &cfg.Listen[i]
+		for _, kind := range []struct {
+			key   string
+			addrs []string
+		}{{"udp", l.UDP}, {"radsec", l.RadSec}} {
+			key := kind.key
+			for _, a := range kind.addrs {
+				if strings.HasSuffix(a, ":0") {
+					continue // any free port: two are two sockets
+				}
+				if seen[key+" "+a] {
+					c.errorf(l.Line, "listen: %s %q is given twice", key, a)
+				}
+				seen[key+" "+a] = true
+			}
+		}
+	}
 	for i := range cfg.Listen {
 		l := &cfg.Listen[i]
 		lc, err := cfg.listenerConfig(l, !cfg.Offline)

@@ -382,6 +382,9 @@ func TestListenFlagErrors(t *testing.T) {
 		// A port out of range was refused only when the socket was opened:
 		// exit 1, as if the configuration had been right.
 		{[]string{"--listen", "127.0.0.1:99999", "--client", "127.0.0.0/8:" + secret, "--spool", dir}, `listen "127.0.0.1:99999": port "99999" is not a port number`},
+		// Given twice: run failed with "address already in use" (exit 1), as
+		// if another program held the port.
+		{[]string{"--listen", "127.0.0.1:1813", "--listen", "127.0.0.1:1813", "--client", "127.0.0.0/8:" + secret, "--spool", dir}, `listen: udp "127.0.0.1:1813" is given twice`},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runBinary(t, nil, append([]string{"run"}, tt.args...)...)
