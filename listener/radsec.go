@@ -55,6 +55,10 @@ func (c *Config) validateRadSec() []error {
 		}
 	}
 	errs = append(errs, c.TLS.Validate()...)
+	if c.MaxConnections < 0 {
+		// Taken as the default (256) before: not what was meant.
+		errs = append(errs, fmt.Errorf("max_connections %d: negative (0 or unset: %d)", c.MaxConnections, DefaultRadSecMaxConnections))
+	}
 	for _, rc := range c.RadSecClients {
 		if rc.Name == "" {
 			errs = append(errs, errors.New("radsec client: empty name (the certificate's CN or DNS name)"))

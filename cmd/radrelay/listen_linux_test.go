@@ -397,6 +397,24 @@ func TestListenFlagErrors(t *testing.T) {
 	}
 }
 
+// TestValidateListenOnly: validate counts the listeners (a listener-only
+// configuration was "valid (0 inputs, 0 sinks)").
+func TestValidateListenOnly(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "radrelay.toml")
+	os.WriteFile(conf, []byte(`[[listen]]
+udp = ["127.0.0.1:1813"]
+spool_dir = "`+dir+`/spool"
+  [[listen.client]]
+  address = "127.0.0.1"
+  secret_file = "`+writeSecret(t, dir, "s3cret")+`"
+`), 0o600)
+	code, _, stderr := runBinary(t, nil, "validate", "-c", conf)
+	if code != 0 || !strings.Contains(stderr, "valid (0 inputs, 0 sinks, 1 listener: spool only)") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
 // TestListenBracketedIPv6Client: --client takes an IPv6 address in
 // brackets, as --listen does ("[::1]:/path" was "not an address").
 func TestListenBracketedIPv6Client(t *testing.T) {
@@ -458,6 +476,7 @@ clients_conf = "`+clients+`"
 certificate_file = "/nonexistent.pem"
 private_key_file = "/nonexistent.key"
 ca_file = "/nonexistent.ca"
+max_connections = -1
 
   [[listen.client]]
   address = "127.0.0.2"
@@ -465,6 +484,7 @@ ca_file = "/nonexistent.ca"
 `), 0o600)
 	code, stdout, stderr = runBinary(t, nil, "validate", "-c", conf)
 	for _, want := range []string{
+		`max_connections -1: negative`,
 		`listen "127.0.0.1:99999": port "99999" is not a port number`,
 		`radsec "127.0.0.1:70000": port "70000" is not a port number`,
 		`clients 127.0.0.2/32 and a both have the address 127.0.0.2/32`,
