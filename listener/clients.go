@@ -45,7 +45,9 @@ func newClientTable(cs []Client) *clientTable {
 }
 
 func (t *clientTable) find(a netip.Addr) (*Client, bool) {
-	a = a.Unmap()
+	// A link-local source has a zone (fe80::1%eth0), and a prefix never
+	// contains a zoned address.
+	a = a.Unmap().WithZone("")
 	for i := range t.clients {
 		if t.clients[i].Prefix.Contains(a) {
 			return &t.clients[i], true

@@ -179,8 +179,9 @@ func TestClientLongestPrefix(t *testing.T) {
 	tab := newClientTable([]Client{
 		{Prefix: netip.MustParsePrefix("10.0.0.0/8"), Secret: "wide"},
 		{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Secret: "narrow"},
+		{Prefix: netip.MustParsePrefix("fe80::/10"), Secret: "link-local"},
 	})
-	for addr, want := range map[string]string{"10.1.2.3": "narrow", "10.2.0.1": "wide", "::ffff:10.1.0.1": "narrow"} {
+	for addr, want := range map[string]string{"10.1.2.3": "narrow", "10.2.0.1": "wide", "::ffff:10.1.0.1": "narrow", "fe80::1%eth0": "link-local"} {
 		c, ok := tab.find(netip.MustParseAddr(addr))
 		if !ok || c.Secret != want {
 			t.Errorf("%s: client %+v, want secret %s", addr, c, want)
