@@ -83,6 +83,13 @@ func (l *Listener) openRadSec() error {
 	if len(l.cfg.RadSec) == 0 {
 		return nil
 	}
+	l.cfg.TLS.OnReload = func(err error) {
+		if err != nil {
+			l.log.Error("radsec: the certificate files changed but cannot be loaded: still presenting the previous certificate", "err", err.Error())
+			return
+		}
+		l.log.Info("radsec: certificate files changed: the new certificate is presented from now on", "certificate_file", l.cfg.TLS.CertificateFile)
+	}
 	tc, err := l.cfg.TLS.ServerConfig()
 	if err != nil {
 		return fmt.Errorf("radsec: %w", err)
