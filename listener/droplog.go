@@ -45,6 +45,7 @@ func (d *dropLog) warn(log *slog.Logger, reason string, from netip.AddrPort, msg
 	if d.now != nil {
 		now = d.now()
 	}
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port()) // 127.0.0.1, not ::ffff:127.0.0.1 on a [::] socket
 	k := dropLogKey{from.Addr(), reason}
 	d.mu.Lock()
 	if d.seen == nil || len(d.seen) >= maxDropLogSources {

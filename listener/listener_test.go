@@ -306,6 +306,7 @@ func TestDropLogOncePerMinute(t *testing.T) {
 	if lines() != 1 {
 		t.Fatalf("%d lines:\n%s", lines(), buf.String())
 	}
+	d.warn(log, DropBadAuth, netip.MustParseAddrPort("[::ffff:10.0.0.1]:3000"), "bad") // the same NAS, on a [::] socket
 	d.warn(log, DropBadAuth, b, "bad")
 	d.warn(log, DropUnsupported, a, "not accounting")
 	if lines() != 3 {
@@ -313,7 +314,7 @@ func TestDropLogOncePerMinute(t *testing.T) {
 	}
 	now = now.Add(dropLogEvery)
 	d.warn(log, DropBadAuth, a, "bad")
-	if lines() != 4 || !strings.Contains(buf.String(), "also_dropped=100") {
+	if lines() != 4 || !strings.Contains(buf.String(), "also_dropped=101") {
 		t.Fatalf("%d lines:\n%s", lines(), buf.String())
 	}
 }
