@@ -413,6 +413,14 @@ spool_dir = "`+dir+`/spool"
 	if code != 0 || !strings.Contains(stderr, "valid (0 inputs, 0 sinks, 1 listener: spool only)") {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
+	// An [[input]] beside a listener without a sink was silently never
+	// read: spool-only mode ran the listener alone.
+	b, _ := os.ReadFile(conf)
+	os.WriteFile(conf, append([]byte("state_dir = \""+dir+"/state\"\n[[input]]\nglob = \""+dir+"/in/*\"\nmode = \"consume\"\n"), b...), 0o600)
+	code, _, stderr = runBinary(t, nil, "validate", "-c", conf)
+	if code != 2 || !strings.Contains(stderr, "no [[sink]] for the [[input]]") {
+		t.Errorf("with an [[input]]: exit %d, stderr %q", code, stderr)
+	}
 }
 
 // TestListenBracketedIPv6Client: --client takes an IPv6 address in
