@@ -1,9 +1,12 @@
 // Package nats is the sink that publishes accounting records to a NATS
 // JetStream stream, as messages of the stream-record contract (package
-// sinks/stream). A record is delivered when the stream's PubAck for it
-// arrives; records are published asynchronously, many in flight, each with a
-// message id derived from its content, so the stream's de-duplication drops
-// the copies an at-least-once restart sends again.
+// sinks/stream). A batch of records is published as one JetStream fast
+// batch (batch.go): the stream stores a prefix of it, in order, and one
+// PubAck says how long; a record is delivered when that PubAck covers it.
+// A stream that takes no fast batches gets a PubAck per record, many in
+// flight. Every message has an id derived from its content, so the
+// stream's de-duplication drops the copies an at-least-once restart sends
+// again.
 package nats
 
 import (
@@ -39,6 +42,12 @@ type Config struct {
 	// Key, MaxMessageBytes: the stream-record contract (sinks/stream).
 	Key             string `toml:"key"`
 	MaxMessageBytes int    `toml:"max_message_bytes"`
+	// BatchPublish publishes each batch of records as a JetStream fast
+	// batch (one PubAck per batch; the stream must allow it, which
+	// create_stream does); false, a replicated stream (see Open) or a
+	// stream that does not allow it publishes with a PubAck per record.
+	// Default true.
+	BatchPublish *bool `toml:"batch_publish"`
 	// MaxPending is how many publishes may await their PubAck at once;
 	// PublishTimeout how long one may wait before it is retried.
 	MaxPending     int           `toml:"max_pending"`
@@ -82,8 +91,13 @@ func (c Config) WithDefaults() Config {
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = DefaultPublishTimeout
 	}
+	on := c.batchPublish()
+	c.BatchPublish = &on
 	return c
 }
+
+// batchPublish is batch_publish with its default (true).
+func (c Config) batchPublish() bool { return c.BatchPublish == nil || *c.BatchPublish }
 
 // ConfigFromURL parses the URL form:
 //
@@ -125,6 +139,10 @@ func ConfigFromURL(raw string) (Config, error) {
 			c.Key = val
 		case "max_message_bytes":
 			c.MaxMessageBytes, err = strconv.Atoi(val)
+		case "batch_publish":
+			var on bool
+			on, err = stream.ParseBool(val)
+			c.BatchPublish = &on
 		case "max_pending":
 			c.MaxPending, err = strconv.Atoi(val)
 		case "publish_timeout":

@@ -28,8 +28,9 @@ type Sink struct {
 	js     jetstream.JetStream
 	logger *slog.Logger
 
-	mu    sync.Mutex
-	ready bool // the stream exists (created or found)
+	mu      sync.Mutex
+	ready   bool            // the stream exists (created or found)
+	batches *batchPublisher // set when publishing fast batches
 
 	expectStream jetstream.PublishOpt // WithExpectStream(cfg.Stream), made once
 }
@@ -129,6 +130,10 @@ func (c Config) streamConfig() jetstream.StreamConfig {
 		MaxAge:     c.MaxAge,
 		Duplicates: c.DuplicateWindow,
 		MaxMsgSize: int32(min(c.MaxMessageBytes, 1<<31-1)),
+		// Fast batches (batch_publish): when the stream as created does
+		// not allow them (a server before 2.14), ensureStream falls back
+		// to a PubAck per record.
+		AllowBatchPublish: c.batchPublish(),
 	}
 	if strings.EqualFold(c.Storage, "memory") {
 		sc.Storage = jetstream.MemoryStorage
@@ -154,21 +159,51 @@ func (s *Sink) ensureStream(ctx context.Context) error {
 	// answer at all: each attempt is bounded, and the record retried.
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
 	defer cancel()
+	var info *jetstream.StreamInfo
 	var err error
 	if s.cfg.CreateStream {
-		_, err = s.js.CreateOrUpdateStream(ctx, s.cfg.streamConfig())
+		var st jetstream.Stream
+		if st, err = s.js.CreateOrUpdateStream(ctx, s.cfg.streamConfig()); err == nil {
+			info = st.CachedInfo()
+		}
 	} else {
-		_, err = s.js.Stream(ctx, s.cfg.Stream)
+		var st jetstream.Stream
+		if st, err = s.js.Stream(ctx, s.cfg.Stream); err == nil {
+			info = st.CachedInfo()
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("nats sink: stream %s: %w", s.cfg.Stream, err)
+	}
+	if s.cfg.batchPublish() {
+		switch {
+		case info != nil && info.Config.Replicas > 1:
+			// A fast batch counts a resent record as stored when the
+			// leader still holds its first copy in flight to the
+			// replicas, where a single publish is refused and retried:
+			// were the leader to die then, the record would be lost.
+			// Replicated streams keep a PubAck per record.
+			s.logger.Info("nats sink: replicated stream: publishing with a PubAck per message (fast batches only on single-replica streams)",
+				"stream", s.cfg.Stream, "replicas", info.Config.Replicas)
+		case info != nil && info.Config.AllowBatchPublish:
+			if s.batches == nil {
+				if s.batches, err = newBatchPublisher(s.nc); err != nil {
+					return fmt.Errorf("nats sink: %w", err)
+				}
+			}
+		default:
+			s.logger.Warn("nats sink: the stream does not allow batched publishing (allow_batched; nats-server 2.14 or later): publishing with a PubAck per message",
+				"stream", s.cfg.Stream)
+		}
 	}
 	s.ready = true
 	return nil
 }
 
-// Send publishes recs asynchronously, in order, many in flight at once but
-// at most one per key (session), and waits for each one's PubAck; see
+// Send publishes recs as one fast batch (sendBatched) or, when the stream
+// does not take fast batches (batch_publish = false, an older server),
+// asynchronously one by one, in order, many in flight at once but at
+// most one per key (session), and waits for each one's PubAck; see
 // sinks.Sink. A record whose key has an earlier record of the batch
 // awaiting its PubAck is published when that PubAck arrives, and not at
 // all if it fails: a record lost inside a cluster node that dies can then
@@ -186,6 +221,10 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 	}
 	if err := s.ensureStream(ctx); err != nil {
 		fill(results, err)
+		return
+	}
+	if s.batches != nil {
+		s.sendBatched(ctx, recs, results)
 		return
 	}
 	b := batch{s: s, results: results, futures: make([]jetstream.PubAckFuture, len(recs))}
@@ -336,6 +375,9 @@ func (b *batch) release(ctx context.Context, i int) {
 // for the server or the stream, else retryable (no responders while a
 // leader is elected, a timeout, a lost connection).
 func classify(err error) error {
+	if err == nil {
+		return nil
+	}
 	var apiErr *jetstream.APIError
 	if errors.Is(err, nats.ErrMaxPayload) || errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeMessageTooLarge {
 		return sinks.Permanent(fmt.Errorf("nats sink: %w: %w", stream.ErrTooLarge, err))

@@ -167,8 +167,9 @@ func TestServerDownIsRetryable(t *testing.T) {
 	}
 }
 
-// TestSessionWaitsForItsEarlierRecord: a record is published only once
-// the earlier record of its session in the batch is stored, and not at
+// TestSessionWaitsForItsEarlierRecord: publishing a PubAck per record (the
+// stream, made without allow_batched, takes no fast batches), a record is
+// published only once the earlier record of its session in the batch is stored, and not at
 // all when that one fails retryably. A stream that takes 4 messages and
 // then refuses more (discard new) fails the records in a fixed order:
 // the three sessions' first records, then session 0's second, are stored;
@@ -192,6 +193,9 @@ func TestSessionWaitsForItsEarlierRecord(t *testing.T) {
 	recs := sinktest.Records(9) // sessions 0, 1, 2: records 0-2, 3-5, 6-8
 	results := make([]error, len(recs))
 	s.Send(context.Background(), recs, results)
+	if s.batches != nil {
+		t.Fatal("the stream does not allow fast batches, and the sink publishes them")
+	}
 	const waited = "not sent after an earlier record of its key failed"
 	for i, want := range []string{"", "", "refused", "", "refused", waited, "", "refused", waited} {
 		err := results[i]

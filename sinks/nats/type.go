@@ -17,10 +17,10 @@ var Type = &sinks.Type{
 	Schemes:   []string{"nats"},
 	NewConfig: func() sinks.Config { return new(Config) },
 	FromURL:   sinks.URLParser(ConfigFromURL),
-	// One batch at a time (a session's next record waits for the PubAck of
-	// the one before it, within a batch; the next batch waits for the
-	// whole of this one); the rest of the batch is in flight at once,
-	// asynchronously.
+	// One batch at a time, all of it in flight at once: a fast batch
+	// (the next waits for this one's PubAck, so that the stream keeps the
+	// file's order), or with a PubAck per record, where a session's next
+	// record also waits for the PubAck of the one before it.
 	Window: 4096,
 	Batch:  4096,
 }

@@ -18,11 +18,18 @@ func TestConfigFromURL(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Error(err)
 	}
+	if !c.batchPublish() || !*c.WithDefaults().BatchPublish {
+		t.Error("batch_publish is off by default")
+	}
+	if c, err := ConfigFromURL("nats://n1:4222/a?stream=S&batch_publish=no"); err != nil || c.batchPublish() {
+		t.Errorf("batch_publish=no: %+v, %v", c, err)
+	}
 	sinktest.RefusesURLs(t, ConfigFromURL,
 		"nats://user:secret@n1:4222/a?stream=S", // a secret in the URL
 		"nats://n1:4222/a?stream=S&token=secret",
 		"nats://n1:4222/a?bogus=1",
 		"nats://n1:4222/a?replicas=x",
+		"nats://n1:4222/a?stream=S&batch_publish=maybe",
 		"nats:n1",
 	)
 }
