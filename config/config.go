@@ -226,7 +226,7 @@ func (cfg *Config) TailerConfig() tailer.Config {
 	}
 	for _, l := range cfg.Listen {
 		lc := listener.Config{SpoolDir: l.SpoolDir, FileTemplate: l.FileTemplate}
-		tc.Inputs = append(tc.Inputs, tailer.Input{Glob: lc.InputGlob(), Mode: tailer.Consume})
+		tc.Inputs = append(tc.Inputs, tailer.Input{Glob: lc.InputGlob(), Mode: tailer.Consume, ReadAhead: true})
 	}
 	return tc
 }

@@ -49,6 +49,15 @@ type Input struct {
 	// read from its end at that moment, for that sink. Files that appear
 	// later are read from their start: they are new records.
 	StartAtEnd bool
+	// ReadAhead (Consume only) lets a sink that has finished the work
+	// files read the directory's unclaimed files in place, as Follow does,
+	// instead of waiting for the slowest sink to finish the work file (the
+	// next file is claimed only then). Each sink then has its own cursor
+	// across the whole spool, so a sink that is down holds up no other.
+	// Only for a spool this process is the sole consumer of (the
+	// listener's own): another consumer claiming a file being read in
+	// place would deliver it a second time.
+	ReadAhead bool
 }
 
 // RetryPolicy says how a sink's retryable failures are retried: exponential

@@ -7,7 +7,9 @@
 // Each sink has its own pipeline over the same files (reader → window →
 // sender → ordered commit → checkpoint), so a sink that is down holds up no
 // other within a file (in consume mode the next file is claimed once the
-// slowest sink has finished the work file). Damaged records, records a sink rejects permanently and records whose
+// slowest sink has finished the work file; with Input.ReadAhead, the
+// listener's spool, a faster sink reads the files waiting to be claimed in
+// place meanwhile, so a dead sink holds up no other at all). Damaged records, records a sink rejects permanently and records whose
 // retries are exhausted go to a quarantine file that is itself a valid detail
 // file. docs/tailer.md explains the behaviour and the guarantees for operators.
 package tailer

@@ -26,13 +26,15 @@ func liveConfig(t *testing.T, dir, state string, mode Mode, specs ...SinkSpec) C
 // testConcurrentWriter runs a writer process appending n records through
 // rotation while the tailer delivers them to two sinks, then checks each
 // sink got every record exactly once, and that a restart re-sends nothing.
-func testConcurrentWriter(t *testing.T, mode Mode, renameEvery int) {
+// readAhead sets Input.ReadAhead (Consume).
+func testConcurrentWriter(t *testing.T, mode Mode, renameEvery int, readAhead bool) {
 	dir, state := t.TempDir(), t.TempDir()
 	const n = 2000
 	s1, s2 := newMemSink(n), newMemSink(n)
 	cfg := liveConfig(t, dir, state, mode,
 		SinkSpec{Name: "one", Sink: s1, MaxOutstanding: 50, BatchSize: 16},
 		SinkSpec{Name: "two", Sink: s2, MaxOutstanding: 7})
+	cfg.Inputs[0].ReadAhead = readAhead
 	_, stop := runTailer(t, cfg)
 	writer := startWriter(t, dir, 0, n, 500, renameEvery, func(first int) {
 		s1.waitFor(t, fmt.Sprintf("s%08d", first))
@@ -101,15 +103,21 @@ func testConcurrentWriter(t *testing.T, mode Mode, renameEvery int) {
 }
 
 func TestConsumeConcurrentWriterExactlyOnce(t *testing.T) {
-	testConcurrentWriter(t, Consume, 0)
+	testConcurrentWriter(t, Consume, 0, false)
+}
+
+// The same with ReadAhead: the sinks read files waiting to be claimed in
+// place, and still get every record once, across a restart.
+func TestConsumeReadAheadConcurrentWriterExactlyOnce(t *testing.T) {
+	testConcurrentWriter(t, Consume, 0, true)
 }
 
 func TestFollowConcurrentWriterExactlyOnce(t *testing.T) {
-	testConcurrentWriter(t, Follow, 0)
+	testConcurrentWriter(t, Follow, 0, false)
 }
 
 func TestFollowAcrossRenameRotation(t *testing.T) {
-	testConcurrentWriter(t, Follow, 450)
+	testConcurrentWriter(t, Follow, 450, false)
 }
 
 // A followed file truncated in place (copytruncate) is read again from its

@@ -228,15 +228,20 @@ func (m *maintainer) listInputs(claim bool) (found []*openFile, matched map[file
 		}
 		for _, c := range cands {
 			listed[c.path] = true
-			if in.Mode == Consume {
+			if in.Mode == Consume && !in.ReadAhead {
 				// Consume delivers only from work files this process
 				// claimed (m.works): a file still in the spool may be
 				// claimed by another reader (FreeRADIUS's detail
 				// listener, a second radrelay) at any moment, and
-				// reading it in place would deliver it twice.
+				// reading it in place would deliver it twice. With
+				// ReadAhead this process is the spool's only reader:
+				// the files waiting to be claimed are read in place
+				// (opened read-write, to be claimed later through the
+				// same descriptor), so a sink that is down holds up
+				// no other beyond the work file.
 				continue
 			}
-			of, ok := m.openFollowed(c, in.StartAtEnd && !m.scanned)
+			of, ok := m.openFollowed(c, in.StartAtEnd && !m.scanned, in.Mode == Consume)
 			if !ok {
 				continue
 			}
@@ -265,9 +270,13 @@ func (m *maintainer) listInputs(claim bool) (found []*openFile, matched map[file
 // atEnd (start_at = "end", first scan): a new file's present end, rounded
 // down to the end of its last whole record, is where a sink that has no
 // saved state starts it.
-func (m *maintainer) openFollowed(c candidate, atEnd bool) (*openFile, bool) {
+//
+// readAhead (a consume input's file waiting to be claimed): the file is
+// opened read-write, as claim needs it, and found quietly (the listener's
+// spool starts a new file at every claim).
+func (m *maintainer) openFollowed(c candidate, atEnd, readAhead bool) (*openFile, bool) {
 	if m.t.table.lookup(c.key) != nil {
-		of, err := m.t.table.open(c.path, false)
+		of, err := m.t.table.open(c.path, readAhead)
 		return of, err == nil
 	}
 	if c.size == 0 || m.waitingAside(c.path) {
@@ -276,7 +285,7 @@ func (m *maintainer) openFollowed(c candidate, atEnd bool) (*openFile, bool) {
 	if !m.isText(c) {
 		return nil, false
 	}
-	of, err := m.t.table.open(c.path, false)
+	of, err := m.t.table.open(c.path, readAhead)
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			m.setAside(c.path, err)
@@ -284,7 +293,10 @@ func (m *maintainer) openFollowed(c candidate, atEnd bool) (*openFile, bool) {
 		return nil, false
 	}
 	m.readable(c.path)
-	if !atEnd {
+	switch {
+	case readAhead:
+		m.t.log.Debug("file found; read in place until it is claimed", "file", c.path, "size", c.size)
+	case !atEnd:
 		m.t.log.Info("file found; following it", "file", c.path, "size", c.size)
 	}
 	if atEnd {
@@ -573,6 +585,14 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 		if m.waitingAside(c.path) || !m.isText(c) {
 			continue
 		}
+		// A file read ahead (ReadAhead) is open already and being read
+		// by sinks: its descriptor stays open if it cannot be claimed now.
+		readAhead := m.t.table.lookup(c.key) != nil
+		release := func(of *openFile) {
+			if !readAhead {
+				m.t.table.forget(of)
+			}
+		}
 		of, err := m.t.table.open(c.path, true)
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
@@ -587,7 +607,7 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 		// between our rename and our lock (both would deliver it). A
 		// writer finishing a record holds the lock: try at the next look.
 		if ok, err := lockFile(of.f); !ok {
-			m.t.table.forget(of)
+			release(of)
 			if err != nil {
 				m.t.log.Error("cannot lock file to claim it", "file", c.path, "err", err)
 			} else if !m.lockMsg[c.path] {
@@ -598,7 +618,7 @@ func (m *maintainer) claim(pattern string, cands []candidate) bool {
 		}
 		delete(m.lockMsg, c.path)
 		if err := renameNoReplace(c.path, work); err != nil {
-			m.t.table.forget(of) // closing the descriptor releases the lock
+			release(of) // closing the descriptor releases the lock
 			if !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrExist) {
 				m.t.log.Error("cannot claim file", "file", c.path, "work_file", work, "err", err)
 			}

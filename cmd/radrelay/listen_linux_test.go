@@ -566,3 +566,42 @@ func eventTimeRelative(r *detail.Record) string {
 	}
 	return attrText(&c)
 }
+
+// TestListenDeadSinkHoldsUpNoOther: with a RADIUS sink whose server is down
+// and a detail sink, the detail sink gets every acknowledged record, batch
+// after batch, while the RADIUS sink retries its first one (each sink has
+// its own cursor across the whole spool, SBR's independent spoolers); the
+// RADIUS sink's records stay in the spool.
+func TestListenDeadSinkHoldsUpNoOther(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.detail")
+	secretFile := writeSecret(t, dir, "s3cret")
+	// A port nobody answers on: the RADIUS sink retries for ever.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := pc.LocalAddr().String()
+	pc.Close()
+	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+secretFile,
+		"--spool", filepath.Join(dir, "spool"), "--state", filepath.Join(dir, "state"),
+		"--to", "radius://"+dead+"?secret_file="+secretFile, "--to", "detail:"+out)
+	addr := listenAddr(t, sc) // and drains the log from there
+	for batch := 1; batch <= 3; batch++ {
+		var packets strings.Builder
+		for i := range 3 {
+			fmt.Fprintf(&packets, "Acct-Status-Type = Start\nAcct-Session-Id = \"dead-%d-%d\"\nUser-Name = \"u%d\"\nNAS-IP-Address = 127.0.0.1\n\n", batch, i, i)
+		}
+		freeradiustest.SendAccounting(t, addr, "s3cret", packets.String(), 3)
+		deadline := time.Now().Add(60 * time.Second) // a failure bound only
+		for len(spooled(t, out)) < 3*batch {
+			if time.Now().After(deadline) {
+				t.Fatalf("batch %d: the detail sink has %d records, want %d: it waits for the dead RADIUS sink", batch, len(spooled(t, out)), 3*batch)
+			}
+			time.Sleep(50 * time.Millisecond) // polling a file another process writes
+		}
+	}
+	if n := len(spooled(t, filepath.Join(dir, "spool", "*", "detail*"))); n != 9 {
+		t.Errorf("the spool holds %d records, want the 9 the RADIUS sink has not had", n)
+	}
+}
