@@ -201,6 +201,16 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		}
 	}
 	wg.Wait()
+	for _, err := range results {
+		if errors.Is(err, kerr.UnknownTopicID) {
+			// The topic was deleted and created again (a new id):
+			// franz-go keeps the old id, failing every record, until the
+			// topic is purged from the client; then the retried records
+			// load the new one.
+			s.client.PurgeTopicsFromClient(s.topic)
+			break
+		}
+	}
 }
 
 // encodePiece is how many records of a batch one goroutine encodes at a
@@ -238,6 +248,12 @@ func classify(err error) error {
 	}
 	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
 		return sinks.Permanent(fmt.Errorf("kafka sink: %w: %w", stream.ErrTooLarge, err))
+	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		// Retryable: the operator may create it while radrelay waits. The
+		// broker's words ("does not host this topic-partition") left a
+		// newcomer wondering whether radrelay should have made it.
+		return fmt.Errorf("kafka sink: the topic does not exist on the brokers: create it (radrelay does not create topics): %w", err)
 	}
 	return fmt.Errorf("kafka sink: %w", err)
 }

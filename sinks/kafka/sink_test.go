@@ -283,3 +283,20 @@ func TestTLS(t *testing.T) {
 		})
 	}
 }
+
+// TestMissingTopicSaysCreateIt: a topic the brokers do not have fails
+// retryably (the operator may create it), with an error that says so.
+func TestMissingTopicSaysCreateIt(t *testing.T) {
+	c := startCluster(t)
+	s := openSink(t, Config{Brokers: c.ListenAddrs(), Topic: "no-such-topic", Compression: "none"})
+	defer s.Close()
+	results := make([]error, 1)
+	s.Send(context.Background(), sinktest.Records(1), results)
+	err := results[0]
+	if err == nil || sinks.IsPermanent(err) {
+		t.Fatalf("outcome %v, want a retryable failure", err)
+	}
+	if !strings.Contains(err.Error(), "the topic does not exist on the brokers: create it") {
+		t.Errorf("error %q does not say to create the topic", err)
+	}
+}

@@ -27,6 +27,7 @@ type Sink struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	logger *slog.Logger
+	conn   *connState // why the connection is down, for errors and logs
 
 	mu      sync.Mutex
 	ready   bool            // the stream exists (created or found)
@@ -55,7 +56,8 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	opts, err := cfg.options(logger)
+	conn := newConnState(logger, cfg.Servers)
+	opts, err := cfg.options(logger, conn)
 	if err != nil {
 		return nil, err
 	}
@@ -70,12 +72,12 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats sink: %w", err)
 	}
-	return &Sink{cfg: cfg, enc: enc, nc: nc, js: js, logger: logger, expectStream: jetstream.WithExpectStream(cfg.Stream)}, nil
+	return &Sink{cfg: cfg, enc: enc, nc: nc, js: js, logger: logger, conn: conn, expectStream: jetstream.WithExpectStream(cfg.Stream)}, nil
 }
 
 // options are the connection options: reconnect for ever, TLS and
-// authentication as configured.
-func (c Config) options(logger *slog.Logger) ([]nats.Option, error) {
+// authentication as configured; conn hears how connecting goes.
+func (c Config) options(logger *slog.Logger, conn *connState) ([]nats.Option, error) {
 	opts := []nats.Option{
 		nats.Name("radrelay"),
 		nats.RetryOnFailedConnect(true),
@@ -90,8 +92,18 @@ func (c Config) options(logger *slog.Logger) ([]nats.Option, error) {
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
+			conn.connected()
 			logger.Info("nats sink: reconnected", "server", nc.ConnectedUrlRedacted())
 		}),
+		// Called when the first connection comes up, also late (after
+		// failed attempts, which ReconnectErrHandler hears).
+		nats.ConnectHandler(func(nc *nats.Conn) {
+			if conn.down() {
+				logger.Info("nats sink: connected", "server", nc.ConnectedUrlRedacted())
+			}
+			conn.connected()
+		}),
+		nats.ReconnectErrHandler(conn.failed),
 	}
 	switch {
 	case c.CredentialsFile != "":
@@ -148,7 +160,8 @@ func (c Config) streamConfig() jetstream.StreamConfig {
 }
 
 // ensureStream creates the stream (create_stream) or checks that it
-// exists, once; until it succeeds every Send fails retryably.
+// exists and captures the subject (openStream), once; until it succeeds
+// every Send fails retryably.
 func (s *Sink) ensureStream(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -159,22 +172,11 @@ func (s *Sink) ensureStream(ctx context.Context) error {
 	// answer at all: each attempt is bounded, and the record retried.
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
 	defer cancel()
-	var info *jetstream.StreamInfo
-	var err error
-	if s.cfg.CreateStream {
-		var st jetstream.Stream
-		if st, err = s.js.CreateOrUpdateStream(ctx, s.cfg.streamConfig()); err == nil {
-			info = st.CachedInfo()
-		}
-	} else {
-		var st jetstream.Stream
-		if st, err = s.js.Stream(ctx, s.cfg.Stream); err == nil {
-			info = st.CachedInfo()
-		}
-	}
+	st, err := s.openStream(ctx)
 	if err != nil {
-		return fmt.Errorf("nats sink: stream %s: %w", s.cfg.Stream, err)
+		return s.streamError(err)
 	}
+	info := st.CachedInfo()
 	if s.cfg.batchPublish() {
 		switch {
 		case info != nil && info.Config.Replicas > 1:
@@ -200,6 +202,27 @@ func (s *Sink) ensureStream(ctx context.Context) error {
 	return nil
 }
 
+// streamError says what is wrong when the stream cannot be checked or
+// created, in the words of the fix: without a connection nats.go reports
+// whatever the request ran into (with no reconnect buffer, "outbound
+// buffer limit exceeded"), which names neither the servers nor the
+// refusal; a missing stream is created by the operator or create_stream.
+func (s *Sink) streamError(err error) error {
+	if !s.nc.IsConnected() {
+		why := "no server answers"
+		if last := s.nc.LastError(); last != nil {
+			why = last.Error()
+		}
+		return fmt.Errorf("nats sink: stream %s: not connected to %s (%s): %w",
+			s.cfg.Stream, strings.Join(s.cfg.Servers, ","), why, err)
+	}
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("nats sink: stream %s does not exist: create it capturing %s (nats stream add), or set create_stream = true (create_stream=yes in the URL): %w",
+			s.cfg.Stream, s.cfg.Subject, err)
+	}
+	return fmt.Errorf("nats sink: stream %s: %w", s.cfg.Stream, err)
+}
+
 // Send publishes recs as one fast batch (sendBatched) or, when the stream
 // does not take fast batches (batch_publish = false, an older server),
 // asynchronously one by one, in order, many in flight at once but at
@@ -215,8 +238,15 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 	if len(recs) == 0 {
 		return
 	}
+	defer s.recheckStream(results)
 	if err := ctx.Err(); err != nil {
 		fill(results, err)
+		return
+	}
+	if !s.nc.IsConnected() {
+		// Said here with its cause: a publish would fail with "outbound
+		// buffer limit exceeded" (no reconnect buffer).
+		fill(results, s.conn.notConnected())
 		return
 	}
 	if err := s.ensureStream(ctx); err != nil {

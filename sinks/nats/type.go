@@ -3,8 +3,14 @@ package nats
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/stream"
@@ -13,8 +19,10 @@ import (
 // Type is the JetStream sink as the configuration knows it: [[sink]] type =
 // "nats" or a nats:// (tls://) URL.
 var Type = &sinks.Type{
-	Name:      "nats",
-	Schemes:   []string{"nats"},
+	Name: "nats",
+	// tls:// is the URL of a NATS server over TLS (docs/streams.md); no
+	// other sink has a URL of that scheme.
+	Schemes:   []string{"nats", "tls"},
 	NewConfig: func() sinks.Config { return new(Config) },
 	FromURL:   sinks.URLParser(ConfigFromURL),
 	// One batch at a time, all of it in flight at once: a fast batch
@@ -41,12 +49,16 @@ func (c *Config) Validate() error {
 			errs = append(errs, sinks.Errorf("servers", "server %d: want nats://host:port or tls://host:port", i+1))
 		} else if strings.Contains(s, "@") {
 			errs = append(errs, sinks.Errorf("servers", "server %d: no user, password or token in a server URL: use credentials_file, nkey_file, token_file or token_env", i+1))
+		} else if err := checkHostPort(s[strings.Index(s, "://")+3:]); err != nil {
+			// Found here, not when the client first dials: a server
+			// that can never be reached is a configuration error.
+			errs = append(errs, sinks.Errorf("servers", "server %d (%q): %v", i+1, s, err))
 		}
 	}
 	switch {
 	case c.Subject == "":
 		errs = append(errs, sinks.Errorf("subject", "no subject: want e.g. radius.accounting"))
-	case strings.ContainsAny(c.Subject, " \t*>") || strings.HasPrefix(c.Subject, ".") || strings.HasSuffix(c.Subject, ".") || strings.Contains(c.Subject, ".."):
+	case strings.ContainsAny(c.Subject, " \t\r\n*>") || strings.HasPrefix(c.Subject, ".") || strings.HasSuffix(c.Subject, ".") || strings.Contains(c.Subject, ".."):
 		errs = append(errs, sinks.Errorf("subject", "%q: want a literal subject (tokens separated by dots, no wildcards)", c.Subject))
 	}
 	if c.Stream == "" {
@@ -72,6 +84,11 @@ func (c *Config) Validate() error {
 	}
 	if c.DuplicateWindow < 0 {
 		errs = append(errs, sinks.Errorf("duplicate_window", "cannot be negative"))
+	}
+	if d := c.WithDefaults().DuplicateWindow; c.CreateStream && c.MaxAge > 0 && d > c.MaxAge {
+		// The server refuses such a stream: create_stream would fail
+		// (retryably) for ever.
+		errs = append(errs, sinks.Errorf("duplicate_window", "%v is longer than max_age %v: a stream cannot remember message ids longer than it keeps messages", d, c.MaxAge))
 	}
 	if _, err := stream.ParseKey(c.Key); err != nil {
 		errs = append(errs, sinks.Errorf("key", "%v", err))
@@ -100,13 +117,44 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// checkHostPort checks a server's host[:port] (the port may be left out:
+// 4222).
+func checkHostPort(hp string) error {
+	hp, _, _ = strings.Cut(hp, "/")
+	if hp == "" {
+		return errors.New("no host: want nats://host:port")
+	}
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil {
+		if strings.Contains(err.Error(), "missing port") {
+			return nil // nats://host: the default port
+		}
+		return fmt.Errorf("want host:port")
+	}
+	if host == "" {
+		return errors.New("no host: want nats://host:port")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 1 to 65535", port)
+	}
+	return nil
+}
+
 // CheckEnvironment implements sinks.EnvironmentChecker: the files it reads
 // are readable and the token variable is set.
 func (c *Config) CheckEnvironment() error {
-	return stream.CheckEnvironment([][2]string{
+	err := stream.CheckEnvironment([][2]string{
 		{"credentials_file", c.CredentialsFile}, {"nkey_file", c.NKeyFile}, {"token_file", c.TokenFile},
 		{"tls_ca_file", c.TLSCAFile}, {"tls_cert_file", c.TLSCertFile}, {"tls_key_file", c.TLSKeyFile},
 	}, "token_env", c.TokenEnv)
+	if c.NKeyFile != "" {
+		// The seed is read when the sink opens: a file without one
+		// would stop radrelay run there. (nkeys' errors quote no key.)
+		if _, serr := nats.NkeyOptionFromSeed(c.NKeyFile); serr != nil && !errors.Is(serr, os.ErrNotExist) && !errors.Is(serr, os.ErrPermission) {
+			err = errors.Join(err, sinks.Errorf("nkey_file", "%v", serr))
+		}
+	}
+	return err
 }
 
 // Effective implements sinks.Config.

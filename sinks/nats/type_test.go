@@ -3,6 +3,7 @@ package nats
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
@@ -17,6 +18,13 @@ func TestConfigFromURL(t *testing.T) {
 	}
 	if err := c.Validate(); err != nil {
 		t.Error(err)
+	}
+	for _, good := range []string{"nats://n1/a?stream=S", "tls://[::1]:4222/a?stream=S", "NATS://n1:4222,n2:4222/a?stream=S"} {
+		if c, err := ConfigFromURL(good); err != nil {
+			t.Errorf("%s: %v", good, err)
+		} else if err := c.Validate(); err != nil {
+			t.Errorf("%s: %v", good, err)
+		}
 	}
 	if !c.batchPublish() || !*c.WithDefaults().BatchPublish {
 		t.Error("batch_publish is off by default")
@@ -41,12 +49,18 @@ func TestValidate(t *testing.T) {
 	}{
 		{Config{Subject: "a", Stream: "S"}, "servers"},
 		{Config{Servers: []string{"http://x:1"}, Subject: "a", Stream: "S"}, "servers"},
+		{Config{Servers: []string{"nats://x:abc"}, Subject: "a", Stream: "S"}, "servers"},
+		{Config{Servers: []string{"nats://:4222"}, Subject: "a", Stream: "S"}, "servers"},
+		{Config{Servers: []string{"nats://"}, Subject: "a", Stream: "S"}, "servers"},
 		{Config{Servers: []string{"nats://x:1"}, Stream: "S"}, "subject"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a.*", Stream: "S"}, "subject"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a\r\nPUB b 1", Stream: "S"}, "subject"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a"}, "stream"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S.x"}, "stream"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", Storage: "disk"}, "storage"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", Replicas: 7}, "replicas"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", CreateStream: true, MaxAge: time.Minute}, "duplicate_window"},
+		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", CreateStream: true, MaxAge: time.Hour, DuplicateWindow: 2 * time.Hour}, "duplicate_window"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", Key: "%{User-Name"}, "key"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", TokenEnv: "A", TokenFile: "b"}, "credentials_file"},
 		{Config{Servers: []string{"nats://x:1"}, Subject: "a", Stream: "S", TLSCertFile: "c"}, "tls_cert_file"},

@@ -1,0 +1,145 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/radrelay/radrelay/internal/testpki"
+	"github.com/radrelay/radrelay/sinks/sinktest"
+)
+
+// Hostile checks of the stream sinks through the built binary: what an
+// operator sees when a URL, a server or the credentials are wrong.
+
+// startNATS starts a nats-server with JetStream in the test process, on a
+// loopback port, changed by mod.
+func startNATS(t *testing.T, mod func(*server.Options)) *server.Server {
+	t.Helper()
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true, NoLog: true}
+	if mod != nil {
+		mod(opts)
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv
+}
+
+// TestNATSTLSURL: docs/streams.md gives tls://host:4222/SUBJECT?stream=NAME
+// as the URL form of a JetStream sink over TLS; radrelay replay takes it
+// and delivers through a TLS-only nats-server.
+func TestNATSTLSURL(t *testing.T) {
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, dir, "nats-ca")
+	pair := ca.Issue(t, "nats-server", testpki.Options{})
+	srv := startNATS(t, func(o *server.Options) {
+		tc, err := server.GenTLSConfig(&server.TLSConfigOpts{CertFile: pair.CertFile, KeyFile: pair.KeyFile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.TLSConfig, o.TLS = tc, true
+	})
+	file := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(20))
+	url := "js=tls://" + strings.TrimPrefix(srv.ClientURL(), "tls://") + "/radius.acct?stream=RADIUS&create_stream=yes&tls_ca_file=" + ca.File
+	code, stdout, stderr := runBinary(t, nil, "replay", "--to", url, file)
+	if code != 0 || !strings.Contains(stdout+stderr, "20 delivered") {
+		t.Fatalf("exit status %d, want 0 and 20 delivered:\n%s%s", code, stdout, stderr)
+	}
+}
+
+// TestNATSServerURLChecked: a server URL that can never connect (a port
+// that is no number) is a configuration error, exit status 2 before
+// anything is opened, like every other wrong key.
+func TestNATSServerURLChecked(t *testing.T) {
+	dir := t.TempDir()
+	for _, url := range []string{
+		"nats://127.0.0.1:abc/radius.acct?stream=RADIUS",
+		"nats://127.0.0.1:4222,/radius.acct?stream=RADIUS",
+	} {
+		cmd, stderr := startRadrelay(t, "run", "--input", filepath.Join(dir, "detail-*"), "--mode", "follow",
+			"--to", "js="+url, "--state", filepath.Join(dir, "state"))
+		// A deadlock bound only: a radrelay that started runs until
+		// stopped.
+		stop := time.AfterFunc(time.Minute, func() { cmd.Process.Signal(syscall.SIGTERM) })
+		var lines []string
+		for stderr.Scan() {
+			lines = append(lines, stderr.Text())
+		}
+		code := exitStatus(t, cmd)
+		stop.Stop()
+		if code != 2 || !strings.Contains(strings.Join(lines, "\n"), "servers") {
+			t.Errorf("%s: exit status %d, want 2 and an error at servers:\n%s", url, code, strings.Join(lines, "\n"))
+		}
+	}
+}
+
+// TestNATSWrongTokenLogged: with a token the server refuses, radrelay
+// keeps retrying (the operator may fix the server), and its log says why:
+// the server's authorization violation, not a client buffer's name.
+func TestNATSWrongTokenLogged(t *testing.T) {
+	srv := startNATS(t, func(o *server.Options) { o.Authorization = "t0ken" })
+	dir := t.TempDir()
+	token := filepath.Join(dir, "token")
+	os.WriteFile(token, []byte("wrong\n"), 0o600)
+	file := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(3))
+	cmd, stderr := startRadrelay(t, "replay", "--to", "js="+srv.ClientURL()+"/radius.acct?stream=RADIUS&create_stream=yes&token_file="+token, file)
+	waitLine(t, stderr, "Authorization Violation") // bounded by lineWait
+	cmd.Process.Signal(syscall.SIGKILL)
+}
+
+// TestStreamSinkFilesCheckedByValidate: a CA file with no certificate, a
+// client certificate that does not load, an NKey file with no seed made
+// radrelay run exit 1 when it opened the sink, while radrelay validate
+// said the configuration was valid. validate makes the checks run makes:
+// each is now a configuration error (exit 2) at its key.
+func TestStreamSinkFilesCheckedByValidate(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.pem")
+	os.WriteFile(empty, nil, 0o600)
+	garbage := filepath.Join(dir, "user.nk")
+	os.WriteFile(garbage, []byte("not a seed\n"), 0o600)
+	for _, tc := range []struct{ name, sink, want string }{
+		{"nats CA", `type = "nats"
+servers = ["tls://127.0.0.1:4222"]
+subject = "radius.acct"
+stream = "RADIUS"
+tls_ca_file = "` + empty + `"`, "tls_ca_file"},
+		{"nats NKey", `type = "nats"
+servers = ["nats://127.0.0.1:4222"]
+subject = "radius.acct"
+stream = "RADIUS"
+nkey_file = "` + garbage + `"`, "nkey_file"},
+		{"kafka CA", `type = "kafka"
+brokers = ["127.0.0.1:9092"]
+topic = "radius-accounting"
+tls_ca_file = "` + empty + `"`, "tls_ca_file"},
+		{"kafka client certificate", `type = "kafka"
+brokers = ["127.0.0.1:9092"]
+topic = "radius-accounting"
+tls_cert_file = "` + empty + `"
+tls_key_file = "` + empty + `"`, "tls_cert_file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conf := filepath.Join(dir, "radrelay.toml")
+			os.WriteFile(conf, []byte("[[sink]]\nname = \"s\"\n"+tc.sink+"\n"), 0o600)
+			code, _, stderr := runBinary(t, nil, "validate", "--replay", "-c", conf)
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("validate: exit status %d, want 2 and an error at %s:\n%s", code, tc.want, stderr)
+			}
+		})
+	}
+}

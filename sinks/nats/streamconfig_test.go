@@ -1,0 +1,169 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/radrelay/radrelay/sinks/sinktest"
+)
+
+// TestCreateStreamKeepsAnExistingStream: create_stream on a stream the
+// operator made applies the settings radrelay is configured with, and
+// nothing else: the stream's other subjects (a wider wildcard, another
+// publisher's subject) and its limits stay. Before, the stream was
+// replaced by radrelay's settings: its subjects narrowed to the sink's
+// one (other publishers' messages no longer stored) and its max_bytes and
+// max_msg_size limits removed.
+func TestCreateStreamKeepsAnExistingStream(t *testing.T) {
+	srv := startServer(t, nil)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name         string
+		subjects     []string // the operator's
+		sinkSubject  string
+		wantSubjects []string
+	}{
+		{"captured by a wildcard", []string{"wide.>"}, "wide.radius.acct", []string{"wide.>"}},
+		{"captured by *", []string{"a.*.acct"}, "a.radius.acct", []string{"a.*.acct"}},
+		{"not captured: added", []string{"other.events"}, "radius.acct", []string{"other.events", "radius.acct"}},
+		{"> needs a token", []string{"b.>"}, "b", []string{"b.>", "b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := newStream(srv)
+			cfg.Subject = tc.sinkSubject
+			cfg.MaxAge = time.Hour
+			if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+				Name: cfg.Stream, Subjects: tc.subjects, MaxBytes: 100 << 20, MaxMsgs: 1e6, MaxMsgSize: -1,
+				Duplicates: 5 * time.Minute, Description: "the operator's",
+			}); err != nil {
+				t.Fatal(err)
+			}
+			s := openSink(t, cfg)
+			deliver(t, s, sinktest.Records(3))
+			s.Close()
+			st, err := js.Stream(ctx, cfg.Stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := st.CachedInfo().Config
+			if !slices.Equal(got.Subjects, tc.wantSubjects) {
+				t.Errorf("subjects %q, want %q", got.Subjects, tc.wantSubjects)
+			}
+			if got.MaxBytes != 100<<20 || got.MaxMsgs != 1e6 || got.MaxMsgSize != -1 || got.Description != "the operator's" {
+				t.Errorf("the operator's limits changed: max_bytes %d, max_msgs %d, max_msg_size %d, description %q",
+					got.MaxBytes, got.MaxMsgs, got.MaxMsgSize, got.Description)
+			}
+			// What radrelay is configured with is applied.
+			if got.MaxAge != time.Hour || got.Duplicates != DefaultDuplicateWindow {
+				t.Errorf("max_age %v, duplicate_window %v: want radrelay's 1h, %v", got.MaxAge, got.Duplicates, DefaultDuplicateWindow)
+			}
+			if !got.AllowBatchPublish {
+				t.Error("fast batches not allowed (batch_publish is on by default)")
+			}
+		})
+	}
+}
+
+// TestStreamMustCaptureTheSubject: without create_stream, a stream that
+// does not capture the sink's subject is a retryable failure that names
+// the stream, its subjects and the subject (the publish would time out
+// with "no response from stream", or a stream mismatch).
+func TestStreamMustCaptureTheSubject(t *testing.T) {
+	srv := startServer(t, nil)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	cfg := newStream(srv)
+	cfg.CreateStream = false
+	cfg.PublishTimeout = 2 * time.Second
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: cfg.Stream, Subjects: []string{"elsewhere.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	s := openSink(t, cfg)
+	defer s.Close()
+	recs := sinktest.Records(2)
+	results := make([]error, len(recs))
+	s.Send(context.Background(), recs, results)
+	for i, err := range results {
+		if err == nil || !strings.Contains(err.Error(), "does not capture") || !strings.Contains(err.Error(), cfg.Subject) || !strings.Contains(err.Error(), "elsewhere.>") {
+			t.Errorf("record %d: %v, want an error saying the stream does not capture %s", i, err, cfg.Subject)
+		}
+	}
+}
+
+func TestSubjectCaptured(t *testing.T) {
+	for _, tc := range []struct {
+		filter, subject string
+		want            bool
+	}{
+		{"a.b", "a.b", true},
+		{"a.b", "a.c", false},
+		{"a.*", "a.b", true},
+		{"a.*", "a.b.c", false},
+		{"a.>", "a.b.c", true},
+		{"a.>", "a", false},
+		{">", "a", true},
+		{"*.b.*", "a.b.c", true},
+		{"*", "a.b", false},
+		{"a.b.c", "a.b", false},
+	} {
+		if got := subjectCaptured(tc.filter, tc.subject); got != tc.want {
+			t.Errorf("subjectCaptured(%q, %q) = %v, want %v", tc.filter, tc.subject, got, tc.want)
+		}
+	}
+}
+
+// TestStreamDeletedIsCreatedAgain: a stream that goes away while radrelay
+// runs (deleted by an operator, or a memory-storage stream lost with a
+// server restart) was never looked for again: every record failed with
+// "no response from stream" for ever. With create_stream it is created
+// again and the retried records are stored.
+func TestStreamDeletedIsCreatedAgain(t *testing.T) {
+	srv := startServer(t, nil)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	cfg := newStream(srv)
+	cfg.PublishTimeout = 2 * time.Second
+	s := openSink(t, cfg)
+	defer s.Close()
+	recs := sinktest.Records(20)
+	deliver(t, s, recs[:10])
+	if err := js.DeleteStream(context.Background(), cfg.Stream); err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	for attempt := 0; attempt < 3; attempt++ { // the tailer's retries
+		results := make([]error, 10)
+		s.Send(context.Background(), recs[10:], results)
+		last = errors.Join(results...)
+		if last == nil {
+			break
+		}
+	}
+	if last != nil {
+		t.Fatalf("records still fail after the stream was deleted: %v", last)
+	}
+	if got := readStream(t, srv.ClientURL(), cfg.Stream); len(got) != 10 {
+		t.Errorf("the stream created again holds %d records, want 10", len(got))
+	}
+}
