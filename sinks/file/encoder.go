@@ -298,6 +298,9 @@ func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute) []byte {
 		kind, n, s := d.JSONTyped(a)
 		switch kind {
 		case dictionary.JSONUnsigned:
+			if s != "" { // the digits FormatUint would write
+				return append(dst, s...)
+			}
 			return strconv.AppendUint(dst, n, 10)
 		case dictionary.JSONSigned:
 			return strconv.AppendInt(dst, int64(n), 10)
@@ -352,6 +355,14 @@ func appendValidJSONString(dst []byte, s string) ([]byte, bool) {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs a second look: most
+		// values and names are plain ASCII.
+		for i+8 <= len(s) && plainJSON8(s[i:i+8]) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
@@ -383,6 +394,22 @@ func appendValidJSONString(dst []byte, s string) ([]byte, bool) {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"'), true
+}
+
+// plainJSON8 reports whether none of the 8 bytes of s needs escaping in a
+// JSON string or UTF-8 checking: no control character, quote, backslash or
+// byte above 0x7f. (Each test below is exact as "some byte is": a borrow
+// can only mark bytes above one that truly matches.)
+func plainJSON8(s string) bool {
+	_ = s[7]
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	control := (x - 0x20*ones) &^ x // a byte below 0x20
+	q := x ^ ('"' * ones)           // a zero byte where a quote was
+	b := x ^ ('\\' * ones)          // a zero byte where a backslash was
+	quote, backslash := (q-ones)&^q, (b-ones)&^b
+	return (x|control|quote|backslash)&highs == 0 // x: a byte above 0x7f
 }
 
 // appendCSV writes one row; fields are quoted when they hold a comma, a

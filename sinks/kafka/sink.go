@@ -25,6 +25,9 @@ type Sink struct {
 	enc    *stream.Encoder
 	client *kgo.Client
 	topic  string
+	// batches are reused across Sends (one at a time per sink, but a
+	// pool keeps that from being a rule of this code).
+	batches sync.Pool
 }
 
 func codec(name string) (kgo.CompressionCodec, error) {
@@ -99,7 +102,9 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink: %w", err)
 	}
-	return &Sink{enc: enc, client: client, topic: cfg.Topic}, nil
+	sk := &Sink{enc: enc, client: client, topic: cfg.Topic}
+	sk.batches.New = func() any { return new(batch) }
+	return sk, nil
 }
 
 func (c Config) tlsConfig() (*tls.Config, error) {
@@ -154,25 +159,26 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		return
 	}
 	var wg sync.WaitGroup
-	var m stream.Message
-	// The batch's records, headers and bytes in a few allocations instead
-	// of several per record; each stays untouched until its promise.
-	records := make([]kgo.Record, len(recs))
-	headers := make([]kgo.RecordHeader, 0, len(recs)*6)
-	var a stream.Arena
+	b := s.batches.Get().(*batch)
+	defer s.batches.Put(b)
+	b.reset(len(recs))
+	m := &b.msg
 	for i, rec := range recs {
-		if err := s.enc.Encode(rec, &m); err != nil {
+		// The value is encoded straight into the batch's arena, with
+		// room for a message a quarter larger than the last one.
+		m.Value = b.arena.Room(len(m.Value) + len(m.Value)/4 + 256)
+		if err := s.enc.Encode(rec, m); err != nil {
 			results[i] = fmt.Errorf("kafka sink: %w", err)
 			continue
 		}
-		r := &records[i]
-		r.Key = a.CopyString(m.Key)
-		r.Value = a.Copy(m.Value)
-		start := len(headers)
+		r := &b.records[i]
+		r.Value = b.arena.Keep(m.Value)
+		r.Key = b.arena.CopyString(m.Key)
+		start := len(b.headers)
 		for _, h := range m.Headers {
-			headers = append(headers, kgo.RecordHeader{Key: h.Name, Value: a.CopyString(h.Value)})
+			b.headers = append(b.headers, kgo.RecordHeader{Key: h.Name, Value: b.arena.CopyString(h.Value)})
 		}
-		r.Headers = headers[start:len(headers):len(headers)]
+		r.Headers = b.headers[start:len(b.headers):len(b.headers)]
 		wg.Add(1)
 		s.client.Produce(ctx, r, func(_ *kgo.Record, err error) {
 			results[i] = classify(err)
@@ -180,6 +186,29 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		})
 	}
 	wg.Wait()
+}
+
+// A batch is what one Send hands franz-go: its records, their headers and
+// their bytes, reused by the next Send once every promise of this one has
+// run (franz-go no longer reads a record after its promise), so that a
+// steady stream allocates almost nothing per record.
+type batch struct {
+	records []kgo.Record
+	headers []kgo.RecordHeader
+	arena   stream.Arena
+	msg     stream.Message
+}
+
+// reset readies b for n records.
+func (b *batch) reset(n int) {
+	if cap(b.records) < n {
+		b.records = make([]kgo.Record, n)
+	}
+	b.records = b.records[:n]
+	clear(b.records) // franz-go set partitions, offsets, timestamps
+	clear(b.headers) // drop references to the last batch's bytes
+	b.headers = b.headers[:0]
+	b.arena.Reset()
 }
 
 // classify: a record too large for the broker is permanent; anything else
