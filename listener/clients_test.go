@@ -83,7 +83,7 @@ func TestAcctUniqueSessionID(t *testing.T) {
 	// md5("alice,s1,10.0.0.1,,,") as FreeRADIUS's acct_unique computes it.
 	rec := recordOf("User-Name", "alice", "Acct-Session-Id", "s1", "NAS-IP-Address", "10.0.0.1")
 	sum := md5.Sum([]byte("alice,s1,10.0.0.1,,,"))
-	if got := acctUniqueSessionID(rec); got != hexOf(sum[:]) {
+	if got := acctUniqueSessionID(rec.Attrs, findAttrs(rec.Attrs)); got != hexOf(sum[:]) {
 		t.Fatalf("got %s", got)
 	}
 }

@@ -34,7 +34,7 @@ func FuzzPacket(f *testing.F) {
 			return
 		}
 		if p[0] == codeAccountingRequest {
-			if _, err := buildRecord(dict, p, []byte(testSecret), netip.MustParseAddr("10.0.0.1"), time.Unix(0, 0), AttributesDefaultSite); err != nil {
+			if _, err := buildRecord(nil, dict, p, []byte(testSecret), netip.MustParseAddr("10.0.0.1"), time.Unix(0, 0), AttributesDefaultSite); err != nil {
 				return
 			}
 		}

@@ -2,6 +2,7 @@ package listener
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -331,5 +332,84 @@ func TestIPv6ClientGetsItsOwnDirectory(t *testing.T) {
 	}
 	if files, _ := filepath.Glob(filepath.Join(l.cfg.SpoolDir, "::1", "detail-*")); len(files) != 1 {
 		t.Fatalf("no ::1/detail-* file")
+	}
+}
+
+// TestBurstFromManySockets: requests that arrive together (read several at
+// a time, answered several per system call) each get their own authentic
+// answer, once, and are each spooled once.
+func TestBurstFromManySockets(t *testing.T) {
+	l, addr := startListener(t, nil)
+	const sockets, each = 16, 32
+	type client struct {
+		c    *net.UDPConn
+		reqs map[byte][]byte
+	}
+	clients := make([]client, sockets)
+	for i := range clients {
+		clients[i] = client{c: dial(t, addr), reqs: map[byte][]byte{}}
+		for j := range each {
+			p := radius.New(radius.CodeAccountingRequest, []byte(testSecret))
+			p.Identifier = byte(j)
+			rfc2866.AcctSessionID_SetString(p, fmt.Sprintf("burst-%d-%d", i, j))
+			rfc2866.AcctStatusType_Set(p, rfc2866.AcctStatusType_Value_InterimUpdate)
+			b, err := p.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			clients[i].reqs[byte(j)] = b
+		}
+	}
+	// Send everything before reading anything.
+	for _, cl := range clients {
+		for j := range each {
+			if _, err := cl.c.Write(cl.reqs[byte(j)]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	buf := make([]byte, 4096)
+	for i, cl := range clients {
+		got := map[byte]bool{}
+		for len(got) < each {
+			cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			n, err := cl.c.Read(buf)
+			if err != nil {
+				t.Fatalf("socket %d: %d answers of %d: %v", i, len(got), each, err)
+			}
+			req, ok := cl.reqs[buf[1]]
+			if !ok || got[buf[1]] || !radius.IsAuthenticResponse(buf[:n], req, []byte(testSecret)) {
+				t.Fatalf("socket %d: unexpected answer % x", i, buf[:n])
+			}
+			got[buf[1]] = true
+		}
+	}
+	if n := len(spoolRecords(t, l.cfg.SpoolDir)); n != sockets*each {
+		t.Fatalf("%d records spooled, want %d", n, sockets*each)
+	}
+	if s := l.Stats(); s.Accepted != sockets*each || s.Duplicates != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// TestDualStackSocket: an IPv6 socket bound to [::] receives IPv4 requests
+// too (from IPv4-mapped addresses): the client is found by its IPv4
+// address, its directory is the IPv4 address, and the answer reaches it.
+func TestDualStackSocket(t *testing.T) {
+	if c, err := net.ListenPacket("udp", "[::]:0"); err != nil {
+		t.Skipf("no IPv6: %v", err)
+	} else {
+		c.Close()
+	}
+	l, addr := startListener(t, func(c *Config) { c.UDP = []string{"[::]:0"} })
+	_, port, _ := net.SplitHostPort(addr)
+	c := dial(t, "127.0.0.1:"+port)
+	req := accountingRequest(t, testSecret, "mapped")
+	resp := exchange(t, c, req, 10*time.Second)
+	if resp == nil || !radius.IsAuthenticResponse(resp, req, []byte(testSecret)) {
+		t.Fatalf("IPv4 request to a dual-stack socket answered % x", resp)
+	}
+	if files, _ := filepath.Glob(filepath.Join(l.cfg.SpoolDir, "127.0.0.1", "detail-*")); len(files) != 1 {
+		t.Fatal("no 127.0.0.1/detail-* file")
 	}
 }

@@ -54,20 +54,33 @@ func checkPacket(p []byte) (int, error) {
 	return ma, nil
 }
 
+// checker is one goroutine's scratch space for checking and answering
+// requests: the MD5 of a request is taken over a copy of it in buf, so that
+// nothing is allocated per request.
+type checker struct {
+	buf []byte
+}
+
+var zeroAuthenticator [16]byte
+
 // verifyRequest checks an Accounting-Request or Status-Server p (already
 // cut to its Length) against secret: the Request Authenticator of an
 // Accounting-Request (RFC 2866 §3) and the Message-Authenticator when
 // present (RFC 3579 §3.2; required for Status-Server, RFC 5997 §3).
 func verifyRequest(p []byte, ma int, secret []byte) error {
-	var auth [16]byte
-	copy(auth[:], p[4:20])
+	var c checker
+	return c.verifyRequest(p, ma, secret)
+}
+
+func (c *checker) verifyRequest(p []byte, ma int, secret []byte) error {
 	if p[0] == codeAccountingRequest {
-		h := md5.New()
-		h.Write(p[:4])
-		h.Write(make([]byte, 16))
-		h.Write(p[20:])
-		h.Write(secret)
-		if subtle.ConstantTimeCompare(h.Sum(nil), auth[:]) != 1 {
+		b := append(c.buf[:0], p[:4]...)
+		b = append(b, zeroAuthenticator[:]...)
+		b = append(b, p[20:]...)
+		b = append(b, secret...)
+		c.buf = b
+		sum := md5.Sum(b)
+		if subtle.ConstantTimeCompare(sum[:], p[4:20]) != 1 {
 			return errBadAuth
 		}
 	}
@@ -82,8 +95,8 @@ func verifyRequest(p []byte, ma int, secret []byte) error {
 	// The HMAC is over the packet with the Message-Authenticator zeroed,
 	// and for an Accounting-Request with the authenticator zeroed too (as
 	// FreeRADIUS computes it). Work on a copy: p is the caller's.
-	q := make([]byte, len(p))
-	copy(q, p)
+	q := append(c.buf[:0], p...)
+	c.buf = q
 	clear(q[ma : ma+16])
 	if p[0] == codeAccountingRequest {
 		clear(q[4:20])
@@ -98,15 +111,28 @@ func verifyRequest(p []byte, ma int, secret []byte) error {
 
 // response returns the Accounting-Response to the request p (RFC 2866
 // §3: Response Authenticator = MD5(Code+ID+Length+RequestAuth+Attributes+Secret)).
-func response(p []byte, secret []byte) []byte {
-	r := make([]byte, 20)
+func (c *checker) response(p []byte, secret []byte) [20]byte {
+	var r [20]byte
 	r[0], r[1] = codeAccountingResponse, p[1]
 	binary.BigEndian.PutUint16(r[2:4], 20)
-	h := md5.New()
-	h.Write(r[:4])
-	h.Write(p[4:20])
-	h.Write(secret)
-	h.Sum(r[4:4:20])
+	b := append(c.buf[:0], r[:4]...)
+	b = append(b, p[4:20]...)
+	b = append(b, secret...)
+	c.buf = b
+	sum := md5.Sum(b)
+	copy(r[4:], sum[:])
+	return r
+}
+
+// cachedResponse is the Accounting-Response to a retransmission of the
+// request with Identifier id, answered before with the Response
+// Authenticator auth: an Accounting-Response has no attributes, so it is the
+// same bytes again.
+func cachedResponse(id byte, auth [16]byte) []byte {
+	r := make([]byte, 20)
+	r[0], r[1] = codeAccountingResponse, id
+	binary.BigEndian.PutUint16(r[2:4], 20)
+	copy(r[4:], auth[:])
 	return r
 }
 

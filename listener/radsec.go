@@ -209,13 +209,8 @@ func (rs *radsecServer) conn(c *tls.Conn) {
 	}
 	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	l.log.Info("radsec: client connected", "client", cl.Name, "from", from.String())
-	var wmu sync.Mutex
-	reply := func(b []byte) {
-		wmu.Lock()
-		defer wmu.Unlock()
-		c.SetWriteDeadline(time.Now().Add(30 * time.Second))
-		c.Write(b)
-	}
+	to := replyTo{radsec: &radsecReplier{c: c}}
+	var w worker
 	buf := make([]byte, radsec.MaxPacketLength)
 	for {
 		c.SetReadDeadline(time.Now().Add(rs.idle))
@@ -228,6 +223,39 @@ func (rs *radsecServer) conn(c *tls.Conn) {
 			return
 		}
 		l.c.received.Add(1)
-		l.handle(append([]byte(nil), p...), from, cl, nil, reply)
+		b := l.getBatch()
+		l.handle(&w, p, from, cl, to, b)
+		if len(b.items) == 0 {
+			l.putBatch(b)
+			continue
+		}
+		l.queue <- b
+	}
+}
+
+// radsecReplier writes responses on a RadSec connection: the committers
+// and the connection's reader (Status-Server, duplicates) share it.
+type radsecReplier struct {
+	mu sync.Mutex
+	c  *tls.Conn
+}
+
+// write writes the packets of b (whole RADIUS packets, one after another),
+// each in its own TLS record: FreeRADIUS 3.2, as a RadSec client, answered
+// only the first packet of a record holding several
+// (TestListenInteropFreeRADIUS).
+func (r *radsecReplier) write(b []byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	for len(b) >= 4 {
+		n := min(int(b[2])<<8|int(b[3]), len(b))
+		if n < 4 {
+			return
+		}
+		if _, err := r.c.Write(b[:n]); err != nil {
+			return
+		}
+		b = b[n:]
 	}
 }

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,28 +46,52 @@ func TestListenThroughput(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
+	t.Logf("load average before: %s", loadAverage())
 	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{Secret: secret})
+	frCPU, genCPU := processCPU(t, home.Pid()), selfCPU()
 	fr, err := radiusload.Run(ctx, radiusload.Options{Addr: home.Addr, Secret: []byte(secret), InFlight: 64}, reqs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	frCPU, frGenCPU := processCPU(t, home.Pid())-frCPU, selfCPU()-genCPU
 	home.Stop()
 
 	dir := t.TempDir()
-	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, secret), "--spool", filepath.Join(dir, "spool"),
+	cmd, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+writeSecret(t, dir, secret), "--spool", filepath.Join(dir, "spool"),
 		"--metrics", "127.0.0.1:0")
 	// Spool only: "serving metrics" and "listening" come in either order.
 	addr, metrics := listenAndMetricsAddrs(t, sc)
+	exited := make(chan struct{})
 	go func() {
+		defer close(exited)
 		for sc.Scan() {
 		}
 	}()
 	// Fresh identifiers would be the same: the duplicate cache is keyed by
 	// source port too, and radiusload opens new sockets.
+	rrCPU, genCPU := processCPU(t, cmd.Process.Pid), selfCPU()
 	rr, err := radiusload.Run(ctx, radiusload.Options{Addr: addr, Secret: []byte(secret), InFlight: 64}, reqs)
 	if err != nil {
 		t.Fatal(err)
 	}
+	rrCPU, rrGenCPU := processCPU(t, cmd.Process.Pid)-rrCPU, selfCPU()-genCPU
+	loadAfter := loadAverage()
+	fsyncs := metricValue(t, metrics, "radrelay_listen_fsyncs_total")
+	t.Logf("FreeRADIUS 3.2 (detail, no fsync): %d acks in %v = %.0f/s (%d retransmits); CPU per 100k requests: FreeRADIUS %.2fs, load generator %.2fs",
+		fr.Requests, fr.Elapsed.Round(time.Millisecond), fr.Rate(), fr.Retransmits, per100k(frCPU, fr.Requests), per100k(frGenCPU, fr.Requests))
+	t.Logf("radrelay listener (fsync before ack): %d acks in %v = %.0f/s (%d retransmits), ratio %.2f; %.0f group commits (%.1f requests each); CPU per 100k requests: radrelay %.2fs, load generator %.2fs; load average after: %s",
+		rr.Requests, rr.Elapsed.Round(time.Millisecond), rr.Rate(), rr.Retransmits, rr.Rate()/fr.Rate(), fsyncs, float64(rr.Requests)/max(fsyncs, 1),
+		per100k(rrCPU, rr.Requests), per100k(rrGenCPU, rr.Requests), loadAfter)
+	if os.Getenv("RADRELAY_CPUPROFILE") != "" {
+		// The profile is of the throughput run alone: stop radrelay as a
+		// user would (SIGTERM), so that it writes the profile, before the
+		// paced requests.
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-exited
+		t.Logf("RADRELAY_CPUPROFILE: radrelay stopped after the throughput run; the paced run is skipped")
+		return
+	}
+
 	before := ackBuckets(t, metrics)
 	lat := pacedLatency(t, addr, secret, reqs, 5000, 64)
 	after := ackBuckets(t, metrics)
@@ -79,9 +105,45 @@ func TestListenThroughput(t *testing.T) {
 	probe := fsyncProbe(t, dir, 2000, 64*220)
 	t.Logf("fsync probe (%s): append 64 records' bytes then fsync, 2,000 times one after another: mean %v, p50 %v, p90 %v, p99 %v, max %v; bound for 64 in flight, commits one at a time (64 / 2 fsyncs): %.0f/s",
 		dir, probe.mean, probe.p(50), probe.p(90), probe.p(99), probe.p(100), 64/(2*probe.mean.Seconds()))
-	t.Logf("radrelay listener at 5,000 requests/s paced, 64 workers: %d acks, p50 %v, p99 %v, max %v", len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1])
-	t.Logf("FreeRADIUS 3.2 (detail, no fsync): %d acks in %v = %.0f/s (%d retransmits)", fr.Requests, fr.Elapsed.Round(time.Millisecond), fr.Rate(), fr.Retransmits)
-	t.Logf("radrelay listener (fsync before ack): %d acks in %v = %.0f/s (%d retransmits), ratio %.2f", rr.Requests, rr.Elapsed.Round(time.Millisecond), rr.Rate(), rr.Retransmits, rr.Rate()/fr.Rate())
+	t.Logf("radrelay listener at 5,000 requests/s paced, 64 workers: %d acks, p50 %v, p99 %v, max %v; load average after: %s", len(lat), lat[len(lat)/2], lat[len(lat)*99/100], lat[len(lat)-1], loadAverage())
+}
+
+// per100k is the CPU time d spent on n requests, in seconds per 100,000.
+func per100k(d time.Duration, n int) float64 {
+	return d.Seconds() * 100000 / float64(max(n, 1))
+}
+
+// processCPU is the CPU time (user and system) pid has used, from
+// /proc/PID/stat (clock ticks of 10 ms).
+func processCPU(t *testing.T, pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The fields after the command name (which may hold spaces), from
+	// field 3 on: utime and stime are fields 14 and 15.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// selfCPU is the CPU time of this process (the load generator's).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages.
+func loadAverage() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // buckets are a cumulative histogram read from /metrics.
@@ -109,6 +171,23 @@ func ackBuckets(t *testing.T, metrics string) buckets {
 		t.Fatalf("no radrelay_listen_ack_duration_seconds in /metrics:\n%s", body)
 	}
 	return b
+}
+
+// metricValue reads an unlabelled-but-for-listen counter from /metrics.
+func metricValue(t *testing.T, metrics, name string) float64 {
+	resp, err := http.Get("http://" + metrics + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + name + `(?:\{[^}]*\})? ([0-9.e+]+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("no %s in /metrics", name)
+	}
+	var v float64
+	fmt.Sscan(string(m[1]), &v)
+	return v
 }
 
 // fsyncLatencies are the sorted times of a probe's fsyncs.
@@ -216,6 +295,7 @@ func TestListenRadSecThroughput(t *testing.T) {
 	attrs := benchAttributes(n)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	t.Logf("load average before: %s", loadAverage())
 	ur, err := radiusload.Run(ctx, radiusload.Options{Addr: udp, Secret: []byte("s3cret"), InFlight: 64}, radiusload.Sign(attrs, []byte("s3cret")))
 	if err != nil {
 		t.Fatal(err)
@@ -255,8 +335,8 @@ func TestListenRadSecThroughput(t *testing.T) {
 	got := <-done
 	elapsed := time.Since(start)
 	rate := float64(got) / elapsed.Seconds()
-	t.Logf("UDP: %d acks at %.0f/s; RadSec (one connection, 64 in flight): %d acks in %v = %.0f/s, %.0f%% of UDP",
-		ur.Requests, ur.Rate(), got, elapsed.Round(time.Millisecond), rate, 100*rate/ur.Rate())
+	t.Logf("UDP: %d acks at %.0f/s; RadSec (one connection, 64 in flight): %d acks in %v = %.0f/s, %.0f%% of UDP; load average after: %s",
+		ur.Requests, ur.Rate(), got, elapsed.Round(time.Millisecond), rate, 100*rate/ur.Rate(), loadAverage())
 }
 
 func benchAttributes(n int) [][]byte {

@@ -33,7 +33,13 @@ func TestMain(m *testing.M) {
 // reader of its stderr lines.
 func startRadrelay(t *testing.T, args ...string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	bin := os.Args[0]
+	if b := os.Getenv("RADRELAY_BENCH_BINARY"); b != "" {
+		// A/B of the benchmarks: the same tests and load generator
+		// against another build of radrelay.
+		bin = b
+	}
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "RADRELAY_TEST_AS_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

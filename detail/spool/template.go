@@ -60,6 +60,17 @@ func parseTemplate(t string) (template, error) {
 	return parts, nil
 }
 
+// timeOnly reports whether the names depend on the time alone (no
+// attribute fields).
+func (tp template) timeOnly() bool {
+	for _, p := range tp {
+		if p.attr != "" {
+			return false
+		}
+	}
+	return true
+}
+
 // expand returns the file name for rec, whose time fields are taken from t.
 func (tp template) expand(rec *detail.Record, t time.Time) string {
 	var b []byte

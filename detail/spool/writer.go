@@ -212,7 +212,14 @@ const maxBatchWrite = 1 << 20
 // part of a record after them is truncated away, and the rest get the error.
 func (w *Writer) WriteBatch(recs []*detail.Record, errs []error) {
 	paths := make([]string, len(recs))
+	timeOnly := w.parts.timeOnly()
 	for i, rec := range recs {
+		if i > 0 && timeOnly && rec.HasTimestamp && recs[i-1].HasTimestamp && rec.Timestamp == recs[i-1].Timestamp {
+			// The same second, and a name from time fields only: the
+			// same file (a listener's group shares a few seconds).
+			paths[i] = paths[i-1]
+			continue
+		}
 		paths[i] = w.Path(rec)
 	}
 	w.mu.Lock()

@@ -150,6 +150,17 @@ func (h *HomeServer) Stop() {
 	}
 }
 
+// Pid is the server's process id (0 when it is stopped): benchmarks read
+// its CPU time from /proc.
+func (h *HomeServer) Pid() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.proc == nil {
+		return 0
+	}
+	return h.proc.cmd.Process.Pid
+}
+
 // Kill kills the server with SIGKILL, as a crash would.
 func (h *HomeServer) Kill() {
 	h.mu.Lock()
