@@ -111,6 +111,13 @@ func (d *Dictionary) JSONTyped(a *detail.Attribute) (kind JSONKind, n uint64, s 
 	if !ok {
 		return JSONString, 0, a.Value
 	}
+	return da.JSONTyped(a)
+}
+
+// JSONTyped is Dictionary.JSONTyped for a value of attribute da, already
+// looked up (an encoder that keeps the lookups of the names it has seen
+// calls this instead).
+func (da *Attribute) JSONTyped(a *detail.Attribute) (kind JSONKind, n uint64, s string) {
 	s = valueText(da, *a)
 	switch da.Type {
 	case TypeInteger, TypeShort, TypeByte, TypeInteger64, TypeDate:

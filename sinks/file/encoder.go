@@ -78,6 +78,7 @@ type Encoder struct {
 	special []string       // per column: its special name in lower case, or ""
 	attrCol map[string]int // lower-case attribute name → column
 	other   int            // column of Other-Attributes, or -1
+	names   *nameCache     // JSON with a Dictionary: the names seen
 }
 
 // NewEncoder returns an Encoder for format: "detail", "jsonl" (or "json"),
@@ -96,6 +97,9 @@ func NewEncoder(format string, opts EncoderOptions) (*Encoder, error) {
 	}
 	if e.opts.Location == nil {
 		e.opts.Location = time.Local
+	}
+	if e.format == FormatJSONL && opts.Dictionary != nil {
+		e.names = new(nameCache)
 	}
 	if e.format == FormatCSV {
 		e.columns = opts.Columns
@@ -258,18 +262,31 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONKey(dst, a)
+		var name *nameEntry
+		if e.names != nil {
+			name = e.names.lookup(e.opts.Dictionary, a.Name)
+		}
+		if name != nil {
+			dst = append(dst, name.quoted...)
+			if a.HasTag { // the tag goes inside the quotes
+				dst[len(dst)-1] = ':'
+				dst = strconv.AppendInt(dst, int64(a.Tag), 10)
+				dst = append(dst, '"')
+			}
+		} else {
+			dst = appendJSONKey(dst, a)
+		}
 		dst = append(dst, ':')
 		if n == 1 {
-			dst = e.appendJSONValue(dst, a)
+			dst = e.appendJSONValue(dst, a, name)
 			continue
 		}
 		dst = append(dst, '[')
-		dst = e.appendJSONValue(dst, a)
+		dst = e.appendJSONValue(dst, a, name)
 		for j := i + 1; j < len(attrs); j++ {
 			if sameKey(&attrs[j], a) {
 				dst = append(dst, ',')
-				dst = e.appendJSONValue(dst, &attrs[j])
+				dst = e.appendJSONValue(dst, &attrs[j], name)
 			}
 		}
 		dst = append(dst, ']')
@@ -293,9 +310,21 @@ func appendJSONKey(dst []byte, a *detail.Attribute) []byte {
 	return append(dst, '"')
 }
 
-func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute) []byte {
+// appendJSONValue appends a's value; name, when not nil, is the entry of
+// a's name in e.names.
+func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute, name *nameEntry) []byte {
 	if d := e.opts.Dictionary; d != nil {
-		kind, n, s := d.JSONTyped(a)
+		var kind dictionary.JSONKind
+		var n uint64
+		var s string
+		switch {
+		case name == nil:
+			kind, n, s = d.JSONTyped(a)
+		case name.attr == nil: // not in the dictionary: a string
+			s = a.Value
+		default:
+			kind, n, s = name.attr.JSONTyped(a)
+		}
 		switch kind {
 		case dictionary.JSONUnsigned:
 			if s != "" { // the digits FormatUint would write
