@@ -52,7 +52,9 @@ type EncoderOptions struct {
 	Values ValueFunc
 	// Dictionary, for JSON, when set, types attribute values as Values
 	// set to its JSONValue would (Values is then not used), without an
-	// allocation per value: what the stream sinks encode with.
+	// allocation per value: what the stream sinks encode with. The
+	// encoder keeps what it looked up in it: do not change the dictionary
+	// after NewEncoder.
 	Dictionary *dictionary.Dictionary
 	// Columns, for CSV, are the columns (default DefaultColumns): attribute
 	// names, and the special columns Date and Time (of the record's
