@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -148,6 +150,12 @@ func (c Config) password() (string, error) {
 
 // Send produces recs in order, all in flight at once, and waits for every
 // promise; see sinks.Sink.
+//
+// Encoding a record (its JSON document, key, identity and headers) is most
+// of the CPU a record costs, and the tailer sends one batch at a time: the
+// batch is encoded in pieces on every core, and each piece is produced, in
+// order, as soon as it and every piece before it are encoded, so that
+// franz-go batches and compresses the first ones while the rest are encoded.
 func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error) {
 	if len(recs) == 0 {
 		return
@@ -158,35 +166,54 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		}
 		return
 	}
-	var wg sync.WaitGroup
+	// The batch's records, headers and bytes, reused from an earlier
+	// Send; each stays untouched until its promise.
+	pieces := (len(recs) + encodePiece - 1) / encodePiece
 	b := s.batches.Get().(*batch)
 	defer s.batches.Put(b)
-	b.reset(len(recs))
-	m := &b.msg
-	for i, rec := range recs {
-		// The value is encoded straight into the batch's arena, with
-		// room for a message a quarter larger than the last one.
-		m.Value = b.arena.Room(len(m.Value) + len(m.Value)/4 + 256)
-		if err := s.enc.Encode(rec, m); err != nil {
-			results[i] = fmt.Errorf("kafka sink: %w", err)
-			continue
+	b.reset(len(recs), pieces)
+	records, failed := b.records, b.failed // failed: not encodable, results says why
+	encoded := make([]chan struct{}, pieces)
+	for p := range encoded {
+		encoded[p] = make(chan struct{})
+	}
+	var next atomic.Int64 // the next piece to encode
+	workers := min(runtime.GOMAXPROCS(0), pieces)
+	for range workers {
+		go func() {
+			var m stream.Message
+			for {
+				p := int(next.Add(1) - 1)
+				if p >= pieces {
+					return
+				}
+				lo, hi := p*encodePiece, min((p+1)*encodePiece, len(recs))
+				s.encode(recs[lo:hi], records[lo:hi], results[lo:hi], failed[lo:hi], &m, &b.pieces[p])
+				close(encoded[p])
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	for p := range pieces {
+		<-encoded[p]
+		for i := p * encodePiece; i < min((p+1)*encodePiece, len(recs)); i++ {
+			if failed[i] {
+				continue
+			}
+			wg.Add(1)
+			s.client.Produce(ctx, &records[i], func(_ *kgo.Record, err error) {
+				results[i] = classify(err)
+				wg.Done()
+			})
 		}
-		r := &b.records[i]
-		r.Value = b.arena.Keep(m.Value)
-		r.Key = b.arena.CopyString(m.Key)
-		start := len(b.headers)
-		for _, h := range m.Headers {
-			b.headers = append(b.headers, kgo.RecordHeader{Key: h.Name, Value: b.arena.CopyString(h.Value)})
-		}
-		r.Headers = b.headers[start:len(b.headers):len(b.headers)]
-		wg.Add(1)
-		s.client.Produce(ctx, r, func(_ *kgo.Record, err error) {
-			results[i] = classify(err)
-			wg.Done()
-		})
 	}
 	wg.Wait()
 }
+
+// encodePiece is how many records of a batch one goroutine encodes at a
+// time: small enough that producing starts early, large enough that handing
+// pieces out costs nothing.
+const encodePiece = 256
 
 // A batch is what one Send hands franz-go: its records, their headers and
 // their bytes, reused by the next Send once every promise of this one has
@@ -194,21 +221,62 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 // steady stream allocates almost nothing per record.
 type batch struct {
 	records []kgo.Record
-	headers []kgo.RecordHeader
-	arena   stream.Arena
-	msg     stream.Message
+	failed  []bool
+	pieces  []piece
 }
 
-// reset readies b for n records.
-func (b *batch) reset(n int) {
+// A piece is the headers and bytes of one piece of a batch (encoded by one
+// goroutine).
+type piece struct {
+	headers []kgo.RecordHeader
+	arena   stream.Arena
+}
+
+// reset readies b for n records in the given number of pieces.
+func (b *batch) reset(n, pieces int) {
 	if cap(b.records) < n {
-		b.records = make([]kgo.Record, n)
+		b.records, b.failed = make([]kgo.Record, n), make([]bool, n)
 	}
-	b.records = b.records[:n]
+	b.records, b.failed = b.records[:n], b.failed[:n]
 	clear(b.records) // franz-go set partitions, offsets, timestamps
-	clear(b.headers) // drop references to the last batch's bytes
-	b.headers = b.headers[:0]
-	b.arena.Reset()
+	clear(b.failed)
+	for len(b.pieces) < pieces {
+		b.pieces = append(b.pieces, piece{})
+	}
+	for i := range b.pieces {
+		pc := &b.pieces[i]
+		clear(pc.headers) // drop references to the last batch's bytes
+		pc.headers = pc.headers[:0]
+		pc.arena.Reset()
+	}
+}
+
+// encode turns recs into records (values encoded straight into the piece's
+// arena, keys and headers copied into it); a record that cannot be encoded
+// is marked failed, with its error in results.
+func (s *Sink) encode(recs []*detail.Record, records []kgo.Record, results []error, failed []bool, m *stream.Message, pc *piece) {
+	a := &pc.arena
+	headers := pc.headers
+	if cap(headers) < len(recs)*6 {
+		headers = make([]kgo.RecordHeader, 0, len(recs)*6)
+	}
+	defer func() { pc.headers = headers }()
+	for i, rec := range recs {
+		// Room for a message a quarter larger than the last one.
+		m.Value = a.Room(len(m.Value) + len(m.Value)/4 + 256)
+		if err := s.enc.Encode(rec, m); err != nil {
+			results[i], failed[i] = fmt.Errorf("kafka sink: %w", err), true
+			continue
+		}
+		r := &records[i]
+		r.Value = a.Keep(m.Value) // before anything else takes from the arena
+		r.Key = a.CopyString(m.Key)
+		start := len(headers)
+		for _, h := range m.Headers {
+			headers = append(headers, kgo.RecordHeader{Key: h.Name, Value: a.CopyString(h.Value)})
+		}
+		r.Headers = headers[start:len(headers):len(headers)]
+	}
 }
 
 // classify: a record too large for the broker is permanent; anything else
@@ -219,6 +287,12 @@ func classify(err error) error {
 	}
 	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
 		return sinks.Permanent(fmt.Errorf("kafka sink: %w: %w", stream.ErrTooLarge, err))
+	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		// Retryable: the operator may create it while radrelay waits. The
+		// broker's words ("does not host this topic-partition") left a
+		// newcomer wondering whether radrelay should have made it.
+		return fmt.Errorf("kafka sink: the topic does not exist on the brokers: create it (radrelay does not create topics): %w", err)
 	}
 	return fmt.Errorf("kafka sink: %w", err)
 }
