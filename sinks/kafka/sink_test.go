@@ -201,14 +201,14 @@ func TestBatchesReused(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]stream.Message{} // by Radrelay-Id
-	all := sinktest.Records(400)
+	all := sinktest.Records(1300)
 	sent := 0
-	for i, n := range []int{150, 7, 120, 1, 100, 22} {
+	for i, n := range []int{150, 7, 700, 1, 300, 22} { // 700, 300: several pieces
 		recs := all[sent : sent+n]
 		sent += n
 		if i == 2 {
-			recs[5] = sinktest.Oversized(recs[5], 9000)    // past the room of the last message
-			recs[60] = sinktest.Oversized(recs[60], 80000) // past the limit
+			recs[5] = sinktest.Oversized(recs[5], 9000)      // past the room of the last message
+			recs[600] = sinktest.Oversized(recs[600], 80000) // past the limit, in a later piece
 		}
 		results := make([]error, len(recs))
 		s.Send(context.Background(), recs, results)
