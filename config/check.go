@@ -110,6 +110,16 @@ func (cfg *Config) check() Errors {
 			c.errorf(0, "no --state DIR: radrelay keeps each sink's progress there (e.g. --state /var/lib/radrelay)")
 		}
 	}
+	// With a listener and no sink radrelay only spools: an [[input]] would
+	// be ignored without a word, its files never read.
+	inputsNeedSinks := len(cfg.Inputs) > 0 && len(cfg.Sinks) == 0 && cfg.sinkTables == 0
+	if inputsNeedSinks && (len(cfg.Listen) > 0 || cfg.listenTables > 0) {
+		if fromFile {
+			c.errorf(0, "no [[sink]] for the [[input]]: without sinks radrelay only spools what its [[listen]] receives, and the inputs would never be read; add a [[sink]] or remove the [[input]]")
+		} else {
+			c.errorf(0, "no --to for --input: without --to radrelay only spools what --listen receives, and the inputs would never be read")
+		}
+	}
 	if len(cfg.Sinks) == 0 && cfg.sinkTables == 0 && len(cfg.Listen) == 0 && cfg.listenTables == 0 {
 		if fromFile {
 			c.errorf(0, "no [[sink]]: say where records go, e.g.\n\n  [[sink]]\n  name = \"copy\"\n  type = \"detail\"\n  path = \"/var/log/radrelay/detail\"")

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"strings"
 
 	"github.com/radrelay/radrelay/dictionary"
 	"github.com/radrelay/radrelay/listener"
@@ -72,11 +73,54 @@ func (p *parser) parseListen(t map[string]any, i int) (Listen, bool) {
 			ok = false
 		}
 	}
+	// The keys of [[listen.client]] and [[listen.radsec_client]]: the
+	// decoder ignores a key it does not know, and a "secret" (or a typo of
+	// secret_file) left unread would leave a client without its secret,
+	// or a RadSec client with the default one.
+	for key, typ := range map[string]reflect.Type{"client": reflect.TypeOf(ListenClient{}), "radsec_client": reflect.TypeOf(RadSecClient{})} {
+		elems, _ := t[key].([]map[string]any)
+		known := knownKeys(typ)
+		for j, elem := range elems {
+			for _, k := range sortedKeys(elem) {
+				if contains(known, k) {
+					continue
+				}
+				line := p.lines.field("listen", i, fmt.Sprintf("%s[%d].%s", key, j, k))
+				if k == "secret" {
+					p.errorf(line, "listen: %s: secret: a secret is never written in the configuration: give secret_file (a file only radrelay may read) or secret_env", key)
+				} else {
+					p.unknownKey("listen: "+key+": ", k, line, known)
+				}
+				ok = false
+			}
+		}
+	}
 	return l, ok
 }
 
 // checkListen adds the problems of the [[listen]] tables to c.
 func (cfg *Config) checkListen(c *collector) {
+	// The same address twice (in one [[listen]] or two) fails at run with
+	// "address already in use", as if another program held the port.
+	seen := map[string]bool{}
+	for i := range cfg.Listen {
+		l := &cfg.Listen[i]
+		for _, kind := range []struct {
+			key   string
+			addrs []string
+		}{{"udp", l.UDP}, {"radsec", l.RadSec}} {
+			key := kind.key
+			for _, a := range kind.addrs {
+				if strings.HasSuffix(a, ":0") {
+					continue // any free port: two are two sockets
+				}
+				if seen[key+" "+a] {
+					c.errorf(l.Line, "listen: %s %q is given twice", key, a)
+				}
+				seen[key+" "+a] = true
+			}
+		}
+	}
 	for i := range cfg.Listen {
 		l := &cfg.Listen[i]
 		lc, err := cfg.listenerConfig(l, !cfg.Offline)

@@ -46,6 +46,9 @@ func FuzzPacket(f *testing.F) {
 func FuzzClientsConf(f *testing.F) {
 	seed, _ := os.ReadFile("testdata/clients.conf")
 	f.Add(seed)
+	odd, _ := os.ReadFile("testdata/odd/clients.conf")
+	f.Add(odd)
+	f.Add([]byte("client a { ipaddr = 10.0.0.1\n\tsecret = \"x }\n}\n$INCLUDE ${confdir}/x\nclient b\n{\n"))
 	f.Add([]byte("client x {\n\tipaddr = 10.0.0.1\n\tsecret = \"a\\\"b\"\n}\n"))
 	f.Add([]byte("client {\n"))
 	f.Fuzz(func(t *testing.T, text []byte) {

@@ -96,12 +96,15 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.validateRadSec()...)
 	for _, a := range c.UDP {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			errs = append(errs, fmt.Errorf("udp %q: not HOST:PORT (e.g. 0.0.0.0:1813 or [::]:1813)", a))
+		if err := checkHostPort("udp", a); err != nil {
+			errs = append(errs, fmt.Errorf("udp %q: %w (e.g. 0.0.0.0:1813 or [::]:1813)", a, err))
 		}
 	}
 	if len(c.Clients) == 0 && len(c.UDP) > 0 {
 		errs = append(errs, errors.New("no client: every request would be dropped (give [[listen.client]], clients_conf, or --client PREFIX:SECRET_FILE)"))
+	}
+	if err := duplicateClients(c.Clients, nil); err != nil {
+		errs = append(errs, err)
 	}
 	for _, cl := range c.Clients {
 		if cl.Secret == "" {
@@ -154,6 +157,8 @@ type Listener struct {
 	known   map[string]bool // files whose directory entry is fsynced
 	paused  string          // why requests are not acknowledged, "" when they are
 	loudAt  time.Time
+
+	drops dropLog // says why requests are dropped, not for each one
 }
 
 // writerKey names a spool writer: each committer has its own per client
@@ -410,7 +415,7 @@ func (l *Listener) readUDP(s *udpSocket) {
 			cl, ok := l.clients.find(d.from.Addr())
 			if !ok {
 				l.c.drop(DropUnknownClient)
-				l.log.Debug("dropped a request from an unknown client", "from", d.from.String())
+				l.drops.warn(l.log, DropUnknownClient, d.from, "dropped a request from an unknown client: its source address is in no client's prefix (add it as a client, or check the NAS's source address)")
 				continue
 			}
 			l.handle(&w, d.b, d.from, cl, replyTo{udp: s, addr: *d.to}, b)
@@ -430,13 +435,13 @@ func (l *Listener) handle(w *worker, p []byte, from netip.AddrPort, cl *Client, 
 	ma, err := checkPacket(p)
 	if err != nil {
 		l.c.drop(DropMalformed)
-		l.log.Debug("dropped a malformed packet", "client", cl.Name, "from", from.String())
+		l.drops.warn(l.log, DropMalformed, from, "dropped a malformed packet (its length and attributes do not add up)", "client", cl.Name)
 		return
 	}
 	p = p[:int(p[2])<<8|int(p[3])]
 	if p[0] != codeAccountingRequest && p[0] != codeStatusServer {
 		l.c.drop(DropUnsupported)
-		l.log.Debug("dropped a packet that is not accounting", "client", cl.Name, "code", p[0])
+		l.drops.warn(l.log, DropUnsupported, from, "dropped a packet that is not accounting (only Accounting-Request and Status-Server are handled: is an authentication port pointed here?)", "client", cl.Name, "code", p[0])
 		return
 	}
 	secret := w.secretOf(cl)
@@ -446,7 +451,7 @@ func (l *Listener) handle(w *worker, p []byte, from netip.AddrPort, cl *Client, 
 			reason = DropBadMsgAuth
 		}
 		l.c.drop(reason)
-		l.log.Warn("dropped a request that failed verification (wrong shared secret?)", "client", cl.Name, "from", from.String(), "problem", err.Error())
+		l.drops.warn(l.log, reason, from, "dropped a request that failed verification (wrong shared secret?)", "client", cl.Name, "problem", err.Error())
 		return
 	}
 	if p[0] == codeStatusServer {

@@ -226,7 +226,11 @@ func TestDroppedNeverSpooled(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l, addr := startListener(t, func(c *Config) { c.Clients[0].Prefix = netip.MustParsePrefix(tt.client) })
+			var logs *lockedBuffer
+			l, addr := startListener(t, func(c *Config) {
+				c.Clients[0].Prefix = netip.MustParsePrefix(tt.client)
+				logs = captureLogs(c)
+			})
 			c := dial(t, addr)
 			if resp := exchange(t, c, tt.packet(t), 300*time.Millisecond); resp != nil {
 				t.Fatalf("answered: % x", resp)
@@ -252,6 +256,13 @@ func TestDroppedNeverSpooled(t *testing.T) {
 			}
 			if n := len(spoolRecords(t, l.cfg.SpoolDir)); n != want {
 				t.Fatalf("%d records spooled, want %d (the good one only)", n, want)
+			}
+			// Said at WARN, the default level, with the reason and the
+			// source: an unknown client, an Access-Request or a malformed
+			// packet was logged at debug only, so a NAS whose address
+			// was not a client's saw no answer and the log said nothing.
+			if text := logs.String(); !strings.Contains(text, "level=WARN") || !strings.Contains(text, "reason="+tt.reason) || !strings.Contains(text, "from=127.0.0.1:") {
+				t.Errorf("log does not say it at WARN with reason=%s and the source:\n%s", tt.reason, text)
 			}
 		})
 	}

@@ -50,11 +50,15 @@ func (c *Config) validateRadSec() []error {
 	}
 	var errs []error
 	for _, a := range c.RadSec {
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			errs = append(errs, fmt.Errorf("radsec %q: not HOST:PORT (e.g. 0.0.0.0:2083)", a))
+		if err := checkHostPort("tcp", a); err != nil {
+			errs = append(errs, fmt.Errorf("radsec %q: %w (e.g. 0.0.0.0:2083)", a, err))
 		}
 	}
 	errs = append(errs, c.TLS.Validate()...)
+	if c.MaxConnections < 0 {
+		// Taken as the default (256) before: not what was meant.
+		errs = append(errs, fmt.Errorf("max_connections %d: negative (0 or unset: %d)", c.MaxConnections, DefaultRadSecMaxConnections))
+	}
 	for _, rc := range c.RadSecClients {
 		if rc.Name == "" {
 			errs = append(errs, errors.New("radsec client: empty name (the certificate's CN or DNS name)"))
@@ -78,6 +82,13 @@ func (l *Listener) openRadSec() error {
 	l.radsec = rs
 	if len(l.cfg.RadSec) == 0 {
 		return nil
+	}
+	l.cfg.TLS.OnReload = func(err error) {
+		if err != nil {
+			l.log.Error("radsec: the certificate files changed but cannot be loaded: still presenting the previous certificate", "err", err.Error())
+			return
+		}
+		l.log.Info("radsec: certificate files changed: the new certificate is presented from now on", "certificate_file", l.cfg.TLS.CertificateFile)
 	}
 	tc, err := l.cfg.TLS.ServerConfig()
 	if err != nil {

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -247,6 +249,54 @@ func TestCertificateRotation(t *testing.T) {
 	}
 	if after := serial(); after == before || after != next.Cert.SerialNumber.String() {
 		t.Fatalf("serial %s after rotation, before %s, want %s", after, before, next.Cert.SerialNumber)
+	}
+}
+
+// TestCertificateRotationFails: a renewal that leaves a certificate and key
+// that do not go together keeps the previous pair and is reported once
+// (OnReload), not at every handshake; the fixed files are reported as in
+// use.
+func TestCertificateRotationFails(t *testing.T) {
+	p := newPKI(t)
+	cfg := p.serverTLS(t, "")
+	dir := t.TempDir()
+	for _, f := range [][2]string{{p.server.CertFile, "server.pem"}, {p.server.KeyFile, "server.key"}} {
+		b, _ := os.ReadFile(f[0])
+		os.WriteFile(filepath.Join(dir, f[1]), b, 0o600)
+	}
+	cfg.CertificateFile, cfg.PrivateKeyFile = filepath.Join(dir, "server.pem"), filepath.Join(dir, "server.key")
+	var reports []string
+	cfg.OnReload = func(err error) { reports = append(reports, fmt.Sprint(err)) }
+	tc, err := cfg.ServerConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := func() string {
+		c, err := tc.GetCertificate(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Leaf.SerialNumber.String()
+	}
+	before := serial()
+	next := p.ca.Issue(t, "server2.radsec.test", testpki.Options{})
+	b, _ := os.ReadFile(next.CertFile)
+	os.WriteFile(cfg.CertificateFile, b, 0o600) // the key is still the old one
+	for range 3 {
+		if got := serial(); got != before {
+			t.Fatalf("serial %s with a mismatched pair, want the previous %s", got, before)
+		}
+	}
+	if len(reports) != 1 || !strings.Contains(reports[0], "certificate_file "+cfg.CertificateFile) {
+		t.Fatalf("reports %q, want one naming certificate_file", reports)
+	}
+	b, _ = os.ReadFile(next.KeyFile)
+	os.WriteFile(cfg.PrivateKeyFile, b, 0o600)
+	if got := serial(); got != next.Cert.SerialNumber.String() {
+		t.Fatalf("serial %s after the key, want %s", got, next.Cert.SerialNumber)
+	}
+	if len(reports) != 2 || reports[1] != "<nil>" {
+		t.Fatalf("reports %q, want the reload reported", reports)
 	}
 }
 

@@ -34,6 +34,12 @@ type TLS struct {
 	ServerName string
 	// MinVersion is "1.2" (the default) or "1.3".
 	MinVersion string
+	// OnReload, when set, is told of each new reading of CertificateFile
+	// and PrivateKeyFile after they changed: nil when the new pair is in
+	// use, the error when it cannot be loaded and the previous pair stays
+	// (once per change of the files, not at every handshake). Without it
+	// a broken renewal goes unnoticed until the old certificate expires.
+	OnReload func(err error)
 }
 
 // Validate reports every missing or malformed setting at once, each
@@ -114,7 +120,7 @@ func (c TLS) common() (*tls.Config, *keyPair, error) {
 	if !pool.AppendCertsFromPEM(pem) {
 		return nil, nil, fmt.Errorf("ca_file %s: no PEM certificate in it", c.CAFile)
 	}
-	kp := &keyPair{certFile: c.CertificateFile, keyFile: c.PrivateKeyFile, password: c.password}
+	kp := &keyPair{certFile: c.CertificateFile, keyFile: c.PrivateKeyFile, password: c.password, onReload: c.OnReload}
 	if _, err := kp.get(); err != nil {
 		return nil, nil, err
 	}
@@ -127,10 +133,15 @@ type keyPair struct {
 	certFile, keyFile string
 	password          func() ([]byte, string, error)
 
+	onReload func(error)
+
 	mu       sync.Mutex
 	cert     *tls.Certificate
 	certStat fileStamp
 	keyStat  fileStamp
+	// failedCert and failedKey are the files last found unloadable: they
+	// are not read again (at every handshake) until they change.
+	failedCert, failedKey fileStamp
 }
 
 type fileStamp struct {
@@ -153,17 +164,25 @@ func (k *keyPair) get() (*tls.Certificate, error) {
 	defer k.mu.Unlock()
 	cs, err1 := stamp(k.certFile)
 	ks, err2 := stamp(k.keyFile)
-	if k.cert != nil && (err1 != nil || err2 != nil || (cs == k.certStat && ks == k.keyStat)) {
+	if k.cert != nil && (err1 != nil || err2 != nil || (cs == k.certStat && ks == k.keyStat) || (cs == k.failedCert && ks == k.failedKey)) {
 		return k.cert, nil
 	}
 	cert, err := k.load()
 	if err != nil {
 		if k.cert != nil {
+			k.failedCert, k.failedKey = cs, ks
+			if k.onReload != nil {
+				k.onReload(err)
+			}
 			return k.cert, nil
 		}
 		return nil, err
 	}
+	reload := k.cert != nil
 	k.cert, k.certStat, k.keyStat = cert, cs, ks
+	if reload && k.onReload != nil {
+		k.onReload(nil)
+	}
 	return k.cert, nil
 }
 

@@ -379,6 +379,12 @@ func TestListenFlagErrors(t *testing.T) {
 		{[]string{"--listen", "127.0.0.1", "--client", "127.0.0.0/8:" + secret, "--spool", dir}, `listen: udp "127.0.0.1": not HOST:PORT`},
 		{[]string{"--listen", "127.0.0.1:0", "--spool", dir}, "no client"},
 		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:" + secret, "--spool", dir, "--to", "jsonl:-"}, "no --state DIR"},
+		// A port out of range was refused only when the socket was opened:
+		// exit 1, as if the configuration had been right.
+		{[]string{"--listen", "127.0.0.1:99999", "--client", "127.0.0.0/8:" + secret, "--spool", dir}, `udp "127.0.0.1:99999": port "99999" is not a port number`},
+		// Given twice: run failed with "address already in use" (exit 1), as
+		// if another program held the port.
+		{[]string{"--listen", "127.0.0.1:1813", "--listen", "127.0.0.1:1813", "--client", "127.0.0.0/8:" + secret, "--spool", dir}, `listen: udp "127.0.0.1:1813" is given twice`},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runBinary(t, nil, append([]string{"run"}, tt.args...)...)
@@ -391,6 +397,115 @@ func TestListenFlagErrors(t *testing.T) {
 		if strings.Contains(stderr, "listen: listen:") {
 			t.Errorf("the message says listen twice: %s", stderr)
 		}
+	}
+}
+
+// TestValidateListenOnly: validate counts the listeners (a listener-only
+// configuration was "valid (0 inputs, 0 sinks)").
+func TestValidateListenOnly(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "radrelay.toml")
+	os.WriteFile(conf, []byte(`[[listen]]
+udp = ["127.0.0.1:1813"]
+spool_dir = "`+dir+`/spool"
+  [[listen.client]]
+  address = "127.0.0.1"
+  secret_file = "`+writeSecret(t, dir, "s3cret")+`"
+`), 0o600)
+	code, _, stderr := runBinary(t, nil, "validate", "-c", conf)
+	if code != 0 || !strings.Contains(stderr, "valid (1 listener, spool only, 0 inputs, 0 sinks)") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	// An [[input]] beside a listener without a sink was silently never
+	// read: spool-only mode ran the listener alone.
+	b, _ := os.ReadFile(conf)
+	os.WriteFile(conf, append([]byte("state_dir = \""+dir+"/state\"\n[[input]]\nglob = \""+dir+"/in/*\"\nmode = \"consume\"\n"), b...), 0o600)
+	code, _, stderr = runBinary(t, nil, "validate", "-c", conf)
+	if code != 2 || !strings.Contains(stderr, "no [[sink]] for the [[input]]") {
+		t.Errorf("with an [[input]]: exit %d, stderr %q", code, stderr)
+	}
+}
+
+// TestListenBracketedIPv6Client: --client takes an IPv6 address in
+// brackets, as --listen does ("[::1]:/path" was "not an address").
+func TestListenBracketedIPv6Client(t *testing.T) {
+	dir := t.TempDir()
+	secret := writeSecret(t, dir, "s3cret")
+	_, sc := startRadrelay(t, "run", "--listen", "[::1]:0", "--client", "[::1]:"+secret, "--client", "[2001:db8::]/32:"+secret,
+		"--spool", filepath.Join(dir, "spool"))
+	waitLine(t, sc, "listening for accounting")
+}
+
+// TestValidateListenMistakes: what an operator gets wrong in [[listen]]
+// is an error of validate (exit 2) naming the line, not a key silently
+// ignored (a RadSec client's "secret" left it with the default "radsec";
+// a misspelt key of a client was dropped) nor a port refused only by run.
+func TestValidateListenMistakes(t *testing.T) {
+	dir := t.TempDir()
+	secret := writeSecret(t, dir, "s3cret")
+	clients := filepath.Join(dir, "clients.conf")
+	os.WriteFile(clients, []byte("client a {\n\tipaddr = 127.0.0.2\n\tsecret = x\n}\n"), 0o600)
+	conf := filepath.Join(dir, "radrelay.toml")
+	os.WriteFile(conf, []byte(`[[listen]]
+udp = ["127.0.0.1:99999"]
+radsec = ["127.0.0.1:70000"]
+spool_dir = "`+dir+`/spool"
+clients_conf = "`+clients+`"
+certificate_file = "/nonexistent.pem"
+private_key_file = "/nonexistent.key"
+
+  [[listen.client]]
+  address = "127.0.0.1"
+  secret_file = "`+secret+`"
+
+  [[listen.client]]
+  adress = "127.0.0.3"
+  secret_file = "`+secret+`"
+
+  [[listen.radsec_client]]
+  name = "nas1"
+  secret = "Sx-inline"
+`), 0o600)
+	code, stdout, stderr := runBinary(t, nil, "validate", "-c", conf)
+	for _, want := range []string{
+		conf + `:14: listen: client: unknown key "adress" (did you mean "address"?)`,
+		conf + `:19: listen: radsec_client: secret: a secret is never written in the configuration`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("validate does not say %q:\n%s", want, stderr)
+		}
+	}
+	if code != 2 || strings.Contains(stdout+stderr, "Sx-inline") {
+		t.Errorf("exit %d; output:\n%s%s", code, stdout, stderr)
+	}
+	// Without those: the ports, and the address of clients.conf given again.
+	os.WriteFile(conf, []byte(`[[listen]]
+udp = ["127.0.0.1:99999"]
+radsec = ["127.0.0.1:70000"]
+spool_dir = "`+dir+`/spool"
+clients_conf = "`+clients+`"
+certificate_file = "/nonexistent.pem"
+private_key_file = "/nonexistent.key"
+ca_file = "/nonexistent.ca"
+max_connections = -1
+
+  [[listen.client]]
+  address = "127.0.0.2"
+  secret_file = "`+secret+`"
+`), 0o600)
+	code, stdout, stderr = runBinary(t, nil, "validate", "-c", conf)
+	for _, want := range []string{
+		`max_connections -1: negative`,
+		`udp "127.0.0.1:99999": port "99999" is not a port number`,
+		`radsec "127.0.0.1:70000": port "70000" is not a port number`,
+		`clients 127.0.0.2/32 and a both have the address 127.0.0.2/32`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("validate does not say %q:\n%s", want, stderr)
+		}
+	}
+	if code != 2 {
+		t.Errorf("exit %d; output:\n%s%s", code, stdout, stderr)
 	}
 }
 

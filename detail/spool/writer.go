@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -109,6 +110,12 @@ type Writer struct {
 	write    func(f *os.File, b []byte) (int, error)
 	truncate func(f *os.File, size int64) error
 	fsync    func(f *os.File) error
+	// syncDir fsyncs a directory (syncDirectory); tests record it.
+	syncDir func(dir string) error
+	// unsynced keeps the newEntries of files closed before an fsync
+	// covered them (a failed write closes the file), for when the path
+	// is opened again.
+	unsynced map[string][]string
 
 	stop chan struct{}
 	done chan struct{}
@@ -119,6 +126,12 @@ type openFile struct {
 	lastUse time.Time
 	dirty   bool // written since the last fsync
 	headed  bool // Header has been checked for
+	// newEntries are the directories holding an entry this Writer created
+	// (the file, a directory it made for it) that no fsync has covered yet:
+	// the file's data survives a power loss only with its name. A file
+	// created again at the same path (after a reader renamed the old one
+	// away) needs it again.
+	newEntries []string
 }
 
 // New returns a Writer for opts. It opens no file until the first Write.
@@ -162,7 +175,7 @@ func New(opts Options) (*Writer, error) {
 		opts.Encode = detail.AppendRecord
 	}
 	w := &Writer{opts: opts, parts: parts, files: map[string]*openFile{}, cut: map[string]*pendingCut{},
-		write: (*os.File).Write, truncate: (*os.File).Truncate, fsync: (*os.File).Sync, detailFormat: detailFormat}
+		write: (*os.File).Write, truncate: (*os.File).Truncate, fsync: (*os.File).Sync, syncDir: syncDirectory, detailFormat: detailFormat}
 	if opts.Durability == SyncInterval {
 		w.stop, w.done = make(chan struct{}), make(chan struct{})
 		go w.syncLoop()
@@ -295,7 +308,11 @@ func (w *Writer) appendLocked(path string, buf []byte, ends []int) (int, error) 
 	of.dirty = true
 	of.lastUse = w.opts.Now()
 	if w.opts.Durability == SyncEachRecord {
-		if err := w.fsync(of.f); err != nil {
+		err := w.fsync(of.f)
+		if err == nil {
+			err = w.syncEntries(of)
+		}
+		if err != nil {
 			// What reached the disk is unknown: take the records back out,
 			// so that writing them again does not write them twice.
 			w.cutBack(path, of, len(buf), 0)
@@ -319,14 +336,28 @@ func (w *Writer) open(path string) (*openFile, error) {
 					w.closeFile(p)
 				}
 			}
+			var entries []string // the parents of the directories MkdirAll makes
+			for d := filepath.Dir(path); d != filepath.Dir(d); d = filepath.Dir(d) {
+				if _, err := os.Lstat(d); err == nil {
+					break
+				}
+				entries = append(entries, filepath.Dir(d))
+			}
 			if err := os.MkdirAll(filepath.Dir(path), w.opts.DirMode); err != nil {
 				return nil, fmt.Errorf("spool: creating the directory of %s: %w", path, err)
 			}
-			f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, w.opts.FileMode)
+			f, created, err := openAppend(path, w.opts.FileMode)
 			if err != nil {
 				return nil, fmt.Errorf("spool: opening %s: %w", path, err)
 			}
-			of = &openFile{f: f}
+			if created {
+				entries = append(entries, filepath.Dir(path))
+			}
+			if e, ok := w.unsynced[path]; ok {
+				entries = append(e, entries...)
+				delete(w.unsynced, path)
+			}
+			of = &openFile{f: f, newEntries: entries}
 			w.files[path] = of
 		}
 		if w.opts.Lock {
@@ -403,10 +434,18 @@ func (w *Writer) closeFile(path string) error {
 	delete(w.files, path)
 	var err error
 	if of.dirty && w.opts.Durability != NoSync {
-		err = of.f.Sync()
+		if err = of.f.Sync(); err == nil {
+			err = w.syncEntries(of)
+		}
 	}
 	if cerr := of.f.Close(); err == nil {
 		err = cerr
+	}
+	if len(of.newEntries) > 0 {
+		if w.unsynced == nil || len(w.unsynced) >= 4*w.opts.MaxOpenFiles {
+			w.unsynced = map[string][]string{}
+		}
+		w.unsynced[path] = of.newEntries
 	}
 	return err
 }
@@ -424,9 +463,58 @@ func (w *Writer) Sync() error {
 			errs = append(errs, fmt.Errorf("spool: fsync %s: %w", path, err))
 			continue
 		}
+		if err := w.syncEntries(of); err != nil {
+			errs = append(errs, fmt.Errorf("spool: fsync %s: %w", path, err))
+			continue
+		}
 		of.dirty = false
 	}
 	return errors.Join(errs...)
+}
+
+// syncEntries fsyncs the directories holding the new entries of of (its
+// file's name, the directories made for it); a failed one is tried again
+// at the next fsync.
+func (w *Writer) syncEntries(of *openFile) error {
+	for len(of.newEntries) > 0 {
+		if err := w.syncDir(of.newEntries[0]); err != nil {
+			return err
+		}
+		of.newEntries = of.newEntries[1:]
+	}
+	return nil
+}
+
+// openAppend opens path for appending, creating it if needed, and says
+// whether it created it.
+func openAppend(path string, mode os.FileMode) (*os.File, bool, error) {
+	for {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, mode)
+		if err == nil {
+			return f, true, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, false, err
+		}
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, mode)
+		if !errors.Is(err, fs.ErrNotExist) { // removed in between: create it
+			return f, false, err
+		}
+	}
+}
+
+// syncDirectory fsyncs the directory dir, so that the entries created in
+// it survive a power loss.
+func syncDirectory(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("fsync directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync directory %s: %w", dir, err)
+	}
+	return nil
 }
 
 func (w *Writer) syncLoop() {

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -627,4 +628,79 @@ func TestWriterFsyncFails(t *testing.T) {
 	if strings.Join(got, ",") != "a,b" || len(errs) != 0 {
 		t.Fatalf("records %v, errors %v; want a,b", got, errs)
 	}
+}
+
+// TestWriterSyncsNewDirectoryEntries: an fsync covers the name of a file
+// the Writer created, and of the directories it made for it (fsync of the
+// file alone does not make its directory entry survive a power loss). A
+// file created again at the same path, after a reader renamed the old one
+// away (the listener's spool, consumed by the tailer), needs it again; one
+// that was there already does not. A directory whose fsync failed is tried
+// again at the next Sync, also after a failed write closed the file.
+func TestWriterSyncsNewDirectoryEntries(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, "spool", "10.0.0.1", "detail")
+	w, err := New(Options{Template: path, Durability: NoSync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var synced []string
+	failDir := ""
+	w.syncDir = func(dir string) error {
+		if dir == failDir {
+			failDir = ""
+			return syscall.EIO
+		}
+		synced = append(synced, "root"+strings.TrimPrefix(dir, root))
+		return nil
+	}
+	step := func(what, want string) {
+		t.Helper()
+		if err := w.Write(testRecord("u", 1, "10.0.0.1")); err != nil {
+			t.Fatal(err)
+		}
+		err := w.Sync()
+		if failDir != "" || (err != nil) != (want == "error") {
+			t.Fatalf("%s: Sync: %v", what, err)
+		}
+		if want == "error" {
+			want = ""
+		}
+		sort.Strings(synced)
+		if got := strings.Join(synced, " "); got != want {
+			t.Errorf("%s: directories fsynced %q, want %q", what, got, want)
+		}
+		synced = nil
+	}
+	step("first record", "root root/spool root/spool/10.0.0.1")
+	step("appended", "")
+	if err := os.Rename(path, path+".work"); err != nil {
+		t.Fatal(err)
+	}
+	step("created again after a rename", "root/spool/10.0.0.1")
+	os.Remove(path)
+	failDir = filepath.Join(root, "spool", "10.0.0.1")
+	step("failing directory fsync", "error")
+	step("tried again", "root/spool/10.0.0.1")
+
+	// A failed write closes the file before any fsync: the entry is still
+	// synced at the first Sync after the file is opened again.
+	os.Remove(path)
+	w.write = func(f *os.File, b []byte) (int, error) { return 0, syscall.ENOSPC }
+	if err := w.Write(testRecord("u", 1, "10.0.0.1")); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("write on a full disk: %v", err)
+	}
+	w.write = (*os.File).Write
+	step("after a failed write", "root/spool/10.0.0.1")
+
+	// A file that was there before the Writer: nothing to sync.
+	w2, err := New(Options{Template: path, Durability: NoSync})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	w2.syncDir = w.syncDir
+	w = w2
+	step("existing file", "")
 }
