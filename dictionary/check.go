@@ -102,13 +102,29 @@ const (
 
 // JSONTyped is JSONValue without an interface value: it returns the kind
 // and either the number (n) or the string (s), so that an encoder of many
-// records (the stream sinks') allocates nothing per value.
+// records (the stream sinks') allocates nothing per value. For a number, s
+// is also set when the record wrote it as the decimal digits n formats to
+// (no sign, leading zero or 0x), so that an encoder can copy them instead
+// of formatting n; otherwise it is empty.
 func (d *Dictionary) JSONTyped(a *detail.Attribute) (kind JSONKind, n uint64, s string) {
 	da, ok := d.Attribute(a.Name)
 	if !ok {
 		return JSONString, 0, a.Value
 	}
+	return da.JSONTyped(a)
+}
+
+// JSONTyped is Dictionary.JSONTyped for a value of attribute da, already
+// looked up (an encoder that keeps the lookups of the names it has seen
+// calls this instead).
+func (da *Attribute) JSONTyped(a *detail.Attribute) (kind JSONKind, n uint64, s string) {
 	s = valueText(da, *a)
+	switch da.Type {
+	case TypeInteger, TypeShort, TypeByte, TypeInteger64, TypeDate:
+		if n, ok := canonicalDecimal(s); ok {
+			return JSONUnsigned, n, s
+		}
+	}
 	switch da.Type {
 	case TypeInteger, TypeShort, TypeByte, TypeInteger64:
 		if len(s) > 0 && s[0] >= '0' && s[0] <= '9' {
@@ -130,4 +146,23 @@ func (d *Dictionary) JSONTyped(a *detail.Attribute) (kind JSONKind, n uint64, s 
 		}
 	}
 	return JSONString, 0, s
+}
+
+// canonicalDecimal returns the value of s when s is what
+// strconv.FormatUint writes: 1 to 19 decimal digits (so it cannot
+// overflow), without a leading zero unless it is "0". strconv.ParseUint
+// (base 0 or 10) reads every such s to the same n.
+func canonicalDecimal(s string) (uint64, bool) {
+	if len(s) == 0 || len(s) > 19 || (s[0] == '0' && len(s) > 1) {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + uint64(c)
+	}
+	return n, true
 }

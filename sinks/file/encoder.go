@@ -52,7 +52,9 @@ type EncoderOptions struct {
 	Values ValueFunc
 	// Dictionary, for JSON, when set, types attribute values as Values
 	// set to its JSONValue would (Values is then not used), without an
-	// allocation per value: what the stream sinks encode with.
+	// allocation per value: what the stream sinks encode with. The
+	// encoder keeps what it looked up in it: do not change the dictionary
+	// after NewEncoder.
 	Dictionary *dictionary.Dictionary
 	// Columns, for CSV, are the columns (default DefaultColumns): attribute
 	// names, and the special columns Date and Time (of the record's
@@ -78,6 +80,7 @@ type Encoder struct {
 	special []string       // per column: its special name in lower case, or ""
 	attrCol map[string]int // lower-case attribute name → column
 	other   int            // column of Other-Attributes, or -1
+	names   *nameCache     // JSON with a Dictionary: the names seen
 }
 
 // NewEncoder returns an Encoder for format: "detail", "jsonl" (or "json"),
@@ -96,6 +99,9 @@ func NewEncoder(format string, opts EncoderOptions) (*Encoder, error) {
 	}
 	if e.opts.Location == nil {
 		e.opts.Location = time.Local
+	}
+	if e.format == FormatJSONL && opts.Dictionary != nil {
+		e.names = new(nameCache)
 	}
 	if e.format == FormatCSV {
 		e.columns = opts.Columns
@@ -258,18 +264,31 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
 			dst = append(dst, ',')
 		}
 		first = false
-		dst = appendJSONKey(dst, a)
+		var name *nameEntry
+		if e.names != nil {
+			name = e.names.lookup(e.opts.Dictionary, a.Name)
+		}
+		if name != nil {
+			dst = append(dst, name.quoted...)
+			if a.HasTag { // the tag goes inside the quotes
+				dst[len(dst)-1] = ':'
+				dst = strconv.AppendInt(dst, int64(a.Tag), 10)
+				dst = append(dst, '"')
+			}
+		} else {
+			dst = appendJSONKey(dst, a)
+		}
 		dst = append(dst, ':')
 		if n == 1 {
-			dst = e.appendJSONValue(dst, a)
+			dst = e.appendJSONValue(dst, a, name)
 			continue
 		}
 		dst = append(dst, '[')
-		dst = e.appendJSONValue(dst, a)
+		dst = e.appendJSONValue(dst, a, name)
 		for j := i + 1; j < len(attrs); j++ {
 			if sameKey(&attrs[j], a) {
 				dst = append(dst, ',')
-				dst = e.appendJSONValue(dst, &attrs[j])
+				dst = e.appendJSONValue(dst, &attrs[j], name)
 			}
 		}
 		dst = append(dst, ']')
@@ -293,11 +312,26 @@ func appendJSONKey(dst []byte, a *detail.Attribute) []byte {
 	return append(dst, '"')
 }
 
-func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute) []byte {
+// appendJSONValue appends a's value; name, when not nil, is the entry of
+// a's name in e.names.
+func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute, name *nameEntry) []byte {
 	if d := e.opts.Dictionary; d != nil {
-		kind, n, s := d.JSONTyped(a)
+		var kind dictionary.JSONKind
+		var n uint64
+		var s string
+		switch {
+		case name == nil:
+			kind, n, s = d.JSONTyped(a)
+		case name.attr == nil: // not in the dictionary: a string
+			s = a.Value
+		default:
+			kind, n, s = name.attr.JSONTyped(a)
+		}
 		switch kind {
 		case dictionary.JSONUnsigned:
+			if s != "" { // the digits FormatUint would write
+				return append(dst, s...)
+			}
 			return strconv.AppendUint(dst, n, 10)
 		case dictionary.JSONSigned:
 			return strconv.AppendInt(dst, int64(n), 10)
@@ -352,6 +386,14 @@ func appendValidJSONString(dst []byte, s string) ([]byte, bool) {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs a second look: most
+		// values and names are plain ASCII.
+		for i+8 <= len(s) && plainJSON8(s[i:i+8]) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, size := utf8.DecodeRuneInString(s[i:])
@@ -383,6 +425,22 @@ func appendValidJSONString(dst []byte, s string) ([]byte, bool) {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"'), true
+}
+
+// plainJSON8 reports whether none of the 8 bytes of s needs escaping in a
+// JSON string or UTF-8 checking: no control character, quote, backslash or
+// byte above 0x7f. (Each test below is exact as "some byte is": a borrow
+// can only mark bytes above one that truly matches.)
+func plainJSON8(s string) bool {
+	_ = s[7]
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	control := (x - 0x20*ones) &^ x // a byte below 0x20
+	q := x ^ ('"' * ones)           // a zero byte where a quote was
+	b := x ^ ('\\' * ones)          // a zero byte where a backslash was
+	quote, backslash := (q-ones)&^q, (b-ones)&^b
+	return (x|control|quote|backslash)&highs == 0 // x: a byte above 0x7f
 }
 
 // appendCSV writes one row; fields are quoted when they hold a comma, a

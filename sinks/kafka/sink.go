@@ -27,6 +27,9 @@ type Sink struct {
 	enc    *stream.Encoder
 	client *kgo.Client
 	topic  string
+	// batches are reused across Sends (one at a time per sink, but a
+	// pool keeps that from being a rule of this code).
+	batches sync.Pool
 }
 
 func codec(name string) (kgo.CompressionCodec, error) {
@@ -101,7 +104,9 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink: %w", err)
 	}
-	return &Sink{enc: enc, client: client, topic: cfg.Topic}, nil
+	sk := &Sink{enc: enc, client: client, topic: cfg.Topic}
+	sk.batches.New = func() any { return new(batch) }
+	return sk, nil
 }
 
 func (c Config) tlsConfig() (*tls.Config, error) {
@@ -161,11 +166,13 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		}
 		return
 	}
-	// The batch's records, headers and bytes in a few allocations instead
-	// of several per record; each stays untouched until its promise.
-	records := make([]kgo.Record, len(recs))
-	failed := make([]bool, len(recs)) // not encodable: results says why
+	// The batch's records, headers and bytes, reused from an earlier
+	// Send; each stays untouched until its promise.
 	pieces := (len(recs) + encodePiece - 1) / encodePiece
+	b := s.batches.Get().(*batch)
+	defer s.batches.Put(b)
+	b.reset(len(recs), pieces)
+	records, failed := b.records, b.failed // failed: not encodable, results says why
 	encoded := make([]chan struct{}, pieces)
 	for p := range encoded {
 		encoded[p] = make(chan struct{})
@@ -181,7 +188,7 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 					return
 				}
 				lo, hi := p*encodePiece, min((p+1)*encodePiece, len(recs))
-				s.encode(recs[lo:hi], records[lo:hi], results[lo:hi], failed[lo:hi], &m)
+				s.encode(recs[lo:hi], records[lo:hi], results[lo:hi], failed[lo:hi], &m, &b.pieces[p])
 				close(encoded[p])
 			}
 		}()
@@ -218,20 +225,62 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 // pieces out costs nothing.
 const encodePiece = 256
 
-// encode turns recs into records (keys, values and headers copied into one
-// arena for the piece); a record that cannot be encoded is marked failed,
-// with its error in results.
-func (s *Sink) encode(recs []*detail.Record, records []kgo.Record, results []error, failed []bool, m *stream.Message) {
-	var a stream.Arena
-	headers := make([]kgo.RecordHeader, 0, len(recs)*6)
+// A batch is what one Send hands franz-go: its records, their headers and
+// their bytes, reused by the next Send once every promise of this one has
+// run (franz-go no longer reads a record after its promise), so that a
+// steady stream allocates almost nothing per record.
+type batch struct {
+	records []kgo.Record
+	failed  []bool
+	pieces  []piece
+}
+
+// A piece is the headers and bytes of one piece of a batch (encoded by one
+// goroutine).
+type piece struct {
+	headers []kgo.RecordHeader
+	arena   stream.Arena
+}
+
+// reset readies b for n records in the given number of pieces.
+func (b *batch) reset(n, pieces int) {
+	if cap(b.records) < n {
+		b.records, b.failed = make([]kgo.Record, n), make([]bool, n)
+	}
+	b.records, b.failed = b.records[:n], b.failed[:n]
+	clear(b.records) // franz-go set partitions, offsets, timestamps
+	clear(b.failed)
+	for len(b.pieces) < pieces {
+		b.pieces = append(b.pieces, piece{})
+	}
+	for i := range b.pieces {
+		pc := &b.pieces[i]
+		clear(pc.headers) // drop references to the last batch's bytes
+		pc.headers = pc.headers[:0]
+		pc.arena.Reset()
+	}
+}
+
+// encode turns recs into records (values encoded straight into the piece's
+// arena, keys and headers copied into it); a record that cannot be encoded
+// is marked failed, with its error in results.
+func (s *Sink) encode(recs []*detail.Record, records []kgo.Record, results []error, failed []bool, m *stream.Message, pc *piece) {
+	a := &pc.arena
+	headers := pc.headers
+	if cap(headers) < len(recs)*6 {
+		headers = make([]kgo.RecordHeader, 0, len(recs)*6)
+	}
+	defer func() { pc.headers = headers }()
 	for i, rec := range recs {
+		// Room for a message a quarter larger than the last one.
+		m.Value = a.Room(len(m.Value) + len(m.Value)/4 + 256)
 		if err := s.enc.Encode(rec, m); err != nil {
 			results[i], failed[i] = fmt.Errorf("kafka sink: %w", err), true
 			continue
 		}
 		r := &records[i]
+		r.Value = a.Keep(m.Value) // before anything else takes from the arena
 		r.Key = a.CopyString(m.Key)
-		r.Value = a.Copy(m.Value)
 		start := len(headers)
 		for _, h := range m.Headers {
 			headers = append(headers, kgo.RecordHeader{Key: h.Name, Value: a.CopyString(h.Value)})

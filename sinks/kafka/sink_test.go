@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/radrelay/radrelay/dictionary"
 	"github.com/radrelay/radrelay/internal/testpki"
 	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/sinktest"
@@ -52,6 +53,7 @@ type consumed struct {
 	Partition int32
 	Key       string
 	Headers   map[string]string
+	Value     []byte
 	sinktest.Document
 }
 
@@ -96,7 +98,7 @@ func readTopic(t testing.TB, brokers []string, topic string) []consumed {
 			t.Fatalf("read %d of the topic's %d records: %v", len(out), total, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			c := consumed{Partition: r.Partition, Key: string(r.Key), Headers: map[string]string{}}
+			c := consumed{Partition: r.Partition, Key: string(r.Key), Headers: map[string]string{}, Value: r.Value}
 			for _, h := range r.Headers {
 				c.Headers[h.Key] = string(h.Value)
 			}
@@ -183,6 +185,74 @@ func TestContract(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBatchesReused: the sink reuses a batch's records, headers and bytes
+// for the next Send; every record of several Sends of different sizes
+// (one with a value larger than the room it was encoded into, one too
+// large to send) arrives with exactly the key, headers and value the
+// stream encoder makes for it.
+func TestBatchesReused(t *testing.T) {
+	c := startCluster(t)
+	topic := newTopic()
+	s := openSink(t, Config{Brokers: c.ListenAddrs(), Topic: topic, Compression: "lz4", MaxMessageBytes: 64 << 10})
+	enc, err := stream.NewEncoder(stream.Options{MaxBytes: 64 << 10, Dictionary: dictionaryOf(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]stream.Message{} // by Radrelay-Id
+	all := sinktest.Records(1300)
+	sent := 0
+	for i, n := range []int{150, 7, 700, 1, 300, 22} { // 700, 300: several pieces
+		recs := all[sent : sent+n]
+		sent += n
+		if i == 2 {
+			recs[5] = sinktest.Oversized(recs[5], 9000)      // past the room of the last message
+			recs[600] = sinktest.Oversized(recs[600], 80000) // past the limit, in a later piece
+		}
+		results := make([]error, len(recs))
+		s.Send(context.Background(), recs, results)
+		for k, rec := range recs {
+			var m stream.Message
+			encErr := enc.Encode(rec, &m)
+			if (encErr != nil) != (results[k] != nil) {
+				t.Fatalf("send %d, record %d: %v; the encoder says %v", i, k, results[k], encErr)
+			}
+			if encErr == nil {
+				m.Headers = append([]stream.Header(nil), m.Headers...)
+				want[m.ID] = m
+			}
+		}
+	}
+	s.Close()
+	got := readTopic(t, c.ListenAddrs(), topic)
+	if len(got) != len(want) {
+		t.Fatalf("the topic holds %d records, want %d", len(got), len(want))
+	}
+	for _, r := range got {
+		m, ok := want[r.Headers[stream.HeaderID]]
+		if !ok {
+			t.Fatalf("a record with identity %q that was not sent", r.Headers[stream.HeaderID])
+		}
+		if r.Key != m.Key || string(r.Value) != string(m.Value) || len(r.Headers) != len(m.Headers) {
+			t.Fatalf("record %s:\nkey %q value %s\nwant key %q value %s", m.ID, r.Key, r.Value, m.Key, m.Value)
+		}
+		for _, h := range m.Headers {
+			if r.Headers[h.Name] != h.Value {
+				t.Fatalf("record %s: header %s = %q, want %q", m.ID, h.Name, r.Headers[h.Name], h.Value)
+			}
+		}
+		delete(want, m.ID)
+	}
+}
+
+func dictionaryOf(t *testing.T) *dictionary.Dictionary {
+	t.Helper()
+	d, err := stream.Dictionary(sinks.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // TestTooLargeIsPermanent: over the sink's limit (max_message_bytes, at most

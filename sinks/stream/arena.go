@@ -3,10 +3,13 @@ package stream
 // An Arena hands out copies of message bytes from a few large blocks, so
 // that a sink holding a batch's messages until their acknowledgements
 // allocates a few times per batch instead of once per key, value and
-// header. A copy stays valid (and unchanged) as long as it is referenced;
-// an Arena is not reused, and not safe for concurrent use.
+// header. A copy stays valid (and unchanged) as long as it is referenced,
+// or until Reset; an Arena is not safe for concurrent use.
 type Arena struct {
 	block []byte
+	// used are the blocks filled since the last Reset, spare those that
+	// Reset made free again.
+	used, spare [][]byte
 }
 
 // arenaBlock is the size of an Arena's blocks: a dozen 1.2 KB messages, in the
@@ -27,6 +30,46 @@ func (a *Arena) CopyString(s string) []byte {
 	return dst
 }
 
+// Room returns an empty slice with room for at least n bytes (up to a
+// quarter of a block) in the current block, to append a message to in
+// place instead of copying it afterwards; Keep then keeps what was
+// appended. Appending past the room moves the bytes to an allocation of
+// their own, which Keep keeps as it is.
+func (a *Arena) Room(n int) []byte {
+	n = min(n, arenaBlock/4)
+	if cap(a.block)-len(a.block) < n {
+		a.next()
+	}
+	return a.block[len(a.block):len(a.block)]
+}
+
+// Keep keeps b, which was appended to the slice of the latest Room, and
+// returns it with its capacity cut to its length (appending to it cannot
+// write into the next message).
+func (a *Arena) Keep(b []byte) []byte {
+	b = b[:len(b):len(b)]
+	free := a.block[len(a.block):cap(a.block)]
+	if len(b) > 0 && len(b) <= len(free) && &free[0] == &b[0] {
+		a.block = a.block[:len(a.block)+len(b)]
+	}
+	return b
+}
+
+// Reset makes every block reusable. Only call it when no copy handed out
+// since the last Reset is referenced any more (every message of the batch
+// was acknowledged or failed): a later copy overwrites it.
+func (a *Arena) Reset() {
+	if a.block != nil {
+		a.used = append(a.used, a.block)
+		a.block = nil
+	}
+	for _, b := range a.used {
+		a.spare = append(a.spare, b[:0])
+	}
+	clear(a.used)
+	a.used = a.used[:0]
+}
+
 // take returns n bytes of the current block (a new one when it is full; a
 // message larger than a block gets its own).
 func (a *Arena) take(n int) []byte {
@@ -34,9 +77,22 @@ func (a *Arena) take(n int) []byte {
 		return make([]byte, n)
 	}
 	if cap(a.block)-len(a.block) < n {
-		a.block = make([]byte, 0, arenaBlock)
+		a.next()
 	}
 	start := len(a.block)
 	a.block = a.block[:start+n]
 	return a.block[start : start+n : start+n]
+}
+
+// next starts a new block: a spare one, or a new allocation.
+func (a *Arena) next() {
+	if a.block != nil {
+		a.used = append(a.used, a.block)
+	}
+	if n := len(a.spare); n > 0 {
+		a.block, a.spare[n-1] = a.spare[n-1], nil
+		a.spare = a.spare[:n-1]
+		return
+	}
+	a.block = make([]byte, 0, arenaBlock)
 }

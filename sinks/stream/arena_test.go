@@ -34,3 +34,39 @@ func TestArena(t *testing.T) {
 		}
 	}
 }
+
+// TestArenaRoomKeep: messages appended in place (Room, Keep) keep their
+// bytes across blocks, including one that outgrew its room, and after
+// Reset the blocks are reused and hold the new messages.
+func TestArenaRoomKeep(t *testing.T) {
+	var a Arena
+	for round := range 3 {
+		var kept [][]byte
+		var want []string
+		for i := range 300 {
+			s := strings.Repeat(string(rune('a'+(i+round)%26)), i*53%2500)
+			b := a.Room(1000)
+			if len(b) != 0 || cap(b) < 1000 {
+				t.Fatalf("Room(1000): len %d cap %d", len(b), cap(b))
+			}
+			b = append(b, s...)
+			b = a.Keep(b)
+			if cap(b) != len(b) {
+				t.Fatalf("kept message has capacity %d past its length %d", cap(b), len(b))
+			}
+			kept, want = append(kept, b), append(want, s)
+			c := a.CopyString("k" + s[:min(len(s), 7)])
+			kept, want = append(kept, c), append(want, "k"+s[:min(len(s), 7)])
+		}
+		for i, b := range kept {
+			if string(b) != want[i] {
+				t.Fatalf("round %d: message %d changed", round, i)
+			}
+		}
+		spare := len(a.spare)
+		a.Reset()
+		if round > 0 && len(a.spare) <= spare {
+			t.Fatalf("round %d: Reset made %d blocks spare, had %d", round, len(a.spare), spare)
+		}
+	}
+}

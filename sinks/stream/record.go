@@ -214,7 +214,9 @@ func (e *Encoder) Encode(rec *detail.Record, m *Message) error {
 		m.Headers = append(m.Headers, Header{HeaderStatusType, strings.TrimPrefix(st.Value, "::")})
 	}
 	if rec.File != "" {
-		m.Headers = append(m.Headers, Header{HeaderSource, rec.File + ":" + strconv.FormatInt(rec.Offset, 10)})
+		var scratch [128]byte // one allocation for "FILE:OFFSET", not two
+		src := append(append(scratch[:0], rec.File...), ':')
+		m.Headers = append(m.Headers, Header{HeaderSource, string(strconv.AppendInt(src, rec.Offset, 10))})
 	}
 	m.Headers = append(m.Headers, Header{HeaderKey, m.Key}, Header{HeaderID, m.ID})
 	if n := m.Size(); n > e.maxBytes {
