@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -386,6 +388,31 @@ func TestDatesInLocalZone(t *testing.T) {
 		got, _ := d.Decode(p)
 		if len(got) != 1 || lineOf(got[0]) != tc.want {
 			t.Errorf("%s: got %+v, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestDecodeManyAttributes: past the decoder's fixed table of value ends
+// (64), every value is still cut from the text at its own place.
+func TestDecodeManyAttributes(t *testing.T) {
+	d := Builtin()
+	for _, n := range []int{63, 64, 65, 200} {
+		p := radius.New(radius.CodeAccountingRequest, []byte("secret"))
+		for i := range n {
+			p.Add(1, radius.Attribute(fmt.Sprintf("user%d", i)))    // User-Name
+			p.Add(5, radius.Attribute{0, 0, byte(i >> 8), byte(i)}) // NAS-Port
+		}
+		got, err := d.Decode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2*n {
+			t.Fatalf("%d pairs: %d attributes, want %d", n, len(got), 2*n)
+		}
+		for i := range n {
+			if u, port := got[2*i], got[2*i+1]; u.Name != "User-Name" || u.Value != fmt.Sprintf("user%d", i) || port.Name != "NAS-Port" || port.Value != strconv.Itoa(i) {
+				t.Fatalf("%d pairs: pair %d decoded as %+v, %+v", n, i, u, port)
+			}
 		}
 	}
 }

@@ -15,10 +15,23 @@ type decoder struct {
 	i     int // index of the wire attribute being decoded
 	out   []detail.Attribute
 	// The values' text is collected in text and made into one string at
-	// the end: one allocation for all values. ends[i] is where out[i]'s
-	// value ends in text (it starts where out[i-1]'s ends).
-	text []byte
-	ends []int
+	// the end: one allocation for all values. The end of out[i]'s value in
+	// text (it starts where out[i-1]'s ends) is fixedEnds[i] for the first
+	// len(fixedEnds), moreEnds[i-len(fixedEnds)] after them: the array is
+	// part of the decoder, which stays on Decode's stack (a slice of an
+	// array of Decode's would send the array to the heap, an allocation
+	// per packet).
+	text      []byte
+	fixedEnds [64]int
+	moreEnds  []int
+}
+
+// end is where out[i]'s value ends in text.
+func (dec *decoder) end(i int) int {
+	if i < len(dec.fixedEnds) {
+		return dec.fixedEnds[i]
+	}
+	return dec.moreEnds[i-len(dec.fixedEnds)]
 }
 
 // Decode returns the attributes of p as FreeRADIUS 3.2 prints them in a
@@ -33,8 +46,7 @@ type decoder struct {
 // Decode does not fail on malformed data (it prints it raw); the error is
 // reserved for future use and is always nil today.
 func (d *Dictionary) Decode(p *radius.Packet) ([]detail.Attribute, error) {
-	var ends [64]int
-	dec := decoder{d: d, p: p, attrs: p.Attributes, out: make([]detail.Attribute, 0, len(p.Attributes)), ends: ends[:0]}
+	dec := decoder{d: d, p: p, attrs: p.Attributes, out: make([]detail.Attribute, 0, len(p.Attributes))}
 	n := 0
 	for _, avp := range p.Attributes {
 		if avp != nil {
@@ -52,16 +64,21 @@ func (d *Dictionary) Decode(p *radius.Packet) ([]detail.Attribute, error) {
 	all := string(dec.text)
 	start := 0
 	for i := range dec.out {
-		dec.out[i].Value = all[start:dec.ends[i]]
-		start = dec.ends[i]
+		end := dec.end(i)
+		dec.out[i].Value = all[start:end]
+		start = end
 	}
 	return dec.out, nil
 }
 
 // emit adds an attribute whose value text has just been appended to dec.text.
 func (dec *decoder) emit(a detail.Attribute) {
+	if i := len(dec.out); i < len(dec.fixedEnds) {
+		dec.fixedEnds[i] = len(dec.text)
+	} else {
+		dec.moreEnds = append(dec.moreEnds, len(dec.text))
+	}
 	dec.out = append(dec.out, a)
-	dec.ends = append(dec.ends, len(dec.text))
 }
 
 func (dec *decoder) top(typ byte, data []byte) {
