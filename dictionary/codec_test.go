@@ -416,3 +416,32 @@ func TestDecodeManyAttributes(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeAppend: DecodeAppend leaves dst's attributes as they were and
+// decodes the packet after them as Decode does.
+func TestDecodeAppend(t *testing.T) {
+	d := Builtin()
+	p := radius.New(radius.CodeAccountingRequest, []byte("secret"))
+	p.Add(1, radius.Attribute("alice"))                          // User-Name
+	p.Add(4, radius.Attribute{10, 0, 0, 1})                      // NAS-IP-Address
+	p.Add(40, radius.Attribute{0, 0, 0, 3})                      // Acct-Status-Type
+	p.Add(26, radius.Attribute{0, 0, 0, 9, 1, 5, 'a', '=', 'b'}) // Cisco-AVPair
+	want, err := d.Decode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]detail.Attribute, 1, 2) // too small: DecodeAppend grows it
+	dst[0] = detail.Attribute{Name: "Before", Value: "x"}
+	got, err := d.DecodeAppend(dst, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1+len(want) || got[0] != dst[0] {
+		t.Fatalf("DecodeAppend = %+v, want Before then %+v", got, want)
+	}
+	for i := range want {
+		if got[1+i] != want[i] {
+			t.Errorf("attribute %d: %+v, want %+v", i, got[1+i], want[i])
+		}
+	}
+}

@@ -14,10 +14,12 @@ type decoder struct {
 	attrs radius.Attributes
 	i     int // index of the wire attribute being decoded
 	out   []detail.Attribute
+	base  int // len(out) before this packet's
 	// The values' text is collected in text and made into one string at
-	// the end: one allocation for all values. The end of out[i]'s value in
-	// text (it starts where out[i-1]'s ends) is fixedEnds[i] for the first
-	// len(fixedEnds), moreEnds[i-len(fixedEnds)] after them: the array is
+	// the end: one allocation for all values. The end of out[base+i]'s
+	// value in text (it starts where out[base+i-1]'s ends) is fixedEnds[i]
+	// for the first len(fixedEnds), moreEnds[i-len(fixedEnds)] after them:
+	// the array is
 	// part of the decoder, which stays on Decode's stack (a slice of an
 	// array of Decode's would send the array to the heap, an allocation
 	// per packet).
@@ -26,7 +28,7 @@ type decoder struct {
 	moreEnds  []int
 }
 
-// end is where out[i]'s value ends in text.
+// end is where out[base+i]'s value ends in text.
 func (dec *decoder) end(i int) int {
 	if i < len(dec.fixedEnds) {
 		return dec.fixedEnds[i]
@@ -46,7 +48,14 @@ func (dec *decoder) end(i int) int {
 // Decode does not fail on malformed data (it prints it raw); the error is
 // reserved for future use and is always nil today.
 func (d *Dictionary) Decode(p *radius.Packet) ([]detail.Attribute, error) {
-	dec := decoder{d: d, p: p, attrs: p.Attributes, out: make([]detail.Attribute, 0, len(p.Attributes))}
+	return d.DecodeAppend(make([]detail.Attribute, 0, len(p.Attributes)), p)
+}
+
+// DecodeAppend is Decode appending p's attributes to dst (and returning the
+// extended slice), for a caller that reuses one slice from packet to packet
+// (the listener, per request) or joins the attributes of several packets.
+func (d *Dictionary) DecodeAppend(dst []detail.Attribute, p *radius.Packet) ([]detail.Attribute, error) {
+	dec := decoder{d: d, p: p, attrs: p.Attributes, out: dst, base: len(dst)}
 	n := 0
 	for _, avp := range p.Attributes {
 		if avp != nil {
@@ -63,9 +72,9 @@ func (d *Dictionary) Decode(p *radius.Packet) ([]detail.Attribute, error) {
 	}
 	all := string(dec.text)
 	start := 0
-	for i := range dec.out {
+	for i := range dec.out[dec.base:] {
 		end := dec.end(i)
-		dec.out[i].Value = all[start:end]
+		dec.out[dec.base+i].Value = all[start:end]
 		start = end
 	}
 	return dec.out, nil
@@ -73,7 +82,7 @@ func (d *Dictionary) Decode(p *radius.Packet) ([]detail.Attribute, error) {
 
 // emit adds an attribute whose value text has just been appended to dec.text.
 func (dec *decoder) emit(a detail.Attribute) {
-	if i := len(dec.out); i < len(dec.fixedEnds) {
+	if i := len(dec.out) - dec.base; i < len(dec.fixedEnds) {
 		dec.fixedEnds[i] = len(dec.text)
 	} else {
 		dec.moreEnds = append(dec.moreEnds, len(dec.text))
