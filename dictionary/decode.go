@@ -56,7 +56,11 @@ func (d *Dictionary) Decode(p *radius.Packet) ([]detail.Attribute, error) {
 // (the listener, per request) or joins the attributes of several packets.
 func (d *Dictionary) DecodeAppend(dst []detail.Attribute, p *radius.Packet) ([]detail.Attribute, error) {
 	dec := decoder{d: d, p: p, attrs: p.Attributes, out: dst, base: len(dst)}
-	n := 0
+	// Room for the text: twice the data (0x hex, escapes are rarer) and a
+	// few octets an attribute, and a date's ("Dec  6 2026 08:06:44 UTC",
+	// 24 characters for 4 octets): growing the buffer is an allocation and
+	// a copy.
+	n := 32
 	for _, avp := range p.Attributes {
 		if avp != nil {
 			n += 2*len(avp.Attribute) + 8
