@@ -19,6 +19,7 @@ import (
 type sqlFlags struct {
 	dsn, dsnFile, dsnEnv    string
 	liveTable, historyTable string
+	attributesType          string
 	noLive, noHistory       bool
 	before                  string
 	keepMonths              int
@@ -53,6 +54,9 @@ one transaction; running it again changes nothing. It creates:
   radrelay_history     every accounting record, append-only, partitioned by
                        month of event time; this month's and the next
                        month's partitions are created now, later ones on demand.
+                       Its attributes column is json, or jsonb with
+                       --history-attributes-type jsonb (an existing table
+                       keeps its type).
   radrelay_schema_version   which schema steps ran.
 
 The sink does the same at start unless create_schema = false; run
@@ -103,6 +107,7 @@ func declareSQLFlags(fs *flag.FlagSet, o *sqlFlags) {
 	fs.StringVar(&o.dsnEnv, "dsn-env", "", "read the DSN from environment variable `NAME`")
 	fs.StringVar(&o.liveTable, "live-table", postgres.DefaultLiveTable, "live-session `table`")
 	fs.StringVar(&o.historyTable, "history-table", postgres.DefaultHistoryTable, "history `table`")
+	fs.StringVar(&o.attributesType, "history-attributes-type", postgres.DefaultHistoryAttributesType, "init: `type` of a new history table's attributes column, json or jsonb (an existing table keeps its own)")
 	fs.BoolVar(&o.noLive, "no-live", false, "leave the live-session table alone")
 	fs.BoolVar(&o.noHistory, "no-history", false, "leave the history table alone")
 	fs.IntVar(&o.partitionsAhead, "partitions-ahead", 1, "init: history partitions to create beyond the current month")
@@ -137,7 +142,8 @@ func runSQL(e *env, args []string) int {
 		return 2
 	}
 	cfg := postgres.Config{DSN: o.dsn, DSNFile: o.dsnFile, DSNEnv: o.dsnEnv,
-		LiveTable: o.liveTable, HistoryTable: o.historyTable, PartitionsAhead: o.partitionsAhead}
+		LiveTable: o.liveTable, HistoryTable: o.historyTable, HistoryAttributesType: o.attributesType,
+		PartitionsAhead: o.partitionsAhead}
 	off := false
 	if o.noLive {
 		cfg.LiveSessions = &off

@@ -61,6 +61,38 @@ func TestSQLInitAndExpire(t *testing.T) {
 	if n != 2 {
 		t.Errorf("%d history partitions left, want the current and the next month's", n)
 	}
+	if typ := historyAttributesType(t, dsn); typ != "json" {
+		t.Errorf("sql init made attributes %s, want json by default", typ)
+	}
+
+	// --history-attributes-type jsonb, on a database of its own.
+	dsn = srv.NewDatabase(t)
+	if code, _, errOut := runSQLCommand(t, "init", "--dsn", dsn, "--history-attributes-type", "jsonb"); code != 0 {
+		t.Fatalf("sql init --history-attributes-type jsonb: exit %d: %s", code, errOut)
+	}
+	if typ := historyAttributesType(t, dsn); typ != "jsonb" {
+		t.Errorf("sql init --history-attributes-type jsonb made attributes %s", typ)
+	}
+	if code, _, errOut := runSQLCommand(t, "init", "--dsn", srv.NewDatabase(t), "--history-attributes-type", "xml"); code == 0 || !strings.Contains(errOut, "history_attributes_type") {
+		t.Errorf("sql init --history-attributes-type xml: exit %d: %s", code, errOut)
+	}
+}
+
+// historyAttributesType is the type of radrelay_history.attributes in dsn.
+func historyAttributesType(t *testing.T, dsn string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var typ string
+	if err := conn.QueryRow(ctx, `SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+		WHERE attrelid = 'radrelay_history'::regclass AND attname = 'attributes'`).Scan(&typ); err != nil {
+		t.Fatal(err)
+	}
+	return typ
 }
 
 func TestSQLUsageErrors(t *testing.T) {

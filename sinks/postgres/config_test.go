@@ -17,6 +17,12 @@ func TestConfigFromURL(t *testing.T) {
 		c.StatementTimeout != 5*time.Second || !c.StoreClass || !c.DetectReboots || c.RebootCause != "Lost-NAS" {
 		t.Errorf("settings not taken: %+v", c)
 	}
+	if c.historyAttributesType() != "json" {
+		t.Errorf("history_attributes_type %q by default, want json", c.historyAttributesType())
+	}
+	if c, err := ConfigFromURL("postgres://x/y?history_attributes_type=JSONB"); err != nil || c.historyAttributesType() != "jsonb" {
+		t.Errorf("history_attributes_type=JSONB: %q, %v", c.historyAttributesType(), err)
+	}
 	if c.DSN != "postgresql://rr:pw@db.example.net:5433/radius?sslmode=verify-full" {
 		t.Errorf("DSN %q: radrelay's parameters should be gone, the driver's kept", c.DSN)
 	}
@@ -27,6 +33,7 @@ func TestConfigFromURL(t *testing.T) {
 		"postgres://x/y?live_table=bad-name",
 		"postgres://x/y?detect_reboots=maybe",
 		"postgres://x/y?detect_reboots=1&live_sessions=false",
+		"postgres://x/y?history_attributes_type=text",
 	} {
 		if _, err := ConfigFromURL(bad); err == nil {
 			t.Errorf("ConfigFromURL(%q) succeeded", bad)

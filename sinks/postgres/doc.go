@@ -7,9 +7,9 @@
 //     Accounting-On/Off, out-of-order records included), so daloRADIUS,
 //     simultaneous-use and sqlcounter queries work on it unchanged;
 //   - history: every record, append-only, with its type, event time, NAS,
-//     unique session id, counters and all attributes as JSONB, in monthly
-//     range partitions that are created ahead on demand and expired by
-//     dropping them.
+//     unique session id, counters and all attributes as JSON (json, or
+//     jsonb by history_attributes_type), in monthly range partitions that
+//     are created ahead on demand and expired by dropping them.
 //
 // Records are written in batches: one transaction per batch, COPY into
 // per-connection staging tables and set-based statements. FreeRADIUS's

@@ -23,7 +23,8 @@ import (
 // written through pgx's CopyFrom, which adapts to the types it finds.
 
 // historyColumnTypes are the types (format_type) of historyColumns in the
-// table radrelay creates; attributes may also be json (see docs/postgres.md).
+// table radrelay creates; attributes is json or jsonb
+// (history_attributes_type; see docs/postgres.md).
 var historyColumnTypes = map[string]string{
 	"event_time": "timestamp with time zone", "fingerprint": "bytea",
 	"received_time": "timestamp with time zone", "status_type": "text",
@@ -45,6 +46,18 @@ const (
 	historyBinaryJSONB
 	historyBinaryJSON
 )
+
+// attributesType is the type of the attributes column a format writes,
+// "" when the column types are not radrelay's.
+func (f historyFormat) attributesType() string {
+	switch f {
+	case historyBinaryJSONB:
+		return "jsonb"
+	case historyBinaryJSON:
+		return "json"
+	}
+	return ""
+}
 
 // historyFormatOf reads the column types of history table t and says how
 // to encode its rows.

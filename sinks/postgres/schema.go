@@ -23,7 +23,8 @@ const schemaLockKey = 0x52525343
 
 // migration is one versioned schema step; its SQL is a template where
 // {{table}} and {{name}} stand for the quoted table name and its bare name
-// (for index names).
+// (for index names), and {{attributes}} for the history's attributes type
+// (history_attributes_type).
 type migration struct {
 	version     int
 	description string
@@ -92,6 +93,10 @@ CREATE TABLE IF NOT EXISTS nasreload (
 
 // historyMigrations create the append-only history, partitioned by month of
 // event time. Partitions are created on demand (ensurePartitions).
+//
+// attributes is json unless history_attributes_type says jsonb: tables
+// created before 2026-12-06 have jsonb, and keep it (the sink writes
+// either; no step here rewrites a table).
 var historyMigrations = []migration{{
 	version:     1,
 	description: "append-only accounting history partitioned by event time",
@@ -114,7 +119,7 @@ CREATE TABLE IF NOT EXISTS {{table}} (
 	acctinputoctets		bigint,
 	acctoutputoctets	bigint,
 	acctterminatecause	text,
-	attributes		jsonb NOT NULL,
+	attributes		{{attributes}} NOT NULL,
 	source_file		text,
 	source_line		integer,
 	inserted_at		timestamp with time zone NOT NULL DEFAULT now(),
@@ -175,8 +180,10 @@ func (t tableName) String() string {
 	return t.schema + "." + t.name
 }
 
-func (m migration) render(t tableName) string {
-	return strings.NewReplacer("{{table}}", t.quoted(), "{{name}}", t.name).Replace(m.sql)
+// render is m's SQL for table t; attributes is the type of the history's
+// attributes column (validated: "json" or "jsonb").
+func (m migration) render(t tableName, attributes string) string {
+	return strings.NewReplacer("{{table}}", t.quoted(), "{{name}}", t.name, "{{attributes}}", attributes).Replace(m.sql)
 }
 
 // MigrationResult tells what Migrate did to one store.
@@ -220,7 +227,7 @@ func Migrate(ctx context.Context, conn *pgx.Conn, cfg Config) ([]MigrationResult
 			if m.version <= from {
 				continue
 			}
-			if _, err := tx.Exec(ctx, m.render(t)); err != nil {
+			if _, err := tx.Exec(ctx, m.render(t, cfg.historyAttributesType())); err != nil {
 				return fmt.Errorf("%s migration %d (%s): %w", store, m.version, m.description, err)
 			}
 			res.To = m.version

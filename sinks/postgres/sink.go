@@ -230,6 +230,13 @@ func (s *Sink) setup(ctx context.Context) error {
 			return err
 		}
 		s.history.format.Store(int32(format))
+		if have := format.attributesType(); s.cfg.HistoryAttributesType != "" && have != "" && have != s.cfg.historyAttributesType() {
+			// history_attributes_type only applies when the table is
+			// created; say so rather than let a user believe it took.
+			s.log.Warn("postgres sink: history_attributes_type applies when the history table is created; the existing table keeps its type (the sink writes either)",
+				"table", s.history.table.String(), "attributes", have, "history_attributes_type", s.cfg.historyAttributesType(),
+				"to change it", "ALTER TABLE "+s.history.table.quoted()+" ALTER attributes TYPE "+s.cfg.historyAttributesType()+" USING attributes::"+s.cfg.historyAttributesType()+" (rewrites every partition)")
+		}
 	}
 	s.mu.Lock()
 	s.ready = true
