@@ -84,3 +84,42 @@ spool_dir = "/tmp/x"
 		})
 	}
 }
+
+// TestPrintListenRadSecDefaults: validate --print shows the RadSec
+// server's defaults (256 connections, 5m idle, TLS 1.2), not the zeros
+// that stand for them, and what was set as it was set.
+func TestPrintListenRadSecDefaults(t *testing.T) {
+	tests := []struct {
+		name, keys string
+		want       []string
+	}{
+		{"defaults", "", []string{`max_connections = 256`, `idle_timeout = "5m0s"`, `tls_min_version = "1.2"`}},
+		{"set", "max_connections = 8\nidle_timeout = \"30s\"\ntls_min_version = \"1.3\"\n",
+			[]string{`max_connections = 8`, `idle_timeout = "30s"`, `tls_min_version = "1.3"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := `
+[[listen]]
+radsec = ["127.0.0.1:2083"]
+spool_dir = "/tmp/x"
+certificate_file = "/etc/radrelay/tls/server.pem"
+private_key_file = "/etc/radrelay/tls/server.key"
+ca_file = "/etc/radrelay/tls/ca.pem"
+` + tt.keys
+			cfg, err := Parse("radrelay.toml", src, Options{Offline: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			if err := cfg.Print(&b); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("printed configuration has no %s:\n%s", w, b.String())
+				}
+			}
+		})
+	}
+}

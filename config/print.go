@@ -55,6 +55,19 @@ func (cfg *Config) Print(w io.Writer) error {
 		if l.FileTemplate == "" {
 			t["file_template"] = listener.DefaultFileTemplate
 		}
+		if len(l.RadSec) > 0 {
+			// The defaults the RadSec server applies, not the zeros that
+			// stand for them.
+			if l.MaxConnections <= 0 {
+				t["max_connections"] = listener.DefaultRadSecMaxConnections
+			}
+			if l.IdleTimeout.Duration <= 0 {
+				t["idle_timeout"] = listener.DefaultRadSecIdleTimeout.String()
+			}
+			if l.TLSMinVersion == "" {
+				t["tls_min_version"] = "1.2"
+			}
+		}
 		listens = append(listens, t)
 	}
 	if len(listens) > 0 {

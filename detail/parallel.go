@@ -32,6 +32,10 @@ type ParallelReader struct {
 	// Workers is how many chunks are parsed at once (default GOMAXPROCS).
 	// Set it before the first call to Next.
 	Workers int
+	// ChunkSize is the size of the pieces the data is read in and cut at
+	// record boundaries (default 256 KiB). Set it before the first call to
+	// Next.
+	ChunkSize int
 	// Encode, when set, formats every record (AppendRecord, or a JSON or
 	// CSV encoder) in the goroutine that parsed it, so that formatting runs
 	// on every core too; Encoded returns the result. It must be safe for
@@ -57,6 +61,7 @@ type ParallelReader struct {
 	cur     *chunk
 	i       int
 	off     int64
+	line    int
 	encoded []byte
 	seq     *Reader // the rest of the file, read without chunks
 }
@@ -85,6 +90,7 @@ type chunk struct {
 	results []chunkResult
 	out     []byte // the records formatted by Encode
 	end     int64  // file offset after the chunk's last result
+	endLine int    // line number at end
 	done    chan struct{}
 }
 
@@ -92,18 +98,29 @@ type chunkResult struct {
 	rec      *Record
 	err      error
 	off      int64 // Offset after it
+	line     int   // Line after it
 	enc, end int   // rec formatted by Encode is out[enc:end]
 }
 
 // NewParallelReader returns a ParallelReader reading the records of r, a
 // complete detail file; name is used in errors and as Record.File.
 func NewParallelReader(r io.Reader, name string) *ParallelReader {
-	return &ParallelReader{src: r, name: name, chunkSize: parallelChunk, maxSpan: parallelMaxSpan}
+	return &ParallelReader{src: r, name: name, chunkSize: parallelChunk, maxSpan: parallelMaxSpan, line: 1}
+}
+
+// SetPosition tells the ParallelReader that its source starts at byte offset
+// offset, which is the start of line line (1-based), of the file, as
+// Reader.SetPosition does. Call it before the first call to Next.
+func (p *ParallelReader) SetPosition(offset int64, line int) {
+	p.off, p.line = offset, max(line, 1)
 }
 
 // Offset returns the file offset up to which records and errors have been
 // returned, as Reader.Offset.
 func (p *ParallelReader) Offset() int64 { return p.off }
+
+// Line returns the line number at Offset, as Reader.Line.
+func (p *ParallelReader) Line() int { return p.line }
 
 // Encoded returns the record Next returned last as Encode formatted it (nil
 // without Encode). It is valid until the next call to Next.
@@ -124,7 +141,7 @@ func (p *ParallelReader) Next() (*Record, error) {
 			if errors.Is(err, ErrIncomplete) {
 				rec, err = p.seq.Finish()
 			}
-			p.off = p.seq.Offset()
+			p.off, p.line = p.seq.Offset(), p.seq.Line()
 			if p.Encode != nil && err == nil {
 				p.encoded = p.Encode(p.encoded[:0], rec)
 			}
@@ -134,12 +151,12 @@ func (p *ParallelReader) Next() (*Record, error) {
 			r := p.cur.results[p.i]
 			p.cur.results[p.i] = chunkResult{}
 			p.i++
-			p.off = r.off
+			p.off, p.line = r.off, r.line
 			p.encoded = p.cur.out[r.enc:r.end]
 			return r.rec, r.err
 		}
 		if p.cur != nil {
-			p.off = p.cur.end
+			p.off, p.line = p.cur.end, p.cur.endLine
 			p.recycleOut(p.cur)
 			if p.cur.rest != nil { // data is empty
 				p.seq = NewReader(p.cur.rest, p.name)
@@ -173,6 +190,10 @@ func (p *ParallelReader) Close() error {
 
 func (p *ParallelReader) start() {
 	p.started = true
+	if p.ChunkSize > 0 {
+		p.chunkSize = p.ChunkSize
+		p.maxSpan = max(p.maxSpan, p.chunkSize)
+	}
 	workers := p.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -184,11 +205,12 @@ func (p *ParallelReader) start() {
 	for range workers {
 		go p.parseChunks()
 	}
-	go p.split()
+	go p.split(p.off, p.line)
 }
 
-// split reads the source, cuts it into chunks and hands them out.
-func (p *ParallelReader) split() {
+// split reads the source, which starts at off and line, cuts it into chunks
+// and hands them out.
+func (p *ParallelReader) split(off int64, line int) {
 	defer p.wg.Done()
 	defer close(p.order)
 	defer close(p.work)
@@ -200,7 +222,7 @@ func (p *ParallelReader) split() {
 			return false
 		}
 		if c.rest != nil {
-			c.end = c.off
+			c.end, c.endLine = c.off, c.line
 			close(c.done) // nothing to parse
 			return true
 		}
@@ -212,8 +234,6 @@ func (p *ParallelReader) split() {
 			return false
 		}
 	}
-	var off int64
-	line := 1
 	buf := p.buffer(0)
 	for {
 		carry := len(buf)
@@ -228,7 +248,7 @@ func (p *ParallelReader) split() {
 			send(&chunk{data: buf, pooled: buf, off: off, line: line, readErr: err})
 			return
 		}
-		cut := lastBoundary(buf)
+		cut := LastRecordStart(buf)
 		if cut <= 0 {
 			if len(buf) >= p.maxSpan {
 				// No boundary in sight: one Reader reads on from here.
@@ -286,10 +306,16 @@ func (p *ParallelReader) recycleOut(c *chunk) {
 	p.encoded = nil
 }
 
-// lastBoundary returns the offset of the last record boundary in b: the
-// start of a line, not the first, that does not start with white space; or
-// -1.
-func lastBoundary(b []byte) int {
+// LastRecordStart returns the offset in b of the last line, other than the
+// first, that starts with neither white space nor a line end — a header
+// line — or -1 when there is none. Whatever a Reader is in the middle of
+// there (a record, a malformed span, an oversized record being skipped), it
+// ends before that line, so b[:cut] read as a complete file (Reader.Finish
+// at its end) followed by b[cut:] read by a Reader told where it starts
+// (SetPosition) returns exactly what one Reader returns for b. A reader of a
+// growing file can so hand the whole records before cut to several
+// goroutines while the record at cut may still be being written.
+func LastRecordStart(b []byte) int {
 	for end := len(b) - 1; end > 0; {
 		i := bytes.LastIndexByte(b[:end], '\n')
 		if i < 0 {
@@ -331,7 +357,7 @@ func (p *ParallelReader) parseChunks() {
 			if err == io.EOF {
 				break
 			}
-			res := chunkResult{rec: rec, err: err, off: r.Offset()}
+			res := chunkResult{rec: rec, err: err, off: r.Offset(), line: r.Line()}
 			if p.Encode != nil && err == nil {
 				res.enc = len(c.out)
 				c.out = p.Encode(c.out, rec)
@@ -339,12 +365,12 @@ func (p *ParallelReader) parseChunks() {
 			}
 			c.results = append(c.results, res)
 		}
-		c.end = r.Offset()
+		c.end, c.endLine = r.Offset(), r.Line()
 		r.buf = nil
 		p.recycle(c.pooled)
 		c.data, c.pooled = nil, nil
 		if c.readErr != nil {
-			c.results = append(c.results, chunkResult{err: fmt.Errorf("detail: reading %s: %w", p.name, c.readErr), off: c.end})
+			c.results = append(c.results, chunkResult{err: fmt.Errorf("detail: reading %s: %w", p.name, c.readErr), off: c.end, line: c.endLine})
 		}
 		close(c.done)
 	}

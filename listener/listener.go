@@ -92,16 +92,16 @@ type Config struct {
 func (c *Config) Validate() error {
 	var errs []error
 	if len(c.UDP) == 0 && len(c.RadSec) == 0 {
-		errs = append(errs, errors.New("listen: no address to receive on (udp or radsec)"))
+		errs = append(errs, errors.New("no address to receive on: give udp (--listen) or radsec addresses"))
 	}
 	errs = append(errs, c.validateRadSec()...)
 	for _, a := range c.UDP {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			errs = append(errs, fmt.Errorf("listen %q: not HOST:PORT (e.g. 0.0.0.0:1813 or [::]:1813)", a))
+			errs = append(errs, fmt.Errorf("udp %q: not HOST:PORT (e.g. 0.0.0.0:1813 or [::]:1813)", a))
 		}
 	}
 	if len(c.Clients) == 0 && len(c.UDP) > 0 {
-		errs = append(errs, errors.New("listen: no client: every request would be dropped (give a client with its secret)"))
+		errs = append(errs, errors.New("no client: every request would be dropped (give [[listen.client]], clients_conf, or --client PREFIX:SECRET_FILE)"))
 	}
 	for _, cl := range c.Clients {
 		if cl.Secret == "" {

@@ -101,7 +101,7 @@ func BenchmarkTailer(b *testing.B) {
 	}
 	f.Close()
 	size := fileSize(&testing.T{}, tmpl)
-	run := func(b *testing.B, mode Mode, mo int) {
+	run := func(b *testing.B, mode Mode, mo int, serial bool) {
 		b.SetBytes(size)
 		b.ReportAllocs()
 		var peak float64
@@ -124,6 +124,9 @@ func BenchmarkTailer(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			if serial {
+				tl.parallelMin = 0 // one Reader, as before backlogs were parsed in parallel
+			}
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			resetPeakRSS()
@@ -145,11 +148,16 @@ func BenchmarkTailer(b *testing.B) {
 		b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 		b.ReportMetric(peak, "peak-RSS-MiB")
 	}
-	for _, mo := range []int{64, 256, 1024} {
-		b.Run(fmt.Sprintf("replay/max_outstanding=%d", mo), func(b *testing.B) { run(b, Replay, mo) })
+	for _, mo := range []int{64, 256, 1024, 4096} {
+		b.Run(fmt.Sprintf("replay/max_outstanding=%d", mo), func(b *testing.B) { run(b, Replay, mo, false) })
 	}
-	b.Run("consume/max_outstanding=256", func(b *testing.B) { run(b, Consume, 256) })
-	b.Run("follow/max_outstanding=256", func(b *testing.B) { run(b, Follow, 256) })
+	b.Run("consume/max_outstanding=256", func(b *testing.B) { run(b, Consume, 256, false) })
+	b.Run("follow/max_outstanding=256", func(b *testing.B) { run(b, Follow, 256, false) })
+	// The backlog parsed by one Reader (backlog.go's parallel path off),
+	// for an A/B in one run.
+	for _, mo := range []int{256, 4096} {
+		b.Run(fmt.Sprintf("replay-serial/max_outstanding=%d", mo), func(b *testing.B) { run(b, Replay, mo, true) })
+	}
 }
 
 func copyFile(b *testing.B, from, to string) {

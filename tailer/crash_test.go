@@ -77,6 +77,11 @@ func crashChildMain() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if os.Getenv("PARALLEL") != "" {
+		// Every resumed backlog (and every large batch of appends) is
+		// parsed in parallel, in small chunks.
+		tl.parallelMin, tl.parallelChunk = 64<<10, 8<<10
+	}
 	fmt.Println("ready") // the handler for SIGTERM is installed
 	if err := tl.Run(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -97,7 +102,7 @@ func countLines(path string) map[string]int {
 	return m
 }
 
-func testCrash(t *testing.T, mode string) {
+func testCrash(t *testing.T, mode string, parallel bool) {
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}
@@ -115,6 +120,9 @@ func testCrash(t *testing.T, mode string) {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), childEnv+"=tailer", "DIR="+dir, "STATE="+state, "OUT="+out,
 			"MODE="+mode, "MAXOUT="+strconv.Itoa(maxOut))
+		if parallel {
+			cmd.Env = append(cmd.Env, "PARALLEL=1")
+		}
 		cmd.Stderr = os.Stderr
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
@@ -199,5 +207,10 @@ func testCrash(t *testing.T, mode string) {
 	}
 }
 
-func TestCrashKill9Consume(t *testing.T) { testCrash(t, "consume") }
-func TestCrashKill9Follow(t *testing.T)  { testCrash(t, "follow") }
+func TestCrashKill9Consume(t *testing.T) { testCrash(t, "consume", false) }
+func TestCrashKill9Follow(t *testing.T)  { testCrash(t, "follow", false) }
+
+// The same with the backlog parsed in parallel (backlog.go) after every
+// restart: positions committed from a ParallelReader resume exactly.
+func TestCrashKill9ConsumeParallel(t *testing.T) { testCrash(t, "consume", true) }
+func TestCrashKill9FollowParallel(t *testing.T)  { testCrash(t, "follow", true) }

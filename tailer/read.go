@@ -10,22 +10,22 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math"
 	"os"
 	"strconv"
 	"time"
 
-	"github.com/radrelay/radrelay/archive"
 	"github.com/radrelay/radrelay/detail"
 )
 
 // fileReader is the reader goroutine's position in one file.
 type fileReader struct {
-	of       *openFile
-	src      offsetReader
-	dec      io.ReadCloser // the decompressor of a compressed file
-	run      *item         // unparseable spans read since the last item pushed
-	rd       *detail.Reader
+	of  *openFile
+	src offsetReader
+	dec io.ReadCloser // the decompressor of a compressed file
+	run *item         // unparseable spans read since the last item pushed
+	rd  *detail.Reader
+	// par, instead of rd, parses a backlog on every core (backlog.go).
+	par      *detail.ParallelReader
 	off      int64 // position after the last item emitted
 	line     int
 	done     bool // fileEnd emitted
@@ -83,6 +83,11 @@ func (o *offsetReader) Read(p []byte) (int, error) {
 func (r *sinkRunner) readLoop(ctx context.Context) {
 	defer close(r.items)
 	readers := map[fileKey]*fileReader{}
+	defer func() {
+		for _, fr := range readers {
+			fr.closeReader() // stops a ParallelReader's goroutines
+		}
+	}()
 	for {
 		wait := r.t.ready.C()
 		if ctx.Err() != nil {
@@ -95,6 +100,9 @@ func (r *sinkRunner) readLoop(ctx context.Context) {
 			live[of.key] = true
 			fr := readers[of.key]
 			if fr == nil || fr.of != of { // new, or a new file with a reused inode
+				if fr != nil {
+					fr.closeReader()
+				}
 				c := r.cursorFor(of)
 				fr = &fileReader{of: of, off: c.Offset, line: c.Line, done: c.Done, fpLen: c.FPLen, fp: c.FP}
 				readers[of.key] = fr
@@ -144,25 +152,41 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 			return false
 		}
 	}
-	if fr.rd == nil && serr == nil && size == fr.off && !of.isFinal() {
+	if fr.rd == nil && fr.par == nil && serr == nil && size == fr.off && !of.isFinal() {
 		return true // nothing new (no reader buffer for idle files)
+	}
+	if serr == nil && !of.format.Compressed() {
+		r.startBacklog(fr, name, size)
 	}
 	for {
 		final := of.isFinal()
-		if fr.rd == nil {
+		if fr.rd == nil && fr.par == nil {
 			if of.format.Compressed() {
-				if err := fr.openCompressed(name); err != nil {
+				if err := r.openCompressed(fr, name); err != nil {
 					return r.endUnreadable(ctx, fr, name, err)
 				}
 			} else {
 				fr.src = offsetReader{f: of.f, off: fr.off}
 				fr.rd = detail.NewReader(&fr.src, name)
+				fr.rd.SetPosition(fr.off, fr.line)
 			}
-			fr.rd.SetPosition(fr.off, fr.line)
 		}
-		rec, err := fr.rd.Next()
+		rec, err := fr.next()
+		if fr.par != nil && !of.format.Compressed() {
+			if errors.Is(err, io.EOF) {
+				fr.endBacklog(name) // the region is read: one Reader goes on
+				continue
+			}
+			if errors.Is(err, errShrunk) {
+				// Truncated while the region was read: the records
+				// whole before the cut were read; the next look at
+				// the file finds the truncation.
+				fr.closeReader()
+				return r.pushRun(ctx, fr)
+			}
+		}
 		if (errors.Is(err, io.EOF) || errors.Is(err, detail.ErrIncomplete)) && final {
-			rec, err = fr.rd.Finish()
+			rec, err = fr.finish()
 			if errors.Is(err, io.EOF) {
 				if !r.pushRun(ctx, fr) {
 					return false
@@ -184,7 +208,7 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 			if !r.addToRun(ctx, fr, se, name) {
 				return false
 			}
-			fr.off, fr.line = fr.rd.Offset(), fr.rd.Line()
+			fr.off, fr.line = fr.position()
 			fr.lastRead = time.Now()
 			fr.run.end, fr.run.endLine = fr.off, fr.line
 			continue
@@ -211,7 +235,7 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 		if !r.pushRun(ctx, fr) {
 			return false
 		}
-		fr.off, fr.line = fr.rd.Offset(), fr.rd.Line()
+		fr.off, fr.line = fr.position()
 		fr.lastRead = time.Now()
 		it.end, it.endLine = fr.off, fr.line
 		ok, waited := r.pushWaiting(ctx, it)
@@ -233,7 +257,8 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 // restartFile starts reading a file truncated in place again at offset 0.
 func (r *sinkRunner) restartFile(ctx context.Context, fr *fileReader, name string, size int64) bool {
 	r.log.Warn("file was truncated; reading it again from the start", "file", name, "offset", fr.off, "size", size)
-	fr.rd, fr.off, fr.line = nil, 0, 1
+	fr.closeReader()
+	fr.off, fr.line = 0, 1
 	fr.fpLen, fr.fp = 0, 0
 	// The cursor committed with the reset must carry the new content's
 	// fingerprint, not the old one (a restart would not recognise the file).
@@ -300,27 +325,39 @@ func (r *sinkRunner) pushWaiting(ctx context.Context, it *item) (ok, waited bool
 	return true, waited
 }
 
-// openCompressed starts reading a compressed file (Replay) at the reader's
-// position: positions are offsets in the decompressed stream, so the stream
-// is decompressed from its start and the bytes before the position skipped.
-func (fr *fileReader) openCompressed(name string) error {
-	dec, _, err := archive.NewReader(io.NewSectionReader(fr.of.f, 0, math.MaxInt64))
-	if err != nil {
-		return fmt.Errorf("%s: %w", name, err)
+// next returns the file's next record (or error), from whichever reader
+// reads it.
+func (fr *fileReader) next() (*detail.Record, error) {
+	if fr.par != nil {
+		return fr.par.Next()
 	}
-	if fr.off > 0 {
-		if _, err := io.CopyN(io.Discard, dec, fr.off); err != nil {
-			dec.Close()
-			return fmt.Errorf("%s: skipping to the saved position %d: %w", name, fr.off, err)
-		}
+	return fr.rd.Next()
+}
+
+// finish is next for a file known to be complete (Reader.Finish; a
+// ParallelReader always reads its source as complete).
+func (fr *fileReader) finish() (*detail.Record, error) {
+	if fr.par != nil {
+		return fr.par.Next()
 	}
-	fr.dec = dec
-	fr.rd = detail.NewReader(dec, name)
-	return nil
+	return fr.rd.Finish()
+}
+
+// position returns the offset and line up to which the reader has returned
+// records and errors.
+func (fr *fileReader) position() (int64, int) {
+	if fr.par != nil {
+		return fr.par.Offset(), fr.par.Line()
+	}
+	return fr.rd.Offset(), fr.rd.Line()
 }
 
 // closeReader drops the file's reader (and decompressor).
 func (fr *fileReader) closeReader() {
+	if fr.par != nil {
+		fr.par.Close() // before the decompressor its goroutine reads
+		fr.par = nil
+	}
 	if fr.dec != nil {
 		fr.dec.Close()
 		fr.dec = nil

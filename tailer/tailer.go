@@ -47,6 +47,12 @@ type Tailer struct {
 	unparsedMu sync.Mutex
 	unparsed   map[unparsedKey]*unparsedClaim
 
+	// parallelMin is the backlog from which a file is parsed in parallel
+	// (defaultParallelMin; 0 = never) and parallelChunk the size of its
+	// chunks (0 = detail's default); tests make them small.
+	parallelMin   int64
+	parallelChunk int
+
 	// testWorkDeleted, when set (by tests, before Run), is called after a
 	// work file was deleted.
 	testWorkDeleted func(path string)
@@ -150,7 +156,8 @@ func New(cfg Config) (*Tailer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	t := &Tailer{cfg: cfg, mode: mode, log: cfg.Logger, unparsed: map[unparsedKey]*unparsedClaim{}, started: make(chan struct{})}
+	t := &Tailer{cfg: cfg, mode: mode, log: cfg.Logger, unparsed: map[unparsedKey]*unparsedClaim{}, started: make(chan struct{}),
+		parallelMin: defaultParallelMin}
 	t.list.Store(new([]*openFile))
 	return t, nil
 }

@@ -159,7 +159,7 @@ Examples:
 }
 
 func runCat(e *env, args []string) int {
-	defer parsingGC()()
+	defer parsingGC(0)()
 	if len(args) == 0 {
 		fmt.Fprintln(e.stderr, "radrelay cat: no FILE given\nrun \"radrelay cat --help\" for usage")
 		return 2

@@ -167,7 +167,7 @@ func (s *checkSummary) add(o *checkSummary) {
 }
 
 func runCheck(e *env, args []string) int {
-	defer parsingGC()()
+	defer parsingGC(0)()
 	if len(args) == 0 {
 		fmt.Fprintln(e.stderr, "radrelay check: no FILE given\nrun \"radrelay check --help\" for usage")
 		return 2

@@ -61,16 +61,31 @@ func (e *env) openInput(name string) (*input, error) {
 // returns what restores it. Parsing and relaying allocate fast and keep
 // little (a few chunks of the file and their records, the records in
 // flight: a few MB): collecting a quarter as often saves a tenth of the CPU
-// or more, and the memory limit keeps the heap small all the same. GOGC or
+// or more, and the memory limit keeps the heap small all the same. The
+// limit grows with inFlight, the records the sinks' windows may hold at
+// once (max_outstanding, summed), by parsingGCPerRecord each: below what
+// they need, the collector runs whenever the heap reaches the limit, far
+// more often than GOGC says (a replay into PostgreSQL with a window of
+// 20,000 records under a 64 MiB limit: radrelay's CPU went from 3.5-4.4
+// to 10-12 s, half of it collecting; see docs/benchmarks.md). GOGC or
 // GOMEMLIMIT in the environment win: the user tuned the collector.
-func parsingGC() (restore func()) {
+func parsingGC(inFlight int) (restore func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
 	gc := debug.SetGCPercent(400)
-	limit := debug.SetMemoryLimit(64 << 20)
+	limit := debug.SetMemoryLimit(parsingGCBase + int64(inFlight)*parsingGCPerRecord)
 	return func() {
 		debug.SetGCPercent(gc)
 		debug.SetMemoryLimit(limit)
 	}
 }
+
+// parsingGCBase and parsingGCPerRecord make parsingGC's memory limit: a
+// base for the reader's chunks and the program, and what a record in
+// flight holds (its text, attributes and what a sink keeps of it: about
+// 3 KiB for a postgres sink's records of 22-27 attributes).
+const (
+	parsingGCBase      = 64 << 20
+	parsingGCPerRecord = 3 << 10
+)

@@ -98,6 +98,11 @@ func runSpoolOnly(cfg *config.Config, logger *slog.Logger, out *logOutput) error
 		return err
 	}
 	logger.Info("radrelay run starting (spool only: no sink)", "version", versionString())
+	if cfg.StateDir != "" {
+		// A newcomer who gave --state expects "radrelay status --state" to
+		// work; say where the counters are instead.
+		logger.Warn("spool only: the state directory is not used (no sink keeps progress), so radrelay status has nothing to read there; the listener's counters are on /metrics (--metrics ADDR, metrics_listen)", "state_dir", cfg.StateDir)
+	}
 	if cfg.MetricsListen != "" {
 		// Only /metrics: the status page and health checks are about sinks.
 		mon := newMonitor(time.Now())

@@ -128,3 +128,34 @@ func TestListenSpoolOnlyReopensLog(t *testing.T) {
 		t.Errorf("%d records spooled after SIGHUP, want 3", n)
 	}
 }
+
+// TestListenSpoolOnlyNewcomerHints: what a newcomer trying the listener for
+// the first time sees. validate says it found the listener (not only "0
+// inputs"); a spool-only run given --state says the directory is not used
+// and where the counters are; radrelay status on that directory says why
+// it is empty.
+func TestListenSpoolOnlyNewcomerHints(t *testing.T) {
+	dir := t.TempDir()
+	secret := writeSecret(t, dir, "s3cret")
+	conf := filepath.Join(dir, "listen.toml")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`[[listen]]
+udp = ["127.0.0.1:0"]
+spool_dir = %q
+  [[listen.client]]
+  address = "127.0.0.0/8"
+  secret_file = %q
+`, filepath.Join(dir, "spool"), secret)), 0o600)
+	code, _, stderr := runBinary(t, nil, "validate", "-c", conf)
+	if code != 0 || !strings.Contains(stderr, "valid (1 listener, spool only, 0 inputs, 0 sinks)") {
+		t.Fatalf("validate: status %d, want 0 and the listener counted in:\n%s", code, stderr)
+	}
+
+	state := filepath.Join(dir, "state")
+	_, sc := startRadrelay(t, "run", "--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:"+secret,
+		"--spool", filepath.Join(dir, "spool"), "--state", state)
+	waitLine(t, sc, "spool only: the state directory is not used")
+	code, _, stderr = runBinary(t, nil, "status", "--state", state)
+	if code == 0 || !strings.Contains(stderr, "a spool-only run, --listen without --to, keeps none") {
+		t.Fatalf("status: status %d, want non-zero and why the directory is empty in:\n%s", code, stderr)
+	}
+}

@@ -376,7 +376,7 @@ func TestListenFlagErrors(t *testing.T) {
 		{[]string{"--client", "127.0.0.0/8:" + secret, "--spool", dir}, "need --listen ADDR"},
 		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8", "--spool", dir}, `--client "127.0.0.0/8" is not PREFIX:SECRET_FILE`},
 		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:" + dir + "/missing", "--spool", dir}, "secret_file: open"},
-		{[]string{"--listen", "127.0.0.1", "--client", "127.0.0.0/8:" + secret, "--spool", dir}, `listen "127.0.0.1": not HOST:PORT`},
+		{[]string{"--listen", "127.0.0.1", "--client", "127.0.0.0/8:" + secret, "--spool", dir}, `listen: udp "127.0.0.1": not HOST:PORT`},
 		{[]string{"--listen", "127.0.0.1:0", "--spool", dir}, "no client"},
 		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:" + secret, "--spool", dir, "--to", "jsonl:-"}, "no --state DIR"},
 	}
@@ -387,6 +387,9 @@ func TestListenFlagErrors(t *testing.T) {
 		}
 		if strings.Contains(stderr, "s3cret") {
 			t.Errorf("a secret was shown: %s", stderr)
+		}
+		if strings.Contains(stderr, "listen: listen:") {
+			t.Errorf("the message says listen twice: %s", stderr)
 		}
 	}
 }

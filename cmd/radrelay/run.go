@@ -97,8 +97,9 @@ Accounting-Requests on UDP from the --client networks (secrets in files),
 writes each to a detail file under --spool (one directory per client,
 detail-YYYYMMDD, as FreeRADIUS) and fsyncs it before it sends the
 Accounting-Response; the sinks then get the spool like any input. Without
---to it only spools. RadSec and clients.conf options are in the file's
-[[listen]] table (docs/listener.md).
+--to it only spools (and keeps no state: its counters are on --metrics).
+--clients-conf FILE also accepts the clients of a FreeRADIUS clients.conf;
+RadSec needs the file's [[listen]] table (docs/listener.md).
 
 Without -c, the flags describe a whole setup (one line in a systemd unit).
 With -c, the file describes it, and only the logging, metrics and
@@ -169,9 +170,9 @@ Examples:
 			fs.StringVar(&runFlags.spool, "spool", "", "write received records under `DIR` (one directory per client) before acknowledging them")
 			runFlags.daemonFlags.register(fs)
 			fs.Var(&runFlags.inputs, "input", "read the detail files matching `GLOB` (repeat for several)")
-			fs.StringVar(&runFlags.mode, "mode", "", "how inputs are read (required): consume (rename, read, delete) or follow (read-only)")
+			fs.StringVar(&runFlags.mode, "mode", "", "how inputs are read (required with --input): consume (rename, read, delete) or follow (read-only)")
 			fs.StringVar(&runFlags.startAt, "start-at", "", "follow mode, first start: `where` to read the files found: beginning, or end (only what is written from now on) (default beginning)")
-			fs.StringVar(&runFlags.state, "state", "", "keep each sink's progress in `DIR` (required)")
+			fs.StringVar(&runFlags.state, "state", "", "keep each sink's progress in `DIR` (required with --to)")
 			fs.DurationVar(&runFlags.shutdownTimeout, "shutdown-timeout", 0, "on SIGTERM, wait this long for records in flight (default "+tailer.DefaultShutdownTimeout.String()+")")
 		},
 		run: runRun,
@@ -353,7 +354,11 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	// Relaying allocates per record and keeps little beyond the records in
 	// flight: the parsing GC setting saves a fifth of the CPU per record
 	// (see docs/benchmarks.md, RADIUS through the built binary).
-	defer parsingGC()()
+	inFlight := 0
+	for _, sc := range cfg.Sinks {
+		inFlight += sc.MaxOutstanding
+	}
+	defer parsingGC(inFlight)()
 	command := "run"
 	if replay {
 		command = "replay"

@@ -455,7 +455,7 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 	if err != nil && !(opts.live != nil && errors.Is(err, fs.ErrNotExist)) {
 		// (The running process may be asked before the tailer made the directory.)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s does not exist: no radrelay run has kept state there", opts.stateDir)
+			return nil, fmt.Errorf("%s does not exist: no radrelay run has kept state there (a spool-only run, --listen without --to, keeps none: its counters are on --metrics)", opts.stateDir)
 		}
 		return nil, err
 	}

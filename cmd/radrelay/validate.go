@@ -85,6 +85,15 @@ func runValidate(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "%s: valid for replay (%s; [[input]] and state_dir are not used by replay)\n", f.config, plural(int64(len(cfg.Sinks)), "sink"))
 		return 0
 	}
-	fmt.Fprintf(e.stderr, "%s: valid (%s, %s)\n", f.config, plural(int64(len(cfg.Inputs)), "input"), plural(int64(len(cfg.Sinks)), "sink"))
+	listeners := ""
+	if len(cfg.Listen) > 0 {
+		// Say that the [[listen]] tables were seen: a listener-only file
+		// otherwise reads "0 inputs".
+		listeners = plural(int64(len(cfg.Listen)), "listener") + ", "
+		if len(cfg.Sinks) == 0 {
+			listeners += "spool only, "
+		}
+	}
+	fmt.Fprintf(e.stderr, "%s: valid (%s%s, %s)\n", f.config, listeners, plural(int64(len(cfg.Inputs)), "input"), plural(int64(len(cfg.Sinks)), "sink"))
 	return 0
 }

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -143,6 +145,12 @@ func (c Config) password() (string, error) {
 
 // Send produces recs in order, all in flight at once, and waits for every
 // promise; see sinks.Sink.
+//
+// Encoding a record (its JSON document, key, identity and headers) is most
+// of the CPU a record costs, and the tailer sends one batch at a time: the
+// batch is encoded in pieces on every core, and each piece is produced, in
+// order, as soon as it and every piece before it are encoded, so that
+// franz-go batches and compresses the first ones while the rest are encoded.
 func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error) {
 	if len(recs) == 0 {
 		return
@@ -153,16 +161,62 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	var m stream.Message
 	// The batch's records, headers and bytes in a few allocations instead
 	// of several per record; each stays untouched until its promise.
 	records := make([]kgo.Record, len(recs))
-	headers := make([]kgo.RecordHeader, 0, len(recs)*6)
+	failed := make([]bool, len(recs)) // not encodable: results says why
+	pieces := (len(recs) + encodePiece - 1) / encodePiece
+	encoded := make([]chan struct{}, pieces)
+	for p := range encoded {
+		encoded[p] = make(chan struct{})
+	}
+	var next atomic.Int64 // the next piece to encode
+	workers := min(runtime.GOMAXPROCS(0), pieces)
+	for range workers {
+		go func() {
+			var m stream.Message
+			for {
+				p := int(next.Add(1) - 1)
+				if p >= pieces {
+					return
+				}
+				lo, hi := p*encodePiece, min((p+1)*encodePiece, len(recs))
+				s.encode(recs[lo:hi], records[lo:hi], results[lo:hi], failed[lo:hi], &m)
+				close(encoded[p])
+			}
+		}()
+	}
+	var wg sync.WaitGroup
+	for p := range pieces {
+		<-encoded[p]
+		for i := p * encodePiece; i < min((p+1)*encodePiece, len(recs)); i++ {
+			if failed[i] {
+				continue
+			}
+			wg.Add(1)
+			s.client.Produce(ctx, &records[i], func(_ *kgo.Record, err error) {
+				results[i] = classify(err)
+				wg.Done()
+			})
+		}
+	}
+	wg.Wait()
+}
+
+// encodePiece is how many records of a batch one goroutine encodes at a
+// time: small enough that producing starts early, large enough that handing
+// pieces out costs nothing.
+const encodePiece = 256
+
+// encode turns recs into records (keys, values and headers copied into one
+// arena for the piece); a record that cannot be encoded is marked failed,
+// with its error in results.
+func (s *Sink) encode(recs []*detail.Record, records []kgo.Record, results []error, failed []bool, m *stream.Message) {
 	var a stream.Arena
+	headers := make([]kgo.RecordHeader, 0, len(recs)*6)
 	for i, rec := range recs {
-		if err := s.enc.Encode(rec, &m); err != nil {
-			results[i] = fmt.Errorf("kafka sink: %w", err)
+		if err := s.enc.Encode(rec, m); err != nil {
+			results[i], failed[i] = fmt.Errorf("kafka sink: %w", err), true
 			continue
 		}
 		r := &records[i]
@@ -173,13 +227,7 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 			headers = append(headers, kgo.RecordHeader{Key: h.Name, Value: a.CopyString(h.Value)})
 		}
 		r.Headers = headers[start:len(headers):len(headers)]
-		wg.Add(1)
-		s.client.Produce(ctx, r, func(_ *kgo.Record, err error) {
-			results[i] = classify(err)
-			wg.Done()
-		})
 	}
-	wg.Wait()
 }
 
 // classify: a record too large for the broker is permanent; anything else
@@ -190,6 +238,12 @@ func classify(err error) error {
 	}
 	if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
 		return sinks.Permanent(fmt.Errorf("kafka sink: %w: %w", stream.ErrTooLarge, err))
+	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		// Retryable: the operator may create it while radrelay waits. The
+		// broker's words ("does not host this topic-partition") left a
+		// newcomer wondering whether radrelay should have made it.
+		return fmt.Errorf("kafka sink: the topic does not exist on the brokers: create it (radrelay does not create topics): %w", err)
 	}
 	return fmt.Errorf("kafka sink: %w", err)
 }

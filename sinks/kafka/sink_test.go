@@ -145,7 +145,9 @@ func TestContract(t *testing.T) {
 		t.Run(comp, func(t *testing.T) {
 			topic := newTopic()
 			s := openSink(t, Config{Brokers: c.ListenAddrs(), Topic: topic, Compression: comp})
-			recs := sinktest.Records(90)
+			// Several pieces encoded in parallel (Send): per-session
+			// order holds across them.
+			recs := sinktest.Records(3*encodePiece + 90)
 			results := make([]error, len(recs))
 			s.Send(context.Background(), recs, results)
 			s.Close()
@@ -188,19 +190,25 @@ func TestContract(t *testing.T) {
 // batched no larger than the limit, are delivered.
 func TestTooLargeIsPermanent(t *testing.T) {
 	c := startCluster(t, kfake.BrokerConfigs(map[string]string{"message.max.bytes": "4096"}))
-	recs := sinktest.Records(3)
-	recs[1] = sinktest.Oversized(recs[1], 8000)
+	recs := sinktest.Records(2*encodePiece + 3) // in the second of three pieces encoded in parallel
+	big := encodePiece + 1
+	recs[big] = sinktest.Oversized(recs[big], 8000)
 	for _, limit := range []int{2048, 4096} { // below the broker's, the broker's
 		topic := newTopic()
 		s := openSink(t, Config{Brokers: c.ListenAddrs(), Topic: topic, MaxMessageBytes: limit, Compression: "none"})
 		results := make([]error, len(recs))
 		s.Send(context.Background(), recs, results)
 		s.Close()
-		if results[0] != nil || results[2] != nil {
-			t.Errorf("limit %d: small records failed: %v", limit, results)
+		for i, err := range results {
+			if i != big && err != nil {
+				t.Errorf("limit %d: small record %d failed: %v", limit, i, err)
+			}
 		}
-		if !sinks.IsPermanent(results[1]) || !errors.Is(results[1], stream.ErrTooLarge) {
-			t.Errorf("limit %d: the large record's outcome is %v, want a permanent too-large error", limit, results[1])
+		if !sinks.IsPermanent(results[big]) || !errors.Is(results[big], stream.ErrTooLarge) {
+			t.Errorf("limit %d: the large record's outcome is %v, want a permanent too-large error", limit, results[big])
+		}
+		if got := len(readTopic(t, c.ListenAddrs(), topic)); got != len(recs)-1 {
+			t.Errorf("limit %d: the topic holds %d records, want %d", limit, got, len(recs)-1)
 		}
 	}
 }
@@ -273,5 +281,22 @@ func TestTLS(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMissingTopicSaysCreateIt: a topic the brokers do not have fails
+// retryably (the operator may create it), with an error that says so.
+func TestMissingTopicSaysCreateIt(t *testing.T) {
+	c := startCluster(t)
+	s := openSink(t, Config{Brokers: c.ListenAddrs(), Topic: "no-such-topic", Compression: "none"})
+	defer s.Close()
+	results := make([]error, 1)
+	s.Send(context.Background(), sinktest.Records(1), results)
+	err := results[0]
+	if err == nil || sinks.IsPermanent(err) {
+		t.Fatalf("outcome %v, want a retryable failure", err)
+	}
+	if !strings.Contains(err.Error(), "the topic does not exist on the brokers: create it") {
+		t.Errorf("error %q does not say to create the topic", err)
 	}
 }

@@ -173,7 +173,7 @@ func (s *Sink) ensureStream(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("nats sink: stream %s: %w", s.cfg.Stream, err)
+		return s.streamError(err)
 	}
 	if s.cfg.batchPublish() {
 		switch {
@@ -198,6 +198,27 @@ func (s *Sink) ensureStream(ctx context.Context) error {
 	}
 	s.ready = true
 	return nil
+}
+
+// streamError says what is wrong when the stream cannot be checked or
+// created, in the words of the fix: without a connection nats.go reports
+// whatever the request ran into (with no reconnect buffer, "outbound
+// buffer limit exceeded"), which names neither the servers nor the
+// refusal; a missing stream is created by the operator or create_stream.
+func (s *Sink) streamError(err error) error {
+	if !s.nc.IsConnected() {
+		why := "no server answers"
+		if last := s.nc.LastError(); last != nil {
+			why = last.Error()
+		}
+		return fmt.Errorf("nats sink: stream %s: not connected to %s (%s): %w",
+			s.cfg.Stream, strings.Join(s.cfg.Servers, ","), why, err)
+	}
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("nats sink: stream %s does not exist: create it capturing %s (nats stream add), or set create_stream = true (create_stream=yes in the URL): %w",
+			s.cfg.Stream, s.cfg.Subject, err)
+	}
+	return fmt.Errorf("nats sink: stream %s: %w", s.cfg.Stream, err)
 }
 
 // Send publishes recs as one fast batch (sendBatched) or, when the stream

@@ -57,7 +57,7 @@ func (w *historyWriter) insert(ctx context.Context, tx pgx.Tx, accts []*acct, lo
 	fps := make([][]byte, len(accts))
 	times := make([]time.Time, len(accts))
 	for i, a := range accts {
-		fps[i] = a.fingerprint
+		fps[i] = a.fingerprint[:]
 		times[i] = time.Unix(a.event, 0).UTC()
 	}
 	isNew := make([]bool, len(accts))
@@ -110,7 +110,7 @@ func (w *historyWriter) insert(ctx context.Context, tx pgx.Tx, accts []*acct, lo
 			n := int32(a.rec.Line)
 			line = &n
 		}
-		row[0], row[1], row[2], row[3] = times[i], a.fingerprint, received, nullIf(status)
+		row[0], row[1], row[2], row[3] = times[i], a.fingerprint[:], received, nullIf(status)
 		row[4], row[5], row[6], row[7] = a.uniqueID, nullIf(a.sessionID), nullIf(a.userName), nullIf(a.realm)
 		row[8], row[9], row[10], row[11] = inet(&a.nas), nullIf(a.nasIdentifier), nullIf(a.nasPortID), inet(a.framedIP)
 		row[12], row[13], row[14], row[15] = a.sessionTime, a.inputOctets, a.outputOctets, nullIf(a.terminateCause)

@@ -55,7 +55,7 @@ func TestRelayedCopyOfARecordIsStoredAndAppliedOnce(t *testing.T) {
 	a := acctRec("Interim-Update", "t", base, "-Event-Timestamp", "")
 	b := acctRec("Interim-Update", "t", base, "-Event-Timestamp", "")
 	b.Timestamp += 60
-	if string(fingerprint(a)) == string(fingerprint(b)) {
+	if fingerprint(a) == fingerprint(b) {
 		t.Errorf("records without Event-Timestamp received 60 s apart have one fingerprint")
 	}
 }

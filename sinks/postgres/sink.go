@@ -93,7 +93,12 @@ func newSink(ctx context.Context, cfg Config, logger *slog.Logger) (*Sink, error
 	}
 	// One connection per writer, and one for closing stale sessions.
 	pcfg.MaxConns = int32(cfg.connections() + 1)
-	pcfg.MinConns = 0
+	// The writers' connections are opened in the background at once,
+	// while the schema is checked on another: opened by the first batch
+	// instead, the second one (connect, authenticate, create the staging
+	// table: 20-60 ms) held up the first transaction, a tenth of a replay
+	// of 20,000 records.
+	pcfg.MinConns = int32(cfg.connections())
 	if cfg.liveEnabled() {
 		// The staging table of the live writer; a history-only sink
 		// needs none (nor the TEMP privilege).
@@ -270,14 +275,7 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		fill(results, err)
 		return
 	}
-	bs := s.cfg.batchSize()
-	for lo := 0; lo < len(recs); lo += bs {
-		hi := min(lo+bs, len(recs))
-		if err := s.sendChunk(ctx, recs[lo:hi], results[lo:hi]); err != nil {
-			fill(results[hi:], err)
-			return
-		}
-	}
+	s.sendPipelined(ctx, recs, results)
 }
 
 func fill(results []error, err error) {
@@ -286,17 +284,25 @@ func fill(results []error, err error) {
 	}
 }
 
-// sendChunk writes one transaction's worth of records. It returns a
-// retryable error when it stopped early (results from the failed record on
-// hold that error).
-func (s *Sink) sendChunk(ctx context.Context, recs []*detail.Record, results []error) error {
-	accts := make([]*acct, 0, len(recs))
-	idx := make([]int, 0, len(recs))
-	seen := make(map[string]int, len(recs))
-	var dups [][2]int
-	parsed, errs := parseAll(recs, s.cfg.StoreClass)
-	for i, r := range recs {
-		a, err := parsed[i], errs[i]
+// chunk is one transaction's worth of records (transaction_size), parsed.
+type chunk struct {
+	lo, hi int     // its records are recs[lo:hi] of the Send
+	accts  []*acct // the records to write, in order
+	idx    []int   // idx[k] is the index in recs of accts[k]
+	// dups are pairs (i, j): recs[i] is the same record as recs[j]
+	// (a retransmission), whose outcome it shares.
+	dups [][2]int
+}
+
+// prepare parses recs[lo:hi] of a Send: a record that cannot be parsed
+// gets its permanent error in results at once.
+func (s *Sink) prepare(recs []*detail.Record, results []error, lo, hi int) *chunk {
+	c := &chunk{lo: lo, hi: hi, accts: make([]*acct, 0, hi-lo), idx: make([]int, 0, hi-lo)}
+	seen := make(map[[fingerprintSize]byte]int, hi-lo)
+	parsed, errs := parseAll(recs[lo:hi], s.cfg.StoreClass)
+	for k, r := range recs[lo:hi] {
+		i := lo + k
+		a, err := parsed[k], errs[k]
 		if err != nil {
 			results[i] = sinks.Permanent(fmt.Errorf("%s: %w", where(r), err))
 			s.log.Warn("postgres sink: record rejected", "record", where(r), "reason", err)
@@ -313,22 +319,201 @@ func (s *Sink) sendChunk(ctx context.Context, recs []*detail.Record, results []e
 					"record", where(r), "zone", a.foreignZone)
 			})
 		}
-		if j, dup := seen[string(a.fingerprint)]; dup && s.history != nil {
+		if j, dup := seen[a.fingerprint]; dup && s.history != nil {
 			// The same record twice in one batch (a retransmission): the
 			// history keeps one copy and it is applied once; the copy
 			// shares the first one's outcome.
-			dups = append(dups, [2]int{i, j})
+			c.dups = append(c.dups, [2]int{i, j})
 			continue
 		}
-		seen[string(a.fingerprint)] = i
-		accts = append(accts, a)
-		idx = append(idx, i)
+		seen[a.fingerprint] = i
+		c.accts = append(c.accts, a)
+		c.idx = append(c.idx, i)
 	}
-	err := s.writeParallel(ctx, accts, idx, results)
-	for _, d := range dups {
-		results[d[0]] = results[d[1]]
+	return c
+}
+
+// whole reports whether c must be written as one transaction, after every
+// record before it and before any after it: it holds an Accounting-On or
+// -Off, which acts on every session of its NAS; or it is too small to be
+// worth splitting; or reboot detection is on (a Start may close its NAS's
+// other sessions, whichever share they would be in).
+func (s *Sink) whole(c *chunk) bool {
+	n := s.cfg.connections()
+	return n <= 1 || len(c.accts) < n*minShare || hasNASEvent(c.accts) || (s.live != nil && s.live.detectReboots)
+}
+
+// sendPipelined writes the records of a Send in transactions of
+// transaction_size records, as a pipeline:
+//
+//   - one goroutine parses the next transaction's records while the
+//     database writes the ones before (parsing is radrelay's biggest
+//     share of the work, and the database waited for it);
+//   - each of the sink's connections has a writer of its own, which takes
+//     its share of every transaction (the records of the sessions whose
+//     lockKey falls to it, as the sessions' advisory locks) and writes
+//     them one transaction after the other, without waiting for the other
+//     connections to finish theirs: every session's records are on one
+//     connection, in order, and the connections never wait for each
+//     other (the database works on all of them while radrelay encodes).
+//
+// A transaction that must be written whole (see whole) waits until the
+// writers have written everything before it, and is written before
+// anything after it is handed out. A writer stops at its first failure as
+// writeBisect does, and gives its later shares that error; no transaction
+// is handed out after a failure, so the rest get it too. A session's
+// records are all on one writer, so each session's records are applied in
+// order, and a record retried after a failure finds its predecessors
+// written or retried with it. Results are complete when Send returns:
+// a record is acknowledged only once its transaction has committed.
+func (s *Sink) sendPipelined(ctx context.Context, recs []*detail.Record, results []error) {
+	bs := s.cfg.batchSize()
+	chunks := make(chan *chunk, 1)
+	go func() {
+		defer close(chunks)
+		for lo := 0; lo < len(recs); lo += bs {
+			chunks <- s.prepare(recs, results, lo, min(lo+bs, len(recs)))
+		}
+	}()
+
+	n := s.cfg.connections()
+	type share struct {
+		accts []*acct
+		idx   []int
 	}
-	return err
+	var (
+		writers  []chan share
+		inflight sync.WaitGroup // shares handed out and not yet written
+		done     sync.WaitGroup // the writers
+		failMu   sync.Mutex
+		failed   error // the first failure of any writer
+	)
+	startWriters := func() {
+		for range n {
+			q := make(chan share, 2)
+			writers = append(writers, q)
+			done.Add(1)
+			go func() {
+				defer done.Done()
+				var err error // this writer's first failure
+				for sh := range q {
+					if err == nil {
+						err = s.writeBisect(ctx, sh.accts, sh.idx, results)
+						if err != nil {
+							failMu.Lock()
+							if failed == nil {
+								failed = err
+							}
+							failMu.Unlock()
+						}
+					} else {
+						for _, i := range sh.idx {
+							results[i] = err
+						}
+					}
+					inflight.Done()
+				}
+			}()
+		}
+	}
+	firstFailure := func() error {
+		failMu.Lock()
+		defer failMu.Unlock()
+		return failed
+	}
+	var written []*chunk // chunks handed out (their dups are resolved at the end)
+	var stop error       // nothing more is written: the records left get this
+	for c := range chunks {
+		written = append(written, c)
+		if stop == nil {
+			stop = firstFailure()
+		}
+		if stop != nil {
+			for _, i := range c.idx {
+				results[i] = stop
+			}
+			continue
+		}
+		if s.whole(c) {
+			inflight.Wait()
+			if stop = firstFailure(); stop != nil {
+				for _, i := range c.idx {
+					results[i] = stop
+				}
+				continue
+			}
+			stop = s.writeBisect(ctx, c.accts, c.idx, results)
+			continue
+		}
+		if s.history != nil {
+			// Create the months' partitions once, before the writers race to.
+			if err := s.ensureMonthsOnce(ctx, c.accts); err != nil {
+				stop = s.retryableError(ctx, err)
+				for _, i := range c.idx {
+					results[i] = stop
+				}
+				continue
+			}
+		}
+		s.splitBatches.Add(1)
+		if writers == nil {
+			startWriters()
+		}
+		shares := make([]share, n)
+		for k, a := range c.accts {
+			p := int(uint32(lockKey(a.uniqueID)) % uint32(n))
+			shares[p].accts = append(shares[p].accts, a)
+			shares[p].idx = append(shares[p].idx, c.idx[k])
+		}
+		for p, sh := range shares {
+			if len(sh.accts) == 0 {
+				continue
+			}
+			inflight.Add(1)
+			writers[p] <- sh
+		}
+	}
+	for _, q := range writers {
+		close(q)
+	}
+	done.Wait()
+	for _, c := range written {
+		for _, d := range c.dups {
+			results[d[0]] = results[d[1]]
+		}
+	}
+}
+
+// ensureMonthsOnce is ensureMonths on a connection of the pool, taken only
+// when a partition may be missing.
+func (s *Sink) ensureMonthsOnce(ctx context.Context, accts []*acct) error {
+	if !s.monthsMissing(accts) {
+		return nil
+	}
+	return s.withConn(ctx, func(c *pgx.Conn) error { return s.ensureMonths(ctx, c, accts) })
+}
+
+// monthsMissing reports whether a partition ensureMonths would create is
+// not known to exist.
+func (s *Sink) monthsMissing(accts []*acct) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var last time.Time
+	for _, a := range accts {
+		if m := monthStart(time.Unix(a.event, 0)); !m.Equal(last) {
+			if !s.months[m] {
+				return true
+			}
+			last = m
+		}
+	}
+	now := monthStart(time.Now())
+	for i := 0; i <= s.cfg.partitionsAhead(); i++ {
+		if !s.months[now.AddDate(0, i, 0)] {
+			return true
+		}
+	}
+	return false
 }
 
 // parseAll parses recs, in two goroutines for a large batch: the database
@@ -355,62 +540,6 @@ func parseAll(recs []*detail.Record, storeClass bool) ([]*acct, []error) {
 	parse(0, h)
 	wg.Wait()
 	return parsed, errs
-}
-
-// writeParallel writes accts on the sink's connections at once, each
-// connection one transaction holding the records of its share of the
-// sessions (by lockKey, so the sessions' advisory locks of two
-// transactions never overlap either), in order. A batch holding an
-// Accounting-On or -Off, which acts on every session of its NAS, or too
-// small to be worth splitting, is written in one transaction; so is every
-// batch when reboot detection is on (a Start may close its NAS's other
-// sessions, whichever share they would be in).
-//
-// Each share stops at its first failure as writeBisect does: the records
-// of the other shares may be written meanwhile, but a session's records
-// are all in one share, so every session's records are still applied in
-// order, and a record retried after a failure finds its predecessors
-// written or retried with it.
-func (s *Sink) writeParallel(ctx context.Context, accts []*acct, idx []int, results []error) error {
-	n := s.cfg.connections()
-	if n <= 1 || len(accts) < n*minShare || hasNASEvent(accts) || (s.live != nil && s.live.detectReboots) {
-		return s.writeBisect(ctx, accts, idx, results)
-	}
-	if s.history != nil {
-		// Create the months' partitions once, before the shares race to.
-		if err := s.withConn(ctx, func(c *pgx.Conn) error { return s.ensureMonths(ctx, c, accts) }); err != nil {
-			err = s.retryableError(ctx, err)
-			for _, i := range idx {
-				results[i] = err
-			}
-			return err
-		}
-	}
-	s.splitBatches.Add(1)
-	shareAccts := make([][]*acct, n)
-	shareIdx := make([][]int, n)
-	for k, a := range accts {
-		p := int(uint32(lockKey(a.uniqueID)) % uint32(n))
-		shareAccts[p] = append(shareAccts[p], a)
-		shareIdx[p] = append(shareIdx[p], idx[k])
-	}
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for p := 1; p < n; p++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[p] = s.writeBisect(ctx, shareAccts[p], shareIdx[p], results)
-		}()
-	}
-	errs[0] = s.writeBisect(ctx, shareAccts[0], shareIdx[0], results)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // minShare is the fewest records a connection gets when a batch is split:

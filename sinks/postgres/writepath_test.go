@@ -106,24 +106,39 @@ func TestConnectionsGiveTheSameTables(t *testing.T) {
 	on := acctRec("Accounting-On", "", base+20, "-Acct-Session-Id", "", "-User-Name", "")
 	recs = append(recs[:600], append([]*detail.Record{on}, recs[600:]...)...)
 	var live, hist [][]string
-	for _, n := range []int{1, 3} {
+	variants := []struct {
+		name                string
+		connections, txSize int
+		send                int // records per Send
+	}{
+		{"one connection", 1, 1000, 1000},
+		{"three connections", 3, 1000, 1000},
+		// One Send of every record in transactions of 800: the writers
+		// go from one transaction to the next without waiting for each
+		// other, and the one with the Accounting-On is written whole
+		// between them.
+		{"three connections, one Send of several transactions", 3, 800, len(recs)},
+	}
+	for _, v := range variants {
 		dsn := pg.NewDatabase(t)
-		s := openSink(t, dsn, Config{Connections: n, TransactionSize: 1000})
-		for lo := 0; lo < len(recs); lo += 1000 {
-			mustSend(t, s, recs[lo:min(lo+1000, len(recs))])
+		s := openSink(t, dsn, Config{Connections: v.connections, TransactionSize: v.txSize})
+		for lo := 0; lo < len(recs); lo += v.send {
+			mustSend(t, s, recs[lo:min(lo+v.send, len(recs))])
 		}
-		if split := s.splitBatches.Load(); n > 1 && split < 2 {
-			t.Errorf("%d batches split over %d connections, want the 2 without Accounting-On", split, n)
+		if split := s.splitBatches.Load(); v.connections > 1 && split < 2 {
+			t.Errorf("%s: %d batches split over %d connections, want at least the 2 without Accounting-On", v.name, split, v.connections)
 		}
 		conn := connect(t, dsn)
 		live = append(live, dumpLive(t, conn, "radacct"))
 		hist = append(hist, dumpHistory(t, conn))
 	}
-	if strings.Join(live[0], "\n") != strings.Join(live[1], "\n") {
-		t.Errorf("radacct differs between one and three connections (%d vs %d rows)", len(live[0]), len(live[1]))
-	}
-	if strings.Join(hist[0], "\n") != strings.Join(hist[1], "\n") {
-		t.Errorf("history differs between one and three connections (%d vs %d rows)", len(hist[0]), len(hist[1]))
+	for i := 1; i < len(variants); i++ {
+		if strings.Join(live[0], "\n") != strings.Join(live[i], "\n") {
+			t.Errorf("radacct differs between %s and %s (%d vs %d rows)", variants[0].name, variants[i].name, len(live[0]), len(live[i]))
+		}
+		if strings.Join(hist[0], "\n") != strings.Join(hist[i], "\n") {
+			t.Errorf("history differs between %s and %s (%d vs %d rows)", variants[0].name, variants[i].name, len(hist[0]), len(hist[i]))
+		}
 	}
 }
 
@@ -153,6 +168,27 @@ func TestAppendAttributesJSONMatchesPairwise(t *testing.T) {
 		if got != want {
 			t.Errorf("got  %s\nwant %s", got, want)
 		}
+	}
+	// Untagged repeats (the one-pass grouping), names that share their
+	// length and first and last eight bytes (keyHash's collisions),
+	// and 32 and 33 attributes (the one-pass limit).
+	repeats := &detail.Record{Attrs: []detail.Attribute{
+		{Name: "Cisco-AVPair", Value: "a=1", Quoted: true}, {Name: "User-Name", Value: "bob"},
+		{Name: "Cisco-AVPair", Value: "b=2", Quoted: true}, {Name: "Class", Value: "0x01"},
+		{Name: "Acct-Input-Octets-X", Value: "1"}, {Name: "Acct-InpZt-Octets-X", Value: "2"},
+		{Name: "Class", Value: "0x02"}, {Name: "cisco-avpair", Value: "c=3"}, {Name: "Cisco-AVPair", Value: "d\"4"},
+	}}
+	for _, size := range []int{0, 1, 32, 33} {
+		r := &detail.Record{}
+		for i := 0; i < size; i++ {
+			r.Attrs = append(r.Attrs, detail.Attribute{Name: fmt.Sprint("Attr-With-A-Long-Name-", i%9), Value: fmt.Sprint(i)})
+		}
+		if got, want := attributesJSON(&acct{rec: r}), pairwiseAttributesJSON(r.Attrs); got != want {
+			t.Errorf("%d attributes: got %s\nwant %s", size, got, want)
+		}
+	}
+	if got, want := attributesJSON(&acct{rec: repeats}), pairwiseAttributesJSON(repeats.Attrs); got != want {
+		t.Errorf("repeats: got %s\nwant %s", got, want)
 	}
 	many := &detail.Record{}
 	for i := 0; i < 70; i++ { // more than the stack arrays hold
