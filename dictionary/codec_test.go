@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/hex"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -386,6 +388,60 @@ func TestDatesInLocalZone(t *testing.T) {
 		got, _ := d.Decode(p)
 		if len(got) != 1 || lineOf(got[0]) != tc.want {
 			t.Errorf("%s: got %+v, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+// TestDecodeManyAttributes: past the decoder's fixed table of value ends
+// (64), every value is still cut from the text at its own place.
+func TestDecodeManyAttributes(t *testing.T) {
+	d := Builtin()
+	for _, n := range []int{63, 64, 65, 200} {
+		p := radius.New(radius.CodeAccountingRequest, []byte("secret"))
+		for i := range n {
+			p.Add(1, radius.Attribute(fmt.Sprintf("user%d", i)))    // User-Name
+			p.Add(5, radius.Attribute{0, 0, byte(i >> 8), byte(i)}) // NAS-Port
+		}
+		got, err := d.Decode(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2*n {
+			t.Fatalf("%d pairs: %d attributes, want %d", n, len(got), 2*n)
+		}
+		for i := range n {
+			if u, port := got[2*i], got[2*i+1]; u.Name != "User-Name" || u.Value != fmt.Sprintf("user%d", i) || port.Name != "NAS-Port" || port.Value != strconv.Itoa(i) {
+				t.Fatalf("%d pairs: pair %d decoded as %+v, %+v", n, i, u, port)
+			}
+		}
+	}
+}
+
+// TestDecodeAppend: DecodeAppend leaves dst's attributes as they were and
+// decodes the packet after them as Decode does.
+func TestDecodeAppend(t *testing.T) {
+	d := Builtin()
+	p := radius.New(radius.CodeAccountingRequest, []byte("secret"))
+	p.Add(1, radius.Attribute("alice"))                          // User-Name
+	p.Add(4, radius.Attribute{10, 0, 0, 1})                      // NAS-IP-Address
+	p.Add(40, radius.Attribute{0, 0, 0, 3})                      // Acct-Status-Type
+	p.Add(26, radius.Attribute{0, 0, 0, 9, 1, 5, 'a', '=', 'b'}) // Cisco-AVPair
+	want, err := d.Decode(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := make([]detail.Attribute, 1, 2) // too small: DecodeAppend grows it
+	dst[0] = detail.Attribute{Name: "Before", Value: "x"}
+	got, err := d.DecodeAppend(dst, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1+len(want) || got[0] != dst[0] {
+		t.Fatalf("DecodeAppend = %+v, want Before then %+v", got, want)
+	}
+	for i := range want {
+		if got[1+i] != want[i] {
+			t.Errorf("attribute %d: %+v, want %+v", i, got[1+i], want[i])
 		}
 	}
 }

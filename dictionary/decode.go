@@ -14,11 +14,26 @@ type decoder struct {
 	attrs radius.Attributes
 	i     int // index of the wire attribute being decoded
 	out   []detail.Attribute
+	base  int // len(out) before this packet's
 	// The values' text is collected in text and made into one string at
-	// the end: one allocation for all values. ends[i] is where out[i]'s
-	// value ends in text (it starts where out[i-1]'s ends).
-	text []byte
-	ends []int
+	// the end: one allocation for all values. The end of out[base+i]'s
+	// value in text (it starts where out[base+i-1]'s ends) is fixedEnds[i]
+	// for the first len(fixedEnds), moreEnds[i-len(fixedEnds)] after them:
+	// the array is
+	// part of the decoder, which stays on Decode's stack (a slice of an
+	// array of Decode's would send the array to the heap, an allocation
+	// per packet).
+	text      []byte
+	fixedEnds [64]int
+	moreEnds  []int
+}
+
+// end is where out[base+i]'s value ends in text.
+func (dec *decoder) end(i int) int {
+	if i < len(dec.fixedEnds) {
+		return dec.fixedEnds[i]
+	}
+	return dec.moreEnds[i-len(dec.fixedEnds)]
 }
 
 // Decode returns the attributes of p as FreeRADIUS 3.2 prints them in a
@@ -33,9 +48,19 @@ type decoder struct {
 // Decode does not fail on malformed data (it prints it raw); the error is
 // reserved for future use and is always nil today.
 func (d *Dictionary) Decode(p *radius.Packet) ([]detail.Attribute, error) {
-	var ends [64]int
-	dec := decoder{d: d, p: p, attrs: p.Attributes, out: make([]detail.Attribute, 0, len(p.Attributes)), ends: ends[:0]}
-	n := 0
+	return d.DecodeAppend(make([]detail.Attribute, 0, len(p.Attributes)), p)
+}
+
+// DecodeAppend is Decode appending p's attributes to dst (and returning the
+// extended slice), for a caller that reuses one slice from packet to packet
+// (the listener, per request) or joins the attributes of several packets.
+func (d *Dictionary) DecodeAppend(dst []detail.Attribute, p *radius.Packet) ([]detail.Attribute, error) {
+	dec := decoder{d: d, p: p, attrs: p.Attributes, out: dst, base: len(dst)}
+	// Room for the text: twice the data (0x hex, escapes are rarer) and a
+	// few octets an attribute, and a date's ("Dec  6 2026 08:06:44 UTC",
+	// 24 characters for 4 octets): growing the buffer is an allocation and
+	// a copy.
+	n := 32
 	for _, avp := range p.Attributes {
 		if avp != nil {
 			n += 2*len(avp.Attribute) + 8
@@ -51,17 +76,22 @@ func (d *Dictionary) Decode(p *radius.Packet) ([]detail.Attribute, error) {
 	}
 	all := string(dec.text)
 	start := 0
-	for i := range dec.out {
-		dec.out[i].Value = all[start:dec.ends[i]]
-		start = dec.ends[i]
+	for i := range dec.out[dec.base:] {
+		end := dec.end(i)
+		dec.out[dec.base+i].Value = all[start:end]
+		start = end
 	}
 	return dec.out, nil
 }
 
 // emit adds an attribute whose value text has just been appended to dec.text.
 func (dec *decoder) emit(a detail.Attribute) {
+	if i := len(dec.out) - dec.base; i < len(dec.fixedEnds) {
+		dec.fixedEnds[i] = len(dec.text)
+	} else {
+		dec.moreEnds = append(dec.moreEnds, len(dec.text))
+	}
 	dec.out = append(dec.out, a)
-	dec.ends = append(dec.ends, len(dec.text))
 }
 
 func (dec *decoder) top(typ byte, data []byte) {

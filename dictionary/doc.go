@@ -37,7 +37,8 @@
 // Decode turns a packet's attributes back into detail attributes exactly as
 // FreeRADIUS 3.2 prints them, so that record → packet → record gives the same
 // lines (tested on files a real FreeRADIUS wrote, and a real FreeRADIUS
-// decodes Encode's packets to the lines sent).
+// decodes Encode's packets to the lines sent). DecodeAppend does the same
+// into a caller's slice, for one reused from packet to packet.
 //
 // Check validates an attribute for radrelay check --strict; JSONValue gives
 // its typed value for JSON output; Internal tells which attributes never go

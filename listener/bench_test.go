@@ -45,8 +45,8 @@ func BenchmarkHandle(b *testing.B) {
 			for j := range bt.items {
 				l.dedup.done(bt.items[j].key, bt.items[j].dd, bt.items[j].auth, [16]byte(bt.items[j].resp[4:20]), bt.items[j].at)
 			}
-			clear(bt.items)
-			bt.items = bt.items[:0]
+			l.putBatch(bt) // as a committer does
+			bt = l.getBatch()
 		}
 	}
 }

@@ -171,7 +171,7 @@ type writerKey struct {
 
 // pending is a request waiting for its group commit.
 type pending struct {
-	rec  *detail.Record
+	rec  detail.Record // its Attrs' array is reused (putBatch)
 	dir  string
 	to   replyTo
 	key  dedupKey
@@ -196,9 +196,25 @@ func (l *Listener) getBatch() *batch {
 }
 
 func (l *Listener) putBatch(b *batch) {
-	clear(b.items) // let the records go
+	for i := range b.items {
+		// Let the request go, keep its attributes' array for the next.
+		attrs := b.items[i].rec.Attrs
+		clear(attrs)
+		b.items[i] = pending{rec: detail.Record{Attrs: attrs[:0]}}
+	}
 	b.items = b.items[:0]
 	l.batches.Put(b)
+}
+
+// next returns the item after b's last, to fill and then add with
+// b.items = b.items[:len(b.items)+1]. Its record's Attrs keep the array of
+// the item that was there before (putBatch).
+func (b *batch) next() *pending {
+	n := len(b.items)
+	if n == cap(b.items) {
+		b.items = append(b.items, pending{})[:n]
+	}
+	return &b.items[:n+1][n]
 }
 
 // replyTo is where a request's response goes: a UDP socket and the
@@ -477,15 +493,17 @@ func (l *Listener) handle(w *worker, p []byte, from netip.AddrPort, cl *Client, 
 		l.pause(fmt.Sprintf(pauseLimit+" %d bytes, max_spool_bytes is %d", l.c.spoolBytes.Load(), l.cfg.MaxSpoolBytes), nil)
 		return
 	}
-	rec, err := buildRecord(&w.packetScratch, l.cfg.Dictionary, p, secret, from.Addr(), now, l.cfg.Attributes)
-	if err != nil {
+	item := b.next()
+	if err := buildRecordIn(&item.rec, &w.packetScratch, l.cfg.Dictionary, p, secret, from.Addr(), now, l.cfg.Attributes); err != nil {
+		clear(item.rec.Attrs) // not added: let what was decoded go
 		l.dedup.forget(key, dd, auth)
 		l.c.drop(DropMalformed)
 		l.log.Warn("dropped a request that cannot be decoded", "client", cl.Name, "err", err)
 		return
 	}
-	b.items = append(b.items, pending{rec: rec, dir: w.clientDir(from.Addr()), to: to, key: key, dd: dd, auth: auth,
-		resp: w.response(p, secret), at: now})
+	item.dir, item.to, item.key, item.dd, item.auth = w.clientDir(from.Addr()), to, key, dd, auth
+	item.resp, item.at = w.response(p, secret), now
+	b.items = b.items[:len(b.items)+1]
 }
 
 // overLimit reports whether the spool limit is reached.
@@ -608,7 +626,7 @@ func (c *committer) commit() {
 		}
 		c.recs = c.recs[:0]
 		for _, i := range idx {
-			c.recs = append(c.recs, batch[i].rec)
+			c.recs = append(c.recs, &batch[i].rec)
 		}
 		recs := c.recs
 		c.werrs = slices.Grow(c.werrs[:0], len(recs))[:len(recs)]

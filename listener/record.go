@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -84,18 +85,30 @@ func (s *packetScratch) add(typ radius.Type, v []byte) {
 // into the detail record FreeRADIUS's detail module writes for it. s may be
 // nil.
 func buildRecord(s *packetScratch, dict *dictionary.Dictionary, p []byte, secret []byte, src netip.Addr, now time.Time, attrs string) (*detail.Record, error) {
+	rec := &detail.Record{}
+	if err := buildRecordIn(rec, s, dict, p, secret, src, now, attrs); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// buildRecordIn is buildRecord filling rec, whose Attrs' array it reuses:
+// the listener keeps records and their attributes from batch to batch.
+func buildRecordIn(rec *detail.Record, s *packetScratch, dict *dictionary.Dictionary, p []byte, secret []byte, src netip.Addr, now time.Time, attrs string) error {
 	if s == nil {
 		s = &packetScratch{}
 	}
 	pkt, err := s.parse(p, secret)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	as, err := dict.Decode(pkt)
+	// One slice for the packet's attributes, preprocess's and
+	// Acct-Unique-Session-Id, reused.
+	as, err := dict.DecodeAppend(slices.Grow(rec.Attrs[:0], len(pkt.Attributes)+3), pkt)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	rec := &detail.Record{Attrs: as, Timestamp: now.Unix(), HasTimestamp: true}
+	*rec = detail.Record{Attrs: as, Timestamp: now.Unix(), HasTimestamp: true}
 	// The header the writer would format, once a second rather than once
 	// a record.
 	if s.header == "" || s.headerAt != rec.Timestamp {
@@ -103,7 +116,7 @@ func buildRecord(s *packetScratch, dict *dictionary.Dictionary, p []byte, secret
 	}
 	rec.Header = s.header
 	if attrs == AttributesPacket {
-		return rec, nil
+		return nil
 	}
 	// What preprocess adds, decoded with the same dictionary so that it is
 	// printed as FreeRADIUS prints it: NAS-IP-Address from an IPv4 source
@@ -133,28 +146,19 @@ func buildRecord(s *packetScratch, dict *dictionary.Dictionary, p []byte, secret
 		binary.BigEndian.PutUint32(b[:], uint32(t))
 		s.add(55, b[:])
 	}
-	var more []detail.Attribute
 	if len(added.Attributes) > 0 {
-		if more, err = dict.Decode(added); err != nil {
-			return nil, err
-		}
-	}
-	// One slice for the packet's attributes, preprocess's and
-	// Acct-Unique-Session-Id.
-	all := make([]detail.Attribute, len(as), len(as)+len(more)+1)
-	copy(all, as)
-	rec.Attrs = all
-	if len(more) > 0 {
 		n := len(rec.Attrs)
-		rec.Attrs = append(rec.Attrs, more...)
-		for i, j := range findAttrs(more) {
+		if rec.Attrs, err = dict.DecodeAppend(rec.Attrs, added); err != nil {
+			return err
+		}
+		for i, j := range findAttrs(rec.Attrs[n:]) {
 			if f[i] < 0 && j >= 0 {
 				f[i] = n + j
 			}
 		}
 	}
 	rec.Attrs = append(rec.Attrs, detail.Attribute{Name: "Acct-Unique-Session-Id", Value: s.acctUniqueSessionID(rec.Attrs, f), Quoted: true})
-	return rec, nil
+	return nil
 }
 
 // The attributes buildRecord and acctUniqueSessionID look at, as indexes
