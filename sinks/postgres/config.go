@@ -122,7 +122,7 @@ const (
 	// DefaultHistoryAttributesType is the attributes column's type of a
 	// history table the sink creates.
 	DefaultHistoryAttributesType = "json"
-	DefaultTransactionSize       = 5000
+	DefaultTransactionSize       = 10000
 	DefaultConnections           = 2
 	DefaultStatementTimeout      = 60 * time.Second
 	DefaultConnectTimeout        = 10 * time.Second
