@@ -124,7 +124,7 @@ batch_size = 10
 	want := map[string][2]int{
 		"copy":         {tailer.DefaultMaxOutstanding, tailer.DefaultMaxOutstanding},
 		"backup":       {1024, 256},
-		"sql":          {10000, 5000},
+		"sql":          {20000, 10000},
 		"sql-small":    {100, 100},
 		"radius-batch": {1024, 10},
 	}
