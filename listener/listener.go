@@ -803,10 +803,10 @@ func (l *Listener) syncDirs(w *spool.Writer, recs []*detail.Record) error {
 		if known {
 			continue
 		}
-		if err := syncDir(filepath.Dir(path)); err != nil {
+		if err := spool.SyncDirectory(filepath.Dir(path)); err != nil {
 			return err
 		}
-		if err := syncDir(l.cfg.SpoolDir); err != nil {
+		if err := spool.SyncDirectory(l.cfg.SpoolDir); err != nil {
 			return err
 		}
 		l.mu.Lock()
@@ -815,18 +815,6 @@ func (l *Listener) syncDirs(w *spool.Writer, recs []*detail.Record) error {
 		}
 		l.known[path] = true
 		l.mu.Unlock()
-	}
-	return nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("fsync directory: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("fsync directory %s: %w", dir, err)
 	}
 	return nil
 }

@@ -62,14 +62,6 @@ func networkPort(p uint16) uint16 {
 	return uint16(b[0])<<8 | uint16(b[1])
 }
 
-// datagram is a received datagram: its bytes (in the reader's buffer,
-// valid until its next read), its source, and where to answer it.
-type datagram struct {
-	b    []byte
-	from netip.AddrPort
-	to   *replyAddr
-}
-
 // udpReader reads a socket's datagrams, up to readBatch at a time.
 type udpReader struct {
 	sock  *udpSocket

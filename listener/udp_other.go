@@ -24,14 +24,6 @@ type replyAddr struct {
 	ap netip.AddrPort
 }
 
-// datagram is a received datagram: its bytes (in the reader's buffer,
-// valid until its next read), its source, and where to answer it.
-type datagram struct {
-	b    []byte
-	from netip.AddrPort
-	to   *replyAddr
-}
-
 // udpReader reads a socket's datagrams, one at a time.
 type udpReader struct {
 	sock *udpSocket

@@ -110,7 +110,7 @@ type Writer struct {
 	write    func(f *os.File, b []byte) (int, error)
 	truncate func(f *os.File, size int64) error
 	fsync    func(f *os.File) error
-	// syncDir fsyncs a directory (syncDirectory); tests record it.
+	// syncDir fsyncs a directory (SyncDirectory); tests record it.
 	syncDir func(dir string) error
 	// unsynced keeps the newEntries of files closed before an fsync
 	// covered them (a failed write closes the file), for when the path
@@ -175,7 +175,7 @@ func New(opts Options) (*Writer, error) {
 		opts.Encode = detail.AppendRecord
 	}
 	w := &Writer{opts: opts, parts: parts, files: map[string]*openFile{}, cut: map[string]*pendingCut{},
-		write: (*os.File).Write, truncate: (*os.File).Truncate, fsync: (*os.File).Sync, syncDir: syncDirectory, detailFormat: detailFormat}
+		write: (*os.File).Write, truncate: (*os.File).Truncate, fsync: (*os.File).Sync, syncDir: SyncDirectory, detailFormat: detailFormat}
 	if opts.Durability == SyncInterval {
 		w.stop, w.done = make(chan struct{}), make(chan struct{})
 		go w.syncLoop()
@@ -503,9 +503,9 @@ func openAppend(path string, mode os.FileMode) (*os.File, bool, error) {
 	}
 }
 
-// syncDirectory fsyncs the directory dir, so that the entries created in
+// SyncDirectory fsyncs the directory dir, so that the entries created in
 // it survive a power loss.
-func syncDirectory(dir string) error {
+func SyncDirectory(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("fsync directory: %w", err)

@@ -451,34 +451,25 @@ func (d *deadline) stop()  { d.t.Stop() }
 var errNoAnswer = errors.New("no answer from the stream within publish_timeout")
 
 // waitWindow waits until fewer than window messages await a flow
-// acknowledgement.
+// acknowledgement (or the batch has ended).
 func (b *fastBatch) waitWindow(ctx context.Context, window uint64, d *deadline) error {
-	for {
-		b.mu.Lock()
-		ok := b.sent < b.acked+window
-		done := b.done
-		b.mu.Unlock()
-		if ok || done {
-			return nil
-		}
-		select {
-		case <-b.wake:
-			d.reset()
-		case <-d.t.C:
-			return errNoAnswer
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return b.waitUntil(ctx, d, func() bool { return b.sent < b.acked+window })
 }
 
 // waitDone waits for the batch's PubAck (or its end).
 func (b *fastBatch) waitDone(ctx context.Context, d *deadline) error {
+	return b.waitUntil(ctx, d, func() bool { return false })
+}
+
+// waitUntil waits until ready (called with b.mu held) or the batch's end.
+// Every answer from the server restarts the deadline; none within it is
+// errNoAnswer.
+func (b *fastBatch) waitUntil(ctx context.Context, d *deadline, ready func() bool) error {
 	for {
 		b.mu.Lock()
-		done := b.done
+		ok := b.done || ready()
 		b.mu.Unlock()
-		if done {
+		if ok {
 			return nil
 		}
 		select {
