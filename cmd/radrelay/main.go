@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"sort"
 	"strings"
 
@@ -56,7 +57,9 @@ func register(c *command) {
 func main() {
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, isTerminal: isTerminal(os.Stderr)}
 	stop := cpuProfile(os.Getenv("RADRELAY_CPUPROFILE"))
+	stopTrace := executionTrace(os.Getenv("RADRELAY_TRACE"))
 	code := runMain(e, os.Args[1:])
+	stopTrace()
 	stop()
 	os.Exit(code)
 }
@@ -81,6 +84,30 @@ func cpuProfile(path string) (stop func()) {
 	}
 	return func() {
 		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
+// executionTrace writes a runtime execution trace of the whole process to
+// path when it is set (the hidden RADRELAY_TRACE variable): where a stage of
+// the pipeline waits, which a CPU profile cannot show (`go tool trace`). It
+// returns what stops the trace.
+func executionTrace(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "radrelay: RADRELAY_TRACE: %v\n", err)
+		return func() {}
+	}
+	if err := trace.Start(f); err != nil {
+		fmt.Fprintf(os.Stderr, "radrelay: RADRELAY_TRACE: %v\n", err)
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		trace.Stop()
 		f.Close()
 	}
 }
