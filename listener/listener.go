@@ -338,6 +338,9 @@ func (l *Listener) Addrs() []string {
 // Stats returns the counters.
 func (l *Listener) Stats() Stats {
 	s := l.c.snapshot()
+	if len(l.tcp) > 0 {
+		s.RadSec = &RadSecStats{Opened: l.c.radsecOpened.Load(), HandshakeFailed: l.c.radsecHandshakeFailed.Load(), Refused: l.c.radsecRefused.Load()}
+	}
 	l.mu.Lock()
 	s.Paused, s.PauseReason = l.paused != "", l.paused
 	l.mu.Unlock()

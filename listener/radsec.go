@@ -5,8 +5,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -127,6 +129,7 @@ func (rs *radsecServer) serve(ln net.Listener) {
 		select {
 		case rs.sem <- struct{}{}:
 		default:
+			rs.l.c.radsecRefused.Add(1)
 			rs.l.log.Warn("radsec: refused a connection: max_connections reached", "from", c.RemoteAddr().String(), "max_connections", cap(rs.sem))
 			c.Close()
 			continue
@@ -208,6 +211,7 @@ func (rs *radsecServer) conn(c *tls.Conn) {
 	l := rs.l
 	c.SetDeadline(time.Now().Add(radsec.HandshakeTimeout))
 	if err := c.Handshake(); err != nil {
+		l.c.radsecHandshakeFailed.Add(1)
 		l.log.Warn("radsec: handshake failed", "from", c.RemoteAddr().String(), "err", err)
 		return
 	}
@@ -219,10 +223,12 @@ func (rs *radsecServer) conn(c *tls.Conn) {
 		return
 	}
 	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	l.c.radsecOpened.Add(1)
 	l.log.Info("radsec: client connected", "client", cl.Name, "from", from.String())
 	to := replyTo{radsec: &radsecReplier{c: c}}
 	var w worker
 	buf := make([]byte, radsec.MaxPacketLength)
+	packets := 0
 	for {
 		c.SetReadDeadline(time.Now().Add(rs.idle))
 		p, err := radsec.ReadPacket(c, buf)
@@ -231,8 +237,10 @@ func (rs *radsecServer) conn(c *tls.Conn) {
 				l.c.drop(DropMalformed)
 				l.log.Warn("radsec: closed a connection out of sync", "client", cl.Name, "err", err)
 			}
+			l.log.Info("radsec: client disconnected", "client", cl.Name, "from", from.String(), "reason", rs.closeReason(err), "packets", packets)
 			return
 		}
+		packets++
 		l.c.received.Add(1)
 		b := l.getBatch()
 		l.handle(&w, p, from, cl, to, b)
@@ -242,6 +250,26 @@ func (rs *radsecServer) conn(c *tls.Conn) {
 		}
 		l.queue <- b
 	}
+}
+
+// closeReason says why a client's connection ended, its read having failed
+// with err.
+func (rs *radsecServer) closeReason(err error) string {
+	switch {
+	case errors.Is(err, io.EOF):
+		return "closed by the client"
+	case errors.Is(err, radsec.ErrFraming):
+		return "out of sync: " + err.Error()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		rs.mu.Lock()
+		stopping := rs.closed
+		rs.mu.Unlock()
+		if stopping {
+			return "radrelay is stopping"
+		}
+		return fmt.Sprintf("idle for idle_timeout (%s)", rs.idle)
+	}
+	return err.Error()
 }
 
 // radsecReplier writes responses on a RadSec connection: the committers

@@ -349,6 +349,7 @@ var (
 	descLsnFsyncs     = prometheus.NewDesc("radrelay_listen_fsyncs_total", "Group commits (one write and fsync for many requests).", listenLabel, nil)
 	descLsnFsyncSec   = prometheus.NewDesc("radrelay_listen_fsync_seconds_total", "Time spent writing and fsyncing group commits.", listenLabel, nil)
 	descLsnFsyncHist  = prometheus.NewDesc("radrelay_listen_fsync_duration_seconds", "Time of each group commit (write and fsync): its tail is the acknowledgements' tail.", listenLabel, nil)
+	descLsnRadSec     = prometheus.NewDesc("radrelay_listen_radsec_connections_total", "RadSec connections the listener accepted, by event: opened (handshake done, the certificate is a client's), handshake_failed (no or a wrong certificate, not TLS, silent; the log says which), refused (max_connections reached).", []string{"listen", "event"}, nil)
 	descLsnAckHist    = prometheus.NewDesc("radrelay_listen_ack_duration_seconds", "Time from receiving an accounting request to sending its Accounting-Response (after its fsync).", listenLabel, nil)
 
 	descSrvUp       = prometheus.NewDesc("radrelay_radius_server_up", "1 while the RADIUS server is alive, 0 while it is marked dead or being probed.", serverLabel, nil)
@@ -373,7 +374,7 @@ func (c *monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 		descInFlight, descBytesDone, descLag, descSinkUp, descFailures, descLastDeliv, descBacklog, descBacklogN,
 		descStart, descBuild, descSrvUp, descSrvWindow, descSrvOut, descSrvReq, descSrvSent, descSrvAcked, descSrvRtx,
 		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvCuts, descSrvConns,
-		descLsnReceived, descLsnAccepted, descLsnDuplicates, descLsnStatus, descLsnDropped, descLsnSpool, descLsnPaused, descLsnFsyncs, descLsnFsyncSec, descLsnFsyncHist, descLsnAckHist} {
+		descLsnReceived, descLsnAccepted, descLsnDuplicates, descLsnStatus, descLsnDropped, descLsnSpool, descLsnPaused, descLsnFsyncs, descLsnFsyncSec, descLsnFsyncHist, descLsnAckHist, descLsnRadSec} {
 		ch <- d
 	}
 	for _, d := range sessionDescs {
@@ -455,6 +456,11 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(descLsnFsyncSec, st.FsyncSeconds, addr)
 			histogram(descLsnFsyncHist, st.FsyncLatency, addr)
 			histogram(descLsnAckHist, st.AckLatency, addr)
+			if rs := st.RadSec; rs != nil {
+				counter(descLsnRadSec, float64(rs.Opened), addr, "opened")
+				counter(descLsnRadSec, float64(rs.HandshakeFailed), addr, "handshake_failed")
+				counter(descLsnRadSec, float64(rs.Refused), addr, "refused")
+			}
 		}
 	}
 	gauge(descBacklog, float64(snap.BacklogBytes))

@@ -837,6 +837,10 @@ func printListeners(w io.Writer, ls map[string]listener.Stats) {
 		}
 		fmt.Fprintf(w, "  dropped:        %s\n", strings.Join(drops, ", "))
 		fmt.Fprintf(w, "  spool:          %s\n", formatBytes(st.SpoolBytes))
+		if rs := st.RadSec; rs != nil {
+			fmt.Fprintf(w, "  radsec:         %d connections opened, %d handshakes failed, %d refused (max_connections)\n",
+				rs.Opened, rs.HandshakeFailed, rs.Refused)
+		}
 		if st.Fsyncs > 0 {
 			fmt.Fprintf(w, "  fsync:          %d group commits, %.2f ms each on average, %.1f records each\n",
 				st.Fsyncs, 1000*st.FsyncSeconds/float64(st.Fsyncs), float64(st.FsyncRecords)/float64(st.Fsyncs))
