@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +23,17 @@ const (
 	DefaultRadSecIdleTimeout    = 5 * time.Minute
 )
 
+// RadSecHandshakeTimeout bounds a RadSec client's TLS handshake, from the
+// accepted TCP connection to its certificate checked. A mutual-TLS
+// handshake is two round trips; 10 s leaves room for a few TCP
+// retransmissions on a poor WAN link, as radrelay's own RadSec client
+// allows (radsec.HandshakeTimeout). radsecproxy gives a TLS client 30 s to
+// finish SSL_accept. A connection still handshaking holds no
+// max_connections slot (see radsecServer.startHandshake), so a silent
+// client costs a goroutine and a descriptor for this long, never a real
+// client's place.
+const RadSecHandshakeTimeout = radsec.HandshakeTimeout
+
 // RadSecConfig is the RadSec (RFC 6614) side of a listener: TLS on TCP,
 // clients authenticated by certificate.
 type RadSecConfig struct {
@@ -34,8 +46,10 @@ type RadSecConfig struct {
 	// empty). With no RadSecClients, every certificate the CA signed is a
 	// client with the secret "radsec".
 	RadSecClients []RadSecClient
-	// MaxConnections bounds the open RadSec connections; IdleTimeout
-	// closes a connection that sent nothing for that long.
+	// MaxConnections bounds the open RadSec connections whose handshake
+	// is done, and, apart, those still handshaking (when those are at the
+	// bound, a new connection closes the one handshaking longest);
+	// IdleTimeout closes a connection that sent nothing for that long.
 	MaxConnections int
 	IdleTimeout    time.Duration
 }
@@ -77,6 +91,10 @@ type radsecServer struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
 	closed bool
+	// handshaking are the connections whose handshake runs, oldest
+	// first; evicted those closed to make room for a newer one.
+	handshaking []net.Conn
+	evicted     map[net.Conn]bool
 }
 
 func (l *Listener) openRadSec() error {
@@ -126,27 +144,54 @@ func (rs *radsecServer) serve(ln net.Listener) {
 			}
 			continue
 		}
-		select {
-		case rs.sem <- struct{}{}:
-		default:
-			rs.l.c.radsecRefused.Add(1)
-			rs.l.log.Warn("radsec: refused a connection: max_connections reached", "from", c.RemoteAddr().String(), "max_connections", cap(rs.sem))
-			c.Close()
-			continue
-		}
 		if !rs.track(c) {
 			c.Close()
-			<-rs.sem
 			return
 		}
+		// Here, not in the goroutine: the connections handshaking are
+		// in the order they were accepted.
+		rs.startHandshake(c)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-rs.sem }()
 			defer rs.untrack(c)
 			rs.conn(c.(*tls.Conn))
 		}()
 	}
+}
+
+// startHandshake records that c's handshake starts. A connection takes a
+// max_connections slot only once its handshake is done: one that never
+// handshakes (a port scan, a half-open connection, a client that does
+// not speak TLS) must not keep a real client out. Those handshaking are
+// bounded apart, by max_connections too: at the bound, the connection
+// handshaking longest is closed to make room.
+func (rs *radsecServer) startHandshake(c net.Conn) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(rs.handshaking) >= cap(rs.sem) {
+		old := rs.handshaking[0]
+		rs.handshaking = slices.Delete(rs.handshaking, 0, 1)
+		if rs.evicted == nil {
+			rs.evicted = map[net.Conn]bool{}
+		}
+		rs.evicted[old] = true
+		old.Close()
+	}
+	rs.handshaking = append(rs.handshaking, c)
+}
+
+// endHandshake records that c's handshake ended, and reports whether c was
+// closed to make room for a newer connection.
+func (rs *radsecServer) endHandshake(c net.Conn) (evicted bool) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if i := slices.Index(rs.handshaking, c); i >= 0 {
+		rs.handshaking = slices.Delete(rs.handshaking, i, i+1)
+	}
+	evicted = rs.evicted[c]
+	delete(rs.evicted, c)
+	return evicted
 }
 
 func (rs *radsecServer) track(c net.Conn) bool {
@@ -209,13 +254,27 @@ func certNames(c *x509.Certificate) []string {
 
 func (rs *radsecServer) conn(c *tls.Conn) {
 	l := rs.l
-	c.SetDeadline(time.Now().Add(radsec.HandshakeTimeout))
-	if err := c.Handshake(); err != nil {
+	c.SetDeadline(time.Now().Add(RadSecHandshakeTimeout))
+	err := c.Handshake()
+	if rs.endHandshake(c) {
+		l.c.radsecHandshakeFailed.Add(1)
+		l.log.Warn("radsec: closed a connection that had not finished its TLS handshake, to make room for a new one", "from", c.RemoteAddr().String(), "handshaking", cap(rs.sem))
+		return
+	}
+	if err != nil {
 		l.c.radsecHandshakeFailed.Add(1)
 		l.log.Warn("radsec: handshake failed", "from", c.RemoteAddr().String(), "err", err)
 		return
 	}
 	c.SetDeadline(time.Time{})
+	select {
+	case rs.sem <- struct{}{}:
+		defer func() { <-rs.sem }()
+	default:
+		l.c.radsecRefused.Add(1)
+		l.log.Warn("radsec: refused a connection: max_connections reached", "from", c.RemoteAddr().String(), "max_connections", cap(rs.sem))
+		return
+	}
 	cl, err := rs.identify(c)
 	if err != nil {
 		l.c.drop(DropUnknownClient)

@@ -154,3 +154,49 @@ func TestListenRadSecConnectionsCounted(t *testing.T) {
 		t.Errorf("radrelay_listen_radsec_connections_total by event: %v, want handshake_failed 2, opened 1, refused 0", got)
 	}
 }
+
+// TestListenRadSecSilentClientHoldsNoSlot: with max_connections = 1, a
+// connection that never starts its TLS handshake (a port scan, a client
+// that hung) does not keep a real client out until the handshake timeout:
+// it holds no max_connections slot, and when the connections handshaking
+// are at the bound, the new one closes it. The slot is taken by the client
+// whose handshake is done, and a second client is then refused.
+func TestListenRadSecSilentClientHoldsNoSlot(t *testing.T) {
+	ca := testpki.NewCA(t, t.TempDir(), "Slot Test CA")
+	tcp, metrics, sc := startRadSecWithMetrics(t, ca, "max_connections = 1")
+
+	silent, err := net.Dial("tcp", tcp) // accepted first: radrelay accepts in order
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	nas := ca.Issue(t, "nas1.test", testpki.Options{Client: true})
+	rc, err := radsecClient(t, tcp, nas, ca.File)
+	if err != nil {
+		t.Fatalf("a client behind a silent connection, max_connections = 1: %v", err)
+	}
+	defer rc.Close()
+	if err := radsecRequest(t, rc, "s1"); err != nil {
+		t.Fatalf("a client behind a silent connection, max_connections = 1: %v", err)
+	}
+	io.Copy(io.Discard, silent) // radrelay closed it
+	waitLine(t, sc, "radsec: closed a connection that had not finished its TLS handshake, to make room for a new one")
+
+	// The slot is the client's: another one is refused, after its handshake.
+	other, err := radsecClient(t, tcp, nas, ca.File)
+	if err == nil {
+		err = radsecRequest(t, other, "s2")
+		other.Close()
+	}
+	if err == nil {
+		t.Fatal("a second client was served with max_connections = 1")
+	}
+	waitLine(t, sc, "radsec: refused a connection: max_connections reached")
+	if err := radsecRequest(t, rc, "s3"); err != nil {
+		t.Fatalf("the first client, after the second was refused: %v", err)
+	}
+	got := radsecConnections(t, metrics)
+	if got["handshake_failed"] != "1" || got["opened"] != "1" || got["refused"] != "1" {
+		t.Errorf("radrelay_listen_radsec_connections_total by event: %v, want handshake_failed 1, opened 1, refused 1", got)
+	}
+}
