@@ -54,6 +54,14 @@ type RadSecConfig struct {
 	IdleTimeout    time.Duration
 }
 
+// What became of a RadSec connection refused (its log line's reason), and
+// the metric that counts them.
+const (
+	connHandshakeFailed = "handshake_failed"
+	connRefused         = "max_connections"
+	radsecConnsMetric   = "radrelay_listen_radsec_connections_total"
+)
+
 // RadSecClient is a RadSec client known by its certificate's name.
 type RadSecClient struct {
 	Name   string
@@ -256,14 +264,17 @@ func (rs *radsecServer) conn(c *tls.Conn) {
 	l := rs.l
 	c.SetDeadline(time.Now().Add(RadSecHandshakeTimeout))
 	err := c.Handshake()
+	// A refused connection is logged as a dropped request is: a NAS that
+	// is refused connects again and again.
+	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	if rs.endHandshake(c) {
 		l.c.radsecHandshakeFailed.Add(1)
-		l.log.Warn("radsec: closed a connection that had not finished its TLS handshake, to make room for a new one", "from", c.RemoteAddr().String(), "handshaking", cap(rs.sem))
+		l.drops.warnCounted(l.log, connHandshakeFailed, from, radsecConnsMetric, "radsec: closed a connection that had not finished its TLS handshake, to make room for a new one", "handshaking", cap(rs.sem))
 		return
 	}
 	if err != nil {
 		l.c.radsecHandshakeFailed.Add(1)
-		l.log.Warn("radsec: handshake failed", "from", c.RemoteAddr().String(), "err", err)
+		l.drops.warnCounted(l.log, connHandshakeFailed, from, radsecConnsMetric, "radsec: handshake failed", "err", err.Error())
 		return
 	}
 	c.SetDeadline(time.Time{})
@@ -272,16 +283,15 @@ func (rs *radsecServer) conn(c *tls.Conn) {
 		defer func() { <-rs.sem }()
 	default:
 		l.c.radsecRefused.Add(1)
-		l.log.Warn("radsec: refused a connection: max_connections reached", "from", c.RemoteAddr().String(), "max_connections", cap(rs.sem))
+		l.drops.warnCounted(l.log, connRefused, from, radsecConnsMetric, "radsec: refused a connection: max_connections reached", "max_connections", cap(rs.sem))
 		return
 	}
 	cl, err := rs.identify(c)
 	if err != nil {
 		l.c.drop(DropUnknownClient)
-		l.log.Warn("radsec: closed a connection from an unknown client", "from", c.RemoteAddr().String(), "err", err)
+		l.drops.warn(l.log, DropUnknownClient, from, "radsec: closed a connection from an unknown client", "err", err.Error())
 		return
 	}
-	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 	l.c.radsecOpened.Add(1)
 	l.log.Info("radsec: client connected", "client", cl.Name, "from", from.String())
 	to := replyTo{radsec: &radsecReplier{c: c}}

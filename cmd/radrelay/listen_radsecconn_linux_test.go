@@ -24,9 +24,10 @@ import (
 )
 
 // startRadSecWithMetrics runs startRadSecListener's configuration with
-// /metrics (and extra top-level keys) and returns the RadSec address, the
-// metrics address and radrelay's stderr.
-func startRadSecWithMetrics(t *testing.T, ca *testpki.CA, listenKeys string) (tcp, metrics string, sc *bufio.Scanner) {
+// /metrics, listenKeys added to [[listen]] and tail at the end (its
+// sub-tables), and returns the RadSec address, the metrics address and
+// radrelay's stderr.
+func startRadSecWithMetrics(t *testing.T, ca *testpki.CA, listenKeys, tail string) (tcp, metrics string, sc *bufio.Scanner) {
 	t.Helper()
 	conf, _ := radsecListenConfig(t, ca, nil, "")
 	b, err := os.ReadFile(conf)
@@ -34,7 +35,7 @@ func startRadSecWithMetrics(t *testing.T, ca *testpki.CA, listenKeys string) (tc
 		t.Fatal(err)
 	}
 	text := strings.Replace(string(b), "[[listen]]\n", "[[listen]]\n"+listenKeys+"\n", 1)
-	os.WriteFile(conf, []byte("metrics_listen = \"127.0.0.1:0\"\n"+text), 0o600)
+	os.WriteFile(conf, []byte("metrics_listen = \"127.0.0.1:0\"\n"+text+tail), 0o600)
 	_, sc = startRadrelay(t, "run", "-c", conf)
 	scanUntil(t, sc, "listening for accounting and serving metrics", func(line []byte) bool {
 		if m := metricsRE.FindSubmatch(line); m != nil {
@@ -111,10 +112,12 @@ func radsecConnections(t *testing.T, metrics string) map[string]string {
 // with the client, its address, why, and how many packets it sent.
 func TestListenRadSecConnectionsCounted(t *testing.T) {
 	ca := testpki.NewCA(t, t.TempDir(), "Conn Test CA")
-	tcp, metrics, sc := startRadSecWithMetrics(t, ca, "")
+	tcp, metrics, sc := startRadSecWithMetrics(t, ca, "", "")
 
-	// Not TLS at all.
-	c, err := net.Dial("tcp", tcp)
+	// Not TLS at all (from another address: refusals are logged once a
+	// minute per address).
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}
+	c, err := d.Dial("tcp", tcp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +166,7 @@ func TestListenRadSecConnectionsCounted(t *testing.T) {
 // whose handshake is done, and a second client is then refused.
 func TestListenRadSecSilentClientHoldsNoSlot(t *testing.T) {
 	ca := testpki.NewCA(t, t.TempDir(), "Slot Test CA")
-	tcp, metrics, sc := startRadSecWithMetrics(t, ca, "max_connections = 1")
+	tcp, metrics, sc := startRadSecWithMetrics(t, ca, "max_connections = 1", "")
 
 	silent, err := net.Dial("tcp", tcp) // accepted first: radrelay accepts in order
 	if err != nil {
@@ -198,5 +201,55 @@ func TestListenRadSecSilentClientHoldsNoSlot(t *testing.T) {
 	got := radsecConnections(t, metrics)
 	if got["handshake_failed"] != "1" || got["opened"] != "1" || got["refused"] != "1" {
 		t.Errorf("radrelay_listen_radsec_connections_total by event: %v, want handshake_failed 1, opened 1, refused 1", got)
+	}
+}
+
+// TestListenRadSecRefusalsLoggedOncePerMinute: a RadSec client whose
+// certificate names no radsec_client connects again and again; each
+// connection is dropped and counted (dropped_total{reason="unknown_client"}),
+// and logged as UDP drops are: the first at once, the next ones of that
+// address within the minute not (then one line with also_dropped).
+func TestListenRadSecRefusalsLoggedOncePerMinute(t *testing.T) {
+	ca := testpki.NewCA(t, t.TempDir(), "Refusal Test CA")
+	tcp, metrics, sc := startRadSecWithMetrics(t, ca, "", "\n  [[listen.radsec_client]]\n  name = \"nas1.test\"\n")
+	stranger := ca.Issue(t, "nas7.test", testpki.Options{Client: true})
+	for i := range 3 {
+		rc, err := radsecClient(t, tcp, stranger, ca.File)
+		if err == nil {
+			err = radsecRequest(t, rc, fmt.Sprint("u", i)) // ends when radrelay has closed it
+			rc.Close()
+		}
+		if err == nil {
+			t.Fatal("an unknown client was answered")
+		}
+	}
+	// A client's connection and its end: every refusal was logged or
+	// not before it (each was closed only after).
+	nas := ca.Issue(t, "nas1.test", testpki.Options{Client: true})
+	rc, err := radsecClient(t, tcp, nas, ca.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := radsecRequest(t, rc, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	var refusals []string
+	scanUntil(t, sc, "radsec: client disconnected", func(line []byte) bool {
+		if strings.Contains(string(line), "radsec: closed a connection from an unknown client") {
+			refusals = append(refusals, string(line))
+		}
+		return strings.Contains(string(line), "radsec: client disconnected")
+	})
+	if len(refusals) != 1 {
+		t.Fatalf("%d lines for 3 refused connections of one address in a minute, want 1:\n%s", len(refusals), strings.Join(refusals, "\n"))
+	}
+	for _, want := range []string{"level=WARN", "reason=unknown_client", "from=127.0.0.1:", `nas7.test`, "next_report="} {
+		if !strings.Contains(refusals[0], want) {
+			t.Errorf("the refusal line lacks %s: %s", want, refusals[0])
+		}
+	}
+	if n := metricValue(t, metrics, `radrelay_listen_dropped_total\{listen="[^"]*",reason="unknown_client"\}`); n != 3 {
+		t.Errorf("dropped_total{reason=unknown_client} = %v, want 3", n)
 	}
 }
