@@ -78,7 +78,8 @@ func init() {
 Run reads RADIUS accounting detail files as FreeRADIUS writes them and
 delivers every record to every sink, at least once, until it is stopped.
 
-Files matching each input glob are taken oldest first. --mode is required.
+Files matching each input glob are taken oldest first. --mode is required
+with --input, and refused without it (a listener's spool is always consumed).
 In consume mode (like FreeRADIUS's radrelay) a file is renamed to a work
 file, read, and deleted once every sink has acknowledged every record in it.
 In follow mode files are never renamed, deleted or written: radrelay
@@ -267,6 +268,16 @@ func configFromRunFlags() (*config.Config, error) {
 	}
 	if len(f.inputs) == 0 && len(cfg.Listen) == 0 {
 		return nil, errors.New("no input: give --input GLOB (e.g. --input '/var/log/freeradius/radacct/*/detail-*'), --listen ADDR, or -c FILE")
+	}
+	if len(f.inputs) == 0 {
+		// A listener's spool is always consumed: --mode and --start-at
+		// say how --input files are read, and were silently ignored.
+		if f.mode != "" {
+			return nil, fmt.Errorf("--mode %s applies to --input files, and there is none: the listener's spool is always consumed (each file is deleted once every sink has passed it); drop --mode, or add --input GLOB", f.mode)
+		}
+		if f.startAt != "" {
+			return nil, fmt.Errorf("--start-at %s applies to --input files, and there is none: the listener's spool is read whole; drop --start-at, or add --input GLOB", f.startAt)
+		}
 	}
 	mode := tailer.Consume
 	switch f.mode {
