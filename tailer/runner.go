@@ -71,8 +71,8 @@ type sinkRunner struct {
 	// unflushedMarks: how many of those are held by marks (itemFileEnd,
 	// itemReset), which are not records.
 	unflushedMarks int
-	dirty     bool
-	flushC    chan struct{}
+	dirty          bool
+	flushC         chan struct{}
 
 	// Flusher only.
 	seq        uint64    // sequence number of the last state saved
