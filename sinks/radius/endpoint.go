@@ -118,6 +118,12 @@ type endpoint struct {
 	forgedAt  atomic.Int64
 	// forgedLoggedAt is when a forged reply was last warned about.
 	forgedLoggedAt atomic.Int64
+	// lastReply is when the last authentic reply was read (health clock,
+	// Unix ns; 0: none yet). The reader goroutine sets it as it reads the
+	// reply, not the request's goroutine when it wakes: on a CPU-starved
+	// process the latter can run long after, and the server would look
+	// quieter than it is (see heard).
+	lastReply atomic.Int64
 
 	// now and afterFunc are the clock of the health checks (the zombie
 	// period, revive_interval); time.Now and time.AfterFunc in production,
@@ -133,7 +139,6 @@ type endpoint struct {
 	// stopZombie stops the zombie timer; nil when none is armed.
 	stopZombie func() bool
 	deadSince  time.Time
-	lastReply  time.Time
 	busy       int
 	busySince  time.Time
 	probeDone  chan struct{} // closed when the probe request (stateProbing) ends

@@ -208,7 +208,7 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 			e.stats.fastRetransmits.Add(1)
 			continue
 		case <-p.acked:
-			e.replied(e.now())
+			e.replied(p.repliedAt())
 			e.window.acked(time.Now())
 			return nil
 		case <-dead:

@@ -1,6 +1,7 @@
 package radius
 
 import (
+	"crypto/md5"
 	"errors"
 	"net"
 	"runtime"
@@ -216,4 +217,73 @@ func waitOutstanding(t *testing.T, e *endpoint, n int) {
 		}
 		runtime.Gosched()
 	}
+}
+
+// TestReplyTimeIsWhenTheReaderReadIt: the server's last reply is when the
+// reader read it, not when the request's goroutine woke up to see it. On a
+// CPU-starved process that goroutine can run long after; the server
+// answered all along and must not be marked dead for it (nor look quieter
+// on the status page). Here the goroutine never runs at all.
+func TestReplyTimeIsWhenTheReaderReadIt(t *testing.T) {
+	const zombie = 20 * time.Second
+	e := newEndpoint("127.0.0.1:1813", []byte(testSecret), 32, timing{zombiePeriod: zombie}, testLogger(t))
+	clock := newManualClock()
+	e.now, e.afterFunc = clock.Now, clock.AfterFunc
+	c := newConn(nil, e)
+
+	// A request in flight whose goroutine is starved: nothing reads p.acked.
+	e.busyStart(clock.Now())
+	<-clock.armed
+	p := newPending()
+	id, s, ok := c.acquire(p)
+	if !ok {
+		t.Fatal("no Identifier")
+	}
+	req := make([]byte, 20)
+	req[0], req[1], req[3] = byte(4), id, 20 // Accounting-Request, no attributes
+	copy(req[4:], "request-authent!")
+	c.mu.Lock()
+	copy(s.header[:], req)
+	c.mu.Unlock()
+
+	clock.Advance(zombie - time.Second)
+	answered := clock.Now()
+	c.handleReply(accountingResponse(req, testSecret))
+
+	clock.Advance(time.Second) // the zombie period since the request ends
+	if !e.alive() {
+		t.Fatal("marked dead although it answered a second before the zombie period ended")
+	}
+	if got := e.lastReplyTime(); !got.Equal(answered) {
+		t.Fatalf("last reply %v, want %v (when the reader read it)", got, answered)
+	}
+	select {
+	case <-p.acked:
+	default:
+		t.Fatal("the request was not acknowledged")
+	}
+	if got := p.repliedAt(); !got.Equal(answered) {
+		t.Fatalf("the request's reply time is %v, want %v", got, answered)
+	}
+	// When the goroutine finally runs, its late view does not move the
+	// reply time forward.
+	clock.Advance(5 * time.Second)
+	e.replied(p.repliedAt())
+	if got := e.lastReplyTime(); !got.Equal(answered) {
+		t.Fatalf("last reply %v after the late wake-up, want %v", got, answered)
+	}
+	e.busyEnd()
+}
+
+// accountingResponse is the Accounting-Response to req signed with secret
+// (RFC 2866: MD5(Code, Identifier, Length, Request Authenticator, secret)).
+func accountingResponse(req []byte, secret string) []byte {
+	b := make([]byte, 20)
+	b[0], b[1], b[3] = 5, req[1], 20
+	h := md5.New()
+	h.Write(b[:4])
+	h.Write(req[4:20])
+	h.Write([]byte(secret))
+	copy(b[4:], h.Sum(nil))
+	return b
 }

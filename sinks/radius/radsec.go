@@ -381,7 +381,10 @@ func (tc *tlsConn) handleReply(b []byte) {
 		tc.link.hinted.Store(false)
 		tc.link.mu.Unlock()
 	}
-	owner.ack()
+	// The server answered now, whenever the request's goroutine runs.
+	now := e.now()
+	e.heard(now)
+	owner.ackAt(now)
 }
 
 // answeredSince reports whether the connection answered anything after at
@@ -450,13 +453,13 @@ func (l *radsecLink) exchange(ctx context.Context, m *message, probe bool, dead 
 		select {
 		case <-p.acked:
 			e.sampleRTT(sentAt)
-			e.replied(e.now())
+			e.replied(p.repliedAt())
 			e.window.acked(time.Now())
 			return nil
 		case <-tc.lost:
 			select {
 			case <-p.acked: // answered just before the connection went
-				e.replied(e.now())
+				e.replied(p.repliedAt())
 				e.window.acked(time.Now())
 				return nil
 			default:
