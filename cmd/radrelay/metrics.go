@@ -351,7 +351,8 @@ var (
 	descLsnFsyncHist  = prometheus.NewDesc("radrelay_listen_fsync_duration_seconds", "Time of each group commit (write and fsync): its tail is the acknowledgements' tail.", listenLabel, nil)
 	descLsnAckHist    = prometheus.NewDesc("radrelay_listen_ack_duration_seconds", "Time from receiving an accounting request to sending its Accounting-Response (after its fsync).", listenLabel, nil)
 
-	descSrvUp       = prometheus.NewDesc("radrelay_radius_server_up", "1 while the RADIUS server is alive, 0 while it is marked dead or being probed.", serverLabel, nil)
+	descSrvUp       = prometheus.NewDesc("radrelay_radius_server_up", "1 while the RADIUS server is alive, 0 while it is marked dead, being probed, or refuses connections (ICMP port unreachable since its last answer).", serverLabel, nil)
+	descSrvRefused  = prometheus.NewDesc("radrelay_radius_connection_refused_total", "Connections refused by the server's host (ICMP port unreachable: nothing listens on that port).", serverLabel, nil)
 	descSrvWindow   = prometheus.NewDesc("radrelay_radius_server_window", "The server's adaptive in-flight window (at most max_outstanding).", serverLabel, nil)
 	descSrvRTT      = prometheus.NewDesc("radrelay_radius_server_rtt_seconds", "Smoothed round-trip time of the server's answers to first sends (RFC 6298; 0 until the first answer).", serverLabel, nil)
 	descSrvRTTVar   = prometheus.NewDesc("radrelay_radius_server_rtt_variation_seconds", "Mean deviation of the round-trip time (0 until the first answer).", serverLabel, nil)
@@ -372,7 +373,7 @@ func (c *monitorCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRead, descDelivered, descRetried, descQuarantined, descFiltered,
 		descInFlight, descBytesDone, descLag, descSinkUp, descFailures, descLastDeliv, descBacklog, descBacklogN,
 		descStart, descBuild, descSrvUp, descSrvWindow, descSrvOut, descSrvReq, descSrvSent, descSrvAcked, descSrvRtx,
-		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvCuts, descSrvConns,
+		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvRefused, descSrvCuts, descSrvConns,
 		descLsnReceived, descLsnAccepted, descLsnDuplicates, descLsnStatus, descLsnDropped, descLsnSpool, descLsnPaused, descLsnFsyncs, descLsnFsyncSec, descLsnFsyncHist, descLsnAckHist} {
 		ch <- d
 	}
@@ -429,6 +430,7 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(descSrvDropped, float64(srv.Unmatched), n, a, "unknown_id")
 			counter(descSrvDropped, float64(srv.Malformed), n, a, "malformed")
 			counter(descSrvDeaths, float64(srv.Deaths), n, a)
+			counter(descSrvRefused, float64(srv.Refusals), n, a)
 			counter(descSrvCuts, float64(srv.WindowCuts), n, a)
 			if srv.Transport == radius.TransportRadSec {
 				counter(descSrvConns, float64(srv.Connects), n, a, "opened")

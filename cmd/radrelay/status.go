@@ -201,6 +201,7 @@ type serverStatus struct {
 	FailedDeliv  int64   `json:"failed"`
 	WindowCuts   int64   `json:"window_cuts"`
 	MalformedRep int64   `json:"malformed"`
+	Refusals     int64   `json:"connection_refused"`
 }
 
 func serverStatuses(in []radius.ServerStats) []serverStatus {
@@ -210,7 +211,7 @@ func serverStatuses(in []radius.ServerStats) []serverStatus {
 			Address: s.Address, State: s.State, Up: s.State == "alive", RTTSeconds: s.RTT.Seconds(), Window: s.Window, Outstanding: s.Outstanding,
 			Requests: s.Requests, Acked: s.Acked, Retransmits: s.Retransmits, Timeouts: s.Timeouts,
 			BadAuth: s.Forged, UnknownID: s.Unmatched, Deaths: s.Deaths, FailedDeliv: s.Failed,
-			WindowCuts: s.WindowCuts, MalformedRep: s.Malformed,
+			WindowCuts: s.WindowCuts, MalformedRep: s.Malformed, Refusals: s.Refusals,
 		})
 	}
 	return out

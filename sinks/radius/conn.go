@@ -109,10 +109,10 @@ func (c *conn) readLoop() {
 				return
 			}
 			// ECONNREFUSED from an ICMP port unreachable and the like:
-			// the request times out and is retransmitted; the refusal
-			// is kept to say why the server does not answer.
+			// the request is retransmitted as if it were lost (see
+			// noteRefused), and the refusal is said at once.
 			if errors.Is(err, syscall.ECONNREFUSED) {
-				c.server.refusedAt.Store(time.Now().UnixNano())
+				c.server.noteRefused()
 			}
 			continue
 		}

@@ -191,7 +191,7 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 		cur.c.mu.Unlock()
 		early = false
 		if _, err := cur.c.udp.Write(buf); err != nil {
-			e.stats.writeErrors.Add(1)
+			e.writeFailed(err)
 		}
 		select {
 		case <-p.early:

@@ -145,6 +145,9 @@ func (e *endpoint) replied(now time.Time) {
 // connection. The time only moves forward: a request's goroutine that
 // wakes late reports an older reply than the reader already did.
 func (e *endpoint) heard(now time.Time) {
+	if e.refused.Load() {
+		e.answersAgain()
+	}
 	ns := now.UnixNano()
 	for {
 		cur := e.lastReply.Load()
@@ -325,7 +328,7 @@ func (e *endpoint) statusServer() bool {
 	c.mu.Unlock()
 	e.stats.sent.Add(1)
 	if _, err := c.udp.Write(buf); err != nil {
-		e.stats.writeErrors.Add(1)
+		e.writeFailed(err)
 	}
 	timer := time.NewTimer(e.timing.backoff.initial)
 	defer timer.Stop()

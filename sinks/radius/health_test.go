@@ -3,10 +3,13 @@ package radius
 import (
 	"crypto/md5"
 	"errors"
+	"log/slog"
 	"net"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -286,4 +289,38 @@ func accountingResponse(req []byte, secret string) []byte {
 	h.Write([]byte(secret))
 	copy(b[4:], h.Sum(nil))
 	return b
+}
+
+// TestRefusalEpisode: refusals (ICMP port unreachable) are warned about
+// once per episode, show the server as "refused" without marking it dead,
+// and an authentic reply ends the episode.
+func TestRefusalEpisode(t *testing.T) {
+	logs := &logBuffer{}
+	e := newEndpoint("127.0.0.1:1813", []byte(testSecret), 32, timing{zombiePeriod: time.Hour},
+		slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	for range 3 {
+		e.noteRefused()
+	}
+	e.writeFailed(syscall.ECONNREFUSED)
+	st := e.snapshot()
+	if !st.Refused || st.Refusals != 4 || st.State != "refused" || !e.alive() || st.Deaths != 0 {
+		t.Fatalf("after 4 refusals: %+v (alive for routing %v); want refused, 4 counted, not dead", st, e.alive())
+	}
+	if n := strings.Count(logs.String(), "connection refused"); n != 1 {
+		t.Fatalf("%d warnings, want 1:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || strings.Contains(logs.String(), testSecret) {
+		t.Fatalf("want one WARN, without the secret:\n%s", logs)
+	}
+	e.heard(time.Now())
+	if st := e.snapshot(); st.Refused || st.State != "alive" {
+		t.Fatalf("after a reply: %+v; want alive", st)
+	}
+	if !strings.Contains(logs.String(), "answering again after refusing connections") {
+		t.Fatalf("the end of the refusals is not said:\n%s", logs)
+	}
+	e.noteRefused() // a new episode is news again
+	if n := strings.Count(logs.String(), "connection refused"); n != 2 {
+		t.Fatalf("%d warnings after a second episode, want 2:\n%s", n, logs)
+	}
 }

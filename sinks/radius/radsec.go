@@ -10,6 +10,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	layeh "layeh.com/radius"
@@ -199,6 +200,9 @@ func (l *radsecLink) report(err error) {
 	var de *radsec.DialError
 	if errors.As(err, &de) {
 		hint = de.Hint()
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		l.e.refusedSeen() // shown in the server's state; said just below
 	}
 	l.mu.Lock()
 	repeat := hint == l.lastHint
