@@ -39,6 +39,9 @@ type Tailer struct {
 	// skippedFiles counts input files left alone: compressed or binary
 	// files in a consume or follow glob, binary files given to a Replay.
 	skippedFiles atomic.Int64
+	// malformed counts the records that could not be parsed, once each
+	// whichever sink wrote their quarantine entry (unparsed.go).
+	malformed atomic.Int64
 	progress     chan struct{} // a sink committed something (maintenance looks)
 
 	statsMu sync.Mutex // guards runners being set
@@ -314,7 +317,7 @@ func (t *Tailer) Stats() Stats {
 	t.statsMu.Lock()
 	runners := t.runners
 	t.statsMu.Unlock()
-	st := Stats{TotalBytes: t.totalBytes.Load(), SkippedFiles: int(t.skippedFiles.Load())}
+	st := Stats{TotalBytes: t.totalBytes.Load(), SkippedFiles: int(t.skippedFiles.Load()), Malformed: t.malformed.Load()}
 	files := *t.list.Load()
 	sizes := make(map[fileKey]int64, len(files))
 	for _, of := range files {

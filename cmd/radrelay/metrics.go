@@ -241,6 +241,9 @@ type liveSnapshot struct {
 	Sinks        []sinkSnapshot
 	BacklogBytes int64
 	BacklogFiles int
+	// Malformed: records that could not be parsed, counted once for all
+	// sinks (tailer.Stats.Malformed).
+	Malformed int64
 }
 
 // sample takes a snapshot and updates what is derived from successive
@@ -263,7 +266,7 @@ func (m *monitor) sample() liveSnapshot {
 		byName[s.Name] = s
 	}
 	now := m.now()
-	snap := liveSnapshot{At: now, BacklogBytes: st.BacklogBytes, BacklogFiles: st.BacklogFiles}
+	snap := liveSnapshot{At: now, BacklogBytes: st.BacklogBytes, BacklogFiles: st.BacklogFiles, Malformed: st.Malformed}
 	m.mu.Lock()
 	watches := append([]*sinkWatch(nil), m.sinks...)
 	for _, w := range watches {
@@ -325,7 +328,8 @@ var (
 	descRead        = prometheus.NewDesc("radrelay_records_read_total", "Records read from detail files for the sink.", sinkLabel, nil)
 	descDelivered   = prometheus.NewDesc("radrelay_records_delivered_total", "Records the sink acknowledged (including records its filter let pass).", sinkLabel, nil)
 	descRetried     = prometheus.NewDesc("radrelay_records_retried_total", "Deliveries retried after a retryable failure.", sinkLabel, nil)
-	descQuarantined = prometheus.NewDesc("radrelay_records_quarantined_total", "Records written to the quarantine (malformed, or rejected permanently by the sink).", sinkLabel, nil)
+	descQuarantined = prometheus.NewDesc("radrelay_records_quarantined_total", "Records quarantined for the sink: rejected permanently by it, or retries exhausted (records that cannot be parsed are in radrelay_records_malformed_total).", sinkLabel, nil)
+	descMalformed   = prometheus.NewDesc("radrelay_records_malformed_total", "Records that could not be parsed (malformed, truncated, unreadable), quarantined once for every sink and counted once.", nil, nil)
 	descFiltered    = prometheus.NewDesc("radrelay_records_filtered_total", "Records the sink's filter acknowledged without delivering them.", sinkLabel, nil)
 	descInFlight    = prometheus.NewDesc("radrelay_records_in_flight", "Records sent to the sink and not yet acknowledged.", sinkLabel, nil)
 	descBytesDone   = prometheus.NewDesc("radrelay_bytes_done_total", "Bytes of detail files the sink has passed (never falls, also when a finished file is deleted).", sinkLabel, nil)
@@ -370,7 +374,7 @@ var (
 )
 
 func (c *monitorCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRead, descDelivered, descRetried, descQuarantined, descFiltered,
+	for _, d := range []*prometheus.Desc{descRead, descDelivered, descRetried, descQuarantined, descMalformed, descFiltered,
 		descInFlight, descBytesDone, descLag, descSinkUp, descFailures, descLastDeliv, descBacklog, descBacklogN,
 		descStart, descBuild, descSrvUp, descSrvWindow, descSrvOut, descSrvReq, descSrvSent, descSrvAcked, descSrvRtx,
 		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvRefused, descSrvCuts, descSrvConns,
@@ -459,6 +463,7 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 			histogram(descLsnAckHist, st.AckLatency, addr)
 		}
 	}
+	counter(descMalformed, float64(snap.Malformed))
 	gauge(descBacklog, float64(snap.BacklogBytes))
 	gauge(descBacklogN, float64(snap.BacklogFiles))
 	gauge(descStart, unixSeconds(c.m.started))
