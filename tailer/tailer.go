@@ -42,7 +42,7 @@ type Tailer struct {
 	// malformed counts the records that could not be parsed, once each
 	// whichever sink wrote their quarantine entry (unparsed.go).
 	malformed atomic.Int64
-	progress     chan struct{} // a sink committed something (maintenance looks)
+	progress  chan struct{} // a sink committed something (maintenance looks)
 
 	statsMu sync.Mutex // guards runners being set
 
