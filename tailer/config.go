@@ -185,3 +185,13 @@ type SinkStats struct {
 	// acknowledged (zero when none); lag = now − OldestUndelivered.
 	OldestUndelivered time.Time
 }
+
+// Unsettled is the number of records read for the sink and neither
+// delivered nor quarantined yet: in flight while the sink runs, not
+// delivered once it stopped. (InFlight counts window slots, which
+// end-of-file marks and records acknowledged behind an earlier,
+// unacknowledged one hold too: it is the window's occupancy, not a count
+// of records to wait for.)
+func (s SinkStats) Unsettled() int64 {
+	return max(s.Read-s.Delivered-s.Quarantined, 0)
+}

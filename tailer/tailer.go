@@ -221,11 +221,11 @@ func (t *Tailer) Run(ctx context.Context) error {
 			// Said once, at the level an operator sees: the wait is
 			// over and what was not acknowledged goes out again.
 			var waiting []any
-			total := 0
+			var total int64
 			for _, st := range t.Stats().Sinks {
-				if st.InFlight > 0 {
-					waiting = append(waiting, st.Name, st.InFlight)
-					total += st.InFlight
+				if n := st.Unsettled(); n > 0 {
+					waiting = append(waiting, st.Name, n)
+					total += n
 				}
 			}
 			if total > 0 {

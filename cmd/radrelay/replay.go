@@ -235,8 +235,14 @@ func printReplaySummary(w io.Writer, res runResult, files int) int64 {
 	for _, s := range res.stats.Sinks {
 		line := fmt.Sprintf("  sink %s: %s delivered, %s quarantined", s.Name,
 			formatCount(s.Delivered), formatCount(s.Quarantined))
-		if left := s.Read - s.Delivered - s.Quarantined; left > 0 {
+		left := unsettled(s)
+		if left > 0 {
 			line += fmt.Sprintf(", %s NOT delivered", formatCount(left))
+		}
+		if at, ok := res.unsettledAtSignal[s.Name]; ok && at > left {
+			// The stopping line's number, and what became of it.
+			line += fmt.Sprintf(" (%s in flight when interrupted, %s of them delivered or quarantined while stopping)",
+				formatCount(at), formatCount(at-left))
 		}
 		if s.Retried == 1 {
 			line += ", 1 retry"
