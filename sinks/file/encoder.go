@@ -69,6 +69,12 @@ type EncoderOptions struct {
 	// sinks/stream) can tell the layout it reads; the jsonl sink leaves it
 	// 0 and writes what it always wrote.
 	SchemaVersion int
+	// NameCode, for JSON with a Dictionary, is a function of an attribute
+	// name that AppendNameCodes reports per attribute. The encoder calls
+	// it once per name it keeps (see nameCache), so a caller that needs
+	// a code per attribute (package sinks/stream's record identity) gets
+	// it without a lookup of its own per attribute.
+	NameCode func(name string) uint8
 }
 
 // An Encoder formats records as one of the formats. It is safe for
@@ -160,12 +166,22 @@ func (e *Encoder) Header() []byte {
 func (e *Encoder) Append(dst []byte, rec *detail.Record) []byte {
 	switch e.format {
 	case FormatJSONL:
-		return e.appendJSON(dst, rec)
+		return e.appendJSON(dst, rec, nil)
 	case FormatCSV:
 		return e.appendCSV(dst, rec)
 	default:
 		return detail.AppendRecord(dst, rec)
 	}
+}
+
+// AppendNameCodes is Append for JSON that also sets codes[i] to
+// EncoderOptions.NameCode of the name of rec.Attrs[i]; codes has
+// len(rec.Attrs) elements. Without a NameCode every code is 0.
+func (e *Encoder) AppendNameCodes(dst []byte, rec *detail.Record, codes []uint8) []byte {
+	if e.format != FormatJSONL {
+		panic("file: AppendNameCodes on a " + e.format + " encoder")
+	}
+	return e.appendJSON(dst, rec, codes)
 }
 
 // attrKey is the name an attribute is shown under: Name, or Name:tag.
@@ -209,7 +225,9 @@ func textValue(a *detail.Attribute, printable bool) string {
 //
 // "done" is added for a record marked done. Attributes keep file order; an
 // attribute that occurs several times becomes an array.
-func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
+//
+// codes, when not nil, gets the NameCode of each attribute's name.
+func (e *Encoder) appendJSON(dst []byte, rec *detail.Record, codes []uint8) []byte {
 	dst = append(dst, '{')
 	if e.opts.SchemaVersion > 0 {
 		dst = append(dst, `"schema_version":`...)
@@ -266,7 +284,24 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
 		first = false
 		var name *nameEntry
 		if e.names != nil {
-			name = e.names.lookup(e.opts.Dictionary, a.Name)
+			name = e.names.lookup(e.opts.Dictionary, e.opts.NameCode, a.Name)
+		}
+		if codes != nil {
+			code := uint8(0)
+			switch {
+			case name != nil:
+				code = name.code
+			case e.opts.NameCode != nil:
+				code = e.opts.NameCode(a.Name)
+			}
+			codes[i] = code
+			if n > 1 {
+				for j := i + 1; j < len(attrs); j++ {
+					if sameKey(&attrs[j], a) {
+						codes[j] = code
+					}
+				}
+			}
 		}
 		if name != nil {
 			dst = append(dst, name.quoted...)

@@ -24,11 +24,12 @@ type nameEntry struct {
 	name   string                // a copy: not the record's memory
 	attr   *dictionary.Attribute // nil: the dictionary does not know it
 	quoted []byte                // the name as a JSON string, quotes included
+	code   uint8                 // EncoderOptions.NameCode of name
 }
 
 // lookup returns the entry of name, adding it when its slot is free, or nil
 // when the slot belongs to another name.
-func (c *nameCache) lookup(d *dictionary.Dictionary, name string) *nameEntry {
+func (c *nameCache) lookup(d *dictionary.Dictionary, code func(string) uint8, name string) *nameEntry {
 	slot := &c.slots[nameHash(name)%uint64(len(c.slots))]
 	e := slot.Load()
 	if e != nil {
@@ -40,6 +41,9 @@ func (c *nameCache) lookup(d *dictionary.Dictionary, name string) *nameEntry {
 	e = &nameEntry{name: strings.Clone(name), quoted: appendJSONString(nil, name)}
 	if a, ok := d.Attribute(name); ok {
 		e.attr = a
+	}
+	if code != nil {
+		e.code = code(name)
 	}
 	if slot.CompareAndSwap(nil, e) {
 		return e

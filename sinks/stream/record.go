@@ -1,8 +1,6 @@
 package stream
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -134,7 +132,7 @@ func NewEncoder(opts Options) (*Encoder, error) {
 	if opts.MaxBytes < 0 {
 		return nil, fmt.Errorf("max message bytes %d is negative", opts.MaxBytes)
 	}
-	enc, err := file.NewEncoder(file.FormatJSONL, file.EncoderOptions{Dictionary: opts.Dictionary, SchemaVersion: SchemaVersion})
+	enc, err := file.NewEncoder(file.FormatJSONL, file.EncoderOptions{Dictionary: opts.Dictionary, SchemaVersion: SchemaVersion, NameCode: nameCode})
 	if err != nil {
 		return nil, err
 	}
@@ -203,12 +201,19 @@ func fallbackKey(rec *detail.Record) string {
 // permanent (sinks.Permanent wrapping ErrTooLarge) when the message
 // exceeds the limit: the same record can never be sent.
 func (e *Encoder) Encode(rec *detail.Record, m *Message) error {
-	m.Value = e.json.Append(m.Value[:0], rec)
+	var small [64]uint8 // the ID's name codes, from the JSON encoder's cache
+	codes := small[:0]
+	if len(rec.Attrs) <= len(small) {
+		codes = small[:len(rec.Attrs)]
+	} else {
+		codes = make([]uint8, len(rec.Attrs))
+	}
+	m.Value = e.json.AppendNameCodes(m.Value[:0], rec, codes)
 	if n := len(m.Value); n > 0 && m.Value[n-1] == '\n' {
 		m.Value = m.Value[:n-1]
 	}
 	m.Key = e.Key(rec)
-	m.ID = ID(rec)
+	m.ID = idOf(rec, codes)
 	m.Headers = append(m.Headers[:0], Header{HeaderSchema, strconv.Itoa(SchemaVersion)})
 	if st, ok := rec.Get("Acct-Status-Type"); ok {
 		m.Headers = append(m.Headers, Header{HeaderStatusType, strings.TrimPrefix(st.Value, "::")})
@@ -227,36 +232,3 @@ func (e *Encoder) Encode(rec *detail.Record, m *Message) error {
 
 // MaxBytes is the encoder's message size limit.
 func (e *Encoder) MaxBytes() int { return e.maxBytes }
-
-// ID returns the identity of rec's content: a digest of its timestamp, its
-// header and its attributes (names, tags and values, in order), as 32 hex
-// digits. Where the record was read from is not part of it, so a record
-// resent after a restart (or replayed from a copy of the file) has the
-// same ID; whether it was marked done is not either.
-func ID(rec *detail.Record) string {
-	var scratch [1024]byte
-	b := AppendIDInput(scratch[:0], rec)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
-}
-
-// AppendIDInput appends what ID digests: the timestamp, NUL, the header,
-// then per attribute NUL, its tag (if any), NUL, name, NUL, value. One
-// digest of the whole costs a third of feeding it piece by piece.
-func AppendIDInput(b []byte, rec *detail.Record) []byte {
-	b = strconv.AppendInt(b, rec.Timestamp, 10)
-	b = append(b, 0)
-	b = append(b, rec.Header...)
-	for i := range rec.Attrs {
-		a := &rec.Attrs[i]
-		b = append(b, 0)
-		if a.HasTag {
-			b = strconv.AppendInt(b, int64(a.Tag), 10)
-		}
-		b = append(b, 0)
-		b = append(b, a.Name...)
-		b = append(b, 0)
-		b = append(b, a.Value...)
-	}
-	return b
-}
