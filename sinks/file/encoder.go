@@ -265,25 +265,52 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record, codes []uint8) []by
 	} else {
 		written = make([]bool, len(attrs))
 	}
+	// With the cache of names, each attribute's entry is looked up first:
+	// a name whose cache slot no other attribute of the record has is not
+	// repeated, and needs no search for its repeats (comparing every pair
+	// of names cost a quarter of encoding). Names without an entry (a
+	// slot taken by another name), or too many attributes, fall back to
+	// the search for all.
+	var entries *[64]*nameEntry
+	var seen, repeated [len(nameCache{}.slots) / 64]uint64
+	if e.names != nil && len(attrs) <= len(small) {
+		entries = new([64]*nameEntry)
+		for i := range attrs {
+			en := e.names.lookup(e.opts.Dictionary, e.opts.NameCode, attrs[i].Name)
+			if en == nil {
+				entries = nil
+				break
+			}
+			entries[i] = en
+			w, bit := en.slot/64, uint64(1)<<(en.slot%64)
+			repeated[w] |= seen[w] & bit
+			seen[w] |= bit
+		}
+	}
 	first := true
 	for i := range attrs {
 		if written[i] {
 			continue
 		}
 		a := &attrs[i]
+		var name *nameEntry
+		if entries != nil {
+			name = entries[i]
+		}
 		n := 1
-		for j := i + 1; j < len(attrs); j++ {
-			if sameKey(&attrs[j], a) {
-				n++
-				written[j] = true
+		if name == nil || repeated[name.slot/64]&(uint64(1)<<(name.slot%64)) != 0 {
+			for j := i + 1; j < len(attrs); j++ {
+				if sameKey(&attrs[j], a) {
+					n++
+					written[j] = true
+				}
 			}
 		}
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		var name *nameEntry
-		if e.names != nil {
+		if name == nil && e.names != nil {
 			name = e.names.lookup(e.opts.Dictionary, e.opts.NameCode, a.Name)
 		}
 		if codes != nil {
