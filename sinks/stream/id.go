@@ -31,9 +31,14 @@ func ID(rec *detail.Record) string {
 // idOf is ID with the name code of each attribute (nameCode) known:
 // Encode has them from the JSON encoder's cache of names.
 func idOf(rec *detail.Record, codes []uint8) string {
-	var scratch [1024]byte
-	sum := sha256.Sum256(appendIDInput(scratch[:0], rec, codes))
+	sum := idSum(rec, codes)
 	return hex.EncodeToString(sum[:16])
+}
+
+// idSum is the SHA-256 digest of which ID is the first 16 bytes.
+func idSum(rec *detail.Record, codes []uint8) [sha256.Size]byte {
+	var scratch [1024]byte
+	return sha256.Sum256(appendIDInput(scratch[:0], rec, codes))
 }
 
 // AppendIDInput appends what ID digests; see appendIDInput.

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -160,41 +161,51 @@ func Dictionary(env sinks.Env) (*dictionary.Dictionary, error) {
 // (no Acct-Unique-Session-Id, say) gets Acct-Session-Id qualified by its
 // NAS, "NAS/Acct-Session-Id", so that its session still keeps one key.
 func (e *Encoder) Key(rec *detail.Record) string {
+	b, direct, ok := e.appendKey(nil, rec)
+	if ok {
+		return direct
+	}
+	return string(b)
+}
+
+// appendKey returns the key of rec as direct, ok when it is an attribute's
+// value as it is (no copy needed), and else appends it to b.
+func (e *Encoder) appendKey(b []byte, rec *detail.Record) (_ []byte, direct string, ok bool) {
 	if len(e.key) == 1 && e.key[0].attr { // an attribute: its value, not a copy
 		if a, ok := rec.Get(e.key[0].text); ok && a.Value != "" {
-			return a.Value
+			return b, a.Value, true
 		}
-		return fallbackKey(rec)
+		return appendFallbackKey(b, rec), "", false
 	}
-	var b strings.Builder
+	start := len(b)
 	found := false
 	for _, p := range e.key {
 		if !p.attr {
-			b.WriteString(p.text)
+			b = append(b, p.text...)
 			continue
 		}
 		if a, ok := rec.Get(p.text); ok {
-			b.WriteString(a.Value)
+			b = append(b, a.Value...)
 			found = found || a.Value != ""
 		}
 	}
 	if found {
-		return b.String()
+		return b, "", false
 	}
-	return fallbackKey(rec)
+	return appendFallbackKey(b[:start], rec), "", false
 }
 
-// fallbackKey is the key of a record without the attributes of the key.
-func fallbackKey(rec *detail.Record) string {
-	nas := ""
-	for _, n := range []string{"NAS-IP-Address", "NAS-IPv6-Address", "NAS-Identifier"} {
+// appendFallbackKey appends the key of a record without the attributes of
+// the key.
+func appendFallbackKey(b []byte, rec *detail.Record) []byte {
+	for _, n := range [...]string{"NAS-IP-Address", "NAS-IPv6-Address", "NAS-Identifier"} {
 		if a, ok := rec.Get(n); ok && a.Value != "" {
-			nas = a.Value
+			b = append(b, a.Value...)
 			break
 		}
 	}
 	sid, _ := rec.Get("Acct-Session-Id")
-	return nas + "/" + sid.Value
+	return append(append(b, '/'), sid.Value...)
 }
 
 // Encode fills m with the message of rec, reusing m's buffers. Its error is
@@ -212,16 +223,30 @@ func (e *Encoder) Encode(rec *detail.Record, m *Message) error {
 	if n := len(m.Value); n > 0 && m.Value[n-1] == '\n' {
 		m.Value = m.Value[:n-1]
 	}
-	m.Key = e.Key(rec)
-	m.ID = idOf(rec, codes)
+	// The ID, "FILE:OFFSET" and a key that is not an attribute's value as
+	// it is are made in one allocation, not three.
+	var scratch [256]byte
+	sum := idSum(rec, codes)
+	b := hex.AppendEncode(scratch[:0], sum[:16])
+	srcEnd := len(b)
+	if rec.File != "" {
+		b = append(append(b, rec.File...), ':')
+		b = strconv.AppendInt(b, rec.Offset, 10)
+		srcEnd = len(b)
+	}
+	b, key, direct := e.appendKey(b, rec)
+	all := string(b)
+	m.ID = all[:32]
+	m.Key = key
+	if !direct {
+		m.Key = all[srcEnd:]
+	}
 	m.Headers = append(m.Headers[:0], Header{HeaderSchema, strconv.Itoa(SchemaVersion)})
 	if st, ok := rec.Get("Acct-Status-Type"); ok {
 		m.Headers = append(m.Headers, Header{HeaderStatusType, strings.TrimPrefix(st.Value, "::")})
 	}
 	if rec.File != "" {
-		var scratch [128]byte // one allocation for "FILE:OFFSET", not two
-		src := append(append(scratch[:0], rec.File...), ':')
-		m.Headers = append(m.Headers, Header{HeaderSource, string(strconv.AppendInt(src, rec.Offset, 10))})
+		m.Headers = append(m.Headers, Header{HeaderSource, all[32:srcEnd]})
 	}
 	m.Headers = append(m.Headers, Header{HeaderKey, m.Key}, Header{HeaderID, m.ID})
 	if n := m.Size(); n > e.maxBytes {
