@@ -125,7 +125,7 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 		attempts int
 		first    time.Time
 	}
-	var pending []pend
+	pending := make([]pend, 0, len(batch)) // not grown record by record
 	for _, it := range batch {
 		if it.kind == itemRecord {
 			pending = append(pending, pend{it: it})
