@@ -552,28 +552,14 @@ func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string)
 	for i < len(l) && (l[i] == ' ' || l[i] == '\t') {
 		i++
 	}
-	eq := strings.IndexByte(l[i:], '=')
+	eq, j, colon := nameFast(l, i)
 	if eq < 0 {
-		return -1, "attribute line has no \" = \": " + quoteLine(l)
-	}
-	eq += i
-	j := eq
-	for j > i && (l[j-1] == ' ' || l[j-1] == '\t') {
-		j--
-	}
-	name := l[i:j]
-	if name == "" {
-		return -1, "attribute line has no name before \"=\": " + quoteLine(l)
-	}
-	colon := -1
-	for k := 0; k < len(name); k++ {
-		if c := nameByteClass[name[k]]; c != 0 {
-			if c == nameBad {
-				return -1, "attribute name " + quoteLine(name) + " contains white space or a quote"
-			}
-			colon = k
+		var bad string
+		if eq, j, colon, bad = nameSlow(l, i); bad != "" {
+			return -1, bad
 		}
 	}
+	name := l[i:j]
 	a.Name = name
 	if colon > 0 && colon >= len(name)-4 && colon < len(name)-1 {
 		t := 0
@@ -619,14 +605,77 @@ func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string)
 	return restAt, ""
 }
 
+// nameFast finds, in one pass, the "=" of a well-formed attribute line
+// ("Name = ", "Name:tag\t= ") whose name starts at i, the end of the name
+// (j) and its last colon (within the name, or -1). It returns eq -1 for
+// anything else (no "=", no name, a quote or white space inside the name),
+// which nameSlow then finds or says what is wrong with: its results are
+// nameSlow's when eq >= 0 (FuzzNameScan).
+func nameFast(l string, i int) (eq, j, colon int) {
+	eq, j, colon = -1, -1, -1
+	for k := i; k < len(l); {
+		c := nameByteClass[l[k]]
+		if c == 0 {
+			k++
+			continue
+		}
+		if c == nameColon {
+			colon = k - i
+			k++
+			continue
+		}
+		j = k
+		if c == nameBad {
+			for k < len(l) && (l[k] == ' ' || l[k] == '\t') {
+				k++
+			}
+		}
+		if k < len(l) && l[k] == '=' && j > i {
+			eq = k
+		}
+		break
+	}
+	return eq, j, colon
+}
+
+// nameSlow finds the "=" of an attribute line whose name starts at i, the
+// end of the name (j) and its last colon (within the name, or -1), or says
+// what is wrong.
+func nameSlow(l string, i int) (eq, j, colon int, msg string) {
+	eq = strings.IndexByte(l[i:], '=')
+	if eq < 0 {
+		return 0, 0, 0, "attribute line has no \" = \": " + quoteLine(l)
+	}
+	eq += i
+	j = eq
+	for j > i && (l[j-1] == ' ' || l[j-1] == '\t') {
+		j--
+	}
+	name := l[i:j]
+	if name == "" {
+		return 0, 0, 0, "attribute line has no name before \"=\": " + quoteLine(l)
+	}
+	colon = -1
+	for k := 0; k < len(name); k++ {
+		if c := nameByteClass[name[k]]; c != 0 {
+			if c == nameBad {
+				return 0, 0, 0, "attribute name " + quoteLine(name) + " contains white space or a quote"
+			}
+			colon = k
+		}
+	}
+	return eq, j, colon, ""
+}
+
 // nameByteClass sorts the bytes of an attribute name: nameBad (white space,
-// a quote) may not appear in one, nameColon may start a tag; every other byte
-// is 0. One load per byte is what parsing names costs.
-var nameByteClass = [256]uint8{' ': nameBad, '\t': nameBad, '"': nameBad, ':': nameColon}
+// a quote) may not appear in one, nameColon may start a tag, nameEquals ends
+// it; every other byte is 0. One load per byte is what parsing names costs.
+var nameByteClass = [256]uint8{' ': nameBad, '\t': nameBad, '"': nameBad, ':': nameColon, '=': nameEquals}
 
 const (
-	nameBad   = 1
-	nameColon = 2
+	nameBad    = 1
+	nameColon  = 2
+	nameEquals = 3
 )
 
 // looksLikeAttribute reports whether s, which starts with a TAB, is an
