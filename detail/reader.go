@@ -476,7 +476,14 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int, eols []int
 	}
 	hdrEnd := eol(0, 0)
 	header := text[:hdrEnd]
-	rec := r.newRecord(lines - 1)
+	// Room for every line but the header, and but the empty line that
+	// ends the record (the Timestamp line's room is needed while it is
+	// parsed): the attribute slabs are most of what parsing allocates.
+	room := lines - 1
+	if lines >= 2 && len(eols) >= lines && isBlankString(text[eols[lines-2]+1:eols[lines-1]]) {
+		room--
+	}
+	rec := r.newRecord(room)
 	rec.File, rec.Line, rec.Offset, rec.Length, rec.TimestampOffset = r.name, line, off, int64(len(text)), -1
 	if strings.HasSuffix(header, "\r") {
 		header = header[:len(header)-1]
