@@ -320,8 +320,11 @@ func (r *sinkRunner) pushWaiting(ctx context.Context, it *item) (ok, waited bool
 			return false, true
 		}
 	}
-	if it.kind == itemRecord {
+	switch it.kind {
+	case itemRecord:
 		r.read.Add(1)
+	case itemFileEnd, itemReset:
+		r.markTokens.Add(1)
 	}
 	r.items <- it // never blocks: capacity == window
 	return true, waited

@@ -217,13 +217,24 @@ func textValue(a *detail.Attribute, printable bool) string {
 	return string(q[1 : len(q)-1])
 }
 
+// The Timestamps RFC 3339 can write: years 0000 to 9999 (four digits). A
+// record's Timestamp outside them (a corrupt line: the reader takes any
+// integer) has no "time", only "timestamp", which holds it exactly: a
+// "time" of "10000-01-01T00:00:00Z" is not an RFC 3339 date-time, and a
+// stream consumer validating the schema's format would reject the record.
+const (
+	minRFC3339 = -62167219200 // 0000-01-01T00:00:00Z
+	maxRFC3339 = 253402300799 // 9999-12-31T23:59:59Z
+)
+
 // appendJSON writes one JSON object:
 //
 //	{"time":"2026-11-23T11:57:39Z","timestamp":1795435059,"header":"Mon Nov 23 11:57:39 2026",
 //	 "file":"detail-20261123","line":1,"offset":0,"attributes":{"User-Name":"carl",
 //	 "Cisco-AVPair":["a=b","c=d"],"Tunnel-Type:1":"VLAN",...}}
 //
-// "done" is added for a record marked done. Attributes keep file order; an
+// "done" is added for a record marked done; "time" is left out for a
+// Timestamp past RFC 3339's years (minRFC3339). Attributes keep file order; an
 // attribute that occurs several times becomes an array.
 //
 // codes, when not nil, gets the NameCode of each attribute's name.
@@ -235,9 +246,12 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record, codes []uint8) []by
 		dst = append(dst, ',')
 	}
 	if rec.HasTimestamp {
-		dst = append(dst, `"time":"`...)
-		dst = time.Unix(rec.Timestamp, 0).UTC().AppendFormat(dst, time.RFC3339)
-		dst = append(dst, `","timestamp":`...)
+		if rec.Timestamp >= minRFC3339 && rec.Timestamp <= maxRFC3339 {
+			dst = append(dst, `"time":"`...)
+			dst = time.Unix(rec.Timestamp, 0).UTC().AppendFormat(dst, time.RFC3339)
+			dst = append(dst, `",`...)
+		}
+		dst = append(dst, `"timestamp":`...)
 		dst = strconv.AppendInt(dst, rec.Timestamp, 10)
 		dst = append(dst, ',')
 		if rec.Done {
