@@ -198,3 +198,22 @@ func FuzzNameScan(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPlainQuoted: a value plainQuoted accepts is read as the searches
+// for a glued line and the full unquoting read it.
+func FuzzPlainQuoted(f *testing.F) {
+	for _, v := range []string{`""`, `"x"`, `"a\"b"`, `"a` + "\t" + `b"`, `"a\\"`, `"abc`, `"a"b"`} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		v := `"` + body
+		if !plainQuoted(v) {
+			return
+		}
+		var r Reader
+		value, truncated := r.unquote(v)
+		if strings.IndexByte(v, '\t') >= 0 || truncated || value != v[1:len(v)-1] {
+			t.Fatalf("%q: unquote %q %v", v, value, truncated)
+		}
+	})
+}
