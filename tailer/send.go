@@ -125,7 +125,7 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 		attempts int
 		first    time.Time
 	}
-	var pending []pend
+	pending := make([]pend, 0, len(batch)) // not grown record by record
 	for _, it := range batch {
 		if it.kind == itemRecord {
 			pending = append(pending, pend{it: it})
@@ -259,7 +259,12 @@ func (r *sinkRunner) quarantineItem(ctx context.Context, it *item, reason string
 		err := r.putQuarantine(it, reason)
 		if err == nil {
 			n := max(it.spans, 1)
-			r.quarantined.Add(int64(n))
+			if it.kind == itemBad || it.kind == itemTruncated {
+				// Quarantined once for every sink: a record-level count.
+				r.t.malformed.Add(int64(n))
+			} else {
+				r.quarantined.Add(int64(n))
+			}
 			r.logQuarantined(it, reason, n)
 			return true
 		}

@@ -347,6 +347,9 @@ type runResult struct {
 	err      error
 	// signal is the signal that stopped the run, nil when it ended by itself.
 	signal os.Signal
+	// unsettledAtSignal is, per sink, unsettled() when the signal came:
+	// the number the stopping line gave.
+	unsettledAtSignal map[string]int64
 	// filtered counts, per sink, the records its filter passed over.
 	filtered map[string]int64
 }
@@ -457,14 +460,23 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	// drain and exit 0, not kill the process by the default action.
 	var stopSignal struct {
 		sync.Mutex
-		sig os.Signal
+		sig       os.Signal
+		unsettled map[string]int64
 	}
 	signalsDone := make(chan struct{})
 	immediateExit := exitNow
 	handleSignals := watchSignals(signalsDone,
 		func(sig os.Signal) {
+			// Reading stops first: what is counted below is all the
+			// drain can deliver.
+			cancel()
+			st := t.Stats()
 			stopSignal.Lock()
 			stopSignal.sig = sig
+			stopSignal.unsettled = map[string]int64{}
+			for _, s := range st.Sinks {
+				stopSignal.unsettled[s.Name] = unsettled(s)
+			}
 			stopSignal.Unlock()
 			// Said at a level the default shows (replay's default is
 			// warn): a stuck sink otherwise looks like a hung Ctrl-C.
@@ -472,8 +484,7 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 			if replay {
 				level = slog.LevelWarn
 			}
-			logger.Log(context.Background(), level, stoppingMessage(t.Stats(), cfg.ShutdownTimeout), "signal", sig.String())
-			cancel()
+			logger.Log(context.Background(), level, stoppingMessage(st, cfg.ShutdownTimeout), "signal", sig.String())
 		},
 		func() { reopenLog(logger, out, cfg.LogFile) },
 		func(sig os.Signal) {
@@ -564,7 +575,7 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	}
 	res := runResult{stats: t.Stats(), duration: time.Since(started), filtered: filtered()}
 	stopSignal.Lock()
-	res.signal = stopSignal.sig
+	res.signal, res.unsettledAtSignal = stopSignal.sig, stopSignal.unsettled
 	stopSignal.Unlock()
 	switch {
 	case runErr == nil || (res.signal != nil && errors.Is(runErr, context.Canceled)):
