@@ -70,6 +70,12 @@ type EncoderOptions struct {
 	// sinks/stream) can tell the layout it reads; the jsonl sink leaves it
 	// 0 and writes what it always wrote.
 	SchemaVersion int
+	// NameCode, for JSON with a Dictionary, is a function of an attribute
+	// name that AppendNameCodes reports per attribute. The encoder calls
+	// it once per name it keeps (see nameCache), so a caller that needs
+	// a code per attribute (package sinks/stream's record identity) gets
+	// it without a lookup of its own per attribute.
+	NameCode func(name string) uint8
 }
 
 // An Encoder formats records as one of the formats. It is safe for
@@ -161,20 +167,34 @@ func (e *Encoder) Header() []byte {
 func (e *Encoder) Append(dst []byte, rec *detail.Record) []byte {
 	switch e.format {
 	case FormatJSONL:
-		out := e.appendJSON(dst, rec)
-		if bytes.IndexByte(out[len(dst):], notUTF8) >= 0 {
-			// A value that is not UTF-8 (rare): the record again,
-			// escaped where needed. One search of the line, instead of
-			// a check after every value in appendJSON, keeps that as
-			// fast as it was.
-			return e.appendJSONEscaped(out[:len(dst)], rec)
-		}
-		return out
+		return e.appendJSONChecked(dst, rec, nil)
 	case FormatCSV:
 		return e.appendCSV(dst, rec)
 	default:
 		return detail.AppendRecord(dst, rec)
 	}
+}
+
+// AppendNameCodes is Append for JSON that also sets codes[i] to
+// EncoderOptions.NameCode of the name of rec.Attrs[i]; codes has
+// len(rec.Attrs) elements. Without a NameCode every code is 0.
+func (e *Encoder) AppendNameCodes(dst []byte, rec *detail.Record, codes []uint8) []byte {
+	if e.format != FormatJSONL {
+		panic("file: AppendNameCodes on a " + e.format + " encoder")
+	}
+	return e.appendJSONChecked(dst, rec, codes)
+}
+
+// appendJSONChecked is appendJSON, then, for a record with a value that is
+// not UTF-8 (rare), the record again, escaped where needed
+// (appendJSONEscaped). One search of the line for notUTF8, instead of a
+// check after every value in appendJSON, keeps that as fast as it was.
+func (e *Encoder) appendJSONChecked(dst []byte, rec *detail.Record, codes []uint8) []byte {
+	out := e.appendJSON(dst, rec, codes)
+	if bytes.IndexByte(out[len(dst):], notUTF8) >= 0 {
+		return e.appendJSONEscaped(out[:len(dst)], rec)
+	}
+	return out
 }
 
 // attrKey is the name an attribute is shown under: Name, or Name:tag.
@@ -229,7 +249,9 @@ const (
 // "done" is added for a record marked done; "time" is left out for a
 // Timestamp past RFC 3339's years (minRFC3339). Attributes keep file order; an
 // attribute that occurs several times becomes an array.
-func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
+//
+// codes, when not nil, gets the NameCode of each attribute's name.
+func (e *Encoder) appendJSON(dst []byte, rec *detail.Record, codes []uint8) []byte {
 	dst = append(dst, '{')
 	if e.opts.SchemaVersion > 0 {
 		dst = append(dst, `"schema_version":`...)
@@ -270,26 +292,70 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
 	} else {
 		written = make([]bool, len(attrs))
 	}
+	// With the cache of names, each attribute's entry is looked up first:
+	// a name whose cache slot no other attribute of the record has is not
+	// repeated, and needs no search for its repeats (comparing every pair
+	// of names cost a quarter of encoding). Names without an entry (a
+	// slot taken by another name), or too many attributes, fall back to
+	// the search for all.
+	var entries *[64]*nameEntry
+	var seen, repeated [len(nameCache{}.slots) / 64]uint64
+	if e.names != nil && len(attrs) <= len(small) {
+		entries = new([64]*nameEntry)
+		for i := range attrs {
+			en := e.names.lookup(e.opts.Dictionary, e.opts.NameCode, attrs[i].Name)
+			if en == nil {
+				entries = nil
+				break
+			}
+			entries[i] = en
+			w, bit := en.slot/64, uint64(1)<<(en.slot%64)
+			repeated[w] |= seen[w] & bit
+			seen[w] |= bit
+		}
+	}
 	first := true
 	for i := range attrs {
 		if written[i] {
 			continue
 		}
 		a := &attrs[i]
+		var name *nameEntry
+		if entries != nil {
+			name = entries[i]
+		}
 		n := 1
-		for j := i + 1; j < len(attrs); j++ {
-			if sameKey(&attrs[j], a) {
-				n++
-				written[j] = true
+		if name == nil || repeated[name.slot/64]&(uint64(1)<<(name.slot%64)) != 0 {
+			for j := i + 1; j < len(attrs); j++ {
+				if sameKey(&attrs[j], a) {
+					n++
+					written[j] = true
+				}
 			}
 		}
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		var name *nameEntry
-		if e.names != nil {
-			name = e.names.lookup(e.opts.Dictionary, a.Name)
+		if name == nil && e.names != nil {
+			name = e.names.lookup(e.opts.Dictionary, e.opts.NameCode, a.Name)
+		}
+		if codes != nil {
+			code := uint8(0)
+			switch {
+			case name != nil:
+				code = name.code
+			case e.opts.NameCode != nil:
+				code = e.opts.NameCode(a.Name)
+			}
+			codes[i] = code
+			if n > 1 {
+				for j := i + 1; j < len(attrs); j++ {
+					if sameKey(&attrs[j], a) {
+						codes[j] = code
+					}
+				}
+			}
 		}
 		if name != nil {
 			dst = append(dst, name.quoted...)
@@ -335,7 +401,7 @@ func (e *Encoder) appendJSONEscaped(dst []byte, rec *detail.Record) []byte {
 	// What comes before the attributes, as appendJSON writes it: no
 	// string before them can hold the text of the key (its quotes would
 	// be escaped).
-	line := e.appendJSON(dst, rec)
+	line := e.appendJSON(dst, rec, nil)
 	start := len(dst) + bytes.Index(line[len(dst):], []byte(`"attributes":{`)) + len(`"attributes":{`)
 	return e.appendJSONAttrsEscaped(line[:start], rec.Attrs)
 }
@@ -362,7 +428,7 @@ func (e *Encoder) appendJSONAttrsEscaped(dst []byte, attrs []detail.Attribute) [
 		}
 		var name *nameEntry
 		if e.names != nil {
-			name = e.names.lookup(e.opts.Dictionary, a.Name)
+			name = e.names.lookup(e.opts.Dictionary, e.opts.NameCode, a.Name)
 		}
 		dst = append(appendJSONKey(dst, a), ':')
 		var ok bool
