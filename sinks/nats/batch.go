@@ -404,6 +404,9 @@ func (p *batchPublisher) publish(nc *nats.Conn, subject, streamName, replyTo str
 	if m != nil {
 		msg.Data = m.Value
 		for _, h := range m.Headers {
+			if !sentOnJetStream(h.Name) {
+				continue
+			}
 			p.setHeader(h.Name, h.Value)
 		}
 		p.setHeader(jetstream.MsgIDHeader, m.ID)
