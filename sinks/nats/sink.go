@@ -80,10 +80,6 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	return &Sink{cfg: cfg, enc: enc, nc: nc, js: js, logger: logger, conn: conn, expectStream: jetstream.WithExpectStream(cfg.Stream)}, nil
 }
 
-// writeBufferSize is how much the connection buffers before the
-// publishing goroutine writes it itself (see options).
-const writeBufferSize = 256 << 10
-
 // options are the connection options: reconnect for ever, TLS and
 // authentication as configured; conn hears how connecting goes.
 func (c Config) options(logger *slog.Logger, conn *connState) ([]nats.Option, error) {
@@ -113,12 +109,6 @@ func (c Config) options(logger *slog.Logger, conn *connState) ([]nats.Option, er
 			conn.connected()
 		}),
 		nats.ReconnectErrHandler(conn.failed),
-		// A batch's messages go out in chunks of about 100 KB
-		// (publishChunk records): with the default 32 KB threshold the
-		// publishing goroutine itself wrote every 20 messages, holding
-		// the connection's lock; a chunk now fits, and the client's
-		// flusher writes it while the next chunk is encoded.
-		nats.WriteBufferSize(writeBufferSize),
 		// The subject is checked once (Validate, Open) and the reply
 		// subjects are the sink's own: no need to scan both again for
 		// every message.
