@@ -56,7 +56,7 @@ func main() {
 	serverPID := flag.Int("server-pid", 0, "nats-server's process id, to report its CPU")
 	limit := flag.Int("n", 0, "publish at most this many records (0: all)")
 	asyncPersist := flag.Bool("async-persist", false, "create the stream with persist_mode async (the PubAck may come before the write)")
-	headers := flag.String("headers", "sink", "headers of each message: sink (as the nats sink sends them), lean (without Radrelay-Id and Radrelay-Schema-Version), min (Nats-Msg-Id only), none")
+	headers := flag.String("headers", "sink", "headers of each message: sink (as the nats sink sends them), withid (and Radrelay-Id, as the sink did before), noexpect (without Nats-Expected-Stream), lean (without Radrelay-Schema-Version), min (Nats-Msg-Id only), none")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: jsload [flags] DETAIL-FILE")
@@ -156,7 +156,9 @@ func load(path, subject, streamName string, limit int, headers string) ([]*nats.
 			switch {
 			case headers == "min" || headers == "none":
 				continue
-			case headers == "lean" && (h.Name == stream.HeaderID || h.Name == stream.HeaderSchema):
+			case h.Name == stream.HeaderID && headers != "withid":
+				continue // the sink sends it as Nats-Msg-Id only
+			case h.Name == stream.HeaderSchema && headers == "lean":
 				continue
 			}
 			msg.Header.Set(h.Name, h.Value)
@@ -164,7 +166,7 @@ func load(path, subject, streamName string, limit int, headers string) ([]*nats.
 		if headers != "none" {
 			msg.Header.Set(jetstream.MsgIDHeader, m.ID)
 		}
-		if headers == "sink" || headers == "lean" {
+		if headers == "sink" || headers == "withid" || headers == "lean" {
 			msg.Header.Set(jetstream.ExpectedStreamHeader, streamName)
 		}
 		msgs = append(msgs, msg)
