@@ -24,9 +24,12 @@ import (
 
 // Sink produces records to a Kafka topic; see the package comment.
 type Sink struct {
-	enc    *stream.Encoder
-	client *kgo.Client
-	topic  string
+	enc *stream.Encoder
+	// producers share the records by key (producerOf): franz-go
+	// compresses a broker's requests on one goroutine per client.
+	producers []*kgo.Client
+	linger    bool // a linger is configured: flush at the end of a Send
+	topic     string
 	// batches are reused across Sends (one at a time per sink, but a
 	// pool keeps that from being a rule of this code).
 	batches sync.Pool
@@ -75,9 +78,9 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 		kgo.ProducerBatchMaxBytes(int32(min(cfg.MaxMessageBytes, 1<<30))),
 		kgo.MaxBufferedRecords(1 << 16),
 		kgo.ClientID("radrelay"),
-	}
-	if cfg.Linger > 0 {
-		opts = append(opts, kgo.ProducerLinger(cfg.Linger))
+		// Always set: franz-go's own default is 10ms, which every Send
+		// (waiting for all its records) paid at its end.
+		kgo.ProducerLinger(cfg.Linger),
 	}
 	if cfg.TLS || cfg.TLSCAFile != "" || cfg.TLSCertFile != "" {
 		tc, err := cfg.tlsConfig()
@@ -100,11 +103,15 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 			opts = append(opts, kgo.SASL(scram.Auth{User: cfg.SASLUser, Pass: pw}.AsSha512Mechanism()))
 		}
 	}
-	client, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("kafka sink: %w", err)
+	sk := &Sink{enc: enc, topic: cfg.Topic, linger: cfg.Linger > 0}
+	for range cfg.Producers {
+		client, err := kgo.NewClient(opts...)
+		if err != nil {
+			sk.Close()
+			return nil, fmt.Errorf("kafka sink: %w", err)
+		}
+		sk.producers = append(sk.producers, client)
 	}
-	sk := &Sink{enc: enc, client: client, topic: cfg.Topic}
 	sk.batches.New = func() any { return new(batch) }
 	return sk, nil
 }
@@ -201,10 +208,23 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 				continue
 			}
 			wg.Add(1)
-			s.client.Produce(ctx, &records[i], func(_ *kgo.Record, err error) {
+			p := s.producers[producerOf(records[i].Key, len(s.producers))]
+			p.Produce(ctx, &records[i], func(_ *kgo.Record, err error) {
 				results[i] = classify(err)
 				wg.Done()
 			})
+		}
+	}
+	if s.linger {
+		// Nothing more comes before every promise of this Send: the
+		// last batches need not wait out their linger. (Flush waits
+		// for every record buffered, which are this Send's.)
+		for _, p := range s.producers {
+			wg.Add(1)
+			go func() {
+				p.Flush(ctx) //nolint:errcheck // only ctx's error; the promises say what failed
+				wg.Done()
+			}()
 		}
 	}
 	wg.Wait()
@@ -214,7 +234,9 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 			// franz-go keeps the old id, failing every record, until the
 			// topic is purged from the client; then the retried records
 			// load the new one.
-			s.client.PurgeTopicsFromClient(s.topic)
+			for _, p := range s.producers {
+				p.PurgeTopicsFromClient(s.topic)
+			}
 			break
 		}
 	}
@@ -308,8 +330,10 @@ func classify(err error) error {
 }
 
 // Close flushes nothing (every Send waited for its records) and closes the
-// client.
+// producers.
 func (s *Sink) Close() error {
-	s.client.Close()
+	for _, p := range s.producers {
+		p.Close()
+	}
 	return nil
 }
