@@ -148,3 +148,31 @@ func FuzzRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// FuzzGet: Record.Get finds the first attribute strings.EqualFold says is
+// named name, whatever the bytes (case, non-ASCII runes that fold to ASCII
+// letters such as the Kelvin sign, invalid UTF-8).
+func FuzzGet(f *testing.F) {
+	f.Add("Acct-Status-Type", "acct-status-type\nUser-Name\nACCT-STATUS-TYPE")
+	f.Add("kelvin", "\u212aelvin\nkelvin")
+	f.Add("s", "\u017f\nS")
+	f.Add("", "\nx")
+	f.Add("a\xff", "A\xff\nA\xfe")
+	f.Fuzz(func(t *testing.T, name, names string) {
+		rec := &Record{}
+		for i, n := range strings.Split(names, "\n") {
+			rec.Attrs = append(rec.Attrs, Attribute{Name: n, Value: strings.Repeat("v", i)})
+		}
+		want := -1
+		for i, a := range rec.Attrs {
+			if strings.EqualFold(a.Name, name) {
+				want = i
+				break
+			}
+		}
+		a, ok := rec.Get(name)
+		if ok != (want >= 0) || ok && (a.Name != rec.Attrs[want].Name || a.Value != rec.Attrs[want].Value) {
+			t.Fatalf("Get(%q) in %q = %q, %v; want attribute %d", name, names, a.Name, ok, want)
+		}
+	})
+}

@@ -41,6 +41,12 @@ const maxDropLogSources = 4096
 // unless one was logged for the same address and reason less than
 // dropLogEvery ago.
 func (d *dropLog) warn(log *slog.Logger, reason string, from netip.AddrPort, msg string, args ...any) {
+	d.warnCounted(log, reason, from, "radrelay_listen_dropped_total", msg, args...)
+}
+
+// warnCounted is warn for what the metric counter counts (a RadSec
+// connection refused: radrelay_listen_radsec_connections_total).
+func (d *dropLog) warnCounted(log *slog.Logger, reason string, from netip.AddrPort, counter, msg string, args ...any) {
 	now := time.Now()
 	if d.now != nil {
 		now = d.now()
@@ -67,6 +73,6 @@ func (d *dropLog) warn(log *slog.Logger, reason string, from netip.AddrPort, msg
 	if silent > 0 {
 		args = append(args, "also_dropped", silent)
 	}
-	args = append(args, "next_report", "at most one a minute for this address and reason; radrelay_listen_dropped_total counts every one")
+	args = append(args, "next_report", "at most one a minute for this address and reason; "+counter+" counts every one")
 	log.Log(context.Background(), slog.LevelWarn, msg, args...)
 }

@@ -154,8 +154,7 @@ type Listener struct {
 
 	mu      sync.Mutex
 	writers map[writerKey]*spool.Writer
-	known   map[string]bool // files whose directory entry is fsynced
-	paused  string          // why requests are not acknowledged, "" when they are
+	paused  string // why requests are not acknowledged, "" when they are
 	loudAt  time.Time
 
 	drops dropLog // says why requests are dropped, not for each one
@@ -294,7 +293,7 @@ func New(cfg Config) (*Listener, error) {
 	}
 	l := &Listener{cfg: cfg, log: cfg.Logger.With("component", "listener"), clients: newClientTable(cfg.Clients),
 		dedup: newDedup(cfg.DuplicateWindow), queue: make(chan *batch, queueBatches),
-		writers: map[writerKey]*spool.Writer{}, known: map[string]bool{}}
+		writers: map[writerKey]*spool.Writer{}}
 	for _, a := range cfg.UDP {
 		ua, err := net.ResolveUDPAddr("udp", a)
 		if err != nil {
@@ -339,6 +338,9 @@ func (l *Listener) Addrs() []string {
 // Stats returns the counters.
 func (l *Listener) Stats() Stats {
 	s := l.c.snapshot()
+	if len(l.tcp) > 0 {
+		s.RadSec = &RadSecStats{Opened: l.c.radsecOpened.Load(), HandshakeFailed: l.c.radsecHandshakeFailed.Load(), Refused: l.c.radsecRefused.Load()}
+	}
 	l.mu.Lock()
 	s.Paused, s.PauseReason = l.paused != "", l.paused
 	l.mu.Unlock()
@@ -638,13 +640,9 @@ func (c *committer) commit() {
 				l.c.spoolBytes.Add(recordSize(recs[k]))
 			}
 		}
+		// The file's data, and the first time a file is opened the names
+		// leading to it from the spool directory (spool.Options.Root).
 		if err := w.Sync(); err != nil {
-			for _, i := range idx {
-				errs[i] = err
-			}
-			continue
-		}
-		if err := l.syncDirs(w, recs); err != nil {
 			for _, i := range idx {
 				errs[i] = err
 			}
@@ -777,46 +775,13 @@ func (l *Listener) writer(committer int, dir string) (*spool.Writer, error) {
 		Lock:       true,
 		Durability: spool.NoSync, // the listener fsyncs each group itself
 		Location:   l.cfg.Location,
+		Root:       l.cfg.SpoolDir,
 	})
 	if err != nil {
 		return nil, err
 	}
 	l.writers[key] = w
 	return w, nil
-}
-
-// syncDirs fsyncs the directories of files written for the first time, so
-// that a new file (and a new client directory) survives a crash too. The
-// records of a group share a few timestamps, so the file name is looked at
-// once per timestamp.
-func (l *Listener) syncDirs(w *spool.Writer, recs []*detail.Record) error {
-	last := int64(-1)
-	for _, r := range recs {
-		if r.Timestamp == last {
-			continue
-		}
-		last = r.Timestamp
-		path := w.Path(r)
-		l.mu.Lock()
-		known := l.known[path]
-		l.mu.Unlock()
-		if known {
-			continue
-		}
-		if err := spool.SyncDirectory(filepath.Dir(path)); err != nil {
-			return err
-		}
-		if err := spool.SyncDirectory(l.cfg.SpoolDir); err != nil {
-			return err
-		}
-		l.mu.Lock()
-		if len(l.known) > 4096 {
-			clear(l.known)
-		}
-		l.known[path] = true
-		l.mu.Unlock()
-	}
-	return nil
 }
 
 // watchSpool measures the spool every second (the tailer shrinks it as it

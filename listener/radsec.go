@@ -5,8 +5,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -20,6 +23,17 @@ const (
 	DefaultRadSecIdleTimeout    = 5 * time.Minute
 )
 
+// RadSecHandshakeTimeout bounds a RadSec client's TLS handshake, from the
+// accepted TCP connection to its certificate checked. A mutual-TLS
+// handshake is two round trips; 10 s leaves room for a few TCP
+// retransmissions on a poor WAN link, as radrelay's own RadSec client
+// allows (radsec.HandshakeTimeout). radsecproxy gives a TLS client 30 s to
+// finish SSL_accept. A connection still handshaking holds no
+// max_connections slot (see radsecServer.startHandshake), so a silent
+// client costs a goroutine and a descriptor for this long, never a real
+// client's place.
+const RadSecHandshakeTimeout = radsec.HandshakeTimeout
+
 // RadSecConfig is the RadSec (RFC 6614) side of a listener: TLS on TCP,
 // clients authenticated by certificate.
 type RadSecConfig struct {
@@ -32,11 +46,21 @@ type RadSecConfig struct {
 	// empty). With no RadSecClients, every certificate the CA signed is a
 	// client with the secret "radsec".
 	RadSecClients []RadSecClient
-	// MaxConnections bounds the open RadSec connections; IdleTimeout
-	// closes a connection that sent nothing for that long.
+	// MaxConnections bounds the open RadSec connections whose handshake
+	// is done, and, apart, those still handshaking (when those are at the
+	// bound, a new connection closes the one handshaking longest);
+	// IdleTimeout closes a connection that sent nothing for that long.
 	MaxConnections int
 	IdleTimeout    time.Duration
 }
+
+// What became of a RadSec connection refused (its log line's reason), and
+// the metric that counts them.
+const (
+	connHandshakeFailed = "handshake_failed"
+	connRefused         = "max_connections"
+	radsecConnsMetric   = "radrelay_listen_radsec_connections_total"
+)
 
 // RadSecClient is a RadSec client known by its certificate's name.
 type RadSecClient struct {
@@ -75,6 +99,10 @@ type radsecServer struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]bool
 	closed bool
+	// handshaking are the connections whose handshake runs, oldest
+	// first; evicted those closed to make room for a newer one.
+	handshaking []net.Conn
+	evicted     map[net.Conn]bool
 }
 
 func (l *Listener) openRadSec() error {
@@ -124,26 +152,54 @@ func (rs *radsecServer) serve(ln net.Listener) {
 			}
 			continue
 		}
-		select {
-		case rs.sem <- struct{}{}:
-		default:
-			rs.l.log.Warn("radsec: refused a connection: max_connections reached", "from", c.RemoteAddr().String(), "max_connections", cap(rs.sem))
-			c.Close()
-			continue
-		}
 		if !rs.track(c) {
 			c.Close()
-			<-rs.sem
 			return
 		}
+		// Here, not in the goroutine: the connections handshaking are
+		// in the order they were accepted.
+		rs.startHandshake(c)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-rs.sem }()
 			defer rs.untrack(c)
 			rs.conn(c.(*tls.Conn))
 		}()
 	}
+}
+
+// startHandshake records that c's handshake starts. A connection takes a
+// max_connections slot only once its handshake is done: one that never
+// handshakes (a port scan, a half-open connection, a client that does
+// not speak TLS) must not keep a real client out. Those handshaking are
+// bounded apart, by max_connections too: at the bound, the connection
+// handshaking longest is closed to make room.
+func (rs *radsecServer) startHandshake(c net.Conn) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if len(rs.handshaking) >= cap(rs.sem) {
+		old := rs.handshaking[0]
+		rs.handshaking = slices.Delete(rs.handshaking, 0, 1)
+		if rs.evicted == nil {
+			rs.evicted = map[net.Conn]bool{}
+		}
+		rs.evicted[old] = true
+		old.Close()
+	}
+	rs.handshaking = append(rs.handshaking, c)
+}
+
+// endHandshake records that c's handshake ended, and reports whether c was
+// closed to make room for a newer connection.
+func (rs *radsecServer) endHandshake(c net.Conn) (evicted bool) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if i := slices.Index(rs.handshaking, c); i >= 0 {
+		rs.handshaking = slices.Delete(rs.handshaking, i, i+1)
+	}
+	evicted = rs.evicted[c]
+	delete(rs.evicted, c)
+	return evicted
 }
 
 func (rs *radsecServer) track(c net.Conn) bool {
@@ -206,23 +262,42 @@ func certNames(c *x509.Certificate) []string {
 
 func (rs *radsecServer) conn(c *tls.Conn) {
 	l := rs.l
-	c.SetDeadline(time.Now().Add(radsec.HandshakeTimeout))
-	if err := c.Handshake(); err != nil {
-		l.log.Warn("radsec: handshake failed", "from", c.RemoteAddr().String(), "err", err)
+	c.SetDeadline(time.Now().Add(RadSecHandshakeTimeout))
+	err := c.Handshake()
+	// A refused connection is logged as a dropped request is: a NAS that
+	// is refused connects again and again.
+	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	if rs.endHandshake(c) {
+		l.c.radsecHandshakeFailed.Add(1)
+		l.drops.warnCounted(l.log, connHandshakeFailed, from, radsecConnsMetric, "radsec: closed a connection that had not finished its TLS handshake, to make room for a new one", "handshaking", cap(rs.sem))
+		return
+	}
+	if err != nil {
+		l.c.radsecHandshakeFailed.Add(1)
+		l.drops.warnCounted(l.log, connHandshakeFailed, from, radsecConnsMetric, "radsec: handshake failed", "err", err.Error())
 		return
 	}
 	c.SetDeadline(time.Time{})
+	select {
+	case rs.sem <- struct{}{}:
+		defer func() { <-rs.sem }()
+	default:
+		l.c.radsecRefused.Add(1)
+		l.drops.warnCounted(l.log, connRefused, from, radsecConnsMetric, "radsec: refused a connection: max_connections reached", "max_connections", cap(rs.sem))
+		return
+	}
 	cl, err := rs.identify(c)
 	if err != nil {
 		l.c.drop(DropUnknownClient)
-		l.log.Warn("radsec: closed a connection from an unknown client", "from", c.RemoteAddr().String(), "err", err)
+		l.drops.warn(l.log, DropUnknownClient, from, "radsec: closed a connection from an unknown client", "err", err.Error())
 		return
 	}
-	from, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+	l.c.radsecOpened.Add(1)
 	l.log.Info("radsec: client connected", "client", cl.Name, "from", from.String())
 	to := replyTo{radsec: &radsecReplier{c: c}}
 	var w worker
 	buf := make([]byte, radsec.MaxPacketLength)
+	packets := 0
 	for {
 		c.SetReadDeadline(time.Now().Add(rs.idle))
 		p, err := radsec.ReadPacket(c, buf)
@@ -231,8 +306,10 @@ func (rs *radsecServer) conn(c *tls.Conn) {
 				l.c.drop(DropMalformed)
 				l.log.Warn("radsec: closed a connection out of sync", "client", cl.Name, "err", err)
 			}
+			l.log.Info("radsec: client disconnected", "client", cl.Name, "from", from.String(), "reason", rs.closeReason(err), "packets", packets)
 			return
 		}
+		packets++
 		l.c.received.Add(1)
 		b := l.getBatch()
 		l.handle(&w, p, from, cl, to, b)
@@ -242,6 +319,26 @@ func (rs *radsecServer) conn(c *tls.Conn) {
 		}
 		l.queue <- b
 	}
+}
+
+// closeReason says why a client's connection ended, its read having failed
+// with err.
+func (rs *radsecServer) closeReason(err error) string {
+	switch {
+	case errors.Is(err, io.EOF):
+		return "closed by the client"
+	case errors.Is(err, radsec.ErrFraming):
+		return "out of sync: " + err.Error()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		rs.mu.Lock()
+		stopping := rs.closed
+		rs.mu.Unlock()
+		if stopping {
+			return "radrelay is stopping"
+		}
+		return fmt.Sprintf("idle for idle_timeout (%s)", rs.idle)
+	}
+	return err.Error()
 }
 
 // radsecReplier writes responses on a RadSec connection: the committers

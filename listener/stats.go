@@ -31,6 +31,20 @@ type Stats struct {
 	// the Accounting-Response (what the NAS waits, but the network).
 	FsyncLatency Histogram `json:"fsync_latency"`
 	AckLatency   Histogram `json:"ack_latency"`
+	// RadSec counts the RadSec connections (nil without RadSec addresses).
+	RadSec *RadSecStats `json:"radsec,omitempty"`
+}
+
+// RadSecStats count a listener's RadSec connections by what became of them.
+type RadSecStats struct {
+	// Opened: the handshake succeeded and the certificate is a client's.
+	// (One whose certificate names no client is dropped unknown_client.)
+	Opened int64 `json:"opened"`
+	// HandshakeFailed: the TLS handshake failed or timed out (no or a
+	// wrong client certificate, not TLS at all, a client gone silent).
+	HandshakeFailed int64 `json:"handshake_failed"`
+	// Refused: closed at once, max_connections being reached.
+	Refused int64 `json:"refused"`
 }
 
 // Drop reasons.
@@ -52,6 +66,8 @@ type counters struct {
 	spoolBytes                             atomic.Int64
 	fsyncs, fsyncNanos, fsyncRecords       atomic.Int64
 	fsyncLatency, ackLatency               histogram
+	radsecOpened, radsecHandshakeFailed    atomic.Int64
+	radsecRefused                          atomic.Int64
 }
 
 func (c *counters) drop(reason string) {

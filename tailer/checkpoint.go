@@ -99,8 +99,12 @@ func (r *sinkRunner) commit(items []*item) {
 			r.endQuarantineLog(f)
 		}
 	}()
+	marks := 0
 	r.mu.Lock()
 	for _, it := range items {
+		if it.kind == itemFileEnd || it.kind == itemReset {
+			marks++
+		}
 		c := r.committed[it.of.key]
 		if c == nil || c.of != it.of {
 			continue // forgotten meanwhile (its inode may be reused already)
@@ -126,9 +130,10 @@ func (r *sinkRunner) commit(items []*item) {
 	r.dirty = true
 	if r.state.dir == "" {
 		r.mu.Unlock()
-		r.release(len(items))
+		r.release(len(items), marks)
 	} else {
 		r.unflushed += len(items)
+		r.unflushedMarks += marks
 		r.mu.Unlock()
 		r.kickFlush()
 	}
@@ -138,10 +143,12 @@ func (r *sinkRunner) commit(items []*item) {
 	r.t.notifyProgress()
 }
 
-func (r *sinkRunner) release(n int) {
+// release frees n window slots, marks of them held by marks.
+func (r *sinkRunner) release(n, marks int) {
 	for range n {
 		<-r.tokens
 	}
+	r.markTokens.Add(-int64(marks))
 }
 
 // flushLoop persists the sink's cursors whenever they changed, as fast as
@@ -199,8 +206,8 @@ func (r *sinkRunner) flush(durable bool) error {
 	for _, c := range r.saved {
 		snap = append(snap, c)
 	}
-	n := r.unflushed
-	r.unflushed = 0
+	n, marks := r.unflushed, r.unflushedMarks
+	r.unflushed, r.unflushedMarks = 0, 0
 	r.dirty = false
 	r.mu.Unlock()
 
@@ -211,18 +218,18 @@ func (r *sinkRunner) flush(durable bool) error {
 	if r.state.dir != "" {
 		if dirty {
 			if err := r.state.save(snap, seq, false); err != nil {
-				r.restore(n)
+				r.restore(n, marks)
 				return err
 			}
 			r.seq = seq
 		}
 		if durable {
 			if err := r.q.sync(); err != nil {
-				r.restore(n)
+				r.restore(n, marks)
 				return fmt.Errorf("fsync quarantine: %w", err)
 			}
 			if err := r.state.save(snap, seq, true); err != nil {
-				r.restore(n)
+				r.restore(n, marks)
 				return err
 			}
 			r.syncedSeq = seq
@@ -230,20 +237,21 @@ func (r *sinkRunner) flush(durable bool) error {
 		}
 	} else if durable {
 		if err := r.q.sync(); err != nil {
-			r.restore(n)
+			r.restore(n, marks)
 			return fmt.Errorf("fsync quarantine: %w", err)
 		}
 	}
-	r.release(n)
+	r.release(n, marks)
 	if dirty {
 		r.t.notifyProgress()
 	}
 	return nil
 }
 
-func (r *sinkRunner) restore(n int) {
+func (r *sinkRunner) restore(n, marks int) {
 	r.mu.Lock()
 	r.unflushed += n
+	r.unflushedMarks += marks
 	r.dirty = true
 	r.mu.Unlock()
 }

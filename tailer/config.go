@@ -166,9 +166,16 @@ type Stats struct {
 	// detail text: compressed or binary files matched by a consume or
 	// follow glob, binary files given to a Replay.
 	SkippedFiles int
+	// Malformed counts the records that could not be parsed (malformed,
+	// truncated, unreadable). Such a record is the same for every sink and
+	// is quarantined once for all of them, so it is counted here, once,
+	// and in no sink's Quarantined.
+	Malformed int64
 }
 
-// SinkStats is the progress of one sink.
+// SinkStats is the progress of one sink. Quarantined counts the records
+// quarantined for this sink (rejected by it, retries exhausted); records
+// that could not be parsed are counted in Stats.Malformed instead.
 type SinkStats struct {
 	Name                                  string
 	Read, Delivered, Retried, Quarantined int64
@@ -182,4 +189,14 @@ type SinkStats struct {
 	// OldestUndelivered is the Timestamp of the oldest record not yet
 	// acknowledged (zero when none); lag = now − OldestUndelivered.
 	OldestUndelivered time.Time
+}
+
+// Unsettled is the number of records read for the sink and neither
+// delivered nor quarantined yet: in flight while the sink runs, not
+// delivered once it stopped. (InFlight counts window slots, which
+// end-of-file marks and records acknowledged behind an earlier,
+// unacknowledged one hold too: it is the window's occupancy, not a count
+// of records to wait for.)
+func (s SinkStats) Unsettled() int64 {
+	return max(s.Read-s.Delivered-s.Quarantined, 0)
 }

@@ -57,8 +57,8 @@ func TestConsumeResumesFreeRADIUSWorkFile(t *testing.T) {
 	if total != 140 {
 		t.Errorf("%d deliveries, want 140", total)
 	}
-	if q := tl.Stats().Sinks[0].Quarantined; q != 1 {
-		t.Errorf("quarantined %d, want the truncated record", q)
+	if st := tl.Stats(); st.Malformed != 1 || st.Sinks[0].Quarantined != 0 {
+		t.Errorf("malformed %d, quarantined for the sink %d; want the truncated record counted once, as malformed", st.Malformed, st.Sinks[0].Quarantined)
 	}
 	recs, _ := readDetail(t, globOne(t, filepath.Join(state, "quarantine", "mem-*.detail")))
 	if len(recs) != 1 {

@@ -18,3 +18,26 @@ func TestQuarantineSyncErrorRetried(t *testing.T) {
 		t.Errorf("second sync reports success although nothing was fsynced")
 	}
 }
+
+// TestInlineRawFits: the longest start of raw whose quoted form fits.
+func TestInlineRawFits(t *testing.T) {
+	tests := []struct {
+		name string
+		raw  string
+		max  int
+		want int
+	}{
+		{"plain, fits", "abcdef", 8, 6},
+		{"plain, cut", "abcdefgh", 8, 6},
+		{"control bytes take four", "\x01\x01\x01", 10, 2},
+		{"escaped quote takes two", `a"b`, 5, 2},
+		{"nothing fits", "\x01", 3, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := inlineRawFits([]byte(tt.raw), tt.max); got != tt.want {
+				t.Errorf("inlineRawFits(%q, %d) = %d, want %d", tt.raw, tt.max, got, tt.want)
+			}
+		})
+	}
+}

@@ -158,6 +158,10 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 	if serr == nil && !of.format.Compressed() {
 		r.startBacklog(fr, name, size)
 	}
+	// errors.As's targets, declared once: taking their address moves them
+	// to the heap, two allocations per record when declared in the loop.
+	var se *detail.SyntaxError
+	var te *detail.TruncatedError
 	for {
 		final := of.isFinal()
 		if fr.rd == nil && fr.par == nil {
@@ -197,8 +201,6 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 			}
 		}
 		var it *item
-		var se *detail.SyntaxError
-		var te *detail.TruncatedError
 		switch {
 		case err == nil:
 			it = r.recordItem(of, rec)
@@ -324,8 +326,11 @@ func (r *sinkRunner) pushWaiting(ctx context.Context, it *item) (ok, waited bool
 			return false, true
 		}
 	}
-	if it.kind == itemRecord {
+	switch it.kind {
+	case itemRecord:
 		r.read.Add(1)
+	case itemFileEnd, itemReset:
+		r.markTokens.Add(1)
 	}
 	r.items <- it // never blocks: capacity == window
 	return true, waited

@@ -72,8 +72,11 @@ type sinkRunner struct {
 	committed map[fileKey]*cursor // acknowledged positions
 	saved     map[fileKey]cursor  // loaded at start, consumed as files are found
 	unflushed int                 // tokens to release at the next persist
-	dirty     bool
-	flushC    chan struct{}
+	// unflushedMarks: how many of those are held by marks (itemFileEnd,
+	// itemReset), which are not records.
+	unflushedMarks int
+	dirty          bool
+	flushC         chan struct{}
 
 	// Flusher only.
 	seq        uint64    // sequence number of the last state saved
@@ -84,6 +87,10 @@ type sinkRunner struct {
 
 	qlogMu sync.Mutex
 	qlog   map[string]*fileQuarantineLog // by file (quarantinelog.go)
+
+	// markTokens counts the window's tokens held by marks (the end of a
+	// file, a reset): InFlight counts records only.
+	markTokens atomic.Int64
 
 	read, delivered, retried, quarantined atomic.Int64
 	oldest                                atomic.Int64 // Unix time, 0 = none
@@ -152,7 +159,7 @@ func (r *sinkRunner) stats(sizes map[fileKey]int64) (SinkStats, int64, int) {
 		Delivered:   r.delivered.Load(),
 		Retried:     r.retried.Load(),
 		Quarantined: r.quarantined.Load(),
-		InFlight:    len(r.tokens),
+		InFlight:    max(len(r.tokens)-int(r.markTokens.Load()), 0),
 		BytesPassed: r.bytesPassed.Load(),
 	}
 	if ts := r.oldest.Load(); ts != 0 {

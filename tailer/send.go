@@ -125,7 +125,7 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 		attempts int
 		first    time.Time
 	}
-	var pending []pend
+	pending := make([]pend, 0, len(batch)) // not grown record by record
 	for _, it := range batch {
 		if it.kind == itemRecord {
 			pending = append(pending, pend{it: it})
@@ -259,7 +259,12 @@ func (r *sinkRunner) quarantineItem(ctx context.Context, it *item, reason string
 		err := r.putQuarantine(it, reason)
 		if err == nil {
 			n := max(it.spans, 1)
-			r.quarantined.Add(int64(n))
+			if it.kind == itemBad || it.kind == itemTruncated {
+				// Quarantined once for every sink: a record-level count.
+				r.t.malformed.Add(int64(n))
+			} else {
+				r.quarantined.Add(int64(n))
+			}
 			r.logQuarantined(it, reason, n)
 			return true
 		}
@@ -279,7 +284,17 @@ func (r *sinkRunner) quarantineItem(ctx context.Context, it *item, reason string
 func (r *sinkRunner) putQuarantine(it *item, reason string) error {
 	var extra []detail.Attribute
 	rawFile := it.rawFile
-	if it.rec == nil && it.partial && it.length > 0 {
+	raw, partial := it.raw, it.partial
+	if it.rec == nil {
+		// Inline, the bytes are quoted: one that is escaped takes up to
+		// four. Cut to what keeps the entry readable back (replay,
+		// quarantine show and unpack read it with the default record
+		// size); the side file then holds every byte.
+		if n := inlineRawFits(raw, maxInlineRawQuoted); n < len(raw) {
+			raw, partial = raw[:n], true
+		}
+	}
+	if it.rec == nil && partial && it.length > 0 && rawFile == "" {
 		if it.of.format.Compressed() {
 			// A compressed source cannot be read again at an offset:
 			// the entry keeps what the reader held; the archive itself
@@ -299,5 +314,43 @@ func (r *sinkRunner) putQuarantine(it *item, reason string) error {
 			extra = append(extra, detail.Attribute{Name: QuarantineRawLengthAttr, Value: strconv.FormatInt(it.length, 10)})
 		}
 	}
-	return r.q.put(it.rec, it.raw, reason, it.file, it.line, it.offset, extra...)
+	return r.q.put(it.rec, raw, reason, it.file, it.line, it.offset, extra...)
+}
+
+// maxInlineRawQuoted bounds the quoted Raw attribute of a quarantine entry:
+// half the largest record a reader accepts by default, leaving the other
+// half for the annotations (reason, source and side file paths, sinks).
+const maxInlineRawQuoted = detail.DefaultMaxRecordSize / 2
+
+// inlineRawFits returns how many bytes of raw, from the start, fit quoted
+// in max bytes.
+func inlineRawFits(raw []byte, max int) int {
+	if len(raw)+2 <= max && !needsEscape(raw) {
+		return len(raw)
+	}
+	if len(detail.AppendQuoted(nil, string(raw))) <= max {
+		return len(raw)
+	}
+	lo, hi := 0, len(raw) // raw[:lo] fits, raw[:hi] does not
+	var buf []byte
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		buf = detail.AppendQuoted(buf[:0], string(raw[:mid]))
+		if len(buf) <= max {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
+
+// needsEscape reports whether raw has a byte quoting may escape.
+func needsEscape(raw []byte) bool {
+	for _, b := range raw {
+		if b < 0x20 || b >= 0x7f || b == '"' || b == '\\' {
+			return true
+		}
+	}
+	return false
 }

@@ -39,7 +39,10 @@ type Tailer struct {
 	// skippedFiles counts input files left alone: compressed or binary
 	// files in a consume or follow glob, binary files given to a Replay.
 	skippedFiles atomic.Int64
-	progress     chan struct{} // a sink committed something (maintenance looks)
+	// malformed counts the records that could not be parsed, once each
+	// whichever sink wrote their quarantine entry (unparsed.go).
+	malformed atomic.Int64
+	progress  chan struct{} // a sink committed something (maintenance looks)
 
 	statsMu sync.Mutex // guards runners being set
 
@@ -218,11 +221,11 @@ func (t *Tailer) Run(ctx context.Context) error {
 			// Said once, at the level an operator sees: the wait is
 			// over and what was not acknowledged goes out again.
 			var waiting []any
-			total := 0
+			var total int64
 			for _, st := range t.Stats().Sinks {
-				if st.InFlight > 0 {
-					waiting = append(waiting, st.Name, st.InFlight)
-					total += st.InFlight
+				if n := st.Unsettled(); n > 0 {
+					waiting = append(waiting, st.Name, n)
+					total += n
 				}
 			}
 			if total > 0 {
@@ -314,7 +317,7 @@ func (t *Tailer) Stats() Stats {
 	t.statsMu.Lock()
 	runners := t.runners
 	t.statsMu.Unlock()
-	st := Stats{TotalBytes: t.totalBytes.Load(), SkippedFiles: int(t.skippedFiles.Load())}
+	st := Stats{TotalBytes: t.totalBytes.Load(), SkippedFiles: int(t.skippedFiles.Load()), Malformed: t.malformed.Load()}
 	files := *t.list.Load()
 	sizes := make(map[fileKey]int64, len(files))
 	for _, of := range files {

@@ -385,6 +385,11 @@ func TestListenFlagErrors(t *testing.T) {
 		// Given twice: run failed with "address already in use" (exit 1), as
 		// if another program held the port.
 		{[]string{"--listen", "127.0.0.1:1813", "--listen", "127.0.0.1:1813", "--client", "127.0.0.0/8:" + secret, "--spool", dir}, `listen: udp "127.0.0.1:1813" is given twice`},
+		// The spool is always consumed: --mode follow (or any --mode, or
+		// --start-at) without --input was silently ignored.
+		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:" + secret, "--spool", dir, "--mode", "follow"}, "--mode follow applies to --input files, and there is none: the listener's spool is always consumed"},
+		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:" + secret, "--spool", dir, "--mode", "follow", "--to", "jsonl:-", "--state", dir}, "--mode follow applies to --input files"},
+		{[]string{"--listen", "127.0.0.1:0", "--client", "127.0.0.0/8:" + secret, "--spool", dir, "--start-at", "end"}, "--start-at end applies to --input files"},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runBinary(t, nil, append([]string{"run"}, tt.args...)...)

@@ -241,6 +241,9 @@ type liveSnapshot struct {
 	Sinks        []sinkSnapshot
 	BacklogBytes int64
 	BacklogFiles int
+	// Malformed: records that could not be parsed, counted once for all
+	// sinks (tailer.Stats.Malformed).
+	Malformed int64
 }
 
 // sample takes a snapshot and updates what is derived from successive
@@ -263,7 +266,7 @@ func (m *monitor) sample() liveSnapshot {
 		byName[s.Name] = s
 	}
 	now := m.now()
-	snap := liveSnapshot{At: now, BacklogBytes: st.BacklogBytes, BacklogFiles: st.BacklogFiles}
+	snap := liveSnapshot{At: now, BacklogBytes: st.BacklogBytes, BacklogFiles: st.BacklogFiles, Malformed: st.Malformed}
 	m.mu.Lock()
 	watches := append([]*sinkWatch(nil), m.sinks...)
 	for _, w := range watches {
@@ -325,7 +328,8 @@ var (
 	descRead        = prometheus.NewDesc("radrelay_records_read_total", "Records read from detail files for the sink.", sinkLabel, nil)
 	descDelivered   = prometheus.NewDesc("radrelay_records_delivered_total", "Records the sink acknowledged (including records its filter let pass).", sinkLabel, nil)
 	descRetried     = prometheus.NewDesc("radrelay_records_retried_total", "Deliveries retried after a retryable failure.", sinkLabel, nil)
-	descQuarantined = prometheus.NewDesc("radrelay_records_quarantined_total", "Records written to the quarantine (malformed, or rejected permanently by the sink).", sinkLabel, nil)
+	descQuarantined = prometheus.NewDesc("radrelay_records_quarantined_total", "Records quarantined for the sink: rejected permanently by it, or retries exhausted (records that cannot be parsed are in radrelay_records_malformed_total).", sinkLabel, nil)
+	descMalformed   = prometheus.NewDesc("radrelay_records_malformed_total", "Records that could not be parsed (malformed, truncated, unreadable), quarantined once for every sink and counted once.", nil, nil)
 	descFiltered    = prometheus.NewDesc("radrelay_records_filtered_total", "Records the sink's filter acknowledged without delivering them.", sinkLabel, nil)
 	descInFlight    = prometheus.NewDesc("radrelay_records_in_flight", "Records sent to the sink and not yet acknowledged.", sinkLabel, nil)
 	descBytesDone   = prometheus.NewDesc("radrelay_bytes_done_total", "Bytes of detail files the sink has passed (never falls, also when a finished file is deleted).", sinkLabel, nil)
@@ -349,9 +353,11 @@ var (
 	descLsnFsyncs     = prometheus.NewDesc("radrelay_listen_fsyncs_total", "Group commits (one write and fsync for many requests).", listenLabel, nil)
 	descLsnFsyncSec   = prometheus.NewDesc("radrelay_listen_fsync_seconds_total", "Time spent writing and fsyncing group commits.", listenLabel, nil)
 	descLsnFsyncHist  = prometheus.NewDesc("radrelay_listen_fsync_duration_seconds", "Time of each group commit (write and fsync): its tail is the acknowledgements' tail.", listenLabel, nil)
+	descLsnRadSec     = prometheus.NewDesc("radrelay_listen_radsec_connections_total", "RadSec connections the listener accepted, by event: opened (handshake done, the certificate is a client's), handshake_failed (no or a wrong certificate, not TLS, silent; the log says which), refused (max_connections reached).", []string{"listen", "event"}, nil)
 	descLsnAckHist    = prometheus.NewDesc("radrelay_listen_ack_duration_seconds", "Time from receiving an accounting request to sending its Accounting-Response (after its fsync).", listenLabel, nil)
 
-	descSrvUp       = prometheus.NewDesc("radrelay_radius_server_up", "1 while the RADIUS server is alive, 0 while it is marked dead or being probed.", serverLabel, nil)
+	descSrvUp       = prometheus.NewDesc("radrelay_radius_server_up", "1 while the RADIUS server is alive, 0 while it is marked dead, being probed, or refuses connections (ICMP port unreachable since its last answer).", serverLabel, nil)
+	descSrvRefused  = prometheus.NewDesc("radrelay_radius_connection_refused_total", "Connections refused by the server's host (ICMP port unreachable: nothing listens on that port).", serverLabel, nil)
 	descSrvWindow   = prometheus.NewDesc("radrelay_radius_server_window", "The server's adaptive in-flight window (at most max_outstanding).", serverLabel, nil)
 	descSrvRTT      = prometheus.NewDesc("radrelay_radius_server_rtt_seconds", "Smoothed round-trip time of the server's answers to first sends (RFC 6298; 0 until the first answer).", serverLabel, nil)
 	descSrvRTTVar   = prometheus.NewDesc("radrelay_radius_server_rtt_variation_seconds", "Mean deviation of the round-trip time (0 until the first answer).", serverLabel, nil)
@@ -369,11 +375,11 @@ var (
 )
 
 func (c *monitorCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRead, descDelivered, descRetried, descQuarantined, descFiltered,
+	for _, d := range []*prometheus.Desc{descRead, descDelivered, descRetried, descQuarantined, descMalformed, descFiltered,
 		descInFlight, descBytesDone, descLag, descSinkUp, descFailures, descLastDeliv, descBacklog, descBacklogN,
 		descStart, descBuild, descSrvUp, descSrvWindow, descSrvOut, descSrvReq, descSrvSent, descSrvAcked, descSrvRtx,
-		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvCuts, descSrvConns,
-		descLsnReceived, descLsnAccepted, descLsnDuplicates, descLsnStatus, descLsnDropped, descLsnSpool, descLsnPaused, descLsnFsyncs, descLsnFsyncSec, descLsnFsyncHist, descLsnAckHist} {
+		descSrvTimeouts, descSrvFailed, descSrvDropped, descSrvDeaths, descSrvRefused, descSrvCuts, descSrvConns,
+		descLsnReceived, descLsnAccepted, descLsnDuplicates, descLsnStatus, descLsnDropped, descLsnSpool, descLsnPaused, descLsnFsyncs, descLsnFsyncSec, descLsnFsyncHist, descLsnAckHist, descLsnRadSec} {
 		ch <- d
 	}
 	for _, d := range sessionDescs {
@@ -429,6 +435,7 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(descSrvDropped, float64(srv.Unmatched), n, a, "unknown_id")
 			counter(descSrvDropped, float64(srv.Malformed), n, a, "malformed")
 			counter(descSrvDeaths, float64(srv.Deaths), n, a)
+			counter(descSrvRefused, float64(srv.Refusals), n, a)
 			counter(descSrvCuts, float64(srv.WindowCuts), n, a)
 			if srv.Transport == radius.TransportRadSec {
 				counter(descSrvConns, float64(srv.Connects), n, a, "opened")
@@ -455,8 +462,14 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 			counter(descLsnFsyncSec, st.FsyncSeconds, addr)
 			histogram(descLsnFsyncHist, st.FsyncLatency, addr)
 			histogram(descLsnAckHist, st.AckLatency, addr)
+			if rs := st.RadSec; rs != nil {
+				counter(descLsnRadSec, float64(rs.Opened), addr, "opened")
+				counter(descLsnRadSec, float64(rs.HandshakeFailed), addr, "handshake_failed")
+				counter(descLsnRadSec, float64(rs.Refused), addr, "refused")
+			}
 		}
 	}
+	counter(descMalformed, float64(snap.Malformed))
 	gauge(descBacklog, float64(snap.BacklogBytes))
 	gauge(descBacklogN, float64(snap.BacklogFiles))
 	gauge(descStart, unixSeconds(c.m.started))

@@ -69,7 +69,7 @@ dsn_file = %q
 detect_reboots = true
 close_stale_every = "1s"
 stale_after = "1h"
-open_sessions_every = "100ms"
+open_sessions_every = "1s"
 `, state, filepath.Join(spool, "detail-*"), dsnFile)), 0o600)
 
 	cmd, stderr := startRadrelay(t, "run", "-c", conf, "--metrics", "127.0.0.1:0", "--log-format", "json")

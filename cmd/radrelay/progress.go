@@ -72,6 +72,7 @@ func progressLine(st tailer.Stats, elapsed time.Duration, width int) string {
 		}
 		records = max(records, s.Delivered+s.Quarantined)
 	}
+	records += st.Malformed
 	done = max(done, 0)
 	total := st.TotalBytes
 	frac := 0.0

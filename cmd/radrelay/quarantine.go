@@ -44,7 +44,8 @@ again to that sink ("retry"):
       /var/lib/radrelay/quarantine/sql-20261122.detail
 
 A malformed or truncated record is quarantined once for every sink (its
-Radrelay-Quarantine-Sink names them all) and sent again only once repaired:
+Radrelay-Quarantine-Sink names them all), counted once as malformed (not
+in a sink's quarantined count), and sent again only once repaired:
 unpack it, edit the file, check it, and replay that file (to every sink, or
 to those named with --sink):
     radrelay quarantine unpack -o /tmp/fix.detail \

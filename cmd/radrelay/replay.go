@@ -210,9 +210,10 @@ func runReplay(e *env, args []string) int {
 }
 
 // printReplaySummary writes the end-of-replay summary and returns the
-// number of records quarantined (by any sink).
+// number of records quarantined (for any sink, or malformed).
 func printReplaySummary(w io.Writer, res runResult, files int) int64 {
-	var read, quarantined int64
+	var read int64
+	quarantined := res.stats.Malformed
 	for _, s := range res.stats.Sinks {
 		read = max(read, s.Read)
 		quarantined += s.Quarantined
@@ -226,11 +227,22 @@ func printReplaySummary(w io.Writer, res runResult, files int) int64 {
 	// (a sink down, a stop); each sink's line says what became of them.
 	fmt.Fprintf(w, "read %s from %s in %s (%s records/s)\n",
 		plural(read, "record"), plural(int64(files), "file"), res.duration.Round(time.Millisecond), formatCount(int64(rate)))
+	if n := res.stats.Malformed; n > 0 {
+		// Not a sink's: every sink reads the same bytes, and the record
+		// is quarantined once for all of them.
+		fmt.Fprintf(w, "  malformed: %s could not be parsed, quarantined once for every sink\n", plural(n, "record"))
+	}
 	for _, s := range res.stats.Sinks {
 		line := fmt.Sprintf("  sink %s: %s delivered, %s quarantined", s.Name,
 			formatCount(s.Delivered), formatCount(s.Quarantined))
-		if left := s.Read - s.Delivered - s.Quarantined; left > 0 {
+		left := unsettled(s)
+		if left > 0 {
 			line += fmt.Sprintf(", %s NOT delivered", formatCount(left))
+		}
+		if at, ok := res.unsettledAtSignal[s.Name]; ok && at > left {
+			// The stopping line's number, and what became of it.
+			line += fmt.Sprintf(" (%s in flight when interrupted, %s of them delivered or quarantined while stopping)",
+				formatCount(at), formatCount(at-left))
 		}
 		if s.Retried == 1 {
 			line += ", 1 retry"

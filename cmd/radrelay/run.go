@@ -78,7 +78,8 @@ func init() {
 Run reads RADIUS accounting detail files as FreeRADIUS writes them and
 delivers every record to every sink, at least once, until it is stopped.
 
-Files matching each input glob are taken oldest first. --mode is required.
+Files matching each input glob are taken oldest first. --mode is required
+with --input, and refused without it (a listener's spool is always consumed).
 In consume mode (like FreeRADIUS's radrelay) a file is renamed to a work
 file, read, and deleted once every sink has acknowledged every record in it.
 In follow mode files are never renamed, deleted or written: radrelay
@@ -268,6 +269,16 @@ func configFromRunFlags() (*config.Config, error) {
 	if len(f.inputs) == 0 && len(cfg.Listen) == 0 {
 		return nil, errors.New("no input: give --input GLOB (e.g. --input '/var/log/freeradius/radacct/*/detail-*'), --listen ADDR, or -c FILE")
 	}
+	if len(f.inputs) == 0 {
+		// A listener's spool is always consumed: --mode and --start-at
+		// say how --input files are read, and were silently ignored.
+		if f.mode != "" {
+			return nil, fmt.Errorf("--mode %s applies to --input files, and there is none: the listener's spool is always consumed (each file is deleted once every sink has passed it); drop --mode, or add --input GLOB", f.mode)
+		}
+		if f.startAt != "" {
+			return nil, fmt.Errorf("--start-at %s applies to --input files, and there is none: the listener's spool is read whole; drop --start-at, or add --input GLOB", f.startAt)
+		}
+	}
 	mode := tailer.Consume
 	switch f.mode {
 	case "consume":
@@ -336,6 +347,9 @@ type runResult struct {
 	err      error
 	// signal is the signal that stopped the run, nil when it ended by itself.
 	signal os.Signal
+	// unsettledAtSignal is, per sink, unsettled() when the signal came:
+	// the number the stopping line gave.
+	unsettledAtSignal map[string]int64
 	// filtered counts, per sink, the records its filter passed over.
 	filtered map[string]int64
 }
@@ -446,14 +460,23 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	// drain and exit 0, not kill the process by the default action.
 	var stopSignal struct {
 		sync.Mutex
-		sig os.Signal
+		sig       os.Signal
+		unsettled map[string]int64
 	}
 	signalsDone := make(chan struct{})
 	immediateExit := exitNow
 	handleSignals := watchSignals(signalsDone,
 		func(sig os.Signal) {
+			// Reading stops first: what is counted below is all the
+			// drain can deliver.
+			cancel()
+			st := t.Stats()
 			stopSignal.Lock()
 			stopSignal.sig = sig
+			stopSignal.unsettled = map[string]int64{}
+			for _, s := range st.Sinks {
+				stopSignal.unsettled[s.Name] = unsettled(s)
+			}
 			stopSignal.Unlock()
 			// Said at a level the default shows (replay's default is
 			// warn): a stuck sink otherwise looks like a hung Ctrl-C.
@@ -461,8 +484,7 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 			if replay {
 				level = slog.LevelWarn
 			}
-			logger.Log(context.Background(), level, stoppingMessage(t.Stats(), cfg.ShutdownTimeout), "signal", sig.String())
-			cancel()
+			logger.Log(context.Background(), level, stoppingMessage(st, cfg.ShutdownTimeout), "signal", sig.String())
 		},
 		func() { reopenLog(logger, out, cfg.LogFile) },
 		func(sig os.Signal) {
@@ -553,7 +575,7 @@ func runTailer(e *env, cfg *config.Config, tc tailer.Config, replay bool) runRes
 	}
 	res := runResult{stats: t.Stats(), duration: time.Since(started), filtered: filtered()}
 	stopSignal.Lock()
-	res.signal = stopSignal.sig
+	res.signal, res.unsettledAtSignal = stopSignal.sig, stopSignal.unsettled
 	stopSignal.Unlock()
 	switch {
 	case runErr == nil || (res.signal != nil && errors.Is(runErr, context.Canceled)):

@@ -62,21 +62,28 @@ func watchSignals(done <-chan struct{}, shutdown func(os.Signal), reopen func(),
 	}
 }
 
+// unsettled is what the stopping line and the replay summary count for a
+// sink, so that their numbers agree: records read and neither delivered nor
+// quarantined (tailer.SinkStats.Unsettled), in flight while it runs, NOT
+// delivered once it stopped.
+func unsettled(s tailer.SinkStats) int64 { return s.Unsettled() }
+
 // stoppingMessage is the line of the first SIGINT/SIGTERM: what radrelay
 // waits for (the records in flight, per sink) and for how long, and that a
 // second signal exits at once.
 func stoppingMessage(st tailer.Stats, timeout time.Duration) string {
-	total := 0
+	var total int64
 	var per []string
 	for _, s := range st.Sinks {
-		total += s.InFlight
-		if s.InFlight > 0 {
-			per = append(per, fmt.Sprintf("%s: %d", s.Name, s.InFlight))
+		n := unsettled(s)
+		total += n
+		if n > 0 {
+			per = append(per, fmt.Sprintf("%s: %d", s.Name, n))
 		}
 	}
 	what := "nothing is in flight"
 	if total > 0 {
-		what = fmt.Sprintf("waiting up to %s for %s in flight (%s) to be acknowledged", timeout, plural(int64(total), "record"), strings.Join(per, ", "))
+		what = fmt.Sprintf("waiting up to %s for %s in flight (%s) to be acknowledged", timeout, plural(total, "record"), strings.Join(per, ", "))
 	}
 	return "stopping: " + what + ", then saving progress; a second Ctrl-C (or signal) exits at once"
 }

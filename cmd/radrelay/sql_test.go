@@ -206,8 +206,10 @@ func TestSQLCloseStale(t *testing.T) {
 // TestSubSecondStaleDurations: staleness is counted in whole seconds, so a
 // --after, stale_after or close_stale_every under one second (every open
 // session stale at once; closing them hundreds of times a second) was
-// accepted silently. It is a usage error naming the flag or key, from
-// "sql", "validate" and "run" alike, before anything connects.
+// accepted silently; so was an open_sessions_every under one second (a
+// query over every open session, many times a second). It is a usage
+// error naming the flag or key (and its line), from "sql", "validate" and
+// "run" alike, before anything connects.
 func TestSubSecondStaleDurations(t *testing.T) {
 	for _, args := range [][]string{
 		{"sql", "close-stale", "--dsn", "postgres://x@127.0.0.1:1/db", "--after", "500ms"},
@@ -230,12 +232,16 @@ type = "postgres"
 dsn = "postgres://x@127.0.0.1:1/db"
 close_stale_every = "500ms"
 stale_after = "10ms"
+open_sessions_every = "100ms"
 `), 0o600)
 	for _, verb := range []string{"validate", "run"} {
 		code, _, errOut := runBinary(t, nil, verb, "-c", conf)
 		if code != 2 || !strings.Contains(errOut, "close_stale_every") || !strings.Contains(errOut, "500ms is less than a second") ||
 			!strings.Contains(errOut, "stale_after") || !strings.Contains(errOut, "10ms is less than a second") {
 			t.Errorf("%s: exit %d, want 2 and errors naming close_stale_every and stale_after; stderr: %s", verb, code, errOut)
+		}
+		if !strings.Contains(errOut, "radrelay.toml:11: sink \"sql\": open_sessions_every: 100ms is less than a second") {
+			t.Errorf("%s: exit %d, want an error naming open_sessions_every and its line 11; stderr: %s", verb, code, errOut)
 		}
 	}
 }

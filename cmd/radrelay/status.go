@@ -149,7 +149,10 @@ type runtimeStatus struct {
 	Inputs        []statusInput `json:"inputs,omitempty"`
 	BacklogBytes  int64         `json:"backlog_bytes"`
 	BacklogFiles  int           `json:"backlog_files"`
-	Sinks         []runtimeSink `json:"sinks"`
+	// Malformed: records of this run that could not be parsed,
+	// quarantined once for every sink (in no sink's quarantined).
+	Malformed int64         `json:"malformed"`
+	Sinks     []runtimeSink `json:"sinks"`
 	// Listeners are the [[listen]] servers' counters, by address.
 	Listeners map[string]listener.Stats `json:"listeners,omitempty"`
 }
@@ -201,6 +204,7 @@ type serverStatus struct {
 	FailedDeliv  int64   `json:"failed"`
 	WindowCuts   int64   `json:"window_cuts"`
 	MalformedRep int64   `json:"malformed"`
+	Refusals     int64   `json:"connection_refused"`
 }
 
 func serverStatuses(in []radius.ServerStats) []serverStatus {
@@ -210,7 +214,7 @@ func serverStatuses(in []radius.ServerStats) []serverStatus {
 			Address: s.Address, State: s.State, Up: s.State == "alive", RTTSeconds: s.RTT.Seconds(), Window: s.Window, Outstanding: s.Outstanding,
 			Requests: s.Requests, Acked: s.Acked, Retransmits: s.Retransmits, Timeouts: s.Timeouts,
 			BadAuth: s.Forged, UnknownID: s.Unmatched, Deaths: s.Deaths, FailedDeliv: s.Failed,
-			WindowCuts: s.WindowCuts, MalformedRep: s.Malformed,
+			WindowCuts: s.WindowCuts, MalformedRep: s.Malformed, Refusals: s.Refusals,
 		})
 	}
 	return out
@@ -273,7 +277,7 @@ func (p *statusPublisher) current(stopped bool) runtimeStatus {
 	snap := p.m.sample()
 	rs := p.base
 	rs.Updated = snap.At
-	rs.BacklogBytes, rs.BacklogFiles = snap.BacklogBytes, snap.BacklogFiles
+	rs.BacklogBytes, rs.BacklogFiles, rs.Malformed = snap.BacklogBytes, snap.BacklogFiles, snap.Malformed
 	rs.Sinks = snap.runtime()
 	p.m.mu.Lock()
 	ls := p.m.listeners
@@ -369,19 +373,24 @@ func processAlive(pid int) bool {
 
 // statusReport is what "radrelay status" shows and /status.json serves.
 type statusReport struct {
-	StateDir      string        `json:"state_dir"`
-	QuarantineDir string        `json:"quarantine_dir"`
-	Now           time.Time     `json:"now"`
-	Running       bool          `json:"running"`
-	Command       string        `json:"command,omitempty"`
-	PID           int           `json:"pid,omitempty"`
-	Version       string        `json:"version,omitempty"`
-	Started       *time.Time    `json:"started,omitempty"`
-	Updated       *time.Time    `json:"updated,omitempty"`
-	Stopped       *time.Time    `json:"stopped,omitempty"`
-	Ready         *bool         `json:"ready,omitempty"`
-	Sinks         []sinkStatus  `json:"sinks"`
-	Inputs        []statusInput `json:"inputs,omitempty"`
+	StateDir      string     `json:"state_dir"`
+	QuarantineDir string     `json:"quarantine_dir"`
+	Now           time.Time  `json:"now"`
+	Running       bool       `json:"running"`
+	Command       string     `json:"command,omitempty"`
+	PID           int        `json:"pid,omitempty"`
+	Version       string     `json:"version,omitempty"`
+	Started       *time.Time `json:"started,omitempty"`
+	Updated       *time.Time `json:"updated,omitempty"`
+	Stopped       *time.Time `json:"stopped,omitempty"`
+	Ready         *bool      `json:"ready,omitempty"`
+	// Malformed counts the entries of the quarantine files that hold a
+	// record that could not be parsed: quarantined once for every sink, in
+	// the file of the sink that reached it first, and counted here, not in
+	// that sink's quarantined.
+	Malformed int64         `json:"malformed"`
+	Sinks     []sinkStatus  `json:"sinks"`
+	Inputs    []statusInput `json:"inputs,omitempty"`
 	// Listeners: the running process's [[listen]] servers.
 	Listeners map[string]listener.Stats `json:"listeners,omitempty"`
 	// Warnings: what could not be read, so the report is partial.
@@ -408,7 +417,7 @@ type sinkStatus struct {
 	Rate          float64        `json:"rate"`
 	InFlight      int            `json:"in_flight"`
 	Delivered     int64          `json:"delivered"`
-	Quarantined   int64          `json:"quarantined"` // records in the sink's quarantine files
+	Quarantined   int64          `json:"quarantined"` // records quarantined for the sink (its quarantine files, without the malformed ones)
 	QuarantineN   int            `json:"quarantine_files"`
 	Files         []fileStatus   `json:"files"`
 	Servers       []serverStatus `json:"servers,omitempty"`
@@ -598,13 +607,39 @@ func collectStatus(opts statusOptions) (*statusReport, error) {
 		if files, err := tailer.QuarantineFiles(rep.QuarantineDir, name); err == nil {
 			ss.QuarantineN = len(files)
 			for _, q := range files {
-				n, _, _ := countRecords(q, 0, 1)
-				ss.Quarantined += n
+				own, malformed := countQuarantined(q)
+				ss.Quarantined += own
+				rep.Malformed += malformed
 			}
 		}
 		rep.Sinks = append(rep.Sinks, ss)
 	}
 	return rep, nil
+}
+
+// countQuarantined counts the entries of a quarantine file: those of
+// records quarantined for its sink, and those of records that could not be
+// parsed (quarantined once for every sink, whichever sink's file holds
+// them). An unreadable file counts its records as the sink's.
+func countQuarantined(path string) (own, malformed int64) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	entries, err := tailer.ReadQuarantine(f, path)
+	if err != nil {
+		n, _, _ := countRecords(path, 0, 1)
+		return n, 0
+	}
+	for _, e := range entries {
+		if e.NeedsRepair() {
+			malformed++
+		} else {
+			own++
+		}
+	}
+	return own, malformed
 }
 
 // fileStatusOf measures one position in one file.
@@ -731,6 +766,9 @@ func printStatus(w io.Writer, rep *statusReport) {
 		fmt.Fprintf(w, "radrelay %s: not running (pid %d is gone: killed or crashed; last status updated %s)\n", rep.Command, rep.PID, ago(rep.Updated))
 	}
 	printListeners(w, rep.Listeners)
+	if rep.Malformed > 0 {
+		fmt.Fprintf(w, "\nmalformed:        %s that could not be parsed, quarantined once for every sink (%s)\n", plural(rep.Malformed, "record"), rep.QuarantineDir)
+	}
 	for _, s := range rep.Sinks {
 		typ := ""
 		if s.Type != "" {
@@ -837,6 +875,10 @@ func printListeners(w io.Writer, ls map[string]listener.Stats) {
 		}
 		fmt.Fprintf(w, "  dropped:        %s\n", strings.Join(drops, ", "))
 		fmt.Fprintf(w, "  spool:          %s\n", formatBytes(st.SpoolBytes))
+		if rs := st.RadSec; rs != nil {
+			fmt.Fprintf(w, "  radsec:         %d connections opened, %d handshakes failed, %d refused (max_connections)\n",
+				rs.Opened, rs.HandshakeFailed, rs.Refused)
+		}
 		if st.Fsyncs > 0 {
 			fmt.Fprintf(w, "  fsync:          %d group commits, %.2f ms each on average, %.1f records each\n",
 				st.Fsyncs, 1000*st.FsyncSeconds/float64(st.Fsyncs), float64(st.FsyncRecords)/float64(st.Fsyncs))

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/radrelay/radrelay/internal/testpki"
 	"github.com/radrelay/radrelay/sinks/sinktest"
@@ -139,6 +141,71 @@ tls_key_file = "` + empty + `"`, "tls_cert_file"},
 			code, _, stderr := runBinary(t, nil, "validate", "--replay", "-c", conf)
 			if code != 2 || !strings.Contains(stderr, tc.want) {
 				t.Errorf("validate: exit status %d, want 2 and an error at %s:\n%s", code, tc.want, stderr)
+			}
+		})
+	}
+}
+
+// TestKafkaConnectionProblemsLogged: what keeps radrelay from the Kafka
+// brokers — nothing listening, TLS to a plaintext broker, a wrong SASL
+// password — was said only after delivery_timeout (30 s), as "EOF" or a
+// dial timeout. radrelay now logs the cause as soon as the producer meets
+// it, once however often it retries, never the password; the records stay
+// (retryable) and their error, in the log, says the same.
+func TestKafkaConnectionProblemsLogged(t *testing.T) {
+	plain, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "radius-acct"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	sasl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "radius-acct"),
+		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "radrelay", "s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sasl.Close()
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "kafka.pw")
+	os.WriteFile(pw, []byte("not-the-password\n"), 0o600)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	file := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(3))
+	for _, tc := range []struct{ name, url, want string }{
+		{"nothing listens", "kafka://" + closed + "/radius-acct?delivery_timeout=1s",
+			"cannot connect to broker " + closed + ": connection refused"},
+		{"TLS to a plaintext broker", "kafka://" + plain.ListenAddrs()[0] + "/radius-acct?tls=yes&delivery_timeout=1s",
+			"TLS handshake with " + plain.ListenAddrs()[0] + " failed: the broker does not speak TLS?"},
+		{"wrong SASL password", "kafka://" + sasl.ListenAddrs()[0] + "/radius-acct?delivery_timeout=1s&sasl_mechanism=SCRAM-SHA-512&sasl_user=radrelay&sasl_password_file=" + pw,
+			"SASL authentication failed for user radrelay (SCRAM-SHA-512) at broker " + sasl.ListenAddrs()[0]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd, stderr := startRadrelay(t, "replay", "--to", "kafka="+tc.url, file)
+			defer func() { cmd.Process.Signal(syscall.SIGKILL); exitStatus(t, cmd) }()
+			var said []string
+			// Until a record's failure is logged: the producer has
+			// retried the broker several times by then.
+			scanUntil(t, stderr, "sink is failing", func(line []byte) bool {
+				s := string(line)
+				if strings.Contains(s, "not-the-password") {
+					t.Errorf("the password is logged: %s", s)
+				}
+				if strings.Contains(s, "sink is failing") {
+					if !strings.Contains(s, tc.want) {
+						t.Errorf("the records' error does not say %q: %s", tc.want, s)
+					}
+					return true
+				}
+				if strings.Contains(s, tc.want) {
+					said = append(said, s)
+				}
+				return false
+			})
+			if len(said) != 1 {
+				t.Errorf("%q logged %d times before the records failed, want once: %q", tc.want, len(said), said)
 			}
 		})
 	}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // A record that cannot be parsed is one quarantine entry and one warning,
@@ -73,14 +76,15 @@ path = %q
 		!strings.Contains(stderr, "interrupted:") {
 		t.Errorf("no summary after the signal:\n%s", stderr)
 	}
+	// Counted once, as malformed, in no sink's quarantined.
 	quarantinedIn := regexp.MustCompile(`sink [abc]: \d+ delivered, (\d+) quarantined`)
 	total := 0
 	for _, m := range quarantinedIn.FindAllStringSubmatch(stderr, -1) {
 		n, _ := strconv.Atoi(m[1])
 		total += n
 	}
-	if total != 1 {
-		t.Errorf("quarantined counted %d times in the summary, want once:\n%s", total, stderr)
+	if total != 0 || strings.Count(stderr, "malformed: 1 record could not be parsed, quarantined once for every sink") != 1 {
+		t.Errorf("the summary does not count the record once, as malformed (%d in the sinks' quarantined):\n%s", total, stderr)
 	}
 
 	// Second run: c can write and reaches the bad record: a and b are
@@ -106,5 +110,79 @@ path = %q
 	}
 	if !strings.Contains(e, `Radrelay-Quarantine-Sink = "a,b,c"`) {
 		t.Errorf("entry does not name every sink:\n%s", e)
+	}
+}
+
+// TestMalformedCountedOnceWhereOperatorsLook: with two sinks, a record that
+// cannot be parsed is counted once, as malformed, the same way in the
+// replay summary, /metrics, /status.json and radrelay status, and in
+// neither sink's quarantined count (which is for what a sink rejected).
+func TestMalformedCountedOnceWhereOperatorsLook(t *testing.T) {
+	dir := t.TempDir()
+	spool := filepath.Join(dir, "radacct")
+	os.Mkdir(spool, 0o700)
+	in := filepath.Join(spool, "detail-20261123")
+	bad := "Mon Nov 23 11:57:39 2026\n\tUser-Name = \"u\"\n\tAcct-Session-Time 300\n\tTimestamp = 1795435059\n\n"
+	hWrite(t, in, append(append(hRecord(0), bad...), hRecords(1, 4)...), 0o600, time.Hour)
+	out := func(name string) string { return filepath.Join(dir, name+".jsonl") }
+
+	// The replay summary.
+	code, _, stderr := runBin(t, os.Args[0], nil, "replay", "--to", "a=jsonl:"+out("ra"), "--to", "b=jsonl:"+out("rb"),
+		"--quarantine", filepath.Join(dir, "rq"), in)
+	if code != 1 {
+		t.Errorf("replay: exit %d, want 1 (a record quarantined):\n%s", code, stderr)
+	}
+	for _, want := range []string{"read 4 records from 1 file", "  malformed: 1 record could not be parsed, quarantined once for every sink",
+		"  sink a: 4 delivered, 0 quarantined, 0 retries", "  sink b: 4 delivered, 0 quarantined, 0 retries"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("replay summary lacks %q:\n%s", want, stderr)
+		}
+	}
+
+	// radrelay run: /metrics and /status.json while it runs, radrelay
+	// status after it stopped.
+	state := filepath.Join(dir, "state")
+	cmd, sc := startRadrelay(t, "run", "--input", filepath.Join(spool, "detail-*"), "--mode", "follow",
+		"--to", "a=jsonl:"+out("a"), "--to", "b=jsonl:"+out("b"),
+		"--state", state, "--metrics", "127.0.0.1:0", "--log-format", "json")
+	metrics := logLine(t, sc, "serving metrics and status")["addr"].(string)
+	go io.Copy(io.Discard, stdoutOf(sc))
+	for deadline := time.Now().Add(time.Minute); ; {
+		_, body := httpGet(t, "http://"+metrics+"/metrics")
+		if strings.Contains(body, `radrelay_records_delivered_total{sink="a"} 4`) && strings.Contains(body, `radrelay_records_delivered_total{sink="b"} 4`) &&
+			strings.Contains(body, "radrelay_records_malformed_total 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the records were not delivered and counted:\n%s", body)
+		}
+		time.Sleep(20 * time.Millisecond) // polling another process, not synchronising goroutines
+	}
+	_, body := httpGet(t, "http://"+metrics+"/metrics")
+	for _, want := range []string{`radrelay_records_quarantined_total{sink="a"} 0`, `radrelay_records_quarantined_total{sink="b"} 0`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	_, js := httpGet(t, "http://"+metrics+"/status.json")
+	var live struct {
+		Malformed int64 `json:"malformed"`
+		Sinks     []struct {
+			Name        string `json:"name"`
+			Quarantined int64  `json:"quarantined"`
+		} `json:"sinks"`
+	}
+	if err := json.Unmarshal([]byte(js), &live); err != nil || live.Malformed != 1 || len(live.Sinks) != 2 ||
+		live.Sinks[0].Quarantined != 0 || live.Sinks[1].Quarantined != 0 {
+		t.Errorf("/status.json: want malformed 1 and 0 quarantined per sink (%v):\n%s", err, js)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("radrelay run: %v", err)
+	}
+	_, text, _ := radrelayOutput(t, "status", "--state", state)
+	if strings.Count(text, "malformed:        1 record that could not be parsed, quarantined once for every sink") != 1 ||
+		strings.Count(text, "quarantined:    0 records") != 2 {
+		t.Errorf("radrelay status: want the record once as malformed, 0 quarantined per sink:\n%s", text)
 	}
 }

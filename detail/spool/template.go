@@ -60,6 +60,14 @@ func parseTemplate(t string) (template, error) {
 	return parts, nil
 }
 
+// literalPrefix is the template's text before its first field.
+func (tp template) literalPrefix() string {
+	if len(tp) > 0 && tp[0].field == 0 && tp[0].attr == "" {
+		return tp[0].literal
+	}
+	return ""
+}
+
 // timeOnly reports whether the names depend on the time alone (no
 // attribute fields).
 func (tp template) timeOnly() bool {

@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,6 +76,16 @@ type Options struct {
 	// Header, when set, is written at the start of every file the Writer
 	// finds empty (a CSV header row).
 	Header []byte
+	// Root is the directory the Writer's files are below (default: the
+	// directory of Template's part before its first field). Each time the
+	// Writer opens a file, created or already there, the next fsync of the
+	// file also fsyncs every directory from the file's own up to Root (and
+	// the parents of the directories the Writer makes): a record survives
+	// a power loss only with the names leading to its file, and a file or
+	// directory left by an earlier process killed before its fsync has
+	// names no fsync covered yet. The listener's Root is its spool
+	// directory, so that a client's directory is covered too.
+	Root string
 }
 
 // A Writer appends records to files, in the format Options.Encode writes
@@ -95,6 +106,7 @@ type Options struct {
 type Writer struct {
 	opts  Options
 	parts template
+	root  string // Options.Root, cleaned
 
 	mu     sync.Mutex
 	files  map[string]*openFile
@@ -123,14 +135,16 @@ type Writer struct {
 
 type openFile struct {
 	f       *os.File
+	id      fileID // f's device and inode, to tell a file renamed away
 	lastUse time.Time
 	dirty   bool // written since the last fsync
 	headed  bool // Header has been checked for
-	// newEntries are the directories holding an entry this Writer created
-	// (the file, a directory it made for it) that no fsync has covered yet:
-	// the file's data survives a power loss only with its name. A file
-	// created again at the same path (after a reader renamed the old one
-	// away) needs it again.
+	// newEntries are the directories holding an entry on the way to the
+	// file (its name, its directories' names up to Root, a directory the
+	// Writer made) that no fsync of this Writer has covered yet: the
+	// file's data survives a power loss only with its name. A file opened
+	// again (created again after a reader renamed the old one away) needs
+	// it again.
 	newEntries []string
 }
 
@@ -170,11 +184,14 @@ func New(opts Options) (*Writer, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Root == "" {
+		opts.Root = filepath.Dir(parts.literalPrefix())
+	}
 	detailFormat := opts.Encode == nil
 	if detailFormat {
 		opts.Encode = detail.AppendRecord
 	}
-	w := &Writer{opts: opts, parts: parts, files: map[string]*openFile{}, cut: map[string]*pendingCut{},
+	w := &Writer{opts: opts, parts: parts, root: filepath.Clean(opts.Root), files: map[string]*openFile{}, cut: map[string]*pendingCut{},
 		write: (*os.File).Write, truncate: (*os.File).Truncate, fsync: (*os.File).Sync, syncDir: SyncDirectory, detailFormat: detailFormat}
 	if opts.Durability == SyncInterval {
 		w.stop, w.done = make(chan struct{}), make(chan struct{})
@@ -346,27 +363,39 @@ func (w *Writer) open(path string) (*openFile, error) {
 			if err := os.MkdirAll(filepath.Dir(path), w.opts.DirMode); err != nil {
 				return nil, fmt.Errorf("spool: creating the directory of %s: %w", path, err)
 			}
-			f, created, err := openAppend(path, w.opts.FileMode)
+			f, _, err := openAppend(path, w.opts.FileMode)
 			if err != nil {
 				return nil, fmt.Errorf("spool: opening %s: %w", path, err)
-			}
-			if created {
-				entries = append(entries, filepath.Dir(path))
 			}
 			if e, ok := w.unsynced[path]; ok {
 				entries = append(e, entries...)
 				delete(w.unsynced, path)
 			}
-			of = &openFile{f: f, newEntries: entries}
+			// Created or not, its name may be unsynced (see Root).
+			entries = w.namesTo(path, entries)
+			id, err := identify(f)
+			if err != nil {
+				f.Close()
+				return nil, fmt.Errorf("spool: stat %s: %w", path, err)
+			}
+			of = &openFile{f: f, id: id, newEntries: entries}
 			w.files[path] = of
 		}
 		if w.opts.Lock {
-			if err := w.lock(of.f, path); err != nil {
+			gone, err := w.lock(of, path)
+			if err != nil {
 				w.closeFile(path)
 				return nil, err
 			}
+			if gone {
+				w.closeFile(path)
+				if attempt >= 3 {
+					return nil, fmt.Errorf("spool: %s keeps being replaced while opening it", path)
+				}
+				continue
+			}
 		}
-		same, err := sameFile(of.f, path)
+		same, err := isFileAt(of.id, path)
 		if err != nil {
 			if w.opts.Lock {
 				unlockFile(of.f)
@@ -483,6 +512,34 @@ func (w *Writer) syncEntries(of *openFile) error {
 		of.newEntries = of.newEntries[1:]
 	}
 	return nil
+}
+
+// namesTo returns the directories of dirs (the parents of the directories
+// the Writer just made, those not synced yet) and those holding the names
+// leading to the file at path: its own directory and each above it up to
+// Root (only its own when Root is not above it), each once.
+func (w *Writer) namesTo(path string, dirs []string) []string {
+	dir := filepath.Dir(path)
+	var chain []string
+	for d := dir; ; {
+		chain = append(chain, d)
+		if d == w.root {
+			break
+		}
+		up := filepath.Dir(d)
+		if up == d { // Root is not above path
+			chain = []string{dir}
+			break
+		}
+		d = up
+	}
+	var out []string
+	for _, d := range append(dirs, chain...) {
+		if !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // openAppend opens path for appending, creating it if needed, and says

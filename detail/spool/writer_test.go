@@ -634,9 +634,11 @@ func TestWriterFsyncFails(t *testing.T) {
 // the Writer created, and of the directories it made for it (fsync of the
 // file alone does not make its directory entry survive a power loss). A
 // file created again at the same path, after a reader renamed the old one
-// away (the listener's spool, consumed by the tailer), needs it again; one
-// that was there already does not. A directory whose fsync failed is tried
-// again at the next Sync, also after a failed write closed the file.
+// away (the listener's spool, consumed by the tailer), needs it again; so
+// does one that was there already (an earlier process, killed before its
+// fsync, may have created it), with the directories up to Root. A
+// directory whose fsync failed is tried again at the next Sync, also after
+// a failed write closed the file.
 func TestWriterSyncsNewDirectoryEntries(t *testing.T) {
 	root := t.TempDir()
 	path := filepath.Join(root, "spool", "10.0.0.1", "detail")
@@ -694,7 +696,9 @@ func TestWriterSyncsNewDirectoryEntries(t *testing.T) {
 	w.write = (*os.File).Write
 	step("after a failed write", "root/spool/10.0.0.1")
 
-	// A file that was there before the Writer: nothing to sync.
+	// A file that was there before the Writer (left by a process killed
+	// before its first fsync): its name, in the directory Template names
+	// (the default Root)...
 	w2, err := New(Options{Template: path, Durability: NoSync})
 	if err != nil {
 		t.Fatal(err)
@@ -702,5 +706,29 @@ func TestWriterSyncsNewDirectoryEntries(t *testing.T) {
 	defer w2.Close()
 	w2.syncDir = w.syncDir
 	w = w2
-	step("existing file", "")
+	step("existing file", "root/spool/10.0.0.1")
+	step("existing file appended", "")
+
+	// ... and every name from Root down (the listener's Root is its
+	// spool directory: a client's directory may be the killed process's).
+	w3, err := New(Options{Template: path, Durability: NoSync, Root: filepath.Join(root, "spool") + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w3.Close()
+	w3.syncDir = w2.syncDir
+	w = w3
+	step("existing file under Root", "root/spool root/spool/10.0.0.1")
+	step("existing file under Root appended", "")
+	w3.Close()
+
+	// A Root that is not above the file: its own directory only.
+	w4, err := New(Options{Template: path, Durability: NoSync, Root: "/elsewhere"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w4.Close()
+	w4.syncDir = w2.syncDir
+	w = w4
+	step("Root not above the file: its directory", "root/spool/10.0.0.1")
 }

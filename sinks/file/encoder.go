@@ -69,6 +69,12 @@ type EncoderOptions struct {
 	// sinks/stream) can tell the layout it reads; the jsonl sink leaves it
 	// 0 and writes what it always wrote.
 	SchemaVersion int
+	// NameCode, for JSON with a Dictionary, is a function of an attribute
+	// name that AppendNameCodes reports per attribute. The encoder calls
+	// it once per name it keeps (see nameCache), so a caller that needs
+	// a code per attribute (package sinks/stream's record identity) gets
+	// it without a lookup of its own per attribute.
+	NameCode func(name string) uint8
 }
 
 // An Encoder formats records as one of the formats. It is safe for
@@ -160,12 +166,22 @@ func (e *Encoder) Header() []byte {
 func (e *Encoder) Append(dst []byte, rec *detail.Record) []byte {
 	switch e.format {
 	case FormatJSONL:
-		return e.appendJSON(dst, rec)
+		return e.appendJSON(dst, rec, nil)
 	case FormatCSV:
 		return e.appendCSV(dst, rec)
 	default:
 		return detail.AppendRecord(dst, rec)
 	}
+}
+
+// AppendNameCodes is Append for JSON that also sets codes[i] to
+// EncoderOptions.NameCode of the name of rec.Attrs[i]; codes has
+// len(rec.Attrs) elements. Without a NameCode every code is 0.
+func (e *Encoder) AppendNameCodes(dst []byte, rec *detail.Record, codes []uint8) []byte {
+	if e.format != FormatJSONL {
+		panic("file: AppendNameCodes on a " + e.format + " encoder")
+	}
+	return e.appendJSON(dst, rec, codes)
 }
 
 // attrKey is the name an attribute is shown under: Name, or Name:tag.
@@ -201,15 +217,28 @@ func textValue(a *detail.Attribute, printable bool) string {
 	return string(q[1 : len(q)-1])
 }
 
+// The Timestamps RFC 3339 can write: years 0000 to 9999 (four digits). A
+// record's Timestamp outside them (a corrupt line: the reader takes any
+// integer) has no "time", only "timestamp", which holds it exactly: a
+// "time" of "10000-01-01T00:00:00Z" is not an RFC 3339 date-time, and a
+// stream consumer validating the schema's format would reject the record.
+const (
+	minRFC3339 = -62167219200 // 0000-01-01T00:00:00Z
+	maxRFC3339 = 253402300799 // 9999-12-31T23:59:59Z
+)
+
 // appendJSON writes one JSON object:
 //
 //	{"time":"2026-11-23T11:57:39Z","timestamp":1795435059,"header":"Mon Nov 23 11:57:39 2026",
 //	 "file":"detail-20261123","line":1,"offset":0,"attributes":{"User-Name":"carl",
 //	 "Cisco-AVPair":["a=b","c=d"],"Tunnel-Type:1":"VLAN",...}}
 //
-// "done" is added for a record marked done. Attributes keep file order; an
+// "done" is added for a record marked done; "time" is left out for a
+// Timestamp past RFC 3339's years (minRFC3339). Attributes keep file order; an
 // attribute that occurs several times becomes an array.
-func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
+//
+// codes, when not nil, gets the NameCode of each attribute's name.
+func (e *Encoder) appendJSON(dst []byte, rec *detail.Record, codes []uint8) []byte {
 	dst = append(dst, '{')
 	if e.opts.SchemaVersion > 0 {
 		dst = append(dst, `"schema_version":`...)
@@ -217,9 +246,12 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
 		dst = append(dst, ',')
 	}
 	if rec.HasTimestamp {
-		dst = append(dst, `"time":"`...)
-		dst = time.Unix(rec.Timestamp, 0).UTC().AppendFormat(dst, time.RFC3339)
-		dst = append(dst, `","timestamp":`...)
+		if rec.Timestamp >= minRFC3339 && rec.Timestamp <= maxRFC3339 {
+			dst = append(dst, `"time":"`...)
+			dst = time.Unix(rec.Timestamp, 0).UTC().AppendFormat(dst, time.RFC3339)
+			dst = append(dst, `",`...)
+		}
+		dst = append(dst, `"timestamp":`...)
 		dst = strconv.AppendInt(dst, rec.Timestamp, 10)
 		dst = append(dst, ',')
 		if rec.Done {
@@ -247,26 +279,70 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record) []byte {
 	} else {
 		written = make([]bool, len(attrs))
 	}
+	// With the cache of names, each attribute's entry is looked up first:
+	// a name whose cache slot no other attribute of the record has is not
+	// repeated, and needs no search for its repeats (comparing every pair
+	// of names cost a quarter of encoding). Names without an entry (a
+	// slot taken by another name), or too many attributes, fall back to
+	// the search for all.
+	var entries *[64]*nameEntry
+	var seen, repeated [len(nameCache{}.slots) / 64]uint64
+	if e.names != nil && len(attrs) <= len(small) {
+		entries = new([64]*nameEntry)
+		for i := range attrs {
+			en := e.names.lookup(e.opts.Dictionary, e.opts.NameCode, attrs[i].Name)
+			if en == nil {
+				entries = nil
+				break
+			}
+			entries[i] = en
+			w, bit := en.slot/64, uint64(1)<<(en.slot%64)
+			repeated[w] |= seen[w] & bit
+			seen[w] |= bit
+		}
+	}
 	first := true
 	for i := range attrs {
 		if written[i] {
 			continue
 		}
 		a := &attrs[i]
+		var name *nameEntry
+		if entries != nil {
+			name = entries[i]
+		}
 		n := 1
-		for j := i + 1; j < len(attrs); j++ {
-			if sameKey(&attrs[j], a) {
-				n++
-				written[j] = true
+		if name == nil || repeated[name.slot/64]&(uint64(1)<<(name.slot%64)) != 0 {
+			for j := i + 1; j < len(attrs); j++ {
+				if sameKey(&attrs[j], a) {
+					n++
+					written[j] = true
+				}
 			}
 		}
 		if !first {
 			dst = append(dst, ',')
 		}
 		first = false
-		var name *nameEntry
-		if e.names != nil {
-			name = e.names.lookup(e.opts.Dictionary, a.Name)
+		if name == nil && e.names != nil {
+			name = e.names.lookup(e.opts.Dictionary, e.opts.NameCode, a.Name)
+		}
+		if codes != nil {
+			code := uint8(0)
+			switch {
+			case name != nil:
+				code = name.code
+			case e.opts.NameCode != nil:
+				code = e.opts.NameCode(a.Name)
+			}
+			codes[i] = code
+			if n > 1 {
+				for j := i + 1; j < len(attrs); j++ {
+					if sameKey(&attrs[j], a) {
+						codes[j] = code
+					}
+				}
+			}
 		}
 		if name != nil {
 			dst = append(dst, name.quoted...)

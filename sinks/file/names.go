@@ -24,12 +24,15 @@ type nameEntry struct {
 	name   string                // a copy: not the record's memory
 	attr   *dictionary.Attribute // nil: the dictionary does not know it
 	quoted []byte                // the name as a JSON string, quotes included
+	code   uint8                 // EncoderOptions.NameCode of name
+	slot   uint16                // its index in slots: one name per slot
 }
 
 // lookup returns the entry of name, adding it when its slot is free, or nil
 // when the slot belongs to another name.
-func (c *nameCache) lookup(d *dictionary.Dictionary, name string) *nameEntry {
-	slot := &c.slots[nameHash(name)%uint64(len(c.slots))]
+func (c *nameCache) lookup(d *dictionary.Dictionary, code func(string) uint8, name string) *nameEntry {
+	i := nameHash(name) % uint64(len(c.slots))
+	slot := &c.slots[i]
 	e := slot.Load()
 	if e != nil {
 		if e.name == name {
@@ -37,9 +40,12 @@ func (c *nameCache) lookup(d *dictionary.Dictionary, name string) *nameEntry {
 		}
 		return nil
 	}
-	e = &nameEntry{name: strings.Clone(name), quoted: appendJSONString(nil, name)}
+	e = &nameEntry{name: strings.Clone(name), quoted: appendJSONString(nil, name), slot: uint16(i)}
 	if a, ok := d.Attribute(name); ok {
 		e.attr = a
+	}
+	if code != nil {
+		e.code = code(name)
 	}
 	if slot.CompareAndSwap(nil, e) {
 		return e

@@ -13,6 +13,7 @@ import (
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/detail/spool"
+	"github.com/radrelay/radrelay/dictionary"
 	"github.com/radrelay/radrelay/sinks"
 )
 
@@ -41,6 +42,11 @@ type Config struct {
 	// dictionary's JSONValue), as "radrelay cat --format json" does; nil
 	// writes every value as a string. Set by the program, not the file.
 	Values ValueFunc `toml:"-"`
+	// Dictionary, when set, types the values of jsonl output as Values
+	// set to its JSONValue would, without an allocation per value (see
+	// EncoderOptions.Dictionary); Values is then not used. Set by the
+	// program, not the file.
+	Dictionary *dictionary.Dictionary `toml:"-"`
 }
 
 // WithDefaults returns c with every unset key at the value the sink uses,
@@ -167,7 +173,7 @@ func open(cfg Config, stdout io.Writer) (*Sink, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	enc, err := NewEncoder(cfg.Format, EncoderOptions{Columns: cfg.Columns, Values: cfg.Values})
+	enc, err := NewEncoder(cfg.Format, EncoderOptions{Columns: cfg.Columns, Values: cfg.Values, Dictionary: cfg.Dictionary})
 	if err != nil {
 		return nil, err
 	}

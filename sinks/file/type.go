@@ -127,14 +127,14 @@ func (c *typedConfig) OutputPaths() []string {
 // cat --format json" writes them, from the configuration's dictionary.
 func (c *typedConfig) Open(_ context.Context, env sinks.Env) (sinks.Sink, error) {
 	r := c.resolved()
-	if r.Format == FormatJSONL && r.Values == nil {
+	if r.Format == FormatJSONL && r.Values == nil && r.Dictionary == nil {
 		d := dictionary.Builtin()
 		if env.Dictionary != "" {
 			if err := d.LoadFile(env.Dictionary); err != nil {
 				return nil, err
 			}
 		}
-		r.Values = d.JSONValue
+		r.Dictionary = d // types values as d.JSONValue would, faster
 	}
 	s, err := New(r)
 	if err != nil {

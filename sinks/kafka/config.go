@@ -43,6 +43,9 @@ type Config struct {
 	SASLUser         string `toml:"sasl_user"`
 	SASLPasswordFile string `toml:"sasl_password_file"`
 	SASLPasswordEnv  string `toml:"sasl_password_env"`
+
+	// handshakeTimeout replaces tlsHandshakeTimeout in tests (0: that).
+	handshakeTimeout time.Duration
 }
 
 // WithDefaults returns c with every unset key at the value the sink uses.

@@ -1,11 +1,13 @@
 package kafka
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
@@ -27,6 +30,12 @@ type Sink struct {
 	enc    *stream.Encoder
 	client *kgo.Client
 	topic  string
+	conn   *connState
+	logger *slog.Logger
+	// stopCheck ends the check of the brokers started by Open; checked is
+	// closed when it has ended.
+	stopCheck context.CancelFunc
+	checked   chan struct{}
 	// batches are reused across Sends (one at a time per sink, but a
 	// pool keeps that from being a rule of this code).
 	batches sync.Pool
@@ -48,9 +57,16 @@ func codec(name string) (kgo.CompressionCodec, error) {
 	return kgo.CompressionCodec{}, fmt.Errorf("%q is not zstd, lz4, snappy, gzip or none", name)
 }
 
-// Open makes the producer; it connects when the first record is produced.
+// Open makes the producer and starts a check of the brokers in the
+// background (checkBrokers); it never waits for a broker: one briefly down
+// must not stop radrelay from starting.
 func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	cfg = cfg.WithDefaults()
+	logger := env.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	conn := newConnState(logger, cfg)
 	dict, err := stream.Dictionary(env)
 	if err != nil {
 		return nil, err
@@ -75,6 +91,7 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 		kgo.ProducerBatchMaxBytes(int32(min(cfg.MaxMessageBytes, 1<<30))),
 		kgo.MaxBufferedRecords(1 << 16),
 		kgo.ClientID("radrelay"),
+		kgo.WithHooks(conn),
 	}
 	if cfg.Linger > 0 {
 		opts = append(opts, kgo.ProducerLinger(cfg.Linger))
@@ -84,7 +101,8 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, kgo.DialTLSConfig(tc))
+		timeout := cmp.Or(cfg.handshakeTimeout, tlsHandshakeTimeout)
+		opts = append(opts, kgo.Dialer(tlsDialer(tc, timeout)))
 	}
 	if cfg.SASLMechanism != "" {
 		pw, err := cfg.password()
@@ -104,8 +122,14 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink: %w", err)
 	}
-	sk := &Sink{enc: enc, client: client, topic: cfg.Topic}
+	sk := &Sink{enc: enc, client: client, topic: cfg.Topic, conn: conn, logger: logger, checked: make(chan struct{})}
 	sk.batches.New = func() any { return new(batch) }
+	var ctx context.Context
+	ctx, sk.stopCheck = context.WithTimeout(context.Background(), cfg.DeliveryTimeout)
+	go func() {
+		defer close(sk.checked)
+		sk.checkBrokers(ctx)
+	}()
 	return sk, nil
 }
 
@@ -202,7 +226,7 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 			}
 			wg.Add(1)
 			s.client.Produce(ctx, &records[i], func(_ *kgo.Record, err error) {
-				results[i] = classify(err)
+				results[i] = s.classify(err)
 				wg.Done()
 			})
 		}
@@ -290,7 +314,22 @@ func (s *Sink) encode(recs []*detail.Record, records []kgo.Record, results []err
 }
 
 // classify: a record too large for the broker is permanent; anything else
-// (a broker down, a leader moving, a timeout) is retryable.
+// (a broker down, a leader moving, a timeout) is retryable. A record that
+// timed out while a broker cannot be connected to says why (franz-go's
+// last error is e.g. "EOF" for a refused SASL password).
+func (s *Sink) classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, kgo.ErrRecordTimeout) {
+		if cause := s.conn.cause(); cause != "" {
+			return fmt.Errorf("kafka sink: %s: %w", cause, err)
+		}
+	}
+	return classify(err)
+}
+
+// classify is Sink.classify without the connection's state.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -310,6 +349,40 @@ func classify(err error) error {
 // Close flushes nothing (every Send waited for its records) and closes the
 // client.
 func (s *Sink) Close() error {
+	s.stopCheck()
+	<-s.checked
 	s.client.Close()
 	return nil
+}
+
+// checkBrokers asks the brokers about the topic once, at start, so that
+// what keeps radrelay from producing (no broker answers, TLS or SASL
+// refused: logged by connState as franz-go meets it; the topic missing:
+// logged here) is in the log before the first record waits
+// delivery_timeout for it, and even when no record comes. franz-go retries
+// the request within ctx. Nothing waits for the check: records are
+// produced (and retried) whatever it finds.
+func (s *Sink) checkBrokers(ctx context.Context) {
+	req := kmsg.NewPtrMetadataRequest()
+	t := kmsg.NewMetadataRequestTopic()
+	t.Topic = kmsg.StringPtr(s.topic)
+	req.Topics = append(req.Topics, t)
+	req.AllowAutoTopicCreation = false
+	resp, err := req.RequestWith(ctx, s.client)
+	if err != nil {
+		if ctx.Err() == nil && !closing(err) && s.conn.cause() == "" {
+			s.logger.Warn("kafka sink: the brokers did not answer", "err", err)
+		}
+		return
+	}
+	for _, rt := range resp.Topics {
+		switch err := kerr.ErrorForCode(rt.ErrorCode); {
+		case errors.Is(err, kerr.UnknownTopicOrPartition):
+			s.logger.Warn("kafka sink: the topic does not exist on the brokers: create it (radrelay does not create topics); records wait until it exists", "topic", s.topic)
+		case err != nil:
+			s.logger.Warn("kafka sink: the brokers refuse the topic", "topic", s.topic, "err", err)
+		default:
+			s.logger.Info("kafka sink: the brokers answer", "topic", s.topic, "partitions", len(rt.Partitions))
+		}
+	}
 }

@@ -33,9 +33,12 @@ type Config struct {
 	Stream  string `toml:"stream"`
 	// CreateStream creates the stream (or updates its settings) at start,
 	// with Storage, Replicas, Retention, MaxAge and DuplicateWindow.
-	CreateStream    bool          `toml:"create_stream"`
-	Storage         string        `toml:"storage"`   // file (default) or memory
-	Replicas        int           `toml:"replicas"`  // 1 (default) to 5
+	CreateStream bool   `toml:"create_stream"`
+	Storage      string `toml:"storage"` // file (default) or memory
+	// Replicas, 1 to 5; 0 (not set): 1 for a stream create_stream makes,
+	// and an existing stream's own count kept (an operator who did not ask
+	// for a count must not have their R3 stream scaled down).
+	Replicas        int           `toml:"replicas,omitempty"`
 	Retention       string        `toml:"retention"` // limits (default), interest, workqueue
 	MaxAge          time.Duration `toml:"max_age"`   // 0: keep for ever
 	DuplicateWindow time.Duration `toml:"duplicate_window"`
@@ -69,9 +72,6 @@ type Config struct {
 func (c Config) WithDefaults() Config {
 	if c.Storage == "" {
 		c.Storage = "file"
-	}
-	if c.Replicas == 0 {
-		c.Replicas = 1
 	}
 	if c.Retention == "" {
 		c.Retention = "limits"

@@ -138,7 +138,7 @@ func (c Config) streamConfig() jetstream.StreamConfig {
 	sc := jetstream.StreamConfig{
 		Name:       c.Stream,
 		Subjects:   []string{c.Subject},
-		Replicas:   c.Replicas,
+		Replicas:   max(c.Replicas, 1),
 		MaxAge:     c.MaxAge,
 		Duplicates: c.DuplicateWindow,
 		MaxMsgSize: int32(min(c.MaxMessageBytes, 1<<31-1)),

@@ -28,6 +28,9 @@ func (s *Sink) openStream(ctx context.Context) (jetstream.Stream, error) {
 		}
 		cur := st.CachedInfo().Config
 		next, changed := s.cfg.managedStreamConfig(cur)
+		if s.cfg.Replicas == 0 {
+			s.logger.Info("nats sink: keeping the existing stream's replicas (replicas is not set)", "stream", s.cfg.Stream, "replicas", cur.Replicas)
+		}
 		if !changed {
 			return st, nil
 		}
@@ -46,8 +49,8 @@ func (s *Sink) openStream(ctx context.Context) (jetstream.Stream, error) {
 }
 
 // managedStreamConfig is cur, an existing stream's configuration, with the
-// settings create_stream manages set as configured (storage, replicas,
-// retention, max_age, duplicate_window, fast batches allowed with
+// settings create_stream manages set as configured (storage, replicas when
+// set, retention, max_age, duplicate_window, fast batches allowed with
 // batch_publish) and the subject added when no
 // subject of the stream captures it. Everything else is the operator's and
 // kept: other subjects, limits (max_bytes, max_msgs, max_msg_size),
@@ -55,7 +58,12 @@ func (s *Sink) openStream(ctx context.Context) (jetstream.Stream, error) {
 func (c Config) managedStreamConfig(cur jetstream.StreamConfig) (next jetstream.StreamConfig, changed bool) {
 	want := c.streamConfig()
 	next = cur
-	next.Storage, next.Replicas, next.Retention, next.MaxAge, next.Duplicates = want.Storage, want.Replicas, want.Retention, want.MaxAge, want.Duplicates
+	next.Storage, next.Retention, next.MaxAge, next.Duplicates = want.Storage, want.Retention, want.MaxAge, want.Duplicates
+	if c.Replicas != 0 {
+		// Only a count the operator asked for: the default (1) would
+		// scale a replicated stream down.
+		next.Replicas = c.Replicas
+	}
 	changed = next.Storage != cur.Storage || next.Replicas != cur.Replicas || next.Retention != cur.Retention ||
 		next.MaxAge != cur.MaxAge || next.Duplicates != cur.Duplicates
 	if want.AllowBatchPublish && !cur.AllowBatchPublish {

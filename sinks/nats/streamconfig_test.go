@@ -1,8 +1,10 @@
 package nats
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
 
@@ -165,5 +168,77 @@ func TestStreamDeletedIsCreatedAgain(t *testing.T) {
 	}
 	if got := readStream(t, srv.ClientURL(), cfg.Stream); len(got) != 10 {
 		t.Errorf("the stream created again holds %d records, want 10", len(got))
+	}
+}
+
+// TestCreateStreamKeepsReplicasNotSet: create_stream without replicas on
+// an existing 3-replica stream scaled it down to 1 (the key's default) — a
+// count the operator never asked for. Unset, the stream's own count is
+// kept, and the log says so; set, it is applied.
+func TestCreateStreamKeepsReplicasNotSet(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a 3-node cluster")
+	}
+	nodes := startCluster(t)
+	var urls []string
+	for _, n := range nodes {
+		urls = append(urls, n.ClientURL())
+	}
+	nc, err := nats.Connect(strings.Join(urls, ","))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	// The cluster elects its meta leader after the nodes start: creating a
+	// stream fails until then.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	create := func(name string, replicas int) {
+		t.Helper()
+		for {
+			// Each attempt bounded: without a meta leader a request waits
+			// for its context.
+			attempt, cancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := js.CreateStream(attempt, jetstream.StreamConfig{Name: name, Subjects: []string{"radius." + name}, Replicas: replicas})
+			cancel()
+			if err == nil {
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("the cluster never accepted stream %s: %v", name, err)
+			}
+		}
+	}
+	create("KEPT", 3)
+	create("SCALED", 1)
+	for _, tc := range []struct {
+		stream      string
+		replicas    int // configured; 0: not set
+		want        int
+		wantLogKept bool
+	}{
+		{"KEPT", 0, 3, true},
+		{"SCALED", 3, 3, false},
+	} {
+		var log bytes.Buffer
+		cfg := Config{Servers: urls, Subject: "radius." + tc.stream, Stream: tc.stream, CreateStream: true, Replicas: tc.replicas, PublishTimeout: 5 * time.Second}
+		s, err := Open(ctx, cfg, sinks.Env{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deliver(t, s, sinktest.Records(3))
+		s.Close()
+		info, err := js.Stream(ctx, tc.stream)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := info.CachedInfo().Config.Replicas; got != tc.want {
+			t.Errorf("%s (replicas %d configured): the stream has %d replicas, want %d", tc.stream, tc.replicas, got, tc.want)
+		}
+		kept := strings.Contains(log.String(), "keeping the existing stream's replicas") && strings.Contains(log.String(), "replicas=3")
+		if kept != tc.wantLogKept {
+			t.Errorf("%s: the log says the replicas were kept: %v, want %v:\n%s", tc.stream, kept, tc.wantLogKept, log.String())
+		}
 	}
 }

@@ -276,6 +276,12 @@ func (c Config) validate() error {
 			errs = append(errs, sinks.Errorf(d.key, "%s is less than a second (staleness is counted in whole seconds): want e.g. %q", d.v, d.example))
 		}
 	}
+	// One grouped query over the open-session index each time: more than
+	// once a second only loads the database (the gauge is read by scrapes
+	// and by the status file, published every second).
+	if c.OpenSessionsEvery > 0 && c.OpenSessionsEvery < time.Second {
+		errs = append(errs, sinks.Errorf("open_sessions_every", "%s is less than a second (each count is a query over every open session, and the status it feeds is published every second): want e.g. %q", c.OpenSessionsEvery, "1m"))
+	}
 	if c.DetectReboots && !c.liveEnabled() {
 		errs = append(errs, sinks.Errorf("detect_reboots", "closes live sessions: needs live_sessions = true"))
 	}

@@ -109,10 +109,10 @@ func (c *conn) readLoop() {
 				return
 			}
 			// ECONNREFUSED from an ICMP port unreachable and the like:
-			// the request times out and is retransmitted; the refusal
-			// is kept to say why the server does not answer.
+			// the request is retransmitted as if it were lost (see
+			// noteRefused), and the refusal is said at once.
 			if errors.Is(err, syscall.ECONNREFUSED) {
-				c.server.refusedAt.Store(time.Now().UnixNano())
+				c.server.noteRefused()
 			}
 			continue
 		}
@@ -163,7 +163,10 @@ func (c *conn) handleReply(b []byte) {
 	if first {
 		c.server.sampleRTT(sentAt)
 	}
-	owner.ack()
+	// The server answered now, whenever the request's goroutine runs.
+	now := c.server.now()
+	c.server.heard(now)
+	owner.ackAt(now)
 }
 
 // ackedUpTo records that the datagram numbered seq was answered.
@@ -210,10 +213,24 @@ type pending struct {
 	// loss, and congestion) rather than only a long wait (which a busy
 	// machine causes too).
 	overtaken atomic.Bool
+	// readAt is when the reader read the reply (health clock, Unix ns; 0:
+	// none): the request's goroutine may wake long after.
+	readAt atomic.Int64
 }
 
 func newPending() *pending {
 	return &pending{acked: make(chan struct{}, 1), early: make(chan struct{}, 1)}
+}
+
+// ackAt signals the reply, read at now; duplicates are ignored.
+func (p *pending) ackAt(now time.Time) {
+	p.readAt.CompareAndSwap(0, now.UnixNano())
+	p.ack()
+}
+
+// repliedAt is when the reply signalled on acked was read.
+func (p *pending) repliedAt() time.Time {
+	return time.Unix(0, p.readAt.Load())
 }
 
 // ack signals the reply; duplicates are ignored.

@@ -47,6 +47,7 @@ type counters struct {
 	connects        atomic.Int64 // RadSec connections opened
 	connectErrors   atomic.Int64 // RadSec connections that failed (connect or handshake)
 	connectionsLost atomic.Int64 // RadSec connections that broke with requests to resend
+	refusals        atomic.Int64 // "connection refused" (ICMP port unreachable) on a read or write
 }
 
 // ServerStats is a snapshot of one server's counters.
@@ -84,6 +85,12 @@ type ServerStats struct {
 	Connects        int64
 	ConnectErrors   int64
 	ConnectionsLost int64
+	// Refused: the host answered "connection refused" (an ICMP port
+	// unreachable: nothing listens on the port) and the server has not
+	// answered since. State is then "refused" while the server is not yet
+	// marked dead. Refusals counts every refusal read.
+	Refused  bool
+	Refusals int64
 }
 
 // endpoint is one RADIUS server: its sockets, window and health.
@@ -116,8 +123,17 @@ type endpoint struct {
 	// (diagnose.go).
 	refusedAt atomic.Int64
 	forgedAt  atomic.Int64
+	// refused is set by a refusal and cleared by the next authentic reply:
+	// one warning per episode (diagnose.go).
+	refused atomic.Bool
 	// forgedLoggedAt is when a forged reply was last warned about.
 	forgedLoggedAt atomic.Int64
+	// lastReply is when the last authentic reply was read (health clock,
+	// Unix ns; 0: none yet). The reader goroutine sets it as it reads the
+	// reply, not the request's goroutine when it wakes: on a CPU-starved
+	// process the latter can run long after, and the server would look
+	// quieter than it is (see heard).
+	lastReply atomic.Int64
 
 	// now and afterFunc are the clock of the health checks (the zombie
 	// period, revive_interval); time.Now and time.AfterFunc in production,
@@ -133,7 +149,6 @@ type endpoint struct {
 	// stopZombie stops the zombie timer; nil when none is armed.
 	stopZombie func() bool
 	deadSince  time.Time
-	lastReply  time.Time
 	busy       int
 	busySince  time.Time
 	probeDone  chan struct{} // closed when the probe request (stateProbing) ends
@@ -267,8 +282,14 @@ func (e *endpoint) snapshot() ServerStats {
 	if e.link != nil {
 		transport = TransportRadSec
 	}
+	refused := e.refused.Load()
+	shown := state.String()
+	if refused && state == stateAlive {
+		shown = "refused"
+	}
 	return ServerStats{
-		Address: e.address, Transport: transport, State: state.String(), Outstanding: busy,
+		Address: e.address, Transport: transport, State: shown, Outstanding: busy,
+		Refused: refused, Refusals: s.refusals.Load(),
 		Requests: s.requests.Load(), Sent: s.sent.Load(), Retransmits: s.retransmits.Load(), FastRetransmits: s.fastRetransmits.Load(),
 		NewIDs: s.newIDs.Load(), Acked: s.acked.Load(), Timeouts: s.timeouts.Load(),
 		Failed: s.failed.Load(), Forged: s.forged.Load(), Unmatched: s.unmatched.Load(),

@@ -191,7 +191,7 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 		cur.c.mu.Unlock()
 		early = false
 		if _, err := cur.c.udp.Write(buf); err != nil {
-			e.stats.writeErrors.Add(1)
+			e.writeFailed(err)
 		}
 		select {
 		case <-p.early:
@@ -208,7 +208,7 @@ func (e *endpoint) exchange(ctx context.Context, m *message, probe bool) (err er
 			e.stats.fastRetransmits.Add(1)
 			continue
 		case <-p.acked:
-			e.replied(e.now())
+			e.replied(p.repliedAt())
 			e.window.acked(time.Now())
 			return nil
 		case <-dead:

@@ -35,7 +35,7 @@ func FuzzHandleReply(f *testing.F) {
 	forged[10] ^= 1
 	f.Add(forged)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		e := &endpoint{secret: secret, window: newWindow(8, time.Second), epoch: time.Now(), log: slog.New(slog.DiscardHandler)}
+		e := &endpoint{secret: secret, window: newWindow(8, time.Second), epoch: time.Now(), now: time.Now, log: slog.New(slog.DiscardHandler)}
 		c := newConn(nil, e)
 		p := newPending()
 		id, s, ok := c.acquire(p)

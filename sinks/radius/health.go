@@ -116,11 +116,12 @@ func (e *endpoint) outstanding() int {
 	return e.busy
 }
 
-// replied records a reply: the server is alive.
+// replied records an acknowledged request, whose reply was read at now:
+// the server is alive.
 func (e *endpoint) replied(now time.Time) {
 	e.stats.acked.Add(1)
+	e.heard(now)
 	e.mu.Lock()
-	e.lastReply = now
 	revived := e.state != stateAlive
 	if e.state == stateProbing {
 		close(e.probeDone)
@@ -139,19 +140,36 @@ func (e *endpoint) replied(now time.Time) {
 	}
 }
 
-// heard records a sign of life that is not an acknowledgement (a
-// Status-Server answered on a live RadSec connection).
+// heard records a sign of life read at now: an authentic reply (called by
+// the reader as it reads it) or a Status-Server answered on a live RadSec
+// connection. The time only moves forward: a request's goroutine that
+// wakes late reports an older reply than the reader already did.
 func (e *endpoint) heard(now time.Time) {
-	e.mu.Lock()
-	e.lastReply = now
-	e.mu.Unlock()
+	if e.refused.Load() {
+		e.answersAgain()
+	}
+	ns := now.UnixNano()
+	for {
+		cur := e.lastReply.Load()
+		if ns <= cur || e.lastReply.CompareAndSwap(cur, ns) {
+			return
+		}
+	}
+}
+
+// lastReplyTime is when the last authentic reply was read (zero: none).
+func (e *endpoint) lastReplyTime() time.Time {
+	ns := e.lastReply.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }
 
 // answeredWithin reports whether the server answered anything in the last d.
 func (e *endpoint) answeredWithin(now time.Time, d time.Duration) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return now.Sub(e.lastReply) < d
+	last := e.lastReplyTime()
+	return !last.IsZero() && now.Sub(last) < d
 }
 
 // timedOut records an expired retransmission timer. It reports whether the
@@ -167,8 +185,8 @@ func (e *endpoint) timedOut() bool {
 // sent after its last reply (or after it was last idle), or the last reply
 // when requests were in flight then.
 func (e *endpoint) quietSinceLocked() time.Time {
-	if e.lastReply.After(e.busySince) {
-		return e.lastReply
+	if last := e.lastReplyTime(); last.After(e.busySince) {
+		return last
 	}
 	return e.busySince
 }
@@ -310,7 +328,7 @@ func (e *endpoint) statusServer() bool {
 	c.mu.Unlock()
 	e.stats.sent.Add(1)
 	if _, err := c.udp.Write(buf); err != nil {
-		e.stats.writeErrors.Add(1)
+		e.writeFailed(err)
 	}
 	timer := time.NewTimer(e.timing.backoff.initial)
 	defer timer.Stop()

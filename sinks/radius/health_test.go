@@ -1,11 +1,15 @@
 package radius
 
 import (
+	"crypto/md5"
 	"errors"
+	"log/slog"
 	"net"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -215,5 +219,108 @@ func waitOutstanding(t *testing.T, e *endpoint, n int) {
 			t.Fatalf("%d requests outstanding, want %d", e.outstanding(), n)
 		}
 		runtime.Gosched()
+	}
+}
+
+// TestReplyTimeIsWhenTheReaderReadIt: the server's last reply is when the
+// reader read it, not when the request's goroutine woke up to see it. On a
+// CPU-starved process that goroutine can run long after; the server
+// answered all along and must not be marked dead for it (nor look quieter
+// on the status page). Here the goroutine never runs at all.
+func TestReplyTimeIsWhenTheReaderReadIt(t *testing.T) {
+	const zombie = 20 * time.Second
+	e := newEndpoint("127.0.0.1:1813", []byte(testSecret), 32, timing{zombiePeriod: zombie}, testLogger(t))
+	clock := newManualClock()
+	e.now, e.afterFunc = clock.Now, clock.AfterFunc
+	c := newConn(nil, e)
+
+	// A request in flight whose goroutine is starved: nothing reads p.acked.
+	e.busyStart(clock.Now())
+	<-clock.armed
+	p := newPending()
+	id, s, ok := c.acquire(p)
+	if !ok {
+		t.Fatal("no Identifier")
+	}
+	req := make([]byte, 20)
+	req[0], req[1], req[3] = byte(4), id, 20 // Accounting-Request, no attributes
+	copy(req[4:], "request-authent!")
+	c.mu.Lock()
+	copy(s.header[:], req)
+	c.mu.Unlock()
+
+	clock.Advance(zombie - time.Second)
+	answered := clock.Now()
+	c.handleReply(accountingResponse(req, testSecret))
+
+	clock.Advance(time.Second) // the zombie period since the request ends
+	if !e.alive() {
+		t.Fatal("marked dead although it answered a second before the zombie period ended")
+	}
+	if got := e.lastReplyTime(); !got.Equal(answered) {
+		t.Fatalf("last reply %v, want %v (when the reader read it)", got, answered)
+	}
+	select {
+	case <-p.acked:
+	default:
+		t.Fatal("the request was not acknowledged")
+	}
+	if got := p.repliedAt(); !got.Equal(answered) {
+		t.Fatalf("the request's reply time is %v, want %v", got, answered)
+	}
+	// When the goroutine finally runs, its late view does not move the
+	// reply time forward.
+	clock.Advance(5 * time.Second)
+	e.replied(p.repliedAt())
+	if got := e.lastReplyTime(); !got.Equal(answered) {
+		t.Fatalf("last reply %v after the late wake-up, want %v", got, answered)
+	}
+	e.busyEnd()
+}
+
+// accountingResponse is the Accounting-Response to req signed with secret
+// (RFC 2866: MD5(Code, Identifier, Length, Request Authenticator, secret)).
+func accountingResponse(req []byte, secret string) []byte {
+	b := make([]byte, 20)
+	b[0], b[1], b[3] = 5, req[1], 20
+	h := md5.New()
+	h.Write(b[:4])
+	h.Write(req[4:20])
+	h.Write([]byte(secret))
+	copy(b[4:], h.Sum(nil))
+	return b
+}
+
+// TestRefusalEpisode: refusals (ICMP port unreachable) are warned about
+// once per episode, show the server as "refused" without marking it dead,
+// and an authentic reply ends the episode.
+func TestRefusalEpisode(t *testing.T) {
+	logs := &logBuffer{}
+	e := newEndpoint("127.0.0.1:1813", []byte(testSecret), 32, timing{zombiePeriod: time.Hour},
+		slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	for range 3 {
+		e.noteRefused()
+	}
+	e.writeFailed(syscall.ECONNREFUSED)
+	st := e.snapshot()
+	if !st.Refused || st.Refusals != 4 || st.State != "refused" || !e.alive() || st.Deaths != 0 {
+		t.Fatalf("after 4 refusals: %+v (alive for routing %v); want refused, 4 counted, not dead", st, e.alive())
+	}
+	if n := strings.Count(logs.String(), "connection refused"); n != 1 {
+		t.Fatalf("%d warnings, want 1:\n%s", n, logs)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || strings.Contains(logs.String(), testSecret) {
+		t.Fatalf("want one WARN, without the secret:\n%s", logs)
+	}
+	e.heard(time.Now())
+	if st := e.snapshot(); st.Refused || st.State != "alive" {
+		t.Fatalf("after a reply: %+v; want alive", st)
+	}
+	if !strings.Contains(logs.String(), "answering again after refusing connections") {
+		t.Fatalf("the end of the refusals is not said:\n%s", logs)
+	}
+	e.noteRefused() // a new episode is news again
+	if n := strings.Count(logs.String(), "connection refused"); n != 2 {
+		t.Fatalf("%d warnings after a second episode, want 2:\n%s", n, logs)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	layeh "layeh.com/radius"
@@ -200,6 +201,9 @@ func (l *radsecLink) report(err error) {
 	if errors.As(err, &de) {
 		hint = de.Hint()
 	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		l.e.refusedSeen() // shown in the server's state; said just below
+	}
 	l.mu.Lock()
 	repeat := hint == l.lastHint
 	l.lastHint = hint
@@ -381,7 +385,10 @@ func (tc *tlsConn) handleReply(b []byte) {
 		tc.link.hinted.Store(false)
 		tc.link.mu.Unlock()
 	}
-	owner.ack()
+	// The server answered now, whenever the request's goroutine runs.
+	now := e.now()
+	e.heard(now)
+	owner.ackAt(now)
 }
 
 // answeredSince reports whether the connection answered anything after at
@@ -450,13 +457,13 @@ func (l *radsecLink) exchange(ctx context.Context, m *message, probe bool, dead 
 		select {
 		case <-p.acked:
 			e.sampleRTT(sentAt)
-			e.replied(e.now())
+			e.replied(p.repliedAt())
 			e.window.acked(time.Now())
 			return nil
 		case <-tc.lost:
 			select {
 			case <-p.acked: // answered just before the connection went
-				e.replied(e.now())
+				e.replied(p.repliedAt())
 				e.window.acked(time.Now())
 				return nil
 			default:

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -503,5 +504,46 @@ func TestRadSecClosedBeforeAnswering(t *testing.T) {
 	}
 	if out := logs.String(); strings.Count(out, "level=WARN msg=\"radsec: cannot connect\"") != 1 || !strings.Contains(out, "refused our certificate") {
 		t.Fatalf("want one WARN with the fix:\n%s", out)
+	}
+}
+
+// TestRadSecClosedPortShownRefused: a RadSec server whose port refuses the
+// connection is said once (radsec: cannot connect, nothing listens there)
+// and shown as "refused", as a closed UDP port is; the record waits
+// (retried with backoff) instead of failing, and the server is not dead.
+func TestRadSecClosedPortShownRefused(t *testing.T) {
+	p := newRadsecPKI(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there: connections are refused
+	cfg := radsecConfig(radsecServer(p, addr))
+	cfg.ZombiePeriod = time.Hour
+	s, logs := openSinkLogged(t, cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	results := make([]error, 1)
+	done := make(chan struct{})
+	go func() { defer close(done); s.Send(ctx, testRecords("closed", 1), results) }()
+	for deadline := time.Now().Add(time.Minute); s.Stats()[0].State != "refused"; {
+		if time.Now().After(deadline) {
+			t.Fatalf("never shown as refused: %+v\n%s", s.Stats()[0], logs)
+		}
+		runtime.Gosched()
+	}
+	select {
+	case <-done:
+		t.Fatalf("the record settled while the port refuses: %v", results[0])
+	default:
+	}
+	cancel()
+	<-done
+	st := s.Stats()[0]
+	if !st.Refused || st.Refusals < 1 || st.Deaths != 0 {
+		t.Fatalf("stats %+v: want refused, refusals counted, not dead", st)
+	}
+	if out := logs.String(); strings.Count(out, "level=WARN msg=\"radsec: cannot connect\"") != 1 || !strings.Contains(out, "nothing listens there") {
+		t.Fatalf("want one WARN saying nothing listens there:\n%s", out)
 	}
 }

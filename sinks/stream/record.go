@@ -1,7 +1,6 @@
 package stream
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -134,7 +133,7 @@ func NewEncoder(opts Options) (*Encoder, error) {
 	if opts.MaxBytes < 0 {
 		return nil, fmt.Errorf("max message bytes %d is negative", opts.MaxBytes)
 	}
-	enc, err := file.NewEncoder(file.FormatJSONL, file.EncoderOptions{Dictionary: opts.Dictionary, SchemaVersion: SchemaVersion})
+	enc, err := file.NewEncoder(file.FormatJSONL, file.EncoderOptions{Dictionary: opts.Dictionary, SchemaVersion: SchemaVersion, NameCode: nameCode})
 	if err != nil {
 		return nil, err
 	}
@@ -162,61 +161,92 @@ func Dictionary(env sinks.Env) (*dictionary.Dictionary, error) {
 // (no Acct-Unique-Session-Id, say) gets Acct-Session-Id qualified by its
 // NAS, "NAS/Acct-Session-Id", so that its session still keeps one key.
 func (e *Encoder) Key(rec *detail.Record) string {
+	b, direct, ok := e.appendKey(nil, rec)
+	if ok {
+		return direct
+	}
+	return string(b)
+}
+
+// appendKey returns the key of rec as direct, ok when it is an attribute's
+// value as it is (no copy needed), and else appends it to b.
+func (e *Encoder) appendKey(b []byte, rec *detail.Record) (_ []byte, direct string, ok bool) {
 	if len(e.key) == 1 && e.key[0].attr { // an attribute: its value, not a copy
 		if a, ok := rec.Get(e.key[0].text); ok && a.Value != "" {
-			return a.Value
+			return b, a.Value, true
 		}
-		return fallbackKey(rec)
+		return appendFallbackKey(b, rec), "", false
 	}
-	var b strings.Builder
+	start := len(b)
 	found := false
 	for _, p := range e.key {
 		if !p.attr {
-			b.WriteString(p.text)
+			b = append(b, p.text...)
 			continue
 		}
 		if a, ok := rec.Get(p.text); ok {
-			b.WriteString(a.Value)
+			b = append(b, a.Value...)
 			found = found || a.Value != ""
 		}
 	}
 	if found {
-		return b.String()
+		return b, "", false
 	}
-	return fallbackKey(rec)
+	return appendFallbackKey(b[:start], rec), "", false
 }
 
-// fallbackKey is the key of a record without the attributes of the key.
-func fallbackKey(rec *detail.Record) string {
-	nas := ""
-	for _, n := range []string{"NAS-IP-Address", "NAS-IPv6-Address", "NAS-Identifier"} {
+// appendFallbackKey appends the key of a record without the attributes of
+// the key.
+func appendFallbackKey(b []byte, rec *detail.Record) []byte {
+	for _, n := range [...]string{"NAS-IP-Address", "NAS-IPv6-Address", "NAS-Identifier"} {
 		if a, ok := rec.Get(n); ok && a.Value != "" {
-			nas = a.Value
+			b = append(b, a.Value...)
 			break
 		}
 	}
 	sid, _ := rec.Get("Acct-Session-Id")
-	return nas + "/" + sid.Value
+	return append(append(b, '/'), sid.Value...)
 }
 
 // Encode fills m with the message of rec, reusing m's buffers. Its error is
 // permanent (sinks.Permanent wrapping ErrTooLarge) when the message
 // exceeds the limit: the same record can never be sent.
 func (e *Encoder) Encode(rec *detail.Record, m *Message) error {
-	m.Value = e.json.Append(m.Value[:0], rec)
+	var small [64]uint8 // the ID's name codes, from the JSON encoder's cache
+	codes := small[:0]
+	if len(rec.Attrs) <= len(small) {
+		codes = small[:len(rec.Attrs)]
+	} else {
+		codes = make([]uint8, len(rec.Attrs))
+	}
+	m.Value = e.json.AppendNameCodes(m.Value[:0], rec, codes)
 	if n := len(m.Value); n > 0 && m.Value[n-1] == '\n' {
 		m.Value = m.Value[:n-1]
 	}
-	m.Key = e.Key(rec)
-	m.ID = ID(rec)
+	// The ID, "FILE:OFFSET" and a key that is not an attribute's value as
+	// it is are made in one allocation, not three.
+	var scratch [256]byte
+	sum := idSum(rec, codes)
+	b := hex.AppendEncode(scratch[:0], sum[:16])
+	srcEnd := len(b)
+	if rec.File != "" {
+		b = append(append(b, rec.File...), ':')
+		b = strconv.AppendInt(b, rec.Offset, 10)
+		srcEnd = len(b)
+	}
+	b, key, direct := e.appendKey(b, rec)
+	all := string(b)
+	m.ID = all[:32]
+	m.Key = key
+	if !direct {
+		m.Key = all[srcEnd:]
+	}
 	m.Headers = append(m.Headers[:0], Header{HeaderSchema, strconv.Itoa(SchemaVersion)})
 	if st, ok := rec.Get("Acct-Status-Type"); ok {
 		m.Headers = append(m.Headers, Header{HeaderStatusType, strings.TrimPrefix(st.Value, "::")})
 	}
 	if rec.File != "" {
-		var scratch [128]byte // one allocation for "FILE:OFFSET", not two
-		src := append(append(scratch[:0], rec.File...), ':')
-		m.Headers = append(m.Headers, Header{HeaderSource, string(strconv.AppendInt(src, rec.Offset, 10))})
+		m.Headers = append(m.Headers, Header{HeaderSource, all[32:srcEnd]})
 	}
 	m.Headers = append(m.Headers, Header{HeaderKey, m.Key}, Header{HeaderID, m.ID})
 	if n := m.Size(); n > e.maxBytes {
@@ -227,36 +257,3 @@ func (e *Encoder) Encode(rec *detail.Record, m *Message) error {
 
 // MaxBytes is the encoder's message size limit.
 func (e *Encoder) MaxBytes() int { return e.maxBytes }
-
-// ID returns the identity of rec's content: a digest of its timestamp, its
-// header and its attributes (names, tags and values, in order), as 32 hex
-// digits. Where the record was read from is not part of it, so a record
-// resent after a restart (or replayed from a copy of the file) has the
-// same ID; whether it was marked done is not either.
-func ID(rec *detail.Record) string {
-	var scratch [1024]byte
-	b := AppendIDInput(scratch[:0], rec)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:16])
-}
-
-// AppendIDInput appends what ID digests: the timestamp, NUL, the header,
-// then per attribute NUL, its tag (if any), NUL, name, NUL, value. One
-// digest of the whole costs a third of feeding it piece by piece.
-func AppendIDInput(b []byte, rec *detail.Record) []byte {
-	b = strconv.AppendInt(b, rec.Timestamp, 10)
-	b = append(b, 0)
-	b = append(b, rec.Header...)
-	for i := range rec.Attrs {
-		a := &rec.Attrs[i]
-		b = append(b, 0)
-		if a.HasTag {
-			b = strconv.AppendInt(b, int64(a.Tag), 10)
-		}
-		b = append(b, 0)
-		b = append(b, a.Name...)
-		b = append(b, 0)
-		b = append(b, a.Value...)
-	}
-	return b
-}

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/dictionary"
@@ -56,6 +58,13 @@ func TestValueMatchesSchema(t *testing.T) {
 	done := *recs[0]
 	done.Done = true
 	recs = append(recs, &done, &detail.Record{Header: "Mon Nov 23 11:57:39 2026"})
+	// Timestamps RFC 3339 cannot write (a corrupt Timestamp line): a
+	// "time" of year 10000 failed the schema's date-time format.
+	for _, ts := range []int64{253402300799, 253402300800, 1 << 40, -62167219200, -62167219201, -1 << 40} {
+		r := *recs[0]
+		r.Timestamp = ts
+		recs = append(recs, &r)
+	}
 	for _, rec := range recs {
 		var m Message
 		if err := enc.Encode(rec, &m); err != nil {
@@ -77,6 +86,13 @@ func TestValueMatchesSchema(t *testing.T) {
 				continue
 			}
 			want, _ := p["type"].(string)
+			if p["format"] == "date-time" {
+				if str, _ := v.(string); !rfc3339.MatchString(str) {
+					t.Errorf("%s = %v, not an RFC 3339 date-time: %s", k, v, m.Value)
+				} else if tm, err := time.Parse(time.RFC3339, str); err != nil || k == "time" && tm.Unix() != rec.Timestamp {
+					t.Errorf("%s = %v: %v, the Timestamp is %d", k, v, err, rec.Timestamp)
+				}
+			}
 			if c, ok := p["const"]; ok && v != c {
 				t.Errorf("%s = %v, the schema says %v", k, v, c)
 			}
@@ -103,6 +119,47 @@ func TestValueMatchesSchema(t *testing.T) {
 			if want != "" && got != want {
 				t.Errorf("%s is a %s, the schema says %s", k, got, want)
 			}
+		}
+	}
+}
+
+// rfc3339 is RFC 3339's date-time (section 5.6): a four-digit year.
+var rfc3339 = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$`)
+
+// TestTimestampKeptWithoutTime: a Timestamp RFC 3339 cannot write is kept,
+// exactly, in "timestamp", and "time" is left out.
+func TestTimestampKeptWithoutTime(t *testing.T) {
+	enc, _ := NewEncoder(Options{Dictionary: dictionary.Builtin()})
+	for _, tc := range []struct {
+		ts       int64
+		wantTime string
+	}{
+		{253402300799, "9999-12-31T23:59:59Z"},
+		{253402300800, ""},
+		{-62167219200, "0000-01-01T00:00:00Z"},
+		{-62167219201, ""},
+	} {
+		rec := *sinktest.Records(1)[0]
+		rec.Timestamp = tc.ts
+		var m Message
+		if err := enc.Encode(&rec, &m); err != nil {
+			t.Fatal(err)
+		}
+		var doc struct {
+			Time      *string `json:"time"`
+			Timestamp *int64  `json:"timestamp"`
+		}
+		if err := json.Unmarshal(m.Value, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.Timestamp == nil || *doc.Timestamp != tc.ts {
+			t.Errorf("Timestamp %d: \"timestamp\" is %v", tc.ts, doc.Timestamp)
+		}
+		switch {
+		case tc.wantTime == "" && doc.Time != nil:
+			t.Errorf("Timestamp %d: \"time\" is %q, want none", tc.ts, *doc.Time)
+		case tc.wantTime != "" && (doc.Time == nil || *doc.Time != tc.wantTime):
+			t.Errorf("Timestamp %d: \"time\" is %v, want %q", tc.ts, doc.Time, tc.wantTime)
 		}
 	}
 }

@@ -1,0 +1,171 @@
+package kafka
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/radrelay/radrelay/internal/testpki"
+	"github.com/radrelay/radrelay/sinks"
+	"github.com/radrelay/radrelay/sinks/sinktest"
+)
+
+// logBuffer is a slog handler's output, safe for the client's goroutines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestConnectionProblemsSaid: what keeps the sink from a broker — nothing
+// listening, TLS to a plaintext broker, a wrong SASL password, SASL or TLS
+// missing — was said only by a record's error after delivery_timeout, in
+// franz-go's words ("EOF", a 10 s dial timeout). Each is now logged, at
+// WARN or ERROR, once however often the producer retries, in words an
+// operator acts on (never the password); the records fail retryably, and
+// their error carries the same words.
+func TestConnectionProblemsSaid(t *testing.T) {
+	plain := startCluster(t)
+	saslCluster := startCluster(t, kfake.EnableSASL(), kfake.Superuser("PLAIN", "radrelay", "s3cret"), kfake.Superuser("SCRAM-SHA-512", "radrelay", "s3cret"))
+	dir := t.TempDir()
+	ca := testpki.NewCA(t, dir, "kafka-ca")
+	pair := ca.Issue(t, "kafka-broker", testpki.Options{})
+	cert, err := tls.LoadX509KeyPair(pair.CertFile, pair.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsCluster := startCluster(t, kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}}))
+	wrongPW := filepath.Join(dir, "wrong.pw")
+	if err := os.WriteFile(wrongPW, []byte("not-the-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	closed := closedPort(t)
+	for _, tc := range []struct {
+		name  string
+		cfg   Config
+		level string
+		want  string
+	}{
+		{"nothing listens", Config{Brokers: []string{closed}},
+			"WARN", "cannot connect to broker " + closed + ": connection refused"},
+		{"TLS to a plaintext broker", Config{Brokers: plain.ListenAddrs(), TLS: true, handshakeTimeout: 200 * time.Millisecond},
+			"ERROR", "TLS handshake with " + plain.ListenAddrs()[0] + " failed: the broker does not speak TLS? (no answer to the TLS hello)"},
+		{"TLS with an unknown CA", Config{Brokers: tlsCluster.ListenAddrs(), TLS: true},
+			"ERROR", "TLS handshake with " + tlsCluster.ListenAddrs()[0] + " failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"},
+		{"plaintext to a TLS broker", Config{Brokers: tlsCluster.ListenAddrs()},
+			"ERROR", "broker " + tlsCluster.ListenAddrs()[0] + " closed the connection at the first request: does it require TLS (tls = true)?"},
+		{"wrong PLAIN password", Config{Brokers: saslCluster.ListenAddrs(), SASLMechanism: "PLAIN", SASLUser: "radrelay", SASLPasswordFile: wrongPW},
+			"ERROR", "SASL authentication failed for user radrelay (PLAIN) at broker " + saslCluster.ListenAddrs()[0]},
+		{"wrong SCRAM password", Config{Brokers: saslCluster.ListenAddrs(), SASLMechanism: "SCRAM-SHA-512", SASLUser: "radrelay", SASLPasswordFile: wrongPW},
+			"ERROR", "SASL authentication failed for user radrelay (SCRAM-SHA-512) at broker " + saslCluster.ListenAddrs()[0]},
+		{"SASL missing", Config{Brokers: saslCluster.ListenAddrs()},
+			"ERROR", "broker " + saslCluster.ListenAddrs()[0] + " closed the connection at the first request: does it require SASL"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log logBuffer
+			cfg := tc.cfg
+			cfg.Topic, cfg.DeliveryTimeout = newTopic(), 2*time.Second
+			if cfg.TLS && cfg.handshakeTimeout == 0 {
+				cfg.handshakeTimeout = time.Minute // the broker answers: a failure bound only
+			}
+			s, err := Open(context.Background(), cfg, sinks.Env{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			results := make([]error, 3)
+			// Within delivery_timeout the producer retries the broker
+			// several times.
+			s.Send(context.Background(), sinktest.Records(3), results)
+			s.Close()
+			for i, err := range results {
+				if err == nil || sinks.IsPermanent(err) {
+					t.Fatalf("record %d: %v, want a retryable failure", i, err)
+				}
+				if !strings.Contains(err.Error(), tc.want) {
+					t.Errorf("record %d: %v, want it to say %q", i, err, tc.want)
+				}
+			}
+			var said []string
+			for _, line := range strings.Split(log.String(), "\n") {
+				if strings.Contains(line, tc.want) {
+					said = append(said, line)
+				}
+			}
+			if len(said) != 1 || !strings.Contains(said[0], "level="+tc.level) {
+				t.Errorf("logged %d times, want once at %s: %q\nthe log:\n%s", len(said), tc.level, tc.want, log.String())
+			}
+			if strings.Contains(log.String(), "not-the-password") {
+				t.Errorf("the log holds the password:\n%s", log.String())
+			}
+		})
+	}
+}
+
+// TestConnectedLogged: a broker that failed and then answers is said to be
+// back, and a missing topic is said at start, before any record waits.
+func TestConnectedLogged(t *testing.T) {
+	c := startCluster(t)
+	var log logBuffer
+	s, err := Open(context.Background(), Config{Brokers: c.ListenAddrs(), Topic: "no-such-topic"}, sinks.Env{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-s.checked // the check at start ends when the brokers answered
+	s.Close()
+	if !strings.Contains(log.String(), "the topic does not exist on the brokers: create it") {
+		t.Errorf("the missing topic is not said at start:\n%s", log.String())
+	}
+
+	var log2 logBuffer
+	cs := newConnState(slog.New(slog.NewTextHandler(&log2, nil)), Config{})
+	cs.down("b1:9092", "cannot connect to broker b1:9092: connection refused")
+	cs.down("b1:9092", "cannot connect to broker b1:9092: connection refused")
+	if got := cs.cause(); got != "cannot connect to broker b1:9092: connection refused" {
+		t.Errorf("cause %q", got)
+	}
+	cs.up("b1:9092")
+	cs.down("b1:9092", "cannot connect to broker b1:9092: connection refused") // down again: said again
+	cs.up("b1:9092")
+	if n := strings.Count(log2.String(), "connection refused"); n != 2 {
+		t.Errorf("said %d times, want once each time it went down:\n%s", n, log2.String())
+	}
+	if n := strings.Count(log2.String(), "connected to broker"); n != 2 {
+		t.Errorf("back said %d times, want 2:\n%s", n, log2.String())
+	}
+	if got := cs.cause(); got != "" {
+		t.Errorf("cause %q once every broker is up", got)
+	}
+}
+
+// closedPort is a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
