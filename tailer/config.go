@@ -88,7 +88,12 @@ type SinkSpec struct {
 	// declares it from the sink it opened, before any wrapper (see
 	// sinks.Concurrency); 0 reads it from Sink itself.
 	Concurrency int
-	Retry       RetryPolicy
+	// Preparer, when set, is called with each record as it is read, before
+	// the record joins the window (sinks.Preparer): the sink behind Sink's
+	// wrappers, declared by the caller like Concurrency; nil reads it from
+	// Sink itself.
+	Preparer sinks.Preparer
+	Retry    RetryPolicy
 }
 
 // Config is everything a Tailer needs.

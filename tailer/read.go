@@ -294,6 +294,12 @@ func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record) *item {
 		if l, ok := rec.Get(QuarantineRawLengthAttr); ok {
 			it.length, _ = strconv.ParseInt(l.Value, 10, 64)
 		}
+		return it
+	}
+	if r.preparer != nil {
+		// The sink's own work on the record, done here while the sink
+		// writes earlier batches, not at the start of this one's Send.
+		r.preparer.Prepare(rec)
 	}
 	return it
 }
