@@ -41,13 +41,17 @@ type item struct {
 	spans    int
 	lastLine int
 	partial  bool
-	rawFile  string
-	reason   string
-	file     string
-	line     int
-	offset   int64
-	end      int64 // commit position after this item
-	endLine  int
+	// plain: no attribute of rec can be a quarantine annotation
+	// (mayBeAnnotated), so none is stripped before sending. (Next to
+	// partial: the item stays in its allocation size class.)
+	plain   bool
+	rawFile string
+	reason  string
+	file    string
+	line    int
+	offset  int64
+	end     int64 // commit position after this item
+	endLine int
 }
 
 // sinkRunner is the pipeline of one sink.

@@ -7,6 +7,7 @@
 package kafka
 
 import (
+	"runtime"
 	"strconv"
 	"time"
 
@@ -16,6 +17,17 @@ import (
 // DefaultDeliveryTimeout bounds how long one record may wait for its
 // acknowledgement before it fails (retryably; the tailer sends it again).
 const DefaultDeliveryTimeout = 30 * time.Second
+
+// MaxProducers bounds the producers key.
+const MaxProducers = 16
+
+// DefaultProducers is the number of producers when none is configured: as
+// many as radrelay has cores (GOMAXPROCS), at most 4. franz-go serializes
+// and compresses every produce request to a broker on that connection's
+// one goroutine: with fewer brokers than cores (a single broker, as a test
+// cluster) one core compresses all the records while the others wait
+// (docs/benchmarks.md, "The Kafka producer's one goroutine per broker").
+func DefaultProducers() int { return min(runtime.GOMAXPROCS(0), 4) }
 
 // Config configures a Kafka sink: the keys of its [[sink]] table.
 type Config struct {
@@ -30,8 +42,14 @@ type Config struct {
 	Compression string `toml:"compression"`
 	// DeliveryTimeout: see DefaultDeliveryTimeout.
 	DeliveryTimeout time.Duration `toml:"delivery_timeout"`
-	// Linger is how long a partition's batch may wait for more records.
+	// Linger is how long a partition's batch may wait for more records
+	// (0, the default: a Send waits for all its records, so lingering
+	// would only hold back its last batches).
 	Linger time.Duration `toml:"linger"`
+	// Producers is how many producers (franz-go clients, each with its
+	// own connection to every broker) share the records, by key; 0 means
+	// DefaultProducers.
+	Producers int `toml:"producers"`
 	// TLS: set tls (or any file) to connect with TLS.
 	TLS         bool   `toml:"tls"`
 	TLSCAFile   string `toml:"tls_ca_file"`
@@ -62,6 +80,9 @@ func (c Config) WithDefaults() Config {
 	if c.DeliveryTimeout == 0 {
 		c.DeliveryTimeout = DefaultDeliveryTimeout
 	}
+	if c.Producers == 0 {
+		c.Producers = DefaultProducers()
+	}
 	return c
 }
 
@@ -91,6 +112,8 @@ func ConfigFromURL(raw string) (Config, error) {
 			c.DeliveryTimeout, err = time.ParseDuration(val)
 		case "linger":
 			c.Linger, err = time.ParseDuration(val)
+		case "producers":
+			c.Producers, err = strconv.Atoi(val)
 		case "tls":
 			c.TLS, err = stream.ParseBool(val)
 		case "tls_ca_file":

@@ -27,11 +27,14 @@ import (
 
 // Sink produces records to a Kafka topic; see the package comment.
 type Sink struct {
-	enc    *stream.Encoder
-	client *kgo.Client
-	topic  string
-	conn   *connState
-	logger *slog.Logger
+	enc *stream.Encoder
+	// producers share the records by key (producerOf): franz-go
+	// compresses a broker's requests on one goroutine per client.
+	producers []*kgo.Client
+	linger    bool // a linger is configured: flush at the end of a Send
+	topic     string
+	conn      *connState // shared by the producers: one log line per condition
+	logger    *slog.Logger
 	// stopCheck ends the check of the brokers started by Open; checked is
 	// closed when it has ended.
 	stopCheck context.CancelFunc
@@ -92,9 +95,9 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 		kgo.MaxBufferedRecords(1 << 16),
 		kgo.ClientID("radrelay"),
 		kgo.WithHooks(conn),
-	}
-	if cfg.Linger > 0 {
-		opts = append(opts, kgo.ProducerLinger(cfg.Linger))
+		// Always set: franz-go's own default is 10ms, which every Send
+		// (waiting for all its records) paid at its end.
+		kgo.ProducerLinger(cfg.Linger),
 	}
 	if cfg.TLS || cfg.TLSCAFile != "" || cfg.TLSCertFile != "" {
 		tc, err := cfg.tlsConfig()
@@ -118,11 +121,17 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 			opts = append(opts, kgo.SASL(scram.Auth{User: cfg.SASLUser, Pass: pw}.AsSha512Mechanism()))
 		}
 	}
-	client, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("kafka sink: %w", err)
+	sk := &Sink{enc: enc, topic: cfg.Topic, linger: cfg.Linger > 0, conn: conn, logger: logger, checked: make(chan struct{})}
+	for range cfg.Producers {
+		client, err := kgo.NewClient(opts...)
+		if err != nil {
+			for _, p := range sk.producers {
+				p.Close()
+			}
+			return nil, fmt.Errorf("kafka sink: %w", err)
+		}
+		sk.producers = append(sk.producers, client)
 	}
-	sk := &Sink{enc: enc, client: client, topic: cfg.Topic, conn: conn, logger: logger, checked: make(chan struct{})}
 	sk.batches.New = func() any { return new(batch) }
 	var ctx context.Context
 	ctx, sk.stopCheck = context.WithTimeout(context.Background(), cfg.DeliveryTimeout)
@@ -225,10 +234,23 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 				continue
 			}
 			wg.Add(1)
-			s.client.Produce(ctx, &records[i], func(_ *kgo.Record, err error) {
+			p := s.producers[producerOf(records[i].Key, len(s.producers))]
+			p.Produce(ctx, &records[i], func(_ *kgo.Record, err error) {
 				results[i] = s.classify(err)
 				wg.Done()
 			})
+		}
+	}
+	if s.linger {
+		// Nothing more comes before every promise of this Send: the
+		// last batches need not wait out their linger. (Flush waits
+		// for every record buffered, which are this Send's.)
+		for _, p := range s.producers {
+			wg.Add(1)
+			go func() {
+				p.Flush(ctx) //nolint:errcheck // only ctx's error; the promises say what failed
+				wg.Done()
+			}()
 		}
 	}
 	wg.Wait()
@@ -238,7 +260,9 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 			// franz-go keeps the old id, failing every record, until the
 			// topic is purged from the client; then the retried records
 			// load the new one.
-			s.client.PurgeTopicsFromClient(s.topic)
+			for _, p := range s.producers {
+				p.PurgeTopicsFromClient(s.topic)
+			}
 			break
 		}
 	}
@@ -347,11 +371,13 @@ func classify(err error) error {
 }
 
 // Close flushes nothing (every Send waited for its records) and closes the
-// client.
+// producers.
 func (s *Sink) Close() error {
 	s.stopCheck()
 	<-s.checked
-	s.client.Close()
+	for _, p := range s.producers {
+		p.Close()
+	}
 	return nil
 }
 
@@ -368,7 +394,7 @@ func (s *Sink) checkBrokers(ctx context.Context) {
 	t.Topic = kmsg.StringPtr(s.topic)
 	req.Topics = append(req.Topics, t)
 	req.AllowAutoTopicCreation = false
-	resp, err := req.RequestWith(ctx, s.client)
+	resp, err := req.RequestWith(ctx, s.producers[0]) // they share the brokers
 	if err != nil {
 		if ctx.Err() == nil && !closing(err) && s.conn.cause() == "" {
 			s.logger.Warn("kafka sink: the brokers did not answer", "err", err)

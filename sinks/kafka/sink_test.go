@@ -50,10 +50,11 @@ func newTopic() string { return fmt.Sprintf("radius-acct-%d", topicSeq.Add(1)%64
 
 // consumed is one record read back.
 type consumed struct {
-	Partition int32
-	Key       string
-	Headers   map[string]string
-	Value     []byte
+	Partition  int32
+	ProducerID int64
+	Key        string
+	Headers    map[string]string
+	Value      []byte
 	sinktest.Document
 }
 
@@ -98,7 +99,7 @@ func readTopic(t testing.TB, brokers []string, topic string) []consumed {
 			t.Fatalf("read %d of the topic's %d records: %v", len(out), total, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			c := consumed{Partition: r.Partition, Key: string(r.Key), Headers: map[string]string{}, Value: r.Value}
+			c := consumed{Partition: r.Partition, ProducerID: r.ProducerID, Key: string(r.Key), Headers: map[string]string{}, Value: r.Value}
 			for _, h := range r.Headers {
 				c.Headers[h.Key] = string(h.Value)
 			}

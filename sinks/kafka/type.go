@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/stream"
@@ -54,6 +55,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DeliveryTimeout < 0 || c.Linger < 0 {
 		errs = append(errs, sinks.Errorf("delivery_timeout", "durations cannot be negative"))
+	}
+	if c.Linger > time.Minute {
+		errs = append(errs, sinks.Errorf("linger", "%s: at most 1m (a Send waits for its records; 0 sends them at once)", c.Linger))
+	}
+	if c.Producers < 0 || c.Producers > MaxProducers {
+		errs = append(errs, sinks.Errorf("producers", "%d: want 1 to %d (0: as many as cores, at most 4)", c.Producers, MaxProducers))
 	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, sinks.Errorf("tls_cert_file", "tls_cert_file and tls_key_file go together"))

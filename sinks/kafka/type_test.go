@@ -3,16 +3,17 @@ package kafka
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
 
 func TestConfigFromURL(t *testing.T) {
-	c, err := ConfigFromURL("kafka://k1:9092,k2:9092/radius-acct?compression=lz4&tls=yes&sasl_mechanism=SCRAM-SHA-512&sasl_user=r&sasl_password_env=KAFKA_PW")
+	c, err := ConfigFromURL("kafka://k1:9092,k2:9092/radius-acct?compression=lz4&producers=3&linger=5ms&tls=yes&sasl_mechanism=SCRAM-SHA-512&sasl_user=r&sasl_password_env=KAFKA_PW")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(c.Brokers) != 2 || c.Topic != "radius-acct" || c.Compression != "lz4" || !c.TLS || c.SASLMechanism != "SCRAM-SHA-512" || c.SASLPasswordEnv != "KAFKA_PW" {
+	if len(c.Brokers) != 2 || c.Topic != "radius-acct" || c.Compression != "lz4" || c.Producers != 3 || c.Linger != 5*time.Millisecond || !c.TLS || c.SASLMechanism != "SCRAM-SHA-512" || c.SASLPasswordEnv != "KAFKA_PW" {
 		t.Errorf("parsed %+v", c)
 	}
 	if err := c.Validate(); err != nil {
@@ -41,6 +42,9 @@ func TestValidate(t *testing.T) {
 		{Config{Brokers: []string{"k1:9092"}, Topic: "t", SASLMechanism: "PLAIN", SASLUser: "u"}, "sasl_password_file"},
 		{Config{Brokers: []string{"k1:9092"}, Topic: "t", SASLUser: "u"}, "sasl_mechanism"},
 		{Config{Brokers: []string{"k1:9092"}, Topic: "t", Key: "%{}"}, "key"},
+		{Config{Brokers: []string{"k1:9092"}, Topic: "t", Producers: -1}, "producers"},
+		{Config{Brokers: []string{"k1:9092"}, Topic: "t", Linger: time.Hour}, "linger"},
+		{Config{Brokers: []string{"k1:9092"}, Topic: "t", Producers: MaxProducers + 1}, "producers"},
 	} {
 		if err := tc.c.Validate(); !slices.Contains(sinktest.ErrorFields(err), tc.field) {
 			t.Errorf("%+v: want an error at %s, got %v", tc.c, tc.field, err)
