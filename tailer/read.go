@@ -277,24 +277,23 @@ func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record) *item {
 		it.kind, it.rec = itemSkip, nil
 		return it
 	}
-	if it.plain = !mayBeAnnotated(rec.Attrs); it.plain {
-		return it
-	}
-	if a, ok := rec.Get(QuarantineRawAttr); ok {
-		reason := "still malformed"
-		if why, ok := rec.Get(QuarantineReasonAttr); ok {
-			reason += " (" + why.Value + ")"
+	if it.plain = !mayBeAnnotated(rec.Attrs); !it.plain {
+		if a, ok := rec.Get(QuarantineRawAttr); ok {
+			reason := "still malformed"
+			if why, ok := rec.Get(QuarantineReasonAttr); ok {
+				reason += " (" + why.Value + ")"
+			}
+			it.kind, it.rec, it.raw, it.reason = itemBad, nil, []byte(a.Value), reason
+			// A side file written earlier still holds every byte: point to it
+			// again rather than copying the quarantine file's bytes.
+			if f, ok := rec.Get(QuarantineRawFileAttr); ok {
+				it.rawFile = f.Value
+			}
+			if l, ok := rec.Get(QuarantineRawLengthAttr); ok {
+				it.length, _ = strconv.ParseInt(l.Value, 10, 64)
+			}
+			return it
 		}
-		it.kind, it.rec, it.raw, it.reason = itemBad, nil, []byte(a.Value), reason
-		// A side file written earlier still holds every byte: point to it
-		// again rather than copying the quarantine file's bytes.
-		if f, ok := rec.Get(QuarantineRawFileAttr); ok {
-			it.rawFile = f.Value
-		}
-		if l, ok := rec.Get(QuarantineRawLengthAttr); ok {
-			it.length, _ = strconv.ParseInt(l.Value, 10, 64)
-		}
-		return it
 	}
 	if r.preparer != nil {
 		// The sink's own work on the record, done here while the sink
