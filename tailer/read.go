@@ -277,30 +277,37 @@ func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record) *item {
 		it.kind, it.rec = itemSkip, nil
 		return it
 	}
-	if it.plain = !mayBeAnnotated(rec.Attrs); !it.plain {
-		if a, ok := rec.Get(QuarantineRawAttr); ok {
-			reason := "still malformed"
-			if why, ok := rec.Get(QuarantineReasonAttr); ok {
-				reason += " (" + why.Value + ")"
-			}
-			it.kind, it.rec, it.raw, it.reason = itemBad, nil, []byte(a.Value), reason
-			// A side file written earlier still holds every byte: point to it
-			// again rather than copying the quarantine file's bytes.
-			if f, ok := rec.Get(QuarantineRawFileAttr); ok {
-				it.rawFile = f.Value
-			}
-			if l, ok := rec.Get(QuarantineRawLengthAttr); ok {
-				it.length, _ = strconv.ParseInt(l.Value, 10, 64)
-			}
-			return it
-		}
+	if it.plain = !mayBeAnnotated(rec.Attrs); it.plain {
+		r.prepareRecord(rec)
+		return it
 	}
+	if a, ok := rec.Get(QuarantineRawAttr); ok {
+		reason := "still malformed"
+		if why, ok := rec.Get(QuarantineReasonAttr); ok {
+			reason += " (" + why.Value + ")"
+		}
+		it.kind, it.rec, it.raw, it.reason = itemBad, nil, []byte(a.Value), reason
+		// A side file written earlier still holds every byte: point to it
+		// again rather than copying the quarantine file's bytes.
+		if f, ok := rec.Get(QuarantineRawFileAttr); ok {
+			it.rawFile = f.Value
+		}
+		if l, ok := rec.Get(QuarantineRawLengthAttr); ok {
+			it.length, _ = strconv.ParseInt(l.Value, 10, 64)
+		}
+		return it
+	}
+	r.prepareRecord(rec)
+	return it
+}
+
+// prepareRecord hands a record that will be sent to the sink's Preparer, if any:
+// the sink's own work on the record, done here while the sink writes earlier
+// batches, not at the start of this one's Send.
+func (r *sinkRunner) prepareRecord(rec *detail.Record) {
 	if r.preparer != nil {
-		// The sink's own work on the record, done here while the sink
-		// writes earlier batches, not at the start of this one's Send.
 		r.preparer.Prepare(rec)
 	}
-	return it
 }
 
 // mayBeAnnotated reports whether an attribute of attrs may be a quarantine
