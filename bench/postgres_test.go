@@ -61,7 +61,7 @@ func (h *harness) postgres(t *testing.T) {
 	}
 	start := time.Now()
 	prefill(t, dsn, h.sz.prefillRows)
-	h.rep.logf("postgres: prefilled radacct of e2e_prefilled with %d closed sessions of earlier days in %s (INSERT ... SELECT generate_series, then VACUUM ANALYZE)",
+	h.rep.logf("postgres: prefilled radacct of e2e_prefilled with %d closed sessions of earlier days in %s (INSERT ... SELECT generate_series, then VACUUM ANALYZE and CHECKPOINT)",
 		h.sz.prefillRows, time.Since(start).Round(time.Second))
 	h.replayPG(t, srv, dsn, fmt.Sprintf("replay, radacct holding %s rows", thousands(int64(h.sz.prefillRows))), n, h.stats.Sessions, h.sz.prefillRows, inputs)
 
@@ -127,6 +127,48 @@ func prefill(t *testing.T, dsn string, rows int) {
 	if _, err := conn.Exec(ctx, "VACUUM ANALYZE radacct"); err != nil {
 		t.Fatal(err)
 	}
+	// A radacct of a million rows on a real server was checkpointed long
+	// ago. Without this, the prefill's own ~550 MB of WAL sets off a
+	// checkpoint during the measured replay (max_wal_size is 1 GB), which
+	// writes the prefill's ~200 MB of dirty pages and makes the replay's
+	// figure depend on where that checkpoint falls: 0.5-0.9 CPU-seconds of
+	// PostgreSQL more in an A/B of the same binary (docs/benchmarks.md).
+	if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// walAndCheckpoints reads the server's WAL position and its count of
+// checkpoints (timed and requested), to report what a replay wrote and
+// whether a checkpoint fell into it.
+func walAndCheckpoints(t *testing.T, srv *pgtest.Server) (lsn string, checkpoints int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, srv.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text, checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").Scan(&lsn, &checkpoints); err != nil {
+		t.Fatal(err)
+	}
+	return lsn, checkpoints
+}
+
+// walSince is the WAL written since lsn, in MiB.
+func walSince(t *testing.T, srv *pgtest.Server, lsn string) float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, srv.AdminDSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var b float64
+	if err := conn.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8", lsn).Scan(&b); err != nil {
+		t.Fatal(err)
+	}
+	return b / (1 << 20)
 }
 
 // replayPG runs radrelay replay of the corpus into dsn and reports the rate
@@ -136,6 +178,7 @@ func (h *harness) replayPG(t *testing.T, srv *pgtest.Server, dsn, what string, n
 	// that their CPU time is not counted as this run's.
 	time.Sleep(time.Second)
 	load := loadavg()
+	lsn, checkpoints := walAndCheckpoints(t, srv)
 	pgCPU := procCPU(srv.PID())
 	args := []string{"replay", "--to", dsn, "--quarantine", t.TempDir(), h.corpus}
 	p := h.startRadrelay(t, nil, args...)
@@ -145,6 +188,8 @@ func (h *harness) replayPG(t *testing.T, srv *pgtest.Server, dsn, what string, n
 	}
 	time.Sleep(200 * time.Millisecond) // let the backends exit so their CPU time is counted
 	pgUsed := procCPU(srv.PID()) - pgCPU
+	_, checkpointsAfter := walAndCheckpoints(t, srv)
+	wal := walSince(t, srv, lsn)
 	first, last := p.deciles(n)
 	checkRows(t, dsn, sessions+prefilled, n)
 	h.rep.add(figure{
@@ -152,8 +197,8 @@ func (h *harness) replayPG(t *testing.T, srv *pgtest.Server, dsn, what string, n
 		what:     "`radrelay replay` live + history, " + what,
 		value:    rate(n, r.wall),
 		target:   "≥ 40,000 records/s",
-		inputs: fmt.Sprintf("%s; wall clock of the whole command (start-up and schema check included); radrelay CPU %s, PostgreSQL CPU %s, peak RSS (VmHWM) %.0f MiB; load %s → %s",
-			inputs, r.cpu.Round(10*time.Millisecond), pgUsed.Round(10*time.Millisecond), float64(r.maxRSS)/(1<<20), load, loadavg()),
+		inputs: fmt.Sprintf("%s; wall clock of the whole command (start-up and schema check included); radrelay CPU %s, PostgreSQL CPU %s, peak RSS (VmHWM) %.0f MiB; WAL %.0f MiB, checkpoints started during the run %d; load %s → %s",
+			inputs, r.cpu.Round(10*time.Millisecond), pgUsed.Round(10*time.Millisecond), float64(r.maxRSS)/(1<<20), wal, checkpointsAfter-checkpoints, load, loadavg()),
 		command: "radrelay " + cmdline(args...),
 	})
 	ratio := "?"

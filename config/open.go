@@ -33,6 +33,11 @@ func (s *Sink) Open(ctx context.Context, env sinks.Env) (Opened, error) {
 		Name: s.Name, Sink: sink, Concurrency: sinks.Concurrency(sink),
 		MaxOutstanding: s.MaxOutstanding, BatchSize: s.BatchSize, Retry: s.Retry,
 	}}
+	if p, ok := sink.(sinks.Preparer); ok && s.Filter.IsZero() {
+		// Behind a filter it is not declared: the filter drops records
+		// (their preparing would be wasted) and may hand on changed copies.
+		o.Spec.Preparer = p
+	}
 	if !s.Filter.IsZero() {
 		f, err := route.New(s.Filter)
 		if err != nil {

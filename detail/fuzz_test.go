@@ -176,3 +176,44 @@ func FuzzGet(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNameScan: nameFast, where it finds the "=", finds what nameSlow
+// (the way names were always found) finds.
+func FuzzNameScan(f *testing.F) {
+	for _, l := range []string{"\tUser-Name = \"x\"", "\tTunnel-Type:1 = VLAN", "\tA:B:12\t= 1", "\tA B = 1", "\t\"A\" = 1", "\t= 1", "\tA", "  A:  =x", "\tA==1"} {
+		f.Add(l)
+	}
+	f.Fuzz(func(t *testing.T, l string) {
+		i := 0
+		for i < len(l) && (l[i] == ' ' || l[i] == '\t') {
+			i++
+		}
+		eq, j, colon := nameFast(l, i)
+		if eq < 0 {
+			return
+		}
+		seq, sj, scolon, msg := nameSlow(l, i)
+		if msg != "" || eq != seq || j != sj || colon != scolon {
+			t.Fatalf("%q: nameFast %d %d %d, nameSlow %d %d %d %q", l, eq, j, colon, seq, sj, scolon, msg)
+		}
+	})
+}
+
+// FuzzPlainQuoted: a value plainQuoted accepts is read as the searches
+// for a glued line and the full unquoting read it.
+func FuzzPlainQuoted(f *testing.F) {
+	for _, v := range []string{`""`, `"x"`, `"a\"b"`, `"a` + "\t" + `b"`, `"a\\"`, `"abc`, `"a"b"`} {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		v := `"` + body
+		if !plainQuoted(v) {
+			return
+		}
+		var r Reader
+		value, truncated := r.unquote(v)
+		if strings.IndexByte(v, '\t') >= 0 || truncated || value != v[1:len(v)-1] {
+			t.Fatalf("%q: unquote %q %v", v, value, truncated)
+		}
+	})
+}

@@ -476,7 +476,14 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int, eols []int
 	}
 	hdrEnd := eol(0, 0)
 	header := text[:hdrEnd]
-	rec := r.newRecord(lines - 1)
+	// Room for every line but the header, and but the empty line that
+	// ends the record (the Timestamp line's room is needed while it is
+	// parsed): the attribute slabs are most of what parsing allocates.
+	room := lines - 1
+	if lines >= 2 && len(eols) >= lines && isBlankString(text[eols[lines-2]+1:eols[lines-1]]) {
+		room--
+	}
+	rec := r.newRecord(room)
 	rec.File, rec.Line, rec.Offset, rec.Length, rec.TimestampOffset = r.name, line, off, int64(len(text)), -1
 	if strings.HasSuffix(header, "\r") {
 		header = header[:len(header)-1]
@@ -552,28 +559,14 @@ func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string)
 	for i < len(l) && (l[i] == ' ' || l[i] == '\t') {
 		i++
 	}
-	eq := strings.IndexByte(l[i:], '=')
+	eq, j, colon := nameFast(l, i)
 	if eq < 0 {
-		return -1, "attribute line has no \" = \": " + quoteLine(l)
-	}
-	eq += i
-	j := eq
-	for j > i && (l[j-1] == ' ' || l[j-1] == '\t') {
-		j--
-	}
-	name := l[i:j]
-	if name == "" {
-		return -1, "attribute line has no name before \"=\": " + quoteLine(l)
-	}
-	colon := -1
-	for k := 0; k < len(name); k++ {
-		if c := nameByteClass[name[k]]; c != 0 {
-			if c == nameBad {
-				return -1, "attribute name " + quoteLine(name) + " contains white space or a quote"
-			}
-			colon = k
+		var bad string
+		if eq, j, colon, bad = nameSlow(l, i); bad != "" {
+			return -1, bad
 		}
 	}
+	name := l[i:j]
 	a.Name = name
 	if colon > 0 && colon >= len(name)-4 && colon < len(name)-1 {
 		t := 0
@@ -608,6 +601,10 @@ func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string)
 		}
 		return -1, ""
 	}
+	if plainQuoted(v) { // the common case, in one pass instead of three searches
+		a.Raw, a.Quoted, a.Value = v, true, v[1:len(v)-1]
+		return -1, ""
+	}
 	if t := strings.IndexByte(v, '\t'); t > 0 && looksLikeAttribute(v[t:]) {
 		// The next attribute line is glued onto this one.
 		restAt = k + t
@@ -619,14 +616,93 @@ func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string)
 	return restAt, ""
 }
 
+// nameFast finds, in one pass, the "=" of a well-formed attribute line
+// ("Name = ", "Name:tag\t= ") whose name starts at i, the end of the name
+// (j) and its last colon (within the name, or -1). It returns eq -1 for
+// anything else (no "=", no name, a quote or white space inside the name),
+// which nameSlow then finds or says what is wrong with: its results are
+// nameSlow's when eq >= 0 (FuzzNameScan).
+func nameFast(l string, i int) (eq, j, colon int) {
+	eq, j, colon = -1, -1, -1
+	for k := i; k < len(l); {
+		c := nameByteClass[l[k]]
+		if c == 0 {
+			k++
+			continue
+		}
+		if c == nameColon {
+			colon = k - i
+			k++
+			continue
+		}
+		j = k
+		if c == nameBad {
+			for k < len(l) && (l[k] == ' ' || l[k] == '\t') {
+				k++
+			}
+		}
+		if k < len(l) && l[k] == '=' && j > i {
+			eq = k
+		}
+		break
+	}
+	return eq, j, colon
+}
+
+// nameSlow finds the "=" of an attribute line whose name starts at i, the
+// end of the name (j) and its last colon (within the name, or -1), or says
+// what is wrong.
+func nameSlow(l string, i int) (eq, j, colon int, msg string) {
+	eq = strings.IndexByte(l[i:], '=')
+	if eq < 0 {
+		return 0, 0, 0, "attribute line has no \" = \": " + quoteLine(l)
+	}
+	eq += i
+	j = eq
+	for j > i && (l[j-1] == ' ' || l[j-1] == '\t') {
+		j--
+	}
+	name := l[i:j]
+	if name == "" {
+		return 0, 0, 0, "attribute line has no name before \"=\": " + quoteLine(l)
+	}
+	colon = -1
+	for k := 0; k < len(name); k++ {
+		if c := nameByteClass[name[k]]; c != 0 {
+			if c == nameBad {
+				return 0, 0, 0, "attribute name " + quoteLine(name) + " contains white space or a quote"
+			}
+			colon = k
+		}
+	}
+	return eq, j, colon, ""
+}
+
+// plainQuoted reports whether v, which starts with a quote, is a short
+// quoted string ending in a quote with no TAB, quote or backslash
+// between: no glued line, no escape, nothing after the closing quote. Its
+// value is then v without the quotes.
+func plainQuoted(v string) bool {
+	if len(v) < 2 || len(v) > 64 || v[len(v)-1] != '"' {
+		return false
+	}
+	for k := 1; k < len(v)-1; k++ {
+		if c := v[k]; c == '\t' || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 // nameByteClass sorts the bytes of an attribute name: nameBad (white space,
-// a quote) may not appear in one, nameColon may start a tag; every other byte
-// is 0. One load per byte is what parsing names costs.
-var nameByteClass = [256]uint8{' ': nameBad, '\t': nameBad, '"': nameBad, ':': nameColon}
+// a quote) may not appear in one, nameColon may start a tag, nameEquals ends
+// it; every other byte is 0. One load per byte is what parsing names costs.
+var nameByteClass = [256]uint8{' ': nameBad, '\t': nameBad, '"': nameBad, ':': nameColon, '=': nameEquals}
 
 const (
-	nameBad   = 1
-	nameColon = 2
+	nameBad    = 1
+	nameColon  = 2
+	nameEquals = 3
 )
 
 // looksLikeAttribute reports whether s, which starts with a TAB, is an

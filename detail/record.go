@@ -84,6 +84,13 @@ type Record struct {
 	// TimestampOffset is the byte offset of the Timestamp line's TAB within the
 	// file (where a tracker writes "\tDone"), or -1 when the record has none.
 	TimestampOffset int64
+
+	// Prepared is what a sink worked out from the record ahead of Send,
+	// on the goroutine that read it (sinks.Preparer); nil when nothing was.
+	// Only that sink reads it, and only after checking that it was made
+	// from this very record: a copy of a record (with its attributes
+	// changed, say) carries the original's.
+	Prepared any
 }
 
 // Get returns the first attribute named name (compared case-insensitively, as

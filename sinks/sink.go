@@ -43,6 +43,20 @@ type ConcurrentSender interface {
 	ConcurrentSends() int
 }
 
+// Preparer is implemented by a sink that can do part of its work on a
+// record before the record is sent: the tailer calls Prepare on the
+// goroutine that reads the records, as each is read, so that the work is
+// done while earlier batches are being sent instead of at the start of
+// the record's Send. Prepare may keep what it worked out in rec.Prepared
+// (nothing else of rec may change); Send must give the same results for
+// a record that was not prepared, or that was copied or changed after
+// Prepare. Like ConcurrentSender, it is read from the package's sink: a
+// filter in front of it hides it (the filter may hand on changed copies).
+type Preparer interface {
+	Sink
+	Prepare(rec *detail.Record)
+}
+
 // permanentError marks an error as permanent.
 type permanentError struct{ err error }
 

@@ -88,7 +88,12 @@ type SinkSpec struct {
 	// declares it from the sink it opened, before any wrapper (see
 	// sinks.Concurrency); 0 reads it from Sink itself.
 	Concurrency int
-	Retry       RetryPolicy
+	// Preparer, when set, is called with each record as it is read, before
+	// the record joins the window (sinks.Preparer): the sink behind Sink's
+	// wrappers, declared by the caller like Concurrency; nil reads it from
+	// Sink itself.
+	Preparer sinks.Preparer
+	Retry    RetryPolicy
 }
 
 // Config is everything a Tailer needs.
@@ -188,10 +193,10 @@ type SinkStats struct {
 
 // Unsettled is the number of records read for the sink and neither
 // delivered nor quarantined yet: in flight while the sink runs, not
-// delivered once it stopped. (InFlight counts window slots, which
-// end-of-file marks and records acknowledged behind an earlier,
-// unacknowledged one hold too: it is the window's occupancy, not a count
-// of records to wait for.)
+// delivered once it stopped. (InFlight counts the window slots held by
+// records and unparseable spans, also those acknowledged but not yet
+// committed behind an earlier, unacknowledged record: it is the window's
+// occupancy, not a count of records to wait for.)
 func (s SinkStats) Unsettled() int64 {
 	return max(s.Read-s.Delivered-s.Quarantined, 0)
 }

@@ -1,6 +1,11 @@
 package tailer
 
-import "testing"
+import (
+	"strings"
+	"testing"
+
+	"github.com/radrelay/radrelay/detail"
+)
 
 // quarantine.sync used to clear dirty before the fsync: a failed fsync was
 // reported once, the retry (flush -> q.sync) succeeded without syncing, and
@@ -39,5 +44,27 @@ func TestInlineRawFits(t *testing.T) {
 				t.Errorf("inlineRawFits(%q, %d) = %d, want %d", tt.raw, tt.max, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestMayBeAnnotated: a record recordItem or prepare would find a
+// quarantine annotation in is never taken as plain (whatever the case of
+// the name, or a rune that folds to an ASCII letter), and an ordinary
+// record is.
+func TestMayBeAnnotated(t *testing.T) {
+	annotations := []string{QuarantineRawAttr, QuarantineReasonAttr, QuarantineRawFileAttr, QuarantineRawLengthAttr,
+		QuarantineSourceAttr, QuarantineSinkAttr, QuarantineTimeAttr, QuarantineAttrPrefix + "X"}
+	for _, name := range annotations {
+		for _, n := range []string{name, strings.ToLower(name), strings.ToUpper(name), strings.ReplaceAll(name, "s", "\u017f")} {
+			rec := &detail.Record{Attrs: []detail.Attribute{{Name: "User-Name", Value: "x"}, {Name: n, Value: "1"}}}
+			_, found := rec.Get(name)
+			if (found || isQuarantineAttr(n)) && !mayBeAnnotated(rec.Attrs) {
+				t.Errorf("%q: taken as plain", n)
+			}
+		}
+	}
+	plain := []detail.Attribute{{Name: "User-Name"}, {Name: "Realm"}, {Name: "Acct-Status-Type"}, {Name: "Reply-Message"}}
+	if mayBeAnnotated(plain) {
+		t.Error("an ordinary record is not plain")
 	}
 }

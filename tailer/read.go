@@ -277,6 +277,9 @@ func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record) *item {
 		it.kind, it.rec = itemSkip, nil
 		return it
 	}
+	if it.plain = !mayBeAnnotated(rec.Attrs); it.plain {
+		return it
+	}
 	if a, ok := rec.Get(QuarantineRawAttr); ok {
 		reason := "still malformed"
 		if why, ok := rec.Get(QuarantineReasonAttr); ok {
@@ -291,8 +294,28 @@ func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record) *item {
 		if l, ok := rec.Get(QuarantineRawLengthAttr); ok {
 			it.length, _ = strconv.ParseInt(l.Value, 10, 64)
 		}
+		return it
+	}
+	if r.preparer != nil {
+		// The sink's own work on the record, done here while the sink
+		// writes earlier batches, not at the start of this one's Send.
+		r.preparer.Prepare(rec)
 	}
 	return it
+}
+
+// mayBeAnnotated reports whether an attribute of attrs may be a quarantine
+// annotation: a name longer than QuarantineAttrPrefix starting with R or r
+// (looked up case-insensitively by recordItem, stripped case-sensitively by
+// stripQuarantine; no other rune folds to r, and folding never makes a name
+// shorter). One pass instead of a lookup and a strip of every record.
+func mayBeAnnotated(attrs []detail.Attribute) bool {
+	for i := range attrs {
+		if n := attrs[i].Name; len(n) > len(QuarantineAttrPrefix) && (n[0] == 'R' || n[0] == 'r') {
+			return true
+		}
+	}
+	return false
 }
 
 // push puts an item into the pipeline once the window has room.

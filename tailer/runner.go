@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/radrelay/radrelay/detail"
+	"github.com/radrelay/radrelay/sinks"
 )
 
 // itemKind says what an item in a sink's pipeline is.
@@ -40,13 +41,17 @@ type item struct {
 	spans    int
 	lastLine int
 	partial  bool
-	rawFile  string
-	reason   string
-	file     string
-	line     int
-	offset   int64
-	end      int64 // commit position after this item
-	endLine  int
+	// plain: no attribute of rec can be a quarantine annotation
+	// (mayBeAnnotated), so none is stripped before sending. (Next to
+	// partial: the item stays in its allocation size class.)
+	plain   bool
+	rawFile string
+	reason  string
+	file    string
+	line    int
+	offset  int64
+	end     int64 // commit position after this item
+	endLine int
 }
 
 // sinkRunner is the pipeline of one sink.
@@ -54,6 +59,9 @@ type sinkRunner struct {
 	t    *Tailer
 	spec SinkSpec
 	log  *slog.Logger
+	// preparer is spec.Sink when it does part of its work on each record
+	// as it is read (sinks.Preparer), nil otherwise.
+	preparer sinks.Preparer
 
 	items  chan *item
 	tokens chan struct{} // the window: one token per item in flight
@@ -107,6 +115,10 @@ func newSinkRunner(t *Tailer, spec SinkSpec) (*sinkRunner, error) {
 		saved:     map[fileKey]cursor{},
 		flushC:    make(chan struct{}, 1),
 		qlog:      map[string]*fileQuarantineLog{},
+	}
+	r.preparer = spec.Preparer
+	if r.preparer == nil {
+		r.preparer, _ = spec.Sink.(sinks.Preparer)
 	}
 	if t.cfg.StateDir != "" {
 		r.state = stateFile{dir: t.cfg.StateDir, name: spec.Name}

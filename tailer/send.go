@@ -153,7 +153,7 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 		}
 		recs = recs[:0]
 		for _, p := range pending {
-			recs = append(recs, r.prepare(p.it.rec, now))
+			recs = append(recs, r.prepare(p.it, now))
 		}
 		results = results[:len(recs)]
 		clear(results)
@@ -238,12 +238,15 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 
 // prepare returns the record as the sink gets it: quarantine annotations
 // removed, Acct-Delay-Time raised when configured; rec itself is not changed.
-func (r *sinkRunner) prepare(rec *detail.Record, now time.Time) *detail.Record {
+func (r *sinkRunner) prepare(it *item, now time.Time) *detail.Record {
+	rec := it.rec
 	out := rec
-	if stripped := stripQuarantine(rec.Attrs); len(stripped) != len(rec.Attrs) {
-		c := *rec
-		c.Attrs = stripped
-		out = &c
+	if !it.plain {
+		if stripped := stripQuarantine(rec.Attrs); len(stripped) != len(rec.Attrs) {
+			c := *rec
+			c.Attrs = stripped
+			out = &c
+		}
 	}
 	if r.t.cfg.RaiseDelayTime {
 		out = raiseDelay(out, now)

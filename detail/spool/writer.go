@@ -79,11 +79,12 @@ type Options struct {
 	// Root is the directory the Writer's files are below (default: the
 	// directory of Template's part before its first field). Each time the
 	// Writer opens a file, created or already there, the next fsync of the
-	// file also fsyncs every directory from the file's own up to Root (and
-	// the parents of the directories the Writer makes): a record survives
-	// a power loss only with the names leading to its file, and a file or
-	// directory left by an earlier process killed before its fsync has
-	// names no fsync covered yet. The listener's Root is its spool
+	// file also fsyncs the file's directory and, the first time, every
+	// directory above it up to Root (and the parents of the directories
+	// the Writer makes): a record survives a power loss only with the
+	// names leading to its file, and a file or directory left by an
+	// earlier process killed before its fsync has names no fsync covered
+	// yet. The listener's Root is its spool
 	// directory, so that a client's directory is covered too.
 	Root string
 }
@@ -128,6 +129,12 @@ type Writer struct {
 	// covered them (a failed write closes the file), for when the path
 	// is opened again.
 	unsynced map[string][]string
+	// syncedAbove are the directories above a file's own (up to Root)
+	// this Writer has fsynced: their entries do not change when a file
+	// is created again below them (after a reader renamed it away, every
+	// few milliseconds under load), so once is enough; a directory the
+	// Writer makes has its parent fsynced anyway.
+	syncedAbove map[string]bool
 
 	stop chan struct{}
 	done chan struct{}
@@ -509,6 +516,10 @@ func (w *Writer) syncEntries(of *openFile) error {
 		if err := w.syncDir(of.newEntries[0]); err != nil {
 			return err
 		}
+		if w.syncedAbove == nil || len(w.syncedAbove) >= 4*w.opts.MaxOpenFiles {
+			w.syncedAbove = map[string]bool{}
+		}
+		w.syncedAbove[of.newEntries[0]] = true
 		of.newEntries = of.newEntries[1:]
 	}
 	return nil
@@ -517,21 +528,21 @@ func (w *Writer) syncEntries(of *openFile) error {
 // namesTo returns the directories of dirs (the parents of the directories
 // the Writer just made, those not synced yet) and those holding the names
 // leading to the file at path: its own directory and each above it up to
-// Root (only its own when Root is not above it), each once.
+// Root that this Writer has not fsynced yet (only its own when Root is not
+// above it), each once.
 func (w *Writer) namesTo(path string, dirs []string) []string {
 	dir := filepath.Dir(path)
-	var chain []string
-	for d := dir; ; {
-		chain = append(chain, d)
-		if d == w.root {
-			break
-		}
+	chain := []string{dir}
+	for d := dir; d != w.root; {
 		up := filepath.Dir(d)
 		if up == d { // Root is not above path
-			chain = []string{dir}
+			chain = chain[:1]
 			break
 		}
 		d = up
+		if !w.syncedAbove[d] {
+			chain = append(chain, d)
+		}
 	}
 	var out []string
 	for _, d := range append(dirs, chain...) {

@@ -55,12 +55,14 @@ func main() {
 	flow := flag.Int("flow", 500, "fast: the acknowledgement interval asked of the server (messages)")
 	serverPID := flag.Int("server-pid", 0, "nats-server's process id, to report its CPU")
 	limit := flag.Int("n", 0, "publish at most this many records (0: all)")
+	asyncPersist := flag.Bool("async-persist", false, "create the stream with persist_mode async (the PubAck may come before the write)")
+	headers := flag.String("headers", "sink", "headers of each message: sink (as the nats sink sends them), withid (and Radrelay-Id, as the sink did before), noexpect (without Nats-Expected-Stream), lean (without Radrelay-Schema-Version), min (Nats-Msg-Id only), none")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: jsload [flags] DETAIL-FILE")
 		os.Exit(2)
 	}
-	msgs, err := load(flag.Arg(0), *subject, *streamName, *limit)
+	msgs, err := load(flag.Arg(0), *subject, *streamName, *limit, *headers)
 	if err != nil {
 		fail(err)
 	}
@@ -78,6 +80,7 @@ func main() {
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: *streamName, Subjects: []string{*subject}, Storage: jetstream.FileStorage,
 		Duplicates: 2 * time.Minute, MaxMsgSize: 1 << 20, AllowBatchPublish: *mode == "fast",
+		PersistMode: persistMode(*asyncPersist),
 	}); err != nil {
 		fail(err)
 	}
@@ -107,13 +110,20 @@ func main() {
 	fmt.Println()
 }
 
+func persistMode(async bool) jetstream.PersistModeType {
+	if async {
+		return jetstream.AsyncPersistMode
+	}
+	return jetstream.DefaultPersistMode
+}
+
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "jsload:", err)
 	os.Exit(1)
 }
 
 // load encodes every record of the file as the nats sink does.
-func load(path, subject, streamName string, limit int) ([]*nats.Msg, error) {
+func load(path, subject, streamName string, limit int, headers string) ([]*nats.Msg, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -143,10 +153,22 @@ func load(path, subject, streamName string, limit int) ([]*nats.Msg, error) {
 		}
 		msg := &nats.Msg{Subject: subject, Data: append([]byte(nil), m.Value...), Header: nats.Header{}}
 		for _, h := range m.Headers {
+			switch {
+			case headers == "min" || headers == "none":
+				continue
+			case h.Name == stream.HeaderID && headers != "withid":
+				continue // the sink sends it as Nats-Msg-Id only
+			case h.Name == stream.HeaderSchema && headers == "lean":
+				continue
+			}
 			msg.Header.Set(h.Name, h.Value)
 		}
-		msg.Header.Set(jetstream.MsgIDHeader, m.ID)
-		msg.Header.Set(jetstream.ExpectedStreamHeader, streamName)
+		if headers != "none" {
+			msg.Header.Set(jetstream.MsgIDHeader, m.ID)
+		}
+		if headers == "sink" || headers == "withid" || headers == "lean" {
+			msg.Header.Set(jetstream.ExpectedStreamHeader, streamName)
+		}
 		msgs = append(msgs, msg)
 	}
 	return msgs, nil

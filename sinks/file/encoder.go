@@ -8,6 +8,7 @@
 package file
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -166,7 +167,7 @@ func (e *Encoder) Header() []byte {
 func (e *Encoder) Append(dst []byte, rec *detail.Record) []byte {
 	switch e.format {
 	case FormatJSONL:
-		return e.appendJSON(dst, rec, nil)
+		return e.appendJSONChecked(dst, rec, nil)
 	case FormatCSV:
 		return e.appendCSV(dst, rec)
 	default:
@@ -181,7 +182,19 @@ func (e *Encoder) AppendNameCodes(dst []byte, rec *detail.Record, codes []uint8)
 	if e.format != FormatJSONL {
 		panic("file: AppendNameCodes on a " + e.format + " encoder")
 	}
-	return e.appendJSON(dst, rec, codes)
+	return e.appendJSONChecked(dst, rec, codes)
+}
+
+// appendJSONChecked is appendJSON, then, for a record with a value that is
+// not UTF-8 (rare), the record again, escaped where needed
+// (appendJSONEscaped). One search of the line for notUTF8, instead of a
+// check after every value in appendJSON, keeps that as fast as it was.
+func (e *Encoder) appendJSONChecked(dst []byte, rec *detail.Record, codes []uint8) []byte {
+	out := e.appendJSON(dst, rec, codes)
+	if bytes.IndexByte(out[len(dst):], notUTF8) >= 0 {
+		return e.appendJSONEscaped(out[:len(dst)], rec)
+	}
+	return out
 }
 
 // attrKey is the name an attribute is shown under: Name, or Name:tag.
@@ -372,6 +385,164 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record, codes []uint8) []by
 	return append(dst, "}}\n"...)
 }
 
+// notUTF8 is what appendJSONValue appends in place of a string value that
+// is not valid UTF-8: a byte that is never part of UTF-8, so never
+// otherwise in the JSON appendJSON writes.
+const notUTF8 = 0xff
+
+// appendJSONEscaped appends rec as appendJSON does, for a record with a
+// string value that is not valid UTF-8, which a JSON string cannot hold:
+// every string value of such an attribute's key is written escaped
+// (escapedValue), and the keys are listed in "escaped" after the
+// attributes (appendEscapedKeys). Every other value is as appendJSON
+// writes it. Such records are rare: this is appendJSON's loop again,
+// without its shortcuts.
+func (e *Encoder) appendJSONEscaped(dst []byte, rec *detail.Record) []byte {
+	// What comes before the attributes, as appendJSON writes it: no
+	// string before them can hold the text of the key (its quotes would
+	// be escaped).
+	line := e.appendJSON(dst, rec, nil)
+	start := len(dst) + bytes.Index(line[len(dst):], []byte(`"attributes":{`)) + len(`"attributes":{`)
+	return e.appendJSONAttrsEscaped(line[:start], rec.Attrs)
+}
+
+// appendJSONAttrsEscaped is appendJSONEscaped's attributes, after
+// "attributes":{.
+func (e *Encoder) appendJSONAttrsEscaped(dst []byte, attrs []detail.Attribute) []byte {
+	written := make([]bool, len(attrs))
+	var escaped []int32
+	for i := range attrs {
+		if written[i] {
+			continue
+		}
+		a := &attrs[i]
+		n := 1
+		for j := i + 1; j < len(attrs); j++ {
+			if sameKey(&attrs[j], a) {
+				n++
+				written[j] = true
+			}
+		}
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		var name *nameEntry
+		if e.names != nil {
+			name = e.names.lookup(e.opts.Dictionary, e.opts.NameCode, a.Name)
+		}
+		dst = append(appendJSONKey(dst, a), ':')
+		var ok bool
+		if dst, ok = e.appendJSONValues(dst, attrs, i, n, name, false); !ok {
+			dst, _ = e.appendJSONValues(dst, attrs, i, n, name, true)
+			escaped = append(escaped, int32(i))
+		}
+	}
+	dst = append(dst, '}')
+	if escaped != nil {
+		dst = appendEscapedKeys(dst, attrs, escaped)
+	}
+	return append(dst, "}\n"...)
+}
+
+// appendJSONValues appends the value of attrs[i] (or, when n > 1, the
+// array of the values of its key). Unless escape is set, it appends nothing
+// and returns false when a string value is not valid UTF-8; with escape,
+// numbers are as appendJSONValue writes them and every string is escaped
+// (escapedValue), valid UTF-8 or not, so that a consumer unescapes every
+// string of the key.
+func (e *Encoder) appendJSONValues(dst []byte, attrs []detail.Attribute, i, n int, name *nameEntry, escape bool) ([]byte, bool) {
+	mark := len(dst)
+	notUTF8Seen := false
+	value := func(dst []byte, a *detail.Attribute) []byte {
+		if escape {
+			if s, ok := e.stringValue(a, name); ok {
+				return appendJSONString(dst, escapedValue(s))
+			}
+		}
+		l := len(dst)
+		dst = e.appendJSONValue(dst, a, name)
+		notUTF8Seen = dst[l] == notUTF8
+		return dst
+	}
+	a := &attrs[i]
+	if n > 1 {
+		dst = append(dst, '[')
+	}
+	for j := i; j < len(attrs) && !notUTF8Seen; j++ {
+		if sameKey(&attrs[j], a) {
+			if j > i {
+				dst = append(dst, ',')
+			}
+			dst = value(dst, &attrs[j])
+			if n == 1 {
+				break
+			}
+		}
+	}
+	if notUTF8Seen {
+		return dst[:mark], false
+	}
+	if n > 1 {
+		dst = append(dst, ']')
+	}
+	return dst, true
+}
+
+// stringValue returns the string appendJSONValue writes for a, or false
+// when it writes a number (or another JSON value) instead.
+func (e *Encoder) stringValue(a *detail.Attribute, name *nameEntry) (string, bool) {
+	if d := e.opts.Dictionary; d != nil {
+		var kind dictionary.JSONKind
+		var s string
+		switch {
+		case name == nil:
+			kind, _, s = d.JSONTyped(a)
+		case name.attr == nil:
+			return a.Value, true
+		default:
+			kind, _, s = name.attr.JSONTyped(a)
+		}
+		return s, kind == dictionary.JSONString
+	}
+	if e.opts.Values != nil {
+		switch v := e.opts.Values(*a).(type) {
+		case nil:
+		case string:
+			return v, true
+		default:
+			if _, err := json.Marshal(v); err == nil {
+				return "", false
+			}
+		}
+	}
+	return a.Value, true
+}
+
+// appendEscapedKeys appends the "escaped" field: the keys (Name, Name:tag)
+// of the attributes at the indexes escaped, whose string values are not
+// UTF-8 and are written escaped. A consumer unescapes those values (as it
+// would a detail file's quoted value) to get the exact bytes; every other
+// value is the text as is. It is an added field, so schema_version stays.
+func appendEscapedKeys(dst []byte, attrs []detail.Attribute, escaped []int32) []byte {
+	dst = append(dst, `,"escaped":[`...)
+	for k, i := range escaped {
+		if k > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONKey(dst, &attrs[i])
+	}
+	return append(dst, ']')
+}
+
+// escapedValue is s as a detail file writes it between its quotes:
+// backslash, quote, \n, \r, \t, and \ooo (octal) for any other byte below
+// 0x20, 0x7f and every byte that is not part of valid UTF-8. It is valid
+// UTF-8, and unescaping it gives s back.
+func escapedValue(s string) string {
+	q := detail.AppendQuoted(nil, s)
+	return string(q[1 : len(q)-1])
+}
+
 // sameKey reports whether a and b are shown under the same key (attrKey).
 func sameKey(a, b *detail.Attribute) bool {
 	return len(a.Name) == len(b.Name) && a.HasTag == b.HasTag && a.Tag == b.Tag && a.Name == b.Name
@@ -389,7 +560,9 @@ func appendJSONKey(dst []byte, a *detail.Attribute) []byte {
 }
 
 // appendJSONValue appends a's value; name, when not nil, is the entry of
-// a's name in e.names.
+// a's name in e.names. A string value that is not valid UTF-8 appends
+// notUTF8 instead, and Append writes the record again with that key's
+// values escaped (appendJSONEscaped).
 func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute, name *nameEntry) []byte {
 	if d := e.opts.Dictionary; d != nil {
 		var kind dictionary.JSONKind
@@ -415,10 +588,7 @@ func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute, name *nameEnt
 		if out, ok := appendValidJSONString(dst, s); ok {
 			return out
 		}
-		if b, err := json.Marshal(s); err == nil { // not UTF-8: as Values would
-			return append(dst, b...)
-		}
-		return appendJSONString(dst, textValue(a, false))
+		return append(dst, notUTF8)
 	}
 	if e.opts.Values != nil {
 		switch v := e.opts.Values(*a).(type) {
@@ -428,19 +598,20 @@ func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute, name *nameEnt
 		case int64:
 			return strconv.AppendInt(dst, v, 10)
 		case string:
-			if utf8.ValidString(v) {
-				return appendJSONString(dst, v)
+			if out, ok := appendValidJSONString(dst, v); ok {
+				return out
 			}
-			if b, err := json.Marshal(v); err == nil {
-				return append(dst, b...)
-			}
+			return append(dst, notUTF8)
 		default:
 			if b, err := json.Marshal(v); err == nil {
 				return append(dst, b...)
 			}
 		}
 	}
-	return appendJSONString(dst, textValue(a, false))
+	if out, ok := appendValidJSONString(dst, a.Value); ok {
+		return out
+	}
+	return append(dst, notUTF8)
 }
 
 // appendJSONString appends s (valid UTF-8) as a JSON string.

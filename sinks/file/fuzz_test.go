@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/dictionary"
@@ -53,6 +55,12 @@ func FuzzEncoders(f *testing.F) {
 		line := js.Append(nil, rec)
 		if !json.Valid(line) || bytes.Count(line, []byte("\n")) != 1 {
 			t.Fatalf("invalid JSON line %q", line)
+		}
+		// A value that is not UTF-8 is escaped, never replaced by U+FFFD
+		// (the header and file name, not attributes, still are).
+		if utf8.ValidString(name) && utf8.ValidString(bare) && !strings.Contains(quoted, "\uFFFD") &&
+			bytes.Contains(line, []byte("\uFFFD")) {
+			t.Fatalf("a value replaced by U+FFFD: %q", line)
 		}
 		// Typing by Dictionary writes what typing by its JSONValue writes.
 		d := dictionary.Builtin()

@@ -53,8 +53,14 @@ const (
 const fastBatchFlow = 500
 
 // publishChunk is how many records are encoded before they are published
-// back to back (see publishBatch).
-const publishChunk = 64
+// back to back (see publishBatch). A batch's first chunk is firstChunk
+// records, and each next one twice the one before, up to publishChunk:
+// the server, idle since it stored the previous batch, gets the first
+// messages after 8 records are encoded rather than 64.
+const (
+	publishChunk = 64
+	firstChunk   = 8
+)
 
 // notEncoded marks, while a chunk is published, a record that failed to
 // encode (its result is set).
@@ -267,8 +273,9 @@ func (s *Sink) publishBatch(ctx context.Context, recs []*detail.Record, results 
 	if p.chunk == nil {
 		p.chunk = make([]stream.Message, publishChunk)
 	}
-	for base := 0; base < len(recs) && publishErr == nil; base += publishChunk {
-		end := min(base+publishChunk, len(recs))
+	chunk := firstChunk
+	for base := 0; base < len(recs) && publishErr == nil; base, chunk = base+chunk, min(2*chunk, publishChunk) {
+		end := min(base+chunk, len(recs))
 		for k := base; k < end; k++ {
 			if err := s.enc.Encode(recs[k], &p.chunk[k-base]); err != nil {
 				results[k] = fmt.Errorf("nats sink: %w", err)
@@ -404,6 +411,9 @@ func (p *batchPublisher) publish(nc *nats.Conn, subject, streamName, replyTo str
 	if m != nil {
 		msg.Data = m.Value
 		for _, h := range m.Headers {
+			if !sentOnJetStream(h.Name) {
+				continue
+			}
 			p.setHeader(h.Name, h.Value)
 		}
 		p.setHeader(jetstream.MsgIDHeader, m.ID)

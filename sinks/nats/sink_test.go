@@ -74,19 +74,32 @@ func deliver(t testing.TB, s sinks.Sink, recs []*detail.Record) {
 // TestResentRecordsAreStoredOnce: what an at-least-once restart sends again
 // (the same records, from a new connection) is dropped by the stream's
 // de-duplication; the stream holds every record once, each session's in
-// order, with the contract's headers.
+// order, with exactly the contract's headers (docs/streams.md: on
+// JetStream the identity is Nats-Msg-Id, without a Radrelay-Id), whether
+// the sink publishes fast batches or a PubAck per record.
 func TestResentRecordsAreStoredOnce(t *testing.T) {
 	srv := startServer(t, nil)
-	cfg := newStream(srv)
-	recs := sinktest.Records(300)
-	s := openSink(t, cfg)
-	deliver(t, s, recs[:200])
-	s.Close()
-	s = openSink(t, cfg) // a restart: the last 100 delivered records again
-	deliver(t, s, recs[100:])
-	s.Close()
+	for _, batched := range []bool{true, false} {
+		t.Run(fmt.Sprintf("batch_publish=%v", batched), func(t *testing.T) {
+			cfg := newStream(srv)
+			cfg.BatchPublish = &batched
+			recs := sinktest.Records(300)
+			s := openSink(t, cfg)
+			deliver(t, s, recs[:200])
+			if (s.batches != nil) != batched {
+				t.Fatalf("batch_publish = %v, and the sink publishes fast batches: %v", batched, s.batches != nil)
+			}
+			s.Close()
+			s = openSink(t, cfg) // a restart: the last 100 delivered records again
+			deliver(t, s, recs[100:])
+			s.Close()
+			checkStoredOnceWithHeaders(t, readStream(t, srv.ClientURL(), cfg.Stream), cfg, recs)
+		})
+	}
+}
 
-	got := readStream(t, srv.ClientURL(), cfg.Stream)
+func checkStoredOnceWithHeaders(t *testing.T, got []storedMessage, cfg Config, recs []*detail.Record) {
+	t.Helper()
 	if len(got) != len(recs) {
 		t.Fatalf("the stream holds %d messages, want %d", len(got), len(recs))
 	}
@@ -107,15 +120,22 @@ func TestResentRecordsAreStoredOnce(t *testing.T) {
 		}
 		uniq, _ := want.Get("Acct-Unique-Session-Id")
 		st, _ := want.Get("Acct-Status-Type")
-		for h, v := range map[string]string{
+		wantHeaders := map[string]string{
 			stream.HeaderKey:        uniq.Value,
 			stream.HeaderStatusType: st.Value,
 			stream.HeaderSource:     fmt.Sprintf("sinktest:%d", want.Offset),
 			stream.HeaderSchema:     "1",
 			"Nats-Msg-Id":           stream.ID(want),
-		} {
-			if got := m.Header.Get(h); got != v {
+			"Nats-Expected-Stream":  cfg.Stream,
+		}
+		for h, v := range wantHeaders {
+			if got := m.Header.Values(h); len(got) != 1 || got[0] != v {
 				t.Errorf("message %d: header %s = %q, want %q", i, h, got, v)
+			}
+		}
+		for h, v := range m.Header {
+			if _, ok := wantHeaders[h]; !ok {
+				t.Errorf("message %d: header %s = %q, which the contract does not have (the identity is Nats-Msg-Id)", i, h, v)
 			}
 		}
 	}

@@ -25,17 +25,28 @@ var Type = &sinks.Type{
 	Schemes:   []string{"nats", "tls"},
 	NewConfig: func() sinks.Config { return new(Config) },
 	FromURL:   sinks.URLParser(ConfigFromURL),
-	// One batch at a time, all of it in flight at once: a fast batch
-	// (the next waits for this one's PubAck, so that the stream keeps the
-	// file's order), or with a PubAck per record, where a session's next
-	// record also waits for the PubAck of the one before it.
-	Window: 4096,
+	// One batch at a time (a fast batch: the next waits for this one's
+	// PubAck, so that the stream keeps the file's order; or with a PubAck
+	// per record, where a session's next record also waits for the
+	// PubAck of the one before it), and room in the window for the next
+	// batch: it is read and parsed while this one is published and
+	// stored, so that the server has it at once when this one's PubAck
+	// comes (with a window of one batch, the server sat idle while
+	// radrelay read each batch).
+	Window: 8192,
 	Batch:  4096,
 }
 
 func init() { sinks.Register(Type) }
 
 var streamName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// literalSubject reports whether s is a subject a message can be published
+// on: tokens separated by dots, no wildcards, nothing that would break the
+// protocol line (the connection skips its own check, see options).
+func literalSubject(s string) bool {
+	return s != "" && !strings.ContainsAny(s, " \t\r\n*>") && !strings.HasPrefix(s, ".") && !strings.HasSuffix(s, ".") && !strings.Contains(s, "..")
+}
 
 // Validate implements sinks.Config.
 func (c *Config) Validate() error {
@@ -58,7 +69,7 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Subject == "":
 		errs = append(errs, sinks.Errorf("subject", "no subject: want e.g. radius.accounting"))
-	case strings.ContainsAny(c.Subject, " \t\r\n*>") || strings.HasPrefix(c.Subject, ".") || strings.HasSuffix(c.Subject, ".") || strings.Contains(c.Subject, ".."):
+	case !literalSubject(c.Subject):
 		errs = append(errs, sinks.Errorf("subject", "%q: want a literal subject (tokens separated by dots, no wildcards)", c.Subject))
 	}
 	if c.Stream == "" {

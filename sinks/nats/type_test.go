@@ -1,10 +1,13 @@
 package nats
 
 import (
+	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
 
@@ -67,6 +70,21 @@ func TestValidate(t *testing.T) {
 	} {
 		if err := tc.c.Validate(); !slices.Contains(sinktest.ErrorFields(err), tc.field) {
 			t.Errorf("%+v: want an error at %s, got %v", tc.c, tc.field, err)
+		}
+	}
+}
+
+// TestOpenRefusesAProtocolBreakingSubject: the connection does not check
+// the subject of each publish (options), so Open does, for a library
+// caller that did not validate the configuration.
+func TestOpenRefusesAProtocolBreakingSubject(t *testing.T) {
+	for _, subject := range []string{"", "a b", "a\r\nPUB b 1", "a.>", ".a"} {
+		s, err := Open(context.Background(), Config{Servers: []string{"nats://127.0.0.1:1"}, Subject: subject, Stream: "S"}, sinks.Env{})
+		if err == nil {
+			s.Close()
+			t.Errorf("subject %q: Open succeeded", subject)
+		} else if !strings.Contains(err.Error(), "literal subject") {
+			t.Errorf("subject %q: %v, want it to say it wants a literal subject", subject, err)
 		}
 	}
 }

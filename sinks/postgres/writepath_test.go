@@ -293,3 +293,95 @@ func TestSessionUpdateLooksRowsUp(t *testing.T) {
 		t.Errorf("enable_hashjoin after RESET: %q, %v", on, err)
 	}
 }
+
+// TestPreparedRecordsGiveTheSameTables: records the sink parsed as the
+// tailer read them (Prepare) are stored exactly as records parsed in Send,
+// a record rejected for its content included.
+func TestPreparedRecordsGiveTheSameTables(t *testing.T) {
+	records := func() []*detail.Record {
+		recs := append(awkwardRecords(), acctRec("Interim-Update", "bad1", base+30, "Acct-Session-Time", "not-a-number"))
+		return append(recs, sinktest.Records(1500)...)
+	}
+	var live, hist, errs [][]string
+	for _, prepare := range []bool{false, true} {
+		dsn := pg.NewDatabase(t)
+		s := openSink(t, dsn, Config{TransactionSize: 1000})
+		recs := records()
+		if prepare {
+			for _, r := range recs {
+				s.Prepare(r)
+			}
+		}
+		var e []string
+		for lo := 0; lo < len(recs); lo += 700 {
+			for i, err := range sendAll(s, recs[lo:min(lo+700, len(recs))]) {
+				if err != nil {
+					e = append(e, fmt.Sprintf("%d: %v", lo+i, err))
+				}
+			}
+		}
+		conn := connect(t, dsn)
+		live = append(live, dumpLive(t, conn, "radacct"))
+		hist = append(hist, dumpHistory(t, conn))
+		errs = append(errs, e)
+	}
+	if len(errs[0]) != 1 {
+		t.Errorf("parsed in Send: %d records rejected, want the 1 with a bad Acct-Session-Time: %q", len(errs[0]), errs[0])
+	}
+	if strings.Join(errs[0], "\n") != strings.Join(errs[1], "\n") {
+		t.Errorf("rejections differ: parsed in Send %q, prepared %q", errs[0], errs[1])
+	}
+	if strings.Join(live[0], "\n") != strings.Join(live[1], "\n") {
+		t.Errorf("radacct differs (%d vs %d rows)", len(live[0]), len(live[1]))
+	}
+	if strings.Join(hist[0], "\n") != strings.Join(hist[1], "\n") {
+		t.Errorf("history differs (%d vs %d rows)", len(hist[0]), len(hist[1]))
+	}
+}
+
+// TestPreparedOnlyForThisRecordAndSink: what Prepare worked out is used
+// only by the sink that prepared it and only for that very record with
+// its attributes as they were: a copy with other attributes (the tailer
+// strips quarantine annotations or raises Acct-Delay-Time in a copy), or
+// the same record with its attributes replaced, is parsed again.
+func TestPreparedOnlyForThisRecordAndSink(t *testing.T) {
+	s, other := &Sink{}, &Sink{}
+	userName := func(s *Sink, r *detail.Record) string {
+		t.Helper()
+		accts, errs := s.parseAll([]*detail.Record{r})
+		if errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+		return accts[0].userName
+	}
+	rename := func(r *detail.Record) {
+		r.Attrs = append([]detail.Attribute(nil), r.Attrs...)
+		r.Attrs[0].Value = "bob"
+	}
+
+	r := acctRec("Start", "p1", base)
+	s.Prepare(r)
+	if _, ok := s.prepared(r); !ok {
+		t.Fatal("a prepared record is not taken as prepared")
+	}
+	if _, ok := other.prepared(r); ok {
+		t.Error("another sink takes a record this one prepared as prepared")
+	}
+
+	c := *r
+	rename(&c)
+	if _, ok := s.prepared(&c); ok {
+		t.Error("a copy of a prepared record is taken as prepared")
+	}
+	if got := userName(s, &c); got != "bob" {
+		t.Errorf("a copy with User-Name changed to bob parsed as %q", got)
+	}
+
+	rename(r)
+	if _, ok := s.prepared(r); ok {
+		t.Error("a prepared record whose attributes were replaced is taken as prepared")
+	}
+	if got := userName(s, r); got != "bob" {
+		t.Errorf("a record whose User-Name was changed to bob after Prepare parsed as %q", got)
+	}
+}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/dictionary"
@@ -104,6 +106,13 @@ func TestValueMatchesSchema(t *testing.T) {
 				got = "number"
 				if x == float64(int64(x)) {
 					got = "integer"
+				}
+			case []any:
+				got = "array"
+				for _, item := range x {
+					if _, ok := item.(string); !ok {
+						t.Errorf("%s holds %v, not a string", k, item)
+					}
 				}
 			case map[string]any:
 				got = "object"
@@ -261,4 +270,122 @@ func BenchmarkEncode(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestNotUTF8RoundTrip: a value that is not valid UTF-8 was written with
+// U+FFFD in place of its bytes (lost). Now every string value of its key is
+// written escaped as the detail file writes it, and the key is listed in
+// "escaped": put back in a detail file, the escaped value reads as the exact
+// bytes; every value of a key not listed is the bytes as they are. Both the
+// stream encoder (a dictionary) and the jsonl one (a ValueFunc, or none).
+func TestNotUTF8RoundTrip(t *testing.T) {
+	d := dictionary.Builtin()
+	recs := goldenRecords(t)
+	mixed := *sinktest.Records(1)[0]
+	mixed.Attrs = append(mixed.Attrs[:len(mixed.Attrs):len(mixed.Attrs)],
+		detail.Attribute{Name: "Cisco-AVPair", Value: `back\slash "quoted"`, Quoted: true},
+		detail.Attribute{Name: "Cisco-AVPair", Value: "latin-1 caf\xe9", Quoted: true},
+		detail.Attribute{Name: "Class", Value: "\xff\x00\x01", Quoted: false})
+	recs = append(recs, &mixed)
+	stream, _ := NewEncoder(Options{Dictionary: d})
+	jsonlTyped, _ := file.NewEncoder(file.FormatJSONL, file.EncoderOptions{Values: d.JSONValue})
+	jsonlPlain, _ := file.NewEncoder(file.FormatJSONL, file.EncoderOptions{})
+	escapedSeen := 0
+	for _, enc := range []struct {
+		name   string
+		encode func(*detail.Record) []byte
+	}{
+		{"stream", func(r *detail.Record) []byte {
+			var m Message
+			if err := stream.Encode(r, &m); err != nil {
+				t.Fatal(err)
+			}
+			return m.Value
+		}},
+		{"jsonl typed", func(r *detail.Record) []byte { return jsonlTyped.Append(nil, r) }},
+		{"jsonl", func(r *detail.Record) []byte { return jsonlPlain.Append(nil, r) }},
+	} {
+		for _, rec := range recs {
+			value := enc.encode(rec)
+			if !utf8.Valid(value) {
+				t.Fatalf("%s: not UTF-8: %q", enc.name, value)
+			}
+			var doc struct {
+				Attributes map[string]json.RawMessage `json:"attributes"`
+				Escaped    []string                   `json:"escaped"`
+			}
+			if err := json.Unmarshal(value, &doc); err != nil {
+				t.Fatalf("%s: not JSON: %v\n%s", enc.name, err, value)
+			}
+			escaped := map[string]bool{}
+			for _, k := range doc.Escaped {
+				escaped[k] = true
+				escapedSeen++
+			}
+			// The record's values by key, in order.
+			raw := map[string][]string{}
+			for _, a := range rec.Attrs {
+				k := a.Name
+				if a.HasTag {
+					k += ":" + strconv.Itoa(int(a.Tag))
+				}
+				raw[k] = append(raw[k], a.Value)
+			}
+			for k, vals := range raw {
+				var got []any
+				var one any
+				if err := json.Unmarshal(doc.Attributes[k], &one); err != nil {
+					t.Fatalf("%s: %s: %v", enc.name, k, err)
+				}
+				if arr, ok := one.([]any); ok {
+					got = arr
+				} else {
+					got = []any{one}
+				}
+				if len(got) != len(vals) {
+					t.Fatalf("%s: %s has %d values, want %d", enc.name, k, len(got), len(vals))
+				}
+				needsEscape := false
+				for i, v := range vals {
+					needsEscape = needsEscape || !utf8.ValidString(v)
+					s, ok := got[i].(string)
+					if !ok {
+						continue // typed: a number
+					}
+					if escaped[k] {
+						s = unescapeDetail(t, s)
+					}
+					if s != v && !(enc.name != "jsonl" && isTyped(d, k)) {
+						t.Errorf("%s: %s value %d is %q, the record's %q (escaped: %v)", enc.name, k, i, s, v, escaped[k])
+					}
+				}
+				if needsEscape != escaped[k] {
+					t.Errorf("%s: %s: listed in escaped %v, a value not UTF-8 %v", enc.name, k, escaped[k], needsEscape)
+				}
+			}
+		}
+	}
+	if escapedSeen == 0 {
+		t.Fatal("no value was escaped: the test records hold none that is not UTF-8")
+	}
+}
+
+// isTyped reports whether the dictionary may write attribute k's string
+// value other than as it is (an enum's name for a number, say).
+func isTyped(d *dictionary.Dictionary, k string) bool {
+	name, _, _ := strings.Cut(k, ":")
+	a, ok := d.Attribute(name)
+	return ok && a.Type != dictionary.TypeString && a.Type != dictionary.TypeOctets
+}
+
+// unescapeDetail reads s as a detail file's quoted value, as FreeRADIUS
+// and radrelay's reader do.
+func unescapeDetail(t *testing.T, s string) string {
+	t.Helper()
+	r := detail.NewReader(strings.NewReader("Mon Nov 23 11:57:39 2026\n\tReply-Message = \""+s+"\"\n\n"), "escaped")
+	rec, err := r.Next()
+	if err != nil || len(rec.Attrs) != 1 {
+		t.Fatalf("%q does not read back: %v", s, err)
+	}
+	return rec.Attrs[0].Value
 }
