@@ -278,6 +278,7 @@ func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record) *item {
 		return it
 	}
 	if it.plain = !mayBeAnnotated(rec.Attrs); it.plain {
+		r.prepareRecord(rec)
 		return it
 	}
 	if a, ok := rec.Get(QuarantineRawAttr); ok {
@@ -296,12 +297,17 @@ func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record) *item {
 		}
 		return it
 	}
+	r.prepareRecord(rec)
+	return it
+}
+
+// prepareRecord hands a record that will be sent to the sink's Preparer, if any:
+// the sink's own work on the record, done here while the sink writes earlier
+// batches, not at the start of this one's Send.
+func (r *sinkRunner) prepareRecord(rec *detail.Record) {
 	if r.preparer != nil {
-		// The sink's own work on the record, done here while the sink
-		// writes earlier batches, not at the start of this one's Send.
 		r.preparer.Prepare(rec)
 	}
-	return it
 }
 
 // mayBeAnnotated reports whether an attribute of attrs may be a quarantine
