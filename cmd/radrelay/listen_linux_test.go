@@ -120,7 +120,7 @@ Acct-Session-Time = 3600
 func TestListenSpoolMatchesFreeRADIUS(t *testing.T) {
 	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{})
 	freeradiustest.SendAccounting(t, home.Addr, home.Secret, interopPackets, 1)
-	home.WaitRecords(t, 3, 30*time.Second)
+	home.WaitRecords(t, 3, 2*time.Minute)
 	want := home.Records(t)
 
 	dir := t.TempDir()
@@ -536,7 +536,7 @@ NAS-IP-Address = 10.0.0.9
 `
 	home := freeradiustest.StartHomeServer(t, freeradiustest.HomeOptions{DefaultSitePreacct: true})
 	freeradiustest.SendAccounting(t, home.Addr, home.Secret, packets, 1)
-	home.WaitRecords(t, 5, 30*time.Second)
+	home.WaitRecords(t, 5, 2*time.Minute)
 	want := home.Records(t)
 
 	dir := t.TempDir()

@@ -69,23 +69,7 @@ func main() {
 // of docs/benchmarks.md are explained, on the binary a user runs. It returns
 // what stops the profile.
 func cpuProfile(path string) (stop func()) {
-	if path == "" {
-		return func() {}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "radrelay: RADRELAY_CPUPROFILE: %v\n", err)
-		return func() {}
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		fmt.Fprintf(os.Stderr, "radrelay: RADRELAY_CPUPROFILE: %v\n", err)
-		f.Close()
-		return func() {}
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}
+	return record("RADRELAY_CPUPROFILE", path, pprof.StartCPUProfile, pprof.StopCPUProfile)
 }
 
 // executionTrace writes a runtime execution trace of the whole process to
@@ -93,21 +77,29 @@ func cpuProfile(path string) (stop func()) {
 // the pipeline waits, which a CPU profile cannot show (`go tool trace`). It
 // returns what stops the trace.
 func executionTrace(path string) (stop func()) {
+	return record("RADRELAY_TRACE", path, trace.Start, trace.Stop)
+}
+
+// record starts a recording of the process (start, stop) into the file
+// path names, when it is set; a failure is said on stderr under the
+// variable's name and the command runs unrecorded. It returns what stops
+// the recording and closes the file.
+func record(variable, path string, start func(io.Writer) error, stop func()) func() {
 	if path == "" {
 		return func() {}
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "radrelay: RADRELAY_TRACE: %v\n", err)
+		fmt.Fprintf(os.Stderr, "radrelay: %s: %v\n", variable, err)
 		return func() {}
 	}
-	if err := trace.Start(f); err != nil {
-		fmt.Fprintf(os.Stderr, "radrelay: RADRELAY_TRACE: %v\n", err)
+	if err := start(f); err != nil {
+		fmt.Fprintf(os.Stderr, "radrelay: %s: %v\n", variable, err)
 		f.Close()
 		return func() {}
 	}
 	return func() {
-		trace.Stop()
+		stop()
 		f.Close()
 	}
 }

@@ -157,13 +157,13 @@ func TestKafkaConnectionProblemsLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer plain.Close()
+	t.Cleanup(plain.Close) // not defer: the subtests run in parallel, after this function returns
 	sasl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "radius-acct"),
 		kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-512", "radrelay", "s3cret"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sasl.Close()
+	t.Cleanup(sasl.Close)
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "kafka.pw")
 	os.WriteFile(pw, []byte("not-the-password\n"), 0o600)
@@ -175,14 +175,19 @@ func TestKafkaConnectionProblemsLogged(t *testing.T) {
 	l.Close()
 	file := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(3))
 	for _, tc := range []struct{ name, url, want string }{
-		{"nothing listens", "kafka://" + closed + "/radius-acct?delivery_timeout=1s",
+		{"nothing listens", "kafka://" + closed + "/radius-acct?delivery_timeout=8s",
 			"cannot connect to broker " + closed + ": connection refused"},
-		{"TLS to a plaintext broker", "kafka://" + plain.ListenAddrs()[0] + "/radius-acct?tls=yes&delivery_timeout=1s",
+		{"TLS to a plaintext broker", "kafka://" + plain.ListenAddrs()[0] + "/radius-acct?tls=yes&delivery_timeout=8s",
 			"TLS handshake with " + plain.ListenAddrs()[0] + " failed: the broker does not speak TLS?"},
-		{"wrong SASL password", "kafka://" + sasl.ListenAddrs()[0] + "/radius-acct?delivery_timeout=1s&sasl_mechanism=SCRAM-SHA-512&sasl_user=radrelay&sasl_password_file=" + pw,
+		{"wrong SASL password", "kafka://" + sasl.ListenAddrs()[0] + "/radius-acct?delivery_timeout=8s&sasl_mechanism=SCRAM-SHA-512&sasl_user=radrelay&sasl_password_file=" + pw,
 			"SASL authentication failed for user radrelay (SCRAM-SHA-512) at broker " + sasl.ListenAddrs()[0]},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// In parallel, each with a delivery_timeout longer than the
+			// TLS handshake's own limit (5 s): under load the cause may
+			// be known only after a second or more, and a record that
+			// failed before it could not say it.
+			t.Parallel()
 			cmd, stderr := startRadrelay(t, "replay", "--to", "kafka="+tc.url, file)
 			defer func() { cmd.Process.Signal(syscall.SIGKILL); exitStatus(t, cmd) }()
 			var said []string

@@ -8,7 +8,7 @@ import (
 func TestHomeServerWritesDetail(t *testing.T) {
 	h := StartHomeServer(t, HomeOptions{})
 	SendAccounting(t, h.Addr, h.Secret, "User-Name = \"a\"\nAcct-Session-Id = \"s1\"\nAcct-Status-Type = Start\n\nUser-Name = \"b\"\nAcct-Session-Id = \"s2\"\nAcct-Status-Type = Stop\n", 2)
-	h.WaitRecords(t, 2, 10*time.Second)
+	h.WaitRecords(t, 2, time.Minute)
 	recs := h.Records(t)
 	if len(recs) != 2 {
 		t.Fatalf("%d records", len(recs))
@@ -23,13 +23,13 @@ func TestHomeServerWritesDetail(t *testing.T) {
 	h.Kill()
 	h.Start(t)
 	SendAccounting(t, h.Addr, h.Secret, "User-Name = \"c\"\nAcct-Session-Id = \"s3\"\n", 1)
-	h.WaitRecords(t, 3, 10*time.Second)
+	h.WaitRecords(t, 3, time.Minute)
 }
 
 func TestRelayProxiesSpool(t *testing.T) {
 	src := StartHomeServer(t, HomeOptions{})
 	SendAccounting(t, src.Addr, src.Secret, "User-Name = \"a\"\nAcct-Session-Id = \"r1\"\n\nUser-Name = \"b\"\nAcct-Session-Id = \"r2\"\n", 2)
-	src.WaitRecords(t, 2, 10*time.Second)
+	src.WaitRecords(t, 2, time.Minute)
 	src.Stop()
 
 	home := StartHomeServer(t, HomeOptions{})
@@ -37,5 +37,5 @@ func TestRelayProxiesSpool(t *testing.T) {
 	if err := copyFile(src.DetailFile, relay.SpoolDir+"/detail-1"); err != nil {
 		t.Fatal(err)
 	}
-	home.WaitRecords(t, 2, 30*time.Second)
+	home.WaitRecords(t, 2, 2*time.Minute)
 }

@@ -82,6 +82,12 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka sink: compression: %w", err)
 	}
+	// One compressor for every producer: one pool of encoders (a zstd
+	// encoder holds a few MB of tables) rather than one per producer.
+	comp, err := kgo.DefaultCompressor(cc)
+	if err != nil {
+		return nil, fmt.Errorf("kafka sink: compression: %w", err)
+	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.DefaultProduceTopic(cfg.Topic),
@@ -98,6 +104,9 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 		// Always set: franz-go's own default is 10ms, which every Send
 		// (waiting for all its records) paid at its end.
 		kgo.ProducerLinger(cfg.Linger),
+	}
+	if comp != nil { // nil: no compression, as ProducerBatchCompression says
+		opts = append(opts, kgo.WithCompressor(comp))
 	}
 	if cfg.TLS || cfg.TLSCAFile != "" || cfg.TLSCertFile != "" {
 		tc, err := cfg.tlsConfig()

@@ -50,11 +50,12 @@ func newTopic() string { return fmt.Sprintf("radius-acct-%d", topicSeq.Add(1)%64
 
 // consumed is one record read back.
 type consumed struct {
-	Partition  int32
-	ProducerID int64
-	Key        string
-	Headers    map[string]string
-	Value      []byte
+	Partition   int32
+	ProducerID  int64
+	Compression uint8 // the batch's codec: 0 none, 3 lz4, 4 zstd
+	Key         string
+	Headers     map[string]string
+	Value       []byte
 	sinktest.Document
 }
 
@@ -99,7 +100,7 @@ func readTopic(t testing.TB, brokers []string, topic string) []consumed {
 			t.Fatalf("read %d of the topic's %d records: %v", len(out), total, err)
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			c := consumed{Partition: r.Partition, ProducerID: r.ProducerID, Key: string(r.Key), Headers: map[string]string{}, Value: r.Value}
+			c := consumed{Partition: r.Partition, ProducerID: r.ProducerID, Compression: r.Attrs.CompressionType(), Key: string(r.Key), Headers: map[string]string{}, Value: r.Value}
 			for _, h := range r.Headers {
 				c.Headers[h.Key] = string(h.Value)
 			}
@@ -179,6 +180,9 @@ func TestContract(t *testing.T) {
 				}
 				if r.Headers[stream.HeaderSchema] != "1" || r.Headers[stream.HeaderStatusType] == "" || !strings.HasPrefix(r.Headers[stream.HeaderSource], "sinktest:") || len(r.Headers[stream.HeaderID]) != 32 {
 					t.Errorf("headers %v", r.Headers)
+				}
+				if want := map[string]uint8{"none": 0, "lz4": 3, "zstd": 4}[comp]; r.Compression != want {
+					t.Errorf("a batch compressed with codec %d, want %d (%s)", r.Compression, want, comp)
 				}
 				if r.Fields["schema_version"] != float64(1) {
 					t.Errorf("schema_version %v", r.Fields["schema_version"])

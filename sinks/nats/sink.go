@@ -23,6 +23,7 @@ const errCodeMessageTooLarge = 10054
 // Sink publishes records to a JetStream stream; see the package comment.
 type Sink struct {
 	cfg    Config
+	asked  Config // cfg as written, before defaults: the stream settings create_stream applies to an existing stream
 	enc    *stream.Encoder
 	nc     *nats.Conn
 	js     jetstream.JetStream
@@ -43,6 +44,7 @@ var noRetry = jetstream.WithRetryAttempts(0)
 // answers yet: a record sent meanwhile fails retryably) and returns the
 // sink.
 func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
+	asked := cfg
 	cfg = cfg.WithDefaults()
 	if !literalSubject(cfg.Subject) {
 		// Validate says so too; checked here because the connection
@@ -77,7 +79,7 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats sink: %w", err)
 	}
-	return &Sink{cfg: cfg, enc: enc, nc: nc, js: js, logger: logger, conn: conn, expectStream: jetstream.WithExpectStream(cfg.Stream)}, nil
+	return &Sink{cfg: cfg, asked: asked, enc: enc, nc: nc, js: js, logger: logger, conn: conn, expectStream: jetstream.WithExpectStream(cfg.Stream)}, nil
 }
 
 // options are the connection options: reconnect for ever, TLS and

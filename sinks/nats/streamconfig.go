@@ -27,15 +27,16 @@ func (s *Sink) openStream(ctx context.Context) (jetstream.Stream, error) {
 			return nil, err
 		}
 		cur := st.CachedInfo().Config
-		next, changed := s.cfg.managedStreamConfig(cur)
-		if s.cfg.Replicas == 0 {
-			s.logger.Info("nats sink: keeping the existing stream's replicas (replicas is not set)", "stream", s.cfg.Stream, "replicas", cur.Replicas)
+		next, changed := s.asked.managedStreamConfig(cur)
+		if kept := s.asked.keptStreamSettings(cur); len(kept) > 0 {
+			s.logger.Info("nats sink: keeping the existing stream's own settings for the keys that are not set", append([]any{"stream", s.cfg.Stream}, kept...)...)
 		}
 		if !changed {
 			return st, nil
 		}
 		s.logger.Info("nats sink: updating the stream's settings (create_stream)", "stream", s.cfg.Stream,
-			"subjects", next.Subjects, "replicas", next.Replicas, "max_age", next.MaxAge.String(), "duplicate_window", next.Duplicates.String())
+			"subjects", next.Subjects, "storage", next.Storage.String(), "retention", next.Retention.String(), "replicas", next.Replicas,
+			"max_age", next.MaxAge.String(), "duplicate_window", next.Duplicates.String())
 		return s.js.UpdateStream(ctx, next)
 	}
 	if err != nil {
@@ -48,21 +49,34 @@ func (s *Sink) openStream(ctx context.Context) (jetstream.Stream, error) {
 	return st, nil
 }
 
-// managedStreamConfig is cur, an existing stream's configuration, with the
-// settings create_stream manages set as configured (storage, replicas when
-// set, retention, max_age, duplicate_window, fast batches allowed with
-// batch_publish) and the subject added when no
-// subject of the stream captures it. Everything else is the operator's and
-// kept: other subjects, limits (max_bytes, max_msgs, max_msg_size),
-// placement, sources. changed reports whether it differs from cur.
+// managedStreamConfig is cur, an existing stream's configuration, with
+// the settings create_stream manages that the operator set in c (the sink's
+// configuration as written, before defaults: storage, retention, replicas,
+// max_age, duplicate_window) applied, fast batches allowed with
+// batch_publish, and the subject added when no subject of the stream
+// captures it. A key that is not set keeps the stream's own value: a
+// default must not shorten or lift an operator's max_age, scale a
+// replicated stream down, or try to change a stream's storage. Everything
+// else is the operator's and kept: other subjects, limits (max_bytes,
+// max_msgs, max_msg_size), placement, sources. changed reports whether
+// next differs from cur.
 func (c Config) managedStreamConfig(cur jetstream.StreamConfig) (next jetstream.StreamConfig, changed bool) {
-	want := c.streamConfig()
+	want := c.WithDefaults().streamConfig()
 	next = cur
-	next.Storage, next.Retention, next.MaxAge, next.Duplicates = want.Storage, want.Retention, want.MaxAge, want.Duplicates
+	if c.Storage != "" {
+		next.Storage = want.Storage
+	}
+	if c.Retention != "" {
+		next.Retention = want.Retention
+	}
 	if c.Replicas != 0 {
-		// Only a count the operator asked for: the default (1) would
-		// scale a replicated stream down.
-		next.Replicas = c.Replicas
+		next.Replicas = want.Replicas
+	}
+	if c.MaxAge != 0 {
+		next.MaxAge = want.MaxAge
+	}
+	if c.DuplicateWindow != 0 {
+		next.Duplicates = want.Duplicates
 	}
 	changed = next.Storage != cur.Storage || next.Replicas != cur.Replicas || next.Retention != cur.Retention ||
 		next.MaxAge != cur.MaxAge || next.Duplicates != cur.Duplicates
@@ -77,6 +91,29 @@ func (c Config) managedStreamConfig(cur jetstream.StreamConfig) (next jetstream.
 		changed = true
 	}
 	return next, changed
+}
+
+// keptStreamSettings lists, as log attributes, the settings of cur (an
+// existing stream) that create_stream leaves alone because c (as written)
+// does not set them, with the values kept.
+func (c Config) keptStreamSettings(cur jetstream.StreamConfig) []any {
+	var kept []any
+	if c.Storage == "" {
+		kept = append(kept, "storage", cur.Storage.String())
+	}
+	if c.Retention == "" {
+		kept = append(kept, "retention", cur.Retention.String())
+	}
+	if c.Replicas == 0 {
+		kept = append(kept, "replicas", cur.Replicas)
+	}
+	if c.MaxAge == 0 {
+		kept = append(kept, "max_age", cur.MaxAge.String())
+	}
+	if c.DuplicateWindow == 0 {
+		kept = append(kept, "duplicate_window", cur.Duplicates.String())
+	}
+	return kept
 }
 
 // captured reports whether one of filters (subjects of a stream, with

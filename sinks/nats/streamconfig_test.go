@@ -69,9 +69,11 @@ func TestCreateStreamKeepsAnExistingStream(t *testing.T) {
 				t.Errorf("the operator's limits changed: max_bytes %d, max_msgs %d, max_msg_size %d, description %q",
 					got.MaxBytes, got.MaxMsgs, got.MaxMsgSize, got.Description)
 			}
-			// What radrelay is configured with is applied.
-			if got.MaxAge != time.Hour || got.Duplicates != DefaultDuplicateWindow {
-				t.Errorf("max_age %v, duplicate_window %v: want radrelay's 1h, %v", got.MaxAge, got.Duplicates, DefaultDuplicateWindow)
+			// What radrelay is configured with is applied (max_age); what
+			// it is not is the stream's own (duplicate_window: 5m, not
+			// the default 2m).
+			if got.MaxAge != time.Hour || got.Duplicates != 5*time.Minute {
+				t.Errorf("max_age %v, duplicate_window %v: want the configured 1h and the operator's 5m", got.MaxAge, got.Duplicates)
 			}
 			if !got.AllowBatchPublish {
 				t.Error("fast batches not allowed (batch_publish is on by default)")
@@ -236,9 +238,76 @@ func TestCreateStreamKeepsReplicasNotSet(t *testing.T) {
 		if got := info.CachedInfo().Config.Replicas; got != tc.want {
 			t.Errorf("%s (replicas %d configured): the stream has %d replicas, want %d", tc.stream, tc.replicas, got, tc.want)
 		}
-		kept := strings.Contains(log.String(), "keeping the existing stream's replicas") && strings.Contains(log.String(), "replicas=3")
+		kept := false
+		for _, line := range strings.Split(log.String(), "\n") {
+			kept = kept || strings.Contains(line, "keeping the existing stream's own settings") && strings.Contains(line, "replicas=3")
+		}
 		if kept != tc.wantLogKept {
 			t.Errorf("%s: the log says the replicas were kept: %v, want %v:\n%s", tc.stream, kept, tc.wantLogKept, log.String())
 		}
+	}
+}
+
+// TestCreateStreamKeepsSettingsNotSet: create_stream on an existing stream
+// applies only the settings the sink's configuration sets. A default must
+// not lift an operator's 30-day max_age (radrelay's default is for ever),
+// shorten their duplicate window, or try to change the stream's storage or
+// retention; a key that is set is applied.
+func TestCreateStreamKeepsSettingsNotSet(t *testing.T) {
+	srv := startServer(t, nil)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	const month = 30 * 24 * time.Hour
+	for _, tc := range []struct {
+		name         string
+		set          func(*Config)
+		wantMaxAge   time.Duration
+		wantDupes    time.Duration
+		wantInterest bool
+		wantLog      string // in the log, "" for none
+	}{
+		{"nothing set", func(*Config) {}, month, 10 * time.Minute, true, "max_age=720h0m0s"},
+		{"max_age set", func(c *Config) { c.MaxAge = 48 * time.Hour }, 48 * time.Hour, 10 * time.Minute, true, "duplicate_window=10m0s"},
+		{"duplicate_window and retention set", func(c *Config) { c.DuplicateWindow = 3 * time.Minute; c.Retention = "limits" }, month, 3 * time.Minute, false, "max_age=720h0m0s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := newStream(srv)
+			if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+				Name: cfg.Stream, Subjects: []string{cfg.Subject}, MaxAge: month, Duplicates: 10 * time.Minute,
+				Retention: jetstream.InterestPolicy, Storage: jetstream.MemoryStorage,
+			}); err != nil {
+				t.Fatal(err)
+			}
+			tc.set(&cfg)
+			var log bytes.Buffer
+			s, err := Open(ctx, cfg, sinks.Env{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			if err != nil {
+				t.Fatal(err)
+			}
+			deliver(t, s, sinktest.Records(3))
+			s.Close()
+			st, err := js.Stream(ctx, cfg.Stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := st.CachedInfo().Config
+			if got.MaxAge != tc.wantMaxAge || got.Duplicates != tc.wantDupes {
+				t.Errorf("max_age %v, duplicate_window %v; want %v, %v", got.MaxAge, got.Duplicates, tc.wantMaxAge, tc.wantDupes)
+			}
+			if (got.Retention == jetstream.InterestPolicy) != tc.wantInterest {
+				t.Errorf("retention %v, want interest: %v", got.Retention, tc.wantInterest)
+			}
+			if got.Storage != jetstream.MemoryStorage {
+				t.Errorf("storage %v: the stream's memory storage was not kept", got.Storage)
+			}
+			if !strings.Contains(log.String(), "keeping the existing stream's own settings") || !strings.Contains(log.String(), tc.wantLog) {
+				t.Errorf("the log does not say what was kept (%s):\n%s", tc.wantLog, log.String())
+			}
+		})
 	}
 }

@@ -206,7 +206,7 @@ func TestInteropHomeServerKilledMidStream(t *testing.T) {
 	}
 	done := make(chan []error)
 	go func() { done <- send(t, s, recs) }()
-	home.WaitRecords(t, 300, 30*time.Second)
+	home.WaitRecords(t, 300, 2*time.Minute)
 	home.Kill()
 	home.Start(t)
 	for i, err := range <-done {
