@@ -163,12 +163,18 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 		}
 		var again []pend
 		var lastErr error
+		// The sink's health is judged on the whole batch: a batch that
+		// delivered some records and failed others is still failing.
+		// Noting each success as it came reset the failure state between
+		// the failures of one batch, and logged "failing" and
+		// "recovered" once per record.
+		delivered, failed := false, false
 		for i, p := range pending {
 			err := results[i]
 			switch {
 			case err == nil:
 				r.delivered.Add(1)
-				r.noteSuccess()
+				delivered = true
 			case ctx.Err() != nil:
 				unresolved[p.it] = true
 			case sinks.IsPermanent(err):
@@ -180,6 +186,7 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 					p.first = now
 				}
 				p.attempts++
+				failed = true
 				r.noteFailure(now, p.attempts == 1, err)
 				if end := time.Now(); r.spec.Retry.Exhausted(p.attempts, p.first, end) || r.overBudget(end) {
 					if !r.quarantineItem(ctx, p.it, fmt.Sprintf("retries exhausted after %d attempts: %v", p.attempts, err)) {
@@ -190,6 +197,9 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 				again = append(again, p)
 				lastErr = err
 			}
+		}
+		if delivered && !failed {
+			r.noteSuccess()
 		}
 		if len(unresolved) > 0 {
 			break

@@ -103,3 +103,44 @@ func TestShutdownTimeoutCountsRecords(t *testing.T) {
 		t.Fatalf("the shutdown line should say 3 records, all of stuck:\n%s", out)
 	}
 }
+
+// TestMixedBatchLogsOneOutage: a batch in which some records are delivered
+// and others fail (a server lost mid-batch) is one outage: one "failing"
+// line and, once every record is delivered, one "recovered" line. Each
+// success used to reset the failure state, so one batch logged "failing"
+// (and "recovered") once per failed record.
+func TestMixedBatchLogsOneOutage(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "detail-a")
+	writeRecords(t, src, 0, 20)
+	sink := newMemSink(20)
+	tries := map[string]int{}
+	sink.fail = func(id string) error { // called under the sink's lock
+		tries[id]++
+		if tries[id] == 1 && len(tries)%2 == 0 {
+			return errTemporary
+		}
+		return nil
+	}
+	var logs lockedBuffer
+	cfg := Config{
+		Inputs:   []Input{{Files: []string{src}, Mode: Replay}},
+		Sinks:    []SinkSpec{{Name: "flaky", Sink: sink, MaxOutstanding: 20, BatchSize: 20, Retry: RetryPolicy{Initial: time.Millisecond, Max: time.Millisecond}}},
+		StateDir: filepath.Join(dir, "state"),
+		Logger:   slog.New(slog.NewTextHandler(&logs, nil)),
+	}
+	_, stop := runTailer(t, cfg)
+	select {
+	case <-sink.full:
+	case <-time.After(2 * time.Minute): // a failure bound, not a timing assertion
+		t.Fatal("the records were never all delivered")
+	}
+	stop()
+	out := logs.String()
+	if n := strings.Count(out, "sink is failing"); n != 1 {
+		t.Errorf("%d \"sink is failing\" lines, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "sink recovered"); n != 1 {
+		t.Errorf("%d \"sink recovered\" lines, want 1:\n%s", n, out)
+	}
+}

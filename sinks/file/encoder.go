@@ -230,13 +230,17 @@ func textValue(a *detail.Attribute, printable bool) string {
 	return string(q[1 : len(q)-1])
 }
 
-// The Timestamps RFC 3339 can write: years 0000 to 9999 (four digits). A
-// record's Timestamp outside them (a corrupt line: the reader takes any
-// integer) has no "time", only "timestamp", which holds it exactly: a
-// "time" of "10000-01-01T00:00:00Z" is not an RFC 3339 date-time, and a
-// stream consumer validating the schema's format would reject the record.
+// The Timestamps a "time" is written for: years 0001 to 9999. A record's
+// Timestamp outside them (a corrupt line: the reader takes any integer) has
+// no "time", only "timestamp", which holds it exactly: a "time" of
+// "10000-01-01T00:00:00Z" is not an RFC 3339 date-time, and a stream
+// consumer validating the schema's format would reject the record. Year
+// 0000 fits RFC 3339's four digits but not the date types consumers parse
+// it into (Python's datetime and the jsonschema format checker built on
+// it, which rejected "0000-12-31T23:59:59Z"; Java's Instant parses it but
+// most databases do not), so it is left out too.
 const (
-	minRFC3339 = -62167219200 // 0000-01-01T00:00:00Z
+	minRFC3339 = -62135596800 // 0001-01-01T00:00:00Z
 	maxRFC3339 = 253402300799 // 9999-12-31T23:59:59Z
 )
 

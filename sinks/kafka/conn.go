@@ -147,7 +147,11 @@ func (c *connState) describe(addr string, opened bool, err error) string {
 		// authentication, as a broker does on a wrong password.
 		return fmt.Sprintf("SASL authentication failed for %s at broker %s: the broker closed the connection (wrong user or password?)", c.sasl, addr)
 	case opened:
-		return fmt.Sprintf("broker %s: %v", addr, err)
+		// Without the connection's own addresses: a broker that
+		// accepts and then never answers failed as "read tcp
+		// 127.0.0.1:50670->...: i/o timeout", a new local port on every
+		// retry, so the "once while it lasts" log said it every 10 s.
+		return fmt.Sprintf("broker %s: %v", addr, dialCause(err))
 	}
 	return fmt.Sprintf("cannot connect to broker %s: %v", addr, dialCause(err))
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -172,4 +173,32 @@ func closedPort(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return addr
+}
+
+// TestDescribeStableAcrossConnections: a broker that accepts the connection
+// and never answers failed each retry with the connection's own local port
+// in the words ("read tcp 127.0.0.1:50670->127.0.0.1:9092: i/o timeout"),
+// so the problem, logged once while it lasts, was logged again at every
+// retry. Two connections failing alike are now described alike.
+func TestDescribeStableAcrossConnections(t *testing.T) {
+	c := newConnState(slog.New(slog.DiscardHandler), Config{})
+	broker := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9092}
+	for _, tc := range []struct {
+		name string
+		err  func(port int) error
+		want string
+	}{
+		{"read timeout", func(port int) error {
+			return &net.OpError{Op: "read", Net: "tcp", Source: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, Addr: broker, Err: os.ErrDeadlineExceeded}
+		}, "broker 127.0.0.1:9092: i/o timeout"},
+		{"reset", func(port int) error {
+			return &net.OpError{Op: "read", Net: "tcp", Source: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}, Addr: broker, Err: os.NewSyscallError("read", syscall.ECONNRESET)}
+		}, "broker 127.0.0.1:9092: connection reset by peer"},
+	} {
+		a := c.describe("127.0.0.1:9092", true, tc.err(50670))
+		b := c.describe("127.0.0.1:9092", true, tc.err(50672))
+		if a != b || a != tc.want {
+			t.Errorf("%s: described as %q and %q, want %q for both", tc.name, a, b, tc.want)
+		}
+	}
 }

@@ -306,7 +306,7 @@ func (s *Sink) publishBatch(ctx context.Context, recs []*detail.Record, results 
 			}
 			err := p.publish(s.nc, s.cfg.Subject, s.cfg.Stream, b.replyTo, seq, op, &p.chunk[k-base])
 			if err != nil {
-				err = classify(err)
+				err = s.classify(err)
 				if sinks.IsPermanent(err) { // over the server's max_payload: never sent
 					results[k] = err
 					continue
@@ -338,7 +338,7 @@ func (s *Sink) publishBatch(ctx context.Context, recs []*detail.Record, results 
 	if publishErr == nil {
 		// Commit without storing the commit message itself, so that the
 		// last record need not be known in advance.
-		publishErr = classify(p.publish(s.nc, s.cfg.Subject, s.cfg.Stream, b.replyTo, sent+1, fastBatchOpCommitEOB, nil))
+		publishErr = s.classify(p.publish(s.nc, s.cfg.Subject, s.cfg.Stream, b.replyTo, sent+1, fastBatchOpCommitEOB, nil))
 	}
 	if publishErr != nil {
 		// The batch cannot be committed: what it stored is not
@@ -363,11 +363,11 @@ func (s *Sink) publishBatch(ctx context.Context, recs []*detail.Record, results 
 			if e, ok := b.errs[seq]; ok {
 				err = e
 			}
-			return k, classify(err)
+			return k, s.classify(err)
 		}
 	}
 	if b.count < sent {
-		return len(recs), classify(errors.New("the batch ended early (not stored)"))
+		return len(recs), s.classify(errors.New("the batch ended early (not stored)"))
 	}
 	return len(recs), nil
 }

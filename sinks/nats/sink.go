@@ -17,8 +17,12 @@ import (
 	"github.com/radrelay/radrelay/sinks/stream"
 )
 
-// JetStream's error code for a message over the stream's max_msg_size.
-const errCodeMessageTooLarge = 10054
+// JetStream's error codes: a message over the stream's max_msg_size; a
+// message the stream could not store (at its limits with discard new).
+const (
+	errCodeMessageTooLarge = 10054
+	errCodeStoreFailed     = 10077
+)
 
 // Sink publishes records to a JetStream stream; see the package comment.
 type Sink struct {
@@ -304,7 +308,7 @@ func (s *Sink) Send(ctx context.Context, recs []*detail.Record, results []error)
 		case <-f.Ok():
 			results[i] = nil
 		case err := <-f.Err():
-			results[i] = classify(err)
+			results[i] = s.classify(err)
 		case <-ctx.Done():
 			results[i] = ctx.Err()
 		}
@@ -382,7 +386,7 @@ func (b *batch) publish(i int, msg *nats.Msg, id string) bool {
 	// retries it, in order.
 	f, err := b.s.js.PublishMsgAsync(msg, jetstream.WithMsgID(id), b.s.expectStream, noRetry)
 	if err != nil {
-		b.results[i] = classify(err)
+		b.results[i] = b.s.classify(err)
 		if !sinks.IsPermanent(b.results[i]) {
 			b.stopped = err
 		}
@@ -427,13 +431,19 @@ func (b *batch) release(ctx context.Context, i int) {
 // classify wraps a publish error: permanent when the message is too large
 // for the server or the stream, else retryable (no responders while a
 // leader is elected, a timeout, a lost connection).
-func classify(err error) error {
+func (s *Sink) classify(err error) error {
 	if err == nil {
 		return nil
 	}
 	var apiErr *jetstream.APIError
 	if errors.Is(err, nats.ErrMaxPayload) || errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeMessageTooLarge {
 		return sinks.Permanent(fmt.Errorf("nats sink: %w: %w", stream.ErrTooLarge, err))
+	}
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == errCodeStoreFailed {
+		// A stream at its max_bytes or max_msgs with discard new: the
+		// server's words name neither the stream nor the fix.
+		return fmt.Errorf("nats sink: stream %s cannot store more (%s): raise its max_bytes / max_msgs, or let it discard old messages; retrying: %w",
+			s.cfg.Stream, apiErr.Description, err)
 	}
 	return fmt.Errorf("nats sink: %w", err)
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/radrelay/radrelay/sinks"
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
@@ -53,6 +55,54 @@ func TestStreamErrorsSayTheFix(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "outbound buffer") && !strings.Contains(err.Error(), "not connected") {
 				t.Errorf("error %q blames a buffer, not the connection", err)
+			}
+		})
+	}
+}
+
+// TestFullStreamSaysWhichAndTheFix: a stream at its max_msgs that discards
+// new messages refuses the records retryably (it may be raised, or its
+// messages consumed), and the error names the stream and the fix, with and
+// without fast batches; the server's own words named neither.
+func TestFullStreamSaysWhichAndTheFix(t *testing.T) {
+	srv := startServer(t, nil)
+	for _, batched := range []bool{true, false} {
+		t.Run(fmt.Sprintf("batch_publish=%v", batched), func(t *testing.T) {
+			cfg := newStream(srv)
+			cfg.BatchPublish = &batched
+			nc, err := nats.Connect(srv.ClientURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			js, _ := jetstream.New(nc)
+			if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
+				Name: cfg.Stream, Subjects: []string{cfg.Subject}, MaxMsgs: 2, Discard: jetstream.DiscardNew, AllowBatchPublish: true,
+			}); err != nil {
+				t.Fatal(err)
+			}
+			cfg.CreateStream = false
+			s := openSink(t, cfg)
+			defer s.Close()
+			recs := sinktest.Records(4)
+			results := make([]error, len(recs))
+			s.Send(context.Background(), recs, results)
+			var refused error
+			for _, err := range results {
+				if err != nil {
+					refused = err
+				}
+			}
+			if refused == nil {
+				t.Fatal("4 records stored in a stream of at most 2")
+			}
+			if sinks.IsPermanent(refused) {
+				t.Errorf("%v is permanent, want retryable", refused)
+			}
+			for _, w := range []string{"stream " + cfg.Stream + " cannot store more", "max_bytes / max_msgs"} {
+				if !strings.Contains(refused.Error(), w) {
+					t.Errorf("error %q does not say %q", refused, w)
+				}
 			}
 		})
 	}
