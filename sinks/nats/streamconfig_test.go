@@ -223,19 +223,9 @@ func TestCreateStreamKeepsReplicasNotSet(t *testing.T) {
 		{"KEPT", 0, 3, true},
 		{"SCALED", 3, 3, false},
 	} {
-		var log bytes.Buffer
 		cfg := Config{Servers: urls, Subject: "radius." + tc.stream, Stream: tc.stream, CreateStream: true, Replicas: tc.replicas, PublishTimeout: 5 * time.Second}
-		s, err := Open(ctx, cfg, sinks.Env{Logger: slog.New(slog.NewTextHandler(&log, nil))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		deliver(t, s, sinktest.Records(3))
-		s.Close()
-		info, err := js.Stream(ctx, tc.stream)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := info.CachedInfo().Config.Replicas; got != tc.want {
+		got, log := streamAfterDelivery(t, ctx, js, cfg)
+		if got := got.Replicas; got != tc.want {
 			t.Errorf("%s (replicas %d configured): the stream has %d replicas, want %d", tc.stream, tc.replicas, got, tc.want)
 		}
 		kept := false
@@ -284,18 +274,7 @@ func TestCreateStreamKeepsSettingsNotSet(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.set(&cfg)
-			var log bytes.Buffer
-			s, err := Open(ctx, cfg, sinks.Env{Logger: slog.New(slog.NewTextHandler(&log, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			deliver(t, s, sinktest.Records(3))
-			s.Close()
-			st, err := js.Stream(ctx, cfg.Stream)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := st.CachedInfo().Config
+			got, log := streamAfterDelivery(t, ctx, js, cfg)
 			if got.MaxAge != tc.wantMaxAge || got.Duplicates != tc.wantDupes {
 				t.Errorf("max_age %v, duplicate_window %v; want %v, %v", got.MaxAge, got.Duplicates, tc.wantMaxAge, tc.wantDupes)
 			}
@@ -310,4 +289,22 @@ func TestCreateStreamKeepsSettingsNotSet(t *testing.T) {
 			}
 		})
 	}
+}
+
+// streamAfterDelivery opens a sink with cfg, delivers three records and
+// returns the stream's configuration afterwards, with what the sink logged.
+func streamAfterDelivery(t *testing.T, ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.StreamConfig, *bytes.Buffer) {
+	t.Helper()
+	var log bytes.Buffer
+	s, err := Open(ctx, cfg, sinks.Env{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, s, sinktest.Records(3))
+	s.Close()
+	st, err := js.Stream(ctx, cfg.Stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.CachedInfo().Config, &log
 }
