@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 	"sort"
@@ -58,7 +59,9 @@ func main() {
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, isTerminal: isTerminal(os.Stderr)}
 	stop := cpuProfile(os.Getenv("RADRELAY_CPUPROFILE"))
 	stopTrace := executionTrace(os.Getenv("RADRELAY_TRACE"))
+	stopAllocs := allocProfile(os.Getenv("RADRELAY_ALLOCPROFILE"))
 	code := runMain(e, os.Args[1:])
+	stopAllocs()
 	stopTrace()
 	stop()
 	os.Exit(code)
@@ -78,6 +81,29 @@ func cpuProfile(path string) (stop func()) {
 // returns what stops the trace.
 func executionTrace(path string) (stop func()) {
 	return record("RADRELAY_TRACE", path, trace.Start, trace.Stop)
+}
+
+// allocProfile writes a profile of what the whole process allocated
+// (pprof's "allocs", sampled every 64 KiB) to path when it is set (the
+// hidden RADRELAY_ALLOCPROFILE variable): where the collector's work
+// comes from, which a CPU profile shows only as time in the collector.
+// It returns what writes the profile.
+func allocProfile(path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "radrelay: RADRELAY_ALLOCPROFILE: %v\n", err)
+		return func() {}
+	}
+	runtime.MemProfileRate = 64 << 10
+	return func() {
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			fmt.Fprintf(os.Stderr, "radrelay: RADRELAY_ALLOCPROFILE: %v\n", err)
+		}
+		f.Close()
+	}
 }
 
 // record starts a recording of the process (start, stop) into the file
