@@ -514,17 +514,20 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int, eols []int
 				rec.Attrs = rec.Attrs[:n+1]
 			}
 			a := &rec.Attrs[n]
-			restAt, msg := r.parseAttribute(a, l)
+			restAt, raw, msg := r.parseAttribute(a, l)
 			if msg != "" {
 				return nil, fail(ln, "%s", msg)
 			}
+			if a.Truncated {
+				rec.Cut = append(rec.Cut, CutValue{Value: a.Value, Raw: raw})
+			}
 			if len(a.Name) == 9 && (strings.EqualFold(a.Name, "Timestamp") || strings.EqualFold(a.Name, "Donestamp")) {
 				if a.Quoted || a.HasTag {
-					return nil, fail(ln, "%s value %s is not a number of seconds", a.Name, a.Raw)
+					return nil, fail(ln, "%s value %s is not a number of seconds", a.Name, raw)
 				}
 				ts, err := strconv.ParseInt(a.Value, 10, 64)
 				if err != nil {
-					return nil, fail(ln, "%s value %s is not a number of seconds", a.Name, quoteLine(a.Raw))
+					return nil, fail(ln, "%s value %s is not a number of seconds", a.Name, quoteLine(raw))
 				}
 				if rec.HasTimestamp {
 					return nil, fail(ln, "second Timestamp/Donestamp line in one record")
@@ -550,10 +553,10 @@ func (r *Reader) parseRecord(text string, off int64, line, lines int, eols []int
 }
 
 // parseAttribute parses "<white space>Name[:tag] = value". It returns a
-// non-empty message saying what is wrong when the line is malformed, and the
-// index in l of a second attribute line glued onto this one (see
-// Attribute.LineEndLost), or -1.
-func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string) {
+// non-empty message saying what is wrong when the line is malformed, the
+// value as written (raw), and the index in l of a second attribute line
+// glued onto this one (see Attribute.LineEndLost), or -1.
+func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, raw, msg string) {
 	restAt = -1
 	i := 0
 	for i < len(l) && (l[i] == ' ' || l[i] == '\t') {
@@ -563,7 +566,7 @@ func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string)
 	if eq < 0 {
 		var bad string
 		if eq, j, colon, bad = nameSlow(l, i); bad != "" {
-			return -1, bad
+			return -1, "", bad
 		}
 	}
 	name := l[i:j]
@@ -592,18 +595,18 @@ func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string)
 	}
 	v := l[k:e]
 	if v == "" {
-		return -1, "attribute " + name + " has no value"
+		return -1, "", "attribute " + name + " has no value"
 	}
 	if v[0] != '"' {
-		a.Raw, a.Value = v, v
+		a.Value = v
 		if isEnumValue(v) {
 			a.Value, a.Enum = v[2:], true
 		}
-		return -1, ""
+		return -1, v, ""
 	}
 	if plainQuoted(v) { // the common case, in one pass instead of three searches
-		a.Raw, a.Quoted, a.Value = v, true, v[1:len(v)-1]
-		return -1, ""
+		a.Quoted, a.Value = true, v[1:len(v)-1]
+		return -1, v, ""
 	}
 	if t := strings.IndexByte(v, '\t'); t > 0 && looksLikeAttribute(v[t:]) {
 		// The next attribute line is glued onto this one.
@@ -611,9 +614,9 @@ func (r *Reader) parseAttribute(a *Attribute, l string) (restAt int, msg string)
 		v = v[:t]
 		a.LineEndLost = true
 	}
-	a.Raw, a.Quoted = v, true
+	a.Quoted = true
 	a.Value, a.Truncated = r.unquote(v)
-	return restAt, ""
+	return restAt, v, ""
 }
 
 // nameFast finds, in one pass, the "=" of a well-formed attribute line

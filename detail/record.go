@@ -23,11 +23,13 @@ type Attribute struct {
 	Name string
 	// Value is the value: for a quoted string, its unescaped bytes; for an
 	// unquoted value (integers, VALUE names, addresses, 0x octets), its text.
+	// (How a value was written is Quoted, Enum and AppendQuoted; a value
+	// that was cut, the Record's Cut. An Attribute has no field for the
+	// text as written: records hold two to three times more attributes
+	// than text, and a third field made every attribute 56 bytes instead
+	// of 40, which cost radrelay 7-9% of its CPU in allocating, clearing
+	// and collecting them; docs/benchmarks.md, "Seventh session".)
 	Value string
-	// Raw is the value exactly as it appears in the file, quotes and escapes
-	// included, line end excluded. The Reader sets it; the Writer ignores it
-	// except for a Truncated value.
-	Raw string
 
 	// HasTag reports whether the line was written "Name:tag"; Tag is the tag.
 	HasTag bool
@@ -42,7 +44,8 @@ type Attribute struct {
 	// 3 cuts an attribute line at 1022 characters (a 253-byte value escaped
 	// as \ooo needs up to 1012), losing the end of the value and the quote.
 	// Value holds the bytes before the cut (a half-written escape at the cut
-	// is dropped); the Writer writes Raw as it is, so the file round-trips.
+	// is dropped); the Reader keeps the text as written in the Record's Cut,
+	// and the Writer writes it again, so the file round-trips.
 	Truncated bool
 	// LineEndLost reports that the line had no line end: FreeRADIUS 3
 	// sometimes drops the LF after a cut line, gluing the next attribute line
@@ -85,12 +88,44 @@ type Record struct {
 	// file (where a tracker writes "\tDone"), or -1 when the record has none.
 	TimestampOffset int64
 
+	// Cut holds the value as written (quote and escapes included) of each
+	// Truncated attribute, in attribute order: the bytes a cut dropped (a
+	// half-written escape) are not in its Value. The Writer writes a
+	// Truncated attribute's value from the entry of the same Value; nil
+	// when no value was cut (nearly always).
+	Cut []CutValue
+
 	// Prepared is what a sink worked out from the record ahead of Send,
 	// on the goroutine that read it (sinks.Preparer); nil when nothing was.
 	// Only that sink reads it, and only after checking that it was made
 	// from this very record: a copy of a record (with its attributes
 	// changed, say) carries the original's.
 	Prepared any
+}
+
+// CutValue is the text as written of the value of a Truncated attribute.
+type CutValue struct {
+	// Value is the attribute's Value, which tells the attribute.
+	Value string
+	// Raw is the value as the file has it, from the opening quote to the
+	// cut, line end excluded.
+	Raw string
+}
+
+// CutRaw returns the text as written of the value of a Truncated attribute
+// a of the record, and whether the record has it (see Cut): the entry of
+// Cut at the k-th Truncated attribute when a has its Value (the record's
+// attributes unchanged), else the first entry with that Value.
+func (r *Record) CutRaw(a *Attribute, k int) (string, bool) {
+	if k >= 0 && k < len(r.Cut) && r.Cut[k].Value == a.Value {
+		return r.Cut[k].Raw, true
+	}
+	for _, c := range r.Cut {
+		if c.Value == a.Value {
+			return c.Raw, true
+		}
+	}
+	return "", false
 }
 
 // Get returns the first attribute named name (compared case-insensitively, as

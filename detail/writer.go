@@ -35,7 +35,7 @@ func FormatHeader(t time.Time) string {
 // characters (a 253-byte value of bytes escaped as \ooo), which FreeRADIUS's
 // own detail reader (2,048-byte lines) and radrelay's Reader read back in
 // full. Only an attribute the Reader marked Truncated (read from such a cut
-// line) is written as it was read, Raw verbatim, so that re-emitting a file
+// line) is written as it was read (the Record's Cut), so that re-emitting a file
 // FreeRADIUS wrote reproduces it byte for byte.
 //
 // Names and unquoted values are written as they are; the caller must not put
@@ -51,6 +51,7 @@ func AppendRecord(dst []byte, rec *Record) []byte {
 		dst = time.Unix(rec.Timestamp, 0).Local().AppendFormat(dst, headerLayout)
 	}
 	dst = append(dst, eol...)
+	cut := 0 // Truncated attributes before a
 	for i := range rec.Attrs {
 		a := &rec.Attrs[i]
 		dst = append(dst, '\t')
@@ -62,8 +63,10 @@ func AppendRecord(dst []byte, rec *Record) []byte {
 		dst = append(dst, " = "...)
 		switch {
 		case a.Truncated:
-			if a.Raw != "" {
-				dst = append(dst, a.Raw...)
+			raw, ok := rec.CutRaw(a, cut)
+			cut++
+			if ok {
+				dst = append(dst, raw...)
 			} else {
 				dst = AppendQuoted(dst, a.Value)
 				dst = dst[:len(dst)-1] // no closing quote

@@ -51,7 +51,7 @@ func raiseDelay(rec *detail.Record, now time.Time) *detail.Record {
 		if nv > 1<<32-1 {
 			nv = 1<<32 - 1
 		}
-		a.Value, a.Raw, a.Quoted = strconv.FormatUint(nv, 10), "", false
+		a.Value, a.Quoted = strconv.FormatUint(nv, 10), false
 		return &out
 	}
 	out.Attrs = append(out.Attrs, detail.Attribute{Name: "Acct-Delay-Time", Value: strconv.FormatInt(min(wait, 1<<32-1), 10)})

@@ -44,9 +44,9 @@ func HostileRecords() []*detail.Record {
 	r := accountingRecord("hostile", 3*len(values))
 	setSessionID(r, fmt.Sprintf("hostile-%02d", len(values)))
 	r.Attrs = append(r.Attrs,
-		detail.Attribute{Name: "Tunnel-Type", HasTag: true, Tag: 1, Value: "VLAN", Raw: "VLAN"},
-		detail.Attribute{Name: "Tunnel-Medium-Type", HasTag: true, Tag: 1, Value: "IEEE-802", Raw: "IEEE-802"},
-		detail.Attribute{Name: "Tunnel-Private-Group-Id", HasTag: true, Tag: 1, Value: "100", Quoted: true, Raw: `"100"`},
+		detail.Attribute{Name: "Tunnel-Type", HasTag: true, Tag: 1, Value: "VLAN"},
+		detail.Attribute{Name: "Tunnel-Medium-Type", HasTag: true, Tag: 1, Value: "IEEE-802"},
+		detail.Attribute{Name: "Tunnel-Private-Group-Id", HasTag: true, Tag: 1, Value: "100", Quoted: true},
 		plain("Class", "0x0102ff00"),
 	)
 	recs = append(recs, r)

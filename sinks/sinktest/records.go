@@ -111,11 +111,11 @@ func uniqueID(user, sessionID, nas, nasPort string) string {
 }
 
 func quoted(name, value string) detail.Attribute {
-	return detail.Attribute{Name: name, Value: value, Quoted: true, Raw: escape(value)}
+	return detail.Attribute{Name: name, Value: value, Quoted: true}
 }
 
 func plain(name, value string) detail.Attribute {
-	return detail.Attribute{Name: name, Value: value, Raw: value}
+	return detail.Attribute{Name: name, Value: value}
 }
 
 // approxLength is the size the record takes in a detail file, close enough
@@ -123,7 +123,11 @@ func plain(name, value string) detail.Attribute {
 func approxLength(r *detail.Record) int64 {
 	n := len(r.Header) + 1
 	for _, a := range r.Attrs {
-		n += 1 + len(a.Name) + 3 + len(a.Raw) + 1
+		v := len(a.Value)
+		if a.Quoted {
+			v = len(escape(a.Value))
+		}
+		n += 1 + len(a.Name) + 3 + v + 1
 	}
 	n += len("\tTimestamp = 1795435059\n\n")
 	return int64(n)
@@ -136,7 +140,7 @@ func SessionID(r *detail.Record) string {
 }
 
 // escape quotes value the way a FreeRADIUS 3.2 detail file shows a string, so
-// that Raw is what a Reader would have set.
+// that approxLength counts what a file holds.
 func escape(value string) string {
 	b := make([]byte, 0, len(value)+2)
 	b = append(b, '"')
