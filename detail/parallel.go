@@ -41,6 +41,13 @@ type ParallelReader struct {
 	// on every core too; Encoded returns the result. It must be safe for
 	// concurrent use. Set it before the first call to Next.
 	Encode func(dst []byte, rec *Record) []byte
+	// Check, when set, is called with every record in the goroutine that
+	// parsed it, while the record is in that core's cache, and Checked
+	// returns what it said of the record Next returned last: a question
+	// about every attribute costs a cache miss per record when the
+	// consumer, many records later, asks it. It must be safe for
+	// concurrent use. Set it before the first call to Next.
+	Check func(rec *Record) bool
 
 	src  io.Reader
 	name string
@@ -63,6 +70,7 @@ type ParallelReader struct {
 	off     int64
 	line    int
 	encoded []byte
+	checked bool
 	seq     *Reader // the rest of the file, read without chunks
 }
 
@@ -100,6 +108,7 @@ type chunkResult struct {
 	off      int64 // Offset after it
 	line     int   // Line after it
 	enc, end int   // rec formatted by Encode is out[enc:end]
+	checked  bool  // what Check said of rec
 }
 
 // NewParallelReader returns a ParallelReader reading the records of r, a
@@ -126,6 +135,10 @@ func (p *ParallelReader) Line() int { return p.line }
 // without Encode). It is valid until the next call to Next.
 func (p *ParallelReader) Encoded() []byte { return p.encoded }
 
+// Checked returns what Check said of the record Next returned last (false
+// without Check, or after an error).
+func (p *ParallelReader) Checked() bool { return p.checked }
+
 // Next returns the next record, in file order. It returns io.EOF at the end
 // of the file, a *SyntaxError for a malformed record (after which Next
 // continues with the following record), a *TruncatedError for a last record
@@ -145,6 +158,7 @@ func (p *ParallelReader) Next() (*Record, error) {
 			if p.Encode != nil && err == nil {
 				p.encoded = p.Encode(p.encoded[:0], rec)
 			}
+			p.checked = p.Check != nil && err == nil && p.Check(rec)
 			return rec, err
 		}
 		if p.cur != nil && p.i < len(p.cur.results) {
@@ -153,6 +167,7 @@ func (p *ParallelReader) Next() (*Record, error) {
 			p.i++
 			p.off, p.line = r.off, r.line
 			p.encoded = p.cur.out[r.enc:r.end]
+			p.checked = r.checked
 			return r.rec, r.err
 		}
 		if p.cur != nil {
@@ -363,6 +378,7 @@ func (p *ParallelReader) parseChunks() {
 				c.out = p.Encode(c.out, rec)
 				res.end = len(c.out)
 			}
+			res.checked = p.Check != nil && err == nil && p.Check(rec)
 			c.results = append(c.results, res)
 		}
 		c.end, c.endLine = r.Offset(), r.Line()

@@ -105,6 +105,10 @@ func (r *sinkRunner) startBacklog(fr *fileReader, name string, size int64) bool 
 func (r *sinkRunner) newParallel(src io.Reader, name string, off int64, line int) *detail.ParallelReader {
 	p := detail.NewParallelReader(src, name)
 	p.ChunkSize = r.t.parallelChunk
+	// Asked of every record while a parsing goroutine has it in cache:
+	// the reader goroutine asking it of a record parsed long before
+	// spent 4% of radrelay's CPU into JetStream in cache misses.
+	p.Check = recordMayBeAnnotated
 	p.SetPosition(off, line)
 	return p
 }

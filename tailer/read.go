@@ -203,7 +203,13 @@ func (r *sinkRunner) readFile(ctx context.Context, fr *fileReader) bool {
 		var it *item
 		switch {
 		case err == nil:
-			it = r.recordItem(of, rec)
+			var annotated bool
+			if fr.par != nil {
+				annotated = fr.par.Checked()
+			} else {
+				annotated = recordMayBeAnnotated(rec)
+			}
+			it = r.recordItem(of, rec, annotated)
 		case errors.As(err, &se):
 			// Consecutive unparseable records (a flood of garbage) become
 			// one quarantine entry, not one each.
@@ -271,13 +277,14 @@ func (r *sinkRunner) restartFile(ctx context.Context, fr *fileReader, name strin
 // recordItem turns a record into an item: a Donestamp record in consume mode
 // is skipped (a previous reader delivered it); a quarantined record carrying
 // raw bytes is still unparsable and goes back to quarantine.
-func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record) *item {
+// annotated is recordMayBeAnnotated(rec).
+func (r *sinkRunner) recordItem(of *openFile, rec *detail.Record, annotated bool) *item {
 	it := &item{kind: itemRecord, of: of, rec: rec, file: rec.File, line: rec.Line, offset: rec.Offset}
 	if rec.Done && of.consume {
 		it.kind, it.rec = itemSkip, nil
 		return it
 	}
-	if it.plain = !mayBeAnnotated(rec.Attrs); it.plain {
+	if it.plain = !annotated; it.plain {
 		r.prepareRecord(rec)
 		return it
 	}
@@ -323,6 +330,10 @@ func mayBeAnnotated(attrs []detail.Attribute) bool {
 	}
 	return false
 }
+
+// recordMayBeAnnotated is mayBeAnnotated of rec's attributes (the
+// ParallelReader's Check).
+func recordMayBeAnnotated(rec *detail.Record) bool { return mayBeAnnotated(rec.Attrs) }
 
 // push puts an item into the pipeline once the window has room.
 func (r *sinkRunner) push(ctx context.Context, it *item) bool {
