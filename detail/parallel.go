@@ -23,6 +23,10 @@ import (
 // line) makes the rest of the file be read by one Reader, so memory stays
 // bounded whatever the file holds.
 //
+// The records of a chunk share one copy of its text (a record keeps the
+// chunk's text alive, not the buffer it was read into): one allocation per
+// chunk rather than one per record.
+//
 // Call Close when done (it stops the goroutines when Next has not reached the
 // end). A ParallelReader is not safe for concurrent use.
 type ParallelReader struct {

@@ -101,6 +101,10 @@ type Reader struct {
 
 	buf        []byte
 	start, end int   // unconsumed data is buf[start:end]
+	// text, for a Reader of bytes (newBytesReader), is a copy of buf as
+	// one string, whose pieces the records get: one allocation for all the
+	// records of the bytes instead of one each.
+	text string
 	off        int64 // file offset of buf[start]
 	line       int   // line number of the line starting at buf[start] (when at a line start)
 
@@ -185,10 +189,10 @@ func NewReader(r io.Reader, name string) *Reader {
 }
 
 // newBytesReader returns a Reader of the records of data, which it parses
-// in place (it may move bytes within data) instead of copying it into a
-// buffer of its own.
+// in place (never changing it) instead of copying it into a buffer of its
+// own; the records' strings are pieces of one copy of data.
 func newBytesReader(data []byte, name string) *Reader {
-	return &Reader{src: eofReader{}, name: name, line: 1, buf: data[:len(data):len(data)], end: len(data)}
+	return &Reader{src: eofReader{}, name: name, line: 1, buf: data[:len(data):len(data)], end: len(data), text: string(data)}
 }
 
 // eofReader is an empty source.
@@ -321,6 +325,9 @@ func (r *Reader) atEnd(final bool) (*Record, error) {
 
 // fill reads more data into the buffer, compacting or growing it as needed.
 func (r *Reader) fill() (int, error) {
+	if r.text != "" {
+		return 0, io.EOF // a Reader of bytes: buf and text stay as they are
+	}
 	if r.end == len(r.buf) {
 		if r.start > 0 {
 			r.end = copy(r.buf, r.buf[r.start:r.end])
@@ -397,7 +404,12 @@ func scanRecord(b []byte, eols []int) (n, lines int, _ []int, ok bool) {
 // emit parses the n bytes at the start of the buffer as one record span and
 // consumes them. eols, when not nil, holds the offsets of its line ends.
 func (r *Reader) emit(n, lines int, eols []int) (*Record, error) {
-	text := string(r.buf[r.start : r.start+n])
+	var text string
+	if r.text != "" {
+		text = r.text[r.start : r.start+n]
+	} else {
+		text = string(r.buf[r.start : r.start+n])
+	}
 	off, line := r.off, r.line
 	r.consume(n, lines)
 	return r.parseRecord(text, off, line, lines, eols)
