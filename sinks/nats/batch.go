@@ -103,6 +103,7 @@ type batchPublisher struct {
 	// slots, the one-element value slices of its headers (setHeader).
 	msg     nats.Msg
 	reply   []byte
+	replies replySubjects
 	slots   []headerSlot
 	chunk   []stream.Message // the records being published, encoded
 	n       int              // headers set of the message being made
@@ -400,12 +401,12 @@ func (p *batchPublisher) forget() {
 func (p *batchPublisher) publish(nc *nats.Conn, subject, streamName, replyTo string, seq uint64, op int, m *stream.Message) error {
 	msg := &p.msg
 	msg.Subject = subject
-	r := append(p.reply[:0], replyTo...)
-	r = strconv.AppendUint(r, seq, 10)
-	r = append(r, '.', byte('0'+op))
-	r = append(r, ".$FI"...)
-	p.reply = r
-	msg.Reply = string(r)
+	if op == fastBatchOpAppend {
+		msg.Reply = p.replies.get(replyTo, seq)
+	} else {
+		p.reply = appendReply(p.reply[:0], replyTo, seq, op)
+		msg.Reply = string(p.reply)
+	}
 	msg.Data = nil
 	p.n, p.changed = 0, false
 	if m != nil {
@@ -427,6 +428,45 @@ func (p *batchPublisher) publish(nc *nats.Conn, subject, streamName, replyTo str
 		}
 	}
 	return nc.PublishMsg(msg)
+}
+
+// appendReply appends the reply subject of message seq of a batch, with
+// operation op, to b.
+func appendReply(b []byte, replyTo string, seq uint64, op int) []byte {
+	b = append(b, replyTo...)
+	b = strconv.AppendUint(b, seq, 10)
+	b = append(b, '.', byte('0'+op))
+	return append(b, ".$FI"...)
+}
+
+// replySubjects makes the reply subjects of a batch's appended messages
+// publishChunk at a time, as pieces of one string: a string per message
+// was a quarter of the sink's allocations.
+type replySubjects struct {
+	replyTo string // of the batch they are for
+	from    uint64 // the sequence of the first
+	s       string // the subjects, one after another
+	ends    []int  // where each ends in s
+	buf     []byte
+}
+
+// get returns the reply subject of message seq (appended, not the start
+// or the commit) of the batch replying to replyTo.
+func (r *replySubjects) get(replyTo string, seq uint64) string {
+	if replyTo != r.replyTo || seq < r.from || seq-r.from >= uint64(len(r.ends)) {
+		r.replyTo, r.from, r.buf, r.ends = replyTo, seq, r.buf[:0], r.ends[:0]
+		for k := range uint64(publishChunk) {
+			r.buf = appendReply(r.buf, replyTo, seq+k, fastBatchOpAppend)
+			r.ends = append(r.ends, len(r.buf))
+		}
+		r.s = string(r.buf)
+	}
+	k := seq - r.from
+	start := 0
+	if k > 0 {
+		start = r.ends[k-1]
+	}
+	return r.s[start:r.ends[k]]
 }
 
 // setHeader sets the next header of p.msg in its slot. Messages have the

@@ -238,3 +238,29 @@ func TestBatchSmallWindow(t *testing.T) {
 		t.Errorf("the stream holds %d messages, want %d", len(got), len(recs))
 	}
 }
+
+// TestReplySubjects: the reply subjects made a chunk at a time are those
+// made one by one, whatever order and batch they are asked for in.
+func TestReplySubjects(t *testing.T) {
+	var r replySubjects
+	asks := []struct {
+		replyTo string
+		seq     uint64
+	}{
+		{"_INBOX.a.B1.500.fail.", 2}, {"_INBOX.a.B1.500.fail.", 3}, {"_INBOX.a.B1.500.fail.", 65},
+		{"_INBOX.a.B1.500.fail.", 66}, {"_INBOX.a.B1.500.fail.", 3}, {"_INBOX.a.B2.500.fail.", 66},
+		{"_INBOX.a.B2.500.fail.", 129}, {"_INBOX.a.B2.500.fail.", 9999999}, {"_INBOX.a.B2.500.fail.", 10000000},
+	}
+	for _, a := range asks {
+		want := string(appendReply(nil, a.replyTo, a.seq, fastBatchOpAppend))
+		if got := r.get(a.replyTo, a.seq); got != want {
+			t.Errorf("%s %d: got %q, want %q", a.replyTo, a.seq, got, want)
+		}
+	}
+	for seq := uint64(2); seq < 300; seq++ {
+		want := string(appendReply(nil, "X.", seq, fastBatchOpAppend))
+		if got := r.get("X.", seq); got != want {
+			t.Fatalf("%d: got %q, want %q", seq, got, want)
+		}
+	}
+}

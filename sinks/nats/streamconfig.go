@@ -143,8 +143,13 @@ func subjectCaptured(f, subject string) bool {
 // With create_stream it is then created again; without, the records fail
 // saying the stream is not found until it exists.
 func (s *Sink) recheckStream(results []error) {
+	// Declared once: errors.As takes its address, which moved it to the
+	// heap, an allocation per record when declared in the loop.
+	var apiErr *jetstream.APIError
 	for _, err := range results {
-		var apiErr *jetstream.APIError
+		if err == nil {
+			continue
+		}
 		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
 			errors.As(err, &apiErr) && apiErr.Code == 503 { // no responders, as a fast batch reports it
 			s.mu.Lock()
