@@ -393,3 +393,60 @@ func unescapeDetail(t *testing.T, s string) string {
 	}
 	return rec.Attrs[0].Value
 }
+
+// TestGetByCode: looking an attribute up by its name code finds what
+// Record.Get finds, whatever the case of the names and their order.
+func TestGetByCode(t *testing.T) {
+	recs := [][]detail.Attribute{
+		{{Name: "Acct-Status-Type", Value: "Start"}, {Name: "Acct-Session-Id", Value: "s1"}},
+		{{Name: "acct-status-type", Value: "lower"}, {Name: "Acct-Status-Type", Value: "exact"}},
+		{{Name: "Acct-Status-Type", Value: "exact"}, {Name: "ACCT-STATUS-TYPE", Value: "upper"}},
+		{{Name: "X-Vendor", Value: "1"}, {Name: "NAS-IP-Address", Value: "10.0.0.1"}, {Name: "NAS-IP-Address", Value: "10.0.0.2"}},
+		{{Name: "NAS-Identifier", Value: "nas"}, {Name: "nas-ip-address", Value: "10.0.0.3"}},
+		{{Name: "Acct-Session-\u212aey", Value: "kelvin"}, {Name: "Acct-Session-Key", Value: "k"}},
+		{{Name: "Acct-Session-Id", Value: ""}, {Name: "Acct-Session-Id", Value: "second"}},
+		{},
+	}
+	names := []string{"Acct-Status-Type", "Acct-Session-Id", "NAS-IP-Address", "NAS-IPv6-Address", "NAS-Identifier",
+		"X-Vendor", "acct-status-type", "Acct-Session-Key", "Acct-Unique-Session-Id"}
+	for k, attrs := range recs {
+		rec := &detail.Record{Attrs: attrs}
+		codes := make([]uint8, len(attrs))
+		for i := range attrs {
+			codes[i] = nameCode(attrs[i].Name)
+		}
+		for _, n := range names {
+			want, wantOK := rec.Get(n)
+			got, ok := get(rec, codes, nameCode(n), n)
+			if got != want.Value || ok != wantOK {
+				t.Errorf("record %d, %s: got %q %v, want %q %v", k, n, got, ok, want.Value, wantOK)
+			}
+		}
+	}
+}
+
+// TestKeyWithCodes: Encode's key (with the JSON encoder's name codes) is
+// Key's (without), for the default key, an attribute and a template.
+func TestKeyWithCodes(t *testing.T) {
+	recs := []*detail.Record{
+		{Attrs: []detail.Attribute{{Name: "NAS-IP-Address", Value: "10.0.0.1"}, {Name: "Acct-Session-Id", Value: "s1"}}},
+		{Attrs: []detail.Attribute{{Name: "acct-unique-session-id", Value: "u"}, {Name: "Acct-Unique-Session-Id", Value: "U"}}},
+		{Attrs: []detail.Attribute{{Name: "NAS-Identifier", Value: "nas"}, {Name: "acct-session-id", Value: "s2"}, {Name: "User-Name", Value: "bob"}}},
+		{Attrs: []detail.Attribute{{Name: "User-Name", Value: ""}}},
+	}
+	for _, key := range []string{"", "User-Name", "user-name", "%{NAS-Identifier}/%{Acct-Session-Id}", "%{X-Missing}"} {
+		enc, err := NewEncoder(Options{Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, rec := range recs {
+			var m Message
+			if err := enc.Encode(rec, &m); err != nil {
+				t.Fatal(err)
+			}
+			if want := enc.Key(rec); m.Key != want {
+				t.Errorf("key %q, record %d: Encode's key %q, Key's %q", key, k, m.Key, want)
+			}
+		}
+	}
+}
