@@ -100,13 +100,13 @@ type Reader struct {
 	name string
 
 	buf        []byte
-	start, end int   // unconsumed data is buf[start:end]
+	start, end int // unconsumed data is buf[start:end]
 	// text, for a Reader of bytes (newBytesReader), is a copy of buf as
 	// one string, whose pieces the records get: one allocation for all the
 	// records of the bytes instead of one each.
 	text string
-	off        int64 // file offset of buf[start]
-	line       int   // line number of the line starting at buf[start] (when at a line start)
+	off  int64 // file offset of buf[start]
+	line int   // line number of the line starting at buf[start] (when at a line start)
 
 	skip    *oversize // non-nil while skipping an oversized record
 	scratch []byte    // reused when unescaping strings
