@@ -152,6 +152,7 @@ func (p *ParallelReader) Next() (*Record, error) {
 	if !p.started {
 		p.start()
 	}
+	p.checked = false
 	for {
 		if p.seq != nil {
 			rec, err := p.seq.Next()

@@ -67,11 +67,21 @@ func parallelEventsAt(src io.Reader, max, chunk, span, workers int, offset int64
 	p.MaxRecordSize, p.Workers, p.chunkSize, p.maxSpan = max, workers, chunk, span
 	p.SetPosition(offset, line)
 	p.Encode = AppendRecord
+	// Check's answer must be the one for the record Next returns, on the
+	// chunks' goroutines and on the one Reader after a long span alike.
+	check := func(rec *Record) bool { return (len(rec.Attrs)+rec.Line)%2 == 1 }
+	p.Check = check
 	defer p.Close()
 	return readEvents(func() (*Record, error) {
 		rec, err := p.Next()
 		if err == nil && !bytes.Equal(p.Encoded(), AppendRecord(nil, rec)) {
 			return nil, fmt.Errorf("Encoded %q is not the record %q", p.Encoded(), AppendRecord(nil, rec))
+		}
+		if err == nil && p.Checked() != check(rec) {
+			return nil, fmt.Errorf("Checked %v for the record at line %d, Check says %v", p.Checked(), rec.Line, check(rec))
+		}
+		if err != nil && p.Checked() {
+			return nil, fmt.Errorf("Checked true after the error %v", err)
 		}
 		return rec, err
 	}, p.Offset, p.Line)
