@@ -169,7 +169,7 @@ func runCat(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "radrelay cat: %v\n", err)
 		return 2
 	}
-	opts := file.EncoderOptions{Values: dict.JSONValue}
+	opts := file.EncoderOptions{Dictionary: dict}
 	if catFlags.columns != "" {
 		if !strings.EqualFold(catFlags.format, file.FormatCSV) {
 			fmt.Fprintln(e.stderr, "radrelay cat: --columns is for --format csv")
