@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/radrelay/radrelay/internal/testpki"
@@ -213,5 +216,51 @@ func TestKafkaConnectionProblemsLogged(t *testing.T) {
 				t.Errorf("%q logged %d times before the records failed, want once: %q", tc.want, len(said), said)
 			}
 		})
+	}
+}
+
+// TestNATSStreamSettingsRefusedAtStart: create_stream with a storage the
+// existing stream does not have was refused by the server at every retry,
+// for ever (err_code 10052, "stream configuration update can not change
+// storage type"). radrelay now stops at start, exit status 1, saying the
+// key, the stream's storage and what to do; no record is read.
+func TestNATSStreamSettingsRefusedAtStart(t *testing.T) {
+	srv := startNATS(t, nil)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "RADIUS", Subjects: []string{"radius.acct"}, Storage: jetstream.FileStorage}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(3))
+	cmd, stderr := startRadrelay(t, "replay", "--to", "js="+srv.ClientURL()+"/radius.acct?stream=RADIUS&create_stream=yes&storage=memory", file)
+	// A deadlock bound only: the radrelay this test catches retries for
+	// ever.
+	stop := time.AfterFunc(time.Minute, func() { cmd.Process.Signal(syscall.SIGKILL) })
+	var lines []string
+	for stderr.Scan() {
+		lines = append(lines, stderr.Text())
+	}
+	code := exitStatus(t, cmd)
+	stop.Stop()
+	out := strings.Join(lines, "\n")
+	for _, want := range []string{`opening sink \"js\"`, `storage = \"memory\" is set, but the existing stream has file storage`, "nats stream rm RADIUS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the output does not say %q:\n%s", want, out)
+		}
+	}
+	if code != 1 || strings.Contains(out, "sink is failing") {
+		t.Errorf("exit status %d, want 1 at start, before any record:\n%s", code, out)
+	}
+	st, err := js.Stream(context.Background(), "RADIUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := st.CachedInfo(); info.Config.Storage != jetstream.FileStorage || info.State.Msgs != 0 {
+		t.Errorf("the stream changed: storage %v, %d messages", info.Config.Storage, info.State.Msgs)
 	}
 }
