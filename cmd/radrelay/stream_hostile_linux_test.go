@@ -264,3 +264,58 @@ func TestNATSStreamSettingsRefusedAtStart(t *testing.T) {
 		t.Errorf("the stream changed: storage %v, %d messages", info.Config.Storage, info.State.Msgs)
 	}
 }
+
+// TestKafkaShortDeliveryTimeoutNamesTheCause: with delivery_timeout under
+// the producer's 10 s dial and read timeouts, the first records failed
+// before the connection attempt did, and "sink is failing" said only
+// "records have timed out before they were able to be produced". It now
+// names what the attempt waits for: a broker that accepted the connection
+// and does not answer, a TLS hello unanswered.
+func TestKafkaShortDeliveryTimeoutNamesTheCause(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	addr := l.Addr().String()
+	dir := t.TempDir()
+	file := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(3))
+	for _, tc := range []struct{ name, url string }{
+		{"plaintext", "kafka://" + addr + "/radius-acct?delivery_timeout=1s"},
+		{"TLS", "kafka://" + addr + "/radius-acct?delivery_timeout=1s&tls=yes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd, stderr := startRadrelay(t, "replay", "--to", "kafka="+tc.url, file)
+			defer func() { cmd.Process.Signal(syscall.SIGKILL); exitStatus(t, cmd) }()
+			line := string(scanUntil(t, stderr, "sink is failing", func(line []byte) bool { return strings.Contains(string(line), "sink is failing") }))
+			// Before the attempt fails: "accepted the connection but has
+			// not answered yet (i/o timeout so far)", "no answer to the
+			// TLS hello yet"; after: "broker ADDR: i/o timeout", "the
+			// broker does not speak TLS? (no answer to the TLS hello)".
+			want := []string{"broker " + addr, "i/o timeout"}
+			if tc.name == "TLS" {
+				want = []string{"TLS handshake with " + addr + " failed: the broker does not speak TLS?"}
+			}
+			for _, w := range want {
+				if !strings.Contains(line, w) {
+					t.Errorf("the first failure does not say %q: %s", w, line)
+				}
+			}
+		})
+	}
+}
