@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/internal/testpki"
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
@@ -318,4 +320,66 @@ func TestKafkaShortDeliveryTimeoutNamesTheCause(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNATSNotUTF8PathLossless: a detail file under a directory named in
+// Latin-1 (bytes that are not UTF-8) went out with U+FFFD in the value's
+// "file" (the bytes lost). radrelay replay now writes it escaped, named in
+// escaped_fields, and the Radrelay-Source header escaped, named in
+// Radrelay-Escaped: both read back as the exact path.
+func TestNATSNotUTF8PathLossless(t *testing.T) {
+	srv := startNATS(t, nil)
+	dir := filepath.Join(t.TempDir(), "caf\xe9")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(1))
+	code, stdout, stderr := runBinary(t, nil, "replay", "--to", "js="+srv.ClientURL()+"/radius.acct?stream=RADIUS&create_stream=yes", file)
+	if code != 0 {
+		t.Fatalf("exit status %d:\n%s%s", code, stdout, stderr)
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	st, err := js.Stream(context.Background(), "RADIUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetMsg(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		File          string   `json:"file"`
+		EscapedFields []string `json:"escaped_fields"`
+	}
+	if err := json.Unmarshal(m.Data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(m.Data), "\uFFFD") || len(doc.EscapedFields) != 1 || doc.EscapedFields[0] != "file" {
+		t.Fatalf("value %s", m.Data)
+	}
+	if got := unescapeDetailValue(t, doc.File); got != file {
+		t.Errorf("file %q reads back as %q, want %q", doc.File, got, file)
+	}
+	if m.Header.Get("Radrelay-Escaped") != "Radrelay-Source" {
+		t.Fatalf("headers %q", m.Header)
+	}
+	if got := unescapeDetailValue(t, m.Header.Get("Radrelay-Source")); got != file+":0" {
+		t.Errorf("Radrelay-Source %q reads back as %q, want %q", m.Header.Get("Radrelay-Source"), got, file+":0")
+	}
+}
+
+// unescapeDetailValue reads s as a detail file's quoted value.
+func unescapeDetailValue(t *testing.T, s string) string {
+	t.Helper()
+	r := detail.NewReader(strings.NewReader("Mon Nov 23 11:57:39 2026\n\tReply-Message = \""+s+"\"\n\n"), "escaped")
+	rec, err := r.Next()
+	if err != nil || len(rec.Attrs) != 1 {
+		t.Fatalf("%q does not read back: %v", s, err)
+	}
+	return rec.Attrs[0].Value
 }
