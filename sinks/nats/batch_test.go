@@ -171,7 +171,8 @@ func TestSinglePublishConformance(t *testing.T) {
 // TestBatchMessageHeaders: the reused message of a batch carries exactly
 // the headers of each record, also when one lacks some that the one
 // before had, and after the (empty) commit; but not Radrelay-Id, which
-// Nats-Msg-Id carries. Nats-Expected-Stream is on a batch's first message
+// Nats-Msg-Id carries, nor Radrelay-Schema-Version, which the value
+// carries (schema_version). Nats-Expected-Stream is on a batch's first message
 // only (TestBatchRefusedByAnotherStream says why that suffices).
 func TestBatchMessageHeaders(t *testing.T) {
 	srv := startServer(t, nil)
@@ -191,7 +192,7 @@ func TestBatchMessageHeaders(t *testing.T) {
 	full := []stream.Header{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}, {Name: "C", Value: "3"}}
 	for i, hs := range [][]stream.Header{
 		full,
-		{{Name: "A", Value: "4"}, {Name: "B", Value: "5"}, {Name: stream.HeaderID, Value: "id1"}, {Name: "C", Value: "6"}},
+		{{Name: stream.HeaderSchema, Value: "1"}, {Name: "A", Value: "4"}, {Name: "B", Value: "5"}, {Name: stream.HeaderID, Value: "id1"}, {Name: "C", Value: "6"}},
 		{{Name: "A", Value: "7"}, {Name: "C", Value: "8"}}, // no B
 		nil, // the commit
 		full,
@@ -215,7 +216,7 @@ func TestBatchMessageHeaders(t *testing.T) {
 		want := nats.Header{}
 		if m != nil {
 			for _, h := range hs {
-				if h.Name != stream.HeaderID {
+				if h.Name != stream.HeaderID && h.Name != stream.HeaderSchema {
 					want.Set(h.Name, h.Value)
 				}
 			}
