@@ -230,6 +230,13 @@ func (rs *radsecServer) stop() {
 	}
 }
 
+// stopping reports whether stop was called.
+func (rs *radsecServer) stopping() bool {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.closed
+}
+
 // identify finds the client of a connection from its certificate.
 func (rs *radsecServer) identify(c *tls.Conn) (*Client, error) {
 	certs := c.ConnectionState().PeerCertificates
@@ -273,6 +280,12 @@ func (rs *radsecServer) conn(c *tls.Conn) {
 		return
 	}
 	if err != nil {
+		if rs.stopping() {
+			// stop ended the handshake (its read deadline): a shutdown,
+			// not a client that failed. Neither counted nor a warning.
+			l.log.Debug("radsec: closed a connection still handshaking: radrelay is stopping", "from", from.String())
+			return
+		}
 		l.c.radsecHandshakeFailed.Add(1)
 		l.drops.warnCounted(l.log, connHandshakeFailed, from, radsecConnsMetric, "radsec: handshake failed", "err", err.Error())
 		return
@@ -330,10 +343,7 @@ func (rs *radsecServer) closeReason(err error) string {
 	case errors.Is(err, radsec.ErrFraming):
 		return "out of sync: " + err.Error()
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		rs.mu.Lock()
-		stopping := rs.closed
-		rs.mu.Unlock()
-		if stopping {
+		if rs.stopping() {
 			return "radrelay is stopping"
 		}
 		return fmt.Sprintf("idle for idle_timeout (%s)", rs.idle)

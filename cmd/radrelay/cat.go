@@ -96,7 +96,9 @@ Formats:
           counters are JSON numbers, VALUE names stay names ("Start"),
           addresses and octets ("0x...") are strings, and an attribute the
           dictionary does not know keeps its text. A string that is not
-          valid UTF-8 is given as the detail file writes it (\ooo escapes).
+          valid UTF-8 is given as the detail file writes it (\ooo escapes),
+          its attribute named in "escaped" (the header line or file name
+          in "escaped_fields").
           "done": true marks a record FreeRADIUS marked done (Donestamp).
   csv     a comma-delimited accounting log with a header row (RFC 4180,
           CR LF), ready for a spreadsheet: one row per record, one column
@@ -169,7 +171,7 @@ func runCat(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "radrelay cat: %v\n", err)
 		return 2
 	}
-	opts := file.EncoderOptions{Values: dict.JSONValue}
+	opts := file.EncoderOptions{Dictionary: dict}
 	if catFlags.columns != "" {
 		if !strings.EqualFold(catFlags.format, file.FormatCSV) {
 			fmt.Fprintln(e.stderr, "radrelay cat: --columns is for --format csv")

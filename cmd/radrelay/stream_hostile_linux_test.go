@@ -3,6 +3,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,8 +14,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/internal/testpki"
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
@@ -214,4 +219,167 @@ func TestKafkaConnectionProblemsLogged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNATSStreamSettingsRefusedAtStart: create_stream with a storage the
+// existing stream does not have was refused by the server at every retry,
+// for ever (err_code 10052, "stream configuration update can not change
+// storage type"). radrelay now stops at start, exit status 1, saying the
+// key, the stream's storage and what to do; no record is read.
+func TestNATSStreamSettingsRefusedAtStart(t *testing.T) {
+	srv := startNATS(t, nil)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "RADIUS", Subjects: []string{"radius.acct"}, Storage: jetstream.FileStorage}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(3))
+	cmd, stderr := startRadrelay(t, "replay", "--to", "js="+srv.ClientURL()+"/radius.acct?stream=RADIUS&create_stream=yes&storage=memory", file)
+	// A deadlock bound only: the radrelay this test catches retries for
+	// ever.
+	stop := time.AfterFunc(time.Minute, func() { cmd.Process.Signal(syscall.SIGKILL) })
+	var lines []string
+	for stderr.Scan() {
+		lines = append(lines, stderr.Text())
+	}
+	code := exitStatus(t, cmd)
+	stop.Stop()
+	out := strings.Join(lines, "\n")
+	for _, want := range []string{`opening sink \"js\"`, `storage = \"memory\" is set, but the existing stream has file storage`, "nats stream rm RADIUS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the output does not say %q:\n%s", want, out)
+		}
+	}
+	if code != 1 || strings.Contains(out, "sink is failing") {
+		t.Errorf("exit status %d, want 1 at start, before any record:\n%s", code, out)
+	}
+	st, err := js.Stream(context.Background(), "RADIUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info := st.CachedInfo(); info.Config.Storage != jetstream.FileStorage || info.State.Msgs != 0 {
+		t.Errorf("the stream changed: storage %v, %d messages", info.Config.Storage, info.State.Msgs)
+	}
+}
+
+// TestKafkaShortDeliveryTimeoutNamesTheCause: with delivery_timeout under
+// the producer's 10 s dial and read timeouts, the first records failed
+// before the connection attempt did, and "sink is failing" said only
+// "records have timed out before they were able to be produced". It now
+// names what the attempt waits for: a broker that accepted the connection
+// and does not answer, a TLS hello unanswered.
+func TestKafkaShortDeliveryTimeoutNamesTheCause(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0") // accepts, never answers
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	addr := l.Addr().String()
+	dir := t.TempDir()
+	file := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(3))
+	for _, tc := range []struct{ name, url string }{
+		{"plaintext", "kafka://" + addr + "/radius-acct?delivery_timeout=1s"},
+		{"TLS", "kafka://" + addr + "/radius-acct?delivery_timeout=1s&tls=yes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd, stderr := startRadrelay(t, "replay", "--to", "kafka="+tc.url, file)
+			defer func() { cmd.Process.Signal(syscall.SIGKILL); exitStatus(t, cmd) }()
+			line := string(scanUntil(t, stderr, "sink is failing", func(line []byte) bool { return strings.Contains(string(line), "sink is failing") }))
+			// Before the attempt fails: "accepted the connection but has
+			// not answered yet (i/o timeout so far)", "no answer to the
+			// TLS hello yet"; after: "broker ADDR: i/o timeout", "the
+			// broker does not speak TLS? (no answer to the TLS hello)".
+			want := []string{"broker " + addr, "i/o timeout"}
+			if tc.name == "TLS" {
+				want = []string{"TLS handshake with " + addr + " failed: the broker does not speak TLS?"}
+			}
+			for _, w := range want {
+				if !strings.Contains(line, w) {
+					t.Errorf("the first failure does not say %q: %s", w, line)
+				}
+			}
+		})
+	}
+}
+
+// TestNATSNotUTF8PathLossless: a detail file under a directory named in
+// Latin-1 (bytes that are not UTF-8) went out with U+FFFD in the value's
+// "file" (the bytes lost). radrelay replay now writes it escaped, named in
+// escaped_fields, and the Radrelay-Source header escaped, named in
+// Radrelay-Escaped: both read back as the exact path.
+func TestNATSNotUTF8PathLossless(t *testing.T) {
+	srv := startNATS(t, nil)
+	dir := filepath.Join(t.TempDir(), "caf\xe9")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := writeDetail(t, filepath.Join(dir, "detail-20261123"), sinktest.Records(1))
+	code, stdout, stderr := runBinary(t, nil, "replay", "--to", "js="+srv.ClientURL()+"/radius.acct?stream=RADIUS&create_stream=yes", file)
+	if code != 0 {
+		t.Fatalf("exit status %d:\n%s%s", code, stdout, stderr)
+	}
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	st, err := js.Stream(context.Background(), "RADIUS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := st.GetMsg(context.Background(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		File          string   `json:"file"`
+		EscapedFields []string `json:"escaped_fields"`
+	}
+	if err := json.Unmarshal(m.Data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(m.Data), "\uFFFD") || len(doc.EscapedFields) != 1 || doc.EscapedFields[0] != "file" {
+		t.Fatalf("value %s", m.Data)
+	}
+	if got := unescapeDetailValue(t, doc.File); got != file {
+		t.Errorf("file %q reads back as %q, want %q", doc.File, got, file)
+	}
+	if m.Header.Get("Radrelay-Escaped") != "Radrelay-Source" {
+		t.Fatalf("headers %q", m.Header)
+	}
+	if got := unescapeDetailValue(t, m.Header.Get("Radrelay-Source")); got != file+":0" {
+		t.Errorf("Radrelay-Source %q reads back as %q, want %q", m.Header.Get("Radrelay-Source"), got, file+":0")
+	}
+}
+
+// unescapeDetailValue reads s as a detail file's quoted value.
+func unescapeDetailValue(t *testing.T, s string) string {
+	t.Helper()
+	r := detail.NewReader(strings.NewReader("Mon Nov 23 11:57:39 2026\n\tReply-Message = \""+s+"\"\n\n"), "escaped")
+	rec, err := r.Next()
+	if err != nil || len(rec.Attrs) != 1 {
+		t.Fatalf("%q does not read back: %v", s, err)
+	}
+	return rec.Attrs[0].Value
 }

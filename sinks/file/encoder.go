@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -276,10 +277,10 @@ func (e *Encoder) appendJSON(dst []byte, rec *detail.Record, codes []uint8) []by
 		}
 	}
 	dst = append(dst, `"header":`...)
-	dst = appendJSONString(dst, rec.Header)
+	dst = appendJSONText(dst, rec.Header)
 	if rec.File != "" {
 		dst = append(dst, `,"file":`...)
-		dst = appendJSONString(dst, rec.File)
+		dst = appendJSONText(dst, rec.File)
 		dst = append(dst, `,"line":`...)
 		dst = strconv.AppendInt(dst, int64(rec.Line), 10)
 		dst = append(dst, `,"offset":`...)
@@ -407,12 +408,40 @@ func (e *Encoder) appendJSONEscaped(dst []byte, rec *detail.Record) []byte {
 	// be escaped).
 	line := e.appendJSON(dst, rec, nil)
 	start := len(dst) + bytes.Index(line[len(dst):], []byte(`"attributes":{`)) + len(`"attributes":{`)
-	return e.appendJSONAttrsEscaped(line[:start], rec.Attrs)
+	head := line[:start]
+	var fields []string
+	if bytes.IndexByte(head[len(dst):], notUTF8) >= 0 {
+		head, fields = appendHeadEscaped(dst, head, rec)
+	}
+	return e.appendJSONAttrsEscaped(head, rec.Attrs, fields)
+}
+
+// appendHeadEscaped rewrites head (what appendJSON wrote before the
+// attributes, after dst) with the header line and file name that are not
+// valid UTF-8 written escaped (escapedValue) in place of the notUTF8 byte
+// appendJSONText put there, and returns them by field name ("header",
+// "file"), for "escaped_fields". They come in that order, and no other
+// byte of head is notUTF8 (JSON strings are UTF-8).
+func appendHeadEscaped(dst, head []byte, rec *detail.Record) ([]byte, []string) {
+	rest := slices.Clone(head[len(dst):])
+	out := dst
+	var fields []string
+	for _, f := range [...]struct{ name, value string }{{"header", rec.Header}, {"file", rec.File}} {
+		if f.value == "" || utf8.ValidString(f.value) {
+			continue
+		}
+		i := bytes.IndexByte(rest, notUTF8)
+		out = appendJSONString(append(out, rest[:i]...), escapedValue(f.value))
+		rest = rest[i+1:]
+		fields = append(fields, f.name)
+	}
+	return append(out, rest...), fields
 }
 
 // appendJSONAttrsEscaped is appendJSONEscaped's attributes, after
-// "attributes":{.
-func (e *Encoder) appendJSONAttrsEscaped(dst []byte, attrs []detail.Attribute) []byte {
+// "attributes":{, then "escaped" and, when fields (top-level fields
+// written escaped) are not empty, "escaped_fields".
+func (e *Encoder) appendJSONAttrsEscaped(dst []byte, attrs []detail.Attribute, fields []string) []byte {
 	written := make([]bool, len(attrs))
 	var escaped []int32
 	for i := range attrs {
@@ -444,6 +473,16 @@ func (e *Encoder) appendJSONAttrsEscaped(dst []byte, attrs []detail.Attribute) [
 	dst = append(dst, '}')
 	if escaped != nil {
 		dst = appendEscapedKeys(dst, attrs, escaped)
+	}
+	if fields != nil {
+		dst = append(dst, `,"escaped_fields":[`...)
+		for k, f := range fields {
+			if k > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, f)
+		}
+		dst = append(dst, ']')
 	}
 	return append(dst, "}\n"...)
 }
@@ -613,6 +652,17 @@ func (e *Encoder) appendJSONValue(dst []byte, a *detail.Attribute, name *nameEnt
 		}
 	}
 	if out, ok := appendValidJSONString(dst, a.Value); ok {
+		return out
+	}
+	return append(dst, notUTF8)
+}
+
+// appendJSONText appends s as a JSON string when it is valid UTF-8, and
+// else notUTF8, for appendJSONChecked to write the record again with s
+// escaped (appendJSONEscaped): the header line and file name, which the
+// detail file and the file system take as bytes.
+func appendJSONText(dst []byte, s string) []byte {
+	if out, ok := appendValidJSONString(dst, s); ok {
 		return out
 	}
 	return append(dst, notUTF8)

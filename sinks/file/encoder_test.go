@@ -139,3 +139,68 @@ func TestJSONDictionaryIsValues(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONHeaderAndFileNotUTF8: the header line and the file name are
+// bytes (a detail file under a directory named in Latin-1, a header line
+// a broken writer left); JSON held U+FFFD in their place, the bytes lost,
+// while attribute values were escaped and listed in "escaped". Now each is
+// escaped as the detail file writes a value, and named in
+// "escaped_fields"; valid UTF-8 is written as it always was.
+func TestJSONHeaderAndFileNotUTF8(t *testing.T) {
+	base := detail.Record{Header: "Mon Nov 23 11:57:39 2026", File: "/var/log/radacct/10.0.0.1/detail-20261123", Line: 1,
+		Attrs: []detail.Attribute{{Name: "User-Name", Value: "carl", Quoted: true}}}
+	for _, tc := range []struct {
+		name, header, file string
+		reply              string // a Reply-Message value; "" for none
+		want               string // what follows "attributes":{...}
+	}{
+		{"valid", base.Header, `/var/log/caf\é`, "", `}`},
+		{"file", base.Header, "/var/log/caf\xe9/d\\x", "", `,"escaped_fields":["file"]}`},
+		{"header", "Mon Nov 23 \xff 2026", base.File, "", `,"escaped_fields":["header"]}`},
+		{"both and a value", "Mon\x01 \xfe", "/caf\xe9", "bad \xff", `,"escaped":["Reply-Message"],"escaped_fields":["header","file"]}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := base
+			rec.Header, rec.File = tc.header, tc.file
+			if tc.reply != "" {
+				rec.Attrs = append(rec.Attrs[:1:1], detail.Attribute{Name: "Reply-Message", Value: tc.reply, Quoted: true})
+			}
+			for _, opts := range []EncoderOptions{{}, {Dictionary: dictionary.Builtin()}} {
+				enc, _ := NewEncoder("json", opts)
+				line := enc.Append(nil, &rec)
+				if !utf8.Valid(line) || bytes.Contains(line, []byte("\uFFFD")) {
+					t.Fatalf("not UTF-8, or U+FFFD: %q", line)
+				}
+				if !bytes.HasSuffix(line, []byte(tc.want+"\n")) {
+					t.Errorf("%s: does not end in %s", line, tc.want)
+				}
+				var obj struct {
+					Header        string   `json:"header"`
+					File          string   `json:"file"`
+					EscapedFields []string `json:"escaped_fields"`
+				}
+				if err := json.Unmarshal(line, &obj); err != nil {
+					t.Fatalf("%v: %s", err, line)
+				}
+				got := map[string]string{"header": obj.Header, "file": obj.File}
+				for _, f := range obj.EscapedFields {
+					got[f] = unquoteDetail(t, got[f])
+				}
+				if got["header"] != tc.header || got["file"] != tc.file {
+					t.Errorf("header %q, file %q (escaped_fields %q): want %q, %q", got["header"], got["file"], obj.EscapedFields, tc.header, tc.file)
+				}
+			}
+		})
+	}
+}
+
+// unquoteDetail reads s as a detail file's quoted value.
+func unquoteDetail(t *testing.T, s string) string {
+	t.Helper()
+	r := detail.NewReader(strings.NewReader("Mon Nov 23 11:57:39 2026\n\tReply-Message = \""+s+"\"\n\n"), "escaped")
+	rec, err := r.Next()
+	if err != nil || len(rec.Attrs) != 1 {
+		t.Fatalf("%q does not read back: %v", s, err)
+	}
+	return rec.Attrs[0].Value
+}

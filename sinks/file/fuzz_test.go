@@ -56,9 +56,10 @@ func FuzzEncoders(f *testing.F) {
 		if !json.Valid(line) || bytes.Count(line, []byte("\n")) != 1 {
 			t.Fatalf("invalid JSON line %q", line)
 		}
-		// A value that is not UTF-8 is escaped, never replaced by U+FFFD
-		// (the header and file name, not attributes, still are).
-		if utf8.ValidString(name) && utf8.ValidString(bare) && !strings.Contains(quoted, "\uFFFD") &&
+		// A value, the header line or the file name (bare) that is not
+		// UTF-8 is escaped, never replaced by U+FFFD (an attribute name,
+		// also the header here, still is).
+		if utf8.ValidString(name) && !strings.Contains(quoted+bare, "\uFFFD") &&
 			bytes.Contains(line, []byte("\uFFFD")) {
 			t.Fatalf("a value replaced by U+FFFD: %q", line)
 		}

@@ -41,6 +41,15 @@ type connState struct {
 	fresh  map[string]bool
 	freshN atomic.Int64
 	logged map[string]string // the descriptions logged, by description: their address
+	// The connection attempts under way (dial), by address and step:
+	// what a record that times out before any attempt fails (a
+	// delivery_timeout shorter than the dial's 10 s, or than franz-go's
+	// read timeout) is waiting for. opening holds the connections dialled
+	// whose initialisation (API versions, SASL) has not ended
+	// (OnBrokerConnect).
+	dialing   map[string]int
+	handshake map[string]int
+	opening   map[net.Conn]string
 }
 
 var (
@@ -53,7 +62,8 @@ var (
 const maxLogged = 64
 
 func newConnState(logger *slog.Logger, cfg Config) *connState {
-	c := &connState{logger: logger, failed: map[string]string{}, logged: map[string]string{}, fresh: map[string]bool{}}
+	c := &connState{logger: logger, failed: map[string]string{}, logged: map[string]string{}, fresh: map[string]bool{},
+		dialing: map[string]int{}, handshake: map[string]int{}, opening: map[net.Conn]string{}}
 	if cfg.SASLMechanism != "" {
 		c.sasl = "user " + cfg.SASLUser + " (" + strings.ToUpper(cfg.SASLMechanism) + ")"
 	}
@@ -71,6 +81,11 @@ func brokerAddr(m kgo.BrokerMetadata) string {
 // the first request): OnBrokerE2E says when it does.
 func (c *connState) OnBrokerConnect(m kgo.BrokerMetadata, _ time.Duration, conn net.Conn, err error) {
 	addr := brokerAddr(m)
+	if conn != nil {
+		c.mu.Lock()
+		delete(c.opening, conn)
+		c.mu.Unlock()
+	}
 	if err == nil {
 		if c.sasl == "" {
 			c.mu.Lock()
@@ -229,13 +244,18 @@ func (c *connState) up(addr string) {
 }
 
 // cause is the failure of a broker that has not connected since, for a
-// record's error: "" when every broker tried is up.
+// record's error; without one, what a connection attempt under way is
+// still waiting for (a record can time out before the attempt does);
+// "" when every broker tried is up.
 func (c *connState) cause() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var causes []string
 	for _, what := range c.failed {
 		causes = append(causes, what)
+	}
+	if len(causes) == 0 {
+		causes = c.waitingFor()
 	}
 	if len(causes) == 0 {
 		return ""
@@ -251,6 +271,82 @@ func (c *connState) cause() string {
 		min += fmt.Sprintf(" (and %d more brokers failing)", len(causes)-1)
 	}
 	return min
+}
+
+// waitingFor describes the connection attempts under way (c.mu held):
+// each names the broker and what has not answered yet, in the words of the
+// failure the attempt will end in if it never does.
+func (c *connState) waitingFor() []string {
+	var out []string
+	seen := map[string]bool{} // several connections to a broker wait alike
+	add := func(what string) {
+		if !seen[what] {
+			seen[what] = true
+			out = append(out, what)
+		}
+	}
+	for addr := range c.dialing {
+		add(fmt.Sprintf("cannot connect to broker %s: no answer to the connection yet (i/o timeout so far: a wrong address, or a firewall dropping the packets?)", addr))
+	}
+	for addr := range c.handshake {
+		add(fmt.Sprintf("TLS handshake with %s failed: the broker does not speak TLS? (no answer to the TLS hello yet)", addr))
+	}
+	for _, addr := range c.opening {
+		add(c.noAnswer(addr))
+	}
+	for addr := range c.fresh {
+		add(c.noAnswer(addr))
+	}
+	return out
+}
+
+// noAnswer describes a broker that accepted the connection and has not
+// answered its first request.
+func (c *connState) noAnswer(addr string) string {
+	if c.sasl != "" {
+		return fmt.Sprintf("broker %s accepted the connection but has not answered yet (i/o timeout so far; SASL for %s): not a Kafka listener, or does it require TLS (tls = true)?", addr, c.sasl)
+	}
+	return fmt.Sprintf("broker %s accepted the connection but has not answered yet (i/o timeout so far): not a Kafka listener, or does it require TLS (tls = true)?", addr)
+}
+
+// step counts a connection attempt to addr entering (+1) or leaving (-1)
+// a step (dialing, handshake).
+func (c *connState) step(m map[string]int, addr string, delta int) {
+	c.mu.Lock()
+	if m[addr] += delta; m[addr] <= 0 {
+		delete(m, addr)
+	}
+	c.mu.Unlock()
+}
+
+// dialer dials a broker for franz-go (kgo.Dialer) and, with tc, makes the
+// TLS handshake within timeout (see tlsHandshakeTimeout), as franz-go's
+// own dialer does otherwise (its 10 s dial timeout; the server name is
+// the broker's host unless tc names one); it notes each step under way for
+// waitingFor.
+func (c *connState) dialer(tc *tls.Config, timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 10 * time.Second} // franz-go's dial timeout
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c.step(c.dialing, addr, 1)
+		raw, err := d.DialContext(ctx, network, addr)
+		c.step(c.dialing, addr, -1)
+		if err != nil {
+			return nil, err
+		}
+		conn := raw
+		if tc != nil {
+			c.step(c.handshake, addr, 1)
+			conn, err = tlsHandshake(ctx, raw, tc, addr, timeout)
+			c.step(c.handshake, addr, -1)
+			if err != nil {
+				return nil, err
+			}
+		}
+		c.mu.Lock()
+		c.opening[conn] = addr
+		c.mu.Unlock()
+		return conn, nil
+	}
 }
 
 // tlsHandshakeTimeout bounds a TLS handshake. A broker that does not speak
@@ -285,37 +381,27 @@ func (e *tlsHandshakeError) Error() string {
 
 func (e *tlsHandshakeError) Unwrap() error { return e.err }
 
-// tlsDialer dials a broker and makes the TLS handshake within timeout (see
-// tlsHandshakeTimeout), as franz-go's own TLS dialer does otherwise: the
-// server name is the broker's host unless tc names one.
-func tlsDialer(tc *tls.Config, timeout time.Duration) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	d := &net.Dialer{Timeout: 10 * time.Second} // franz-go's dial timeout
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		raw, err := d.DialContext(ctx, network, addr)
+// tlsHandshake makes the TLS handshake on raw within timeout (or the
+// request's own deadline, a short delivery_timeout, when that comes first).
+func tlsHandshake(ctx context.Context, raw net.Conn, tc *tls.Config, addr string, timeout time.Duration) (net.Conn, error) {
+	cfg := tc.Clone()
+	if cfg.ServerName == "" {
+		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
+			raw.Close()
 			return nil, err
 		}
-		cfg := tc.Clone()
-		if cfg.ServerName == "" {
-			host, _, err := net.SplitHostPort(addr)
-			if err != nil {
-				raw.Close()
-				return nil, err
-			}
-			cfg.ServerName = host
-		}
-		conn := tls.Client(raw, cfg)
-		hctx, cancel := context.WithTimeout(ctx, timeout)
-		defer cancel()
-		if err := conn.HandshakeContext(hctx); err != nil {
-			raw.Close()
-			if errors.Is(ctx.Err(), context.Canceled) {
-				return nil, ctx.Err() // the client closing, not the broker
-			}
-			// Within timeout, or the request's own deadline (a short
-			// delivery_timeout) when that comes first.
-			return nil, &tlsHandshakeError{addr: addr, err: err}
-		}
-		return conn, nil
+		cfg.ServerName = host
 	}
+	conn := tls.Client(raw, cfg)
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := conn.HandshakeContext(hctx); err != nil {
+		raw.Close()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, ctx.Err() // the client closing, not the broker
+		}
+		return nil, &tlsHandshakeError{addr: addr, err: err}
+	}
+	return conn, nil
 }

@@ -202,3 +202,94 @@ func TestDescribeStableAcrossConnections(t *testing.T) {
 		}
 	}
 }
+
+// silentBroker listens on loopback, accepts every connection and never
+// answers (a port of something that is not Kafka, a hung broker); the
+// connections are closed with the test.
+func silentBroker(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
+}
+
+// TestShortDeliveryTimeoutSaysWhy: with a delivery_timeout shorter than
+// franz-go's 10 s dial and read timeouts, a record timed out before the
+// connection attempt failed, so its error (the first failure an operator
+// sees) had no cause: "records have timed out before they were able to be
+// produced". It now says what the attempt is waiting for: a broker that
+// accepted the connection and does not answer, a TLS hello unanswered.
+func TestShortDeliveryTimeoutSaysWhy(t *testing.T) {
+	addr := silentBroker(t)
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		// The attempt's own failure (after 10 s) says "broker ADDR: i/o
+		// timeout"; before it, "broker ADDR accepted the connection but
+		// has not answered yet (i/o timeout so far)".
+		{"plaintext", Config{}, []string{"broker " + addr, "i/o timeout"}},
+		{"TLS", Config{TLS: true, handshakeTimeout: time.Minute}, []string{"TLS handshake with " + addr + " failed: the broker does not speak TLS?"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Brokers, cfg.Topic, cfg.DeliveryTimeout = []string{addr}, newTopic(), time.Second // franz-go's least
+			s, err := Open(context.Background(), cfg, sinks.Env{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			results := make([]error, 2)
+			s.Send(context.Background(), sinktest.Records(2), results)
+			s.Close()
+			for i, err := range results {
+				if err == nil || sinks.IsPermanent(err) {
+					t.Fatalf("record %d: %v, want a retryable failure", i, err)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("record %d: %v, want it to say %q", i, err, w)
+					}
+				}
+				if strings.Contains(err.Error(), "more brokers") {
+					t.Errorf("record %d: %v: one broker, said as several", i, err)
+				}
+			}
+		})
+	}
+
+	// A dial under way (a firewall dropping the packets cannot be made on
+	// loopback): the step noted by the dialer is what cause says.
+	c := newConnState(slog.New(slog.DiscardHandler), Config{})
+	c.step(c.dialing, "192.0.2.1:9092", 1)
+	if got := c.cause(); !strings.Contains(got, "cannot connect to broker 192.0.2.1:9092: no answer to the connection yet") {
+		t.Errorf("cause %q while dialing", got)
+	}
+	c.step(c.dialing, "192.0.2.1:9092", -1)
+	if got := c.cause(); got != "" {
+		t.Errorf("cause %q with nothing under way", got)
+	}
+}

@@ -101,6 +101,11 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 		kgo.MaxBufferedRecords(1 << 16),
 		kgo.ClientID("radrelay"),
 		kgo.WithHooks(conn),
+		// Dials through conn, which notes each attempt under way: a
+		// record that times out before the attempt fails (a
+		// delivery_timeout under the 10 s dial or read timeout) says
+		// what it waits for.
+		kgo.Dialer(conn.dialer(nil, 0)),
 		// Always set: franz-go's own default is 10ms, which every Send
 		// (waiting for all its records) paid at its end.
 		kgo.ProducerLinger(cfg.Linger),
@@ -114,7 +119,7 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 			return nil, err
 		}
 		timeout := cmp.Or(cfg.handshakeTimeout, tlsHandshakeTimeout)
-		opts = append(opts, kgo.Dialer(tlsDialer(tc, timeout)))
+		opts = append(opts, kgo.Dialer(conn.dialer(tc, timeout)))
 	}
 	if cfg.SASLMechanism != "" {
 		pw, err := cfg.password()

@@ -47,7 +47,7 @@ var noRetry = jetstream.WithRetryAttempts(0)
 // Open connects to the servers (retrying in the background when none
 // answers yet: a record sent meanwhile fails retryably) and returns the
 // sink.
-func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
+func Open(ctx context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 	asked := cfg
 	cfg = cfg.WithDefaults()
 	if !literalSubject(cfg.Subject) {
@@ -83,7 +83,20 @@ func Open(_ context.Context, cfg Config, env sinks.Env) (*Sink, error) {
 		nc.Close()
 		return nil, fmt.Errorf("nats sink: %w", err)
 	}
-	return &Sink{cfg: cfg, asked: asked, enc: enc, nc: nc, js: js, logger: logger, conn: conn, expectStream: jetstream.WithExpectStream(cfg.Stream)}, nil
+	s := &Sink{cfg: cfg, asked: asked, enc: enc, nc: nc, js: js, logger: logger, conn: conn, expectStream: jetstream.WithExpectStream(cfg.Stream)}
+	if nc.IsConnected() {
+		// The stream is checked (created, updated) now when a server
+		// answers, so that settings the stream cannot take stop radrelay
+		// at start with what to change, rather than fail every record
+		// for ever. Anything else (no JetStream yet, a timeout) is
+		// retried by Send, as when no server answers at start.
+		var bad *StreamSettingsError
+		if err := s.ensureStream(ctx); errors.As(err, &bad) {
+			nc.Close()
+			return nil, bad
+		}
+	}
+	return s, nil
 }
 
 // options are the connection options: reconnect for ever, TLS and
@@ -230,6 +243,10 @@ func (s *Sink) streamError(err error) error {
 		}
 		return fmt.Errorf("nats sink: stream %s: not connected to %s (%s): %w",
 			s.cfg.Stream, strings.Join(s.cfg.Servers, ","), why, err)
+	}
+	var bad *StreamSettingsError
+	if errors.As(err, &bad) {
+		return bad // says it all
 	}
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("nats sink: stream %s does not exist: create it capturing %s (nats stream add), or set create_stream = true (create_stream=yes in the URL): %w",

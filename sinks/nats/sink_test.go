@@ -256,3 +256,42 @@ func TestSessionWaitsForItsEarlierRecord(t *testing.T) {
 		t.Errorf("stream holds %v, want %v", order, want)
 	}
 }
+
+// TestHeadersNotPlainTextStored: a key with CR LF (a NATS header line
+// cannot hold them: the client made them spaces) and a file name in
+// Latin-1 are stored escaped, named in Radrelay-Escaped, and read back as
+// the record's exact bytes, with fast batches and with a PubAck per record.
+func TestHeadersNotPlainTextStored(t *testing.T) {
+	srv := startServer(t, nil)
+	for _, batched := range []bool{true, false} {
+		t.Run(fmt.Sprint("batch_publish=", batched), func(t *testing.T) {
+			cfg := newStream(srv)
+			cfg.BatchPublish = &batched
+			rec := sinktest.Records(1)[0]
+			rec.File = "/var/log/caf\xe9/detail"
+			for i := range rec.Attrs {
+				if rec.Attrs[i].Name == "Acct-Unique-Session-Id" {
+					rec.Attrs[i].Value = "sess\r\nInjected: yes"
+				}
+			}
+			s := openSink(t, cfg)
+			deliver(t, s, []*detail.Record{rec})
+			s.Close()
+			got := readStream(t, srv.ClientURL(), cfg.Stream)
+			if len(got) != 1 {
+				t.Fatalf("%d messages stored, want 1", len(got))
+			}
+			h := got[0].Header
+			if h.Get("Injected") != "" || h.Get(stream.HeaderEscaped) != stream.HeaderSource+","+stream.HeaderKey {
+				t.Fatalf("headers %q", h)
+			}
+			for name, want := range map[string]string{stream.HeaderKey: "sess\r\nInjected: yes", stream.HeaderSource: rec.File + ":0"} {
+				r := detail.NewReader(strings.NewReader("Mon Nov 23 11:57:39 2026\n\tReply-Message = \""+h.Get(name)+"\"\n\n"), "escaped")
+				back, err := r.Next()
+				if err != nil || len(back.Attrs) != 1 || back.Attrs[0].Value != want {
+					t.Errorf("%s = %q does not read back as %q: %v", name, h.Get(name), want, err)
+				}
+			}
+		})
+	}
+}

@@ -308,3 +308,159 @@ func streamAfterDelivery(t *testing.T, ctx context.Context, js jetstream.JetStre
 	}
 	return st.CachedInfo().Config, &log
 }
+
+// TestCreateStreamRefusesUnchangeableSettings: a create_stream setting
+// the existing stream cannot take (JetStream never changes a stream's
+// storage, nor its retention to or from workqueue; more than one replica
+// on a server that is not clustered; a duplicate window longer than the
+// stream's max_age) was refused by the server (10052) at every retry, for
+// ever, in words that named neither the key nor the fix. Open now returns
+// a StreamSettingsError naming the key, the stream's own value and what to
+// do, and the stream is left as it was; a change JetStream allows (limits
+// to interest) is applied.
+func TestCreateStreamRefusesUnchangeableSettings(t *testing.T) {
+	srv := startServer(t, nil)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		stream  *jetstream.StreamConfig // the operator's; nil: none
+		set     func(*Config)
+		wantKey string   // "" with wantOK
+		want    []string // in the error
+		wantOK  bool
+	}{
+		{"storage", &jetstream.StreamConfig{Storage: jetstream.FileStorage}, func(c *Config) { c.Storage = "memory" },
+			"storage", []string{`storage = "memory" is set`, "has file storage", `set it to "file"`, "nats stream rm"}, false},
+		{"retention to workqueue", &jetstream.StreamConfig{Retention: jetstream.LimitsPolicy}, func(c *Config) { c.Retention = "workqueue" },
+			"retention", []string{`retention = "workqueue" is set`, "has limits retention", `set it to "limits"`}, false},
+		{"retention from workqueue", &jetstream.StreamConfig{Retention: jetstream.WorkQueuePolicy}, func(c *Config) { c.Retention = "limits" },
+			"retention", []string{`retention = "limits" is set`, "has workqueue retention"}, false},
+		{"replicas on a single server, existing stream", &jetstream.StreamConfig{}, func(c *Config) { c.Replicas = 3 },
+			"replicas", []string{"replicas = 3", "not clustered"}, false},
+		{"replicas on a single server, new stream", nil, func(c *Config) { c.Replicas = 3 },
+			"replicas", []string{"replicas = 3", "not clustered"}, false},
+		{"duplicate_window longer than the stream's max_age", &jetstream.StreamConfig{MaxAge: time.Minute, Duplicates: time.Minute}, func(c *Config) { c.DuplicateWindow = time.Hour },
+			"", []string{"the server refuses the stream's settings", "nats stream info"}, false},
+		{"retention limits to interest: allowed", &jetstream.StreamConfig{Retention: jetstream.LimitsPolicy}, func(c *Config) { c.Retention = "interest" },
+			"", nil, true},
+		{"storage as the stream's: nothing to change", &jetstream.StreamConfig{Storage: jetstream.MemoryStorage}, func(c *Config) { c.Storage = "memory" },
+			"", nil, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := newStream(srv)
+			cfg.PublishTimeout = time.Minute // a failure bound: the server answers
+			if tc.stream != nil {
+				sc := *tc.stream
+				sc.Name, sc.Subjects = cfg.Stream, []string{cfg.Subject}
+				if _, err := js.CreateStream(ctx, sc); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tc.set(&cfg)
+			s, err := Open(ctx, cfg, sinks.Env{})
+			if tc.wantOK {
+				if err != nil {
+					t.Fatalf("Open: %v", err)
+				}
+				deliver(t, s, sinktest.Records(2))
+				s.Close()
+				st, err := js.Stream(ctx, cfg.Stream)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if want := cfg.WithDefaults().streamConfig(); st.CachedInfo().Config.Retention != want.Retention {
+					t.Errorf("retention %v, want %v", st.CachedInfo().Config.Retention, want.Retention)
+				}
+				return
+			}
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded: the stream cannot take the configured settings")
+			}
+			var bad *StreamSettingsError
+			if !errors.As(err, &bad) || bad.Key != tc.wantKey || bad.Stream != cfg.Stream {
+				t.Fatalf("Open: %v (%T), want a StreamSettingsError for key %q of stream %s", err, err, tc.wantKey, cfg.Stream)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if tc.stream == nil {
+				if _, err := js.Stream(ctx, cfg.Stream); !errors.Is(err, jetstream.ErrStreamNotFound) {
+					t.Errorf("the refused stream exists: %v", err)
+				}
+				return
+			}
+			st, err := js.Stream(ctx, cfg.Stream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := st.CachedInfo().Config
+			if got.Storage != tc.stream.Storage || got.Retention != tc.stream.Retention || got.Replicas > 1 || got.Duplicates != tc.stream.Duplicates && tc.stream.Duplicates != 0 {
+				t.Errorf("the stream changed: %+v", got)
+			}
+		})
+	}
+}
+
+// TestKeptSettingsLoggedWhenTheyDiffer: the INFO line "keeping the
+// existing stream's own settings" was written at every start, also when
+// every kept value was radrelay's own (a stream it created). It now lists
+// only the kept values that differ from what radrelay would create the
+// stream with, and is not written (DEBUG) when none does.
+func TestKeptSettingsLoggedWhenTheyDiffer(t *testing.T) {
+	srv := startServer(t, nil)
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+
+	// A stream radrelay created: a second start has nothing to say.
+	cfg := newStream(srv)
+	var first, second bytes.Buffer
+	for _, log := range []*bytes.Buffer{&first, &second} {
+		s, err := Open(ctx, cfg, sinks.Env{Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		deliver(t, s, sinktest.Records(2))
+		s.Close()
+	}
+	if !strings.Contains(first.String(), "creating the stream") {
+		t.Errorf("the first start did not create the stream:\n%s", first.String())
+	}
+	for _, line := range strings.Split(second.String(), "\n") {
+		if strings.Contains(line, "level=INFO") && strings.Contains(line, "keeping the existing stream's own settings") {
+			t.Errorf("said at INFO with every kept value radrelay's own: %s", line)
+		}
+	}
+	if !strings.Contains(second.String(), "level=DEBUG") || !strings.Contains(second.String(), "max_age=0s") {
+		t.Errorf("the kept defaults are not at DEBUG:\n%s", second.String())
+	}
+
+	// An operator's stream with a 30-day max_age: that one is said, alone.
+	cfg = newStream(srv)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: cfg.Stream, Subjects: []string{cfg.Subject}, MaxAge: 720 * time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	_, log := streamAfterDelivery(t, ctx, js, cfg)
+	var info []string
+	for _, line := range strings.Split(log.String(), "\n") {
+		if strings.Contains(line, "keeping the existing stream's own settings") {
+			info = append(info, line)
+		}
+	}
+	if len(info) != 1 || !strings.Contains(info[0], "max_age=720h0m0s") || strings.Contains(info[0], "storage=") || strings.Contains(info[0], "replicas=") {
+		t.Errorf("want one line with max_age alone, got %q", info)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/dictionary"
@@ -33,6 +34,9 @@ const (
 	HeaderSource     = "Radrelay-Source"         // "FILE:OFFSET" of the record's header line
 	HeaderKey        = "Radrelay-Key"            // the key (NATS has no message key of its own)
 	HeaderID         = "Radrelay-Id"             // the record's identity (ID), to de-duplicate on
+	// HeaderEscaped names (comma-separated) the headers above whose value
+	// is escaped (escapeHeaders); absent when none is.
+	HeaderEscaped = "Radrelay-Escaped"
 )
 
 // ErrTooLarge is the cause of a record whose message exceeds the limit.
@@ -249,6 +253,7 @@ func (e *Encoder) Encode(rec *detail.Record, m *Message) error {
 		m.Headers = append(m.Headers, Header{HeaderSource, all[32:srcEnd]})
 	}
 	m.Headers = append(m.Headers, Header{HeaderKey, m.Key}, Header{HeaderID, m.ID})
+	escapeHeaders(m)
 	if n := m.Size(); n > e.maxBytes {
 		return sinks.Permanent(fmt.Errorf("%w: %d bytes, the limit is %d (max_message_bytes)", ErrTooLarge, n, e.maxBytes))
 	}
@@ -257,3 +262,45 @@ func (e *Encoder) Encode(rec *detail.Record, m *Message) error {
 
 // MaxBytes is the encoder's message size limit.
 func (e *Encoder) MaxBytes() int { return e.maxBytes }
+
+// escapeHeaders escapes the header values that are not plain text (valid
+// UTF-8 without control characters) as the detail file writes a value
+// between its quotes (\\, \", \n, \r, \t, \ooo for any other byte below
+// 0x20, 0x7f and every byte that is not part of valid UTF-8), and names
+// them in a Radrelay-Escaped header, as the value's "escaped" names its
+// escaped attributes. A key or a file name is bytes: a Kafka consumer
+// decoding a header as UTF-8 got U+FFFD for them, and a NATS header line
+// cannot hold CR or LF (the client turns them into spaces). The message
+// key itself (Kafka's) stays the bytes as they are, and so does the ID.
+func escapeHeaders(m *Message) {
+	var escaped []byte
+	for i := range m.Headers {
+		h := &m.Headers[i]
+		if plainText(h.Value) {
+			continue
+		}
+		q := detail.AppendQuoted(nil, h.Value)
+		h.Value = string(q[1 : len(q)-1])
+		if escaped != nil {
+			escaped = append(escaped, ',')
+		}
+		escaped = append(escaped, h.Name...)
+	}
+	if escaped != nil {
+		m.Headers = append(m.Headers, Header{HeaderEscaped, string(escaped)})
+	}
+}
+
+// plainText reports whether s is valid UTF-8 without control characters
+// (below 0x20, 0x7f).
+func plainText(s string) bool {
+	high := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+		high = high || c >= 0x80
+	}
+	return !high || utf8.ValidString(s)
+}

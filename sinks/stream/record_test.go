@@ -3,7 +3,6 @@ package stream
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -40,26 +39,27 @@ func TestValueIsTheJSONLDocument(t *testing.T) {
 	}
 }
 
-// TestValueMatchesSchema checks every value against the properties of
-// docs/stream-record.schema.json: required fields present, no field the
-// schema does not describe, types as declared.
+// TestValueMatchesSchema checks every value against
+// docs/stream-record.schema.json with the schema checker (schema_test.go),
+// which checks every keyword the schema uses, and beyond the schema: no
+// field the schema does not describe (a field added to the encoder must be
+// added to the schema), and "time" is the Timestamp. The records include
+// hostile values, values, a header line and a file name that are not UTF-8
+// (escaped, escaped_fields), a record marked done, one without a
+// Timestamp, and Timestamps RFC 3339 cannot write.
 func TestValueMatchesSchema(t *testing.T) {
-	raw, err := os.ReadFile("../../docs/stream-record.schema.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var schema struct {
-		Required   []string                  `json:"required"`
-		Properties map[string]map[string]any `json:"properties"`
-	}
-	if err := json.Unmarshal(raw, &schema); err != nil {
-		t.Fatalf("the schema is not JSON: %v", err)
-	}
+	c := loadSchema(t, schemaPath)
+	properties, _ := c.root["properties"].(map[string]any)
 	enc, _ := NewEncoder(Options{Dictionary: dictionary.Builtin()})
 	recs := append(sinktest.Records(9), sinktest.HostileRecords()...)
 	done := *recs[0]
 	done.Done = true
-	recs = append(recs, &done, &detail.Record{Header: "Mon Nov 23 11:57:39 2026"})
+	notUTF8 := *recs[1]
+	notUTF8.Header, notUTF8.File = "Mon Nov 23 \xff 2026", "/var/log/caf\xe9/detail"
+	notUTF8.Attrs = append(notUTF8.Attrs[:len(notUTF8.Attrs):len(notUTF8.Attrs)],
+		detail.Attribute{Name: "Reply-Message", Value: "bad \xfe", Quoted: true},
+		detail.Attribute{Name: "Reply-Message", Value: "also \xfd", Quoted: true})
+	recs = append(recs, &done, &notUTF8, &detail.Record{Header: "Mon Nov 23 11:57:39 2026"})
 	// Timestamps RFC 3339 cannot write (a corrupt Timestamp line): a
 	// "time" of year 10000 failed the schema's date-time format.
 	for _, ts := range []int64{253402300799, 253402300800, 1 << 40, -62135596800, -62135596801, -62167219200, -1 << 40} {
@@ -67,67 +67,38 @@ func TestValueMatchesSchema(t *testing.T) {
 		r.Timestamp = ts
 		recs = append(recs, &r)
 	}
+	fields := map[string]int{}
 	for _, rec := range recs {
 		var m Message
 		if err := enc.Encode(rec, &m); err != nil {
 			t.Fatal(err)
 		}
+		bad, err := c.validate(m.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(bad) > 0 {
+			t.Errorf("%q\n%s", bad, m.Value)
+		}
 		var doc map[string]any
 		if err := json.Unmarshal(m.Value, &doc); err != nil {
 			t.Fatalf("not JSON: %v\n%s", err, m.Value)
 		}
-		for _, k := range schema.Required {
-			if _, ok := doc[k]; !ok {
-				t.Errorf("required %q missing: %s", k, m.Value)
+		for k, v := range doc {
+			fields[k]++
+			if _, ok := properties[k]; !ok {
+				t.Errorf("field %q is not in the schema", k)
+			}
+			if k == "time" {
+				if tm, err := time.Parse(time.RFC3339, v.(string)); err != nil || tm.Unix() != rec.Timestamp {
+					t.Errorf("time = %v: %v, the Timestamp is %d", v, err, rec.Timestamp)
+				}
 			}
 		}
-		for k, v := range doc {
-			p, ok := schema.Properties[k]
-			if !ok {
-				t.Errorf("field %q is not in the schema", k)
-				continue
-			}
-			want, _ := p["type"].(string)
-			if p["format"] == "date-time" {
-				if str, _ := v.(string); !rfc3339.MatchString(str) {
-					t.Errorf("%s = %v, not an RFC 3339 date-time: %s", k, v, m.Value)
-				} else if tm, err := time.Parse(time.RFC3339, str); err != nil || k == "time" && tm.Unix() != rec.Timestamp {
-					t.Errorf("%s = %v: %v, the Timestamp is %d", k, v, err, rec.Timestamp)
-				}
-			}
-			if c, ok := p["const"]; ok && v != c {
-				t.Errorf("%s = %v, the schema says %v", k, v, c)
-			}
-			var got string
-			switch x := v.(type) {
-			case string:
-				got = "string"
-			case float64:
-				got = "number"
-				if x == float64(int64(x)) {
-					got = "integer"
-				}
-			case []any:
-				got = "array"
-				for _, item := range x {
-					if _, ok := item.(string); !ok {
-						t.Errorf("%s holds %v, not a string", k, item)
-					}
-				}
-			case map[string]any:
-				got = "object"
-				for name, av := range x {
-					switch av.(type) {
-					case string, float64, bool:
-					case []any:
-					default:
-						t.Errorf("attribute %s has a value of type %T", name, av)
-					}
-				}
-			}
-			if want != "" && got != want {
-				t.Errorf("%s is a %s, the schema says %s", k, got, want)
-			}
+	}
+	for k := range properties {
+		if fields[k] == 0 {
+			t.Errorf("no record has the schema's field %q: nothing checked it", k)
 		}
 	}
 }
@@ -392,4 +363,67 @@ func unescapeDetail(t *testing.T, s string) string {
 		t.Fatalf("%q does not read back: %v", s, err)
 	}
 	return rec.Attrs[0].Value
+}
+
+// TestHeadersNotPlainTextEscaped: a key or file name with bytes that are
+// not UTF-8, or with control characters, went into the Radrelay-Key and
+// Radrelay-Source headers as they were: a consumer decoding them as UTF-8
+// got U+FFFD, and a NATS header cannot carry CR or LF (the client made
+// them spaces). Such a value is now escaped as the detail file writes a
+// value, and named in Radrelay-Escaped; the message key (Kafka's) and the
+// ID stay those of the record's bytes, and a record of plain text has the
+// headers it always had.
+func TestHeadersNotPlainTextEscaped(t *testing.T) {
+	enc, _ := NewEncoder(Options{Dictionary: dictionary.Builtin()})
+	for _, tc := range []struct {
+		name, key, file, status string
+		wantEscaped             string
+	}{
+		{"plain", "carl@example.net", "/var/log/radacct/detail", "Stop", ""},
+		{"latin-1 file", "carl", "/var/log/caf\xe9/detail", "Stop", "Radrelay-Source"},
+		{"key with CR LF", "a\r\nInjected: yes", "/var/log/detail", "Stop", "Radrelay-Key"},
+		{"all three", "k\xff", "/f\x01", "St\top", "Radrelay-Status-Type,Radrelay-Source,Radrelay-Key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &detail.Record{Header: "Mon Nov 23 11:57:39 2026", File: tc.file, Offset: 42, Attrs: []detail.Attribute{
+				{Name: "Acct-Status-Type", Value: tc.status},
+				{Name: "Acct-Unique-Session-Id", Value: tc.key, Quoted: true},
+			}}
+			var m Message
+			if err := enc.Encode(rec, &m); err != nil {
+				t.Fatal(err)
+			}
+			if m.Key != tc.key || m.ID != ID(rec) {
+				t.Errorf("key %q, id %s: want the record's %q, %s", m.Key, m.ID, tc.key, ID(rec))
+			}
+			got := map[string]string{}
+			for _, h := range m.Headers {
+				if _, dup := got[h.Name]; dup {
+					t.Errorf("header %s twice", h.Name)
+				}
+				got[h.Name] = h.Value
+				if !utf8.ValidString(h.Value) || strings.ContainsAny(h.Value, "\r\n\x00") {
+					t.Errorf("header %s = %q: not plain text", h.Name, h.Value)
+				}
+			}
+			if got[HeaderEscaped] != tc.wantEscaped {
+				t.Errorf("%s = %q, want %q", HeaderEscaped, got[HeaderEscaped], tc.wantEscaped)
+			}
+			escaped := map[string]bool{}
+			if tc.wantEscaped != "" {
+				for _, n := range strings.Split(got[HeaderEscaped], ",") {
+					escaped[n] = true
+				}
+			}
+			for name, want := range map[string]string{HeaderKey: tc.key, HeaderSource: tc.file + ":42", HeaderStatusType: tc.status} {
+				v := got[name]
+				if escaped[name] {
+					v = unescapeDetail(t, v)
+				}
+				if v != want {
+					t.Errorf("%s = %q (escaped: %v), read back %q, want %q", name, got[name], escaped[name], v, want)
+				}
+			}
+		})
+	}
 }
