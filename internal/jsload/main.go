@@ -15,7 +15,11 @@
 //	       that still gets a PubAck per message);
 //	fast:  JetStream fast batches (nats-server 2.12+, "allow_batched"):
 //	       one PubAck per batch of -batch messages, flow acknowledgements
-//	       in between, de-duplication still by Nats-Msg-Id.
+//	       in between, de-duplication still by Nats-Msg-Id;
+//	raw:   the same fast batches, written to the socket by jsload itself
+//	       (rawproto.go) rather than by nats.go, so that the header block's
+//	       order (-order) and the reply subject's length (-short-reply),
+//	       which nats.go does not let a publisher choose, can be compared.
 //
 // It is the ceiling measurement of docs/benchmarks.md ("Stream sinks"),
 // not a test:
@@ -50,13 +54,15 @@ func main() {
 	url := flag.String("url", "nats://127.0.0.1:4222", "server")
 	subject := flag.String("subject", "radius.load", "subject")
 	streamName := flag.String("stream", "LOAD", "stream (created, or updated to allow fast batches)")
-	mode := flag.String("mode", "fast", "async, core or fast")
+	mode := flag.String("mode", "fast", "async, core, fast or raw")
 	batch := flag.Int("batch", 4096, "messages per fast batch; in flight at once in async and core modes")
 	flow := flag.Int("flow", 500, "fast: the acknowledgement interval asked of the server (messages)")
 	serverPID := flag.Int("server-pid", 0, "nats-server's process id, to report its CPU")
 	limit := flag.Int("n", 0, "publish at most this many records (0: all)")
 	asyncPersist := flag.Bool("async-persist", false, "create the stream with persist_mode async (the PubAck may come before the write)")
-	headers := flag.String("headers", "sink", "headers of each message: sink (as the nats sink sends them), withid (and Radrelay-Id, as the sink did before), noexpect (without Nats-Expected-Stream), lean (without Radrelay-Schema-Version), min (Nats-Msg-Id only), none")
+	headers := flag.String("headers", "sink", "headers of each message: sink (as the nats sink sends them), withid (and Radrelay-Id, as the sink did before), noexpect (without Nats-Expected-Stream), lean (without Radrelay-Schema-Version), first (sink, but Nats-Expected-Stream only on each fast batch's first message), leanfirst (lean and first), min (Nats-Msg-Id only), none")
+	order := flag.String("order", "map", "raw: the order of the header block: natsfirst (Nats-* headers first), natslast, or map (Go's map order, a new one each message, as nats.go writes it)")
+	shortReply := flag.Bool("short-reply", false, "raw: a short reply subject (inbox and batch id of 4 characters, not 22 each)")
 	flag.Parse()
 	if flag.NArg() != 1 {
 		fmt.Fprintln(os.Stderr, "usage: jsload [flags] DETAIL-FILE")
@@ -65,6 +71,15 @@ func main() {
 	msgs, err := load(flag.Arg(0), *subject, *streamName, *limit, *headers)
 	if err != nil {
 		fail(err)
+	}
+	if *headers == "first" || *headers == "leanfirst" {
+		// Each fast batch is -batch messages: only its first keeps
+		// Nats-Expected-Stream.
+		for i, m := range msgs {
+			if i%*batch != 0 {
+				m.Header.Del(jetstream.ExpectedStreamHeader)
+			}
+		}
 	}
 	nc, err := nats.Connect(*url)
 	if err != nil {
@@ -79,10 +94,16 @@ func main() {
 	defer cancel()
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name: *streamName, Subjects: []string{*subject}, Storage: jetstream.FileStorage,
-		Duplicates: 2 * time.Minute, MaxMsgSize: 1 << 20, AllowBatchPublish: *mode == "fast",
+		Duplicates: 2 * time.Minute, MaxMsgSize: 1 << 20, AllowBatchPublish: *mode == "fast" || *mode == "raw",
 		PersistMode: persistMode(*asyncPersist),
 	}); err != nil {
 		fail(err)
+	}
+	var hdrs [][]byte
+	if *mode == "raw" {
+		if hdrs, err = rawHeaders(msgs, *order); err != nil {
+			fail(err)
+		}
 	}
 	cpu0, srv0 := selfCPU(), procCPU(*serverPID)
 	start := time.Now()
@@ -93,6 +114,8 @@ func main() {
 		err = publishCore(nc, msgs, *batch)
 	case "fast":
 		err = publishFast(nc, msgs, *batch, *flow)
+	case "raw":
+		err = publishRaw(*url, msgs, hdrs, *batch, *flow, *shortReply)
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}
@@ -102,8 +125,8 @@ func main() {
 	}
 	cpu, srv := selfCPU()-cpu0, procCPU(*serverPID)-srv0
 	n := float64(len(msgs))
-	fmt.Printf("mode=%s messages=%d wall=%.2fs rate=%.0f/s client_cpu=%.2fs (%.1f µs/msg)",
-		*mode, len(msgs), wall.Seconds(), n/wall.Seconds(), cpu.Seconds(), cpu.Seconds()*1e6/n)
+	fmt.Printf("mode=%s headers=%s order=%s short_reply=%v messages=%d wall=%.2fs rate=%.0f/s client_cpu=%.2fs (%.1f µs/msg)",
+		*mode, *headers, *order, *shortReply, len(msgs), wall.Seconds(), n/wall.Seconds(), cpu.Seconds(), cpu.Seconds()*1e6/n)
 	if *serverPID > 0 {
 		fmt.Printf(" server_cpu=%.2fs (%.1f µs/msg)", srv.Seconds(), srv.Seconds()*1e6/n)
 	}
@@ -158,7 +181,7 @@ func load(path, subject, streamName string, limit int, headers string) ([]*nats.
 				continue
 			case h.Name == stream.HeaderID && headers != "withid":
 				continue // the sink sends it as Nats-Msg-Id only
-			case h.Name == stream.HeaderSchema && headers == "lean":
+			case h.Name == stream.HeaderSchema && (headers == "lean" || headers == "leanfirst"):
 				continue
 			}
 			msg.Header.Set(h.Name, h.Value)
@@ -166,7 +189,7 @@ func load(path, subject, streamName string, limit int, headers string) ([]*nats.
 		if headers != "none" {
 			msg.Header.Set(jetstream.MsgIDHeader, m.ID)
 		}
-		if headers == "sink" || headers == "withid" || headers == "lean" {
+		if headers == "sink" || headers == "withid" || headers == "lean" || headers == "first" || headers == "leanfirst" {
 			msg.Header.Set(jetstream.ExpectedStreamHeader, streamName)
 		}
 		msgs = append(msgs, msg)

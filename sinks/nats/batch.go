@@ -418,8 +418,17 @@ func (p *batchPublisher) publish(nc *nats.Conn, subject, streamName, replyTo str
 			p.setHeader(h.Name, h.Value)
 		}
 		p.setHeader(jetstream.MsgIDHeader, m.ID)
-		// Refused, not stored, if another stream captures the subject.
-		p.setHeader(jetstream.ExpectedStreamHeader, streamName)
+		if op == fastBatchOpStart {
+			// Refused, not stored, if another stream captures the
+			// subject. Only the batch's first message needs it: the
+			// batch lives in the stream that took its first message, and
+			// any other stream refuses the rest of it as an unknown batch
+			// (nats-server's processJetStreamFastBatchMsg; tested in
+			// TestBatchRefusedByAnotherStream). Each message without it
+			// is 30 bytes and a string fewer for the server to copy,
+			// checksum, write and store.
+			p.setHeader(jetstream.ExpectedStreamHeader, streamName)
+		}
 	}
 	if p.changed || p.n != len(msg.Header) {
 		clear(msg.Header)

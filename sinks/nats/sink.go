@@ -369,13 +369,20 @@ func (b *batch) message(m *stream.Message) *nats.Msg {
 }
 
 // sentOnJetStream reports whether the stream record's header name is sent
-// on JetStream: all but Radrelay-Id. There the record's identity is the
-// Nats-Msg-Id header, which the stream de-duplicates on; Radrelay-Id
-// (the same 32 hex digits, for Kafka's consumers) would repeat it. The
-// server scans the whole header block of every message for each of its
-// own headers (Nats-*) and stores the block with the message: 46 bytes
-// fewer to scan, copy, checksum and write (docs/streams.md, "Headers").
-func sentOnJetStream(name string) bool { return name != stream.HeaderID }
+// on JetStream: all but Radrelay-Id and Radrelay-Schema-Version, which
+// would repeat in every stored message what it holds already. The
+// record's identity is the Nats-Msg-Id header, which the stream
+// de-duplicates on (Radrelay-Id, the same 32 hex digits, is for Kafka's
+// consumers); the schema version is the value's schema_version (the
+// header is for Kafka's consumers, which may filter on headers without
+// parsing the value). The server parses every header line of every
+// message, scans the whole header block for each of a dozen of its own
+// headers (Nats-*), and copies, checksums, writes and stores it: the two
+// are 75 bytes and two lines of every message (docs/streams.md,
+// "Headers"; docs/benchmarks.md, "Seventh session").
+func sentOnJetStream(name string) bool {
+	return name != stream.HeaderID && name != stream.HeaderSchema
+}
 
 // pending reports whether record j is published and awaiting its PubAck,
 // or waiting to be published.

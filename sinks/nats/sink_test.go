@@ -75,7 +75,8 @@ func deliver(t testing.TB, s sinks.Sink, recs []*detail.Record) {
 // (the same records, from a new connection) is dropped by the stream's
 // de-duplication; the stream holds every record once, each session's in
 // order, with exactly the contract's headers (docs/streams.md: on
-// JetStream the identity is Nats-Msg-Id, without a Radrelay-Id), whether
+// JetStream the identity is Nats-Msg-Id, without a Radrelay-Id, and the
+// schema version is the value's, without a Radrelay-Schema-Version), whether
 // the sink publishes fast batches or a PubAck per record.
 func TestResentRecordsAreStoredOnce(t *testing.T) {
 	srv := startServer(t, nil)
@@ -93,12 +94,12 @@ func TestResentRecordsAreStoredOnce(t *testing.T) {
 			s = openSink(t, cfg) // a restart: the last 100 delivered records again
 			deliver(t, s, recs[100:])
 			s.Close()
-			checkStoredOnceWithHeaders(t, readStream(t, srv.ClientURL(), cfg.Stream), cfg, recs)
+			checkStoredOnceWithHeaders(t, readStream(t, srv.ClientURL(), cfg.Stream), cfg, batched, recs)
 		})
 	}
 }
 
-func checkStoredOnceWithHeaders(t *testing.T, got []storedMessage, cfg Config, recs []*detail.Record) {
+func checkStoredOnceWithHeaders(t *testing.T, got []storedMessage, cfg Config, batched bool, recs []*detail.Record) {
 	t.Helper()
 	if len(got) != len(recs) {
 		t.Fatalf("the stream holds %d messages, want %d", len(got), len(recs))
@@ -106,6 +107,17 @@ func checkStoredOnceWithHeaders(t *testing.T, got []storedMessage, cfg Config, r
 	if n := checkExactlyOnce(t, got, recs); n > 0 {
 		t.Errorf("%d records are stored after a later record of their session", n)
 	}
+	// Nats-Expected-Stream is on every message published with a PubAck
+	// each, and on the first message of each fast batch only.
+	expected := 0
+	defer func() {
+		switch {
+		case !batched && expected != len(got):
+			t.Errorf("%d of %d messages have Nats-Expected-Stream, want all (a PubAck per record)", expected, len(got))
+		case batched && (expected == 0 || expected == len(got)):
+			t.Errorf("%d of %d messages have Nats-Expected-Stream, want the first of each fast batch", expected, len(got))
+		}
+	}()
 	byContent := map[string]*detail.Record{}
 	for _, r := range recs {
 		byContent[fmt.Sprint(sinktest.SessionID(r), r.Timestamp)] = r
@@ -124,18 +136,22 @@ func checkStoredOnceWithHeaders(t *testing.T, got []storedMessage, cfg Config, r
 			stream.HeaderKey:        uniq.Value,
 			stream.HeaderStatusType: st.Value,
 			stream.HeaderSource:     fmt.Sprintf("sinktest:%d", want.Offset),
-			stream.HeaderSchema:     "1",
 			"Nats-Msg-Id":           stream.ID(want),
-			"Nats-Expected-Stream":  cfg.Stream,
 		}
 		for h, v := range wantHeaders {
 			if got := m.Header.Values(h); len(got) != 1 || got[0] != v {
 				t.Errorf("message %d: header %s = %q, want %q", i, h, got, v)
 			}
 		}
+		if got := m.Header.Values("Nats-Expected-Stream"); len(got) > 0 {
+			expected++
+			if len(got) != 1 || got[0] != cfg.Stream {
+				t.Errorf("message %d: header Nats-Expected-Stream = %q, want %q", i, got, cfg.Stream)
+			}
+		}
 		for h, v := range m.Header {
-			if _, ok := wantHeaders[h]; !ok {
-				t.Errorf("message %d: header %s = %q, which the contract does not have (the identity is Nats-Msg-Id)", i, h, v)
+			if _, ok := wantHeaders[h]; !ok && h != "Nats-Expected-Stream" {
+				t.Errorf("message %d: header %s = %q, which the contract does not have on JetStream (the identity is Nats-Msg-Id, the schema version the value's schema_version)", i, h, v)
 			}
 		}
 	}
