@@ -182,6 +182,64 @@ path = "/tmp/copy.csv"
 	}
 }
 
+// TestValidatePrintKeepsStreamSettingsUnset: the nats sink's create_stream
+// settings left out of the file mean "the existing stream's own", so
+// --print leaves them out too. It printed storage = "file", retention and
+// a 2-minute duplicate_window, and that output, fed back to radrelay, set
+// them: a memory stream then stopped radrelay at start, and a longer
+// duplicate window was shortened. Set ones are printed as set.
+func TestValidatePrintKeepsStreamSettingsUnset(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "d.toml")
+	head := `state_dir = "/s"
+[[input]]
+glob = "/d/*"
+mode = "consume"
+[[sink]]
+name = "js"
+type = "nats"
+servers = ["nats://127.0.0.1:4222"]
+subject = "radius.acct"
+stream = "RADIUS"
+create_stream = true
+`
+	for _, tc := range []struct {
+		name, extra string
+		want, not   []string
+	}{
+		{"unset", "", []string{`max_pending = 4096`, `create_stream = true`}, []string{`storage = "file"`, `retention = "limits"`, `duplicate_window = "2m0s"`}},
+		{"set", "storage = \"memory\"\nretention = \"interest\"\nduplicate_window = \"10m\"\n",
+			[]string{`storage = "memory"`, `retention = "interest"`, `duplicate_window = "10m0s"`}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.WriteFile(name, []byte(head+tc.extra), 0o644)
+			code, out, stderr := runCLI(t, "validate", "--print", "-c", name)
+			if code != 0 {
+				t.Fatalf("status %d: %s", code, stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("--print output has no %q:\n%s", w, out)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(out, n) {
+					t.Errorf("--print output has %s, which the file left to the stream:\n%s", n, out)
+				}
+			}
+			// What it printed means the same when fed back.
+			printed := filepath.Join(dir, "printed.toml")
+			os.WriteFile(printed, []byte(out), 0o644)
+			code, again, stderr := runCLI(t, "validate", "--print", "-c", printed)
+			_, body, _ := strings.Cut(out, "\n") // its first line names the file
+			_, againBody, _ := strings.Cut(again, "\n")
+			if code != 0 || againBody != body {
+				t.Errorf("the printed configuration, validated again: status %d, %s\nfirst:\n%s\nagain:\n%s", code, stderr, out, again)
+			}
+		})
+	}
+}
+
 // TestDaemonDictionaryFlag: run and replay take --dictionary, as check and cat
 // do; the jsonl sink types a vendor attribute only the extra file defines, and
 // a bad file is a usage error naming its line.

@@ -168,8 +168,17 @@ func (c *Config) CheckEnvironment() error {
 	return err
 }
 
-// Effective implements sinks.Config.
-func (c *Config) Effective() sinks.Config { d := c.WithDefaults(); return &d }
+// Effective implements sinks.Config. The stream settings that create_stream
+// applies only when they are set (storage, retention, duplicate_window)
+// stay unset: an unset one means "the existing stream's own, radrelay's
+// default on a stream it creates", and the printed configuration, fed back
+// to radrelay, must mean the same (a printed storage = "file" would be a
+// setting a memory stream cannot take).
+func (c *Config) Effective() sinks.Config {
+	d := c.WithDefaults()
+	d.Storage, d.Retention, d.DuplicateWindow = c.Storage, c.Retention, c.DuplicateWindow
+	return &d
+}
 
 // Redacted implements sinks.Config: the configuration holds no secret
 // itself, only the names of the files and variables that do.
