@@ -37,6 +37,23 @@ func startServer(t testing.TB, mod func(*server.Options)) *server.Server {
 	return s
 }
 
+// connectJS connects a client to srv for the test's own look at the
+// stream (what the sink stored, the stream's settings); it is closed when
+// the test ends.
+func connectJS(t testing.TB, srv *server.Server) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return js
+}
+
 // freePort returns a loopback TCP port nobody listens on now.
 func freePort(t testing.TB) int {
 	t.Helper()

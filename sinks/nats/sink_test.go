@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/radrelay/radrelay/detail"
@@ -215,12 +214,7 @@ func TestSessionWaitsForItsEarlierRecord(t *testing.T) {
 	srv := startServer(t, nil)
 	cfg := newStream(srv)
 	cfg.CreateStream = false
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := connectJS(t, srv)
 	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: cfg.Stream, Subjects: []string{cfg.Subject}, MaxMsgs: 4, Discard: jetstream.DiscardNew}); err != nil {
 		t.Fatal(err)
 	}

@@ -26,12 +26,7 @@ import (
 // max_msg_size limits removed.
 func TestCreateStreamKeepsAnExistingStream(t *testing.T) {
 	srv := startServer(t, nil)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := connectJS(t, srv)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name         string
@@ -88,12 +83,7 @@ func TestCreateStreamKeepsAnExistingStream(t *testing.T) {
 // with "no response from stream", or a stream mismatch).
 func TestStreamMustCaptureTheSubject(t *testing.T) {
 	srv := startServer(t, nil)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := connectJS(t, srv)
 	cfg := newStream(srv)
 	cfg.CreateStream = false
 	cfg.PublishTimeout = 2 * time.Second
@@ -141,12 +131,7 @@ func TestSubjectCaptured(t *testing.T) {
 // again and the retried records are stored.
 func TestStreamDeletedIsCreatedAgain(t *testing.T) {
 	srv := startServer(t, nil)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := connectJS(t, srv)
 	cfg := newStream(srv)
 	cfg.PublishTimeout = 2 * time.Second
 	s := openSink(t, cfg)
@@ -245,12 +230,7 @@ func TestCreateStreamKeepsReplicasNotSet(t *testing.T) {
 // retention; a key that is set is applied.
 func TestCreateStreamKeepsSettingsNotSet(t *testing.T) {
 	srv := startServer(t, nil)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := connectJS(t, srv)
 	ctx := context.Background()
 	const month = 30 * 24 * time.Hour
 	for _, tc := range []struct {
@@ -320,12 +300,7 @@ func streamAfterDelivery(t *testing.T, ctx context.Context, js jetstream.JetStre
 // to interest) is applied.
 func TestCreateStreamRefusesUnchangeableSettings(t *testing.T) {
 	srv := startServer(t, nil)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := connectJS(t, srv)
 	ctx := context.Background()
 	for _, tc := range []struct {
 		name    string
@@ -417,12 +392,7 @@ func TestCreateStreamRefusesUnchangeableSettings(t *testing.T) {
 // stream with, and is not written (DEBUG) when none does.
 func TestKeptSettingsLoggedWhenTheyDiffer(t *testing.T) {
 	srv := startServer(t, nil)
-	nc, err := nats.Connect(srv.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := connectJS(t, srv)
 	ctx := context.Background()
 
 	// A stream radrelay created: a second start has nothing to say.
