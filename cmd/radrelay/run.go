@@ -125,11 +125,13 @@ Sink URLs:
                                     publish to a NATS JetStream stream (tls://
                                     for TLS; docs/streams.md)
   kafka://kafka1:9092,kafka2:9092/radius-accounting
-                                    produce to a Kafka topic
+                                    produce to a Kafka topic (docs/streams.md)
   Prefix a URL with NAME= to name the sink (the name keys its progress in
   the state directory; by default it is made from the URL).
   Secrets are never written on the command line: use secret_file= or
-  secret_env=, or a file named by the sink's configuration.
+  secret_env= (radius), credentials_file=, nkey_file=, token_file= or
+  token_env= (nats), sasl_password_file= or sasl_password_env= (kafka),
+  or a file named by the sink's configuration.
 
 Signals:
   SIGTERM, SIGINT  stop reading, drain records in flight for up to

@@ -40,11 +40,15 @@ func ParseURL(form URLForm, raw string) (URL, error) {
 		return u, u.errorf("want %s", form.Example)
 	}
 	u.Scheme = strings.ToLower(scheme)
-	hosts, pathQuery, _ := strings.Cut(rest, "/")
-	path, query, _ := strings.Cut(pathQuery, "?")
-	if strings.Contains(hosts, "@") {
+	// A user or password is refused wherever it ends, even in a query
+	// that follows the hosts directly (a password holding a '?').
+	if authority, _, _ := strings.Cut(rest, "/"); strings.Contains(authority, "@") {
 		return u, u.errorf("%s", form.NoSecret)
 	}
+	// The query starts at the first '?', with or without a path before it:
+	// "nats://h:4222?stream=S" has no subject, not a port "4222?stream=S".
+	beforeQuery, query, _ := strings.Cut(rest, "?")
+	hosts, path, _ := strings.Cut(beforeQuery, "/")
 	if hosts == "" {
 		return u, u.errorf("no %s: want %s", form.Host, form.Example)
 	}

@@ -36,11 +36,17 @@ func TestParseURL(t *testing.T) {
 		{"x:///n", "x sink URL: no host: want x://host/NAME"},
 		{"x://h/%zz", "x sink URL: name: "},
 		{"x://h/n?a=%zz", "x sink URL: options: "},
+		{"x://u:p?w@h/n", "x sink URL: use a file"},
 	} {
 		_, err := ParseURL(form, tc.raw)
 		if err == nil || !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "pw") {
 			t.Errorf("%s: %v, want %q...", tc.raw, err, tc.want)
 		}
+	}
+	// A query right after the hosts, without a path, is still the query.
+	u, err = ParseURL(form, "x://h:1?a=1")
+	if err != nil || strings.Join(u.Hosts, " ") != "h:1" || u.Name != "" || u.options.Get("a") != "1" {
+		t.Errorf("x://h:1?a=1: %+v, %v", u, err)
 	}
 	u, _ = ParseURL(form, "x://h/n?bogus=1&n=x")
 	for _, tc := range []struct {
