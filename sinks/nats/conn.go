@@ -1,8 +1,10 @@
 package nats
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 
@@ -37,7 +39,7 @@ func (c *connState) failed(_ *nats.Conn, err error) {
 	}
 	c.mu.Lock()
 	c.lastErr = err
-	msg := err.Error()
+	msg := reason(err)
 	first := !c.logged[msg] && len(c.logged) < 16
 	if first {
 		if c.logged == nil {
@@ -49,6 +51,19 @@ func (c *connState) failed(_ *nats.Conn, err error) {
 	if first {
 		c.logger.Warn("nats sink: cannot connect; retrying", "servers", c.servers, "err", err)
 	}
+}
+
+// reason is err's text without the local address of the attempt's socket
+// ("read tcp 127.0.0.1:45050->127.0.0.1:4222: i/o timeout"): every attempt
+// has a new local port, so with it a server that accepts connections and
+// never answers made each attempt a distinct error, logged again each time.
+func reason(err error) string {
+	msg := err.Error()
+	var op *net.OpError
+	if errors.As(err, &op) && op.Source != nil && op.Addr != nil {
+		msg = strings.Replace(msg, op.Source.String()+"->", "", 1)
+	}
+	return msg
 }
 
 // connected notes that the connection is up (again).
