@@ -1,6 +1,8 @@
 package tailer
 
 import (
+	"errors"
+	"strings"
 	"sync"
 	"time"
 )
@@ -27,6 +29,38 @@ type sinkHealth struct {
 	// this outage, and when a reminder was last logged.
 	waited       int
 	lastReminder time.Time
+	// cause is the cause last logged (causeOf), lastLogged when.
+	cause      string
+	lastLogged time.Time
+}
+
+// causeGap is how long after a line about an outage a changed cause is
+// logged at the soonest: the records of one batch may fail in words that
+// differ (the first record's error, then "not sent after an earlier
+// record failed"), and a sink whose errors alternate must not write a line
+// a retry.
+const causeGap = 5 * time.Second
+
+// causeOf is what tells one cause of an outage from another: the innermost
+// error's words, digits left out (ports, counts, sequence numbers and
+// durations change from one attempt to the next; the cause does not).
+func causeOf(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			break
+		}
+		err = next
+	}
+	if err == nil {
+		return ""
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
+		}
+		return r
+	}, err.Error())
 }
 
 // noteSuccess records a delivered record: the sink works.
@@ -57,8 +91,13 @@ func (r *sinkRunner) noteFailure(now time.Time, first bool, err error) {
 		h.waited++
 	}
 	remind := !starts && now.Sub(h.lastReminder) >= r.t.cfg.FailureReminder
-	if remind {
-		h.lastReminder = now
+	cause := causeOf(err)
+	// A cause that changed during the outage (a sink that now connects and
+	// is refused for another reason) is said when it is seen, not at the
+	// next reminder, which may be a minute away.
+	changed := !starts && !remind && cause != h.cause && now.Sub(h.lastLogged) >= causeGap
+	if starts || remind || changed {
+		h.lastReminder, h.lastLogged, h.cause = now, now, cause
 	}
 	since, waited := h.failingSince, h.waited
 	h.mu.Unlock()
@@ -67,6 +106,8 @@ func (r *sinkRunner) noteFailure(now time.Time, first bool, err error) {
 		r.log.Warn("sink is failing; retrying with backoff until it recovers", "err", err)
 	case remind:
 		r.log.Warn("sink still failing", "down_for", now.Sub(since).Round(time.Second).String(), "records_waiting", waited, "err", err)
+	case changed:
+		r.log.Warn("sink still failing, for another reason now", "down_for", now.Sub(since).Round(time.Second).String(), "records_waiting", waited, "err", err)
 	}
 }
 
