@@ -30,8 +30,8 @@ func TestOutageLogsAChangedCause(t *testing.T) {
 		want string // the line logged; "" none
 	}{
 		{0, notConnected(40001), "sink is failing; retrying"},
-		{time.Second, notConnected(40002), ""},     // same cause, another port
-		{2 * time.Second, refused, ""},             // another cause, but within causeGap of the last line
+		{time.Second, notConnected(40002), ""}, // same cause, another port
+		{2 * time.Second, refused, ""},         // another cause, but within causeGap of the last line
 		{6 * time.Second, refused, "for another reason now"},
 		{7 * time.Second, notConnected(40003), ""}, // alternating: not a line a failure
 		{8 * time.Second, refused, ""},
