@@ -18,7 +18,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/internal/testpki"
 	"github.com/radrelay/radrelay/sinks/sinktest"
 )
@@ -362,24 +361,13 @@ func TestNATSNotUTF8PathLossless(t *testing.T) {
 	if strings.Contains(string(m.Data), "\uFFFD") || len(doc.EscapedFields) != 1 || doc.EscapedFields[0] != "file" {
 		t.Fatalf("value %s", m.Data)
 	}
-	if got := unescapeDetailValue(t, doc.File); got != file {
+	if got := sinktest.DetailValue(t, doc.File); got != file {
 		t.Errorf("file %q reads back as %q, want %q", doc.File, got, file)
 	}
 	if m.Header.Get("Radrelay-Escaped") != "Radrelay-Source" {
 		t.Fatalf("headers %q", m.Header)
 	}
-	if got := unescapeDetailValue(t, m.Header.Get("Radrelay-Source")); got != file+":0" {
+	if got := sinktest.DetailValue(t, m.Header.Get("Radrelay-Source")); got != file+":0" {
 		t.Errorf("Radrelay-Source %q reads back as %q, want %q", m.Header.Get("Radrelay-Source"), got, file+":0")
 	}
-}
-
-// unescapeDetailValue reads s as a detail file's quoted value.
-func unescapeDetailValue(t *testing.T, s string) string {
-	t.Helper()
-	r := detail.NewReader(strings.NewReader("Mon Nov 23 11:57:39 2026\n\tReply-Message = \""+s+"\"\n\n"), "escaped")
-	rec, err := r.Next()
-	if err != nil || len(rec.Attrs) != 1 {
-		t.Fatalf("%q does not read back: %v", s, err)
-	}
-	return rec.Attrs[0].Value
 }

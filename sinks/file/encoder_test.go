@@ -12,6 +12,7 @@ import (
 
 	"github.com/radrelay/radrelay/detail"
 	"github.com/radrelay/radrelay/dictionary"
+	"github.com/radrelay/radrelay/sinks/sinktest"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -184,7 +185,7 @@ func TestJSONHeaderAndFileNotUTF8(t *testing.T) {
 				}
 				got := map[string]string{"header": obj.Header, "file": obj.File}
 				for _, f := range obj.EscapedFields {
-					got[f] = unquoteDetail(t, got[f])
+					got[f] = sinktest.DetailValue(t, got[f])
 				}
 				if got["header"] != tc.header || got["file"] != tc.file {
 					t.Errorf("header %q, file %q (escaped_fields %q): want %q, %q", got["header"], got["file"], obj.EscapedFields, tc.header, tc.file)
@@ -192,15 +193,4 @@ func TestJSONHeaderAndFileNotUTF8(t *testing.T) {
 			}
 		})
 	}
-}
-
-// unquoteDetail reads s as a detail file's quoted value.
-func unquoteDetail(t *testing.T, s string) string {
-	t.Helper()
-	r := detail.NewReader(strings.NewReader("Mon Nov 23 11:57:39 2026\n\tReply-Message = \""+s+"\"\n\n"), "escaped")
-	rec, err := r.Next()
-	if err != nil || len(rec.Attrs) != 1 {
-		t.Fatalf("%q does not read back: %v", s, err)
-	}
-	return rec.Attrs[0].Value
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
+	"testing"
 	"time"
 	"unicode/utf8"
 
@@ -194,4 +196,18 @@ func Repeat(from []*detail.Record, n int) []*detail.Record {
 		recs = append(recs, &c)
 	}
 	return recs
+}
+
+// DetailValue reads s as the inside of a detail file's quoted value, as
+// FreeRADIUS and radrelay's Reader do: what a sink's escaped text (the
+// "escaped" fields of a stream record, a Radrelay-Escaped header) must
+// read back to.
+func DetailValue(t testing.TB, s string) string {
+	t.Helper()
+	r := detail.NewReader(strings.NewReader("Mon Nov 23 11:57:39 2026\n\tReply-Message = \""+s+"\"\n\n"), "escaped")
+	rec, err := r.Next()
+	if err != nil || len(rec.Attrs) != 1 {
+		t.Fatalf("%q does not read back: %v", s, err)
+	}
+	return rec.Attrs[0].Value
 }

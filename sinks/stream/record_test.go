@@ -328,7 +328,7 @@ func TestNotUTF8RoundTrip(t *testing.T) {
 						continue // typed: a number
 					}
 					if escaped[k] {
-						s = unescapeDetail(t, s)
+						s = sinktest.DetailValue(t, s)
 					}
 					if s != v && !(enc.name != "jsonl" && isTyped(d, k)) {
 						t.Errorf("%s: %s value %d is %q, the record's %q (escaped: %v)", enc.name, k, i, s, v, escaped[k])
@@ -351,18 +351,6 @@ func isTyped(d *dictionary.Dictionary, k string) bool {
 	name, _, _ := strings.Cut(k, ":")
 	a, ok := d.Attribute(name)
 	return ok && a.Type != dictionary.TypeString && a.Type != dictionary.TypeOctets
-}
-
-// unescapeDetail reads s as a detail file's quoted value, as FreeRADIUS
-// and radrelay's reader do.
-func unescapeDetail(t *testing.T, s string) string {
-	t.Helper()
-	r := detail.NewReader(strings.NewReader("Mon Nov 23 11:57:39 2026\n\tReply-Message = \""+s+"\"\n\n"), "escaped")
-	rec, err := r.Next()
-	if err != nil || len(rec.Attrs) != 1 {
-		t.Fatalf("%q does not read back: %v", s, err)
-	}
-	return rec.Attrs[0].Value
 }
 
 // TestGetByCode: looking an attribute up by its name code finds what
@@ -475,7 +463,7 @@ func TestHeadersNotPlainTextEscaped(t *testing.T) {
 			for name, want := range map[string]string{HeaderKey: tc.key, HeaderSource: tc.file + ":42", HeaderStatusType: tc.status} {
 				v := got[name]
 				if escaped[name] {
-					v = unescapeDetail(t, v)
+					v = sinktest.DetailValue(t, v)
 				}
 				if v != want {
 					t.Errorf("%s = %q (escaped: %v), read back %q, want %q", name, got[name], escaped[name], v, want)
