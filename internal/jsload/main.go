@@ -310,15 +310,8 @@ func publishFast(nc *nats.Conn, msgs []*nats.Msg, size, flow int) error {
 		}
 		select {
 		case data := <-ack:
-			var pa struct {
-				Error *struct{ Description string } `json:"error"`
-				Count int                           `json:"count"`
-			}
-			if err := json.Unmarshal(data, &pa); err != nil {
+			if err := checkCommit(data, b, len(part)); err != nil {
 				return err
-			}
-			if pa.Error != nil || pa.Count != len(part) {
-				return fmt.Errorf("batch %d: %s", b, data)
 			}
 		case <-time.After(time.Minute):
 			return fmt.Errorf("batch %d: no PubAck", b)
@@ -347,4 +340,20 @@ func procCPU(pid int) time.Duration {
 	ut, _ := strconv.ParseInt(fields[11], 10, 64)
 	st, _ := strconv.ParseInt(fields[12], 10, 64)
 	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ
+}
+
+// checkCommit checks batch b's commit PubAck: no error, and all n of its
+// messages stored.
+func checkCommit(data []byte, b, n int) error {
+	var pa struct {
+		Error *struct{ Description string } `json:"error"`
+		Count int                           `json:"count"`
+	}
+	if err := json.Unmarshal(data, &pa); err != nil {
+		return err
+	}
+	if pa.Error != nil || pa.Count != n {
+		return fmt.Errorf("batch %d: %s", b, data)
+	}
+	return nil
 }

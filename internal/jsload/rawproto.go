@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -129,15 +128,8 @@ func publishRaw(serverURL string, msgs []*nats.Msg, hdrs [][]byte, size, flow in
 		}
 		select {
 		case data := <-acks:
-			var pa struct {
-				Error *struct{ Description string } `json:"error"`
-				Count int                           `json:"count"`
-			}
-			if err := json.Unmarshal(data, &pa); err != nil {
+			if err := checkCommit(data, b, len(part)); err != nil {
 				return err
-			}
-			if pa.Error != nil || pa.Count != len(part) {
-				return fmt.Errorf("batch %d: %s", b, data)
 			}
 		case err := <-readErr:
 			return fmt.Errorf("batch %d: reading: %v", b, err)
