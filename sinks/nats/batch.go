@@ -363,6 +363,11 @@ func (s *Sink) publishBatch(ctx context.Context, recs []*detail.Record, results 
 			err := errors.New("the batch ended before this record (not stored)")
 			if e, ok := b.errs[seq]; ok {
 				err = e
+			} else if later, e := firstRefusedAfter(b.errs, seq); e != nil {
+				// The server said why for a later message of the batch
+				// (an unknown batch, a stream that does not match): that
+				// is the batch's reason.
+				err = fmt.Errorf("the batch ended before this record (not stored); the server refused its message %d: %w", later, e)
 			}
 			return k, s.classify(err)
 		}
@@ -371,6 +376,21 @@ func (s *Sink) publishBatch(ctx context.Context, recs []*detail.Record, results 
 		return len(recs), s.classify(errors.New("the batch ended early (not stored)"))
 	}
 	return len(recs), nil
+}
+
+// firstRefusedAfter returns the first message after seq that the server
+// refused, and why; nil when it refused none.
+func firstRefusedAfter(errs map[uint64]error, seq uint64) (uint64, error) {
+	var first uint64
+	for k := range errs {
+		if k > seq && (first == 0 || k < first) {
+			first = k
+		}
+	}
+	if first == 0 {
+		return 0, nil
+	}
+	return first, errs[first]
 }
 
 // firstSent is the number of records before the first one published: they

@@ -275,3 +275,31 @@ func TestReplySubjects(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstRefusedAfter: a record the batch ended before, whose own
+// message the server did not answer, takes the reason the server gave for
+// the first later message it refused (the hostile review saw only "the
+// batch ended before this record" when the stream went away mid-batch).
+func TestFirstRefusedAfter(t *testing.T) {
+	unknown := errors.New("batch publish ID unknown")
+	other := errors.New("expected stream does not match")
+	for _, tc := range []struct {
+		name    string
+		errs    map[uint64]error
+		seq     uint64
+		wantSeq uint64
+		wantErr error
+	}{
+		{"none", map[uint64]error{}, 3, 0, nil},
+		{"only earlier", map[uint64]error{2: other}, 3, 0, nil},
+		{"the first later one", map[uint64]error{9: other, 5: unknown, 7: other}, 3, 5, unknown},
+		{"not its own", map[uint64]error{3: other, 4: unknown}, 3, 4, unknown},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seq, err := firstRefusedAfter(tc.errs, tc.seq)
+			if seq != tc.wantSeq || err != tc.wantErr {
+				t.Errorf("firstRefusedAfter(%v, %d) = %d, %v; want %d, %v", tc.errs, tc.seq, seq, err, tc.wantSeq, tc.wantErr)
+			}
+		})
+	}
+}
