@@ -252,6 +252,12 @@ func (s *Sink) streamError(err error) error {
 		return fmt.Errorf("nats sink: stream %s does not exist: create it capturing %s (nats stream add), or set create_stream = true (create_stream=yes in the URL): %w",
 			s.cfg.Stream, s.cfg.Subject, err)
 	}
+	if errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+		// A server without JetStream answers a stream request with "no
+		// responders", which says nothing of JetStream.
+		return fmt.Errorf("nats sink: stream %s: no JetStream answers on %s: a server without JetStream (nats-server -js, or a jetstream block in its configuration, and for this account), or a cluster still electing its leader: %w",
+			s.cfg.Stream, strings.Join(s.cfg.Servers, ","), err)
+	}
 	return fmt.Errorf("nats sink: stream %s: %w", s.cfg.Stream, err)
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/radrelay/radrelay/sinks"
@@ -105,5 +106,24 @@ func TestFullStreamSaysWhichAndTheFix(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestNoJetStreamSaysSo: a server without JetStream answers the stream
+// check with "no responders", which said nothing of JetStream; the
+// records' error now names it, and they stay retryable (nothing lost).
+func TestNoJetStreamSaysSo(t *testing.T) {
+	srv := startServer(t, func(o *server.Options) { o.JetStream = false })
+	cfg := newStream(srv)
+	cfg.PublishTimeout = 2 * time.Second
+	s := openSink(t, cfg)
+	defer s.Close()
+	recs := sinktest.Records(2)
+	results := make([]error, len(recs))
+	s.Send(context.Background(), recs, results)
+	for i, err := range results {
+		if err == nil || sinks.IsPermanent(err) || !strings.Contains(err.Error(), "without JetStream") {
+			t.Errorf("record %d: %v, want a retryable error naming JetStream", i, err)
+		}
 	}
 }
