@@ -169,13 +169,20 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 		// the failures of one batch, and logged "failing" and
 		// "recovered" once per record.
 		delivered, failed := false, false
+		// Whether the send was cut short is decided once for the whole
+		// batch: asked record by record, a shutdown landing between two
+		// records made the earlier ones retries (kept in again) and the
+		// later ones unresolved, and the batch then ended with the
+		// earlier ones counted as resolved: committed without being
+		// delivered or quarantined.
+		cut := ctx.Err() != nil
 		for i, p := range pending {
 			err := results[i]
 			switch {
 			case err == nil:
 				r.delivered.Add(1)
 				delivered = true
-			case ctx.Err() != nil:
+			case cut:
 				unresolved[p.it] = true
 			case sinks.IsPermanent(err):
 				if !r.quarantineItem(ctx, p.it, "rejected: "+err.Error()) {
@@ -202,6 +209,12 @@ func (r *sinkRunner) resolve(ctx context.Context, batch []*item) int {
 			r.noteSuccess()
 		}
 		if len(unresolved) > 0 {
+			// Records left to retry are not resolved either (the
+			// batch's resolved prefix ends at the first unresolved one
+			// of them all).
+			for _, p := range again {
+				unresolved[p.it] = true
+			}
 			break
 		}
 		pending = again
