@@ -78,7 +78,10 @@ func (h *harness) postgres(t *testing.T) {
 	}
 }
 
-func createDB(t *testing.T, srv *pgtest.Server, name string) string {
+// withAdmin runs f with a connection to srv as its superuser (for the
+// harness's own statements, a minute for them all), closed when f returns.
+func withAdmin(t *testing.T, srv *pgtest.Server, f func(context.Context, *pgx.Conn)) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, srv.AdminDSN)
@@ -86,12 +89,18 @@ func createDB(t *testing.T, srv *pgtest.Server, name string) string {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
-		t.Fatal(err)
-	}
+	f(ctx, conn)
+}
+
+func createDB(t *testing.T, srv *pgtest.Server, name string) string {
+	withAdmin(t, srv, func(ctx context.Context, conn *pgx.Conn) {
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 ENCODING 'UTF8'"); err != nil {
+			t.Fatal(err)
+		}
+	})
 	return srv.DSN(name)
 }
 
@@ -142,32 +151,22 @@ func prefill(t *testing.T, dsn string, rows int) {
 // checkpoints (timed and requested), to report what a replay wrote and
 // whether a checkpoint fell into it.
 func walAndCheckpoints(t *testing.T, srv *pgtest.Server) (lsn string, checkpoints int64) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, srv.AdminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text, checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").Scan(&lsn, &checkpoints); err != nil {
-		t.Fatal(err)
-	}
+	withAdmin(t, srv, func(ctx context.Context, conn *pgx.Conn) {
+		if err := conn.QueryRow(ctx, "SELECT pg_current_wal_lsn()::text, checkpoints_timed + checkpoints_req FROM pg_stat_bgwriter").Scan(&lsn, &checkpoints); err != nil {
+			t.Fatal(err)
+		}
+	})
 	return lsn, checkpoints
 }
 
 // walSince is the WAL written since lsn, in MiB.
 func walSince(t *testing.T, srv *pgtest.Server, lsn string) float64 {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, srv.AdminDSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
 	var b float64
-	if err := conn.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8", lsn).Scan(&b); err != nil {
-		t.Fatal(err)
-	}
+	withAdmin(t, srv, func(ctx context.Context, conn *pgx.Conn) {
+		if err := conn.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::float8", lsn).Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+	})
 	return b / (1 << 20)
 }
 
