@@ -296,13 +296,7 @@ func publishFast(nc *nats.Conn, msgs []*nats.Msg, size, flow int) error {
 		final = ack
 		mu.Unlock()
 		for i, m := range part {
-			op := 1 // append
-			switch {
-			case i == len(part)-1:
-				op = 2 // commit
-			case i == 0:
-				op = 0 // start
-			}
+			op := batchOp(i, len(part))
 			m.Reply = fmt.Sprintf("%s.%s.%d.fail.%d.%d.$FI", inbox, id, flow, i+1, op)
 			if err := nc.PublishMsg(m); err != nil {
 				return err
@@ -356,4 +350,16 @@ func checkCommit(data []byte, b, n int) error {
 		return fmt.Errorf("batch %d: %s", b, data)
 	}
 	return nil
+}
+
+// batchOp is the fast-batch operation of message i of a batch of n: its
+// start, an append, or (the last) its commit.
+func batchOp(i, n int) int {
+	switch {
+	case i == n-1:
+		return 2 // commit
+	case i == 0:
+		return 0 // start
+	}
+	return 1 // append
 }

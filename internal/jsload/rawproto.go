@@ -103,13 +103,7 @@ func publishRaw(serverURL string, msgs []*nats.Msg, hdrs [][]byte, size, flow in
 		prefix := fmt.Sprintf("%s.%s.%d.fail.", inbox, id, flow)
 		wmu.lock()
 		for i, m := range part {
-			op := 1 // append
-			switch {
-			case i == len(part)-1:
-				op = 2 // commit
-			case i == 0:
-				op = 0 // start
-			}
+			op := batchOp(i, len(part))
 			reply := prefix + strconv.Itoa(i+1) + "." + strconv.Itoa(op) + ".$FI"
 			h := hdrs[b*size+i]
 			if len(h) == 0 {
