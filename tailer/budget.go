@@ -91,13 +91,18 @@ func (r *sinkRunner) noteFailure(now time.Time, first bool, err error) {
 		h.waited++
 	}
 	remind := !starts && now.Sub(h.lastReminder) >= r.t.cfg.FailureReminder
-	cause := causeOf(err)
 	// A cause that changed during the outage (a sink that now connects and
 	// is refused for another reason) is said when it is seen, not at the
-	// next reminder, which may be a minute away.
-	changed := !starts && !remind && cause != h.cause && now.Sub(h.lastLogged) >= causeGap
-	if starts || remind || changed {
-		h.lastReminder, h.lastLogged, h.cause = now, now, cause
+	// next reminder, which may be a minute away. The cause is worked out
+	// only when a line may be written: this runs for every failed record.
+	mayChange := !starts && !remind && now.Sub(h.lastLogged) >= causeGap
+	changed := false
+	if starts || remind || mayChange {
+		cause := causeOf(err)
+		changed = mayChange && cause != h.cause
+		if !mayChange || changed {
+			h.lastReminder, h.lastLogged, h.cause = now, now, cause
+		}
 	}
 	since, waited := h.failingSince, h.waited
 	h.mu.Unlock()
